@@ -1,0 +1,1 @@
+"""RQ jobs and the worker/scheduler entry points: ingest, dispatch, send, reconcile."""

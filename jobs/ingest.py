@@ -1,0 +1,124 @@
+"""The ingest job: a recorded webhook delivery → domain values → database → plan."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from shop_app import runtime
+from shop_app.database import transaction
+from shop_app.domain.payloads import PayloadProblem, parse_checkout, parse_checkout_delete, parse_order
+from shop_app.journeys import cancel_pending, convert_journey, replan, stop_journey, store_checkout, store_order
+from shop_app.shops import load_settings
+from shop_app.tables import CheckoutRow, Journey, Shop, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+
+def ingest_delivery(delivery_id: int) -> str:
+    rt = runtime.current()
+    now = datetime.now(timezone.utc)
+    with transaction(rt.sessions) as session:
+        delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+        if delivery is None or delivery.status != "received":
+            return "nothing to do"
+        shop = session.get(Shop, delivery.shop_id)
+        handler = HANDLERS.get(delivery.topic)
+        if handler is None:
+            delivery.status = "deferred"
+            delivery.reason = "kept for the privacy-request handler"
+            return delivery.reason
+        try:
+            outcome = handler(session, shop, json.loads(delivery.body), now)
+        except PayloadProblem as exc:
+            delivery.status, delivery.reason = "rejected", f"unusable payload: {exc}"
+        else:
+            delivery.status, delivery.reason = "processed", outcome
+        delivery.processed_at = now
+        log.info("delivery %s (%s): %s", delivery_id, delivery.topic, delivery.reason)
+        return delivery.reason
+
+
+def on_checkout(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    checkout = parse_checkout(payload)
+    row, ignored = store_checkout(session, shop, checkout)
+    if ignored:
+        return ignored
+    return replan(session, shop, row, load_settings(session, shop), now)
+
+
+def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    checkout_id, cart_token = parse_checkout_delete(payload)
+    match = []
+    if checkout_id:
+        match.append(CheckoutRow.shopify_id == checkout_id)
+    if cart_token:
+        match.append(CheckoutRow.cart_token == cart_token)
+    rows = session.scalars(select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, or_(*match))).all()
+    for row in rows:
+        row.deleted_at = now
+        for journey in session.scalars(select(Journey).where(Journey.checkout_id == row.id, Journey.status == "active")):
+            stop_journey(session, journey, "stopped", "checkout deleted in Shopify")
+    return f"deleted {len(rows)} checkout(s)"
+
+
+def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    order = store_order(session, shop, parse_order(payload))
+    match = []
+    if order.checkout_token:
+        match.append(CheckoutRow.token == order.checkout_token)
+    if order.cart_token:
+        match.append(CheckoutRow.cart_token == order.cart_token)
+    customer = []
+    if order.email:
+        customer.append(CheckoutRow.email == order.email)
+    if order.phone:
+        customer.append(CheckoutRow.phone == order.phone)
+    journeys = []
+    if match:
+        journeys += session.scalars(
+            select(Journey)
+            .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+            .where(Journey.shop_id == shop.id, Journey.status == "active", or_(*match))
+        ).all()
+    if customer:
+        # The same customer paid after abandoning: no reminder for that abandonment either.
+        journeys += session.scalars(
+            select(Journey)
+            .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+            .where(
+                Journey.shop_id == shop.id,
+                Journey.status == "active",
+                Journey.abandoned_at <= order.shopify_created_at,
+                or_(*customer),
+            )
+        ).all()
+    for journey in dict.fromkeys(journeys):
+        convert_journey(session, journey, order)
+    return f"order {order.name or order.shopify_id}: {len(set(journeys))} journey(s) converted"
+
+
+def on_app_uninstalled(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    reason = "app uninstalled"
+    cancelled = cancel_pending(session, shop.id, reason)
+    session.execute(
+        update(Journey)
+        .where(Journey.shop_id == shop.id, Journey.status == "active")
+        .values(status="stopped", stop_reason=reason)
+    )
+    shop.status, shop.uninstalled_at, shop.access_token = "uninstalled", now, None
+    return f"{reason}: {cancelled} pending message(s) cancelled"
+
+
+HANDLERS = {
+    "checkouts/create": on_checkout,
+    "checkouts/update": on_checkout,
+    "checkouts/delete": on_checkout_delete,
+    "orders/create": on_order,
+    "orders/paid": on_order,
+    "app/uninstalled": on_app_uninstalled,
+}

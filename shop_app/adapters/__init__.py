@@ -1,0 +1,1 @@
+"""The only modules that talk to outside systems; one module per system."""

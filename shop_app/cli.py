@@ -1,0 +1,215 @@
+"""`reclaim`: thin click commands over plain functions."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+
+import click
+from sqlalchemy import select
+
+from shop_app import runtime
+from shop_app.config import Settings
+from shop_app.database import transaction, upgrade
+from shop_app.domain.validation import ValidationError
+from shop_app.errors import ConfigurationError, InvalidShopDomain, UnknownShop
+
+
+def _runtime() -> runtime.Runtime:
+    try:
+        rt = runtime.current()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if rt.settings.database_url.startswith("sqlite"):
+        upgrade(rt.settings.database_url)  # the embedded database keeps itself current
+    return rt
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {value}") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+@click.group()
+def main() -> None:
+    """Reclaim: abandoned-checkout recovery for Shopify."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="default: $PORT, else 8080")
+@click.option("--workers", type=int, default=2, show_default=True)
+def serve(host: str, port: int | None, workers: int) -> None:
+    """Run the web app under gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    from shop_app import create_app
+
+    rt = _runtime()
+    port = port or int(os.environ.get("PORT", "8080"))
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return create_app(runtime=rt)
+
+    Server().run()
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="drain the queues and exit; no periodic ticks")
+def worker(burst: bool) -> None:
+    """Run an RQ worker with its scheduler (dispatcher and reconciler passes)."""
+    from jobs import worker as worker_mod
+
+    _runtime()
+    worker_mod.run(burst=burst)
+
+
+@main.command()
+@click.option("--now", "now_text", default=None, help="act as if it were this ISO 8601 time")
+def tick(now_text: str | None) -> None:
+    """One reconciler pass and one dispatcher pass."""
+    from jobs.dispatch import tick as run_tick
+
+    now = _parse_now(now_text)
+    _runtime()
+    click.echo(run_tick(now.isoformat() if now else None))
+
+
+@main.command()
+@click.option("--shop", "shop_domain", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def messages(shop_domain: str | None, as_json: bool) -> None:
+    """Every planned, sent and skipped message with its status and reason."""
+    from shop_app.reports import message_rows
+
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        try:
+            rows = message_rows(session, shop_domain)
+        except (UnknownShop, InvalidShopDomain) as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(
+            f"{r['id']:>5} {r['shop']:<28} {r['checkout_token'][:14]:<14} {r['step']:<8} {r['channel']:<8} "
+            f"{r['status']:<9} due {r['due_at'][:16]}  {r['reason'] or ''}"
+        )
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration."""
+    try:
+        settings = Settings.from_env()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    upgrade(settings.database_url)
+    click.echo("database is at the newest schema")
+
+
+@main.group()
+def shop() -> None:
+    """Shops connected to this app."""
+
+
+@shop.command("install")
+@click.argument("domain")
+@click.option("--token", required=True, help="Admin API access token (stored encrypted)")
+@click.option("--name", default=None)
+@click.option("--timezone", "tz", default="UTC", show_default=True)
+@click.option("--currency", default="USD", show_default=True)
+def shop_install(domain: str, token: str, name: str | None, tz: str, currency: str) -> None:
+    """Register a shop with its Admin API token (a merchant's custom app)."""
+    from shop_app.shops import install_shop
+
+    rt = _runtime()
+    try:
+        with transaction(rt.sessions) as session:
+            installed = install_shop(session, rt.box, domain, token, name=name, timezone=tz, currency=currency)
+            click.echo(f"installed {installed.domain} ({installed.name}, {installed.timezone}, {installed.currency})")
+    except InvalidShopDomain as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ValidationError as exc:
+        for error in exc.errors:
+            click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+
+
+@main.group()
+def settings() -> None:
+    """A shop's Revenue Recovery settings, as JSON."""
+
+
+@settings.command("show")
+@click.argument("domain")
+def settings_show(domain: str) -> None:
+    from shop_app.shops import get_shop, load_settings
+
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        try:
+            current = load_settings(session, get_shop(session, domain))
+        except (UnknownShop, InvalidShopDomain) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(current.to_document(), indent=2))
+
+
+@settings.command("set")
+@click.argument("domain")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def settings_set(domain: str, file: str) -> None:
+    """Validate FILE and save it atomically, or exit 2 listing the bad fields."""
+    from shop_app.shops import get_shop, save_settings
+
+    try:
+        with click.open_file(file, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as exc:
+        click.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        sys.exit(2)
+    except (ValueError, UnicodeDecodeError) as exc:
+        click.echo(f"error: {file} is not valid JSON: {exc}", err=True)
+        sys.exit(2)
+    rt = _runtime()
+    try:
+        with transaction(rt.sessions) as session:
+            saved = save_settings(session, get_shop(session, domain), document)
+    except (UnknownShop, InvalidShopDomain) as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValidationError as exc:
+        click.echo("settings not saved; fix these fields:", err=True)
+        for error in exc.errors:
+            click.echo(f"  {error.field}: {error.message}", err=True)
+        sys.exit(2)
+    for warning in saved.warnings():
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"saved settings for {domain}")
+
+
+@main.command()
+def demo() -> None:
+    """The whole story on the embedded defaults: webhooks in, 48 simulated hours, a timeline."""
+    from shop_app.demo import run_demo
+
+    sys.exit(run_demo())

@@ -1,0 +1,115 @@
+"""One settings object, read from the environment and validated at start.
+
+Defaults are named constants here so a newcomer finds every knob in one file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from shop_app.errors import ConfigurationError
+
+DEFAULT_APP_URL = "http://localhost:8080"
+DEFAULT_API_VERSION = "2026-07"
+DEFAULT_ADMIN_BASE_URL = "https://{shop}"
+DEV_API_KEY = "reclaim-dev-api-key"
+DEV_API_SECRET = "reclaim-dev-api-secret"
+DEV_SECRET_KEY = "reclaim-dev-secret-key-not-for-production"
+
+#: Largest webhook body we accept. Shopify checkout payloads with hundreds of
+#: line items stay well below this; anything bigger is refused with 413.
+MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
+
+#: A row left in `sending` longer than this is marked `unknown` (never resent).
+SENDING_LEASE_SECONDS = 300
+#: Dispatcher and reconciler cadence when the worker runs its own scheduler.
+TICK_INTERVAL_SECONDS = 5
+RECONCILE_INTERVAL_SECONDS = 30
+#: How many due messages one dispatcher pass claims at most.
+DISPATCH_BATCH = 500
+#: A recorded webhook delivery whose ingest job vanished is re-enqueued after this.
+INGEST_GRACE_SECONDS = 30
+#: Transient provider failures are retried this many times before `failed`.
+MAX_SEND_ATTEMPTS = 3
+
+
+def _instance_dir() -> Path:
+    return Path(os.environ.get("RECLAIM_INSTANCE_DIR", Path.cwd() / "instance"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None  # None: start an embedded Redis (dev, demo, tests only)
+    shopify_api_key: str
+    shopify_api_secret: str
+    shopify_api_secret_previous: str | None
+    shopify_app_url: str
+    shopify_api_version: str
+    shopify_admin_base_url: str
+    secret_key: str
+    outbox_file: str | None
+    instance_dir: Path
+    dev_mode: bool
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        instance = Path(env.get("RECLAIM_INSTANCE_DIR") or _instance_dir())
+        dev = env.get("RECLAIM_ENV", "development") != "production"
+        settings = cls(
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{instance / 'reclaim.db'}",
+            redis_url=env.get("REDIS_URL") or None,
+            shopify_api_key=env.get("SHOPIFY_API_KEY") or (DEV_API_KEY if dev else ""),
+            shopify_api_secret=env.get("SHOPIFY_API_SECRET") or (DEV_API_SECRET if dev else ""),
+            shopify_api_secret_previous=env.get("SHOPIFY_API_SECRET_PREVIOUS") or None,
+            shopify_app_url=(env.get("SHOPIFY_APP_URL") or DEFAULT_APP_URL).rstrip("/"),
+            shopify_api_version=env.get("SHOPIFY_API_VERSION") or DEFAULT_API_VERSION,
+            shopify_admin_base_url=env.get("SHOPIFY_ADMIN_BASE_URL") or DEFAULT_ADMIN_BASE_URL,
+            secret_key=env.get("RECLAIM_SECRET_KEY") or (DEV_SECRET_KEY if dev else ""),
+            outbox_file=env.get("RECLAIM_OUTBOX_FILE") or None,
+            instance_dir=instance,
+            dev_mode=dev,
+        )
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **changes) -> "Settings":
+        updated = replace(self, **changes)
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        """Fail at start with every problem listed, not at the first request."""
+        problems = []
+        if not self.shopify_api_key:
+            problems.append("SHOPIFY_API_KEY is required outside development")
+        if not self.shopify_api_secret:
+            problems.append("SHOPIFY_API_SECRET is required outside development")
+        if not self.secret_key:
+            problems.append("RECLAIM_SECRET_KEY is required outside development")
+        elif len(self.secret_key) < 16:
+            problems.append("RECLAIM_SECRET_KEY must be at least 16 characters")
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            problems.append("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        if self.redis_url is None and not self.dev_mode:
+            problems.append("REDIS_URL is required outside development (the embedded Redis is for dev only)")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        if "{shop}" not in self.shopify_admin_base_url:
+            problems.append("SHOPIFY_ADMIN_BASE_URL must contain {shop}")
+        if not self.shopify_app_url.startswith(("http://", "https://")):
+            problems.append("SHOPIFY_APP_URL must be an http(s) URL")
+        if problems:
+            raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The current secret, then the previous one while a rotation settles."""
+        if self.shopify_api_secret_previous:
+            return (self.shopify_api_secret, self.shopify_api_secret_previous)
+        return (self.shopify_api_secret,)

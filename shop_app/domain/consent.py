@@ -1,0 +1,44 @@
+"""Per-channel consent: may this customer be contacted on this channel? Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shop_app.domain.models import Channel, Checkout
+from shop_app.domain.settings import ShopSettings
+
+
+@dataclass(frozen=True)
+class ContactFacts:
+    """What the app knows about the recipient beyond the checkout itself."""
+
+    suppressed: str | None = None  # reason the address is on the suppression list
+    whatsapp_optin: bool = False  # a separate WhatsApp opt-in was recorded
+    push_subscribed: bool = False  # a live browser push subscription exists
+
+
+def refusal(channel: Channel, checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+    """None when the channel may be used, else the reason a merchant can read."""
+    if facts.suppressed:
+        return f"suppressed: {facts.suppressed}"
+    if channel is Channel.EMAIL:
+        if not checkout.email:
+            return "no consent: no email address"
+        if settings.email_consent == "subscribers_only" and checkout.accepts_email_marketing is not True:
+            return "no consent: not subscribed to email marketing (shop sends to subscribers only)"
+        return None
+    if channel is Channel.SMS:
+        if not checkout.phone:
+            return "no consent: no phone number"
+        if not checkout.accepts_sms_marketing:
+            return "no consent: no SMS marketing consent"
+        return None
+    if channel is Channel.WHATSAPP:
+        if not checkout.phone:
+            return "no consent: no phone number"
+        if settings.whatsapp_consent == "explicit_optin":
+            return None if facts.whatsapp_optin else "no consent: no WhatsApp opt-in"
+        return None if checkout.accepts_sms_marketing else "no consent: no phone marketing consent"
+    if channel is Channel.PUSH:
+        return None if facts.push_subscribed else "no consent: no browser push subscription"
+    raise ValueError(channel)

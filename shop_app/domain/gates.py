@@ -1,0 +1,70 @@
+"""The gates a message passes just before it is sent, in a fixed order (architecture.md step 5).
+
+The send job gathers the facts from the database and providers; `decide` is pure.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from shop_app.domain.models import STEP_ORDER, Step
+from shop_app.domain.windows import WeeklyWindows
+
+
+class Verdict(str, enum.Enum):
+    SEND = "send"
+    SKIP = "skip"  # this message will never be sent
+    CANCEL = "cancel"  # the whole journey stopped
+    POSTPONE = "postpone"  # try again at `until`
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SendFacts:
+    step: Step
+    due_at: datetime
+    journey_stop_reason: str | None  # None while the journey is active
+    paid_reason: str | None  # None when no payment is known
+    consent_refusal: str | None  # from consent.refusal
+    connected: bool
+    window: WeeklyWindows | None  # None: the channel is not windowed
+    later_steps_started: tuple[Step, ...] = ()  # later steps already sent, or also due now
+
+
+SEND = Decision(Verdict.SEND)
+
+
+def decide(facts: SendFacts, now: datetime) -> Decision:
+    if facts.due_at > now:
+        # The checkout was updated after this row was queued: its new time is later.
+        return Decision(Verdict.POSTPONE, "rescheduled: the checkout changed after it was queued", facts.due_at)
+    if facts.journey_stop_reason:
+        return Decision(Verdict.CANCEL, facts.journey_stop_reason)
+    if facts.paid_reason:
+        return Decision(Verdict.CANCEL, f"paid: {facts.paid_reason}")
+    if facts.consent_refusal:
+        return Decision(Verdict.SKIP, facts.consent_refusal)
+    if not facts.connected:
+        return Decision(Verdict.SKIP, "needs connection: the channel is not connected for this shop")
+    if facts.window is not None and not facts.window.is_open(now):
+        opens = facts.window.next_open(now)
+        local = opens.astimezone(ZoneInfo(facts.window.timezone))
+        return Decision(
+            Verdict.POSTPONE,
+            f"outside delivery window; postponed to {local:%a %Y-%m-%d %H:%M} {facts.window.timezone}",
+            opens,
+        )
+    later = [s for s in facts.later_steps_started if STEP_ORDER[s] > STEP_ORDER[facts.step]]
+    if later:
+        return Decision(Verdict.SKIP, f"superseded: the later '{later[0].value}' step has already started")
+    return SEND
+

@@ -1,0 +1,130 @@
+"""Domain values: what a checkout, an order and a planned message are, in plain Python."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+class Channel(str, enum.Enum):
+    EMAIL = "email"
+    PUSH = "push"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+class Step(str, enum.Enum):
+    """The stages of the Revenue Recovery flow, in the order they fire."""
+
+    FIRST = "first"
+    WHATSAPP = "whatsapp"
+    PRIME = "prime"
+
+
+STEP_ORDER = {Step.FIRST: 0, Step.WHATSAPP: 1, Step.PRIME: 2}
+
+
+class Status(str, enum.Enum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+#: Every move a message row may make. Anything else is a bug.
+#: The only backward moves are postponement (queued → scheduled, a new due_at
+#: with a reason) and a transient provider failure known not to have delivered
+#: (sending → scheduled, retried later). `unknown` can still be settled by a
+#: provider callback.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.SCHEDULED: frozenset({Status.QUEUED, Status.SKIPPED, Status.CANCELLED}),
+    Status.QUEUED: frozenset({Status.SENDING, Status.SCHEDULED, Status.SKIPPED, Status.CANCELLED}),
+    Status.SENDING: frozenset({Status.SENT, Status.FAILED, Status.UNKNOWN, Status.SCHEDULED}),
+    Status.UNKNOWN: frozenset({Status.SENT, Status.FAILED}),
+    Status.SENT: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.SKIPPED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+
+PENDING = frozenset({Status.SCHEDULED, Status.QUEUED})
+FINAL = frozenset({Status.SENT, Status.FAILED, Status.SKIPPED, Status.CANCELLED})
+
+
+def can_move(old: Status, new: Status) -> bool:
+    return new in TRANSITIONS[old]
+
+
+@dataclass(frozen=True)
+class LineItem:
+    title: str
+    quantity: int
+    price: Decimal
+    variant_title: str | None = None
+
+
+@dataclass(frozen=True)
+class Checkout:
+    token: str
+    updated_at: datetime
+    created_at: datetime | None = None
+    shopify_id: str | None = None
+    cart_token: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    customer_id: str | None = None
+    first_name: str | None = None
+    abandoned_checkout_url: str | None = None
+    currency: str = "USD"
+    total_price: Decimal = Decimal("0")
+    line_items: tuple[LineItem, ...] = ()
+    accepts_email_marketing: bool | None = None
+    accepts_sms_marketing: bool = False
+    locale: str | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.email or self.phone)
+
+    @property
+    def is_candidate(self) -> bool:
+        """Product §1: contact details and not completed."""
+        return self.reachable and self.completed_at is None
+
+
+@dataclass(frozen=True)
+class Order:
+    shopify_id: str
+    created_at: datetime
+    name: str | None = None
+    checkout_token: str | None = None
+    cart_token: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    customer_id: str | None = None
+    financial_status: str | None = None
+    currency: str = "USD"
+    total_price: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    step: Step
+    channel: Channel
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the journey should look like now: messages to have, or a reason to stop."""
+
+    messages: tuple[PlannedMessage, ...] = ()
+    stop_reason: str | None = None
+    notes: tuple[str, ...] = field(default=())

@@ -1,0 +1,183 @@
+"""Shopify webhook JSON → domain values. Pure: no I/O, raises PayloadProblem on bad input."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from shop_app.domain.models import Checkout, LineItem, Order
+
+MAX_LINE_ITEMS = 500
+_NAME_ID = re.compile(r"^#?(\d{1,30})$")
+
+
+class PayloadProblem(ValueError):
+    """The body is JSON but not a usable Shopify resource; the message says why."""
+
+
+def parse_time(value: Any, field: str, *, required: bool = True) -> datetime | None:
+    if value in (None, ""):
+        if required:
+            raise PayloadProblem(f"{field} is missing")
+        return None
+    if not isinstance(value, str):
+        raise PayloadProblem(f"{field} must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise PayloadProblem(f"{field} is not an ISO 8601 time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:  # Shopify always sends an offset; assume UTC if not
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _money(value: Any, field: str) -> Decimal:
+    if value in (None, ""):
+        return Decimal("0")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise PayloadProblem(f"{field} is not a decimal amount: {str(value)[:40]!r}") from None
+    if not amount.is_finite():
+        raise PayloadProblem(f"{field} is not a finite amount")
+    return amount
+
+
+def _text(value: Any, limit: int = 255) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value).strip()
+    return text[:limit] or None
+
+
+def _email(value: Any) -> str | None:
+    text = _text(value, 320)
+    return text.lower() if text and "@" in text else None
+
+
+def _phone(value: Any) -> str | None:
+    text = _text(value, 32)
+    if not text:
+        return None
+    digits = re.sub(r"[^\d+]", "", text)
+    return digits if len(digits.lstrip("+")) >= 6 else None
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return _text(value, 64)
+
+
+def _require_object(data: Any) -> dict:
+    if not isinstance(data, dict):
+        raise PayloadProblem("the body must be a JSON object")
+    return data
+
+
+def _first_name(data: dict) -> str | None:
+    for source in (data.get("customer"), data.get("billing_address"), data.get("shipping_address")):
+        if isinstance(source, dict) and _text(source.get("first_name")):
+            return _text(source.get("first_name"), 80)
+    return None
+
+
+def _line_items(raw: Any) -> tuple[LineItem, ...]:
+    if raw in (None, []):
+        return ()
+    if not isinstance(raw, list):
+        raise PayloadProblem("line_items must be a list")
+    items = []
+    for index, item in enumerate(raw[:MAX_LINE_ITEMS]):
+        if not isinstance(item, dict):
+            raise PayloadProblem(f"line_items[{index}] must be an object")
+        quantity = item.get("quantity", 1)
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise PayloadProblem(f"line_items[{index}].quantity must be a whole number")
+        items.append(
+            LineItem(
+                title=_text(item.get("presentment_title") or item.get("title"), 255) or "Item",
+                quantity=quantity,
+                price=_money(item.get("price"), f"line_items[{index}].price"),
+                variant_title=_text(item.get("presentment_variant_title") or item.get("variant_title"), 255),
+            )
+        )
+    return tuple(items)
+
+
+def checkout_id_of(data: dict) -> str | None:
+    """The checkout's numeric id: `id` when sent, else the digits of `name` ("#981820079255243537").
+
+    The 2026-07 sample omits `id` but checkouts/delete carries only `id` and `cart_token`,
+    so we keep whichever we can to match a later delete.
+    """
+    explicit = _id(data.get("id"))
+    if explicit:
+        return explicit
+    match = _NAME_ID.match(str(data.get("name") or ""))
+    return match.group(1) if match else None
+
+
+def parse_checkout(data: Any) -> Checkout:
+    data = _require_object(data)
+    token = _text(data.get("token"), 64)
+    if not token:
+        raise PayloadProblem("token is missing: not a checkout payload")
+    customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
+    sms_consent = data.get("buyer_accepts_sms_marketing") is True
+    accepts_email = data.get("buyer_accepts_marketing")
+    return Checkout(
+        token=token,
+        shopify_id=checkout_id_of(data),
+        cart_token=_text(data.get("cart_token"), 64),
+        updated_at=parse_time(data.get("updated_at"), "updated_at"),
+        created_at=parse_time(data.get("created_at"), "created_at", required=False),
+        email=_email(data.get("email")) or _email(customer.get("email")),
+        phone=_phone(data.get("phone")) or _phone(data.get("sms_marketing_phone")) or _phone(customer.get("phone")),
+        customer_id=_id(customer.get("id")),
+        first_name=_first_name(data),
+        abandoned_checkout_url=_text(data.get("abandoned_checkout_url"), 2048),
+        currency=(_text(data.get("presentment_currency") or data.get("currency"), 3) or "USD").upper(),
+        total_price=_money(data.get("total_price"), "total_price"),
+        line_items=_line_items(data.get("line_items")),
+        accepts_email_marketing=accepts_email if isinstance(accepts_email, bool) else None,
+        accepts_sms_marketing=sms_consent,
+        locale=_text(data.get("customer_locale"), 16),
+        completed_at=parse_time(data.get("completed_at"), "completed_at", required=False),
+    )
+
+
+def parse_checkout_delete(data: Any) -> tuple[str | None, str | None]:
+    """checkouts/delete sends only `id` and `cart_token`: return both."""
+    data = _require_object(data)
+    checkout_id, cart_token = _id(data.get("id")), _text(data.get("cart_token"), 64)
+    if not checkout_id and not cart_token:
+        raise PayloadProblem("neither id nor cart_token: cannot tell which checkout was deleted")
+    return checkout_id, cart_token
+
+
+def parse_order(data: Any) -> Order:
+    data = _require_object(data)
+    order_id = _id(data.get("id"))
+    if not order_id:
+        raise PayloadProblem("id is missing: not an order payload")
+    customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
+    return Order(
+        shopify_id=order_id,
+        name=_text(data.get("name"), 64),
+        created_at=parse_time(data.get("created_at"), "created_at"),
+        checkout_token=_text(data.get("checkout_token"), 64),
+        cart_token=_text(data.get("cart_token"), 64),
+        email=_email(data.get("email")) or _email(data.get("contact_email")) or _email(customer.get("email")),
+        phone=_phone(data.get("phone")) or _phone(customer.get("phone")),
+        customer_id=_id(customer.get("id")),
+        financial_status=_text(data.get("financial_status"), 32),
+        currency=(_text(data.get("presentment_currency") or data.get("currency"), 3) or "USD").upper(),
+        total_price=_money(data.get("total_price"), "total_price"),
+    )

@@ -1,0 +1,281 @@
+"""A shop's Revenue Recovery settings: the JSON document merchants and operators edit.
+
+`ShopSettings.from_document` is the only way in: it checks every field, collects all
+problems as FieldErrors, and fills defaults (product.md §1–3) for keys left out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from shop_app.domain.models import Channel
+from shop_app.domain.validation import FieldError, ValidationError
+from shop_app.domain.windows import WeeklyWindows
+
+INCENTIVE_TYPES = ("none", "percentage", "fixed_amount", "free_shipping")
+CODE_MODES = ("shared", "unique")
+EMAIL_CONSENT = ("unless_unsubscribed", "subscribers_only")
+WHATSAPP_CONSENT = ("phone_marketing", "explicit_optin")
+FIRST_CHANNELS = (Channel.EMAIL, Channel.PUSH)
+PRIME_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
+WINDOWED_CHANNELS = (Channel.EMAIL, Channel.PUSH, Channel.SMS, Channel.WHATSAPP)
+WHATSAPP_DELAYS = (120, 360)
+PRIME_DELAYS = (16, 40)
+MAX_FIRST_DELAY_MINUTES = 7 * 24 * 60
+_CODE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Incentive:
+    type: str = "none"
+    value: Decimal | None = None
+    code_mode: str = "shared"
+    code: str | None = None
+
+    @property
+    def offered(self) -> bool:
+        return self.type != "none"
+
+    def describe(self, currency: str) -> str:
+        if self.type == "percentage":
+            return f"{self.value.normalize():f}% off"
+        if self.type == "fixed_amount":
+            return f"{self.value:.2f} {currency} off"
+        if self.type == "free_shipping":
+            return "free shipping"
+        return ""
+
+    def to_document(self) -> dict:
+        return {
+            "type": self.type,
+            "value": None if self.value is None else float(self.value),
+            "code_mode": self.code_mode,
+            "code": self.code,
+        }
+
+
+@dataclass(frozen=True)
+class FirstStimulus:
+    enabled: bool = True
+    delay_minutes: int = 60
+    channels: tuple[Channel, ...] = FIRST_CHANNELS
+    incentive: Incentive = Incentive()
+
+
+@dataclass(frozen=True)
+class WhatsAppStep:
+    enabled: bool = True
+    delay_minutes: int = 120
+
+
+@dataclass(frozen=True)
+class PrimeStep:
+    enabled: bool = True
+    delay_hours: int = 16
+    channels: tuple[Channel, ...] = PRIME_CHANNELS
+    incentive: Incentive = Incentive()
+
+
+@dataclass(frozen=True)
+class ShopSettings:
+    first: FirstStimulus
+    whatsapp: WhatsAppStep
+    prime: PrimeStep
+    windows: WeeklyWindows
+    windowed_channels: tuple[Channel, ...]
+    email_consent: str
+    whatsapp_consent: str
+
+    @classmethod
+    def defaults(cls, timezone: str) -> "ShopSettings":
+        return cls.from_document({}, shop_timezone=timezone)
+
+    @classmethod
+    def from_document(cls, doc: Any, *, shop_timezone: str) -> "ShopSettings":
+        errors: list[FieldError] = []
+        reader = _Reader(errors)
+        doc = reader.obj(doc, "settings")
+        recovery = reader.obj(doc.get("recovery", {}), "recovery")
+        reader.no_extra(doc, "settings", {"recovery", "delivery_windows", "consent"})
+        reader.no_extra(recovery, "recovery", {"first", "whatsapp", "prime"})
+
+        f = reader.obj(recovery.get("first", {}), "recovery.first")
+        reader.no_extra(f, "recovery.first", {"enabled", "delay_minutes", "channels", "incentive"})
+        first = FirstStimulus(
+            enabled=reader.boolean(f, "enabled", "recovery.first", True),
+            delay_minutes=reader.integer(f, "delay_minutes", "recovery.first", 60, 5, MAX_FIRST_DELAY_MINUTES),
+            channels=reader.channels(f, "channels", "recovery.first", FIRST_CHANNELS, FIRST_CHANNELS),
+            incentive=reader.incentive(f.get("incentive"), "recovery.first.incentive"),
+        )
+
+        w = reader.obj(recovery.get("whatsapp", {}), "recovery.whatsapp")
+        reader.no_extra(w, "recovery.whatsapp", {"enabled", "delay_minutes"})
+        whatsapp = WhatsAppStep(
+            enabled=reader.boolean(w, "enabled", "recovery.whatsapp", True),
+            delay_minutes=reader.choice(w, "delay_minutes", "recovery.whatsapp", 120, WHATSAPP_DELAYS),
+        )
+
+        p = reader.obj(recovery.get("prime", {}), "recovery.prime")
+        reader.no_extra(p, "recovery.prime", {"enabled", "delay_hours", "channels", "incentive"})
+        prime = PrimeStep(
+            enabled=reader.boolean(p, "enabled", "recovery.prime", True),
+            delay_hours=reader.choice(p, "delay_hours", "recovery.prime", 16, PRIME_DELAYS),
+            channels=reader.channels(p, "channels", "recovery.prime", PRIME_CHANNELS, PRIME_CHANNELS),
+            incentive=reader.incentive(p.get("incentive"), "recovery.prime.incentive"),
+        )
+
+        dw = reader.obj(doc.get("delivery_windows", {}), "delivery_windows")
+        reader.no_extra(dw, "delivery_windows", {"timezone", "channels", "days"})
+        timezone = dw.get("timezone", shop_timezone)
+        windowed = reader.channels(
+            dw, "channels", "delivery_windows", (Channel.WHATSAPP, Channel.SMS), WINDOWED_CHANNELS, allow_empty=True
+        )
+        days = dw.get("days", WeeklyWindows.default(shop_timezone).to_document())
+        windows = None
+        try:
+            windows = WeeklyWindows.from_document(days, timezone=timezone if isinstance(timezone, str) else "")
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+
+        c = reader.obj(doc.get("consent", {}), "consent")
+        reader.no_extra(c, "consent", {"email", "whatsapp"})
+        email_consent = reader.choice(c, "email", "consent", "unless_unsubscribed", EMAIL_CONSENT)
+        whatsapp_consent = reader.choice(c, "whatsapp", "consent", "phone_marketing", WHATSAPP_CONSENT)
+
+        if errors:
+            raise ValidationError(errors)
+        return cls(first, whatsapp, prime, windows, windowed, email_consent, whatsapp_consent)
+
+    def to_document(self) -> dict:
+        return {
+            "recovery": {
+                "first": {
+                    "enabled": self.first.enabled,
+                    "delay_minutes": self.first.delay_minutes,
+                    "channels": [c.value for c in self.first.channels],
+                    "incentive": self.first.incentive.to_document(),
+                },
+                "whatsapp": {"enabled": self.whatsapp.enabled, "delay_minutes": self.whatsapp.delay_minutes},
+                "prime": {
+                    "enabled": self.prime.enabled,
+                    "delay_hours": self.prime.delay_hours,
+                    "channels": [c.value for c in self.prime.channels],
+                    "incentive": self.prime.incentive.to_document(),
+                },
+            },
+            "delivery_windows": {
+                "timezone": self.windows.timezone,
+                "channels": [c.value for c in self.windowed_channels],
+                "days": self.windows.to_document(),
+            },
+            "consent": {"email": self.email_consent, "whatsapp": self.whatsapp_consent},
+        }
+
+    def warnings(self) -> list[str]:
+        """Advice that does not block saving (product.md §3: Prime should be stronger)."""
+        first, prime = self.first.incentive, self.prime.incentive
+        if not (self.prime.enabled and first.offered):
+            return []
+        weak = "recovery.prime.incentive: the second stimulus should be stronger than the first"
+        if not prime.offered:
+            return [weak + " (it offers nothing, the first offers " + first.describe("") .strip() + ")"]
+        if prime.type == first.type and prime.type != "free_shipping" and prime.value <= first.value:
+            return [weak + f" ({prime.value.normalize():f} is not more than {first.value.normalize():f})"]
+        return []
+
+
+class _Reader:
+    """Reads typed fields out of loose JSON, recording a FieldError instead of raising."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field, message))
+
+    def obj(self, value: Any, field: str) -> dict:
+        if isinstance(value, dict):
+            return value
+        self.fail(field, "must be an object")
+        return {}
+
+    def no_extra(self, value: dict, field: str, allowed: set[str]) -> None:
+        for key in sorted(set(value) - allowed, key=str):
+            self.fail(f"{field}.{key}", "unknown setting")
+
+    def boolean(self, doc: dict, key: str, where: str, default: bool) -> bool:
+        value = doc.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(f"{where}.{key}", "must be true or false")
+            return default
+        return value
+
+    def integer(self, doc: dict, key: str, where: str, default: int, low: int, high: int) -> int:
+        value = doc.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.fail(f"{where}.{key}", f"must be a whole number from {low} to {high}")
+            return default
+        return value
+
+    def choice(self, doc: dict, key: str, where: str, default: Any, allowed: tuple) -> Any:
+        value = doc.get(key, default)
+        if isinstance(value, bool) or value not in allowed:
+            self.fail(f"{where}.{key}", "must be one of " + ", ".join(str(a) for a in allowed))
+            return default
+        return value
+
+    def channels(
+        self, doc: dict, key: str, where: str, default: tuple, allowed: tuple, allow_empty: bool = False
+    ) -> tuple[Channel, ...]:
+        value = doc.get(key, [c.value for c in default])
+        names = [c.value for c in allowed]
+        if not isinstance(value, list) or any(v not in names for v in value) or len(set(value)) != len(value):
+            self.fail(f"{where}.{key}", "must be a list of distinct channels from " + ", ".join(names))
+            return default
+        if not value and not allow_empty:
+            self.fail(f"{where}.{key}", "needs at least one channel (turn the step off instead)")
+            return default
+        return tuple(Channel(v) for v in value)
+
+    def incentive(self, value: Any, where: str) -> Incentive:
+        if value is None:
+            return Incentive()
+        doc = self.obj(value, where)
+        self.no_extra(doc, where, {"type", "value", "code_mode", "code"})
+        kind = self.choice(doc, "type", where, "none", INCENTIVE_TYPES)
+        mode = self.choice(doc, "code_mode", where, "shared", CODE_MODES)
+        if kind == "none":
+            return Incentive()
+        amount = None
+        if kind in ("percentage", "fixed_amount"):
+            amount = self._amount(doc.get("value"), f"{where}.value", kind)
+        if mode == "unique":
+            # App-created codes need the Admin API client (a later issue); refuse
+            # rather than promise a discount we cannot create.
+            self.fail(f"{where}.code_mode", "unique codes are not available yet; use 'shared' with your own code")
+        code = doc.get("code")
+        if mode == "shared" and (not isinstance(code, str) or not _CODE.match(code)):
+            self.fail(
+                f"{where}.code",
+                "type the discount code you created in Shopify (letters, digits, - and _, up to 64)",
+            )
+            code = None
+        return Incentive(kind, amount, mode, code)
+
+    def _amount(self, raw: Any, field: str, kind: str) -> Decimal | None:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            self.fail(field, "must be a number")
+            return None
+        try:
+            amount = Decimal(str(raw))
+        except InvalidOperation:
+            self.fail(field, "must be a number")
+            return None
+        if not amount.is_finite() or amount <= 0 or (kind == "percentage" and amount > 100):
+            limit = "between 0 and 100" if kind == "percentage" else "more than 0"
+            self.fail(field, f"must be {limit}")
+            return None
+        return amount

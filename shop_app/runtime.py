@@ -1,0 +1,68 @@
+"""The process-wide handles (settings, database, Redis, channels), built once.
+
+The web app and the workers share this: `create_app` installs its runtime, and a
+worker process builds one from the environment on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shop_app.adapters.channels import Channels
+from shop_app.adapters.queue import JobQueue, connect
+from shop_app.config import Settings
+from shop_app.database import make_engine, session_factory
+from shop_app.security import SecretBox
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: Redis
+    queue: JobQueue
+    channels: Channels
+    box: SecretBox
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Runtime":
+        engine = make_engine(settings.database_url)
+        redis = connect(settings.redis_url, settings.instance_dir)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            redis=redis,
+            queue=JobQueue(redis),
+            channels=Channels(settings.outbox_file),
+            box=SecretBox(settings.secret_key),
+        )
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime) -> Runtime:
+    global _current
+    _current = runtime
+    return runtime
+
+
+def current() -> Runtime:
+    """The installed runtime, or one built from the environment (worker processes)."""
+    if _current is None:
+        install(Runtime.build(Settings.from_env()))
+    return _current
+
+
+def reset() -> None:
+    """Forget the installed runtime (tests switch configurations)."""
+    global _current
+    if _current is not None:
+        _current.engine.dispose()
+    _current = None

@@ -1,0 +1,246 @@
+"""The database tables. Every row that belongs to a shop carries `shop_id`.
+
+The `messages` table is the outbox: the only truth about what will be sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, hands back aware UTC, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; all stored times are UTC-aware")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def shop_fk() -> Mapped[int]:
+    return mapped_column(Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    access_token: Mapped[str | None] = mapped_column(Text)  # sealed with SecretBox
+    status: Mapped[str] = mapped_column(String(16), default="installed")  # installed | uninstalled
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ShopSettingsRow(Base):
+    __tablename__ = "shop_settings"
+    shop_id: Mapped[int] = mapped_column(Id, ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    document: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+    __table_args__ = (
+        Index("ix_profiles_shop_email", "shop_id", "email"),
+        Index("ix_profiles_shop_phone", "shop_id", "phone"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    origin: Mapped[str] = mapped_column(String(16))  # checkout | signup | capture | imported
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CheckoutRow(Base):
+    __tablename__ = "checkouts"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "token", name="uq_checkouts_shop_token"),
+        Index("ix_checkouts_shop_cart", "shop_id", "cart_token"),
+        Index("ix_checkouts_shop_shopify_id", "shop_id", "shopify_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    token: Mapped[str] = mapped_column(String(64))
+    shopify_id: Mapped[str | None] = mapped_column(String(64))
+    cart_token: Mapped[str | None] = mapped_column(String(64))
+    profile_id: Mapped[int | None] = mapped_column(Id, ForeignKey("profiles.id", ondelete="SET NULL"))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    abandoned_checkout_url: Mapped[str | None] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    line_items: Mapped[list] = mapped_column(JSON, default=list)
+    accepts_email_marketing: Mapped[bool | None] = mapped_column(Boolean)
+    accepts_sms_marketing: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shopify_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shopify_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "shopify_id", name="uq_orders_shop_shopify_id"),
+        Index("ix_orders_shop_checkout", "shop_id", "checkout_token"),
+        Index("ix_orders_shop_email", "shop_id", "email"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    shopify_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(64))
+    checkout_token: Mapped[str | None] = mapped_column(String(64))
+    cart_token: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    financial_status: Mapped[str | None] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    shopify_created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Journey(Base):
+    """One recovery journey per checkout; never a second sequence."""
+
+    __tablename__ = "journeys"
+    __table_args__ = (UniqueConstraint("checkout_id", "flow", name="uq_journeys_checkout_flow"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    checkout_id: Mapped[int] = mapped_column(Id, ForeignKey("checkouts.id", ondelete="CASCADE"))
+    flow: Mapped[str] = mapped_column(String(16), default="recovery")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | converted | stopped
+    abandoned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(Id, ForeignKey("orders.id", ondelete="SET NULL"))
+    recovered_revenue: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Message(Base):
+    """The outbox. At most one row, so one send, per (journey, step, channel)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("journey_id", "step", "channel", name="uq_messages_journey_step_channel"),
+        Index("ix_messages_status_due", "status", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    journey_id: Mapped[int] = mapped_column(Id, ForeignKey("journeys.id", ondelete="CASCADE"), index=True)
+    flow: Mapped[str] = mapped_column(String(16), default="recovery")
+    step: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_id: Mapped[str | None] = mapped_column(String(128))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Discount(Base):
+    """One code per journey step, whichever mode made it."""
+
+    __tablename__ = "discounts"
+    __table_args__ = (UniqueConstraint("journey_id", "step", name="uq_discounts_journey_step"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    journey_id: Mapped[int] = mapped_column(Id, ForeignKey("journeys.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))  # shared | unique
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """Every accepted webhook, unique per Shopify delivery id; the raw body is kept so an
+    ingest job lost with Redis can be run again from here."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "webhook_id", name="uq_webhook_deliveries_shop_webhook"),
+        Index("ix_webhook_deliveries_status", "status", "received_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    webhook_id: Mapped[str] = mapped_column(String(128))
+    topic: Mapped[str] = mapped_column(String(64))
+    api_version: Mapped[str | None] = mapped_column(String(16))
+    triggered_at: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="received")  # received | processed | rejected
+    reason: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Suppression(Base):
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("shop_id", "channel", "address", name="uq_suppressions_shop_channel_addr"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

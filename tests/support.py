@@ -1,0 +1,108 @@
+"""Test helpers: a store that signs webhooks like Shopify and drives simulated time."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from rq import SimpleWorker
+
+from jobs.dispatch import tick
+from shop_app.database import transaction
+from shop_app.reports import message_rows
+from shop_app.security import webhook_hmac
+from shop_app.shops import get_shop, install_shop, save_settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+class ShopifyStore:
+    def __init__(self, rt, client, domain: str):
+        self.rt, self.client, self.domain = rt, client, domain
+
+    @classmethod
+    def install(cls, rt, client, domain: str, timezone: str = "UTC") -> "ShopifyStore":
+        with transaction(rt.sessions) as session:
+            install_shop(session, rt.box, domain, "shpat_test_token", name="Demo Shop", timezone=timezone, currency="EUR")
+        return cls(rt, client, domain)
+
+    # --- payloads -------------------------------------------------------------
+    def checkout(self, token: str, updated_at: str, **fields) -> dict:
+        payload = fixture("checkout.json")
+        payload["token"] = token
+        payload["cart_token"] = f"cart-{token}"
+        payload["abandoned_checkout_url"] = payload["abandoned_checkout_url"].replace("replace-me", token)
+        payload["created_at"] = payload["updated_at"] = updated_at
+        payload.update(fields)
+        return payload
+
+    def order(self, checkout_token: str | None, created_at: str, **fields) -> dict:
+        payload = fixture("order.json")
+        payload["checkout_token"] = checkout_token
+        payload["cart_token"] = f"cart-{checkout_token}" if checkout_token else None
+        payload["created_at"] = created_at
+        payload.update(fields)
+        return payload
+
+    # --- HTTP -----------------------------------------------------------------
+    def post(self, topic: str, payload, *, webhook_id: str | None = None, secret: str | None = None,
+             body: bytes | None = None, headers: dict | None = None):
+        raw = body if body is not None else json.dumps(payload).encode()
+        secret = secret or self.rt.settings.shopify_api_secret
+        sent = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": webhook_hmac(raw, secret),
+            "X-Shopify-Shop-Domain": self.domain,
+            "X-Shopify-API-Version": "2026-07",
+            "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+            "X-Shopify-Triggered-At": "2026-03-02T19:00:00Z",
+        }
+        sent.update(headers or {})
+        return self.client.post(f"/webhooks/{topic}", data=raw, headers=sent)
+
+    def deliver(self, topic: str, payload, **kwargs):
+        """Post a webhook, insist it was accepted, and run the ingest job."""
+        response = self.post(topic, payload, **kwargs)
+        assert response.status_code == 200, response.get_json()
+        self.drain()
+        return response
+
+    # --- time and queues ------------------------------------------------------
+    def drain(self) -> None:
+        queues = list(self.rt.queue.queues.values())
+        SimpleWorker(queues, connection=self.rt.redis).work(burst=True, logging_level="WARNING")
+
+    def tick(self, now: str | datetime) -> str:
+        at = now if isinstance(now, str) else now.isoformat()
+        report = tick(datetime.fromisoformat(at).isoformat())
+        self.drain()
+        return report
+
+    # --- reading back ---------------------------------------------------------
+    def messages(self, **match) -> list[dict]:
+        with transaction(self.rt.sessions) as session:
+            rows = message_rows(session, self.domain)
+        return [r for r in rows if all(r[k] == v for k, v in match.items())]
+
+    def message(self, **match) -> dict:
+        rows = self.messages(**match)
+        assert len(rows) == 1, rows
+        return rows[0]
+
+    def outbox(self) -> list[dict]:
+        path = Path(self.rt.settings.outbox_file)
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    def set_settings(self, document: dict) -> None:
+        with transaction(self.rt.sessions) as session:
+            save_settings(session, get_shop(session, self.domain), copy.deepcopy(document))

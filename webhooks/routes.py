@@ -1,0 +1,112 @@
+"""One route per webhook subscription declared in shopify.app.toml.
+
+Each request: size limit (413) → HMAC over the raw body (401) → headers and shop
+(400, or 200-and-drop for a shop not installed here) → JSON (400, recorded) →
+record the delivery, unique on X-Shopify-Webhook-Id (a repeat is a 200) →
+enqueue one ingest job → 200. If Redis is down the delivery is still recorded
+and the reconciler enqueues it later, so Shopify gets its 200 and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import partial
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from shop_app.config import MAX_WEBHOOK_BYTES
+from shop_app.database import transaction
+from shop_app.errors import InvalidShopDomain
+from shop_app.security import clean_shop_domain, verify_webhook
+from shop_app.tables import Shop, WebhookDelivery
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+RECOVERY_TOPICS = (
+    "checkouts/create",
+    "checkouts/update",
+    "checkouts/delete",
+    "orders/create",
+    "orders/paid",
+)
+LIFECYCLE_TOPICS = ("app/uninstalled",)
+COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
+TOPICS = RECOVERY_TOPICS + LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
+#: Topics still accepted after uninstall (shop/redact arrives 48 h later).
+AFTER_UNINSTALL = LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
+
+
+def _answer(code: int, **body):
+    return jsonify(body), code
+
+
+def receive(topic: str):
+    runtime = current_app.extensions["reclaim"]
+    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
+        return _answer(413, error=f"body larger than {MAX_WEBHOOK_BYTES} bytes")
+    body = request.get_data(cache=False)  # raises 413 for an over-long chunked body
+
+    if not verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256"), runtime.settings.webhook_secrets):
+        return _answer(401, error="invalid or missing X-Shopify-Hmac-Sha256")
+
+    header_topic = (request.headers.get("X-Shopify-Topic") or "").strip().lower()
+    if header_topic != topic:
+        return _answer(400, error=f"X-Shopify-Topic {header_topic!r} does not match this endpoint ({topic})")
+    webhook_id = (request.headers.get("X-Shopify-Webhook-Id") or "").strip()
+    if not webhook_id or len(webhook_id) > 128:
+        return _answer(400, error="X-Shopify-Webhook-Id is missing or too long")
+    try:
+        domain = clean_shop_domain(request.headers.get("X-Shopify-Shop-Domain"))
+    except InvalidShopDomain as exc:
+        return _answer(400, error=str(exc))
+
+    with transaction(runtime.sessions) as session:
+        shop = session.scalar(select(Shop).where(Shop.domain == domain))
+        if shop is None or (shop.status != "installed" and topic not in AFTER_UNINSTALL):
+            log.warning("webhook %s for %s dropped: shop not installed", topic, domain)
+            return _answer(200, status="ignored", reason="shop not installed")
+        shop_id = shop.id
+
+    status, reason, answer = "received", None, 200
+    try:
+        payload = json.loads(body)
+        if not isinstance(payload, dict):
+            raise ValueError("the body must be a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        status, reason, answer = "rejected", f"malformed JSON: {exc}"[:500], 400
+
+    job_id = runtime.queue.new_job_id("ingest") if status == "received" else None
+    delivery = WebhookDelivery(
+        shop_id=shop_id,
+        webhook_id=webhook_id,
+        topic=topic,
+        api_version=(request.headers.get("X-Shopify-API-Version") or "")[:16] or None,
+        triggered_at=(request.headers.get("X-Shopify-Triggered-At") or "")[:64] or None,
+        status=status,
+        reason=reason,
+        body=body.decode("utf-8", errors="replace"),
+        job_id=job_id,
+    )
+    try:
+        with transaction(runtime.sessions) as session:
+            session.add(delivery)
+    except IntegrityError:
+        return _answer(200, status="duplicate")
+
+    if status == "rejected":
+        return _answer(answer, error=reason)
+    try:
+        runtime.queue.enqueue_ingest(delivery.id, job_id)
+    except Exception:  # Redis unavailable: the row is safe, the reconciler will enqueue it
+        log.exception("could not enqueue ingest for delivery %s; the reconciler will retry", delivery.id)
+    return _answer(200, status="accepted")
+
+
+for _topic in TOPICS:
+    bp.add_url_rule(
+        f"/{_topic}", endpoint=_topic.replace("/", "_"), view_func=partial(receive, _topic), methods=["POST"]
+    )
