@@ -80,7 +80,7 @@ def _prepare(rt, session: Session, message_id: int, job_id: str, now: datetime) 
         consent_refusal=consent.refusal(channel, checkout, settings, consent.ContactFacts(suppressed=suppressed)),
         connected=rt.channels.transport(shop.domain, channel.value) is not None,
         window=settings.windows if channel in settings.windowed_channels else None,
-        later_steps_started=_later_steps_started(session, message, now),
+        later_steps_started=_later_steps_started(session, message, settings, now),
     )
     decision = gates.decide(facts, now)
     if decision.verdict is gates.Verdict.CANCEL and paid is not None:
@@ -119,16 +119,23 @@ def _prepare(rt, session: Session, message_id: int, job_id: str, now: datetime) 
     return f"{message.status}: {decision.reason}"
 
 
-def _later_steps_started(session: Session, message: Message, now: datetime) -> tuple[Step, ...]:
+def _later_steps_started(session: Session, message: Message, settings, now: datetime) -> tuple[Step, ...]:
+    """Later steps already under way, or due now on an open channel (they would go out
+    in the same pass): the earlier, weaker message is then superseded, not sent too."""
     others = session.execute(
-        select(Message.step, Message.status, Message.due_at).where(
+        select(Message.step, Message.channel, Message.status, Message.due_at).where(
             Message.journey_id == message.journey_id, Message.step != message.step
         )
     ).all()
+
+    def open_now(channel: str) -> bool:
+        return Channel(channel) not in settings.windowed_channels or settings.windows.is_open(now)
+
     started = {
         Step(step)
-        for step, status, due_at in others
-        if status in SENDING_STATES or (status in (Status.SCHEDULED.value, Status.QUEUED.value) and due_at <= now)
+        for step, channel, status, due_at in others
+        if status in SENDING_STATES
+        or (status in (Status.SCHEDULED.value, Status.QUEUED.value) and due_at <= now and open_now(channel))
     }
     return tuple(started)
 

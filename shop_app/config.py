@@ -36,6 +36,14 @@ INGEST_GRACE_SECONDS = 30
 MAX_SEND_ATTEMPTS = 3
 
 
+def database_url_for(raw: str) -> str:
+    """Accept the usual postgres:// spellings and use the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
 def _instance_dir() -> Path:
     return Path(os.environ.get("RECLAIM_INSTANCE_DIR", Path.cwd() / "instance"))
 
@@ -62,7 +70,7 @@ class Settings:
         instance = Path(env.get("RECLAIM_INSTANCE_DIR") or _instance_dir())
         dev = env.get("RECLAIM_ENV", "development") != "production"
         settings = cls(
-            database_url=env.get("DATABASE_URL") or f"sqlite:///{instance / 'reclaim.db'}",
+            database_url=database_url_for(env.get("DATABASE_URL") or f"sqlite:///{instance / 'reclaim.db'}"),
             redis_url=env.get("REDIS_URL") or None,
             shopify_api_key=env.get("SHOPIFY_API_KEY") or (DEV_API_KEY if dev else ""),
             shopify_api_secret=env.get("SHOPIFY_API_SECRET") or (DEV_API_SECRET if dev else ""),

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, url_of
-from shop_app.config import Settings
+from shop_app.config import Settings, database_url_for
 from shop_app.database import upgrade
 from shop_app.tables import Base
 from tests.support import ShopifyStore
@@ -38,7 +38,7 @@ def shared_path(*parts: str) -> Path:
 def environment(tmp_path_factory):
     """Point the whole process (and any subprocess) at one database and one Redis."""
     base = tmp_path_factory.mktemp("reclaim")
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'test.db'}"
+    database_url = database_url_for(os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'test.db'}")
     redis_url = os.environ.get("REDIS_URL")
     embedded = None
     if not redis_url:
@@ -101,3 +101,15 @@ def client(app):
 def store(rt, client):
     """One installed shop (Europe/Madrid, 09:00–21:00 windows) and helpers to drive it."""
     return ShopifyStore.install(rt, client, "demo-shop.myshopify.com", timezone="Europe/Madrid")
+
+
+@pytest.fixture
+def shared_webhook():
+    """Load one of Shopify's official sample payloads from ../shared (contract data)."""
+
+    def load(name: str) -> dict:
+        import json
+
+        return json.loads(shared_path("fixtures", "shopify", "webhooks", name).read_text())
+
+    return load

@@ -51,7 +51,7 @@ def receive(topic: str):
     body = request.get_data(cache=False)  # raises 413 for an over-long chunked body
 
     if not verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256"), runtime.settings.webhook_secrets):
-        return _answer(401, error="invalid or missing X-Shopify-Hmac-Sha256")
+        return _answer(401, error="invalid or missing HMAC signature (X-Shopify-Hmac-Sha256)")
 
     header_topic = (request.headers.get("X-Shopify-Topic") or "").strip().lower()
     if header_topic != topic:

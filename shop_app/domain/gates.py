@@ -63,7 +63,11 @@ def decide(facts: SendFacts, now: datetime) -> Decision:
             f"outside delivery window; postponed to {local:%a %Y-%m-%d %H:%M} {facts.window.timezone}",
             opens,
         )
-    later = [s for s in facts.later_steps_started if STEP_ORDER[s] > STEP_ORDER[facts.step]]
+    later = sorted(
+        (s for s in facts.later_steps_started if STEP_ORDER[s] > STEP_ORDER[facts.step]),
+        key=STEP_ORDER.__getitem__,
+        reverse=True,
+    )
     if later:
         return Decision(Verdict.SKIP, f"superseded: the later '{later[0].value}' step has already started")
     return SEND
