@@ -43,6 +43,10 @@ class Runtime:
             box=SecretBox(settings.secret_key),
         )
 
+    def close(self) -> None:
+        self.engine.dispose()
+        self.redis.close()
+
 
 _current: Runtime | None = None
 
@@ -64,5 +68,5 @@ def reset() -> None:
     """Forget the installed runtime (tests switch configurations)."""
     global _current
     if _current is not None:
-        _current.engine.dispose()
+        _current.close()
     _current = None

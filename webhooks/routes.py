@@ -88,7 +88,8 @@ def receive(topic: str):
         triggered_at=(request.headers.get("X-Shopify-Triggered-At") or "")[:64] or None,
         status=status,
         reason=reason,
-        body=body.decode("utf-8", errors="replace"),
+        # Kept for re-ingest; a rejected body may hold bytes PostgreSQL text cannot.
+        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         job_id=job_id,
     )
     try:

@@ -53,10 +53,15 @@ def test_body_signed_with_the_previous_secret_is_accepted_during_rotation(rt, cl
     rotated = runtime.Runtime.build(
         rt.settings.with_overrides(shopify_api_secret="new-secret", shopify_api_secret_previous=rt.settings.shopify_api_secret)
     )
-    store = ShopifyStore.install(rotated, create_app(runtime=rotated).test_client(), "rotating.myshopify.com")
-    assert store.post("checkouts/create", store.checkout("c1", ABANDONED), secret="new-secret").status_code == 200
-    assert store.post("checkouts/create", store.checkout("c2", ABANDONED), secret=rt.settings.shopify_api_secret).status_code == 200
-    assert store.post("checkouts/create", store.checkout("c3", ABANDONED), secret="older-still").status_code == 401
+    try:
+        store = ShopifyStore.install(rotated, create_app(runtime=rotated).test_client(), "rotating.myshopify.com")
+        new = store.post("checkouts/create", store.checkout("c1", ABANDONED), secret="new-secret")
+        old = store.post("checkouts/create", store.checkout("c2", ABANDONED), secret=rt.settings.shopify_api_secret)
+        older = store.post("checkouts/create", store.checkout("c3", ABANDONED), secret="older-still")
+        assert (new.status_code, old.status_code, older.status_code) == (200, 200, 401)
+    finally:
+        rotated.close()
+        runtime.install(rt)
 
 
 def test_oversized_body_is_413_and_nothing_recorded(store):
