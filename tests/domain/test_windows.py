@@ -490,16 +490,14 @@ def offset_changes(zone: str) -> tuple[datetime, ...]:
     return tuple(found) or (FIRST + (LAST - FIRST) / 2,)
 
 
-# Boundaries biased towards the hours where clocks change and towards midnight.
-minutes = st.one_of(
-    st.integers(0, 1440),
-    st.sampled_from([0, 30, 60, 90, 100, 120, 130, 150, 180, 210, 1380, 1410, 1440]),
-)
+# Boundaries biased towards the hours where clocks usually change and towards midnight.
+COMMON_MINUTES = (0, 30, 60, 90, 100, 120, 130, 150, 180, 210, 1380, 1410, 1440)
 
 
 @st.composite
-def day_windows(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
-    points = sorted(set(draw(st.lists(minutes, max_size=6))))
+def day_windows(draw: st.DrawFn, interesting: tuple[int, ...] = COMMON_MINUTES) -> tuple[tuple[int, int], ...]:
+    minute = st.one_of(st.integers(0, 1440), st.sampled_from(interesting))
+    points = sorted(set(draw(st.lists(minute, max_size=6))))
     pairs = [[points[i], points[i + 1]] for i in range(0, len(points) - 1, 2)]
     for i in range(1, len(pairs)):
         if draw(st.booleans()):  # let this window touch the previous one
@@ -507,19 +505,29 @@ def day_windows(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
     return tuple((start, end) for start, end in pairs)
 
 
+def minute_of_day(instant: datetime, zone: str) -> int:
+    reading = instant.astimezone(ZoneInfo(zone))
+    return reading.hour * 60 + reading.minute
+
+
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[WeeklyWindows, datetime]:
+    """A random schedule and instant; half the time the instant lies shortly before a change of
+    offset and the schedule has boundaries right around the wall times where the clock jumps."""
     zone = draw(st.sampled_from(ZONES))
-    days = draw(st.lists(day_windows(), min_size=7, max_size=7).filter(any))
-    shop = WeeklyWindows(zone, tuple(days))
     presented_in = draw(st.sampled_from([UTC, ZoneInfo(zone), ZoneInfo("Asia/Tokyo"), timezone(timedelta(hours=-9, minutes=-30))]))
+    interesting = COMMON_MINUTES
     if draw(st.booleans()):
         at = draw(st.datetimes(min_value=FIRST.replace(tzinfo=None), max_value=LAST.replace(tzinfo=None), timezones=st.just(UTC)))
-    else:  # near a change of offset, where the interesting things happen
-        change = draw(st.sampled_from(offset_changes(zone)))
+    else:
+        rough = draw(st.sampled_from(offset_changes(zone)))
+        change = (offset_changes_between(zone, rough - timedelta(days=1), rough) or [rough])[0]
+        jump = {minute_of_day(change - timedelta(microseconds=1), zone), minute_of_day(change, zone)}
+        interesting = tuple(sorted({min(1440, max(0, m + d)) for m in jump for d in (-30, -10, -1, 0, 1, 10, 30)}))
         at = change + timedelta(seconds=draw(st.integers(-3 * 86400, 3600)))
         at += timedelta(microseconds=draw(st.sampled_from([0, 0, 1, 999999])))
-    return shop, at.astimezone(presented_in)
+    days = draw(st.lists(day_windows(interesting), min_size=7, max_size=7).filter(any))
+    return WeeklyWindows(zone, tuple(days)), at.astimezone(presented_in)
 
 
 def wall_clock_open(shop: WeeklyWindows, at: datetime) -> bool:
@@ -560,7 +568,6 @@ def offset_changes_between(zone: str, low: datetime, high: datetime) -> list[dat
             a, b = step_start, step_end  # offset(a) differs from offset(b); narrow to one microsecond
             while b - a > timedelta(microseconds=1):
                 middle = a + (b - a) / 2
-                middle -= timedelta(microseconds=middle.microsecond % 1)
                 if offset(middle) == offset(b):
                     b = middle
                 else:
