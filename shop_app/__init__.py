@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, jsonify
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
@@ -23,7 +21,6 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_WEBHOOK_BYTES, SECRET_KEY=runtime.settings.secret_key)
     app.extensions["reclaim"] = runtime
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from webhooks import bp as webhooks_bp
 

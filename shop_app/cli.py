@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from datetime import datetime, timezone
 
 import click
-from sqlalchemy import select
-
 from shop_app import runtime
 from shop_app.config import Settings
 from shop_app.database import transaction, upgrade
@@ -40,6 +39,8 @@ def _parse_now(value: str | None) -> datetime | None:
 @click.group()
 def main() -> None:
     """Reclaim: abandoned-checkout recovery for Shopify."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()

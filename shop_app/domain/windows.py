@@ -297,7 +297,8 @@ def _parse_day(value: list[object], path: str, errors: list[FieldError]) -> Day:
                 f"{format_minute(later[0])}-{format_minute(later[1])} overlaps "
                 f"{format_minute(earlier[0])}-{format_minute(earlier[1])} ({day_name}[{earlier[2]}])",
             ))
-        reach = current
+        if reach is None or current[1] > reach[1]:
+            reach = current
     return tuple((start, end) for start, end, _ in parsed)
 
 

@@ -1,0 +1,24 @@
+"""`reclaim demo` tells the whole story on embedded defaults and exits 0."""
+
+from __future__ import annotations
+
+from shop_app.demo import run_demo
+
+
+def test_demo_walks_48_hours_and_prints_the_timeline(tmp_path):
+    lines: list[str] = []
+    assert run_demo(tmp_path / "demo", out=lines.append) == 0
+    text = "\n".join(lines)
+    assert "Lucía    whatsapp whatsapp cancelled: paid: order #1042" in text
+    assert "Marc     whatsapp whatsapp now due Tue 03 Mar 09:00 (outside delivery window" in text
+    assert "Tue 03 Mar 09:00    Marc     whatsapp whatsapp SENT to +34611000004" in text
+    assert "Sofía    prime    sms      SENT to +34611000002" in text
+    assert "Use code COMEBACK15 for 15% off." in text
+    assert "a visitor leaves no contact details: HTTP 200, not reachable" in text
+    assert "Jonas updates his checkout twice: HTTP 200, planned: 4 new" in text
+    assert "Jonas takes a third mug: HTTP 200, planned: 0 new, 4 moved" in text
+    assert "Jonas    whatsapp whatsapp skipped: no consent: no phone marketing consent" in text
+    assert "  sent: 4 email, 2 sms, 4 whatsapp" in text
+    assert "  recovered: 1 order(s), 58.41 EUR attributed" in text
+    outbox = (tmp_path / "demo" / "outbox.jsonl").read_text().splitlines()
+    assert len(outbox) == 10
