@@ -214,3 +214,7 @@ def demo() -> None:
     from shop_app.demo import run_demo
 
     sys.exit(run_demo())
+
+
+if __name__ == "__main__":
+    main()

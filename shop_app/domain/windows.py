@@ -242,7 +242,7 @@ class WeeklyWindows:
         found: list[datetime] = []
         for start, end in self.days[day.weekday()]:
             first, second = self._both_folds(midnight + timedelta(minutes=start))
-            found.append(first)
+            found.append(second)
             if second != first:  # a gap or an ambiguous start
                 found += [second, _transition(self._zone, first, second)]
             end_first, end_second = self._both_folds(midnight + timedelta(minutes=end))

