@@ -44,13 +44,13 @@ SEND = Decision(Verdict.SEND)
 
 
 def decide(facts: SendFacts, now: datetime) -> Decision:
-    if facts.due_at > now:
-        # The checkout was updated after this row was queued: its new time is later.
-        return Decision(Verdict.POSTPONE, "rescheduled: the checkout changed after it was queued", facts.due_at)
     if facts.journey_stop_reason:
         return Decision(Verdict.CANCEL, facts.journey_stop_reason)
     if facts.paid_reason:
         return Decision(Verdict.CANCEL, f"paid: {facts.paid_reason}")
+    if facts.due_at > now:
+        # The checkout was updated after this row was queued: its new time is later.
+        return Decision(Verdict.POSTPONE, "rescheduled: the checkout changed after it was queued", facts.due_at)
     if facts.consent_refusal:
         return Decision(Verdict.SKIP, facts.consent_refusal)
     if not facts.connected:

@@ -30,7 +30,10 @@ def parse_time(value: Any, field: str, *, required: bool = True) -> datetime | N
         raise PayloadProblem(f"{field} is not an ISO 8601 time: {value[:40]!r}") from None
     if parsed.tzinfo is None:  # Shopify always sends an offset; assume UTC if not
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC equivalent
+        raise PayloadProblem(f"{field} is out of range: {value[:40]!r}") from None
 
 
 def _money(value: Any, field: str) -> Decimal:

