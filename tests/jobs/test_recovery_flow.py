@@ -301,3 +301,46 @@ def test_late_delivery_sends_only_the_latest_due_step(store):
     assert store.message(step="first")["status"] == "skipped"
     assert store.message(step="first")["reason"] == "superseded: the later 'prime' step has already started"
     assert sorted(m["channel"] for m in store.outbox()) == ["sms", "whatsapp"]
+
+
+def test_transient_failures_are_retried_with_backoff_and_permanent_ones_fail(store, monkeypatch):
+    from shop_app.adapters.channels import OutboxFileTransport, SendResult, SendStatus
+
+    real = OutboxFileTransport(store.rt.settings.outbox_file)
+    answers = {"email": [SendResult(SendStatus.FAILED_TRANSIENT, detail="429 slow down")],
+               "whatsapp": [SendResult(SendStatus.FAILED_PERMANENT, detail="21211 invalid number")]}
+
+    class Flaky:
+        def send(self, message):
+            queue = answers.get(message.channel)
+            return queue.pop(0) if queue else real.send(message)
+
+    monkeypatch.setattr(store.rt.channels, "transport", lambda shop, channel: Flaky())
+    store.deliver("checkouts/create", store.checkout("c1", "2026-03-02T10:00:00+01:00"))
+    store.tick("2026-03-02T10:00:00+00:00")
+    first = store.message(step="first")
+    assert first["status"] == "scheduled"
+    assert first["due_at"] == "2026-03-02T10:01:00+00:00"
+    assert first["reason"] == "transient failure (429 slow down); retry at 2026-03-02 10:01 UTC"
+    store.tick("2026-03-02T10:01:00+00:00")
+    assert store.message(step="first")["status"] == "sent"
+
+    store.tick("2026-03-02T11:00:00+00:00")
+    whatsapp = store.message(step="whatsapp")
+    assert (whatsapp["status"], whatsapp["reason"]) == ("failed", "failed: 21211 invalid number")
+    assert [m["channel"] for m in store.outbox()] == ["email"]
+
+
+def test_a_shared_code_is_recorded_once_per_journey_step(store):
+    from shop_app.discounts import DiscountService
+    from shop_app.domain.settings import Incentive
+    from shop_app.tables import Discount
+
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    incentive = Incentive("percentage", 10, "shared", "WELCOME10")
+    now = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+    with transaction(store.rt.sessions) as session:
+        journey = session.scalar(select(Journey))
+        codes = [DiscountService().code_for(session, journey, "first", incentive, now) for _ in range(3)]
+        assert codes == ["WELCOME10"] * 3
+        assert len(session.scalars(select(Discount)).all()) == 1
