@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -47,6 +47,7 @@ TOPIC = "checkouts/update"
 PATH = f"/webhooks/{TOPIC}"
 WARMUP = 200  # per server, not timed
 REQUESTS = 2000  # per server, timed
+ROUNDS = 4  # the timed requests go in alternating rounds: bare, real, bare, real, ...
 CLIENTS = 4  # client threads, one persistent connection each
 # The same for both servers; this is what `reclaim serve` runs (2 sync workers).
 GUNICORN_OPTIONS = ["--workers", "2", "--worker-class", "sync", "--log-level", "warning"]
@@ -185,16 +186,22 @@ def stop_server(proc: subprocess.Popen) -> None:
 # --- load ---------------------------------------------------------------------
 @dataclass
 class Result:
-    seconds: float
-    latencies: list[float]  # seconds, sorted
-    failures: list[str]
+    seconds: float = 0.0  # wall time spent sending
+    latencies: list[float] = field(default_factory=list)  # seconds, one per request
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, other: "Result") -> None:
+        self.seconds += other.seconds
+        self.latencies += other.latencies
+        self.failures += other.failures
 
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.seconds
 
     def percentile(self, q: float) -> float:
-        return self.latencies[min(len(self.latencies) - 1, int(q * len(self.latencies)))] * 1000
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
     def summary(self) -> str:
         return f"{self.rate:.0f} req/s (p50 {self.percentile(0.50):.1f} ms, p99 {self.percentile(0.99):.1f} ms)"
@@ -225,7 +232,7 @@ def load(port: int, webhooks: list[tuple[bytes, dict]]) -> Result:
     started = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
         list(pool.map(client, shares))  # re-raises a client's exception
-    return Result(time.perf_counter() - started, sorted(latencies), failures)
+    return Result(time.perf_counter() - started, latencies, failures)
 
 
 # --- checks and clean-up ------------------------------------------------------
@@ -267,6 +274,11 @@ def remove_bench_data(rt: Runtime, shop_id: int) -> None:
         pipe.execute()
 
 
+def remove_shop(rt: Runtime, shop_id: int) -> None:
+    with transaction(rt.sessions) as session:
+        session.execute(delete(Shop).where(Shop.id == shop_id))
+
+
 # --- the run ------------------------------------------------------------------
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reclaim-bench-") as tmp, contextlib.ExitStack() as stack:
@@ -288,12 +300,15 @@ def main() -> int:
         upgrade(settings.database_url)
         rt = Runtime.build(settings)
         stack.callback(rt.engine.dispose)
+        queue = rt.queue.queues[INGEST]
+        if not rt.redis.sismember("rq:queues", queue.key):  # leave RQ's registry of queues as found
+            stack.callback(lambda: queue.count or rt.redis.srem("rq:queues", queue.key))
         with transaction(rt.sessions) as session:
             shop_id = install_shop(session, rt.box, SHOP, "shpat_bench_token").id
-        remove_bench_data(rt, shop_id)
         stack.callback(remove_shop, rt, shop_id)
-        stack.callback(remove_bench_data, rt, shop_id)  # runs first: callbacks run last-in, first-out
-        jobs_before = rt.queue.queues[INGEST].count
+        remove_bench_data(rt, shop_id)  # rows and jobs an interrupted run may have left
+        stack.callback(remove_bench_data, rt, shop_id)  # callbacks run last-in, first-out: before remove_shop
+        jobs_before = queue.count
 
         real_port = start_server("_apps:real()", env, base / "real.log", stack)
         bare_port = start_server("_apps:bare()", env, base / "bare.log", stack)
@@ -301,14 +316,19 @@ def main() -> int:
         secret = settings.shopify_api_secret
         real_hooks = signed_webhooks(WARMUP + REQUESTS, secret)
         bare_hooks = signed_webhooks(WARMUP + REQUESTS, secret)
-        load(real_port, real_hooks[:WARMUP])
-        load(bare_port, bare_hooks[:WARMUP])
-        bare = load(bare_port, bare_hooks[WARMUP:])
-        real = load(real_port, real_hooks[WARMUP:])
+        failures = {"bare flask": [], "webhook ingest": []}
+        failures["bare flask"] += load(bare_port, bare_hooks[:WARMUP]).failures
+        failures["webhook ingest"] += load(real_port, real_hooks[:WARMUP]).failures
+        bare, real = Result(), Result()
+        for r in range(ROUNDS):  # alternate, so a busy moment on the machine hits both
+            bare.add(load(bare_port, bare_hooks[WARMUP:][r::ROUNDS]))
+            real.add(load(real_port, real_hooks[WARMUP:][r::ROUNDS]))
 
-        for name, result in (("bare flask", bare), ("webhook ingest", real)):
-            if result.failures:
-                raise RuntimeError(f"{name}: {len(result.failures)} requests failed, first: {result.failures[0]}")
+        failures["bare flask"] += bare.failures
+        failures["webhook ingest"] += real.failures
+        for name, failed in failures.items():
+            if failed:
+                raise RuntimeError(f"{name}: {len(failed)} requests failed, first: {failed[0]}")
         check_work_done(rt, shop_id, real_hooks, jobs_before)
 
         db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
@@ -319,11 +339,6 @@ def main() -> int:
               f"ratio {real.rate / bare.rate:.2f} of the floor")
         print(f"verified: {len(real_hooks)} delivery rows and {len(real_hooks)} ingest jobs")
     return 0
-
-
-def remove_shop(rt: Runtime, shop_id: int) -> None:
-    with transaction(rt.sessions) as session:
-        session.execute(delete(Shop).where(Shop.id == shop_id))
 
 
 if __name__ == "__main__":

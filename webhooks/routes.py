@@ -64,13 +64,6 @@ def receive(topic: str):
     except InvalidShopDomain as exc:
         return _answer(400, error=str(exc))
 
-    with transaction(runtime.sessions) as session:
-        shop = session.scalar(select(Shop).where(Shop.domain == domain))
-        if shop is None or (shop.status != "installed" and topic not in AFTER_UNINSTALL):
-            log.warning("webhook %s for %s dropped: shop not installed", topic, domain)
-            return _answer(200, status="ignored", reason="shop not installed")
-        shop_id = shop.id
-
     status, reason, answer = "received", None, 200
     try:
         payload = json.loads(body)
@@ -81,7 +74,6 @@ def receive(topic: str):
 
     job_id = runtime.queue.new_job_id("ingest") if status == "received" else None
     delivery = WebhookDelivery(
-        shop_id=shop_id,
         webhook_id=webhook_id,
         topic=topic,
         api_version=(request.headers.get("X-Shopify-API-Version") or "")[:16] or None,
@@ -92,8 +84,14 @@ def receive(topic: str):
         body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         job_id=job_id,
     )
+    # One transaction: find the shop, record the delivery (unique per shop and webhook id).
     try:
         with transaction(runtime.sessions) as session:
+            shop = session.scalar(select(Shop).where(Shop.domain == domain))
+            if shop is None or (shop.status != "installed" and topic not in AFTER_UNINSTALL):
+                log.warning("webhook %s for %s dropped: shop not installed", topic, domain)
+                return _answer(200, status="ignored", reason="shop not installed")
+            delivery.shop_id = shop.id
             session.add(delivery)
     except IntegrityError:
         return _answer(200, status="duplicate")
