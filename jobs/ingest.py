@@ -9,9 +9,15 @@ from datetime import datetime, timezone
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from shop_app import runtime
+from shop_app import privacy, runtime
 from shop_app.database import transaction
-from shop_app.domain.payloads import PayloadProblem, parse_checkout, parse_checkout_delete, parse_order
+from shop_app.domain.payloads import (
+    PayloadProblem,
+    parse_checkout,
+    parse_checkout_delete,
+    parse_order,
+    parse_privacy_request,
+)
 from shop_app.journeys import cancel_pending, convert_journey, replan, stop_journey, store_checkout, store_order
 from shop_app.shops import load_settings
 from shop_app.tables import CheckoutRow, Journey, Shop, WebhookDelivery
@@ -27,17 +33,16 @@ def ingest_delivery(delivery_id: int) -> str:
         if delivery is None or delivery.status != "received":
             return "nothing to do"
         shop = session.get(Shop, delivery.shop_id)
-        handler = HANDLERS.get(delivery.topic)
-        if handler is None:
-            delivery.status = "deferred"
-            delivery.reason = "kept for the privacy-request handler"
-            return delivery.reason
+        handler = HANDLERS[delivery.topic]
         try:
             outcome = handler(session, shop, json.loads(delivery.body), now)
         except PayloadProblem as exc:
             delivery.status, delivery.reason = "rejected", f"unusable payload: {exc}"
         else:
-            delivery.status, delivery.reason = "processed", outcome
+            if delivery.topic == "shop/redact":
+                return outcome  # the delivery row went with the rest of the shop
+            # Processed bodies are not kept: the facts now live in their tables.
+            delivery.status, delivery.reason, delivery.body = "processed", outcome, None
         delivery.processed_at = now
         log.info("delivery %s (%s): %s", delivery_id, delivery.topic, delivery.reason)
         return delivery.reason
@@ -114,6 +119,27 @@ def on_app_uninstalled(session: Session, shop: Shop, payload: dict, now: datetim
     return f"{reason}: {cancelled} pending message(s) cancelled"
 
 
+def _customer(payload: dict) -> tuple[privacy.Customer, str | None]:
+    customer_id, email, phone, orders, request_id = parse_privacy_request(payload)
+    return privacy.Customer(customer_id, email, phone, orders), request_id
+
+
+def on_data_request(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    customer, request_id = _customer(payload)
+    request = privacy.export_customer(session, shop, customer, request_id)
+    found = {k: len(v) for k, v in request.export.items() if isinstance(v, list)}
+    return f"export #{request.id} recorded for the merchant: " + ", ".join(f"{n} {k}" for k, n in found.items())
+
+
+def on_customer_redact(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    customer, _ = _customer(payload)
+    return privacy.redact_customer(session, shop, customer, runtime.current().settings.secret_key)
+
+
+def on_shop_redact(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    return privacy.redact_shop(session, shop)
+
+
 HANDLERS = {
     "checkouts/create": on_checkout,
     "checkouts/update": on_checkout,
@@ -121,4 +147,7 @@ HANDLERS = {
     "orders/create": on_order,
     "orders/paid": on_order,
     "app/uninstalled": on_app_uninstalled,
+    "customers/data_request": on_data_request,
+    "customers/redact": on_customer_redact,
+    "shop/redact": on_shop_redact,
 }

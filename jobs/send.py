@@ -24,6 +24,7 @@ from shop_app.domain.models import Channel, Status, Step
 from shop_app.domain.planner import address_for
 from shop_app.errors import DiscountUnavailable
 from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for
+from shop_app.privacy import address_hash
 from shop_app.shops import load_settings
 from shop_app.tables import CheckoutRow, Journey, Message, Shop, Suppression
 
@@ -67,9 +68,12 @@ def _prepare(rt, session: Session, message_id: int, job_id: str, now: datetime) 
     address = address_for(channel, checkout)
 
     paid = payment_for(session, shop.id, checkout, journey.abandoned_at)
+    # An erased customer's opt-out survives only as a keyed hash of the address.
     suppressed = address and session.scalar(
         select(Suppression.reason).where(
-            Suppression.shop_id == shop.id, Suppression.channel == channel.value, Suppression.address == address
+            Suppression.shop_id == shop.id,
+            Suppression.channel == channel.value,
+            Suppression.address.in_([address, address_hash(rt.settings.secret_key, address)]),
         )
     )
     facts = gates.SendFacts(

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime, timezone
 
 import click
+
 from shop_app import runtime
 from shop_app.config import Settings
 from shop_app.database import transaction, upgrade

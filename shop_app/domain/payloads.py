@@ -184,3 +184,21 @@ def parse_order(data: Any) -> Order:
         currency=(_text(data.get("presentment_currency") or data.get("currency"), 3) or "USD").upper(),
         total_price=_money(data.get("total_price"), "total_price"),
     )
+
+
+def parse_privacy_request(data: Any) -> tuple[str | None, str | None, str | None, tuple[str, ...], str | None]:
+    """customers/data_request and customers/redact: (customer id, email, phone, order ids, request id)."""
+    data = _require_object(data)
+    customer = data.get("customer")
+    if not isinstance(customer, dict):
+        raise PayloadProblem("customer is missing: not a privacy request")
+    customer_id, email, phone = _id(customer.get("id")), _email(customer.get("email")), _phone(customer.get("phone"))
+    if not (customer_id or email or phone):
+        raise PayloadProblem("the customer has no id, email or phone to match")
+    raw_orders = data.get("orders_to_redact", data.get("orders_requested")) or []
+    if not isinstance(raw_orders, list):
+        raise PayloadProblem("the order list must be a list")
+    orders = tuple(o for o in (_id(v) for v in raw_orders[:10_000]) if o)
+    request = data.get("data_request")
+    request_id = _id(request.get("id")) if isinstance(request, dict) else None
+    return customer_id, email, phone, orders, request_id

@@ -28,7 +28,7 @@ MAX_FIRST_DELAY_MINUTES = 7 * 24 * 60
 MAX_AMOUNT = 1_000_000
 DEFAULT_DAYS_DOCUMENT = {
     day: [[format_minute(start), format_minute(end)] for start, end in windows]
-    for day, windows in zip(WEEKDAYS, DEFAULT_DAYS)
+    for day, windows in zip(WEEKDAYS, DEFAULT_DAYS, strict=True)
 }
 _CODE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 

@@ -30,7 +30,7 @@ def test_first_stimulus_sends_email_after_one_hour_with_link_and_cart(store):
 
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -86,8 +86,8 @@ def test_payment_known_locally_is_checked_again_at_send_time(store):
     """An order recorded without converting the journey (e.g. matched only at send time)."""
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     with transaction(store.rt.sessions) as session:  # simulate an order stored by a crashed ingest
-        from shop_app.journeys import store_order
         from shop_app.domain.payloads import parse_order
+        from shop_app.journeys import store_order
         from shop_app.shops import get_shop
 
         store_order(session, get_shop(session, store.domain), parse_order(store.order("c1", "2026-03-02T19:10:00+01:00")))

@@ -1,0 +1,191 @@
+"""Shopify's mandatory privacy requests, done for real.
+
+- customers/data_request: export everything held about the customer, recorded for the merchant.
+- customers/redact: erase the customer's personal data; an opt-out survives only as a keyed hash.
+- shop/redact: erase everything of the shop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from shop_app.domain.models import Status
+from shop_app.journeys import PENDING_VALUES
+from shop_app.tables import (
+    CheckoutRow,
+    DataRequest,
+    Journey,
+    Message,
+    OrderRow,
+    Profile,
+    Shop,
+    Suppression,
+    WebhookDelivery,
+)
+
+REDACTED_REASON = "customer data erased on request"
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str | None
+    email: str | None
+    phone: str | None
+    order_ids: tuple[str, ...] = ()
+
+
+def address_hash(secret_key: str, address: str) -> str:
+    """A keyed one-way hash: an erased opt-out can still be matched, never read back."""
+    digest = hmac.new(secret_key.encode(), address.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{digest}"
+
+
+def _match(columns, customer: Customer):
+    """OR of the given (id, email, phone) columns against the customer's identifiers."""
+    id_col, email_col, phone_col = columns
+    clauses = []
+    if customer.customer_id and id_col is not None:
+        clauses.append(id_col == customer.customer_id)
+    if customer.email:
+        clauses.append(email_col == customer.email)
+    if customer.phone:
+        clauses.append(phone_col == customer.phone)
+    return or_(*clauses)
+
+
+def _checkouts(session: Session, shop: Shop, customer: Customer) -> list[CheckoutRow]:
+    where = _match((CheckoutRow.customer_id, CheckoutRow.email, CheckoutRow.phone), customer)
+    return list(session.scalars(select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, where)))
+
+
+def _orders(session: Session, shop: Shop, customer: Customer) -> list[OrderRow]:
+    where = _match((OrderRow.customer_id, OrderRow.email, OrderRow.phone), customer)
+    if customer.order_ids:
+        where = or_(where, OrderRow.shopify_id.in_(customer.order_ids))
+    return list(session.scalars(select(OrderRow).where(OrderRow.shop_id == shop.id, where)))
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export_customer(session: Session, shop: Shop, customer: Customer, request_id: str | None) -> DataRequest:
+    checkouts = _checkouts(session, shop, customer)
+    checkout_ids = [c.id for c in checkouts]
+    profiles = session.scalars(
+        select(Profile).where(
+            Profile.shop_id == shop.id, _match((Profile.customer_id, Profile.email, Profile.phone), customer)
+        )
+    ).all()
+    messages = session.scalars(
+        select(Message)
+        .join(Journey, Journey.id == Message.journey_id)
+        .where(Message.shop_id == shop.id, Journey.checkout_id.in_(checkout_ids))
+        .order_by(Message.id)
+    ).all()
+    addresses = [a for a in (customer.email, customer.phone) if a]
+    suppressions = session.scalars(
+        select(Suppression).where(Suppression.shop_id == shop.id, Suppression.address.in_(addresses))
+    ).all()
+    export = {
+        "shop": shop.domain,
+        "customer": {"id": customer.customer_id, "email": customer.email, "phone": customer.phone},
+        "profiles": [
+            {"email": p.email, "phone": p.phone, "first_name": p.first_name, "origin": p.origin,
+             "created_at": _when(p.created_at)}
+            for p in profiles
+        ],
+        "checkouts": [
+            {"token": c.token, "email": c.email, "phone": c.phone, "first_name": c.first_name,
+             "line_items": c.line_items, "total_price": str(c.total_price), "currency": c.currency,
+             "accepts_email_marketing": c.accepts_email_marketing, "accepts_sms_marketing": c.accepts_sms_marketing,
+             "updated_at": _when(c.shopify_updated_at), "completed_at": _when(c.completed_at)}
+            for c in checkouts
+        ],
+        "orders": [
+            {"id": o.shopify_id, "name": o.name, "email": o.email, "phone": o.phone,
+             "total_price": str(o.total_price), "currency": o.currency, "created_at": _when(o.shopify_created_at)}
+            for o in _orders(session, shop, customer)
+        ],
+        "messages": [
+            {"step": m.step, "channel": m.channel, "status": m.status, "to": m.recipient, "subject": m.subject,
+             "body": m.body, "sent_at": _when(m.sent_at), "reason": m.reason}
+            for m in messages
+        ],
+        "suppressions": [{"channel": s.channel, "reason": s.reason, "since": _when(s.created_at)} for s in suppressions],
+    }
+    request = DataRequest(
+        shop_id=shop.id,
+        shopify_request_id=request_id,
+        customer_id=customer.customer_id,
+        email=customer.email,
+        phone=customer.phone,
+        export=export,
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def redact_customer(session: Session, shop: Shop, customer: Customer, secret_key: str) -> str:
+    checkouts = _checkouts(session, shop, customer)
+    checkout_ids = [c.id for c in checkouts]
+    journey_ids = list(
+        session.scalars(select(Journey.id).where(Journey.shop_id == shop.id, Journey.checkout_id.in_(checkout_ids)))
+    )
+    session.execute(
+        update(Message)
+        .where(Message.shop_id == shop.id, Message.journey_id.in_(journey_ids), Message.status.in_(PENDING_VALUES))
+        .values(status=Status.CANCELLED.value, reason=REDACTED_REASON)
+    )
+    session.execute(
+        update(Message)
+        .where(Message.shop_id == shop.id, Message.journey_id.in_(journey_ids))
+        .values(recipient=None, subject=None, body=None)
+    )
+    session.execute(
+        update(Journey)
+        .where(Journey.id.in_(journey_ids), Journey.status == "active")
+        .values(status="stopped", stop_reason=REDACTED_REASON)
+    )
+    for checkout in checkouts:
+        checkout.email = checkout.phone = checkout.customer_id = checkout.first_name = None
+        checkout.abandoned_checkout_url = None
+        checkout.line_items = []
+        checkout.profile_id = None
+    for order in _orders(session, shop, customer):
+        order.email = order.phone = order.customer_id = None
+    session.execute(
+        delete(Profile).where(
+            Profile.shop_id == shop.id, _match((Profile.customer_id, Profile.email, Profile.phone), customer)
+        )
+    )
+    # An opt-out must survive the erasure: keep it, but only as a keyed hash of the address.
+    addresses = [a for a in (customer.email, customer.phone) if a]
+    for suppression in session.scalars(
+        select(Suppression).where(Suppression.shop_id == shop.id, Suppression.address.in_(addresses))
+    ):
+        suppression.address = address_hash(secret_key, suppression.address)
+    session.execute(delete(DataRequest).where(DataRequest.shop_id == shop.id, _match(
+        (DataRequest.customer_id, DataRequest.email, DataRequest.phone), customer)))
+    # Raw webhook bodies that mention the customer go too.
+    needles = [n for n in (customer.email, customer.phone, customer.customer_id) if n]
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.shop_id == shop.id, or_(*(WebhookDelivery.body.contains(n) for n in needles)))
+        .values(body=None)
+    )
+    return f"erased: {len(checkouts)} checkout(s), {len(journey_ids)} journey(s)"
+
+
+def redact_shop(session: Session, shop: Shop) -> str:
+    """Everything of the shop goes; every table's shop_id cascades from `shops`."""
+    domain = shop.domain
+    session.execute(delete(Shop).where(Shop.id == shop.id))
+    return f"erased every record of {domain}"
