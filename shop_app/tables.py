@@ -22,7 +22,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from shop_app.domain.models import Status, can_move
 
 Id = BigInteger().with_variant(Integer, "sqlite")
 
@@ -193,6 +195,14 @@ class Message(Base):
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("status")
+    def _one_way(self, key: str, new: str) -> str:
+        """Refuse a status move the outbox does not allow (domain.models.TRANSITIONS)."""
+        old = self.status
+        if old is not None and old != new and not can_move(Status(old), Status(new)):
+            raise ValueError(f"message {self.id}: status may not move from {old} to {new}")
+        return new
 
 
 class Discount(Base):
