@@ -1,0 +1,104 @@
+"""Every GraphQL document Reclaim sends to the Admin API, and nothing else.
+
+The registry maps each operation name to its document; the client sends documents
+only by name, and tests/contract/test_graphql_documents.py validates all of them
+(with the variables the client builds) against the pinned 2026-07 schema.
+"""
+
+from __future__ import annotations
+
+SHOP_INFO = """
+query ShopInfo {
+  shop {
+    name
+    email
+    ianaTimezone
+    currencyCode
+    myshopifyDomain
+    primaryDomain { host }
+  }
+}
+"""
+
+# Buyer restriction uses `context` (2025-10+); `customerSelection` is deprecated.
+DISCOUNT_CODE_BASIC_CREATE = """
+mutation DiscountCodeBasicCreate($input: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $input) {
+    codeDiscountNode { id }
+    userErrors { field code message extraInfo }
+  }
+}
+"""
+
+DISCOUNT_CODE_FREE_SHIPPING_CREATE = """
+mutation DiscountCodeFreeShippingCreate($input: DiscountCodeFreeShippingInput!) {
+  discountCodeFreeShippingCreate(freeShippingCodeDiscount: $input) {
+    codeDiscountNode { id }
+    userErrors { field code message extraInfo }
+  }
+}
+"""
+
+# The lookup is case-insensitive on Shopify's side (schema description).
+CODE_DISCOUNT_BY_CODE = """
+query CodeDiscountByCode($code: String!) {
+  codeDiscountNodeByCode(code: $code) { id }
+}
+"""
+
+# Order.checkoutToken exists from 2026-07 on; the `checkout_token:` search filter earlier.
+ORDERS_FOR_PAYMENT_CHECK = """
+query OrdersForPaymentCheck($first: Int!, $query: String!) {
+  orders(first: $first, query: $query, sortKey: CREATED_AT, reverse: true) {
+    nodes {
+      id
+      name
+      createdAt
+      cancelledAt
+      checkoutToken
+      email
+      displayFinancialStatus
+      totalPriceSet { shopMoney { amount currencyCode } }
+      customer { id }
+    }
+  }
+}
+"""
+
+# `orders(query:)` has no phone filter in 2026-07; customers(query:) does.
+CUSTOMER_IDS_BY_PHONE = """
+query CustomerIdsByPhone($first: Int!, $query: String!) {
+  customers(first: $first, query: $query) {
+    nodes { id }
+  }
+}
+"""
+
+# defaultPhoneNumber.marketingState and Customer.smsMarketingConsent are each marked
+# deprecated in favour of the other in 2026-07; the field below is the one the
+# contract (§4) names.
+CUSTOMERS_PAGE = """
+query CustomersPage($first: Int!, $after: String) {
+  customers(first: $first, after: $after, sortKey: ID) {
+    nodes {
+      id
+      firstName
+      lastName
+      createdAt
+      defaultEmailAddress { emailAddress marketingState }
+      defaultPhoneNumber { phoneNumber marketingState }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+DOCUMENTS: dict[str, str] = {
+    "ShopInfo": SHOP_INFO,
+    "DiscountCodeBasicCreate": DISCOUNT_CODE_BASIC_CREATE,
+    "DiscountCodeFreeShippingCreate": DISCOUNT_CODE_FREE_SHIPPING_CREATE,
+    "CodeDiscountByCode": CODE_DISCOUNT_BY_CODE,
+    "OrdersForPaymentCheck": ORDERS_FOR_PAYMENT_CHECK,
+    "CustomerIdsByPhone": CUSTOMER_IDS_BY_PHONE,
+    "CustomersPage": CUSTOMERS_PAGE,
+}

@@ -1,0 +1,190 @@
+"""Every GraphQL document the app sends, and every variables payload the client builds,
+validated against Shopify's 2026-07 Admin schema with graphql-core."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import (
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    get_operation_ast,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from graphql.validation import NoDeprecatedCustomRule, specified_rules
+
+from shop_app.adapters import shopify
+from shop_app.adapters.shopify_documents import DOCUMENTS
+from shop_app.devtools.admin_schema import load_schema
+from shop_app.domain.discounts import DiscountSpec
+from tests.conftest import shared_path
+
+pytestmark = pytest.mark.contract
+
+NOW = datetime(2026, 3, 2, 18, 0, tzinfo=timezone.utc)
+CUSTOMER = "gid://shopify/Customer/6214912893"
+
+#: Deprecated fields we still select, each with the reason.
+DEPRECATED_ALLOWED = {
+    # 2026-07 deprecates defaultPhoneNumber.marketingState in favour of Customer.smsMarketingConsent,
+    # and Customer.smsMarketingConsent in favour of defaultPhoneNumber.marketingState: no way out yet.
+    "CustomerPhoneNumber.marketingState",
+}
+
+
+@pytest.fixture(scope="module")
+def schema() -> GraphQLSchema:
+    return load_schema(shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql"))
+
+
+def operation_of(name: str) -> OperationDefinitionNode:
+    operation = get_operation_ast(parse(DOCUMENTS[name]), name)
+    assert operation is not None, f"{name}: no operation of that name"
+    return operation
+
+
+def spec(kind: str, value: Decimal | None, customer: str | None, shipping: bool = False) -> DiscountSpec:
+    return DiscountSpec(kind=kind, value=value, code="BACK-7KQ2M9XWPR", title="Reclaim: come back",
+                        starts_at=NOW, ends_at=NOW + timedelta(hours=72), customer_gid=customer,
+                        combines_with_shipping=shipping)
+
+
+def built_operations() -> dict[str, shopify.Operation]:
+    """What the client really sends, made by its own builder functions."""
+    since = NOW - timedelta(hours=3)
+    return {
+        "percentage, anyone": shopify.discount_create_operation(spec("percentage", Decimal("10"), None)),
+        "percentage, one customer": shopify.discount_create_operation(spec("percentage", Decimal("12.5"), CUSTOMER, True)),
+        "fixed amount, anyone": shopify.discount_create_operation(spec("fixed_amount", Decimal("5"), None, True)),
+        "fixed amount, one customer": shopify.discount_create_operation(spec("fixed_amount", Decimal("7.50"), CUSTOMER)),
+        "free shipping, anyone": shopify.discount_create_operation(spec("free_shipping", None, None)),
+        "free shipping, one customer": shopify.discount_create_operation(spec("free_shipping", None, CUSTOMER, True)),
+        "find code": shopify.find_code_operation("BACK-7KQ2M9XWPR"),
+        "shop": shopify.shop_operation(),
+        "customers, first page": shopify.customers_page_operation(),
+        "customers, next page": shopify.customers_page_operation("eyJsYXN0X2lkIjo2MjE0fQ==", 50),
+        "customers by phone": shopify.customer_ids_by_phone_operation("+34 600 111 222"),
+        "orders, every criterion": shopify.orders_operation(
+            shopify.payment_check_query("c1a2b3", "ana@example.com", (CUSTOMER,), since)),
+        "orders, checkout only": shopify.orders_operation(shopify.payment_check_query("c1a2b3", None, (), since)),
+    }
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def test_the_registry_is_named_by_operation() -> None:
+    for name, document in DOCUMENTS.items():
+        operations = [d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode)]
+        assert [op.name.value for op in operations] == [name]
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_document_validates_against_the_schema(schema, name: str) -> None:
+    assert validate(schema, parse(DOCUMENTS[name])) == []
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_document_uses_no_deprecated_field_without_a_reason(schema, name: str) -> None:
+    problems = validate(schema, parse(DOCUMENTS[name]), [*specified_rules, NoDeprecatedCustomRule])
+    allowed = tuple(f"The field {field} is deprecated." for field in DEPRECATED_ALLOWED)
+    unexpected = [p.message for p in problems if not p.message.startswith(allowed)]
+    assert unexpected == []
+
+
+def test_the_checks_can_fail(schema) -> None:
+    assert validate(schema, parse("query { shop { nme } }")) != []
+    legacy = "query { customers(first: 1) { nodes { email } } }"
+    assert validate(schema, parse(legacy), [NoDeprecatedCustomRule]) != []
+
+
+# --- variables ---------------------------------------------------------------------------------
+
+
+def test_every_document_has_built_variables_checked() -> None:
+    assert {op.name for op in built_operations().values()} == set(DOCUMENTS)
+
+
+@pytest.mark.parametrize("label", sorted(built_operations()))
+def test_built_variables_coerce(schema, label: str) -> None:
+    built = built_operations()[label]
+    operation = operation_of(built.name)
+    coerced = get_variable_values(schema, operation.variable_definitions or (), built.variables)
+    assert not isinstance(coerced, list), [e.message for e in coerced]
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name in built.variables:
+            variable_type = schema.get_type(_base_name(definition.type))
+            assert deprecated_inputs(built.variables[name], variable_type) == []
+
+
+def test_discount_inputs_use_context_and_fractions() -> None:
+    built = built_operations()
+    assert built["percentage, anyone"].variables["input"]["customerGets"]["value"] == {"percentage": 0.1}
+    assert built["percentage, one customer"].variables["input"]["context"] == {"customers": {"add": [CUSTOMER]}}
+    assert built["free shipping, anyone"].variables["input"]["context"] == {"all": "ALL"}
+
+
+def test_the_variable_check_can_fail(schema) -> None:
+    operation = operation_of("DiscountCodeBasicCreate")
+    good = built_operations()["percentage, anyone"].variables
+    wrong = {"input": {**good["input"], "customerGets": {"value": {"percentage": "10%"}}}}
+    assert isinstance(get_variable_values(schema, operation.variable_definitions, wrong), list)
+    naive = {"input": {**good["input"], "startsAt": "2026-03-02T18:00:00"}}
+    assert isinstance(get_variable_values(schema, operation.variable_definitions, naive), list)
+    legacy = {"input": {**good["input"], "customerSelection": {"all": True}}}
+    legacy["input"].pop("context")
+    assert deprecated_inputs(legacy["input"], schema.get_type("DiscountCodeBasicInput")) == [
+        "DiscountCodeBasicInput.customerSelection"]
+
+
+def _base_name(type_node: Any) -> str:
+    while not hasattr(type_node, "name"):
+        type_node = type_node.type
+    return type_node.name.value
+
+
+def deprecated_inputs(value: Any, type_: GraphQLInputType | None) -> list[str]:
+    """Deprecated input fields a payload sets (graphql-core checks these only in literals)."""
+    while isinstance(type_, (GraphQLNonNull, GraphQLList)):
+        if isinstance(type_, GraphQLList) and isinstance(value, list):
+            return [found for item in value for found in deprecated_inputs(item, type_.of_type)]
+        type_ = type_.of_type
+    if not isinstance(type_, GraphQLInputObjectType) or not isinstance(value, dict):
+        return []
+    found = []
+    for key, item in value.items():
+        input_field = type_.fields[key]
+        if input_field.deprecation_reason:
+            found.append(f"{type_.name}.{key}")
+        found += deprecated_inputs(item, input_field.type)
+    return found
+
+
+# --- one place -----------------------------------------------------------------------------------
+
+PROJECT = Path(__file__).resolve().parents[2]
+EMBEDDED = re.compile(r"""\b(query|mutation)\s+[A-Z]\w*\s*[({]|\b(query|mutation)\s*\{""")
+
+
+def test_no_other_module_embeds_graphql() -> None:
+    home = PROJECT / "shop_app" / "adapters" / "shopify_documents.py"
+    offenders = [
+        str(path.relative_to(PROJECT))
+        for package in ("shop_app", "jobs", "webhooks", "admin_ui")
+        for path in sorted((PROJECT / package).rglob("*.py"))
+        if path != home and EMBEDDED.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+    assert EMBEDDED.search(DOCUMENTS["ShopInfo"]) and EMBEDDED.search("mutation { x }")
