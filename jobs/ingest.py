@@ -21,6 +21,7 @@ from shop_app.domain.payloads import (
 from shop_app.journeys import cancel_pending, convert_journey, replan, stop_journey, store_checkout, store_order
 from shop_app.shops import load_settings
 from shop_app.tables import CheckoutRow, Journey, Shop, WebhookDelivery
+from shop_app.tokens import forget_token
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,8 @@ def on_app_uninstalled(session: Session, shop: Shop, payload: dict, now: datetim
         .where(Journey.shop_id == shop.id, Journey.status == "active")
         .values(status="stopped", stop_reason=reason)
     )
-    shop.status, shop.uninstalled_at, shop.access_token = "uninstalled", now, None
+    shop.status, shop.uninstalled_at = "uninstalled", now
+    forget_token(shop)
     return f"{reason}: {cancelled} pending message(s) cancelled"
 
 

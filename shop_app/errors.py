@@ -23,3 +23,63 @@ class PayloadError(ReclaimError):
 
 class DiscountUnavailable(ReclaimError):
     """The discount a step promises cannot be provided right now."""
+
+
+class InvalidSessionToken(ReclaimError):
+    """A Shopify session token (App Bridge ID token) that must not be trusted; `reason` says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"invalid session token: {reason}")
+
+
+class AdminApiError(ReclaimError):
+    """The Admin API refused a request: GraphQL `errors`, or an HTTP status that retrying cannot fix."""
+
+    def __init__(self, message: str, *, status: int | None = None, errors: list | None = None):
+        super().__init__(message)
+        self.status = status
+        self.errors = errors or []
+
+
+class AdminApiUnauthorized(AdminApiError):
+    """HTTP 401: the access token is expired, revoked, or the app was uninstalled."""
+
+
+class AdminApiUnavailable(ReclaimError):
+    """The Admin API did not answer usefully within the allowed attempts (throttling,
+    429, 5xx, timeouts); `retry_after` (seconds) says when trying again makes sense."""
+
+    def __init__(self, message: str, *, attempts: int = 0, retry_after: float | None = None):
+        super().__init__(message)
+        self.attempts = attempts
+        self.retry_after = retry_after
+
+
+class AdminUserError(ReclaimError):
+    """A mutation answered with `userErrors`; `user_errors` keeps them as sent."""
+
+    def __init__(self, message: str, user_errors: list[dict]):
+        super().__init__(message)
+        self.user_errors = user_errors
+
+
+class DiscountCodeTaken(AdminUserError):
+    """The shop already has a discount with this code (userError code TAKEN)."""
+
+    def __init__(self, code: str, user_errors: list[dict]):
+        super().__init__(f"discount code {code!r} is taken", user_errors)
+        self.code = code
+
+
+class TokenExchangeRejected(ReclaimError):
+    """Shopify's OAuth endpoint refused a grant (bad id_token, code or refresh token, or app credentials)."""
+
+    def __init__(self, message: str, *, status: int, error: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.error = error
+
+
+class ShopNotConnected(ReclaimError):
+    """No usable Admin API token for the shop: it must be (re)authorized."""

@@ -13,6 +13,7 @@ from shop_app.domain.validation import FieldError, ValidationError
 from shop_app.errors import UnknownShop
 from shop_app.security import SecretBox, clean_shop_domain
 from shop_app.tables import Shop, ShopSettingsRow, utcnow
+from shop_app.tokens import forget_token
 
 
 def install_shop(
@@ -46,6 +47,7 @@ def install_shop(
     shop.name = name or domain.split(".")[0].replace("-", " ").title()
     shop.timezone = timezone
     shop.currency = currency.upper()
+    forget_token(shop)  # a custom app's token does not expire: no refresh token
     shop.access_token = box.seal(token)
     shop.status = "installed"
     shop.installed_at = now or utcnow()

@@ -67,6 +67,10 @@ class Shop(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     access_token: Mapped[str | None] = mapped_column(Text)  # sealed with SecretBox
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never expires
+    refresh_token: Mapped[str | None] = mapped_column(Text)  # sealed with SecretBox
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scope: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="installed")  # installed | uninstalled
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,58 @@
+"""Offline access tokens: stored sealed, refreshed before use, rotated atomically.
+
+Shopify's expiring offline tokens last an hour; the refresh token rotates on every
+refresh, so two workers refreshing at once would burn it. Callers therefore take a
+write lock on the shop row before looking at the token, and the second one finds
+the fresh token the first one stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shop_app.adapters.shopify import OAuthClient, OfflineToken
+from shop_app.database import transaction
+from shop_app.errors import ShopNotConnected
+from shop_app.security import SecretBox
+from shop_app.tables import Shop
+
+#: Refresh this long before the access token expires, so a call never starts with a dying token.
+REFRESH_MARGIN = timedelta(minutes=5)
+
+
+def store_token(shop: Shop, token: OfflineToken, box: SecretBox) -> None:
+    shop.access_token = box.seal(token.access_token)
+    shop.access_token_expires_at = token.expires_at
+    shop.refresh_token = box.seal(token.refresh_token) if token.refresh_token else None
+    shop.refresh_token_expires_at = token.refresh_token_expires_at
+    shop.scope = token.scope
+
+
+def forget_token(shop: Shop) -> None:
+    shop.access_token = shop.access_token_expires_at = None
+    shop.refresh_token = shop.refresh_token_expires_at = None
+
+
+def access_token(
+    sessions: sessionmaker[Session], box: SecretBox, oauth: OAuthClient, shop_id: int, now: datetime
+) -> str:
+    """A usable Admin API token for the shop, refreshed first when it is about to expire."""
+    with transaction(sessions) as session:
+        # A no-op write takes the row lock (PostgreSQL) or the write lock (SQLite) for
+        # the rest of this transaction: concurrent refreshers queue here.
+        session.execute(update(Shop).where(Shop.id == shop_id).values(scope=Shop.scope))
+        shop = session.get(Shop, shop_id, populate_existing=True)
+        if shop is None or shop.access_token is None:
+            raise ShopNotConnected("the shop has no Admin API token (not installed, or uninstalled)")
+        if shop.access_token_expires_at is None or shop.access_token_expires_at - now > REFRESH_MARGIN:
+            return box.open(shop.access_token)
+        if shop.refresh_token is None or (
+            shop.refresh_token_expires_at is not None and shop.refresh_token_expires_at <= now
+        ):
+            raise ShopNotConnected("the access token expired and cannot be refreshed; the merchant must open the app")
+        fresh = oauth.refresh(shop.domain, box.open(shop.refresh_token), now=now)
+        store_token(shop, fresh, box)
+        return fresh.access_token
