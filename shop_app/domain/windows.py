@@ -66,7 +66,7 @@ def format_minute(minute: int) -> str:
 
 
 def _parse_hhmm(value: object) -> int | None:
-    """"HH:MM" (00:00..24:00) as a minute of the day, or None when it is not such a string."""
+    """The minute of the day written as "HH:MM" (00:00..24:00), or None for anything else."""
     if not isinstance(value, str):
         return None
     match = _HHMM.fullmatch(value)
@@ -220,8 +220,10 @@ class WeeklyWindows:
         at_utc = _aware(at).astimezone(_UTC)
         if self.is_open(at_utc):
             return at_utc
-        first_day = at_utc.astimezone(self._zone).date() - timedelta(days=1)  # an earlier day's wall
-        best: datetime | None = None  # time may still lie after `at` when the clock fell back
+        # Start a day early: after the clock fell back, wall times of the previous local day can
+        # still lie after `at`.
+        first_day = at_utc.astimezone(self._zone).date() - timedelta(days=1)
+        best: datetime | None = None
         best_day: date | None = None
         for offset in range(LOOKAHEAD_DAYS + 2):
             day = first_day + timedelta(days=offset)
@@ -242,7 +244,7 @@ class WeeklyWindows:
         found: list[datetime] = []
         for start, end in self.days[day.weekday()]:
             first, second = self._both_folds(midnight + timedelta(minutes=start))
-            found.append(second)
+            found.append(first)
             if second != first:  # a gap or an ambiguous start
                 found += [second, _transition(self._zone, first, second)]
             end_first, end_second = self._both_folds(midnight + timedelta(minutes=end))
