@@ -1,63 +1,99 @@
 """The send job: reload the row, run the gates in order, claim, send, record.
 
-Gates (architecture.md step 5): journey still active → not paid → consent and
-suppression → channel connected → delivery window → frequency. The claim
-(`queued → sending`) is committed before the provider is called, so a crash
-leaves `sending`, which the reconciler turns into `unknown` — never a resend.
+Gates (architecture.md step 5): journey still active → not paid (our records, then
+the live Admin API) → consent and suppression → channel connected → delivery window
+→ frequency. Then the discount code, the text, and the claim (`queued → sending`),
+committed before the provider is called, so a crash leaves `sending`, which the
+reconciler turns into `unknown` — never a resend.
+
+Calls to Shopify happen between two short transactions, never while a row is locked;
+the second transaction checks the row is still queued for this job before acting.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shop_app import runtime
 from shop_app.adapters.channels import OutgoingMessage, SendStatus
+from shop_app.adapters.shopify import AdminClient, OrderSummary
 from shop_app.config import MAX_SEND_ATTEMPTS
 from shop_app.database import transaction
-from shop_app.discounts import DiscountService
+from shop_app.discounts import StepOffer, code_for
 from shop_app.domain import consent, content, gates
-from shop_app.domain.models import Channel, Status, Step
+from shop_app.domain.models import Channel, Order, Status, Step
 from shop_app.domain.planner import address_for
-from shop_app.errors import DiscountUnavailable
-from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for
+from shop_app.errors import AdminApiError, AdminApiUnavailable, DiscountUnavailable, ReclaimError, ShopNotConnected
+from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for, store_order
 from shop_app.privacy import address_hash
 from shop_app.shops import load_settings
 from shop_app.tables import CheckoutRow, Journey, Message, Shop, Suppression
+from shop_app.tokens import open_admin_client
 
 log = logging.getLogger(__name__)
+PAYMENT_CHECK_RETRY = timedelta(minutes=10)
 DISCOUNT_RETRY = timedelta(minutes=30)
 TRANSIENT_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 SENDING_STATES = (Status.SENT.value, Status.SENDING.value, Status.UNKNOWN.value)
+#: What "Shopify could not answer" looks like: the message waits, it is never sent just in case.
+ADMIN_FAILURES = (AdminApiError, AdminApiUnavailable, ShopNotConnected, ReclaimError, requests.RequestException)
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A message that passed every gate our own records can answer."""
+
+    message_id: int
+    job_id: str
+    shop_id: int
+    checkout_token: str
+    email: str | None
+    phone: str | None
+    abandoned_at: datetime
+    offer: StepOffer
 
 
 def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> str:
     rt = runtime.current()
     now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(timezone.utc)
     with transaction(rt.sessions) as session:
-        outgoing = _prepare(rt, session, message_id, job_id, now)
+        passed = _local_gates(rt, session, message_id, job_id, now)
+    if isinstance(passed, str):
+        return passed
+
+    client: AdminClient | None = None
+    try:
+        client = open_admin_client(rt.sessions, rt.box, rt.settings, passed.shop_id, now, rt.admin_sleep)
+        orders = client.orders_for_payment_check(passed.checkout_token, passed.email, passed.phone, passed.abandoned_at)
+    except ADMIN_FAILURES as exc:
+        if client is not None:
+            client.close()
+        return _postpone(rt, passed, now + PAYMENT_CHECK_RETRY, f"waiting: the payment check could not reach Shopify ({exc})")
+    with client:
+        paid = [order for order in orders if order.cancelled_at is None]
+        if paid:
+            return _paid_elsewhere(rt, passed, paid[0])
+        try:
+            code = code_for(rt.sessions, client, passed.offer, now)
+        except (DiscountUnavailable, *ADMIN_FAILURES) as exc:
+            return _postpone(rt, passed, now + DISCOUNT_RETRY, f"waiting for the discount code: {exc}")
+
+    with transaction(rt.sessions) as session:
+        outgoing = _claim(rt, session, passed, code, now)
     if isinstance(outgoing, str):
         return outgoing
-    transport = rt.channels.transport(outgoing.shop, outgoing.channel)
-    try:
-        result = transport.send(outgoing)
-    except Exception as exc:  # an adapter bug: we cannot know whether it went out
-        log.exception("transport raised for message %s", message_id)
-        return _record(rt, message_id, Status.UNKNOWN, f"unknown: transport error {type(exc).__name__}", now)
-    if result.status is SendStatus.SENT:
-        return _record(rt, message_id, Status.SENT, None, now, provider_id=result.provider_id)
-    if result.status is SendStatus.FAILED_PERMANENT:
-        return _record(rt, message_id, Status.FAILED, f"failed: {result.detail}", now)
-    return _retry_later(rt, message_id, result.detail, now)
+    return _deliver(rt, outgoing, now)
 
 
-def _prepare(rt, session: Session, message_id: int, job_id: str, now: datetime) -> OutgoingMessage | str:
-    """Run the gates; on SEND claim the row and return what to send, else the outcome."""
-    message = session.get(Message, message_id, with_for_update=True)
-    if message is None or message.status != Status.QUEUED.value or message.job_id != job_id:
+def _local_gates(rt, session: Session, message_id: int, job_id: str, now: datetime) -> Passed | str:
+    message = _queued(session, message_id, job_id)
+    if message is None:
         return "nothing to do: not queued for this job"
     journey = session.get(Journey, message.journey_id)
     row = session.get(CheckoutRow, journey.checkout_id)
@@ -68,59 +104,54 @@ def _prepare(rt, session: Session, message_id: int, job_id: str, now: datetime) 
     address = address_for(channel, checkout)
 
     paid = payment_for(session, shop.id, checkout, journey.abandoned_at)
-    # An erased customer's opt-out survives only as a keyed hash of the address.
-    suppressed = address and session.scalar(
-        select(Suppression.reason).where(
-            Suppression.shop_id == shop.id,
-            Suppression.channel == channel.value,
-            Suppression.address.in_([address, address_hash(rt.settings.secret_key, address)]),
-        )
-    )
     facts = gates.SendFacts(
         step=step,
         due_at=message.due_at,
         journey_stop_reason=None if journey.status == "active" else (journey.stop_reason or journey.status),
         paid_reason=describe_order(paid) if paid else None,
-        consent_refusal=consent.refusal(channel, checkout, settings, consent.ContactFacts(suppressed=suppressed)),
+        consent_refusal=consent.refusal(
+            channel, checkout, settings, consent.ContactFacts(suppressed=_suppressed(rt, session, shop.id, channel, address))
+        ),
         connected=rt.channels.transport(shop.domain, channel.value) is not None,
         window=settings.windows if channel in settings.windowed_channels else None,
         later_steps_started=_later_steps_started(session, message, settings, now),
     )
     decision = gates.decide(facts, now)
-    if decision.verdict is gates.Verdict.CANCEL and paid is not None:
-        convert_journey(session, journey, paid)  # also cancels this row
-        return decision.reason
     if decision.verdict is gates.Verdict.SEND:
         # WhatsApp orchestration repeats the first offer; Prime brings the stronger one.
         incentive = settings.prime.incentive if step is Step.PRIME else settings.first.incentive
-        try:
-            code = DiscountService().code_for(session, journey, step.value, incentive, now)
-        except DiscountUnavailable as exc:
-            decision = gates.Decision(gates.Verdict.POSTPONE, f"waiting for discount code: {exc}", now + DISCOUNT_RETRY)
-        else:
-            text = content.compose(
-                step,
-                channel,
-                checkout,
-                shop_name=shop.name,
-                link=content.recovery_link(checkout, shop.domain, code),
-                offer=incentive.describe(checkout.currency) if code else None,
-                code=code,
-            )
-            message.status, message.sending_at = Status.SENDING.value, now
-            message.attempts += 1
-            message.recipient, message.subject, message.body = address, text.subject, text.body
-            message.reason = None
-            return OutgoingMessage(message.id, shop.domain, channel.value, address, text.subject, text.body)
-
+        offer = StepOffer(shop.id, journey.id, step.value, checkout.token, checkout.customer_id, incentive)
+        return Passed(message.id, job_id, shop.id, checkout.token, checkout.email, checkout.phone,
+                      journey.abandoned_at, offer)
     if decision.verdict is gates.Verdict.POSTPONE:
         message.status, message.due_at, message.job_id = Status.SCHEDULED.value, decision.until, None
-    elif decision.verdict is gates.Verdict.SKIP:
-        message.status = Status.SKIPPED.value
     else:
-        message.status = Status.CANCELLED.value
+        message.status = Status.SKIPPED.value if decision.verdict is gates.Verdict.SKIP else Status.CANCELLED.value
     message.reason = decision.reason
+    if paid is not None:
+        convert_journey(session, journey, paid)  # the journey's other messages are cancelled
     return f"{message.status}: {decision.reason}"
+
+
+def _queued(session: Session, message_id: int, job_id: str) -> Message | None:
+    """The row, locked, if it is still queued for this very job."""
+    message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
+    if message is None or message.status != Status.QUEUED.value or message.job_id != job_id:
+        return None
+    return message
+
+
+def _suppressed(rt, session: Session, shop_id: int, channel: Channel, address: str | None) -> str | None:
+    if not address:
+        return None
+    # An erased customer's opt-out survives only as a keyed hash of the address.
+    return session.scalar(
+        select(Suppression.reason).where(
+            Suppression.shop_id == shop_id,
+            Suppression.channel == channel.value,
+            Suppression.address.in_([address, address_hash(rt.settings.secret_key, address)]),
+        )
+    )
 
 
 def _later_steps_started(session: Session, message: Message, settings, now: datetime) -> tuple[Step, ...]:
@@ -135,13 +166,95 @@ def _later_steps_started(session: Session, message: Message, settings, now: date
     def open_now(channel: str) -> bool:
         return Channel(channel) not in settings.windowed_channels or settings.windows.is_open(now)
 
-    started = {
-        Step(step)
-        for step, channel, status, due_at in others
-        if status in SENDING_STATES
-        or (status in (Status.SCHEDULED.value, Status.QUEUED.value) and due_at <= now and open_now(channel))
-    }
-    return tuple(started)
+    return tuple(
+        {
+            Step(step)
+            for step, channel, status, due_at in others
+            if status in SENDING_STATES
+            or (status in (Status.SCHEDULED.value, Status.QUEUED.value) and due_at <= now and open_now(channel))
+        }
+    )
+
+
+def _postpone(rt, passed: Passed, until: datetime, reason: str) -> str:
+    with transaction(rt.sessions) as session:
+        message = _queued(session, passed.message_id, passed.job_id)
+        if message is None:
+            return "nothing to do: no longer queued for this job"
+        message.status, message.due_at, message.job_id = Status.SCHEDULED.value, until, None
+        message.reason = reason[:1000]
+    return f"scheduled: {reason}"
+
+
+def _paid_elsewhere(rt, passed: Passed, found: OrderSummary) -> str:
+    """Shopify knows an order our webhooks have not told us about: record it, stop the journey."""
+    with transaction(rt.sessions) as session:
+        message = _queued(session, passed.message_id, passed.job_id)
+        if message is None:
+            return "nothing to do: no longer queued for this job"
+        shop = session.get(Shop, passed.shop_id)
+        order = store_order(
+            session,
+            shop,
+            Order(
+                shopify_id=found.id.rsplit("/", 1)[-1],
+                name=found.name,
+                created_at=found.created_at,
+                checkout_token=found.checkout_token,
+                email=found.email,
+                customer_id=found.customer_id.rsplit("/", 1)[-1] if found.customer_id else None,
+                financial_status=(found.financial_status or "").lower() or None,
+                currency=found.currency_code,
+                total_price=found.total,
+            ),
+        )
+        reason = f"paid: {describe_order(order)} (found through the Admin API)"
+        message.status, message.reason = Status.SKIPPED.value, reason
+        convert_journey(session, session.get(Journey, message.journey_id), order)
+    return f"skipped: {reason}"
+
+
+def _claim(rt, session: Session, passed: Passed, code: str | None, now: datetime) -> OutgoingMessage | str:
+    message = _queued(session, passed.message_id, passed.job_id)
+    if message is None:
+        return "nothing to do: no longer queued for this job"
+    journey = session.get(Journey, message.journey_id)
+    if journey.status != "active":  # stopped while we were asking Shopify
+        message.status, message.reason = Status.CANCELLED.value, journey.stop_reason or journey.status
+        return f"cancelled: {message.reason}"
+    shop = session.get(Shop, message.shop_id)
+    checkout = checkout_of(session.get(CheckoutRow, journey.checkout_id))
+    channel, step = Channel(message.channel), Step(message.step)
+    incentive = passed.offer.incentive
+    text = content.compose(
+        step,
+        channel,
+        checkout,
+        shop_name=shop.name,
+        link=content.recovery_link(checkout, shop.domain, code),
+        offer=incentive.describe(checkout.currency) if code else None,
+        code=code,
+    )
+    address = address_for(channel, checkout)
+    message.status, message.sending_at = Status.SENDING.value, now
+    message.attempts += 1
+    message.recipient, message.subject, message.body = address, text.subject, text.body
+    message.reason = None
+    return OutgoingMessage(message.id, shop.domain, channel.value, address, text.subject, text.body)
+
+
+def _deliver(rt, outgoing: OutgoingMessage, now: datetime) -> str:
+    transport = rt.channels.transport(outgoing.shop, outgoing.channel)
+    try:
+        result = transport.send(outgoing)
+    except Exception as exc:  # an adapter bug: we cannot know whether it went out
+        log.exception("transport raised for message %s", outgoing.message_id)
+        return _record(rt, outgoing.message_id, Status.UNKNOWN, f"unknown: transport error {type(exc).__name__}", now)
+    if result.status is SendStatus.SENT:
+        return _record(rt, outgoing.message_id, Status.SENT, None, now, provider_id=result.provider_id)
+    if result.status is SendStatus.FAILED_PERMANENT:
+        return _record(rt, outgoing.message_id, Status.FAILED, f"failed: {result.detail}", now)
+    return _retry_later(rt, outgoing.message_id, result.detail, now)
 
 
 def _record(rt, message_id: int, status: Status, reason: str | None, now: datetime, provider_id=None) -> str:

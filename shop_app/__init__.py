@@ -26,6 +26,10 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
 
     app.register_blueprint(webhooks_bp)
 
+    from admin_ui import bp as admin_ui_bp
+
+    app.register_blueprint(admin_ui_bp)
+
     @app.get("/healthz")
     def healthz():
         problems = {}

@@ -1,6 +1,7 @@
 """`reclaim demo`: the whole story on the embedded defaults.
 
-It creates a demo shop, starts the web app on a local port, posts signed webhooks
+It creates a demo shop, starts the web app on a local port and a development
+Shopify Admin API (for unique discount codes and the live payment check), posts signed webhooks
 for a handful of realistic checkouts to the real endpoints, runs the worker, and
 walks simulated time through 48 hours with the dispatcher tick, printing what
 happened to every message and a summary. Everything lives in instance/demo/.
@@ -31,9 +32,16 @@ from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, url_of
 from shop_app.config import Settings
 from shop_app.database import transaction, upgrade
+from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.security import webhook_hmac
 from shop_app.shops import install_shop, save_settings
 from shop_app.tables import CheckoutRow, Journey, Message, WebhookDelivery
+
+
+#: What the demo points at its own embedded servers, restored when it ends.
+DEMO_ENVIRONMENT = (
+    "DATABASE_URL", "REDIS_URL", "RECLAIM_OUTBOX_FILE", "RECLAIM_INSTANCE_DIR", "SHOPIFY_ADMIN_BASE_URL",
+)
 
 
 def load_story() -> dict:
@@ -93,20 +101,28 @@ class Demo:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         self.redis = connect(None, self.folder)
+        # Shopify itself is played by the development Admin API: unique codes and the
+        # live payment check go through it (validated against the schema in ../shared
+        # when that folder is there).
+        self.shopify = AdminApiServer().start()
         os.environ.update(
             DATABASE_URL=f"sqlite:///{self.folder / 'demo.db'}",
             REDIS_URL=url_of(self.redis),
             RECLAIM_OUTBOX_FILE=str(self.folder / "outbox.jsonl"),
             RECLAIM_INSTANCE_DIR=str(self.folder),
+            SHOPIFY_ADMIN_BASE_URL=self.shopify.admin_base_url,
         )
         settings = Settings.from_env()
         upgrade(settings.database_url)
         runtime.reset()
         self.rt = runtime.install(runtime.Runtime.build(settings))
         shop = self.story["shop"]
+        self.shopify.add_shop(
+            self.domain, name=shop["name"], iana_timezone=shop["timezone"], currency_code=shop["currency"]
+        )
         with transaction(self.rt.sessions) as session:
             installed = install_shop(
-                session, self.rt.box, self.domain, "shpat_demo_token",
+                session, self.rt.box, self.domain, self.shopify.issue_token(self.domain),
                 name=shop["name"], timezone=shop["timezone"], currency=shop["currency"],
             )
             save_settings(session, installed, self.story["settings"])
@@ -118,6 +134,7 @@ class Demo:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.shopify.stop()
         self.rt.close()
         runtime.reset()
         self.redis.shutdown()
@@ -180,6 +197,14 @@ class Demo:
             self.report(now)
 
     def happen(self, event: dict, now: datetime) -> None:
+        if event.get("shopify_only"):
+            spec = event["order"]
+            order = self.shopify.add_order(
+                self.domain, checkout_token=spec["checkout_token"], email=spec["email"], created_at=now,
+                total=spec["total"],
+            )
+            self.out(f"{self.clock(now)}  shopify                   {event['who']}: order {order.name}, no webhook")
+            return
         if "checkout" in event:
             spec = event["checkout"]
             self.names[spec["token"]] = spec["first_name"] or "anonymous"
@@ -238,13 +263,17 @@ class Demo:
             f"  recovered: {sum(1 for j in journeys if j.status == 'converted')} order(s), "
             f"{revenue:.2f} {self.story['shop']['currency']} attributed"
         )
+        codes = [d.code for d in self.shopify.discounts(self.domain)]
+        checks = len(self.shopify.graphql_requests("OrdersForPaymentCheck"))
+        self.out(f"  Shopify (development Admin API): {checks} live payment check(s), "
+                 f"{len(codes)} unique code(s) created: {', '.join(codes) or 'none'}")
         self.out(f"  outbox: {self.folder / 'outbox.jsonl'} (one JSON line per message)")
 
 
 def run_demo(folder: Path | None = None, out=print) -> int:
     target = folder or Path(os.environ.get("RECLAIM_INSTANCE_DIR") or Path.cwd() / "instance") / "demo"
     demo = Demo(target, out)
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL", "RECLAIM_OUTBOX_FILE", "RECLAIM_INSTANCE_DIR")}
+    saved = {k: os.environ.get(k) for k in DEMO_ENVIRONMENT}
     demo.start()
     try:
         out(f"Reclaim demo: shop {demo.domain}, app at {demo.base_url}, data in {target}\n")

@@ -1,43 +1,112 @@
-"""Discount codes for a journey step, behind one small interface.
+"""The discount code a journey step promises: at most one per step, whichever mode.
 
-Mode `shared`: the code the merchant created in Shopify and typed into the settings.
-Mode `unique` (codes created through the Admin API) arrives with the Shopify client.
-Either way there is at most one code per journey step, so a retried job reuses it.
+- `shared`: the code the merchant created in Shopify and typed into the settings.
+- `unique`: a single-use, unguessable code created for this message through the
+  Admin API, restricted to the customer when Shopify knows them, expiring.
+
+A unique code is reserved in the database before Shopify is asked, so a retried
+job asks for the same code again; if Shopify already has it (the first answer was
+lost), the code is ours — nobody else can guess it — and its id is recorded.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
+from shop_app.adapters.shopify import AdminClient
+from shop_app.database import transaction
+from shop_app.domain.discounts import DiscountSpec, default_expiry, random_bytes_needed, unguessable_code
 from shop_app.domain.settings import Incentive
-from shop_app.errors import DiscountUnavailable
-from shop_app.tables import Discount, Journey
+from shop_app.errors import DiscountCodeTaken, DiscountUnavailable
+from shop_app.tables import Discount
+
+CODE_PREFIX = {"first": "BACK", "whatsapp": "BACK", "prime": "PRIME"}
 
 
-class DiscountService:
-    def code_for(self, session: Session, journey: Journey, step: str, incentive: Incentive, now: datetime) -> str | None:
-        """The code this step promises, creating its record once; None when it offers nothing."""
-        if not incentive.offered:
-            return None
-        existing = session.scalar(select(Discount).where(Discount.journey_id == journey.id, Discount.step == step))
-        if existing is not None:
-            return existing.code
-        if incentive.code_mode != "shared" or not incentive.code:
-            raise DiscountUnavailable(f"no way to create a {incentive.code_mode} code yet")
-        session.add(
-            Discount(
-                shop_id=journey.shop_id,
-                journey_id=journey.id,
-                step=step,
-                code=incentive.code,
-                mode="shared",
-                kind=incentive.type,
-                value=incentive.value,
-                created_at=now,
-            )
+@dataclass(frozen=True)
+class StepOffer:
+    """Who the code is for: one journey step of one shop's checkout."""
+
+    shop_id: int
+    journey_id: int
+    step: str
+    checkout_token: str
+    customer_id: str | None
+    incentive: Incentive
+
+
+def code_for(sessions: sessionmaker[Session], client: AdminClient | None, offer: StepOffer, now: datetime) -> str | None:
+    """The code to put in the message, or None when the step offers nothing.
+
+    Raises DiscountUnavailable (or an Admin API error) when a unique code cannot be
+    created now: the caller postpones the message rather than send it without.
+    """
+    incentive = offer.incentive
+    if not incentive.offered:
+        return None
+    with transaction(sessions) as session:
+        row = _reserve(session, offer, now)
+        if incentive.code_mode == "shared" or row.shopify_id:
+            return row.code
+        code, expires_at = row.code, row.expires_at
+    if client is None:
+        raise DiscountUnavailable("the Admin API is not reachable for this shop")
+    spec = DiscountSpec(
+        kind=incentive.type,
+        value=incentive.value,
+        code=code,
+        title=f"Reclaim {offer.step} offer, checkout {offer.checkout_token[:12]}",
+        starts_at=now,
+        ends_at=expires_at,
+        customer_gid=f"gid://shopify/Customer/{offer.customer_id}" if offer.customer_id else None,
+        combines_with_shipping=incentive.combines_with_shipping,
+    )
+    try:
+        shopify_id = client.create_discount_code(spec).id
+    except DiscountCodeTaken:
+        shopify_id = client.find_code(code)  # created by an earlier try of this job whose answer was lost
+        if shopify_id is None:
+            raise DiscountUnavailable(f"Shopify refused the code {code} as taken") from None
+    with transaction(sessions) as session:
+        row = session.scalar(select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step))
+        row.shopify_id = shopify_id
+    return code
+
+
+def _reserve(session: Session, offer: StepOffer, now: datetime) -> Discount:
+    existing = session.scalar(
+        select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
+    )
+    if existing is not None:
+        return existing
+    incentive = offer.incentive
+    if incentive.code_mode == "shared":
+        code, expires_at = incentive.code, None
+    else:
+        code = unguessable_code(CODE_PREFIX.get(offer.step, "BACK"), os.urandom(random_bytes_needed()))
+        expires_at = default_expiry(now, incentive.expiry_hours)
+    row = Discount(
+        shop_id=offer.shop_id,
+        journey_id=offer.journey_id,
+        step=offer.step,
+        code=code,
+        mode=incentive.code_mode,
+        kind=incentive.type,
+        value=incentive.value,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another job reserved it first
+        return session.scalar(
+            select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
         )
-        session.flush()
-        return incentive.code
+    return row

@@ -6,7 +6,9 @@ worker process builds one from the environment on first use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 from redis import Redis
 from sqlalchemy import Engine
@@ -28,6 +30,8 @@ class Runtime:
     queue: JobQueue
     channels: Channels
     box: SecretBox
+    #: How Admin API retries wait; tests record the waits instead of sleeping.
+    admin_sleep: Callable[[float], None] = field(default=time.sleep)
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":

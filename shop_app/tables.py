@@ -220,6 +220,7 @@ class Discount(Base):
     step: Mapped[str] = mapped_column(String(16))
     code: Mapped[str] = mapped_column(String(64))
     mode: Mapped[str] = mapped_column(String(16))  # shared | unique
+    shopify_id: Mapped[str | None] = mapped_column(String(128))  # unique codes, once Shopify created them
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

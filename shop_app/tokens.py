@@ -8,12 +8,15 @@ the fresh token the first one stored.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shop_app.adapters.shopify import OAuthClient, OfflineToken
+from shop_app.adapters.shopify import AdminClient, OAuthClient, OfflineToken
+from shop_app.config import Settings
 from shop_app.database import transaction
 from shop_app.errors import ShopNotConnected
 from shop_app.security import SecretBox
@@ -36,10 +39,23 @@ def forget_token(shop: Shop) -> None:
     shop.refresh_token = shop.refresh_token_expires_at = None
 
 
+def open_admin_client(
+    sessions: sessionmaker[Session],
+    box: SecretBox,
+    settings: Settings,
+    shop_id: int,
+    now: datetime,
+    sleep: Callable[[float], None] = time.sleep,
+) -> AdminClient:
+    """An Admin API client for the shop with a usable token. Close it (or use `with`)."""
+    domain, token = access_token(sessions, box, OAuthClient(settings), shop_id, now)
+    return AdminClient(settings, domain, token, sleep=sleep)
+
+
 def access_token(
     sessions: sessionmaker[Session], box: SecretBox, oauth: OAuthClient, shop_id: int, now: datetime
-) -> str:
-    """A usable Admin API token for the shop, refreshed first when it is about to expire."""
+) -> tuple[str, str]:
+    """(shop domain, a usable Admin API token), refreshed first when it is about to expire."""
     with transaction(sessions) as session:
         # A no-op write takes the row lock (PostgreSQL) or the write lock (SQLite) for
         # the rest of this transaction: concurrent refreshers queue here.
@@ -48,11 +64,11 @@ def access_token(
         if shop is None or shop.access_token is None:
             raise ShopNotConnected("the shop has no Admin API token (not installed, or uninstalled)")
         if shop.access_token_expires_at is None or shop.access_token_expires_at - now > REFRESH_MARGIN:
-            return box.open(shop.access_token)
+            return shop.domain, box.open(shop.access_token)
         if shop.refresh_token is None or (
             shop.refresh_token_expires_at is not None and shop.refresh_token_expires_at <= now
         ):
             raise ShopNotConnected("the access token expired and cannot be refreshed; the merchant must open the app")
         fresh = oauth.refresh(shop.domain, box.open(shop.refresh_token), now=now)
         store_token(shop, fresh, box)
-        return fresh.access_token
+        return shop.domain, fresh.access_token

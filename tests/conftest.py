@@ -18,6 +18,7 @@ from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, url_of
 from shop_app.config import Settings, database_url_for
 from shop_app.database import upgrade
+from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.tables import Base
 from tests.support import ShopifyStore
 
@@ -35,8 +36,16 @@ def shared_path(*parts: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def environment(tmp_path_factory):
-    """Point the whole process (and any subprocess) at one database and one Redis."""
+def admin_api():
+    """The development Shopify Admin API, validating against ../shared's schema when present."""
+    with AdminApiServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def environment(tmp_path_factory, admin_api):
+    """Point the whole process (and any subprocess) at one database, one Redis and the
+    development Admin API."""
     base = tmp_path_factory.mktemp("reclaim")
     database_url = database_url_for(os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'test.db'}")
     redis_url = os.environ.get("REDIS_URL")
@@ -50,6 +59,7 @@ def environment(tmp_path_factory):
         "RECLAIM_INSTANCE_DIR": str(base / "instance"),
         "RECLAIM_OUTBOX_FILE": str(base / "outbox.jsonl"),
         "RECLAIM_ENV": "development",
+        "SHOPIFY_ADMIN_BASE_URL": admin_api.admin_base_url,
     }
     previous = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -74,9 +84,10 @@ def _reset_schema(url: str) -> None:
 
 
 @pytest.fixture
-def rt(environment):
-    """A fresh runtime over empty tables and an empty Redis database."""
+def rt(environment, admin_api):
+    """A fresh runtime over empty tables, an empty Redis database and an empty Admin API."""
     runtime.reset()
+    admin_api.reset()
     Path(environment["RECLAIM_OUTBOX_FILE"]).unlink(missing_ok=True)
     current = runtime.install(runtime.Runtime.build(Settings.from_env()))
     with current.engine.begin() as conn:
@@ -98,9 +109,9 @@ def client(app):
 
 
 @pytest.fixture
-def store(rt, client):
+def store(rt, client, admin_api):
     """One installed shop (Europe/Madrid, 09:00–21:00 windows) and helpers to drive it."""
-    return ShopifyStore.install(rt, client, "demo-shop.myshopify.com", timezone="Europe/Madrid")
+    return ShopifyStore.install(rt, client, "demo-shop.myshopify.com", timezone="Europe/Madrid", admin_api=admin_api)
 
 
 @pytest.fixture

@@ -24,14 +24,19 @@ def fixture(name: str) -> dict:
 
 
 class ShopifyStore:
-    def __init__(self, rt, client, domain: str):
-        self.rt, self.client, self.domain = rt, client, domain
+    def __init__(self, rt, client, domain: str, admin_api=None):
+        self.rt, self.client, self.domain, self.admin_api = rt, client, domain, admin_api
 
     @classmethod
-    def install(cls, rt, client, domain: str, timezone: str = "UTC") -> "ShopifyStore":
+    def install(cls, rt, client, domain: str, timezone: str = "UTC", admin_api=None) -> "ShopifyStore":
+        """Install the shop here and, when given, on the development Admin API with its token."""
+        token = "shpat_test_token"
+        if admin_api is not None:
+            admin_api.add_shop(domain, name="Demo Shop", iana_timezone=timezone, currency_code="EUR")
+            token = admin_api.issue_token(domain)
         with transaction(rt.sessions) as session:
-            install_shop(session, rt.box, domain, "shpat_test_token", name="Demo Shop", timezone=timezone, currency="EUR")
-        return cls(rt, client, domain)
+            install_shop(session, rt.box, domain, token, name="Demo Shop", timezone=timezone, currency="EUR")
+        return cls(rt, client, domain, admin_api)
 
     # --- payloads -------------------------------------------------------------
     def checkout(self, token: str, updated_at: str, **fields) -> dict:

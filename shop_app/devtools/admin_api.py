@@ -143,6 +143,7 @@ class _Failure:
     retry_after: float | None
     after_processing: bool
     currently_available: float
+    operation: str | None = None  # only requests for this operation name; None: any request
 
 
 class _DevError(Exception):
@@ -222,6 +223,17 @@ class AdminApiServer:
     def admin_base_url(self) -> str:
         """The value for SHOPIFY_ADMIN_BASE_URL."""
         return self.url + "/{shop}"
+
+    def reset(self) -> None:
+        """Forget every shop, token, order, injected failure and recorded request."""
+        with self._lock:
+            self._shops.clear()
+            self._grants.clear()
+            self._codes.clear()
+            self._failures.clear()
+            self._user_errors.clear()
+            self._requests.clear()
+            self._bucket.clear()
 
     # --- arranging state (tests, demo) --------------------------------------------------------
 
@@ -311,13 +323,14 @@ class AdminApiServer:
         self._queue_failures(count, _Failure("throttled", 200, None, False, currently_available))
 
     def inject_status(self, status: int, count: int = 1, *, retry_after: float | None = None,
-                      after_processing: bool = False) -> None:
+                      after_processing: bool = False, operation: str | None = None) -> None:
         """The next `count` GraphQL requests are answered `status` (429 or 5xx).
 
         `after_processing`: the request is carried out first and only the answer is
         lost, as when a gateway times out after Shopify did the work.
+        `operation`: only requests for this operation name fail; others pass untouched.
         """
-        self._queue_failures(count, _Failure("status", status, retry_after, after_processing, 0.0))
+        self._queue_failures(count, _Failure("status", status, retry_after, after_processing, 0.0, operation))
 
     def inject_user_error(self, code: str, message: str, field: tuple[str, ...] = (), count: int = 1) -> None:
         """The next `count` discount mutations answer this userError and create nothing."""
@@ -446,8 +459,11 @@ class AdminApiServer:
             return 404, {"errors": "Not Found"}, {}
         if not self._token_valid(shop, request.headers.get("X-Shopify-Access-Token")):
             return 401, INVALID_TOKEN_BODY, {}
+        wanted = body.get("operationName") if isinstance(body, dict) else None
         with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
+            failure = next((f for f in self._failures if f.operation in (None, wanted)), None)
+            if failure is not None:
+                self._failures.remove(failure)
         if failure is not None and failure.kind == "status" and not failure.after_processing:
             return self._failure_answer(failure)
         if not isinstance(body, dict):

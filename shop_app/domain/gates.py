@@ -47,7 +47,8 @@ def decide(facts: SendFacts, now: datetime) -> Decision:
     if facts.journey_stop_reason:
         return Decision(Verdict.CANCEL, facts.journey_stop_reason)
     if facts.paid_reason:
-        return Decision(Verdict.CANCEL, f"paid: {facts.paid_reason}")
+        # This message is refused by the gate; the journey's other messages are cancelled.
+        return Decision(Verdict.SKIP, f"paid: {facts.paid_reason}")
     if facts.due_at > now:
         # The checkout was updated after this row was queued: its new time is later.
         return Decision(Verdict.POSTPONE, "rescheduled: the checkout changed after it was queued", facts.due_at)

@@ -26,6 +26,8 @@ WHATSAPP_DELAYS = (120, 360)
 PRIME_DELAYS = (16, 40)
 MAX_FIRST_DELAY_MINUTES = 7 * 24 * 60
 MAX_AMOUNT = 1_000_000
+DEFAULT_EXPIRY_HOURS = 72
+MAX_EXPIRY_HOURS = 90 * 24
 DEFAULT_DAYS_DOCUMENT = {
     day: [[format_minute(start), format_minute(end)] for start, end in windows]
     for day, windows in zip(WEEKDAYS, DEFAULT_DAYS, strict=True)
@@ -37,8 +39,10 @@ _CODE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 class Incentive:
     type: str = "none"
     value: Decimal | None = None
-    code_mode: str = "shared"
+    code_mode: str = "shared"  # shared: the merchant's own code; unique: one created per message
     code: str | None = None
+    expiry_hours: int = DEFAULT_EXPIRY_HOURS  # unique codes only
+    combines_with_shipping: bool = False  # unique codes only
 
     @property
     def offered(self) -> bool:
@@ -59,6 +63,8 @@ class Incentive:
             "value": None if self.value is None else float(self.value),
             "code_mode": self.code_mode,
             "code": self.code,
+            "expiry_hours": self.expiry_hours,
+            "combines_with_shipping": self.combines_with_shipping,
         }
 
 
@@ -251,7 +257,7 @@ class _Reader:
         if value is None:
             return Incentive()
         doc = self.obj(value, where)
-        self.no_extra(doc, where, {"type", "value", "code_mode", "code"})
+        self.no_extra(doc, where, {"type", "value", "code_mode", "code", "expiry_hours", "combines_with_shipping"})
         kind = self.choice(doc, "type", where, "none", INCENTIVE_TYPES)
         mode = self.choice(doc, "code_mode", where, "shared", CODE_MODES)
         if kind == "none":
@@ -259,18 +265,18 @@ class _Reader:
         amount = None
         if kind in ("percentage", "fixed_amount"):
             amount = self._amount(doc.get("value"), f"{where}.value", kind)
-        if mode == "unique":
-            # App-created codes need the Admin API client (a later issue); refuse
-            # rather than promise a discount we cannot create.
-            self.fail(f"{where}.code_mode", "unique codes are not available yet; use 'shared' with your own code")
+        expiry = self.integer(doc, "expiry_hours", where, DEFAULT_EXPIRY_HOURS, 1, MAX_EXPIRY_HOURS)
+        combines = self.boolean(doc, "combines_with_shipping", where, False)
         code = doc.get("code")
-        if mode == "shared" and (not isinstance(code, str) or not _CODE.match(code)):
+        if mode == "unique":
+            code = None  # the app creates one per message through the Admin API
+        elif not isinstance(code, str) or not _CODE.match(code):
             self.fail(
                 f"{where}.code",
                 "type the discount code you created in Shopify (letters, digits, - and _, up to 64)",
             )
             code = None
-        return Incentive(kind, amount, mode, code)
+        return Incentive(kind, amount, mode, code, expiry, combines)
 
     def _amount(self, raw: Any, field: str, kind: str) -> Decimal | None:
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):

@@ -50,7 +50,8 @@ def test_settings_show_prints_the_defaults_in_the_shops_time_zone(run):
         "enabled": True,
         "delay_minutes": 60,
         "channels": ["email", "push"],
-        "incentive": {"type": "none", "value": None, "code_mode": "shared", "code": None},
+        "incentive": {"type": "none", "value": None, "code_mode": "shared", "code": None,
+                      "expiry_hours": 72, "combines_with_shipping": False},
     }
     assert shown["recovery"]["whatsapp"] == {"enabled": True, "delay_minutes": 120}
     assert shown["recovery"]["prime"]["delay_hours"] == 16

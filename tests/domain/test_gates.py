@@ -62,8 +62,8 @@ def test_stopped_journey_cancels_with_its_reason() -> None:
     assert decide(facts(journey_stop_reason="app uninstalled"), DAY) == Decision(Verdict.CANCEL, "app uninstalled")
 
 
-def test_paid_cancels() -> None:
-    assert decide(facts(paid_reason="order #1001"), DAY) == Decision(Verdict.CANCEL, "paid: order #1001")
+def test_paid_skips() -> None:
+    assert decide(facts(paid_reason="order #1001"), DAY) == Decision(Verdict.SKIP, "paid: order #1001")
 
 
 def test_no_consent_skips_with_the_refusal() -> None:
@@ -134,7 +134,7 @@ def test_stopped_journey_beats_every_later_gate() -> None:
 
 def test_paid_beats_consent_connection_window_and_frequency() -> None:
     wrong = EVERYTHING_WRONG | {"journey_stop_reason": None}
-    assert decide(facts(due_at=NIGHT, **wrong), NIGHT) == Decision(Verdict.CANCEL, "paid: order #1001")
+    assert decide(facts(due_at=NIGHT, **wrong), NIGHT) == Decision(Verdict.SKIP, "paid: order #1001")
 
 
 def test_consent_beats_connection_window_and_frequency() -> None:
@@ -157,11 +157,11 @@ def test_window_beats_frequency() -> None:
 
 
 def test_released_message_is_checked_again() -> None:
-    # Postponed at night; by the morning the customer paid: the release cancels.
+    # Postponed at night; by the morning the customer paid: the release skips it.
     first = decide(facts(due_at=NIGHT), NIGHT)
     assert first.verdict is Verdict.POSTPONE
     released = decide(facts(due_at=first.until, paid_reason="order #7"), first.until)
-    assert released == Decision(Verdict.CANCEL, "paid: order #7")
+    assert released == Decision(Verdict.SKIP, "paid: order #7")
 
 
 def test_every_non_send_decision_has_a_reason() -> None:

@@ -98,7 +98,8 @@ def test_default_document_shape() -> None:
         "enabled": True,
         "delay_minutes": 60,
         "channels": ["email", "push"],
-        "incentive": {"type": "none", "value": None, "code_mode": "shared", "code": None},
+        "incentive": {"type": "none", "value": None, "code_mode": "shared", "code": None,
+                      "expiry_hours": 72, "combines_with_shipping": False},
     }
     assert doc["recovery"]["whatsapp"] == {"enabled": True, "delay_minutes": 120}
     assert doc["recovery"]["prime"]["delay_hours"] == 16
@@ -304,11 +305,18 @@ def test_longest_allowed_code() -> None:
     assert parse(first_incentive(type="free_shipping", code="a" * 64)).first.incentive.code == "a" * 64
 
 
-def test_unique_mode_is_refused_with_a_message() -> None:
-    doc = prime_incentive(type="percentage", value=20, code_mode="unique")
-    error = refused(doc)
-    assert [e.field for e in error.errors] == ["recovery.prime.incentive.code_mode"]
-    assert "unique" in error.errors[0].message and "shared" in error.errors[0].message
+def test_unique_mode_needs_no_code_and_has_expiry_defaults() -> None:
+    incentive = parse(prime_incentive(type="percentage", value=20, code_mode="unique", code="IGNORED")).prime.incentive
+    assert (incentive.code_mode, incentive.code) == ("unique", None)
+    assert (incentive.expiry_hours, incentive.combines_with_shipping) == (72, False)
+
+
+def test_unique_mode_expiry_and_combination_are_checked() -> None:
+    doc = prime_incentive(type="percentage", value=20, code_mode="unique", expiry_hours=0, combines_with_shipping="y")
+    assert sorted(fields(doc)) == [
+        "recovery.prime.incentive.combines_with_shipping",
+        "recovery.prime.incentive.expiry_hours",
+    ]
 
 
 def test_bad_code_mode() -> None:
@@ -357,7 +365,6 @@ def test_every_problem_is_collected_into_one_error() -> None:
             "recovery.prime.delay_hours",
             "recovery.prime.channels",
             "recovery.prime.incentive.value",
-            "recovery.prime.incentive.code_mode",
             "delivery_windows.timezone",
             "delivery_windows.channels",
             "consent.email",

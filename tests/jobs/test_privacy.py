@@ -91,7 +91,7 @@ def test_customer_redact_cancels_that_customers_pending_messages(store):
 
 
 def test_shop_redact_erases_everything_of_that_shop_and_nothing_else(store, rt, client):
-    other = ShopifyStore.install(rt, client, "other-shop.myshopify.com")
+    other = ShopifyStore.install(rt, client, "other-shop.myshopify.com", admin_api=store.admin_api)
     other.deliver("checkouts/create", other.checkout("o1", ABANDONED, email="bo@example.com", phone="+34600999888",
                                                      customer={"id": 8001, "first_name": "Bo"}))
     journey_for_ana(store)
@@ -116,7 +116,7 @@ def test_uninstall_forgets_the_token_and_a_reinstall_starts_clean(store, rt, cli
         shop = session.scalar(select(Shop))
         assert (shop.status, shop.access_token) == ("uninstalled", None)
 
-    ShopifyStore.install(rt, client, store.domain, timezone="Europe/Madrid")
+    ShopifyStore.install(rt, client, store.domain, timezone="Europe/Madrid", admin_api=store.admin_api)
     store.tick("2026-03-04T12:00:00+00:00")
     assert store.outbox() == []  # the old journey does not resume
     store.deliver("checkouts/create", store.checkout("c2", "2026-03-05T10:00:00+01:00"))

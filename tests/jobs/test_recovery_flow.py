@@ -93,8 +93,9 @@ def test_payment_known_locally_is_checked_again_at_send_time(store):
         store_order(session, get_shop(session, store.domain), parse_order(store.order("c1", "2026-03-02T19:10:00+01:00")))
     store.tick("2026-03-02T19:00:00+00:00")
     assert store.outbox() == []
-    assert store.message(step="first")["status"] == "cancelled"
+    assert store.message(step="first")["status"] == "skipped"  # refused by the payment gate
     assert store.message(step="first")["reason"].startswith("paid: order #1001")
+    assert {m["status"] for m in store.messages(step="prime")} == {"cancelled"}  # the journey stopped
 
 
 def test_whatsapp_due_at_night_waits_for_the_window_and_is_sent_at_nine(store):
@@ -332,15 +333,15 @@ def test_transient_failures_are_retried_with_backoff_and_permanent_ones_fail(sto
 
 
 def test_a_shared_code_is_recorded_once_per_journey_step(store):
-    from shop_app.discounts import DiscountService
+    from shop_app.discounts import StepOffer, code_for
     from shop_app.domain.settings import Incentive
     from shop_app.tables import Discount
 
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
-    incentive = Incentive("percentage", 10, "shared", "WELCOME10")
-    now = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
     with transaction(store.rt.sessions) as session:
         journey = session.scalar(select(Journey))
-        codes = [DiscountService().code_for(session, journey, "first", incentive, now) for _ in range(3)]
-        assert codes == ["WELCOME10"] * 3
+    offer = StepOffer(journey.shop_id, journey.id, "first", "c1", None, Incentive("percentage", 10, "shared", "WELCOME10"))
+    now = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+    assert [code_for(store.rt.sessions, None, offer, now) for _ in range(3)] == ["WELCOME10"] * 3
+    with transaction(store.rt.sessions) as session:
         assert len(session.scalars(select(Discount)).all()) == 1

@@ -1,0 +1,52 @@
+"""The few HTML documents the embedded admin serves so far, as autoescaped Jinja strings.
+
+They live in Python (not template files) so they ship inside the package without extra
+package-data; the real admin pages of a later issue can move to `templates/`.
+Every page loads App Bridge the way contract §6 prescribes: the API-key meta tag, then the CDN script.
+"""
+
+from __future__ import annotations
+
+from flask import make_response, render_template_string
+from flask.typing import ResponseReturnValue
+
+APP_BRIDGE_SRC = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
+
+_HEAD = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="shopify-api-key" content="{{ api_key }}">
+<script src="{{ app_bridge_src }}"></script>
+"""
+
+#: Contract §2.1: the bounce page only loads App Bridge, which fetches a fresh session token and
+#: reloads the `shopify-reload` URL with it.
+BOUNCE = _HEAD + "</head>\n<body></body>\n</html>\n"
+
+HOME = _HEAD + """<title>Reclaim</title>
+</head>
+<body>
+<h1>Reclaim</h1>
+<p>Signed in to <strong>{{ shop_name }}</strong> ({{ shop_domain }}).</p>
+<p>The admin pages are not built yet. Recovery settings and the message log are available to this
+app's frontend through <code>/api/settings</code> and <code>/api/messages</code>.</p>
+</body>
+</html>
+"""
+
+NOTICE = _HEAD + """<title>Reclaim</title>
+</head>
+<body>
+<h1>Reclaim</h1>
+<p>{{ message }}</p>
+</body>
+</html>
+"""
+
+
+def page(source: str, status: int = 200, **context: object) -> ResponseReturnValue:
+    """Render one of the documents above; admin HTML is per shop, so it is never cached."""
+    response = make_response(render_template_string(source, app_bridge_src=APP_BRIDGE_SRC, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response

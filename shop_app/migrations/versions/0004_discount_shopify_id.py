@@ -1,0 +1,22 @@
+"""discounts: the Shopify id of an app-created code
+
+Revision ID: 0004
+Revises: 0003
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("discounts") as batch:
+        batch.add_column(sa.Column("shopify_id", sa.String(length=128), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("discounts") as batch:
+        batch.drop_column("shopify_id")

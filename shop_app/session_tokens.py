@@ -1,0 +1,210 @@
+"""Shopify session tokens (App Bridge ID tokens): pure verification, no Flask.
+
+A session token is a JWT that App Bridge hands the app's frontend; the frontend sends it as
+`Authorization: Bearer <jwt>`, or, on the first document load, as the `id_token` query parameter
+(contract shopify.md §2.1-§2.2). It is HS256-signed with the app's client secret and lives one
+minute. Standard library only, so every rule below is visible here and tested one by one:
+
+* exactly three base64url segments; header `alg` must be "HS256" (never "none", HS512, RS256, ...)
+  and no `crit` extensions;
+* HMAC-SHA256 over `header.payload`, compared in constant time against the current secret and,
+  during a rotation, the previous one;
+* claims `iss, dest, aud, sub, exp, jti, sid` present; `aud` is the API key;
+* `exp` and, when present, `nbf` hold with a 10 s leeway (App Bridge sends `nbf` a little early);
+* `iss` and `dest` are https URLs whose hosts are the same valid `*.myshopify.com` shop.
+
+`now` is passed in; nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from shop_app.errors import InvalidSessionToken, InvalidShopDomain
+from shop_app.security import clean_shop_domain
+
+#: The only signing algorithm Shopify uses for session tokens, and the only one accepted.
+ALGORITHM = "HS256"
+#: Clock skew tolerated on `exp` and `nbf` (both Shopify libraries use 10 s).
+LEEWAY_SECONDS = 10
+#: Claims a session token must carry (the shopify_python_api list plus `aud` and `exp`,
+#: which are checked below and must not be skippable by leaving them out).
+REQUIRED_CLAIMS = ("iss", "dest", "aud", "sub", "exp", "jti", "sid")
+#: Real tokens are well under 1 KiB; anything far larger is refused before any work.
+MAX_TOKEN_CHARS = 8192
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class SessionToken:
+    """What a verified token tells us: which shop, which staff user, which admin session."""
+
+    shop: str  # the cleaned `name.myshopify.com` from `dest`
+    user_id: str  # `sub`
+    session_id: str  # `sid`
+    expires_at: datetime  # `exp`, aware UTC
+
+
+def verify_session_token(
+    token: str,
+    *,
+    api_key: str,
+    secrets: Iterable[str | None],
+    now: datetime,
+    leeway: int = LEEWAY_SECONDS,
+) -> SessionToken:
+    """Return the verified token's facts, or raise InvalidSessionToken with the reason.
+
+    `secrets` is the current app secret, then the previous one while a rotation settles;
+    empty entries are ignored.
+    """
+    keys = tuple(s for s in secrets if s)
+    if not keys:
+        raise ValueError("verify_session_token needs at least one app secret")
+    if not api_key:
+        raise ValueError("verify_session_token needs the app's API key")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+
+    header_b64, payload_b64, signature = _split(token)
+    header = _json_object(header_b64, "header")
+    alg = header.get("alg")
+    if alg != ALGORITHM:
+        raise InvalidSessionToken(f"algorithm {alg!r} is not accepted; session tokens are {ALGORITHM}")
+    if "crit" in header:
+        raise InvalidSessionToken("header extensions ('crit') are not supported")
+
+    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+    matched = False
+    for key in keys:  # every key is tried, so timing does not tell which one matched
+        expected = hmac.new(key.encode(), signing_input, hashlib.sha256).digest()
+        matched |= hmac.compare_digest(expected, signature)
+    if not matched:
+        raise InvalidSessionToken("signature does not match the app secret")
+
+    claims = _json_object(payload_b64, "payload")
+    missing = [name for name in REQUIRED_CLAIMS if name not in claims]
+    if missing:
+        raise InvalidSessionToken("missing claim(s): " + ", ".join(missing))
+
+    if not isinstance(claims["aud"], str) or not hmac.compare_digest(claims["aud"].encode(), api_key.encode()):
+        raise InvalidSessionToken("audience (aud) is not this app's API key")
+
+    at = now.timestamp()
+    expires = _number(claims, "exp")
+    if at > expires + leeway:
+        raise InvalidSessionToken(f"expired at {_iso(expires)} (now {_iso(at)}, leeway {leeway} s)")
+    if "nbf" in claims:
+        not_before = _number(claims, "nbf")
+        if not_before > at + leeway:
+            raise InvalidSessionToken(f"not valid before {_iso(not_before)} (now {_iso(at)}, leeway {leeway} s)")
+
+    user_id = _text(claims, "sub")
+    session_id = _text(claims, "sid")
+    _text(claims, "jti")
+
+    issuer_shop = _shop_of(claims, "iss")
+    dest_shop = _shop_of(claims, "dest")
+    if issuer_shop != dest_shop:
+        raise InvalidSessionToken(f"iss ({issuer_shop}) and dest ({dest_shop}) name different shops")
+
+    try:
+        expires_at = datetime.fromtimestamp(expires, timezone.utc)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise InvalidSessionToken("claim exp is out of range") from exc
+    return SessionToken(shop=dest_shop, user_id=user_id, session_id=session_id, expires_at=expires_at)
+
+
+def _split(token: Any) -> tuple[str, str, bytes]:
+    if not isinstance(token, str) or not token:
+        raise InvalidSessionToken("no token given")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise InvalidSessionToken(f"token longer than {MAX_TOKEN_CHARS} characters")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise InvalidSessionToken("not a JWT: expected three dot-separated segments")
+    if not all(_SEGMENT.match(part) for part in parts):
+        raise InvalidSessionToken("not a JWT: segments must be non-empty unpadded base64url")
+    return parts[0], parts[1], _b64decode(parts[2], "signature")
+
+
+def _b64decode(segment: str, what: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidSessionToken(f"{what} is not valid base64url") from exc
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(segment: str, what: str) -> dict:
+    raw = _b64decode(segment, what)
+    try:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise InvalidSessionToken(f"{what} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidSessionToken(f"{what} must be a JSON object")
+    return value
+
+
+def _number(claims: dict, name: str) -> float:
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidSessionToken(f"claim {name} must be a number of seconds since the epoch")
+    return float(value)
+
+
+def _text(claims: dict, name: str) -> str:
+    value = claims[name]
+    if not isinstance(value, str) or not value:
+        raise InvalidSessionToken(f"claim {name} must be a non-empty string")
+    return value
+
+
+def _shop_of(claims: dict, name: str) -> str:
+    """The shop domain that is the host of an https URL claim (`iss` or `dest`)."""
+    value = claims[name]
+    if not isinstance(value, str):
+        raise InvalidSessionToken(f"claim {name} must be a URL string")
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise InvalidSessionToken(f"claim {name} is not a URL: {value!r}") from exc
+    if parts.scheme != "https":
+        raise InvalidSessionToken(f"claim {name} must be an https URL: {value!r}")
+    try:
+        # netloc, not hostname: a port or user info makes it fail the shop-domain rule.
+        return clean_shop_domain(parts.netloc)
+    except InvalidShopDomain as exc:
+        raise InvalidSessionToken(f"claim {name} is not on a *.myshopify.com shop: {value!r}") from exc
+
+
+def _iso(timestamp: float) -> str:
+    try:
+        return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return str(timestamp)
