@@ -24,6 +24,7 @@ from functools import wraps
 from typing import TypeVar, overload
 from urllib.parse import urlencode, urlsplit
 
+import requests
 from flask import (
     Blueprint,
     Request,
@@ -38,8 +39,10 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from admin_ui import html
+from shop_app.adapters.shopify import OAuthClient
 from shop_app.database import transaction
-from shop_app.errors import InvalidSessionToken, InvalidShopDomain
+from shop_app.errors import InvalidSessionToken, InvalidShopDomain, ReclaimError
+from shop_app.installs import complete_install
 from shop_app.runtime import Runtime
 from shop_app.security import clean_shop_domain
 from shop_app.session_tokens import SessionToken, verify_session_token
@@ -60,15 +63,18 @@ View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
 
 
 def on_first_document_load(shop_domain: str, id_token: str) -> Shop | None:
-    """Called when a document request carries a valid session token for a shop with no installed row.
-
-    This is where Shopify-managed install lands (issue 3, item 1): exchange `id_token` for an
-    expiring offline token, store it with `shop_app.shops.install_shop`, enqueue the post-install
-    job, and return the installed Shop so the request goes on. The Shopify client that does the
-    exchange is being built separately; until it is wired in here nothing gets installed, this
-    returns None and the request is answered 401 with a "not installed" page.
-    """
-    return None
+    """Shopify-managed install: the first document load carries a verified `id_token` for a
+    shop we do not have (or that uninstalled). Exchange it for an expiring offline token,
+    store it and queue the setup job. None (and a 401 page) when Shopify refuses or is
+    unreachable; the merchant's next load tries again."""
+    runtime: Runtime = current_app.extensions["reclaim"]
+    now = datetime.now(timezone.utc)
+    try:
+        token = OAuthClient(runtime.settings).exchange_session_token(shop_domain, id_token, now=now)
+    except (ReclaimError, requests.RequestException) as exc:
+        log.warning("token exchange for %s failed: %s", shop_domain, exc)
+        return None
+    return complete_install(runtime, shop_domain, token, now)
 
 
 # --- the pipeline ------------------------------------------------------------------------------

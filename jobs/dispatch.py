@@ -19,7 +19,8 @@ from shop_app import runtime
 from shop_app.config import DISPATCH_BATCH, INGEST_GRACE_SECONDS, SENDING_LEASE_SECONDS
 from shop_app.database import transaction
 from shop_app.domain.models import Status
-from shop_app.tables import Message, WebhookDelivery
+from shop_app.installs import enqueue_setup, setup_job_id
+from shop_app.tables import Message, Shop, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,17 @@ def reconcile(now: datetime | None = None, report: TickReport | None = None) -> 
                     update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(job_id=new_id)
                 )
                 requeue_deliveries.append((delivery_id, new_id))
+
+    # Shops whose post-install setup never finished (job lost or failed) get it again.
+    with transaction(rt.sessions) as session:
+        unfinished = session.scalars(
+            select(Shop.id).where(
+                Shop.status == "installed", Shop.setup_completed_at.is_(None), Shop.installed_at < settled
+            )
+        ).all()
+    for shop_id in unfinished:
+        if not rt.queue.job_alive(setup_job_id(rt, shop_id)):
+            enqueue_setup(rt, shop_id)
 
     for message_id, job_id in requeue_messages:
         rt.queue.enqueue_send(message_id, job_id, now)

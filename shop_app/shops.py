@@ -52,6 +52,7 @@ def install_shop(
     shop.status = "installed"
     shop.installed_at = now or utcnow()
     shop.uninstalled_at = None
+    shop.setup_completed_at = shop.installed_at  # name, zone and currency were given here
     session.flush()
     return shop
 

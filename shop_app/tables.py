@@ -74,6 +74,8 @@ class Shop(Base):
     status: Mapped[str] = mapped_column(String(16), default="installed")  # installed | uninstalled
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the post-install job read the shop and imported its customers; None: still to do.
+    setup_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ShopSettingsRow(Base):

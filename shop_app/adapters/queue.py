@@ -64,6 +64,9 @@ class JobQueue:
     def enqueue_ingest(self, delivery_id: int, job_id: str) -> None:
         self._enqueue(INGEST, "jobs.ingest.ingest_delivery", job_id, delivery_id)
 
+    def enqueue_setup(self, shop_id: int, job_id: str) -> None:
+        self._enqueue(INGEST, "jobs.shop.after_install", job_id, shop_id)
+
     def enqueue_send(self, message_id: int, job_id: str, now: datetime | None) -> None:
         when = now.isoformat() if now else None
         self._enqueue(SEND, "jobs.send.send_message", job_id, message_id, job_id, when)

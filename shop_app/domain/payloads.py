@@ -57,12 +57,12 @@ def _text(value: Any, limit: int = 255) -> str | None:
     return text[:limit] or None
 
 
-def _email(value: Any) -> str | None:
+def normal_email(value: Any) -> str | None:
     text = _text(value, 320)
     return text.lower() if text and "@" in text else None
 
 
-def _phone(value: Any) -> str | None:
+def normal_phone(value: Any) -> str | None:
     text = _text(value, 32)
     if not text:
         return None
@@ -141,8 +141,8 @@ def parse_checkout(data: Any) -> Checkout:
         cart_token=_text(data.get("cart_token"), 64),
         updated_at=parse_time(data.get("updated_at"), "updated_at"),
         created_at=parse_time(data.get("created_at"), "created_at", required=False),
-        email=_email(data.get("email")) or _email(customer.get("email")),
-        phone=_phone(data.get("phone")) or _phone(data.get("sms_marketing_phone")) or _phone(customer.get("phone")),
+        email=normal_email(data.get("email")) or normal_email(customer.get("email")),
+        phone=normal_phone(data.get("phone")) or normal_phone(data.get("sms_marketing_phone")) or normal_phone(customer.get("phone")),
         customer_id=_id(customer.get("id")),
         first_name=_first_name(data),
         abandoned_checkout_url=_text(data.get("abandoned_checkout_url"), 2048),
@@ -177,8 +177,8 @@ def parse_order(data: Any) -> Order:
         created_at=parse_time(data.get("created_at"), "created_at"),
         checkout_token=_text(data.get("checkout_token"), 64),
         cart_token=_text(data.get("cart_token"), 64),
-        email=_email(data.get("email")) or _email(data.get("contact_email")) or _email(customer.get("email")),
-        phone=_phone(data.get("phone")) or _phone(customer.get("phone")),
+        email=normal_email(data.get("email")) or normal_email(data.get("contact_email")) or normal_email(customer.get("email")),
+        phone=normal_phone(data.get("phone")) or normal_phone(customer.get("phone")),
         customer_id=_id(customer.get("id")),
         financial_status=_text(data.get("financial_status"), 32),
         currency=(_text(data.get("presentment_currency") or data.get("currency"), 3) or "USD").upper(),
@@ -192,7 +192,7 @@ def parse_privacy_request(data: Any) -> tuple[str | None, str | None, str | None
     customer = data.get("customer")
     if not isinstance(customer, dict):
         raise PayloadProblem("customer is missing: not a privacy request")
-    customer_id, email, phone = _id(customer.get("id")), _email(customer.get("email")), _phone(customer.get("phone"))
+    customer_id, email, phone = _id(customer.get("id")), normal_email(customer.get("email")), normal_phone(customer.get("phone"))
     if not (customer_id or email or phone):
         raise PayloadProblem("the customer has no id, email or phone to match")
     raw_orders = data.get("orders_to_redact", data.get("orders_requested")) or []

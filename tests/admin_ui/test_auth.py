@@ -279,10 +279,6 @@ def test_the_seam_is_not_called_for_fetches(client, store, bearer, monkeypatch):
     assert client.get("/api/settings", headers=bearer("newcomer.myshopify.com")).status_code == 401
 
 
-def test_the_seam_installs_nothing_yet():
-    assert auth_module.on_first_document_load("newcomer.myshopify.com", "token") is None
-
-
 # --- the decorator -----------------------------------------------------------------------------
 
 

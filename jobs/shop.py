@@ -1,0 +1,65 @@
+"""After install: read the shop from Shopify, seed its settings, import existing customers.
+
+Customers that existed before the install are recorded as `imported` profiles: the
+referral flow must never write to them (product.md §4).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import or_, select
+
+from shop_app import runtime
+from shop_app.database import transaction
+from shop_app.domain.payloads import normal_email, normal_phone
+from shop_app.shops import save_settings
+from shop_app.tables import Profile, Shop, ShopSettingsRow
+from shop_app.tokens import open_admin_client
+
+MAX_IMPORT_PAGES = 1000
+
+
+def after_install(shop_id: int) -> str:
+    rt = runtime.current()
+    now = datetime.now(timezone.utc)
+    with open_admin_client(rt.sessions, rt.box, rt.settings, shop_id, now, rt.admin_sleep) as client:
+        info = client.shop_info()
+        with transaction(rt.sessions) as session:
+            shop = session.get(Shop, shop_id)
+            shop.name, shop.email = info.name, info.email
+            shop.timezone, shop.currency = info.iana_timezone, info.currency_code
+            if session.get(ShopSettingsRow, shop_id) is None:
+                save_settings(session, shop, {})  # the defaults, delivery windows in the shop's zone
+        imported, after = 0, None
+        for _ in range(MAX_IMPORT_PAGES):
+            page = client.customers_page(after)
+            with transaction(rt.sessions) as session:
+                imported += sum(_import(session, shop_id, customer) for customer in page.customers)
+            if not page.has_next_page:
+                break
+            after = page.end_cursor
+    with transaction(rt.sessions) as session:
+        session.get(Shop, shop_id).setup_completed_at = now
+    return f"set up {info.myshopify_domain}: {imported} existing customer(s) imported"
+
+
+def _import(session, shop_id: int, customer) -> int:
+    email, phone = normal_email(customer.email), normal_phone(customer.phone)
+    if not (email or phone):
+        return 0
+    match = [c for c in (Profile.email == email if email else None, Profile.phone == phone if phone else None) if c is not None]
+    if session.scalar(select(Profile.id).where(Profile.shop_id == shop_id, or_(*match)).limit(1)):
+        return 0  # already known (captured by the store since install, or imported before)
+    session.add(
+        Profile(
+            shop_id=shop_id,
+            email=email,
+            phone=phone,
+            customer_id=customer.id.rsplit("/", 1)[-1],
+            first_name=customer.first_name,
+            origin="imported",
+            created_at=customer.created_at,
+        )
+    )
+    return 1
