@@ -18,7 +18,15 @@ from shop_app.domain.payloads import (
     parse_order,
     parse_privacy_request,
 )
-from shop_app.journeys import cancel_pending, convert_journey, replan, stop_journey, store_checkout, store_order
+from shop_app.journeys import (
+    cancel_pending,
+    convert_journey,
+    equal_where_given,
+    replan,
+    stop_journey,
+    store_checkout,
+    store_order,
+)
 from shop_app.shops import load_settings
 from shop_app.tables import CheckoutRow, Journey, Shop, WebhookDelivery
 from shop_app.tokens import forget_token
@@ -59,11 +67,7 @@ def on_checkout(session: Session, shop: Shop, payload: dict, now: datetime) -> s
 
 def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     checkout_id, cart_token = parse_checkout_delete(payload)
-    match = []
-    if checkout_id:
-        match.append(CheckoutRow.shopify_id == checkout_id)
-    if cart_token:
-        match.append(CheckoutRow.cart_token == cart_token)
+    match = equal_where_given((CheckoutRow.shopify_id, checkout_id), (CheckoutRow.cart_token, cart_token))
     rows = session.scalars(select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, or_(*match))).all()
     for row in rows:
         row.deleted_at = now
@@ -74,16 +78,8 @@ def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetim
 
 def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     order = store_order(session, shop, parse_order(payload))
-    match = []
-    if order.checkout_token:
-        match.append(CheckoutRow.token == order.checkout_token)
-    if order.cart_token:
-        match.append(CheckoutRow.cart_token == order.cart_token)
-    customer = []
-    if order.email:
-        customer.append(CheckoutRow.email == order.email)
-    if order.phone:
-        customer.append(CheckoutRow.phone == order.phone)
+    match = equal_where_given((CheckoutRow.token, order.checkout_token), (CheckoutRow.cart_token, order.cart_token))
+    customer = equal_where_given((CheckoutRow.email, order.email), (CheckoutRow.phone, order.phone))
     journeys = []
     if match:
         journeys += session.scalars(

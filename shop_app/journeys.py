@@ -119,16 +119,15 @@ def store_order(session: Session, shop: Shop, order: Order) -> OrderRow:
     return row
 
 
+def equal_where_given(*pairs) -> list:
+    """`column == value` for each (column, value) pair whose value is known."""
+    return [column == value for column, value in pairs if value]
+
+
 def payment_for(session: Session, shop_id: int, checkout: Checkout, since: datetime) -> OrderRow | None:
     """An order for this checkout, or by this customer since the abandonment (local records)."""
-    match = [OrderRow.checkout_token == checkout.token]
-    if checkout.cart_token:
-        match.append(OrderRow.cart_token == checkout.cart_token)
-    by_customer = []
-    if checkout.email:
-        by_customer.append(OrderRow.email == checkout.email)
-    if checkout.phone:
-        by_customer.append(OrderRow.phone == checkout.phone)
+    match = equal_where_given((OrderRow.checkout_token, checkout.token), (OrderRow.cart_token, checkout.cart_token))
+    by_customer = equal_where_given((OrderRow.email, checkout.email), (OrderRow.phone, checkout.phone))
     if by_customer:
         match.append(and_(OrderRow.shopify_created_at >= since, or_(*by_customer)))
     return session.scalar(
