@@ -175,7 +175,8 @@ def deprecated_inputs(value: Any, type_: GraphQLInputType | None) -> list[str]:
 # --- one place -----------------------------------------------------------------------------------
 
 PROJECT = Path(__file__).resolve().parents[2]
-EMBEDDED = re.compile(r"""\b(query|mutation)\s+[A-Z]\w*\s*[({]|\b(query|mutation)\s*\{""")
+# `query Name(` or `query Name {` or `mutation {`: prose such as "the query HMAC (…)" is not GraphQL.
+EMBEDDED = re.compile(r"""\b(query|mutation)\s+[A-Z]\w*(\(|\s*\{)|\b(query|mutation)\s*\{""")
 
 
 def test_no_other_module_embeds_graphql() -> None:
