@@ -37,7 +37,6 @@ from shop_app.security import webhook_hmac
 from shop_app.shops import install_shop, save_settings
 from shop_app.tables import CheckoutRow, Journey, Message, WebhookDelivery
 
-
 #: What the demo points at its own embedded servers, restored when it ends.
 DEMO_ENVIRONMENT = (
     "DATABASE_URL", "REDIS_URL", "RECLAIM_OUTBOX_FILE", "RECLAIM_INSTANCE_DIR", "SHOPIFY_ADMIN_BASE_URL",

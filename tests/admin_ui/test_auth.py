@@ -350,9 +350,9 @@ def snapshot(rt, domain: str) -> dict:
         }
 
 
-def test_public_endpoints_are_only_the_bounce_page(app):
+def test_public_endpoints_are_only_the_bounce_page_and_the_install_routes(app):
     endpoints = {rule.endpoint for rule in admin_rules(app)}
-    assert PUBLIC_ENDPOINTS == {"admin_ui.auth.bounce"}
+    assert PUBLIC_ENDPOINTS == {"admin_ui.auth.bounce", "admin_ui.install.start", "admin_ui.install.callback"}
     assert PUBLIC_ENDPOINTS <= endpoints
 
 
