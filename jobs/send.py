@@ -29,7 +29,7 @@ from shop_app.discounts import StepOffer, code_for
 from shop_app.domain import consent, content, gates
 from shop_app.domain.models import Channel, Order, Status, Step
 from shop_app.domain.planner import address_for
-from shop_app.errors import AdminApiError, AdminApiUnavailable, DiscountUnavailable, ReclaimError, ShopNotConnected
+from shop_app.errors import ReclaimError
 from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for, store_order
 from shop_app.privacy import address_hash
 from shop_app.shops import load_settings
@@ -41,8 +41,9 @@ PAYMENT_CHECK_RETRY = timedelta(minutes=10)
 DISCOUNT_RETRY = timedelta(minutes=30)
 TRANSIENT_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 SENDING_STATES = (Status.SENT.value, Status.SENDING.value, Status.UNKNOWN.value)
-#: What "Shopify could not answer" looks like: the message waits, it is never sent just in case.
-ADMIN_FAILURES = (AdminApiError, AdminApiUnavailable, ShopNotConnected, ReclaimError, requests.RequestException)
+#: What "Shopify could not answer" looks like (Admin API errors, no usable token, network):
+#: the message waits, it is never sent just in case.
+ADMIN_FAILURES = (ReclaimError, requests.RequestException)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> st
             return _paid_elsewhere(rt, passed, paid[0])
         try:
             code = code_for(rt.sessions, client, passed.offer, now)
-        except (DiscountUnavailable, *ADMIN_FAILURES) as exc:
+        except ADMIN_FAILURES as exc:  # DiscountUnavailable is one of them
             return _postpone(rt, passed, now + DISCOUNT_RETRY, f"waiting for the discount code: {exc}")
 
     with transaction(rt.sessions) as session:
