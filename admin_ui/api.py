@@ -80,17 +80,15 @@ def list_messages() -> ResponseReturnValue:
     if bad:
         return _errors([FieldError("status", f"{value!r} is not one of {', '.join(STATUSES)}") for value in bad])
     with transaction(app_runtime().sessions) as session:
-        rows = message_rows(session, _shop(session).domain)
-    if wanted:
-        rows = [row for row in rows if row["status"] in wanted]
+        rows = message_rows(session, _shop(session).domain, statuses=tuple(wanted))
     return jsonify(messages=rows)
 
 
 @bp.get("/messages/<int:message_id>")
 def show_message(message_id: int) -> ResponseReturnValue:
     with transaction(app_runtime().sessions) as session:
-        rows = message_rows(session, _shop(session).domain)
-    row = next((r for r in rows if r["id"] == message_id), None)
+        rows = message_rows(session, _shop(session).domain, message_id=message_id)
+    row = rows[0] if rows else None
     if row is None:  # another shop's id looks exactly like one that does not exist
         return jsonify(error=f"no message {message_id}"), 404
     return jsonify(message=row)

@@ -9,7 +9,14 @@ from shop_app.shops import get_shop
 from shop_app.tables import CheckoutRow, Journey, Message, Shop
 
 
-def message_rows(session: Session, shop_domain: str | None = None) -> list[dict]:
+def message_rows(
+    session: Session,
+    shop_domain: str | None = None,
+    *,
+    statuses: tuple[str, ...] = (),
+    message_id: int | None = None,
+) -> list[dict]:
+    """Messages with their checkout, oldest due first; filtered in SQL by shop, status and id."""
     query = (
         select(Message, Shop.domain, CheckoutRow.token)
         .join(Shop, Shop.id == Message.shop_id)
@@ -19,6 +26,10 @@ def message_rows(session: Session, shop_domain: str | None = None) -> list[dict]
     )
     if shop_domain is not None:
         query = query.where(Message.shop_id == get_shop(session, shop_domain).id)
+    if statuses:
+        query = query.where(Message.status.in_(statuses))
+    if message_id is not None:
+        query = query.where(Message.id == message_id)
     return [
         {
             "id": m.id,
