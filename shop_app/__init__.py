@@ -25,6 +25,8 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
     from webhooks import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
+    from webhooks.unsubscribe import bp as unsubscribe_bp
+    app.register_blueprint(unsubscribe_bp)
 
     from admin_ui import bp as admin_ui_bp
 
