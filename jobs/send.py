@@ -35,6 +35,7 @@ from shop_app.privacy import address_hash
 from shop_app.shops import load_settings
 from shop_app.tables import CheckoutRow, Journey, Message, Shop, Suppression
 from shop_app.tokens import open_admin_client
+from shop_app.unsubscribe import unsubscribe_url
 
 log = logging.getLogger(__name__)
 PAYMENT_CHECK_RETRY = timedelta(minutes=10)
@@ -237,11 +238,22 @@ def _claim(rt, session: Session, passed: Passed, code: str | None, now: datetime
         code=code,
     )
     address = address_for(channel, checkout)
+    body, email = text.body, {}
+    if channel is Channel.EMAIL:
+        unsubscribe = unsubscribe_url(rt.settings, shop.id, channel.value, address)
+        body = content.with_unsubscribe(text.body, unsubscribe)
+        link = content.recovery_link(checkout, shop.domain, code)
+        email = {
+            "html": content.email_html(body, (link, unsubscribe)),
+            "sender_name": shop.name,
+            "reply_to": shop.email,
+            "unsubscribe_url": unsubscribe,
+        }
     message.status, message.sending_at = Status.SENDING.value, now
     message.attempts += 1
-    message.recipient, message.subject, message.body = address, text.subject, text.body
+    message.recipient, message.subject, message.body = address, text.subject, body
     message.reason = None
-    return OutgoingMessage(message.id, shop.domain, channel.value, address, text.subject, text.body)
+    return OutgoingMessage(message.id, shop.domain, channel.value, address, text.subject, body, **email)
 
 
 def _deliver(rt, outgoing: OutgoingMessage, now: datetime) -> str:

@@ -18,6 +18,7 @@ DEFAULT_ADMIN_BASE_URL = "https://{shop}"
 DEV_API_KEY = "reclaim-dev-api-key"
 DEV_API_SECRET = "reclaim-dev-api-secret"
 DEV_SECRET_KEY = "reclaim-dev-secret-key-not-for-production"
+DEFAULT_EMAIL_FROM = "recovery@reclaim.localhost"
 
 #: Largest webhook body we accept. Shopify checkout payloads with hundreds of
 #: line items stay well below this; anything bigger is refused with 413.
@@ -60,6 +61,9 @@ class Settings:
     shopify_admin_base_url: str
     secret_key: str
     outbox_file: str | None
+    smtp_url: str | None
+    sendgrid_api_key: str | None
+    email_from: str  # the envelope sender; the shop's name is the display name
     instance_dir: Path
     dev_mode: bool
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -80,6 +84,9 @@ class Settings:
             shopify_admin_base_url=env.get("SHOPIFY_ADMIN_BASE_URL") or DEFAULT_ADMIN_BASE_URL,
             secret_key=env.get("RECLAIM_SECRET_KEY") or (DEV_SECRET_KEY if dev else ""),
             outbox_file=env.get("RECLAIM_OUTBOX_FILE") or None,
+            smtp_url=env.get("SMTP_URL") or None,
+            sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
+            email_from=env.get("RECLAIM_EMAIL_FROM") or DEFAULT_EMAIL_FROM,
             instance_dir=instance,
             dev_mode=dev,
         )
@@ -108,6 +115,10 @@ class Settings:
             problems.append("REDIS_URL is required outside development (the embedded Redis is for dev only)")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            problems.append("SMTP_URL must be an smtp:// or smtps:// URL")
+        if "@" not in self.email_from:
+            problems.append("RECLAIM_EMAIL_FROM must be an email address")
         if "{shop}" not in self.shopify_admin_base_url:
             problems.append("SHOPIFY_ADMIN_BASE_URL must contain {shop}")
         if not self.shopify_app_url.startswith(("http://", "https://")):

@@ -43,7 +43,7 @@ class Runtime:
             sessions=session_factory(engine),
             redis=redis,
             queue=JobQueue(redis),
-            channels=Channels(settings.outbox_file),
+            channels=Channels(settings),
             box=SecretBox(settings.secret_key),
         )
 

@@ -28,6 +28,11 @@ class OutgoingMessage:
     to: str
     subject: str | None
     body: str
+    # Email only:
+    html: str | None = None
+    sender_name: str | None = None  # the shop's name
+    reply_to: str | None = None  # the merchant's address
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,39 @@ class OutboxFileTransport:
 
 
 class Channels:
-    """Which transport serves a channel for a shop; None means "needs connection"."""
+    """Which transport serves a channel for a shop; None means "needs connection".
 
-    def __init__(self, outbox_file: str | None):
-        self._outbox = OutboxFileTransport(outbox_file) if outbox_file else None
+    `RECLAIM_OUTBOX_FILE` (development) connects every channel to the outbox file.
+    Otherwise email goes through SMTP_URL or SENDGRID_API_KEY; SMS, WhatsApp and push
+    providers arrive with their adapters.
+    """
+
+    def __init__(self, settings):
+        self._outbox = OutboxFileTransport(settings.outbox_file) if settings.outbox_file else None
+        self._email = None
+        if settings.smtp_url or settings.sendgrid_api_key:
+            from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTransport
+
+            def compose(message: OutgoingMessage) -> EmailMessageSpec:
+                return EmailMessageSpec(
+                    from_name=message.sender_name or message.shop,
+                    from_address=settings.email_from,
+                    to=message.to,
+                    subject=message.subject or "",
+                    text=message.body,
+                    html=message.html or "",
+                    unsubscribe_url=message.unsubscribe_url or "",
+                    reply_to=message.reply_to,
+                    message_id=message.message_id,
+                )
+
+            if settings.smtp_url:
+                self._email = SmtpTransport(settings.smtp_url, compose=compose)
+            else:
+                self._email = SendGridTransport(settings.sendgrid_api_key, compose=compose)
 
     def transport(self, shop_domain: str, channel: str) -> Transport | None:
-        del shop_domain, channel  # per-shop provider credentials arrive with the real providers
-        return self._outbox
+        del shop_domain  # per-shop provider credentials arrive with the Twilio adapter
+        if self._outbox is not None:
+            return self._outbox
+        return self._email if channel == "email" else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from html import escape
 from urllib.parse import quote, urlsplit
 
 from shop_app.domain.models import Channel, Checkout, Step
@@ -75,3 +76,18 @@ def compose(
     if channel is Channel.PUSH:
         return Content(subject, f"{summary}.{incentive} {link}")
     return Content(None, body)
+
+
+def with_unsubscribe(text: str, unsubscribe_url: str) -> str:
+    """The visible unsubscribe link every email carries (next to the List-Unsubscribe header)."""
+    return f"{text}\n\nDon't want these reminders? Unsubscribe: {unsubscribe_url}"
+
+
+def email_html(text: str, links: tuple[str, ...]) -> str:
+    """The HTML part: the text escaped, its paragraphs kept, and the given links clickable."""
+    html = escape(text)
+    for link in links:
+        safe = escape(link)
+        html = html.replace(safe, f'<a href="{safe}">{safe}</a>')
+    paragraphs = "".join(f"<p>{part.replace(chr(10), '<br>')}</p>" for part in html.split("\n\n"))
+    return f'<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">{paragraphs}</body></html>'
