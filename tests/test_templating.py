@@ -1,0 +1,230 @@
+from dataclasses import replace
+
+import pytest
+from jinja2.exceptions import SecurityError, UndefinedError
+
+from shop_app import templating
+from shop_app.default_templates import DEFAULT_TEMPLATES, LANGUAGES, TONES, default_template
+from shop_app.domain.models import Channel, Step
+from shop_app.domain.sms import GSM7, MAX_SMS_SEGMENTS
+from shop_app.templating import (
+    FIELD_NAMES,
+    TemplateRefused,
+    preview,
+    render,
+    sample_fields,
+    validate_template,
+)
+
+COMBINATIONS = [(s, c, lang, tone) for s in Step for c in Channel for lang in LANGUAGES for tone in TONES]
+
+INJECTIONS = [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+    "{{ self }}",
+    "{{ config }}",
+    "{{ lipsum }}",
+    "{{ range(10**9) }}",
+    "{{ range(10**9)|length }}",
+    "{{ 'x' * 1000000000 }}",
+    "{{ '%0999999999d' % 1 }}",
+    "{{ 9 ** 9 ** 9 }}",
+    "{{ '{:999999999}'.format(1) }}",
+    "{{ first_name.upper() }}",
+    "{{ cart_items[0]['__class__'] }}",
+    "{{ first_name|attr('__class__') }}",
+    "{{ 'x'|center(999999999) }}",
+    "{{ first_name|safe }}",
+    "{% set a = 'xxxxxxxx' %}{% set a = a ~ a %}{{ a }}",
+    "{% with a = first_name ~ first_name %}{{ a }}{% endwith %}",
+    "{% include 'x.html' %}",
+    "{% extends 'base.html' %}",
+    "{% import 'm.html' as m %}",
+    "{% macro m() %}x{% endmacro %}{{ m() }}",
+    "{% for a in cart_items %}{% for b in cart_items %}{{ b }}{% endfor %}{% endfor %}",
+    "{% for a in cart_items %}{{ loop.cycle('a', 'b') }}{% endfor %}",
+]
+
+
+def _parts(template):
+    return {name: getattr(template, name) for name in ("subject", "body", "html", "url") if getattr(template, name)}
+
+
+@pytest.mark.parametrize("key", COMBINATIONS, ids=lambda k: "-".join(str(getattr(p, "value", p)) for p in k))
+def test_every_default_renders_and_validates(key):
+    step, channel, language, tone = key
+    template = DEFAULT_TEMPLATES[key]
+    assert set(_parts(template)) == {
+        Channel.EMAIL: {"subject", "body", "html"},
+        Channel.PUSH: {"subject", "body", "url"},
+        Channel.SMS: {"body"},
+        Channel.WHATSAPP: {"body"},
+    }[channel]
+    for with_discount in (True, False):
+        fields = sample_fields(language, with_discount=with_discount)
+        rendered = {name: render(src, fields, html=name == "html") for name, src in _parts(template).items()}
+        text = "\n".join(rendered.values())
+        assert fields.shop_name in text
+        assert fields.recovery_link in text
+        assert fields.cart_items[0].title in text and fields.cart_total in text
+        assert ("SAVE15-K7QM" in text) is with_discount
+        assert "None" not in text and "{{" not in text and "{%" not in text
+        if channel is Channel.EMAIL:
+            assert fields.unsubscribe_link in rendered["body"] and fields.unsubscribe_link in rendered["html"]
+            assert "\n" not in rendered["subject"]
+        if channel is Channel.SMS:
+            length = preview(template.body, channel, language, tone).sms
+            if not with_discount:
+                length = templating.sms_length(rendered["body"])
+            assert length.encoding == GSM7 and length.segments <= 2, (rendered["body"], length)
+    for name, source in _parts(template).items():
+        validate_template(source, channel, html=name == "html", language=language)
+
+
+def test_default_lookup_falls_back_to_english_informal():
+    assert default_template("prime", "sms", "de", "casual") is DEFAULT_TEMPLATES[(Step.PRIME, Channel.SMS, "en", "informal")]
+    assert default_template(Step.FIRST, Channel.EMAIL, "es", "formal") is DEFAULT_TEMPLATES[
+        (Step.FIRST, Channel.EMAIL, "es", "formal")
+    ]
+    assert default_template("first", "email", "es", "other") is DEFAULT_TEMPLATES[
+        (Step.FIRST, Channel.EMAIL, "es", "informal")
+    ]
+
+
+def test_tones_and_languages_really_differ():
+    sources = {DEFAULT_TEMPLATES[(Step.FIRST, Channel.EMAIL, lang, tone)].body for lang in LANGUAGES for tone in TONES}
+    assert len(sources) == 4
+
+
+@pytest.mark.parametrize("source", INJECTIONS)
+@pytest.mark.parametrize("channel", [Channel.EMAIL, Channel.SMS])
+def test_injections_are_refused_at_save(source, channel):
+    with pytest.raises(TemplateRefused) as refused:
+        validate_template(source, channel)
+    assert refused.value.reason
+
+
+@pytest.mark.parametrize("source", INJECTIONS)
+@pytest.mark.parametrize("html", [False, True])
+def test_injections_cannot_be_rendered(source, html):
+    with pytest.raises(TemplateRefused):
+        render(source, sample_fields(), html=html)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ cart_items[0]['__class__'] }}",
+        "{{ cart_items[0].__dict__ }}",
+        "{{ first_name.__doc__ }}",
+        "{{ first_name.upper() }}",
+        "{{ 'x' * 1000000000 }}",
+        "{{ '%0999999999d' % 1 }}",
+        "{{ 9 ** 9 ** 9 }}",
+    ],
+)
+def test_the_sandbox_itself_refuses_without_the_static_checks(source):
+    """Defence in depth: the environment refuses even when the AST checks are bypassed."""
+    env = templating._environment(autoescape=False)
+    with pytest.raises((SecurityError, UndefinedError)):
+        env.from_string(source).render(sample_fields().context())
+
+
+def test_the_sandbox_has_no_globals_and_only_allowed_filters():
+    env = templating._environment(autoescape=True)
+    assert env.globals == {}
+    assert set(env.filters) == set(templating.ALLOWED_FILTERS)
+    assert "safe" not in env.filters and "attr" not in env.filters and "format" not in env.filters
+
+
+def test_unknown_field_is_refused_and_named():
+    with pytest.raises(TemplateRefused, match="coupon"):
+        validate_template("Hi {{ first_name }}, use {{ coupon }}", Channel.EMAIL)
+    with pytest.raises(TemplateRefused, match="coupon"):
+        validate_template("{% if coupon is defined %}x{% endif %}", Channel.EMAIL)
+    with pytest.raises(TemplateRefused, match="no attribute 'titel'"):
+        validate_template("{{ cart_items[0].titel }}", Channel.EMAIL)
+
+
+def test_syntax_error_is_refused_with_the_line():
+    with pytest.raises(TemplateRefused, match="line 2"):
+        validate_template("Hi\n{{ first_name ", Channel.SMS)
+
+
+def test_unknown_filter_is_refused():
+    with pytest.raises(TemplateRefused, match="unknown filter 'center'"):
+        validate_template("{{ shop_name|center(80) }}", Channel.EMAIL)
+
+
+def test_every_documented_field_can_be_used():
+    source = " ".join("{{ %s }}" % name for name in sorted(FIELD_NAMES - {"cart_items"}))
+    source += "{% for item in cart_items %} {{ item.title }} {{ item.quantity }} {{ item.price }}{% endfor %}"
+    validate_template(source, Channel.EMAIL)
+    assert "Straw hat 2 20.00 EUR" in render(source, sample_fields())
+
+
+def test_sms_over_the_cap_is_refused_with_the_count_and_encoding():
+    gsm = "{{ shop_name }} " + "a" * 460
+    with pytest.raises(TemplateRefused, match=r"4 SMS segments \(GSM-7, 471 characters\); the limit is 3"):
+        validate_template(gsm, Channel.SMS)
+    ucs = "{{ shop_name }} " + "ó" * 200
+    with pytest.raises(TemplateRefused, match=r"4 SMS segments \(UCS-2, 211 characters\)"):
+        validate_template(ucs, Channel.SMS)
+    validate_template(ucs, Channel.EMAIL)  # the cap is for SMS only
+    validate_template("a" * (153 * MAX_SMS_SEGMENTS), Channel.SMS)
+
+
+def test_sms_cap_checks_the_discount_branch_too():
+    source = "{{ shop_name }}{% if discount_code %}" + "a" * 500 + "{% endif %}"
+    with pytest.raises(TemplateRefused, match="segments"):
+        validate_template(source, Channel.SMS)
+
+
+def test_preview_returns_text_and_sms_length():
+    shown = preview(DEFAULT_TEMPLATES[(Step.PRIME, Channel.SMS, "es", "informal")].body, "sms", "es", "informal")
+    assert "Casa Verde" in shown.text and "SAVE15-K7QM" in shown.text
+    assert shown.sms == templating.sms_length(shown.text) and shown.sms.segments >= 1
+    assert preview("Hi {{ first_name }}", Channel.EMAIL, "en", "formal").sms is None
+
+
+def test_html_bodies_escape_a_malicious_first_name():
+    fields = replace(sample_fields(), first_name="<script>alert(1)</script>", shop_name='Tom & "Jerry"')
+    html = render(DEFAULT_TEMPLATES[(Step.FIRST, Channel.EMAIL, "en", "informal")].html, fields, html=True)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Tom &amp; &#34;Jerry&#34;" in html
+
+
+def test_text_channels_are_not_escaped():
+    fields = replace(sample_fields(), first_name="Zoë <3", shop_name="Tom & Jerry")
+    for channel in (Channel.SMS, Channel.WHATSAPP):
+        text = render(DEFAULT_TEMPLATES[(Step.FIRST, channel, "en", "informal")].body, fields)
+        assert "Zoë <3" in text and "Tom & Jerry" in text and "&amp;" not in text
+    subject = render(DEFAULT_TEMPLATES[(Step.FIRST, Channel.EMAIL, "en", "informal")].subject, fields)
+    assert subject.startswith("Tom & Jerry:")
+
+
+def test_output_size_is_bounded(monkeypatch):
+    monkeypatch.setattr(templating, "MAX_OUTPUT_CHARS", 100)
+    with pytest.raises(TemplateRefused, match="longer than 100"):
+        render("{% for item in cart_items %}" + "x" * 60 + "{% endfor %}", sample_fields())
+
+
+def test_source_size_is_bounded():
+    with pytest.raises(TemplateRefused, match="too long"):
+        validate_template("a" * (templating.MAX_SOURCE_CHARS + 1), Channel.EMAIL)
+
+
+def test_missing_optional_fields_render_empty():
+    fields = replace(sample_fields(), first_name="", discount_code=None)
+    assert render("[{{ discount_code }}]", fields) == "[]"
+    text = render(DEFAULT_TEMPLATES[(Step.FIRST, Channel.SMS, "en", "informal")].body, fields)
+    assert text.startswith("Hi there,")
+
+
+def test_cart_summary_shows_three_items_then_a_count():
+    items = tuple(templating.CartItem(f"Item {n}", 1, "1.00 EUR") for n in range(5))
+    fields = replace(sample_fields(), cart_items=items)
+    assert fields.cart_summary == "1 x Item 0, 1 x Item 1, 1 x Item 2, +2"
