@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from shop_app import runtime
 from shop_app.database import transaction
 from shop_app.domain.payloads import normal_email, normal_phone
+from shop_app.journeys import equal_where_given
 from shop_app.shops import save_settings
 from shop_app.tables import Profile, Shop, ShopSettingsRow
 from shop_app.tokens import open_admin_client
@@ -48,7 +49,7 @@ def _import(session, shop_id: int, customer) -> int:
     email, phone = normal_email(customer.email), normal_phone(customer.phone)
     if not (email or phone):
         return 0
-    match = [c for c in (Profile.email == email if email else None, Profile.phone == phone if phone else None) if c is not None]
+    match = equal_where_given((Profile.email, email), (Profile.phone, phone))
     if session.scalar(select(Profile.id).where(Profile.shop_id == shop_id, or_(*match)).limit(1)):
         return 0  # already known (captured by the store since install, or imported before)
     session.add(
