@@ -108,3 +108,19 @@ def test_a_token_that_cannot_be_refreshed_makes_messages_wait(store, admin_api):
     assert first["status"] == "scheduled"
     assert first["reason"].startswith("waiting: the payment check could not reach Shopify")
     assert store.outbox() == []
+
+
+def test_a_setup_lost_with_redis_is_queued_again_by_the_reconciler(rt, client, admin_api, monkeypatch):
+    import jobs.dispatch
+
+    admin_api.add_shop(NEW, name="Newcomer Goods", iana_timezone="Asia/Tokyo", currency_code="JPY")
+    client.get(f"/?id_token={admin_api.session_token(NEW)}", headers=BROWSER)
+    rt.redis.flushall()  # the setup job is gone before any worker ran it
+    store = ShopifyStore(rt, client, NEW)
+    store.drain()
+    assert shop_row(rt).setup_completed_at is None
+
+    monkeypatch.setattr(jobs.dispatch, "INGEST_GRACE_SECONDS", 0)
+    store.tick(datetime.now(timezone.utc))
+    shop = shop_row(rt)
+    assert shop.setup_completed_at is not None and shop.timezone == "Asia/Tokyo"
