@@ -20,7 +20,7 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shop_app import runtime
+from shop_app import messages, runtime
 from shop_app.adapters.channels import OutgoingMessage, SendStatus
 from shop_app.adapters.shopify import AdminClient, OrderSummary
 from shop_app.config import MAX_SEND_ATTEMPTS
@@ -33,7 +33,7 @@ from shop_app.errors import ReclaimError
 from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for, store_order
 from shop_app.privacy import address_hash
 from shop_app.shops import load_settings
-from shop_app.tables import CheckoutRow, Journey, Message, Shop, Suppression
+from shop_app.tables import CheckoutRow, Discount, Journey, Message, Shop, Suppression
 from shop_app.tokens import open_admin_client
 from shop_app.unsubscribe import unsubscribe_url
 
@@ -227,33 +227,29 @@ def _claim(rt, session: Session, passed: Passed, code: str | None, now: datetime
     shop = session.get(Shop, message.shop_id)
     checkout = checkout_of(session.get(CheckoutRow, journey.checkout_id))
     channel, step = Channel(message.channel), Step(message.step)
-    incentive = passed.offer.incentive
-    text = content.compose(
+    address = address_for(channel, checkout)
+    unsubscribe = unsubscribe_url(rt.settings, shop.id, channel.value, address) if channel is Channel.EMAIL else None
+    discount = session.scalar(select(Discount).where(Discount.journey_id == journey.id, Discount.step == step.value))
+    text = messages.compose(
         step,
         channel,
         checkout,
         shop_name=shop.name,
+        shop_timezone=shop.timezone,
         link=content.recovery_link(checkout, shop.domain, code),
-        offer=incentive.describe(checkout.currency) if code else None,
+        incentive=passed.offer.incentive,
         code=code,
+        expires_at=discount.expires_at if discount is not None else None,
+        unsubscribe_link=unsubscribe,
     )
-    address = address_for(channel, checkout)
-    body, email = text.body, {}
+    email = {}
     if channel is Channel.EMAIL:
-        unsubscribe = unsubscribe_url(rt.settings, shop.id, channel.value, address)
-        body = content.with_unsubscribe(text.body, unsubscribe)
-        link = content.recovery_link(checkout, shop.domain, code)
-        email = {
-            "html": content.email_html(body, (link, unsubscribe)),
-            "sender_name": shop.name,
-            "reply_to": shop.email,
-            "unsubscribe_url": unsubscribe,
-        }
+        email = {"html": text.html, "sender_name": shop.name, "reply_to": shop.email, "unsubscribe_url": unsubscribe}
     message.status, message.sending_at = Status.SENDING.value, now
     message.attempts += 1
-    message.recipient, message.subject, message.body = address, text.subject, body
+    message.recipient, message.subject, message.body = address, text.subject, text.body
     message.reason = None
-    return OutgoingMessage(message.id, shop.domain, channel.value, address, text.subject, body, **email)
+    return OutgoingMessage(message.id, shop.domain, channel.value, address, text.subject, text.body, **email)
 
 
 def _deliver(rt, outgoing: OutgoingMessage, now: datetime) -> str:

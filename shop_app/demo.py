@@ -240,7 +240,8 @@ class Demo:
             elif message.status == "scheduled" and before[1] != message.due_at:
                 line = f"now due {self.clock(message.due_at)} ({message.reason})"
             elif message.status == "sent":
-                line = f"SENT to {message.recipient}\n{'':<20}│ " + message.body
+                quoted = "".join(f"\n{'':<20}│ {text}" for text in message.body.splitlines() if text.strip())
+                line = f"SENT to {message.recipient}{quoted}"
             else:
                 line = f"{message.status}: {message.reason}"
             self.out(f"{self.clock(now)}    {who} {where} {line}")

