@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from shop_app import messages, runtime
 from shop_app.adapters.channels import OutgoingMessage, SendStatus
-from shop_app.adapters.shopify import AdminClient, OrderSummary
+from shop_app.adapters.shopify import OrderSummary
 from shop_app.config import MAX_SEND_ATTEMPTS
 from shop_app.database import transaction
 from shop_app.discounts import StepOffer, code_for
@@ -54,7 +54,6 @@ class Passed:
     message_id: int
     job_id: str
     shop_id: int
-    checkout_token: str
     email: str | None
     phone: str | None
     abandoned_at: datetime
@@ -69,20 +68,22 @@ def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> st
     if isinstance(passed, str):
         return passed
 
-    client: AdminClient | None = None
+    waiting = "waiting: the payment check could not reach Shopify ({})"
     try:
         client = open_admin_client(rt.sessions, rt.box, rt.settings, passed.shop_id, now, rt.admin_sleep)
-        orders = client.orders_for_payment_check(passed.checkout_token, passed.email, passed.phone, passed.abandoned_at)
     except ADMIN_FAILURES as exc:
-        if client is not None:
-            client.close()
-        return _postpone(rt, passed, now + PAYMENT_CHECK_RETRY, f"waiting: the payment check could not reach Shopify ({exc})")
+        return _postpone(rt, passed, now + PAYMENT_CHECK_RETRY, waiting.format(exc))
     with client:
+        try:
+            offer = passed.offer
+            orders = client.orders_for_payment_check(offer.checkout_token, passed.email, passed.phone, passed.abandoned_at)
+        except ADMIN_FAILURES as exc:
+            return _postpone(rt, passed, now + PAYMENT_CHECK_RETRY, waiting.format(exc))
         paid = [order for order in orders if order.cancelled_at is None]
         if paid:
             return _paid_elsewhere(rt, passed, paid[0])
         try:
-            code = code_for(rt.sessions, client, passed.offer, now)
+            code = code_for(rt.sessions, client, offer, now)
         except ADMIN_FAILURES as exc:  # DiscountUnavailable is one of them
             return _postpone(rt, passed, now + DISCOUNT_RETRY, f"waiting for the discount code: {exc}")
 
@@ -123,8 +124,7 @@ def _local_gates(rt, session: Session, message_id: int, job_id: str, now: dateti
         # WhatsApp orchestration repeats the first offer; Prime brings the stronger one.
         incentive = settings.prime.incentive if step is Step.PRIME else settings.first.incentive
         offer = StepOffer(shop.id, journey.id, step.value, checkout.token, checkout.customer_id, incentive)
-        return Passed(message.id, job_id, shop.id, checkout.token, checkout.email, checkout.phone,
-                      journey.abandoned_at, offer)
+        return Passed(message.id, job_id, shop.id, checkout.email, checkout.phone, journey.abandoned_at, offer)
     if decision.verdict is gates.Verdict.POSTPONE:
         message.status, message.due_at, message.job_id = Status.SCHEDULED.value, decision.until, None
     else:

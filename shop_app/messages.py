@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from shop_app.default_templates import default_template
@@ -30,18 +29,6 @@ def language_of(checkout: Checkout) -> str:
     """The checkout's language when we have texts for it, else English."""
     code = (checkout.locale or "").split("-")[0].lower()
     return code if code in LANGUAGES else "en"
-
-
-def offer_text(incentive: Incentive, currency: str, language: str) -> str:
-    if incentive.type == "percentage":
-        amount = f"{incentive.value.normalize():f}"
-        return f"{amount} % de descuento" if language == "es" else f"{amount}% off"
-    if incentive.type == "fixed_amount":
-        amount = money(Decimal(incentive.value), currency)
-        return f"{amount} de descuento" if language == "es" else f"{amount} off"
-    if incentive.type == "free_shipping":
-        return "envío gratis" if language == "es" else "free shipping"
-    return ""
 
 
 def expiry_text(expires_at: datetime | None, timezone: str, language: str) -> str | None:
@@ -74,7 +61,7 @@ def compose(
         cart_total=money(checkout.total_price, checkout.currency),
         recovery_link=link,
         discount_code=code,
-        discount_value=offer_text(incentive, checkout.currency, language) if code else None,
+        discount_value=incentive.describe(checkout.currency, language) if code else None,
         discount_expiry=expiry_text(expires_at, shop_timezone, language) if code else None,
         unsubscribe_link=unsubscribe_link,
     )

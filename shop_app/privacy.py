@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Status
-from shop_app.journeys import PENDING_VALUES
+from shop_app.journeys import PENDING_VALUES, equal_where_given
 from shop_app.tables import (
     CheckoutRow,
     DataRequest,
@@ -49,14 +49,8 @@ def address_hash(secret_key: str, address: str) -> str:
 def _match(columns, customer: Customer):
     """OR of the given (id, email, phone) columns against the customer's identifiers."""
     id_col, email_col, phone_col = columns
-    clauses = []
-    if customer.customer_id and id_col is not None:
-        clauses.append(id_col == customer.customer_id)
-    if customer.email:
-        clauses.append(email_col == customer.email)
-    if customer.phone:
-        clauses.append(phone_col == customer.phone)
-    return or_(*clauses)
+    return or_(*equal_where_given((id_col, customer.customer_id), (email_col, customer.email),
+                                  (phone_col, customer.phone)))
 
 
 def _checkouts(session: Session, shop: Shop, customer: Customer) -> list[CheckoutRow]:

@@ -44,12 +44,13 @@ def clean_shop_domain(value: str | None) -> str:
 class SecretBox:
     """Encrypts tokens and credentials at rest (Fernet: AES-128-CBC + HMAC-SHA256).
 
-    The key is derived from RECLAIM_SECRET_KEY so operators manage one secret.
+    The key is derived from RECLAIM_SECRET_KEY so operators manage one secret; `purpose`
+    gives each use its own key, so a value sealed for one use never opens for another.
     """
 
-    def __init__(self, secret_key: str):
-        key = base64.urlsafe_b64encode(hashlib.sha256(b"reclaim-at-rest:" + secret_key.encode()).digest())
-        self._fernet = Fernet(key)
+    def __init__(self, secret_key: str, purpose: str = "at-rest"):
+        label = f"reclaim-{purpose}:".encode()
+        self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(label + secret_key.encode()).digest()))
 
     def seal(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

@@ -10,7 +10,7 @@ import pytest
 
 from shop_app.domain.models import Channel, Checkout, LineItem, Step
 from shop_app.domain.settings import Incentive
-from shop_app.messages import compose, expiry_text, language_of, offer_text
+from shop_app.messages import compose, expiry_text, language_of
 
 PAIRS = [(Step.FIRST, Channel.EMAIL), (Step.FIRST, Channel.PUSH), (Step.WHATSAPP, Channel.WHATSAPP),
          (Step.PRIME, Channel.SMS), (Step.PRIME, Channel.WHATSAPP)]
@@ -68,8 +68,10 @@ def test_language_falls_back_to_english():
 
 
 def test_offer_and_expiry_texts():
-    assert offer_text(Incentive("fixed_amount", Decimal(5)), "EUR", "en") == "5.00 EUR off"
-    assert offer_text(Incentive("free_shipping"), "EUR", "es") == "envío gratis"
+    assert Incentive("fixed_amount", Decimal(5)).describe("EUR", "en") == "5.00 EUR off"
+    assert Incentive("fixed_amount", Decimal(5)).describe("EUR", "es") == "5.00 EUR de descuento"
+    assert Incentive("percentage", Decimal(15)).describe("EUR", "es") == "15 % de descuento"
+    assert Incentive("free_shipping").describe("EUR", "es") == "envío gratis"
     assert expiry_text(None, "UTC", "en") is None
 
 

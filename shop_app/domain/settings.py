@@ -48,13 +48,17 @@ class Incentive:
     def offered(self) -> bool:
         return self.type != "none"
 
-    def describe(self, currency: str) -> str:
+    def describe(self, currency: str, language: str = "en") -> str:
+        """The offer as the customer reads it: "10% off", "5.00 EUR off", "envío gratis"."""
+        spanish = language == "es"
         if self.type == "percentage":
-            return f"{self.value.normalize():f}% off"
+            amount = f"{self.value.normalize():f}"
+            return f"{amount} % de descuento" if spanish else f"{amount}% off"
         if self.type == "fixed_amount":
-            return " ".join(part for part in (f"{self.value:.2f}", currency, "off") if part)
+            amount = " ".join(part for part in (f"{self.value:.2f}", currency) if part)
+            return f"{amount} de descuento" if spanish else f"{amount} off"
         if self.type == "free_shipping":
-            return "free shipping"
+            return "envío gratis" if spanish else "free shipping"
         return ""
 
     def to_document(self) -> dict:
