@@ -32,7 +32,9 @@ def test_token_round_trips_and_does_not_show_the_address():
 
 
 @pytest.mark.parametrize("mangle", [
-    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # one character changed
+    # One character changed in the middle: the last one may carry only padding bits, so a
+    # change there can decode to the same bytes (this test was flaky when it changed the last).
+    lambda t: t[: len(t) // 2] + ("A" if t[len(t) // 2] != "A" else "B") + t[len(t) // 2 + 1 :],
     lambda t: t[:40],  # truncated
     lambda t: "not-a-token",
     lambda t: "x" * 5000,
