@@ -56,12 +56,15 @@ def test_customer_redact_leaves_no_personal_data_in_any_table(store):
     with transaction(store.rt.sessions) as session:
         shop_id = session.scalar(select(Shop.id))
         session.add(Suppression(shop_id=shop_id, channel="sms", address="+34600111222", reason="replied STOP"))
-    assert "ana@example.com" in text_of(all_rows(store.rt))  # the check below can fail
+    before = text_of(all_rows(store.rt))
+    assert "ana@example.com" in before and '"7001"' in before  # the checks below can fail
 
     store.deliver("customers/redact", {"shop_id": 1, "shop_domain": store.domain, "customer": ANA,
                                        "orders_to_redact": [5551]})
     dump = text_of(all_rows(store.rt))
-    for personal in ("ana@example.com", "34600111222", "Ana", "Ruiz", "7001", "/recover?key="):
+    # The customer id is looked for as a whole JSON string: bare "7001" also turns up in the
+    # microseconds of timestamps, which made this test flaky.
+    for personal in ("ana@example.com", "34600111222", "Ana", "Ruiz", '"7001"', "/recover?key="):
         assert personal not in dump, personal
     assert len(all_rows(store.rt)["checkouts"]) == 1  # counts for the dashboard survive, anonymous
 
