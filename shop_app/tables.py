@@ -180,6 +180,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("journey_id", "step", "channel", name="uq_messages_journey_step_channel"),
         Index("ix_messages_status_due", "status", "due_at"),
+        Index("ix_messages_provider_id", "provider_id"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -196,6 +197,10 @@ class Message(Base):
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     provider_id: Mapped[str | None] = mapped_column(String(128))
+    # What the provider last said (queued, sent, delivered, read, undelivered, bounced…):
+    # it only moves forward, whatever order the callbacks arrive in.
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivery_detail: Mapped[str | None] = mapped_column(Text)
     recipient: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
@@ -275,3 +280,118 @@ class DataRequest(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     export: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChannelConnection(Base):
+    """A shop's own provider account (today: Twilio for SMS and WhatsApp).
+
+    `config` holds what is not secret (account SID, sender, Messaging Service);
+    `secret` is the auth token, sealed with SecretBox.
+    """
+
+    __tablename__ = "channel_connections"
+    __table_args__ = (UniqueConstraint("shop_id", "provider", name="uq_channel_connections_shop_provider"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    provider: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ContentTemplate(Base):
+    """A WhatsApp template the app created through Twilio's Content API, and Meta's verdict on it."""
+
+    __tablename__ = "content_templates"
+    __table_args__ = (UniqueConstraint("shop_id", "step", "language", name="uq_content_templates_shop_step_lang"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    step: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    content_sid: Mapped[str] = mapped_column(String(34))
+    approval_status: Mapped[str] = mapped_column(String(16), default="unsubmitted")
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription, joined to a checkout through its cart token."""
+
+    __tablename__ = "push_subscriptions"
+    __table_args__ = (UniqueConstraint("shop_id", "endpoint_hash", name="uq_push_subscriptions_shop_endpoint"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    cart_token: Mapped[str | None] = mapped_column(String(64), index=True)
+    profile_id: Mapped[int | None] = mapped_column(Id, ForeignKey("profiles.id", ondelete="SET NULL"))
+    endpoint: Mapped[str] = mapped_column(Text)
+    endpoint_hash: Mapped[str] = mapped_column(String(64))
+    p256dh: Mapped[str] = mapped_column(String(128))
+    auth: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AppKey(Base):
+    """Keys the app generates once and keeps (the VAPID key pair for Web Push)."""
+
+    __tablename__ = "app_keys"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    private: Mapped[str] = mapped_column(Text)  # sealed with SecretBox
+    public: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MessageEvent(Base):
+    """What a provider told us later about a message (status callbacks, email events, clicks).
+
+    One row per (provider, provider id, event): callbacks that arrive twice are kept once.
+    The raw provider answer is kept beside the normalized event.
+    """
+
+    __tablename__ = "message_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_id", "event", name="uq_message_events_provider_event"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str] = mapped_column(String(128))
+    event: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Consent(Base):
+    """The latest consent we hold for one address on one channel, and where it came from."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("shop_id", "channel", "address", name="uq_consents_shop_channel_addr"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    profile_id: Mapped[int | None] = mapped_column(Id, ForeignKey("profiles.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(16))  # granted | revoked
+    source: Mapped[str] = mapped_column(String(32))  # checkout | customer | storefront | keyword | unsubscribe | provider
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MessageTemplate(Base):
+    """A merchant's own text for one step, channel and language (the defaults apply otherwise)."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "step", "channel", "language", name="uq_message_templates_shop_key"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    step: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

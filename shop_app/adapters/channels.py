@@ -20,6 +20,15 @@ class SendStatus(str, enum.Enum):
     FAILED_TRANSIENT = "failed-transient"
 
 
+class Rejection(str, enum.Enum):
+    """Why a provider refused a recipient for good: the send job acts on each one."""
+
+    SUPPRESSED = "suppressed"  # the recipient opted out with the provider (Twilio 21610): suppress the address
+    INVALID_ADDRESS = "invalid-address"  # not a number/address that can receive this channel (21211, 21614)
+    TEMPLATE_NEEDED = "template-needed"  # WhatsApp outside the 24-hour window without an approved template (63016)
+    SUBSCRIPTION_GONE = "subscription-gone"  # the push service says 404/410: delete the subscription
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     message_id: int
@@ -33,6 +42,14 @@ class OutgoingMessage:
     sender_name: str | None = None  # the shop's name
     reply_to: str | None = None  # the merchant's address
     unsubscribe_url: str | None = None
+    # SMS and WhatsApp (Twilio):
+    status_callback: str | None = None  # signed-for URL Twilio reports delivery status to
+    content_sid: str | None = None  # an approved WhatsApp template (HX…); body is then only our record
+    content_variables: dict[str, str] | None = None  # the template's {{1}}, {{2}}… values
+    # Browser push:
+    push_subscription: dict | None = None  # PushSubscription.toJSON(): endpoint + keys.p256dh/auth
+    topic: str | None = None  # a newer push with the same topic replaces an undelivered older one
+    link: str | None = None  # where a click on the notification goes
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,9 @@ class SendResult:
     status: SendStatus
     provider_id: str | None = None
     detail: str | None = None
+    rejection: Rejection | None = None
+    retry_after: float | None = None  # seconds, when the provider said how long to back off
+    raw: dict | None = None  # the provider's answer, kept as it came
 
 
 class Transport(Protocol):
