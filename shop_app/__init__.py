@@ -25,8 +25,17 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
     from webhooks import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
+    from webhooks.clicks import bp as clicks_bp
+    from webhooks.sendgrid_events import bp as sendgrid_bp
+    from webhooks.twilio_callbacks import bp as twilio_bp
     from webhooks.unsubscribe import bp as unsubscribe_bp
-    app.register_blueprint(unsubscribe_bp)
+
+    for blueprint in (unsubscribe_bp, clicks_bp, sendgrid_bp, twilio_bp):
+        app.register_blueprint(blueprint)
+
+    from storefront import bp as storefront_bp
+
+    app.register_blueprint(storefront_bp)
 
     from admin_ui import bp as admin_ui_bp
 

@@ -19,6 +19,8 @@ DEV_API_KEY = "reclaim-dev-api-key"
 DEV_API_SECRET = "reclaim-dev-api-secret"
 DEV_SECRET_KEY = "reclaim-dev-secret-key-not-for-production"
 DEFAULT_EMAIL_FROM = "recovery@reclaim.localhost"
+#: Who push services may contact about our pushes (the VAPID `sub` claim).
+DEFAULT_VAPID_CONTACT = "mailto:push@reclaim.localhost"
 
 #: Largest webhook body we accept. Shopify checkout payloads with hundreds of
 #: line items stay well below this; anything bigger is refused with 413.
@@ -64,6 +66,8 @@ class Settings:
     smtp_url: str | None
     sendgrid_api_key: str | None
     email_from: str  # the envelope sender; the shop's name is the display name
+    sendgrid_webhook_public_key: str | None  # base64 DER ECDSA key SendGrid signs its event webhook with
+    vapid_contact: str
     instance_dir: Path
     dev_mode: bool
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -87,6 +91,8 @@ class Settings:
             smtp_url=env.get("SMTP_URL") or None,
             sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
             email_from=env.get("RECLAIM_EMAIL_FROM") or DEFAULT_EMAIL_FROM,
+            sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+            vapid_contact=env.get("RECLAIM_VAPID_CONTACT") or DEFAULT_VAPID_CONTACT,
             instance_dir=instance,
             dev_mode=dev,
         )
@@ -119,6 +125,8 @@ class Settings:
             problems.append("SMTP_URL must be an smtp:// or smtps:// URL")
         if "@" not in self.email_from:
             problems.append("RECLAIM_EMAIL_FROM must be an email address")
+        if not self.vapid_contact.startswith(("mailto:", "https:")):
+            problems.append("RECLAIM_VAPID_CONTACT must be a mailto: or https: URL")
         if "{shop}" not in self.shopify_admin_base_url:
             problems.append("SHOPIFY_ADMIN_BASE_URL must contain {shop}")
         if not self.shopify_app_url.startswith(("http://", "https://")):

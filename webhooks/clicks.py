@@ -1,0 +1,5 @@
+"""Placeholder blueprint: filled in by the channel work of issue 4."""
+
+from flask import Blueprint
+
+bp = Blueprint("clicks", __name__)
