@@ -68,6 +68,10 @@ class Settings:
     email_from: str  # the envelope sender; the shop's name is the display name
     sendgrid_webhook_public_key: str | None  # base64 DER ECDSA key SendGrid signs its event webhook with
     vapid_contact: str
+    # Where the Twilio SDK sends requests; None means Twilio itself. Tests and the demo
+    # point these at the development Twilio server (shop_app/devtools/twilio_api.py).
+    twilio_api_base_url: str | None
+    twilio_content_base_url: str | None
     instance_dir: Path
     dev_mode: bool
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -93,6 +97,8 @@ class Settings:
             email_from=env.get("RECLAIM_EMAIL_FROM") or DEFAULT_EMAIL_FROM,
             sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
             vapid_contact=env.get("RECLAIM_VAPID_CONTACT") or DEFAULT_VAPID_CONTACT,
+            twilio_api_base_url=env.get("TWILIO_API_BASE_URL") or None,
+            twilio_content_base_url=env.get("TWILIO_CONTENT_BASE_URL") or None,
             instance_dir=instance,
             dev_mode=dev,
         )

@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from shop_app.consents import record_consent
 from shop_app.domain import planner
 from shop_app.domain.models import PENDING, Checkout, LineItem, Order, Status
 from shop_app.domain.settings import ShopSettings
@@ -77,8 +78,24 @@ def store_checkout(session: Session, shop: Shop, checkout: Checkout) -> tuple[Ch
     row.shopify_updated_at = checkout.updated_at
     if row.profile_id is None and checkout.reachable:
         row.profile_id = _profile_for(session, shop, checkout).id
+    _record_checkout_consent(session, shop, row, checkout)
     session.flush()
     return row, None
+
+
+def _record_checkout_consent(session: Session, shop: Shop, row: CheckoutRow, checkout: Checkout) -> None:
+    """What the checkout's marketing checkboxes say, as consent records (source "checkout").
+
+    An unticked SMS box is no statement (it is unticked by default), so only a tick is recorded
+    for SMS; the email box is recorded either way when Shopify tells us its state.
+    """
+    at = checkout.updated_at
+    if checkout.email and checkout.accepts_email_marketing is not None:
+        record_consent(session, shop.id, "email", checkout.email, granted=checkout.accepts_email_marketing,
+                       source="checkout", at=at, profile_id=row.profile_id)
+    if checkout.phone and checkout.accepts_sms_marketing:
+        record_consent(session, shop.id, "sms", checkout.phone, granted=True, source="checkout", at=at,
+                       profile_id=row.profile_id)
 
 
 def _profile_for(session: Session, shop: Shop, checkout: Checkout) -> Profile:

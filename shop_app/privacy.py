@@ -19,11 +19,14 @@ from shop_app.domain.models import Status
 from shop_app.journeys import PENDING_VALUES, equal_where_given
 from shop_app.tables import (
     CheckoutRow,
+    Consent,
     DataRequest,
     Journey,
     Message,
+    MessageEvent,
     OrderRow,
     Profile,
+    PushSubscription,
     Shop,
     Suppression,
     WebhookDelivery,
@@ -112,6 +115,11 @@ def export_customer(session: Session, shop: Shop, customer: Customer, request_id
              "body": m.body, "sent_at": _when(m.sent_at), "reason": m.reason}
             for m in messages
         ],
+        "consents": [
+            {"channel": c.channel, "state": c.state, "source": c.source, "recorded_at": _when(c.recorded_at)}
+            for c in session.scalars(select(Consent).where(
+                Consent.shop_id == shop.id, Consent.address.in_([a for a in (customer.email, customer.phone) if a])))
+        ],
         "suppressions": [{"channel": s.channel, "reason": s.reason, "since": _when(s.created_at)} for s in suppressions],
     }
     request = DataRequest(
@@ -162,6 +170,14 @@ def redact_customer(session: Session, shop: Shop, customer: Customer, secret_key
     )
     # An opt-out must survive the erasure: keep it, but only as a keyed hash of the address.
     addresses = [a for a in (customer.email, customer.phone) if a]
+    session.execute(delete(Consent).where(Consent.shop_id == shop.id, Consent.address.in_(addresses)))
+    cart_tokens = [c.cart_token for c in checkouts if c.cart_token]
+    session.execute(delete(PushSubscription).where(PushSubscription.shop_id == shop.id,
+                                                   PushSubscription.cart_token.in_(cart_tokens)))
+    # Providers' raw callbacks carry the address (To/From, email): keep the event, drop the raw.
+    message_ids = select(Message.id).where(Message.shop_id == shop.id, Message.journey_id.in_(journey_ids))
+    session.execute(update(MessageEvent).where(MessageEvent.shop_id == shop.id,
+                                               MessageEvent.message_id.in_(message_ids)).values(raw=None))
     for suppression in session.scalars(
         select(Suppression).where(Suppression.shop_id == shop.id, Suppression.address.in_(addresses))
     ):

@@ -1,0 +1,58 @@
+"""A shop's own provider accounts: today Twilio, for SMS and WhatsApp.
+
+The auth token is sealed at rest with SecretBox; the rest (account SID, senders) is
+plain configuration the admin may show. Every read and write is scoped by shop.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shop_app.adapters.twilio_messaging import TwilioAccount
+from shop_app.security import SecretBox
+from shop_app.tables import ChannelConnection
+
+TWILIO = "twilio"
+_PUBLIC_FIELDS = ("account_sid", "messaging_service_sid", "from_number", "whatsapp_from")
+
+
+def save_twilio(session: Session, box: SecretBox, shop_id: int, account: TwilioAccount) -> ChannelConnection:
+    config = {name: getattr(account, name) for name in _PUBLIC_FIELDS}
+    row = _row(session, shop_id, TWILIO)
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = ChannelConnection(shop_id=shop_id, provider=TWILIO, config=config,
+                                        secret=box.seal(account.auth_token))
+                session.add(row)
+            return row
+        except IntegrityError:  # saved concurrently: update that one
+            row = _row(session, shop_id, TWILIO)
+    row.config, row.secret = config, box.seal(account.auth_token)
+    return row
+
+
+def twilio_account(session: Session, box: SecretBox, shop_id: int) -> TwilioAccount | None:
+    row = _row(session, shop_id, TWILIO)
+    if row is None:
+        return None
+    return TwilioAccount(auth_token=box.open(row.secret), **{k: row.config.get(k) for k in _PUBLIC_FIELDS})
+
+
+def forget(session: Session, shop_id: int, provider: str = TWILIO) -> None:
+    session.execute(delete(ChannelConnection).where(ChannelConnection.shop_id == shop_id,
+                                                    ChannelConnection.provider == provider))
+
+
+def describe(session: Session, shop_id: int) -> dict:
+    """What the admin shows: which senders are set, never the token."""
+    row = _row(session, shop_id, TWILIO)
+    return {"twilio": None if row is None else {k: row.config.get(k) for k in _PUBLIC_FIELDS}}
+
+
+def _row(session: Session, shop_id: int, provider: str) -> ChannelConnection | None:
+    return session.scalar(
+        select(ChannelConnection).where(ChannelConnection.shop_id == shop_id, ChannelConnection.provider == provider)
+    )
