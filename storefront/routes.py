@@ -1,5 +1,136 @@
-"""App-proxy routes (placeholder: the push script and subscription endpoint land here)."""
+"""App-proxy routes: the storefront push script, its service worker, and the subscribe endpoint.
 
-from flask import Blueprint
+Shopify forwards `https://{shop}/{prefix}/{subpath}/…` (shopify.app.toml: /apps/reclaim)
+to `/proxy/…` here, signing the query. Every request: signature and freshness (401) →
+a shop installed here (404) → the route. The merchant can change prefix and subpath, so
+the scripts learn where they live from the signed `path_prefix`, never from a constant.
+
+The service worker is served from `{path_prefix}/sw.js` and registered with scope
+`{path_prefix}/`: it controls no storefront page, and needs none to receive pushes
+(channels.md §4.4). Answers are JSON errors with a message the script can log; bad
+input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import select
+
+from shop_app.app_proxy import ProxyRequestRejected, verify_proxy_request
+from shop_app.database import transaction
+from shop_app.errors import InvalidShopDomain
+from shop_app.push import InvalidSubscription, save_subscription, vapid_keys
+from shop_app.security import clean_shop_domain
+from shop_app.tables import Shop
 
 bp = Blueprint("storefront", __name__, url_prefix="/proxy")
+
+STATIC = Path(__file__).parent / "static"
+CONFIG_PLACEHOLDER = "__RECLAIM_CONFIG__"
+JS_MIME = "text/javascript; charset=utf-8"
+#: A subscription is ~400 bytes of JSON; anything far bigger is not one.
+MAX_SUBSCRIBE_BYTES = 4096
+#: The proxy path as Shopify reports it, e.g. "/apps/reclaim"; it ends up inside JavaScript.
+_PATH_PREFIX = re.compile(r"^(/[A-Za-z0-9_.-]{1,40}){1,4}$")
+SCRIPT_CACHE = "public, max-age=3600"
+#: Browsers check a service worker for updates on their own; never let a cache pin an old one.
+WORKER_CACHE = "no-cache"
+
+
+def _answer(code: int, **body):
+    return jsonify(body), code
+
+
+@bp.before_request
+def verify_proxy():
+    """Only requests Shopify signed, for a shop installed here, reach the routes."""
+    runtime = current_app.extensions["reclaim"]
+    try:
+        proxied = verify_proxy_request(request.args.items(multi=True), runtime.settings.webhook_secrets, time.time())
+    except ProxyRequestRejected as exc:
+        return _answer(401, error=exc.reason)
+    try:
+        domain = clean_shop_domain(proxied.shop)
+    except InvalidShopDomain:
+        return _answer(404, error="unknown shop")
+    with transaction(runtime.sessions) as session:
+        shop_id = session.scalar(select(Shop.id).where(Shop.domain == domain, Shop.status == "installed"))
+    if shop_id is None:
+        return _answer(404, error=f"shop {domain} is not installed")
+    if not _PATH_PREFIX.match(proxied.path_prefix):
+        return _answer(400, error="path_prefix is missing or not a plain path")
+    g.shop_id, g.proxy = shop_id, proxied
+    return None
+
+
+@cache
+def _static(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+def _script(name: str, cache_control: str) -> Response:
+    """A static script with this request's configuration put in place of its placeholder."""
+    runtime = current_app.extensions["reclaim"]
+    config = {
+        "vapidKey": vapid_keys(runtime.sessions, runtime.box).public,
+        "proxy": g.proxy.path_prefix,
+    }
+    # json.dumps escapes quotes and (ensure_ascii) U+2028/2029; "<" is escaped so the
+    # text stays inert even if a theme ever inlines it in a <script> element.
+    literal = json.dumps(config).replace("<", "\\u003c")
+    response = Response(_static(name).replace(CONFIG_PLACEHOLDER, literal), content_type=JS_MIME)
+    response.headers["Cache-Control"] = cache_control
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/reclaim.js")
+def storefront_script():
+    return _script("reclaim.js", SCRIPT_CACHE)
+
+
+@bp.get("/sw.js")
+def service_worker():
+    return _script("sw.js", WORKER_CACHE)
+
+
+def _parse(body: bytes) -> dict:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidSubscription(f"the body must be JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise InvalidSubscription("the body must be a JSON object {subscription, cart_token}")
+    return document
+
+
+@bp.post("/subscribe")
+def subscribe():
+    """Store the browser's subscription for its cart: {subscription, cart_token} → 201."""
+    runtime = current_app.extensions["reclaim"]
+    if request.content_length is not None and request.content_length > MAX_SUBSCRIBE_BYTES:
+        return _answer(413, error=f"body larger than {MAX_SUBSCRIBE_BYTES} bytes")
+    body = request.get_data(cache=False)  # a chunked body is bounded by MAX_CONTENT_LENGTH, then here
+    if len(body) > MAX_SUBSCRIBE_BYTES:
+        return _answer(413, error=f"body larger than {MAX_SUBSCRIBE_BYTES} bytes")
+    try:
+        document = _parse(body)
+        with transaction(runtime.sessions) as session:
+            save_subscription(
+                session,
+                g.shop_id,
+                document.get("cart_token"),
+                document.get("subscription"),
+                datetime.now(timezone.utc),
+                allow_local=runtime.settings.dev_mode,  # http://127.0.0.1 endpoints: development only
+            )
+    except InvalidSubscription as exc:
+        return _answer(400, error=str(exc))
+    return _answer(201, status="subscribed")
