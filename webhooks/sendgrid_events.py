@@ -1,5 +1,223 @@
-"""Placeholder blueprint: filled in by the channel work of issue 4."""
+"""`POST /webhooks/sendgrid/events`: SendGrid's Signed Event Webhook. Verify → record → answer.
 
-from flask import Blueprint
+Each request: key configured (503 if not: we refuse unsigned events rather than trust
+them) → size (413) → signature and timestamp (403) → JSON array (400) → every event
+stored once as a MessageEvent, acted on the first time only → 200 with counts.
 
+Signature (SendGrid's "Signed Event Webhook", checked against sendgrid-python's
+EventWebhook and anymail): ECDSA P-256 / SHA-256 over the
+`X-Twilio-Email-Event-Webhook-Timestamp` header bytes followed by the raw body, base64
+DER in `X-Twilio-Email-Event-Webhook-Signature`; the verification key is base64 DER
+SubjectPublicKeyInfo (SENDGRID_WEBHOOK_PUBLIC_KEY). Verifying a public-key signature
+involves no secret, so there is nothing to compare in constant time here.
+
+Replays: SendGrid documents no timestamp tolerance and we could not confirm whether a
+retried batch is signed afresh. So the window is generous (an hour back, five minutes of
+clock skew ahead): a captured batch stops working after an hour, and within the hour a
+replay changes nothing, because every event is kept once (sg_event_id) and only a newly
+stored event moves a status or suppresses an address.
+
+Joining: the custom args `reclaim_message_id` and `reclaim_shop` (adapters/email.py) name
+a message; we believe them only when that message is an email of that shop sent to the
+event's address. Otherwise the event is kept unjoined under the named shop (its address
+kept only as a keyed hash, since no customer record will ever point at it), or dropped
+when no shop of ours is named. Errors reading our own database answer 500, so SendGrid
+retries; a malformed element is counted and skipped, so one bad event cannot block the batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import logging
+import re
+import time
+from collections import Counter
+from datetime import datetime, timezone
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shop_app.config import MAX_WEBHOOK_BYTES
+from shop_app.database import transaction
+from shop_app.domain.delivery import advance
+from shop_app.domain.email_events import EmailEvent, InvalidBatch, InvalidEvent, decode_batch, parse_sendgrid_event
+from shop_app.errors import InvalidShopDomain
+from shop_app.privacy import address_hash
+from shop_app.security import clean_shop_domain
+from shop_app.suppressions import record_consent, suppress
+from shop_app.tables import Message, MessageEvent, Shop
+
+log = logging.getLogger(__name__)
 bp = Blueprint("sendgrid_events", __name__)
+
+PROVIDER = "sendgrid"
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+#: How old a signed timestamp may be (see the module docstring for why an hour).
+MAX_SIGNATURE_AGE_SECONDS = 3600
+#: How far ahead of our clock a timestamp may be.
+MAX_CLOCK_SKEW_SECONDS = 300
+#: A DER ECDSA P-256 signature is at most 72 bytes: 96 base64 characters.
+MAX_SIGNATURE_LENGTH = 200
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+
+
+class UnusableKey(ValueError):
+    """SENDGRID_WEBHOOK_PUBLIC_KEY is set but is not a P-256 public key."""
+
+
+@functools.lru_cache(maxsize=4)
+def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
+    """The key as SendGrid shows it (base64 DER), or the same wrapped in PEM armour."""
+    try:
+        if "BEGIN PUBLIC KEY" in text:
+            key = serialization.load_pem_public_key(text.strip().encode())
+        else:
+            key = serialization.load_der_public_key(base64.b64decode("".join(text.split()), validate=True))
+    except (ValueError, UnsupportedAlgorithm) as exc:  # binascii.Error is a ValueError
+        raise UnusableKey("it is not a base64 DER (SubjectPublicKeyInfo) public key") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise UnusableKey("it is not an ECDSA P-256 key, which SendGrid signs with")
+    return key
+
+
+def signature_problem(key: ec.EllipticCurvePublicKey, body: bytes, signature: str | None,
+                      timestamp: str | None, now: float) -> str | None:
+    """None when SendGrid signed exactly this body at an acceptable time; else what is wrong."""
+    if not signature or not timestamp:
+        return f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}"
+    timestamp = timestamp.strip()
+    if not _TIMESTAMP.match(timestamp) or len(signature) > MAX_SIGNATURE_LENGTH:
+        return "malformed signature headers"
+    if not -MAX_CLOCK_SKEW_SECONDS <= now - int(timestamp) <= MAX_SIGNATURE_AGE_SECONDS:
+        return "signature timestamp is outside the accepted window (replayed or clock skew)"
+    try:
+        key.verify(base64.b64decode(signature.strip(), validate=True), timestamp.encode() + body,
+                   ec.ECDSA(hashes.SHA256()))
+    except (binascii.Error, InvalidSignature):
+        return "signature does not verify with SENDGRID_WEBHOOK_PUBLIC_KEY"
+    return None
+
+
+def _answer(code: int, **body):
+    return jsonify(body), code
+
+
+@bp.post("/webhooks/sendgrid/events")
+def receive():
+    runtime = current_app.extensions["reclaim"]
+    configured = runtime.settings.sendgrid_webhook_public_key
+    if not configured:
+        return _answer(503, error="SendGrid event webhook is not configured: set SENDGRID_WEBHOOK_PUBLIC_KEY to the "
+                                  "verification key of SendGrid's Signed Event Webhook")
+    try:
+        key = load_public_key(configured)
+    except UnusableKey as exc:
+        log.error("SENDGRID_WEBHOOK_PUBLIC_KEY is unusable: %s", exc)
+        return _answer(503, error=f"SENDGRID_WEBHOOK_PUBLIC_KEY is unusable: {exc}")
+    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
+        return _answer(413, error=f"body larger than {MAX_WEBHOOK_BYTES} bytes")
+    body = request.get_data(cache=False)  # raises 413 for an over-long chunked body
+
+    problem = signature_problem(key, body, request.headers.get(SIGNATURE_HEADER),
+                                request.headers.get(TIMESTAMP_HEADER), time.time())
+    if problem:
+        log.warning("SendGrid event webhook refused: %s", problem)
+        return _answer(403, error=problem)
+    try:
+        batch = decode_batch(body)
+    except InvalidBatch as exc:
+        return _answer(400, error=str(exc))
+
+    now = datetime.now(timezone.utc)
+    with transaction(runtime.sessions) as session:
+        counts = record_events(session, runtime.settings.secret_key, batch, now)
+    log.info("SendGrid events: %s", dict(counts))
+    return _answer(200, status="accepted", events=len(batch), **{k: counts[k] for k in OUTCOMES})
+
+
+#: What became of each element of a batch.
+OUTCOMES = ("stored", "duplicates", "unjoined", "ignored", "invalid")
+
+
+def record_events(session: Session, secret_key: str, batch: list, now: datetime) -> Counter:
+    """Store and act on each event; counts per outcome (see OUTCOMES)."""
+    counts: Counter = Counter({outcome: 0 for outcome in OUTCOMES})
+    shops: dict[str, Shop | None] = {}
+    for raw in batch:
+        try:
+            event = parse_sendgrid_event(raw)
+        except InvalidEvent as exc:
+            log.warning("SendGrid event skipped: %s", exc)
+            counts["invalid"] += 1
+            continue
+        counts[_record(session, secret_key, event, raw, now, shops)] += 1
+    return counts
+
+
+def _record(session: Session, secret_key: str, event: EmailEvent, raw: dict, now: datetime,
+            shops: dict[str, Shop | None]) -> str:
+    shop = _shop(session, event.shop_ref, shops)
+    if shop is None:
+        return "ignored"  # no shop of ours to keep it under (MessageEvent rows belong to a shop)
+    if _exists(session, event):
+        return "duplicates"
+    message = _message_for(session, shop, event)
+    stored = raw
+    if message is None and event.email:
+        stored = {**raw, "email": address_hash(secret_key, event.email)}
+    try:
+        with session.begin_nested():
+            session.add(MessageEvent(shop_id=shop.id, message_id=message.id if message else None, provider=PROVIDER,
+                                     provider_id=event.key, event=event.kind, detail=event.detail, raw=stored))
+    except IntegrityError:  # the same event in a concurrent request
+        return "duplicates"
+    if message is None:
+        return "unjoined"
+
+    moved = advance(message.delivery_status, event.kind)
+    if moved is not None:
+        message.delivery_status, message.delivery_detail = moved, event.detail
+    if event.suppress:
+        suppress(session, secret_key, shop.id, "email", message.recipient, event.suppress)
+    if event.revokes_consent:
+        record_consent(session, shop.id, "email", message.recipient, granted=False, source="provider",
+                       at=event.occurred_at or now)
+    return "stored"
+
+
+def _shop(session: Session, domain: str | None, cache: dict[str, Shop | None]) -> Shop | None:
+    if not domain:
+        return None
+    if domain not in cache:
+        try:
+            cache[domain] = session.scalar(select(Shop).where(Shop.domain == clean_shop_domain(domain)))
+        except InvalidShopDomain:
+            cache[domain] = None
+    return cache[domain]
+
+
+def _exists(session: Session, event: EmailEvent) -> bool:
+    return session.scalar(
+        select(MessageEvent.id).where(MessageEvent.provider == PROVIDER, MessageEvent.provider_id == event.key,
+                                      MessageEvent.event == event.kind)
+    ) is not None
+
+
+def _message_for(session: Session, shop: Shop, event: EmailEvent) -> Message | None:
+    """The message the event names, if it really is this shop's email to this address; locked."""
+    if event.message_ref is None or not event.email:
+        return None
+    message = session.get(Message, event.message_ref, with_for_update=True)
+    if message is None or message.shop_id != shop.id or message.channel != "email" or not message.recipient:
+        return None
+    if message.recipient.strip().lower() != event.email.strip().lower():
+        return None
+    return message

@@ -19,7 +19,7 @@ import secrets
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -53,6 +53,7 @@ class EmailMessageSpec:
     reply_to: str | None = None  # the merchant's own address
     unsubscribe_mailto: str | None = None  # "mailto:…" or a bare address
     message_id: int | None = None  # our Message row id, for tracking and webhooks
+    shop: str | None = None  # the shop's myshopify domain: event webhooks are checked against it
 
 
 def check_spec(spec: EmailMessageSpec) -> None:
@@ -112,7 +113,10 @@ class EmailTransport:
     def send(self, message: OutgoingMessage) -> SendResult:
         if self.compose is None:
             raise TypeError(f"{type(self).__name__} needs a compose function to send an OutgoingMessage")
-        return self.send_email(self.compose(message))
+        spec = self.compose(message)
+        if spec.shop is None:  # the channel interface always knows the shop; compose need not repeat it
+            spec = replace(spec, shop=message.shop)
+        return self.send_email(spec)
 
     def send_email(self, spec: EmailMessageSpec) -> SendResult:
         check_spec(spec)  # a programming error, not a delivery failure: raise
@@ -227,8 +231,14 @@ class SendGridTransport(EmailTransport):
         }
         if spec.reply_to:
             payload["reply_to"] = {"email": spec.reply_to}
-        if spec.message_id is not None:  # comes back on every event webhook
+        # Custom args come back at the top level of every event webhook (webhooks/sendgrid_events.py).
+        # The event handler joins on the message id only when the shop and recipient match too, so
+        # an id from another environment sharing this SendGrid account cannot move our rows.
+        # SendGrid stores these values as not-PII: ids and the shop domain only, never an address.
+        if spec.message_id is not None:
             payload["custom_args"] = {"reclaim_message_id": str(spec.message_id)}
+            if spec.shop:
+                payload["custom_args"]["reclaim_shop"] = spec.shop
         return payload
 
     def deliver(self, payload: dict) -> SendResult:
