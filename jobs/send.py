@@ -20,10 +20,13 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shop_app import messages, runtime
-from shop_app.adapters.channels import OutgoingMessage, SendStatus
+from shop_app import messages, runtime, whatsapp_templates
+from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.adapters.shopify import OrderSummary
+from shop_app.adapters.twilio_messaging import normalized_status
+from shop_app.clicks import tracked_url
 from shop_app.config import MAX_SEND_ATTEMPTS
+from shop_app.consents import consent_state, record_consent
 from shop_app.database import transaction
 from shop_app.discounts import StepOffer, code_for
 from shop_app.domain import consent, content, gates
@@ -31,11 +34,13 @@ from shop_app.domain.models import Channel, Order, Status, Step
 from shop_app.domain.planner import address_for
 from shop_app.errors import ReclaimError
 from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for, store_order
-from shop_app.privacy import address_hash
+from shop_app.push import forget_subscription, subscription_for
 from shop_app.shops import load_settings
-from shop_app.tables import CheckoutRow, Discount, Journey, Message, Shop, Suppression
+from shop_app.suppressions import suppress, suppression_reason
+from shop_app.tables import CheckoutRow, Discount, Journey, Message, MessageEvent, Shop
 from shop_app.tokens import open_admin_client
 from shop_app.unsubscribe import unsubscribe_url
+from webhooks.twilio_callbacks import status_callback_url
 
 log = logging.getLogger(__name__)
 PAYMENT_CHECK_RETRY = timedelta(minutes=10)
@@ -91,7 +96,7 @@ def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> st
         outgoing = _claim(rt, session, passed, code, now)
     if isinstance(outgoing, str):
         return outgoing
-    return _deliver(rt, outgoing, now)
+    return _deliver(rt, passed, outgoing, now)
 
 
 def _local_gates(rt, session: Session, message_id: int, job_id: str, now: datetime) -> Passed | str:
@@ -104,7 +109,7 @@ def _local_gates(rt, session: Session, message_id: int, job_id: str, now: dateti
     settings = load_settings(session, shop)
     checkout = checkout_of(row)
     channel, step = Channel(message.channel), Step(message.step)
-    address = address_for(channel, checkout)
+    address = address_for(channel, checkout, has_push=True)
 
     paid = payment_for(session, shop.id, checkout, journey.abandoned_at)
     facts = gates.SendFacts(
@@ -112,10 +117,9 @@ def _local_gates(rt, session: Session, message_id: int, job_id: str, now: dateti
         due_at=message.due_at,
         journey_stop_reason=None if journey.status == "active" else (journey.stop_reason or journey.status),
         paid_reason=describe_order(paid) if paid else None,
-        consent_refusal=consent.refusal(
-            channel, checkout, settings, consent.ContactFacts(suppressed=_suppressed(rt, session, shop.id, channel, address))
-        ),
-        connected=rt.channels.transport(shop.domain, channel.value) is not None,
+        consent_refusal=consent.refusal(channel, checkout, settings, _contact_facts(rt, session, shop.id, checkout,
+                                                                                   channel, address)),
+        connected=rt.channels.connected(session, shop.id, channel.value),
         window=settings.windows if channel in settings.windowed_channels else None,
         later_steps_started=_later_steps_started(session, message, settings, now),
     )
@@ -143,16 +147,15 @@ def _queued(session: Session, message_id: int, job_id: str) -> Message | None:
     return message
 
 
-def _suppressed(rt, session: Session, shop_id: int, channel: Channel, address: str | None) -> str | None:
-    if not address:
-        return None
-    # An erased customer's opt-out survives only as a keyed hash of the address.
-    return session.scalar(
-        select(Suppression.reason).where(
-            Suppression.shop_id == shop_id,
-            Suppression.channel == channel.value,
-            Suppression.address.in_([address, address_hash(rt.settings.secret_key, address)]),
-        )
+def _contact_facts(rt, session: Session, shop_id: int, checkout, channel: Channel, address) -> consent.ContactFacts:
+    if channel is Channel.PUSH:
+        subscribed = bool(checkout.cart_token) and subscription_for(session, shop_id, checkout.cart_token) is not None
+        return consent.ContactFacts(push_subscribed=subscribed)
+    whatsapp = consent_state(session, shop_id, Channel.WHATSAPP.value, checkout.phone) if channel is Channel.WHATSAPP \
+        else None
+    return consent.ContactFacts(
+        suppressed=suppression_reason(session, rt.settings.secret_key, shop_id, channel.value, address),
+        whatsapp_optin=whatsapp is not None and whatsapp.state == "granted",
     )
 
 
@@ -227,58 +230,144 @@ def _claim(rt, session: Session, passed: Passed, code: str | None, now: datetime
     shop = session.get(Shop, message.shop_id)
     checkout = checkout_of(session.get(CheckoutRow, journey.checkout_id))
     channel, step = Channel(message.channel), Step(message.step)
-    address = address_for(channel, checkout)
+    address = address_for(channel, checkout, has_push=True)
     unsubscribe = unsubscribe_url(rt.settings, shop.id, channel.value, address) if channel is Channel.EMAIL else None
     discount = session.scalar(select(Discount).where(Discount.journey_id == journey.id, Discount.step == step.value))
+    cart_link = content.recovery_link(checkout, shop.domain, code)
+    # Clicks are counted through our signed redirect, except in SMS, where the longer link costs a segment.
+    link = cart_link if channel is Channel.SMS else tracked_url(
+        rt.settings.secret_key, rt.settings.shopify_app_url, message.id, cart_link)
     text = messages.compose(
         step,
         channel,
         checkout,
         shop_name=shop.name,
         shop_timezone=shop.timezone,
-        link=content.recovery_link(checkout, shop.domain, code),
+        link=link,
         incentive=passed.offer.incentive,
         code=code,
         expires_at=discount.expires_at if discount is not None else None,
         unsubscribe_link=unsubscribe,
     )
-    email = {}
+    extras: dict = {}
     if channel is Channel.EMAIL:
-        email = {"html": text.html, "sender_name": shop.name, "reply_to": shop.email, "unsubscribe_url": unsubscribe}
+        extras = {"html": text.html, "sender_name": shop.name, "reply_to": shop.email, "unsubscribe_url": unsubscribe}
+    elif channel is Channel.PUSH:
+        subscription = subscription_for(session, shop.id, checkout.cart_token) if checkout.cart_token else None
+        if subscription is None:
+            return _skip(message, "no consent: the browser push subscription is gone")
+        extras = {"push_subscription": subscription, "topic": f"checkout:{checkout.token}", "link": link}
+    elif rt.channels.twilio(session, shop.id) is not None:
+        extras = {"status_callback": status_callback_url(rt.settings.shopify_app_url, message.id)}
+        if channel is Channel.WHATSAPP:
+            template = _whatsapp_template(session, shop, checkout, step, code, passed, discount, link)
+            if isinstance(template, str):
+                return _skip(message, template)
+            sid, values, body = template
+            extras.update(content_sid=sid, content_variables=values)
+            text = messages.Rendered(None, body)
     message.status, message.sending_at = Status.SENDING.value, now
     message.attempts += 1
     message.recipient, message.subject, message.body = address, text.subject, text.body
     message.reason = None
-    return OutgoingMessage(message.id, shop.domain, channel.value, address, text.subject, text.body, **email)
+    return OutgoingMessage(message.id, shop.domain, channel.value, address, text.subject, text.body, **extras)
 
 
-def _deliver(rt, outgoing: OutgoingMessage, now: datetime) -> str:
-    transport = rt.channels.transport(outgoing.shop, outgoing.channel)
+def _skip(message: Message, reason: str) -> str:
+    message.status, message.reason = Status.SKIPPED.value, reason
+    return f"skipped: {reason}"
+
+
+def _whatsapp_template(session, shop, checkout, step, code, passed, discount, link):
+    """(content sid, variables, text) of the approved template, or why there is none."""
+    language = messages.language_of(checkout)
+    key = whatsapp_templates.key_for(step.value, has_offer=code is not None)
+    template = whatsapp_templates.approved(session, shop.id, key, language)
+    if template is None:
+        state = whatsapp_templates.state_of(session, shop.id, key, language)
+        return (f"needs connection: WhatsApp template {key} ({language}) is {state}; "
+                "only templates WhatsApp approved may start a conversation")
+    offer = None
+    if code is not None:
+        expiry = messages.expiry_text(discount.expires_at if discount else None, shop.timezone, language)
+        offer = whatsapp_templates.offer_line(
+            language, code, passed.offer.incentive.describe(checkout.currency, language), expiry)
+    values = whatsapp_templates.variables(
+        language, first_name=checkout.first_name or "", shop_name=shop.name,
+        cart_summary=whatsapp_templates.cart_line(checkout), link=link, offer=offer)
+    return template.content_sid, values, whatsapp_templates.render(key, language, values)
+
+
+def _deliver(rt, passed: Passed, outgoing: OutgoingMessage, now: datetime) -> str:
+    with transaction(rt.sessions) as session:
+        transport = rt.channels.transport(session, passed.shop_id, outgoing.channel)
+    if transport is None:  # disconnected while we were sending: nothing went out
+        return _retry_later(rt, outgoing.message_id, f"{outgoing.channel} is no longer connected", now)
     try:
         result = transport.send(outgoing)
-    except Exception as exc:  # an adapter bug: we cannot know whether it went out
+    except Exception as exc:  # an adapter bug or a timeout after sending: we cannot know whether it went out
         log.exception("transport raised for message %s", outgoing.message_id)
         return _record(rt, outgoing.message_id, Status.UNKNOWN, f"unknown: transport error {type(exc).__name__}", now)
     if result.status is SendStatus.SENT:
-        return _record(rt, outgoing.message_id, Status.SENT, None, now, provider_id=result.provider_id)
+        return _sent(rt, passed, outgoing, transport.esp_name, result, now)
     if result.status is SendStatus.FAILED_PERMANENT:
-        return _record(rt, outgoing.message_id, Status.FAILED, f"failed: {result.detail}", now)
-    return _retry_later(rt, outgoing.message_id, result.detail, now)
+        return _rejected(rt, passed, outgoing, transport.esp_name, result, now)
+    return _retry_later(rt, outgoing.message_id, result.detail, now, result.retry_after)
 
 
-def _record(rt, message_id: int, status: Status, reason: str | None, now: datetime, provider_id=None) -> str:
+def _sent(rt, passed: Passed, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime) -> str:
+    """Recorded as sent, with the provider's first word on delivery and its raw answer kept."""
+    delivery_status = "sent"
+    if provider == "twilio":
+        delivery_status = normalized_status((result.raw or {}).get("status")) or "queued"
+    with transaction(rt.sessions) as session:
+        moved = session.execute(
+            update(Message)
+            .where(Message.id == outgoing.message_id, Message.status == Status.SENDING.value)
+            .values(status=Status.SENT.value, reason=None, sent_at=now, provider_id=result.provider_id,
+                    delivery_status=delivery_status)
+        ).rowcount
+        if moved and result.provider_id:
+            session.add(MessageEvent(shop_id=passed.shop_id, message_id=outgoing.message_id, provider=provider,
+                                     provider_id=result.provider_id, event=delivery_status, raw=result.raw))
+    return Status.SENT.value
+
+
+def _rejected(rt, passed: Passed, outgoing: OutgoingMessage, provider: str, result: SendResult, now) -> str:
+    """A permanent refusal: the message fails, and what the refusal says about the address is acted on."""
+    reason = f"failed: {result.detail or result.rejection or 'refused by ' + provider}"
+    with transaction(rt.sessions) as session:
+        if result.rejection is Rejection.SUPPRESSED and outgoing.to:
+            suppress(session, rt.settings.secret_key, passed.shop_id, outgoing.channel, outgoing.to,
+                     f"{provider}: the recipient opted out ({result.detail or 'unsubscribed'})")
+            record_consent(session, passed.shop_id, outgoing.channel, outgoing.to, granted=False, source="provider",
+                           at=now)
+            reason += "; the address is now suppressed"
+        if outgoing.push_subscription and result.rejection in (Rejection.SUBSCRIPTION_GONE, Rejection.INVALID_ADDRESS):
+            forget_subscription(session, passed.shop_id, outgoing.push_subscription.get("endpoint", ""), now=now)
+            reason += "; the subscription was removed"
+        session.execute(
+            update(Message)
+            .where(Message.id == outgoing.message_id, Message.status == Status.SENDING.value)
+            .values(status=Status.FAILED.value, reason=reason[:1000])
+        )
+    return f"{Status.FAILED.value}: {reason}"
+
+
+def _record(rt, message_id: int, status: Status, reason: str | None, now: datetime) -> str:
     with transaction(rt.sessions) as session:
         values = {"status": status.value, "reason": reason}
-        if status is Status.SENT:
-            values.update(sent_at=now, provider_id=provider_id)
         session.execute(
             update(Message).where(Message.id == message_id, Message.status == Status.SENDING.value).values(**values)
         )
     return status.value if reason is None else f"{status.value}: {reason}"
 
 
-def _retry_later(rt, message_id: int, detail: str | None, now: datetime) -> str:
-    """A transient failure is known not to have delivered: schedule again, or give up."""
+def _retry_later(rt, message_id: int, detail: str | None, now: datetime, retry_after: float | None = None) -> str:
+    """A transient failure is known not to have delivered: schedule again, or give up.
+
+    The provider's Retry-After, when it gave one, is honoured if it asks for a longer wait.
+    """
     with transaction(rt.sessions) as session:
         message = session.get(Message, message_id, with_for_update=True)
         if message is None or message.status != Status.SENDING.value:
@@ -288,6 +377,7 @@ def _retry_later(rt, message_id: int, detail: str | None, now: datetime) -> str:
             message.reason = f"failed after {message.attempts} attempts: {detail}"
         else:
             message.status, message.job_id = Status.SCHEDULED.value, None
-            message.due_at = now + TRANSIENT_BACKOFF[min(message.attempts, len(TRANSIENT_BACKOFF)) - 1]
+            backoff = TRANSIENT_BACKOFF[min(message.attempts, len(TRANSIENT_BACKOFF)) - 1]
+            message.due_at = now + max(backoff, timedelta(seconds=retry_after or 0))
             message.reason = f"transient failure ({detail}); retry at {message.due_at:%Y-%m-%d %H:%M} UTC"
         return f"{message.status}: {message.reason}"

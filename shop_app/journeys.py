@@ -14,6 +14,7 @@ from shop_app.consents import record_consent
 from shop_app.domain import planner
 from shop_app.domain.models import PENDING, Checkout, LineItem, Order, Status
 from shop_app.domain.settings import ShopSettings
+from shop_app.push import subscription_for
 from shop_app.tables import CheckoutRow, Journey, Message, OrderRow, Profile, Shop
 
 PENDING_VALUES = tuple(s.value for s in PENDING)
@@ -194,7 +195,8 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
     """Bring the journey of this checkout in line with the planner. Returns what happened."""
     checkout = checkout_of(row)
     journey = session.scalar(select(Journey).where(Journey.checkout_id == row.id, Journey.flow == "recovery"))
-    plan = planner.plan(checkout, settings, now)
+    has_push = bool(checkout.cart_token) and subscription_for(session, shop.id, checkout.cart_token) is not None
+    plan = planner.plan(checkout, settings, now, has_push=has_push)
 
     paid = payment_for(session, shop.id, checkout, checkout.updated_at)
     if journey is not None and journey.status != "active":
@@ -241,3 +243,16 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
             moved += 1
     session.flush()
     return f"planned: {created} new, {moved} moved"
+
+
+def replan_cart(session: Session, shop: Shop, cart_token: str, settings: ShopSettings, now: datetime) -> list[str]:
+    """A browser subscribed to push for this cart: its open checkouts' journeys gain a push message."""
+    rows = session.scalars(
+        select(CheckoutRow).where(
+            CheckoutRow.shop_id == shop.id,
+            CheckoutRow.cart_token == cart_token,
+            CheckoutRow.deleted_at.is_(None),
+            CheckoutRow.completed_at.is_(None),
+        )
+    ).all()
+    return [replan(session, shop, row, settings, now) for row in rows]

@@ -42,6 +42,8 @@ def message_rows(
             "due_at": m.due_at.isoformat(),
             "sent_at": m.sent_at.isoformat() if m.sent_at else None,
             "reason": m.reason,
+            "delivery_status": m.delivery_status,
+            "body": m.body,
         }
         for m, domain, token in session.execute(query).all()
     ]

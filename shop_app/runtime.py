@@ -14,11 +14,11 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from shop_app.adapters.channels import Channels
 from shop_app.adapters.queue import JobQueue, connect
 from shop_app.config import Settings
 from shop_app.database import make_engine, session_factory
 from shop_app.security import SecretBox
+from shop_app.transports import Transports
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     redis: Redis
     queue: JobQueue
-    channels: Channels
+    channels: Transports
     box: SecretBox
     #: How Admin API retries wait; tests record the waits instead of sleeping.
     admin_sleep: Callable[[float], None] = field(default=time.sleep)
@@ -37,17 +37,20 @@ class Runtime:
     def build(cls, settings: Settings) -> "Runtime":
         engine = make_engine(settings.database_url)
         redis = connect(settings.redis_url, settings.instance_dir)
+        sessions = session_factory(engine)
+        box = SecretBox(settings.secret_key)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             redis=redis,
             queue=JobQueue(redis),
-            channels=Channels(settings),
-            box=SecretBox(settings.secret_key),
+            channels=Transports(settings, sessions, box),
+            box=box,
         )
 
     def close(self) -> None:
+        self.channels.close()
         self.engine.dispose()
         self.redis.close()
 

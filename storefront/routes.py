@@ -26,8 +26,10 @@ from sqlalchemy import select
 from shop_app.app_proxy import ProxyRequestRejected, verify_proxy_request
 from shop_app.database import transaction
 from shop_app.errors import InvalidShopDomain
+from shop_app.journeys import replan_cart
 from shop_app.push import InvalidSubscription, save_subscription, vapid_keys
 from shop_app.security import clean_shop_domain
+from shop_app.shops import load_settings
 from shop_app.tables import Shop
 
 bp = Blueprint("storefront", __name__, url_prefix="/proxy")
@@ -122,15 +124,19 @@ def subscribe():
         return _answer(413, error=f"body larger than {MAX_SUBSCRIBE_BYTES} bytes")
     try:
         document = _parse(body)
+        now = datetime.now(timezone.utc)
         with transaction(runtime.sessions) as session:
-            save_subscription(
+            row = save_subscription(
                 session,
                 g.shop_id,
                 document.get("cart_token"),
                 document.get("subscription"),
-                datetime.now(timezone.utc),
+                now,
                 allow_local=runtime.settings.dev_mode,  # http://127.0.0.1 endpoints: development only
             )
+            # A checkout of this cart may already be abandoned: its journey gains a push reminder.
+            shop = session.get(Shop, g.shop_id)
+            replan_cart(session, shop, row.cart_token, load_settings(session, shop), now)
     except InvalidSubscription as exc:
         return _answer(400, error=str(exc))
     return _answer(201, status="subscribed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from rq import SimpleWorker
 
 from jobs.dispatch import tick
+from shop_app.clicks import read_click_token
 from shop_app.database import transaction
 from shop_app.reports import message_rows
 from shop_app.security import webhook_hmac
@@ -107,6 +109,11 @@ class ShopifyStore:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines()]
+
+    def links(self, text: str) -> list[str]:
+        """Where the tracked links (`{app}/c/<token>`) in a message lead, read from their signed tokens."""
+        tokens = re.findall(re.escape(self.rt.settings.shopify_app_url) + r"/c/([\w\-]+)", text)
+        return [read_click_token(self.rt.settings.secret_key, token).url for token in tokens]
 
     def set_settings(self, document: dict) -> None:
         with transaction(self.rt.sessions) as session:

@@ -1,5 +1,153 @@
-"""Placeholder blueprint: filled in by the channel work of issue 4."""
+"""What Twilio tells us: message status callbacks and inbound SMS/WhatsApp messages.
 
-from flask import Blueprint
+Both are signed with `X-Twilio-Signature` by the auth token of the shop's own Twilio
+account. The signature covers the URL Twilio requested, which is the public URL we gave
+it (SHOPIFY_APP_URL + path), not whatever a TLS-terminating proxy hands to Flask.
 
-bp = Blueprint("twilio_callbacks", __name__)
+Status callbacks come late, twice and out of order (contract §1.3): each (sid, status) is
+kept once as a MessageEvent, and the message's delivery status only moves forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from shop_app.adapters.twilio_messaging import normalized_status, valid_signature
+from shop_app.connections import twilio_account
+from shop_app.database import transaction
+from shop_app.domain import delivery
+from shop_app.domain.keywords import Intent, intent_of
+from shop_app.domain.models import Status
+from shop_app.security import InvalidShopDomain, clean_shop_domain
+from shop_app.suppressions import lift, record_consent, suppress
+from shop_app.tables import Message, MessageEvent, Shop
+
+log = logging.getLogger(__name__)
+bp = Blueprint("twilio_callbacks", __name__, url_prefix="/webhooks/twilio")
+
+#: Delivery-time error codes that mean the person opted out or blocked us (contract §1.8).
+OPTED_OUT_CODES = {"21610", "30004", "63014"}
+
+
+def status_callback_url(app_url: str, message_id: int) -> str:
+    return f"{app_url}/webhooks/twilio/status/{message_id}"
+
+
+def inbound_url(app_url: str, shop_domain: str) -> str:
+    """The Messaging webhook URL a merchant sets on their Twilio number or Messaging Service."""
+    return f"{app_url}/webhooks/twilio/inbound/{shop_domain}"
+
+
+def _public_url() -> str:
+    app_url = current_app.extensions["reclaim"].settings.shopify_app_url
+    query = request.query_string.decode()
+    return app_url + request.path + (f"?{query}" if query else "")
+
+
+def _refused() -> tuple[str, int]:
+    # One answer for "unknown message" and "bad signature": nothing to learn by probing ids.
+    return "signature not valid for this callback", 403
+
+
+@bp.post("/status/<int:message_id>")
+def message_status(message_id: int):
+    rt = current_app.extensions["reclaim"]
+    form = request.form
+    sid, raw_status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    with transaction(rt.sessions) as session:
+        message = session.get(Message, message_id, with_for_update=True)
+        account = twilio_account(session, rt.box, message.shop_id) if message is not None else None
+        if account is None or not valid_signature(
+            account.auth_token, _public_url(), form, request.headers.get("X-Twilio-Signature", "")
+        ):
+            return _refused()
+        if not sid or (message.provider_id and message.provider_id != sid):
+            return "callback does not belong to this message", 400
+        status = normalized_status(raw_status)
+        error = form.get("ErrorCode") or None
+        if not _record_event(session, message, sid, status or f"twilio:{raw_status}"[:24], error, form):
+            return "", 200  # the same callback again
+        if message.provider_id is None:
+            message.provider_id = sid  # the create answer was lost; Twilio signed this URL for this message only
+        _apply(rt, session, message, status, error)
+    return "", 200
+
+
+def _record_event(session, message: Message, sid: str, event: str, error: str | None, form) -> bool:
+    try:
+        with session.begin_nested():
+            session.add(MessageEvent(
+                shop_id=message.shop_id, message_id=message.id, provider="twilio", provider_id=sid,
+                event=event, detail=f"error {error}" if error else None, raw=form.to_dict(flat=True),
+            ))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _apply(rt, session, message: Message, status: str | None, error: str | None) -> None:
+    now = datetime.now(timezone.utc)
+    if status is None:
+        return
+    moved = delivery.advance(message.delivery_status, status)
+    if moved is not None:
+        message.delivery_status = moved
+        message.delivery_detail = f"Twilio error {error}" if error else None
+    # A row left `unknown` (we never heard Twilio's answer) is settled by what Twilio says.
+    if message.status == Status.UNKNOWN.value:
+        if status in delivery.NOT_DELIVERED:
+            message.status, message.reason = Status.FAILED.value, f"failed: Twilio says {status} (error {error})"
+        elif delivery.RANK.get(status, 0) >= delivery.RANK["queued"]:
+            message.status, message.sent_at, message.reason = Status.SENT.value, now, None
+    if error in OPTED_OUT_CODES and message.recipient:
+        suppress(session, rt.settings.secret_key, message.shop_id, message.channel, message.recipient,
+                 f"Twilio error {error}: the recipient opted out or blocked this sender")
+        record_consent(session, message.shop_id, message.channel, message.recipient, granted=False,
+                       source="provider", at=now)
+
+
+@bp.post("/inbound/<shop_domain>")
+def inbound(shop_domain: str):
+    rt = current_app.extensions["reclaim"]
+    try:
+        domain = clean_shop_domain(shop_domain)
+    except InvalidShopDomain:
+        return "unknown shop", 404
+    form = request.form
+    with transaction(rt.sessions) as session:
+        shop = session.scalar(select(Shop).where(Shop.domain == domain, Shop.status == "installed"))
+        account = twilio_account(session, rt.box, shop.id) if shop is not None else None
+        if account is None or not valid_signature(
+            account.auth_token, _public_url(), form, request.headers.get("X-Twilio-Signature", "")
+        ):
+            return _refused()
+        sender = form.get("From", "")
+        channel, address = ("whatsapp", sender[len("whatsapp:"):]) if sender.startswith("whatsapp:") else ("sms", sender)
+        intent = intent_of(form.get("Body"), form.get("OptOutType"))
+        if not address or intent is None:
+            return _twiml()
+        now = datetime.now(timezone.utc)
+        secret = rt.settings.secret_key
+        if intent is Intent.STOP:
+            suppress(session, secret, shop.id, channel, address, f"replied {form.get('Body', '').strip()[:20]!r} "
+                     f"by {channel.upper() if channel == 'sms' else 'WhatsApp'} on {now:%Y-%m-%d}")
+            record_consent(session, shop.id, channel, address, granted=False, source="keyword", at=now)
+            log.info("shop %s: %s opt-out by keyword", shop.id, channel)
+            return _twiml()
+        if intent is Intent.START:
+            lift(session, secret, shop.id, channel, address)
+            record_consent(session, shop.id, channel, address, granted=True, source="keyword", at=now)
+            return _twiml()
+        contact = f" Help: {shop.email}." if shop.email else ""
+        return _twiml(f"{shop.name}: cart reminders.{contact} Reply STOP to opt out.")
+
+
+def _twiml(reply: str | None = None) -> Response:
+    body = f"<Message>{escape(reply)}</Message>" if reply else ""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>', mimetype="text/xml")

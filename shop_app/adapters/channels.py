@@ -1,7 +1,9 @@
 """The channel interface: one send call, one normalized result.
 
-Providers (SMTP, Web Push, Twilio) come later; today the only transport is the
-development outbox file, which makes every channel count as connected.
+Providers fill in `send` (email.py, twilio_messaging.py, webpush.py, and the development
+outbox file here); shop_app/transports.py chooses which one serves a shop's channel.
+The vocabulary is closed: a send is sent, failed for good (with a Rejection the send
+job acts on) or failed for now (retried), and the provider's raw answer is kept.
 """
 
 from __future__ import annotations
@@ -63,11 +65,15 @@ class SendResult:
 
 
 class Transport(Protocol):
+    esp_name: str  # who answered: "smtp", "sendgrid", "twilio", "webpush", "outbox"
+
     def send(self, message: OutgoingMessage) -> SendResult: ...
 
 
 class OutboxFileTransport:
     """Appends each message as one JSON line to a file: the development transport."""
+
+    esp_name = "outbox"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -80,42 +86,3 @@ class OutboxFileTransport:
             handle.write(line)
             handle.flush()
         return SendResult(SendStatus.SENT, provider_id=f"outbox-{message.message_id}")
-
-
-class Channels:
-    """Which transport serves a channel for a shop; None means "needs connection".
-
-    `RECLAIM_OUTBOX_FILE` (development) connects every channel to the outbox file.
-    Otherwise email goes through SMTP_URL or SENDGRID_API_KEY; SMS, WhatsApp and push
-    providers arrive with their adapters.
-    """
-
-    def __init__(self, settings):
-        self._outbox = OutboxFileTransport(settings.outbox_file) if settings.outbox_file else None
-        self._email = None
-        if settings.smtp_url or settings.sendgrid_api_key:
-            from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTransport
-
-            def compose(message: OutgoingMessage) -> EmailMessageSpec:
-                return EmailMessageSpec(
-                    from_name=message.sender_name or message.shop,
-                    from_address=settings.email_from,
-                    to=message.to,
-                    subject=message.subject or "",
-                    text=message.body,
-                    html=message.html or "",
-                    unsubscribe_url=message.unsubscribe_url or "",
-                    reply_to=message.reply_to,
-                    message_id=message.message_id,
-                )
-
-            if settings.smtp_url:
-                self._email = SmtpTransport(settings.smtp_url, compose=compose)
-            else:
-                self._email = SendGridTransport(settings.sendgrid_api_key, compose=compose)
-
-    def transport(self, shop_domain: str, channel: str) -> Transport | None:
-        del shop_domain  # per-shop provider credentials arrive with the Twilio adapter
-        if self._outbox is not None:
-            return self._outbox
-        return self._email if channel == "email" else None

@@ -47,7 +47,8 @@ def test_the_first_reminder_is_a_real_email_and_one_click_unsubscribe_stops_the_
     html = mail.get_body(("html",)).get_content()
     for part in (text, html):
         assert unsubscribe in part
-        assert "https://demo-shop.myshopify.com/71234/checkouts/ac/c1/recover?key=k1" in part.replace("&amp;", "&")
+        [cart] = {link for link in store.links(part)}
+        assert cart == "https://demo-shop.myshopify.com/71234/checkouts/ac/c1/recover?key=k1"
         assert "Linen shirt" in part and "84.90 EUR" in part
     assert f'<a href="{unsubscribe}">' in html
     assert mail["Message-ID"].startswith(f"<reclaim.{store.message(step='first')['id']}.")

@@ -1,0 +1,113 @@
+"""Which transport serves a channel for a shop; None means "needs connection".
+
+- email: SMTP_URL or SENDGRID_API_KEY (the app's own sending account), else the outbox.
+- SMS and WhatsApp: the shop's own Twilio account when connected (connections.py),
+  else the development outbox when RECLAIM_OUTBOX_FILE is set, else not connected.
+- push: always served (the app's VAPID keys are generated on first use); whether a
+  customer can get one is the consent gate's question (a live subscription).
+
+`RECLAIM_OUTBOX_FILE` (development, the demo, tests) stands in for every provider that
+is not configured, so the whole flow runs with no credentials.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shop_app.adapters.channels import OutboxFileTransport, OutgoingMessage, SendResult, Transport
+from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTransport
+from shop_app.adapters.twilio_messaging import TwilioAccount, TwilioTransport
+from shop_app.adapters.webpush import PushTransport
+from shop_app.config import Settings
+from shop_app.connections import twilio_account
+from shop_app.push import vapid_keys
+from shop_app.security import SecretBox
+
+
+class Transports:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], box: SecretBox):
+        self.settings, self._sessions, self._box = settings, sessions, box
+        self._outbox = OutboxFileTransport(settings.outbox_file) if settings.outbox_file else None
+        self._email = _email_transport(settings)
+        self._push = _LazyPush(settings, sessions, box)
+        self._twilio: dict[tuple[int, TwilioAccount], TwilioTransport] = {}
+        self._lock = threading.Lock()
+
+    def transport(self, session: Session, shop_id: int, channel: str) -> Transport | None:
+        if channel == "email":
+            return self._email or self._outbox
+        if channel in ("sms", "whatsapp"):
+            twilio = self.twilio(session, shop_id)
+            return twilio if twilio is not None else self._outbox
+        if channel == "push":
+            return self._push
+        raise ValueError(f"unknown channel {channel!r}")
+
+    def connected(self, session: Session, shop_id: int, channel: str) -> bool:
+        if channel in ("sms", "whatsapp") and self._outbox is None:
+            return twilio_account(session, self._box, shop_id) is not None
+        return self.transport(session, shop_id, channel) is not None
+
+    def twilio(self, session: Session, shop_id: int) -> TwilioTransport | None:
+        """The shop's Twilio transport, one per account, so its HTTP connections are reused."""
+        account = twilio_account(session, self._box, shop_id)
+        if account is None:
+            return None
+        with self._lock:
+            transport = self._twilio.get((shop_id, account))
+            if transport is None:
+                for key in [k for k in self._twilio if k[0] == shop_id]:  # credentials changed
+                    self._twilio.pop(key).close()
+                transport = TwilioTransport(account, api_base=self.settings.twilio_api_base_url,
+                                            content_base=self.settings.twilio_content_base_url)
+                self._twilio[(shop_id, account)] = transport
+            return transport
+
+    def close(self) -> None:
+        with self._lock:
+            for transport in self._twilio.values():
+                transport.close()
+            self._twilio.clear()
+
+
+class _LazyPush:
+    """The push transport, built with the VAPID keys at the first send (not at start-up,
+    and not inside another transaction: generating the keys writes a row)."""
+
+    esp_name = "webpush"
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], box: SecretBox):
+        self._settings, self._sessions, self._box = settings, sessions, box
+        self._transport: PushTransport | None = None
+        self._lock = threading.Lock()
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        with self._lock:
+            if self._transport is None:
+                keys = vapid_keys(self._sessions, self._box)
+                self._transport = PushTransport(keys.private, self._settings.vapid_contact)
+        return self._transport.send(message)
+
+
+def _email_transport(settings: Settings) -> Transport | None:
+    if not (settings.smtp_url or settings.sendgrid_api_key):
+        return None
+
+    def compose(message: OutgoingMessage) -> EmailMessageSpec:
+        return EmailMessageSpec(
+            from_name=message.sender_name or message.shop,
+            from_address=settings.email_from,
+            to=message.to,
+            subject=message.subject or "",
+            text=message.body,
+            html=message.html or "",
+            unsubscribe_url=message.unsubscribe_url or "",
+            reply_to=message.reply_to,
+            message_id=message.message_id,
+        )
+
+    if settings.smtp_url:
+        return SmtpTransport(settings.smtp_url, compose=compose)
+    return SendGridTransport(settings.sendgrid_api_key, compose=compose)

@@ -1,0 +1,189 @@
+"""WhatsApp templates: the texts the app needs approved by Meta, created through Twilio's Content API.
+
+A recovery message is business-initiated: we never know that the customer wrote to the
+shop in the last 24 hours, so free-form WhatsApp text is never sent (contract §2). Each
+step has a template per language, with and without an offer; the app creates them in
+the merchant's Twilio account, submits them for WhatsApp approval (category MARKETING:
+a cart reminder is marketing, whatever we call it), and sends only approved ones.
+
+Numbered variables, as the Content API wants them:
+    {{1}} first name   {{2}} shop name   {{3}} cart summary   {{4}} recovery link   {{5}} the offer
+Meta refuses templates that start or end with a variable, so every body has text around them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shop_app.database import transaction
+from shop_app.tables import ContentTemplate
+
+CATEGORY = "MARKETING"
+APPROVED = "approved"
+
+_BODIES: dict[tuple[str, str], str] = {
+    ("whatsapp", "en"): "Hi {{1}}, this is {{2}}. You left {{3}} in your cart. "
+                        "It is saved for you here: {{4}} Reply STOP to opt out.",
+    ("whatsapp+offer", "en"): "Hi {{1}}, this is {{2}}. You left {{3}} in your cart. {{5}} "
+                              "It is saved for you here: {{4}} Reply STOP to opt out.",
+    ("prime", "en"): "Hi {{1}}, {{2}} here. Your {{3}} is still waiting for you. "
+                     "Complete your order: {{4}} Reply STOP to opt out.",
+    ("prime+offer", "en"): "Hi {{1}}, {{2}} here. Your {{3}} is still waiting for you. {{5}} "
+                           "Complete your order: {{4}} Reply STOP to opt out.",
+    ("whatsapp", "es"): "Hola {{1}}, te escribimos de {{2}}. Dejaste {{3}} en tu carrito. "
+                        "Lo guardamos aquí: {{4}} Responde BAJA para no recibir más mensajes.",
+    ("whatsapp+offer", "es"): "Hola {{1}}, te escribimos de {{2}}. Dejaste {{3}} en tu carrito. {{5}} "
+                              "Lo guardamos aquí: {{4}} Responde BAJA para no recibir más mensajes.",
+    ("prime", "es"): "Hola {{1}}, somos {{2}}. Tu {{3}} te sigue esperando. "
+                     "Completa tu pedido: {{4}} Responde BAJA para no recibir más mensajes.",
+    ("prime+offer", "es"): "Hola {{1}}, somos {{2}}. Tu {{3}} te sigue esperando. {{5}} "
+                           "Completa tu pedido: {{4}} Responde BAJA para no recibir más mensajes.",
+}
+#: Shown to Meta's reviewers and used when a value is missing.
+_SAMPLES = {
+    "en": {"1": "Ana", "2": "Demo Shop", "3": "1 x Linen shirt", "4": "https://demo-shop.example/cart",
+           "5": "Use code SAVE10 for 10% off until Friday."},
+    "es": {"1": "Ana", "2": "Demo Shop", "3": "1 x Camisa de lino", "4": "https://demo-shop.example/cart",
+           "5": "Usa el código SAVE10 para un 10% de descuento hasta el viernes."},
+}
+_NO_NAME = {"en": "there", "es": "de nuevo"}
+_VARIABLE = re.compile(r"\{\{(\d+)\}\}")
+
+
+@dataclass(frozen=True)
+class Needed:
+    key: str
+    language: str
+    body: str
+
+    @property
+    def friendly_name(self) -> str:
+        return f"reclaim_{self.key.replace('+', '_')}_{self.language}"
+
+    @property
+    def variables(self) -> dict[str, str]:
+        used = set(_VARIABLE.findall(self.body))
+        return {k: v for k, v in _SAMPLES[self.language].items() if k in used}
+
+
+def needed() -> list[Needed]:
+    return [Needed(key, language, body) for (key, language), body in _BODIES.items()]
+
+
+def key_for(step: str, has_offer: bool) -> str:
+    return f"{step}+offer" if has_offer else step
+
+
+def variables(language: str, *, first_name: str, shop_name: str, cart_summary: str, link: str,
+              offer: str | None) -> dict[str, str]:
+    """The values for one message. WhatsApp refuses empty or multi-line values, so each is one tidy line."""
+    values = {"1": first_name or _NO_NAME.get(language, ""), "2": shop_name, "3": cart_summary, "4": link}
+    if offer:
+        values["5"] = offer
+    return {k: " ".join(v.split())[:1000] for k, v in values.items()}
+
+
+def offer_line(language: str, code: str, value: str | None, expiry: str | None) -> str:
+    """The {{5}} sentence: the code, what it is worth, until when."""
+    if language == "es":
+        text = f"Usa el código {code}" + (f" para {value}" if value else "")
+        return text + (f" hasta el {expiry}." if expiry else ".")
+    text = f"Use code {code}" + (f" for {value}" if value else "")
+    return text + (f" until {expiry}." if expiry else ".")
+
+
+def cart_line(checkout) -> str:
+    """The {{3}} summary on one line: "1 x Linen shirt, 2 x Socks" (the first three items, then a count)."""
+    items = [f"{item.quantity} x {item.title}" for item in checkout.line_items]
+    if len(items) > 3:
+        items = items[:3] + [f"+{len(items) - 3}"]
+    return ", ".join(items) or "your cart"
+
+
+def render(key: str, language: str, values: dict[str, str]) -> str:
+    """The text the customer sees, kept as our record of what was sent."""
+    return _VARIABLE.sub(lambda m: values.get(m.group(1), ""), _BODIES[(key, language)])
+
+
+def approved(session: Session, shop_id: int, key: str, language: str) -> ContentTemplate | None:
+    return session.scalar(
+        select(ContentTemplate).where(
+            ContentTemplate.shop_id == shop_id,
+            ContentTemplate.step == key,
+            ContentTemplate.language == language,
+            ContentTemplate.approval_status == APPROVED,
+        )
+    )
+
+
+def state_of(session: Session, shop_id: int, key: str, language: str) -> str:
+    row = session.scalar(select(ContentTemplate).where(
+        ContentTemplate.shop_id == shop_id, ContentTemplate.step == key, ContentTemplate.language == language))
+    return "not created" if row is None else row.approval_status
+
+
+def missing(session: Session, shop_id: int) -> list[Needed]:
+    have = set(session.execute(
+        select(ContentTemplate.step, ContentTemplate.language).where(ContentTemplate.shop_id == shop_id)
+    ).all())
+    return [n for n in needed() if (n.key, n.language) not in have]
+
+
+def create_missing(sessions, transport, shop_id: int, now: datetime) -> list[str]:
+    """Create and submit every template the shop lacks; returns what was done, one line each.
+
+    Content API calls happen outside any transaction; each template is stored as soon as it exists.
+    """
+    with transaction(sessions) as session:
+        todo = missing(session, shop_id)
+    done = []
+    for item in todo:
+        sid = transport.create_whatsapp_template(item.friendly_name, item.language, item.body, item.variables)
+        status = transport.submit_for_approval(sid, item.friendly_name, CATEGORY)
+        with transaction(sessions) as session:
+            try:
+                with session.begin_nested():
+                    session.add(ContentTemplate(shop_id=shop_id, step=item.key, language=item.language,
+                                                content_sid=sid, approval_status=status or "received",
+                                                checked_at=now))
+            except IntegrityError:  # created concurrently; theirs is kept
+                continue
+        done.append(f"{item.friendly_name}: created {sid}, submitted ({status})")
+    return done
+
+
+def refresh(sessions, transport, shop_id: int, now: datetime) -> list[dict]:
+    """Ask Twilio for each template's approval state and store it."""
+    with transaction(sessions) as session:
+        rows = [(r.id, r.content_sid) for r in session.scalars(
+            select(ContentTemplate).where(ContentTemplate.shop_id == shop_id))]
+    for row_id, sid in rows:
+        status, reason = transport.approval_status(sid)
+        with transaction(sessions) as session:
+            row = session.get(ContentTemplate, row_id)
+            if row is not None and row.shop_id == shop_id:
+                row.approval_status, row.rejection_reason, row.checked_at = status, reason or None, now
+    with transaction(sessions) as session:
+        return listing(session, shop_id)
+
+
+def listing(session: Session, shop_id: int) -> list[dict]:
+    rows = {(r.step, r.language): r for r in session.scalars(
+        select(ContentTemplate).where(ContentTemplate.shop_id == shop_id))}
+    out = []
+    for item in needed():
+        row = rows.get((item.key, item.language))
+        out.append({
+            "key": item.key, "language": item.language, "name": item.friendly_name, "body": item.body,
+            "content_sid": row.content_sid if row else None,
+            "status": row.approval_status if row else "not created",
+            "rejection_reason": row.rejection_reason if row else None,
+            "checked_at": row.checked_at.isoformat() if row and row.checked_at else None,
+        })
+    return out

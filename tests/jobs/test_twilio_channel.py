@@ -1,0 +1,270 @@
+"""SMS and WhatsApp end to end: signed webhooks in, the send job, the real Twilio SDK out to the
+development Twilio server (which checks every request against Twilio's OpenAPI specs when
+../shared is beside the checkout, as in CI), then Twilio's signed callbacks back in."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from shop_app import create_app, runtime, whatsapp_templates
+from shop_app.connections import save_twilio
+from shop_app.database import transaction
+from shop_app.devtools.twilio_api import TwilioApiServer
+from shop_app.shops import get_shop
+from shop_app.tables import Consent, MessageEvent, Suppression
+from tests.support import ShopifyStore
+
+ABANDONED = "2026-03-02T12:00:00+01:00"  # Monday noon in Madrid
+WHATSAPP_DUE = "2026-03-02T13:00:00+00:00"  # +120 min, inside the 09:00–21:00 window
+PRIME_DUE = "2026-03-03T03:00:00+00:00"  # +16 h = 04:00 Madrid: outside the window
+PRIME_RELEASED = "2026-03-03T08:00:00+00:00"  # 09:00 Madrid
+PHONE = "+34600111222"
+SERVICE = "MG" + "a" * 32
+WHATSAPP_FROM = "whatsapp:+14155238886"
+ONLY_SMS = {"recovery": {"first": {"enabled": False}, "whatsapp": {"enabled": False}}}
+
+
+@pytest.fixture(scope="session")
+def twilio_api():
+    with TwilioApiServer() as server:
+        yield server
+
+
+@pytest.fixture
+def twilio_store(rt, admin_api, twilio_api):
+    """The demo shop with its own Twilio account connected (the development server)."""
+    twilio_api.reset()
+    settings = rt.settings.with_overrides(twilio_api_base_url=twilio_api.api_base,
+                                          twilio_content_base_url=twilio_api.content_base)
+    twilio_rt = runtime.install(runtime.Runtime.build(settings))
+    try:
+        store = ShopifyStore.install(twilio_rt, create_app(runtime=twilio_rt).test_client(), "demo-shop.myshopify.com",
+                                     timezone="Europe/Madrid", admin_api=admin_api)
+        with transaction(twilio_rt.sessions) as session:
+            shop = get_shop(session, store.domain)
+            save_twilio(session, twilio_rt.box, shop.id,
+                        twilio_api.account(messaging_service_sid=SERVICE, whatsapp_from=WHATSAPP_FROM))
+            store.shop_id = shop.id
+        yield store
+    finally:
+        assert twilio_api.refused == [], [r.problems for r in twilio_api.refused]  # nothing invalid was ever sent
+        twilio_rt.close()
+        runtime.install(rt)
+
+
+def rows(store, table, **where):
+    with transaction(store.rt.sessions) as session:
+        found = session.scalars(select(table).filter_by(**where)).all()
+        session.expunge_all()
+        return found
+
+
+def post_callback(store, url, params, signature):
+    path = url.removeprefix(store.rt.settings.shopify_app_url)
+    return store.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def approve_all_templates(store, twilio_api):
+    transport_rt = store.rt
+    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    with transaction(transport_rt.sessions) as session:
+        transport = transport_rt.channels.twilio(session, store.shop_id)
+    done = whatsapp_templates.create_missing(transport_rt.sessions, transport, store.shop_id, now)
+    assert len(done) == len(whatsapp_templates.needed())
+    for item in whatsapp_templates.listing(_session(store), store.shop_id):
+        twilio_api.set_approval(item["content_sid"], "approved")
+    states = whatsapp_templates.refresh(transport_rt.sessions, transport, store.shop_id, now)
+    assert {s["status"] for s in states} == {"approved"}
+
+
+def _session(store):
+    return store.rt.sessions()
+
+
+def test_prime_sms_goes_through_twilio_with_a_status_callback(twilio_store, twilio_api):
+    store = twilio_store
+    store.set_settings(ONLY_SMS)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(PRIME_DUE)
+    assert store.message(channel="sms")["status"] == "scheduled"  # night in Madrid: waits for 09:00
+    store.tick(PRIME_RELEASED)
+
+    sms = store.message(channel="sms")
+    assert sms["status"] == "sent", sms
+    [sent] = twilio_api.messages
+    assert sent.params["To"] == PHONE and sent.params["MessagingServiceSid"] == SERVICE
+    assert "From" not in sent.params  # the Messaging Service picks the sender
+    assert "Demo Shop" in sent.params["Body"]
+    assert "https://demo-shop.myshopify.com/71234/checkouts/ac/c1/recover?key=k1" in sent.params["Body"]
+    assert sent.params["StatusCallback"] == f"http://localhost:8080/webhooks/twilio/status/{sms['id']}"
+    assert 1 <= int(sent.params["ValidityPeriod"]) <= 36000
+    [event] = rows(store, MessageEvent, message_id=sms["id"])
+    assert (event.provider, event.provider_id, event.event) == ("twilio", sent.resource["sid"], "accepted")
+    assert event.raw["sid"] == sent.resource["sid"]  # Twilio's answer, kept as it came
+
+
+def test_status_callbacks_need_a_valid_signature_and_only_move_forward(twilio_store, twilio_api):
+    store = twilio_store
+    store.set_settings(ONLY_SMS)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(PRIME_RELEASED)
+    [sent] = twilio_api.messages
+    sid, message_id = sent.resource["sid"], store.message(channel="sms")["id"]
+
+    url, params, signature = twilio_api.status_callback(sid, "delivered")
+    forged = post_callback(store, url, {**params, "MessageStatus": "failed"}, signature)
+    assert forged.status_code == 403
+    assert post_callback(store, url, params, "not-a-signature").status_code == 403
+    assert store.message(channel="sms")["delivery_status"] == "accepted"
+
+    late_sent = twilio_api.status_callback(sid, "sent")  # arrives after "delivered"
+    for callback in ((url, params, signature), late_sent, (url, params, signature)):  # and "delivered" twice
+        assert post_callback(store, *callback).status_code == 200
+    row = store.message(channel="sms")
+    assert (row["status"], row["delivery_status"]) == ("sent", "delivered")
+    events = sorted(e.event for e in rows(store, MessageEvent, message_id=message_id))
+    assert events == ["accepted", "delivered", "sent"]  # the duplicate "delivered" is kept once
+
+    other = twilio_api.status_callback(sid, "read")
+    wrong_message = other[0].replace(f"/status/{message_id}", f"/status/{message_id + 999}")
+    assert post_callback(store, wrong_message, other[1], other[2]).status_code == 403
+
+
+def test_an_opted_out_number_fails_with_21610_and_is_suppressed(twilio_store, twilio_api):
+    store = twilio_store
+    store.set_settings(ONLY_SMS)
+    twilio_api.fail_for(PHONE, 21610)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(PRIME_RELEASED)
+    sms = store.message(channel="sms")
+    assert sms["status"] == "failed"
+    assert "21610" in sms["reason"] and "suppressed" in sms["reason"]
+    [suppression] = rows(store, Suppression, channel="sms")
+    assert suppression.address == PHONE and "21610" in suppression.reason
+    [consent] = rows(store, Consent, channel="sms")
+    assert (consent.state, consent.source) == ("revoked", "provider")
+
+    # The next checkout of the same customer never reaches Twilio.
+    store.deliver("checkouts/create", store.checkout("c2", "2026-03-04T12:00:00+01:00"))
+    store.tick("2026-03-05T08:00:00+00:00")
+    later = [m for m in store.messages(channel="sms") if m["id"] != sms["id"]]
+    assert [(m["status"], m["reason"][:11]) for m in later] == [("skipped", "suppressed:")]
+    assert len(twilio_api.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "code, reason",
+    [(21211, "21211"), (21614, "21614")],
+)
+def test_invalid_numbers_fail_for_good(twilio_store, twilio_api, code, reason):
+    store = twilio_store
+    store.set_settings(ONLY_SMS)
+    twilio_api.fail_for(PHONE, code)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(PRIME_RELEASED)
+    sms = store.message(channel="sms")
+    assert sms["status"] == "failed" and reason in sms["reason"]
+    assert rows(store, Suppression) == []  # a bad number is not an opt-out
+
+
+@pytest.mark.parametrize("status, code", [(429, 20429), (503, None)])
+def test_throttling_and_server_errors_are_retried_later(twilio_store, twilio_api, status, code):
+    store = twilio_store
+    store.set_settings(ONLY_SMS)
+    twilio_api.fail_next(status, code, retry_after=120 if status == 429 else None)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(PRIME_RELEASED)
+    sms = store.message(channel="sms")
+    assert sms["status"] == "scheduled" and sms["reason"].startswith("transient failure")
+    expected = "2026-03-03T08:02:00+00:00" if status == 429 else "2026-03-03T08:01:00+00:00"  # Retry-After wins
+    assert sms["due_at"] == expected
+    store.tick(sms["due_at"])
+    assert store.message(channel="sms")["status"] == "sent"
+    assert len(twilio_api.messages) == 1
+
+
+def test_whatsapp_needs_an_approved_template_and_then_sends_it_with_variables(twilio_store, twilio_api):
+    store = twilio_store
+    store.set_settings({"recovery": {"first": {"enabled": False}, "prime": {"enabled": False}}})
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(WHATSAPP_DUE)
+    whatsapp = store.message(channel="whatsapp")
+    assert whatsapp["status"] == "skipped"
+    assert whatsapp["reason"].startswith("needs connection: WhatsApp template whatsapp (en) is not created")
+    assert twilio_api.messages == []  # never free-form text
+
+    approve_all_templates(store, twilio_api)
+    store.deliver("checkouts/create", store.checkout("c2", ABANDONED))
+    store.tick(WHATSAPP_DUE)
+    [sent] = twilio_api.messages
+    assert sent.params["To"] == f"whatsapp:{PHONE}" and sent.params["From"] == WHATSAPP_FROM
+    assert "Body" not in sent.params
+    [template] = [t for t in whatsapp_templates.listing(_session(store), store.shop_id)
+                  if (t["key"], t["language"]) == ("whatsapp", "en")]
+    assert sent.params["ContentSid"] == template["content_sid"]
+    values = json.loads(sent.params["ContentVariables"])
+    assert values["1"] == "Ana" and values["2"] == "Demo Shop" and values["3"] == "1 x Linen shirt, 2 x Canvas tote"
+    assert store.links(values["4"]) == ["https://demo-shop.myshopify.com/71234/checkouts/ac/c2/recover?key=k1"]
+    row = [m for m in store.messages(channel="whatsapp") if m["status"] == "sent"][0]
+    assert row["body"].startswith("Hi Ana, this is Demo Shop. You left 1 x Linen shirt, 2 x Canvas tote in your cart.")
+
+
+def test_whatsapp_refused_with_63016_fails_with_the_reason(twilio_store, twilio_api):
+    store = twilio_store
+    store.set_settings({"recovery": {"first": {"enabled": False}, "prime": {"enabled": False}}})
+    approve_all_templates(store, twilio_api)
+    twilio_api.fail_for(f"whatsapp:{PHONE}", 63016)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(WHATSAPP_DUE)
+    whatsapp = store.message(channel="whatsapp")
+    assert whatsapp["status"] == "failed" and "63016" in whatsapp["reason"]
+
+
+def test_inbound_stop_suppresses_start_lifts_and_help_answers(twilio_store, twilio_api):
+    store = twilio_store
+    url = "http://localhost:8080/webhooks/twilio/inbound/demo-shop.myshopify.com"
+    path = url.removeprefix("http://localhost:8080")
+
+    params, signature = twilio_api.inbound(PHONE, "+15005550006", "STOP", url)
+    assert store.client.post(path, data=params, headers={"X-Twilio-Signature": "forged"}).status_code == 403
+    assert rows(store, Suppression) == []
+    response = store.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200 and response.mimetype == "text/xml"
+    [suppression] = rows(store, Suppression, channel="sms")
+    assert suppression.address == PHONE and "STOP" in suppression.reason
+
+    store.set_settings(ONLY_SMS)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(PRIME_RELEASED)
+    assert store.message(channel="sms")["reason"].startswith("suppressed: replied 'STOP'")
+
+    params, signature = twilio_api.inbound(PHONE, "+15005550006", "START", url)
+    assert store.client.post(path, data=params, headers={"X-Twilio-Signature": signature}).status_code == 200
+    assert rows(store, Suppression) == []
+    [consent] = rows(store, Consent, channel="sms")
+    assert (consent.state, consent.source) == ("granted", "keyword")
+
+    params, signature = twilio_api.inbound(PHONE, "+15005550006", "HELP", url)
+    response = store.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    assert b"<Message>Demo Shop: cart reminders." in response.data and b"Reply STOP to opt out." in response.data
+
+
+def test_without_a_twilio_connection_sms_is_not_connected(rt, store):
+    """No outbox, no Twilio account: the SMS step is skipped as needing a connection."""
+    settings = rt.settings.with_overrides(outbox_file=None)
+    bare = runtime.install(runtime.Runtime.build(settings))
+    try:
+        shop = ShopifyStore.install(bare, create_app(runtime=bare).test_client(), "bare-shop.myshopify.com",
+                                    timezone="Europe/Madrid")
+        shop.set_settings(ONLY_SMS)
+        shop.deliver("checkouts/create", shop.checkout("c1", ABANDONED))
+        shop.tick(PRIME_RELEASED)
+        sms = shop.message(channel="sms")
+        assert sms["status"] == "skipped" and sms["reason"].startswith("needs connection")
+    finally:
+        bare.close()
+        runtime.install(rt)
