@@ -6,17 +6,19 @@ endpoint is named `admin_ui.<feature>.<view>`:
     admin_ui.auth   /auth/session-token (the bounce page, public) and the CSP hook
     admin_ui.pages  /                    admin documents (session required)
     admin_ui.api    /api/...             JSON API (session required, fetch only)
+    admin_ui.channels /api/channels/...  channel connections and WhatsApp templates (session required)
     admin_ui.install /auth, /auth/callback authorization-code install (public, Shopify-signed)
 """
 
 from flask import Blueprint
 
-from admin_ui import api, auth, install, pages
+from admin_ui import api, auth, channels_api, install, pages
 
 bp = Blueprint("admin_ui", __name__)
 bp.register_blueprint(auth.bp)
 bp.register_blueprint(pages.bp)
 bp.register_blueprint(api.bp)
+bp.register_blueprint(channels_api.bp)
 bp.register_blueprint(install.bp)
 
 #: Endpoints reachable without a session token; tests assert every other one refuses.

@@ -1,0 +1,124 @@
+"""The admin's channel connections under /api/channels (session token required, scoped by its shop).
+
+    GET    /api/channels                          what is connected, the URLs to give Twilio, WhatsApp templates
+    PUT    /api/channels/twilio                   connect the shop's Twilio account; 422 {"errors": [...]}
+    DELETE /api/channels/twilio                   disconnect it (SMS and WhatsApp then need a connection)
+    POST   /api/channels/whatsapp-templates       create and submit the WhatsApp templates the app needs
+    POST   /api/channels/whatsapp-templates/refresh  ask Twilio for their approval state
+
+The auth token is sealed at rest and never sent back.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+from twilio.base.exceptions import TwilioException
+
+from admin_ui.api import _errors, _reject_constant, _shop
+from admin_ui.auth import app_runtime, authenticate
+from shop_app import connections, whatsapp_templates
+from shop_app.adapters.twilio_messaging import ContentApiError, TwilioAccount
+from shop_app.database import transaction
+from shop_app.domain.validation import FieldError
+from webhooks.twilio_callbacks import inbound_url
+
+bp = Blueprint("channels", __name__, url_prefix="/api/channels")
+_FIELDS = ("account_sid", "auth_token", "messaging_service_sid", "from_number", "whatsapp_from")
+MAX_BODY = 4096
+
+
+@bp.before_request
+def _require_session() -> ResponseReturnValue | None:
+    return authenticate(documents=False)
+
+
+@bp.get("")
+def overview() -> ResponseReturnValue:
+    rt = app_runtime()
+    settings = rt.settings
+    with transaction(rt.sessions) as session:
+        shop = _shop(session)
+        connected = connections.describe(session, shop.id)
+        templates = whatsapp_templates.listing(session, shop.id)
+    email = "smtp" if settings.smtp_url else "sendgrid" if settings.sendgrid_api_key else (
+        "development outbox" if settings.outbox_file else None)
+    return jsonify(
+        email={"provider": email},
+        twilio=connected["twilio"],
+        twilio_urls={"inbound": inbound_url(settings.shopify_app_url, shop.domain),
+                     "status_callbacks": f"{settings.shopify_app_url}/webhooks/twilio/status/…"},
+        whatsapp_templates=templates,
+    )
+
+
+@bp.put("/twilio")
+def connect_twilio() -> ResponseReturnValue:
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY:
+        return jsonify(error=f"request body is larger than {MAX_BODY} bytes"), 413
+    try:
+        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        return jsonify(error=f"request body is not valid JSON: {exc}"), 400
+    if not isinstance(document, dict):
+        return _errors([FieldError("twilio", "must be a JSON object")])
+    errors = [FieldError(f"twilio.{k}", "unknown field") for k in document if k not in _FIELDS]
+    errors += [FieldError(f"twilio.{k}", "must be a string") for k in _FIELDS
+               if document.get(k) is not None and not isinstance(document.get(k), str)]
+    if errors:
+        return _errors(errors)
+    account = TwilioAccount(**{k: (document.get(k) or "").strip() or None for k in _FIELDS})
+    problems = account.validate(channels=("sms",) if not account.whatsapp_from else ("sms", "whatsapp"))
+    if problems:
+        return _errors([FieldError("twilio", problem) for problem in problems])
+    rt = app_runtime()
+    with transaction(rt.sessions) as session:
+        shop = _shop(session)
+        connections.save_twilio(session, rt.box, shop.id, account)
+        described = connections.describe(session, shop.id)
+    return jsonify(twilio=described["twilio"])
+
+
+@bp.delete("/twilio")
+def disconnect_twilio() -> ResponseReturnValue:
+    rt = app_runtime()
+    with transaction(rt.sessions) as session:
+        connections.forget(session, _shop(session).id)
+    return jsonify(twilio=None)
+
+
+@bp.post("/whatsapp-templates")
+def create_templates() -> ResponseReturnValue:
+    return _with_twilio(lambda rt, transport, shop_id, now: (
+        whatsapp_templates.create_missing(rt.sessions, transport, shop_id, now),
+        _listing(rt, shop_id))[1])
+
+
+@bp.post("/whatsapp-templates/refresh")
+def refresh_templates() -> ResponseReturnValue:
+    return _with_twilio(lambda rt, transport, shop_id, now: whatsapp_templates.refresh(
+        rt.sessions, transport, shop_id, now))
+
+
+def _listing(rt, shop_id: int) -> list[dict]:
+    with transaction(rt.sessions) as session:
+        return whatsapp_templates.listing(session, shop_id)
+
+
+def _with_twilio(action) -> ResponseReturnValue:
+    """Run a Content API action for the shop's Twilio account; Twilio's refusals come back as 502."""
+    rt = app_runtime()
+    with transaction(rt.sessions) as session:
+        shop_id = _shop(session).id
+        transport = rt.channels.twilio(session, shop_id)
+    if transport is None:
+        return jsonify(error="connect a Twilio account first"), 409
+    try:
+        templates = action(rt, transport, shop_id, datetime.now(timezone.utc))
+    except (ContentApiError, TwilioException) as exc:
+        return jsonify(error=f"Twilio refused the request: {exc}"), 502
+    return jsonify(whatsapp_templates=templates)
