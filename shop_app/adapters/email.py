@@ -228,6 +228,9 @@ class SendGridTransport(EmailTransport):
             "subject": spec.subject,
             "content": [{"type": "text/plain", "value": spec.text}, {"type": "text/html", "value": spec.html}],
             "headers": unsubscribe_headers(spec),
+            # Our links already go through the signed click redirect (shop_app/clicks.py); SendGrid's
+            # own rewriting would redirect twice and count each click twice.
+            "tracking_settings": {"click_tracking": {"enable": False, "enable_text": False}},
         }
         if spec.reply_to:
             payload["reply_to"] = {"email": spec.reply_to}

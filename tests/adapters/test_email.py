@@ -196,6 +196,7 @@ def test_sendgrid_202_is_sent_with_the_x_message_id(sendgrid):
     assert body["headers"] == {"List-Unsubscribe": f"<{UNSUB}>, <mailto:unsubscribe@reclaim.example>",
                                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     assert body["custom_args"] == {"reclaim_message_id": "42"}
+    assert body["tracking_settings"]["click_tracking"]["enable"] is False  # our redirect counts clicks
 
 
 @pytest.mark.parametrize(("status", "expected"), [
