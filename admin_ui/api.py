@@ -5,11 +5,30 @@ and every query is scoped by the shop of that token (never by a parameter or the
     PUT /api/settings             the whole settings document; 400 bad JSON, 422 {"errors": [...]}
     GET /api/messages[?status=s]  {"messages": [...]} with the keys of reports.message_rows
     GET /api/messages/<id>        {"message": {...}}; 404 when the id is not this shop's
+
+    GET    /api/templates                             {"templates": [entry...], "tone", "fields", "sms_cap"}
+    PUT    /api/templates/<step>/<channel>/<language> {"subject", "body", "html"} (null for a part the channel
+                                                      lacks) → {"template": entry}; 422 {"errors": [...]} when
+                                                      refused (message_templates.check_template), nothing saved
+    DELETE /api/templates/<step>/<channel>/<language> back to the default → {"template": entry, "removed": bool}
+    POST   /api/templates/preview                     {"channel", "language"?, "tone"?, "step"?, "subject"?,
+                                                      "body"?, "html"?, "with_discount"?} → {"preview": {...},
+                                                      "problems": [...]}
+
+An entry is message_templates.TemplateEntry.to_json(): the text in effect (the shop's own, else the
+default in its tone), "custom", and for SMS the segment count / encoding with the sample data and
+with a long cart. Unknown step, channel or language in a URL → 404 (WhatsApp is not editable: its
+messages are templates approved by Meta). A preview renders with sample data and the shop's own
+name; a part left out is the step's default in the given tone. It answers 422 only when a part
+does not render (sandbox refusal, syntax error, unknown field); what a save would still refuse
+(an SMS over the cap, a missing recovery link…) comes back as "problems" next to the preview, so
+a live preview can show "4 segments" while the merchant types.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
@@ -18,11 +37,27 @@ from sqlalchemy.orm import Session
 
 from admin_ui.auth import app_runtime, authenticate, current_shop
 from shop_app.database import transaction
-from shop_app.domain.models import Status
+from shop_app.default_templates import LANGUAGES, default_template
+from shop_app.domain.models import Channel, Status, Step
+from shop_app.domain.settings import TONES
+from shop_app.domain.sms import MAX_SMS_SEGMENTS
 from shop_app.domain.validation import FieldError, ValidationError
+from shop_app.message_templates import (
+    EDITABLE,
+    PARTS,
+    UnknownTemplate,
+    check_template,
+    reset_template,
+    save_template,
+    template_entry,
+    template_key,
+    templates_for,
+)
+from shop_app.messages import text_to_html
 from shop_app.reports import message_rows
 from shop_app.shops import load_settings, save_settings
 from shop_app.tables import Shop
+from shop_app.templating import FIELD_NAMES, TemplateRefused, preview
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 STATUSES = tuple(s.value for s in Status)
@@ -49,6 +84,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def _json_body() -> tuple[Any, ResponseReturnValue | None]:
+    """The request's JSON document, or a 400 answer saying why it is not one."""
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant), None
+    except (ValueError, RecursionError) as exc:  # includes UnicodeDecodeError and JSONDecodeError
+        return None, (jsonify(error=f"request body is not valid JSON: {exc}"), 400)
+
+
+@bp.errorhandler(413)
+def _too_large(exc) -> ResponseReturnValue:
+    return jsonify(error="request body is too large"), 413
+
+
 @bp.get("/settings")
 def read_settings() -> ResponseReturnValue:
     with transaction(app_runtime().sessions) as session:
@@ -58,11 +107,9 @@ def read_settings() -> ResponseReturnValue:
 
 @bp.put("/settings")
 def write_settings() -> ResponseReturnValue:
-    raw = request.get_data(cache=False)
-    try:
-        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:  # includes UnicodeDecodeError and JSONDecodeError
-        return jsonify(error=f"request body is not valid JSON: {exc}"), 400
+    document, bad_json = _json_body()
+    if bad_json is not None:
+        return bad_json
     if not isinstance(document, dict):
         return _errors([FieldError("settings", "must be a JSON object")])
     try:
@@ -92,3 +139,147 @@ def show_message(message_id: int) -> ResponseReturnValue:
     if row is None:  # another shop's id looks exactly like one that does not exist
         return jsonify(error=f"no message {message_id}"), 404
     return jsonify(message=row)
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+@bp.get("/templates")
+def list_templates() -> ResponseReturnValue:
+    with transaction(app_runtime().sessions) as session:
+        shop = _shop(session)
+        entries = templates_for(session, shop.id)
+        tone = load_settings(session, shop).tone
+    return jsonify(templates=[entry.to_json() for entry in entries], tone=tone, fields=sorted(FIELD_NAMES),
+                   sms_cap=MAX_SMS_SEGMENTS)  # fmt: skip
+
+
+@bp.put("/templates/<step>/<channel>/<language>")
+def write_template(step: str, channel: str, language: str) -> ResponseReturnValue:
+    try:
+        template_key(step, channel, language)
+    except UnknownTemplate as exc:
+        return jsonify(error=str(exc)), 404
+    document, bad_json = _json_body()
+    if bad_json is not None:
+        return bad_json
+    if not isinstance(document, dict):
+        return _errors([FieldError("template", "must be a JSON object with subject, body and html")])
+    unknown = sorted(set(document) - set(PARTS))
+    if unknown:
+        return _errors([FieldError(key, "unknown field; a template has subject, body and html") for key in unknown])
+    try:
+        with transaction(app_runtime().sessions) as session:  # an InvalidTemplate rolls it back
+            shop = _shop(session)
+            save_template(session, shop.id, step, channel, language, **{part: document.get(part) for part in PARTS})
+            entry = template_entry(session, shop.id, step, channel, language)
+    except ValidationError as exc:
+        return _errors(exc.errors)
+    return jsonify(template=entry.to_json())
+
+
+@bp.delete("/templates/<step>/<channel>/<language>")
+def delete_template(step: str, channel: str, language: str) -> ResponseReturnValue:
+    try:
+        with transaction(app_runtime().sessions) as session:
+            shop = _shop(session)
+            removed = reset_template(session, shop.id, step, channel, language)
+            entry = template_entry(session, shop.id, step, channel, language)
+    except UnknownTemplate as exc:
+        return jsonify(error=str(exc)), 404
+    return jsonify(template=entry.to_json(), removed=removed)
+
+
+_PREVIEW_KEYS = {"channel", "language", "tone", "step", "with_discount", *PARTS}
+_EDITABLE_CHANNELS = tuple(dict.fromkeys(channel.value for _, channel in EDITABLE))
+
+
+@dataclass
+class _PreviewRequest:
+    channel: Channel
+    language: str
+    tone: str
+    step: Step
+    parts: dict[str, str]  # subject / body / html sources
+    with_discount: bool
+
+
+@bp.post("/templates/preview")
+def preview_template() -> ResponseReturnValue:
+    document, bad_json = _json_body()
+    if bad_json is not None:
+        return bad_json
+    if not isinstance(document, dict):
+        return _errors([FieldError("preview", "must be a JSON object")])
+    with transaction(app_runtime().sessions) as session:
+        shop = _shop(session)
+        shop_name, shop_domain, shop_tone = shop.name, shop.domain, load_settings(session, shop).tone
+    wanted = _preview_request(document, shop_tone)
+    if isinstance(wanted, list):
+        return _errors(wanted)
+    shown: dict[str, Any] = {"subject": None, "body": None, "html": None, "sms": None}
+    errors: list[FieldError] = []
+    for name, source in wanted.parts.items():
+        try:
+            result = preview(source, wanted.channel, wanted.language, wanted.tone, html=name == "html",
+                             with_discount=wanted.with_discount, shop_name=shop_name,
+                             shop_domain=shop_domain)  # fmt: skip
+        except TemplateRefused as refused:
+            errors.append(FieldError(name, refused.reason))
+            continue
+        if name == "subject":
+            shown[name] = " ".join(result.text.split())  # sent on one line
+        elif name == "body":
+            shown[name] = result.text.strip()
+        else:
+            shown[name] = result.text
+        if result.report is not None:
+            shown["sms"] = result.report.to_json()
+    if errors:
+        return _errors(errors)
+    if wanted.channel is Channel.EMAIL and shown["html"] is None:  # as compose() sends it
+        shown["html"] = text_to_html(shown["body"])
+    key = template_key(wanted.step, wanted.channel, wanted.language)
+    problems = check_template(key, **{name: wanted.parts.get(name) for name in PARTS}, shop_name=shop_name,
+                              shop_domain=shop_domain)  # fmt: skip
+    return jsonify(preview=shown, problems=[{"field": e.field, "message": e.message} for e in problems])
+
+
+def _preview_request(document: dict, shop_tone: str) -> _PreviewRequest | list[FieldError]:
+    """What to preview, or every problem with the request. Without a body, the step's default
+    text in the tone is previewed; with a body and no subject, the default subject is shown."""
+    errors = [FieldError(str(key), "unknown field") for key in sorted(set(document) - _PREVIEW_KEYS, key=str)]
+    channel = document.get("channel")
+    if channel not in _EDITABLE_CHANNELS:
+        return [*errors, FieldError("channel", "must be one of " + ", ".join(_EDITABLE_CHANNELS))]
+    channel = Channel(channel)
+    language = document.get("language", "en")
+    if language not in LANGUAGES:
+        errors.append(FieldError("language", "must be one of " + ", ".join(LANGUAGES)))
+        language = "en"
+    tone = document.get("tone", shop_tone)
+    if tone not in TONES:
+        errors.append(FieldError("tone", "must be one of " + ", ".join(TONES)))
+    with_discount = document.get("with_discount", True)
+    if not isinstance(with_discount, bool):
+        errors.append(FieldError("with_discount", "must be true or false"))
+    step = document.get("step")
+    try:
+        key = template_key(step, channel, language) if step is not None else None
+    except UnknownTemplate as exc:
+        errors.append(FieldError("step", str(exc)))
+        key = None
+    parts = {name: document[name] for name in PARTS if document.get(name) is not None}
+    errors += [FieldError(name, "must be text (a string) or null") for name, value in parts.items()
+               if not isinstance(value, str)]  # fmt: skip
+    if "body" not in parts and step is None:
+        errors.append(FieldError("body", "is required (or give a step to preview its default text)"))
+    if errors:
+        return errors
+    step = key.step if key else next(s for s, c in EDITABLE if c is channel)
+    default = default_template(step, channel, language, tone)
+    filled = PARTS if "body" not in parts else ("subject",)
+    for name in filled:
+        if name not in parts and getattr(default, name) is not None:
+            parts[name] = getattr(default, name)
+    return _PreviewRequest(channel, language, tone, step, parts, with_discount)

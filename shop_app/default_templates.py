@@ -2,8 +2,10 @@
 
 Each one names the shop, links back to the checkout and summarises the cart (product.md §1); the
 discount appears only inside `{% if discount_code %}`; email carries the unsubscribe link. SMS copy
-avoids characters outside GSM-7 where the language allows it (á, í, ó, ú force UCS-2), so that with
-sample data it stays within two segments (GSM-7) or the three-segment cap (UCS-2).
+avoids characters outside GSM-7 (á, í, ó, ú force UCS-2: "STOP para baja", "Usa", no "código"), so
+that it stays within the three-segment cap with the long sample cart and a real-length recovery link
+(shop_app/templating.py, "SMS length"); every default passes the checks a merchant's own text must
+pass (shop_app/message_templates.py).
 
 The copy is assembled from two tables: phrases shared by a language and tone (_VOICE) and what a
 step says (_STEPS). Jinja snippets are kept out of f-strings so their braces stay literal.
@@ -14,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shop_app.domain.models import Channel, Step
+from shop_app.domain.settings import TONES
 
 LANGUAGES = ("en", "es")
-TONES = ("formal", "informal")
+__all__ = ["DEFAULT_TEMPLATES", "DefaultTemplate", "LANGUAGES", "TONES", "default_template"]
 
 
 @dataclass(frozen=True)
@@ -249,7 +252,9 @@ def _build() -> dict[tuple[Step, Channel, str, str], DefaultTemplate]:
 DEFAULT_TEMPLATES: dict[tuple[Step, Channel, str, str], DefaultTemplate] = _build()
 
 
-def default_template(step: Step | str, channel: Channel | str, language: str = "en", tone: str = "informal"):
+def default_template(
+    step: Step | str, channel: Channel | str, language: str = "en", tone: str = "informal"
+) -> DefaultTemplate:
     """The default for that combination; an unknown language or tone falls back to en / informal."""
     step, channel = Step(step), Channel(channel)
     for key in ((language, tone), (language, "informal"), ("en", tone), ("en", "informal")):

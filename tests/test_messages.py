@@ -8,9 +8,12 @@ from decimal import Decimal
 
 import pytest
 
+from shop_app.default_templates import DefaultTemplate
 from shop_app.domain.models import Channel, Checkout, LineItem, Step
 from shop_app.domain.settings import Incentive
-from shop_app.messages import compose, expiry_text, language_of
+from shop_app.domain.sms import GSM7, MAX_SMS_SEGMENTS, sms_length
+from shop_app.messages import SmsOverCap, TemplateRefused, compose, expiry_text, language_of
+from shop_app.templating import sample_fields
 
 PAIRS = [(Step.FIRST, Channel.EMAIL), (Step.FIRST, Channel.PUSH), (Step.WHATSAPP, Channel.WHATSAPP),
          (Step.PRIME, Channel.SMS), (Step.PRIME, Channel.WHATSAPP)]
@@ -81,3 +84,83 @@ def test_a_malicious_first_name_is_escaped_in_html_only():
                    incentive=Incentive(), code=None, expires_at=None, unsubscribe_link="https://u")
     assert "<script>" not in text.html and "&lt;script&gt;" in text.html
     assert "<script>x</script>" in text.body
+
+
+# --- the shop's tone and its own texts ---------------------------------------------------------
+
+
+#: What content.recovery_link makes of a real abandoned_checkout_url with a discount (~210 characters).
+LONG_LINK = sample_fields(channel=Channel.SMS).recovery_link
+
+
+def compose_with(step=Step.PRIME, channel=Channel.SMS, checkout_=None, **kwargs):
+    kwargs.setdefault("incentive", Incentive("percentage", Decimal(15), "unique"))
+    kwargs.setdefault("code", "PRIME-ABC")
+    kwargs.setdefault("link", LINK)
+    return compose(step, channel, checkout_ or checkout(), shop_name="Casa Lino", shop_timezone="Europe/Madrid",
+                   expires_at=EXPIRES, unsubscribe_link="https://app.example/u/tok", **kwargs)
+
+
+def test_the_tone_picks_the_default_text():
+    assert compose_with(tone="informal").body.startswith("Hi Ana, Casa Lino kept your cart")
+    assert compose_with(tone="formal").body.startswith("Hello Ana, Casa Lino has kept your cart")
+    email = compose_with(Step.FIRST, Channel.EMAIL, tone="formal")
+    assert email.subject == "Casa Lino: your cart has been saved" and "Kind regards," in email.body
+
+
+def test_a_custom_template_is_used_instead_of_the_default():
+    custom = DefaultTemplate(body="{{ shop_name }}! {{ cart_summary }} {{ discount_code }} {{ recovery_link }} STOP")
+    text = compose_with(custom=custom, tone="formal")
+    assert text.body == f"Casa Lino! 1 x Linen shirt, 2 x Canvas tote PRIME-ABC {LINK} STOP"
+    assert text.notes == () and text.sms == sms_length(text.body)
+
+
+def test_a_custom_email_without_html_gets_an_escaped_html_part_with_working_links():
+    custom = DefaultTemplate(subject="{{ shop_name }}:\n{{ first_name }} ", body="<b>{{ cart_summary }}</b>\n\n"
+                             "{{ recovery_link }}.\nBye: {{ unsubscribe_link }}")  # fmt: skip
+    text = compose_with(Step.FIRST, Channel.EMAIL, custom=custom)
+    assert text.subject == "Casa Lino: Ana"  # one line, whatever the data
+    assert "&lt;b&gt;1 x Linen shirt" in text.html and "<b>" not in text.html
+    link = LINK.replace("&", "&amp;")
+    assert f'<a href="{link}">{link}</a>.' in text.html
+    assert '<a href="https://app.example/u/tok">https://app.example/u/tok</a>' in text.html
+
+
+def test_a_custom_template_that_fails_with_real_data_falls_back_to_the_default_with_a_note():
+    custom = DefaultTemplate(body="{{ shop_name }} {{ cart_items[2].title }} {{ recovery_link }} STOP")
+    text = compose_with(custom=custom, tone="formal")  # the cart has two items
+    assert text.body == compose_with(tone="formal").body
+    assert len(text.notes) == 1 and text.notes[0].startswith("the shop's own sms text could not be used (")
+
+
+def long_checkout(first_name="Lucía", items=4, shop_title="Camiseta de algodón orgánico manga larga"):
+    return Checkout(
+        token="c2", updated_at=EXPIRES, first_name=first_name, locale="es-ES", currency="EUR",
+        total_price=Decimal("1234.50"),
+        line_items=tuple(LineItem(f"{shop_title} {n}", 2, Decimal("49.90")) for n in range(items)),
+    )  # fmt: skip
+
+
+def test_send_time_sms_over_the_cap_is_shortened_and_says_how():
+    customer = long_checkout()
+    short_link = compose_with(checkout_=customer, link=LINK)  # spelling "Lucia" is enough: 3 GSM-7 segments
+    assert short_link.body.startswith("Hola Lucia, Casa Lino te guarda el carrito (2 x Camiseta de algodon organico")
+    assert short_link.notes == ("names and titles were spelled without the accents SMS lacks",)
+    text = compose_with(checkout_=customer, link=LONG_LINK)
+    assert text.sms.segments <= MAX_SMS_SEGMENTS and text.sms.encoding == GSM7
+    assert text.body.startswith("Hola Lucia, Casa Lino te guarda el carrito (8 productos, 1,234.50 EUR).")
+    assert LONG_LINK in text.body and "PRIME-ABC" in text.body
+    assert text.notes == ("names and titles were spelled without the accents SMS lacks",
+                          'the items were shortened to "8 productos"')  # fmt: skip
+
+
+def test_send_time_sms_that_cannot_fit_raises_sms_over_cap_with_the_count():
+    custom = DefaultTemplate(body="{{ shop_name }} ¡Última llamada! {{ cart_summary }} {{ recovery_link }} STOP")
+    with pytest.raises(SmsOverCap) as over:  # the ú is the template's: UCS-2 whatever the data
+        compose(Step.PRIME, Channel.SMS, long_checkout(), shop_name="Тёплый дом", shop_timezone="UTC", link=LONG_LINK,
+                incentive=Incentive(), code=None, expires_at=None, unsubscribe_link=None, custom=custom)  # fmt: skip
+    assert over.value.segments > MAX_SMS_SEGMENTS
+    assert isinstance(over.value, TemplateRefused)  # one except clause in the send job
+    assert over.value.reason.startswith(f"SMS is {over.value.segments} segments (UCS-2: ")
+    assert "Т" in over.value.check.non_gsm and "— the cap is 3, even with the items shortened" in over.value.reason
+    assert "the shop's own text could not be used either (SMS is" in over.value.reason

@@ -1,4 +1,5 @@
-"""A shop's Revenue Recovery settings: the JSON document merchants and operators edit.
+"""A shop's Revenue Recovery settings (and the tone of its messages): the JSON document merchants
+and operators edit.
 
 `ShopSettings.from_document` is the only way in: it checks every field, collects all
 problems as FieldErrors, and fills defaults (product.md §1–3) for keys left out.
@@ -19,6 +20,8 @@ INCENTIVE_TYPES = ("none", "percentage", "fixed_amount", "free_shipping")
 CODE_MODES = ("shared", "unique")
 EMAIL_CONSENT = ("unless_unsubscribed", "subscribers_only")
 WHATSAPP_CONSENT = ("phone_marketing", "explicit_optin")
+#: The voice of the default message texts (shop_app/default_templates.py); the first is the default.
+TONES = ("informal", "formal")
 FIRST_CHANNELS = (Channel.EMAIL, Channel.PUSH)
 PRIME_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
 WINDOWED_CHANNELS = (Channel.EMAIL, Channel.PUSH, Channel.SMS, Channel.WHATSAPP)
@@ -103,6 +106,7 @@ class ShopSettings:
     windowed_channels: tuple[Channel, ...]
     email_consent: str
     whatsapp_consent: str
+    tone: str = TONES[0]
 
     @classmethod
     def defaults(cls, timezone: str) -> "ShopSettings":
@@ -114,7 +118,7 @@ class ShopSettings:
         reader = _Reader(errors)
         doc = reader.obj(doc, "settings")
         recovery = reader.obj(doc.get("recovery", {}), "recovery")
-        reader.no_extra(doc, "settings", {"recovery", "delivery_windows", "consent"})
+        reader.no_extra(doc, "settings", {"recovery", "delivery_windows", "consent", "tone"})
         reader.no_extra(recovery, "recovery", {"first", "whatsapp", "prime"})
 
         f = reader.obj(recovery.get("first", {}), "recovery.first")
@@ -160,9 +164,14 @@ class ShopSettings:
         email_consent = reader.choice(c, "email", "consent", "unless_unsubscribed", EMAIL_CONSENT)
         whatsapp_consent = reader.choice(c, "whatsapp", "consent", "phone_marketing", WHATSAPP_CONSENT)
 
+        tone = doc.get("tone", TONES[0])
+        if not isinstance(tone, str) or tone not in TONES:
+            reader.fail("tone", "must be one of " + ", ".join(TONES))
+            tone = TONES[0]
+
         if errors:
             raise ValidationError(errors)
-        return cls(first, whatsapp, prime, windows, windowed, email_consent, whatsapp_consent)
+        return cls(first, whatsapp, prime, windows, windowed, email_consent, whatsapp_consent, tone)
 
     def to_document(self) -> dict:
         return {
@@ -187,6 +196,7 @@ class ShopSettings:
                 "days": self.windows.to_document(),
             },
             "consent": {"email": self.email_consent, "whatsapp": self.whatsapp_consent},
+            "tone": self.tone,
         }
 
     def warnings(self) -> list[str]:

@@ -9,11 +9,17 @@ emoji, a curly quote, á/í/ó/ú…) switches the whole text to UCS-2: 70 UTF-1
 A character that does not fit whole in the current part starts the next one: an escape pair or
 a surrogate pair is never split across parts (what handsets and Twilio do).
 
+`gsm_fold` rewrites customer data (a name, a product title) into GSM-7 where a close spelling
+exists — "Lucía" → "Lucia", curly quotes → straight ones — the way Twilio's smart encoding does
+for look-alike punctuation. The send path uses it only when a message would otherwise go over
+the segment cap (shop_app/templating.py, `fit_sms`).
+
 Source: ../shared/contracts/channels.md §3 (segments). Standard library only.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 GSM7 = "gsm-7"
@@ -38,26 +44,80 @@ class SmsLength:
     segments: int
 
 
+#: How many of the characters that force UCS-2 a message names ("UCS-2: ó, í, 😀").
+SHOWN_NON_GSM = 5
+
+#: Look-alikes with no decomposition to a GSM-7 letter (NFKD handles accents and ligatures).
+_LOOKALIKES = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\u2026": "...", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u00b7": "-", "\u2022": "-",
+    "\u00d7": "x", "\u0131": "i", "\u0141": "L", "\u0142": "l", "\u00f0": "d", "\u00d0": "D", "\u0153": "oe",
+    "\u0152": "OE", "\u00fe": "th", "\u00de": "Th",
+})  # fmt: skip
+
+
 @dataclass(frozen=True)
 class SmsCapCheck:
     length: SmsLength
     cap: int
+    non_gsm: tuple[str, ...] = ()  # the characters that made the text UCS-2, first few, in order
 
     @property
     def over(self) -> bool:
         return self.length.segments > self.cap
 
     def describe(self) -> str:
+        """'SMS is 4 segments (UCS-2: ó; 211 characters) — the cap is 3'."""
         length = self.length
         plural = "" if length.segments == 1 else "s"
+        encoding = length.encoding.upper()
+        if self.non_gsm:
+            encoding += ": " + ", ".join(_shown(ch) for ch in self.non_gsm)
         return (
-            f"{length.segments} SMS segment{plural} ({length.encoding.upper()}, {length.characters} characters); "
-            f"the limit is {self.cap}"
+            f"SMS is {length.segments} segment{plural} ({encoding}; {length.characters} characters)"
+            f" — the cap is {self.cap}"
         )
 
 
+def _shown(ch: str) -> str:
+    """A character as a merchant can find it: itself when visible, else its code point."""
+    return ch if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
+
+
+def _in_gsm7(ch: str) -> bool:
+    return ch in GSM7_BASIC or ch in GSM7_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return all(_in_gsm7(ch) for ch in text)
+
+
+def non_gsm_characters(text: str, limit: int = SHOWN_NON_GSM) -> tuple[str, ...]:
+    """The distinct characters of `text` outside GSM-7, in order of appearance (at most `limit`)."""
+    found: list[str] = []
+    for ch in text:
+        if not _in_gsm7(ch) and ch not in found:
+            found.append(ch)
+            if len(found) == limit:
+                break
+    return tuple(found)
+
+
+def gsm_fold(text: str) -> str | None:
+    """`text` spelled in GSM-7 (accents GSM-7 lacks dropped, look-alike punctuation replaced),
+    or None when some character has no GSM-7 spelling (Cyrillic, CJK, emoji…)."""
+    out: list[str] = []
+    for ch in text.translate(_LOOKALIKES):
+        if _in_gsm7(ch):
+            out.append(ch)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        if not base or not is_gsm7(base):
+            return None
+        out.append(base)
+    return "".join(out)
 
 
 def _unit_costs(text: str, encoding: str) -> list[int]:
@@ -85,4 +145,5 @@ def sms_length(text: str) -> SmsLength:
 
 def check_sms_cap(text: str, cap: int = MAX_SMS_SEGMENTS) -> SmsCapCheck:
     """How many segments `text` is, and whether that is over `cap`."""
-    return SmsCapCheck(sms_length(text), cap)
+    length = sms_length(text)
+    return SmsCapCheck(length, cap, non_gsm_characters(text) if length.encoding == UCS2 else ())

@@ -11,16 +11,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Blueprint, g
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from admin_ui import PUBLIC_ENDPOINTS
 from admin_ui import auth as auth_module
 from admin_ui.auth import current_shop, require_shop_session
 from shop_app import create_app
 from shop_app.database import transaction
+from shop_app.message_templates import save_template
 from shop_app.reports import message_rows
 from shop_app.shops import get_shop, install_shop, load_settings
-from shop_app.tables import Shop, ShopSettingsRow
+from shop_app.tables import MessageTemplate, Shop, ShopSettingsRow
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
 
 RETRY = "X-Shopify-Retry-Invalid-Session-Request"
@@ -314,6 +315,10 @@ def test_current_shop_outside_an_authenticated_request_is_an_error(app):
 # --- every admin route, shop A's token, shop B's data ------------------------------------------
 
 
+TEMPLATE_KEY = {"step": "prime", "channel": "sms", "language": "en"}
+B_TEXT = "Only-shop-B-writes-this"
+
+
 def admin_rules(app):
     return [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("admin_ui.")]
 
@@ -347,6 +352,8 @@ def snapshot(rt, domain: str) -> dict:
             "settings_row": None if row is None else copy.deepcopy(row.document),
             "settings": load_settings(session, shop).to_document(),
             "messages": message_rows(session, domain),
+            "templates": [(t.step, t.channel, t.language, t.subject, t.body, t.html) for t in session.scalars(
+                select(MessageTemplate).where(MessageTemplate.shop_id == shop.id).order_by(MessageTemplate.id))],
         }
 
 
@@ -369,7 +376,7 @@ def test_the_walk_sees_every_known_admin_route(app):
 
 def test_every_admin_route_refuses_without_a_valid_token(app, client, shops, bearer):
     for endpoint, method, rule in guarded_calls(app):
-        url = url_for_rule(app, rule, {"message_id": shops.a_message_ids[0]})
+        url = url_for_rule(app, rule, {"message_id": shops.a_message_ids[0], **TEMPLATE_KEY})
         for headers in ({}, JSON, bearer(secret="forged"), bearer(now=time.time() - 3600), BROWSER):
             response = client.open(url, method=method, headers=headers, json={})
             if response.status_code == 302:
@@ -380,9 +387,13 @@ def test_every_admin_route_refuses_without_a_valid_token(app, client, shops, bea
 
 
 def test_every_admin_route_refuses_shop_b_data_to_a_shop_a_token(app, client, rt, shops, bearer):
-    owned_by_a = {"message_id": shops.a_message_ids[0]}
-    owned_by_b = {"message_id": shops.b_message_ids[0]}
-    b_secrets = [SHOP_B, "b-private-checkout"]
+    owned_by_a = {"message_id": shops.a_message_ids[0], **TEMPLATE_KEY}
+    owned_by_b = {"message_id": shops.b_message_ids[0], **TEMPLATE_KEY}
+    with transaction(rt.sessions) as session:  # B has a text of its own that A must not see or change
+        save_template(session, get_shop(session, SHOP_B).id, "prime", "sms", "en", subject=None, html=None,
+                      body=f"{B_TEXT} {{{{ shop_name }}}} {{{{ cart_summary }}}} {{{{ cart_total }}}} "
+                           "{% if discount_code %}{{ discount_code }}{% endif %} {{ recovery_link }} STOP")
+    b_secrets = [SHOP_B, "b-private-checkout", B_TEXT]
     before = snapshot(rt, SHOP_B)
     with transaction(rt.sessions) as session:
         valid_document = load_settings(session, get_shop(session, SHOP_A)).to_document()
@@ -401,8 +412,8 @@ def test_every_admin_route_refuses_shop_b_data_to_a_shop_a_token(app, client, rt
             response = client.open(f"{url}?{query}", method=method, headers=bearer(), json=body)
             assert response.status_code in (401, 403, 404), (label, query, response.status_code)
 
-        # 2. B's ids in the path.
-        if rule.arguments:
+        # 2. B's ids in the path (a template key names the same text for every shop: not an id).
+        if set(rule.arguments) - set(TEMPLATE_KEY):
             response = client.open(url_for_rule(app, rule, owned_by_b), method=method, headers=bearer(), json=body)
             assert response.status_code in (401, 403, 404), (label, "B's ids", response.status_code)
             assert not any(s in response.get_data(as_text=True) for s in b_secrets), label

@@ -85,6 +85,8 @@ def test_empty_document_gives_the_product_defaults() -> None:
     # Consent defaults.
     assert s.email_consent == "unless_unsubscribed"
     assert s.whatsapp_consent == "phone_marketing"
+    # §4: messages speak informally unless the merchant picks the formal tone.
+    assert s.tone == "informal"
 
 
 def test_defaults_constructor_equals_empty_document() -> None:
@@ -108,6 +110,24 @@ def test_default_document_shape() -> None:
     assert sorted(doc["delivery_windows"]["channels"]) == ["sms", "whatsapp"]
     assert doc["delivery_windows"]["days"] == {day: [["09:00", "21:00"]] for day in WEEKDAYS}
     assert doc["consent"] == {"email": "unless_unsubscribed", "whatsapp": "phone_marketing"}
+    assert doc["tone"] == "informal"
+
+
+@pytest.mark.parametrize("tone", ["informal", "formal"])
+def test_tone_choices_round_trip(tone: str) -> None:
+    s = parse({"tone": tone})
+    assert s.tone == tone and parse(s.to_document()) == s
+
+
+@pytest.mark.parametrize("tone", ["casual", "Formal", "", None, 1, True, ["formal"], {"tone": "formal"}])
+def test_bad_tone_is_one_field_error(tone: object) -> None:
+    assert message_of({"tone": tone}, "tone") == "must be one of informal, formal"
+
+
+def test_bad_tone_is_reported_with_the_other_errors() -> None:
+    assert fields({"tone": "loud", "recovery": {"first": {"delay_minutes": 1}}}) == [
+        "recovery.first.delay_minutes", "tone"
+    ]
 
 
 def test_partial_document_keeps_defaults_for_the_rest() -> None:
@@ -426,6 +446,7 @@ JSON = st.recursive(
 
 PATHS = [
     (),
+    ("tone",),
     ("recovery",),
     ("recovery", "first"),
     ("recovery", "first", "enabled"),

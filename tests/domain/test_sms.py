@@ -1,4 +1,14 @@
-from shop_app.domain.sms import GSM7, MAX_SMS_SEGMENTS, UCS2, SmsLength, check_sms_cap, is_gsm7, sms_length
+from shop_app.domain.sms import (
+    GSM7,
+    MAX_SMS_SEGMENTS,
+    UCS2,
+    SmsLength,
+    check_sms_cap,
+    gsm_fold,
+    is_gsm7,
+    non_gsm_characters,
+    sms_length,
+)
 
 
 def test_gsm7_single_segment_boundary():
@@ -63,5 +73,24 @@ def test_cap_check_counts_and_flags():
     assert (fits.length.segments, fits.over) == (3, False)
     over = check_sms_cap("ó" * 202)
     assert (over.length.segments, over.over) == (4, True)
-    assert "4 SMS segments" in over.describe() and "UCS-2" in over.describe()
+    assert over.describe() == "SMS is 4 segments (UCS-2: ó; 202 characters) — the cap is 3"
     assert check_sms_cap("a" * 161, cap=1).over
+    assert check_sms_cap("a" * 10).describe() == "SMS is 1 segment (GSM-7; 10 characters) — the cap is 3"
+
+
+def test_the_cap_check_names_the_characters_that_force_ucs2():
+    check = check_sms_cap("Hola Lucía, “oferta” 😀 sí\u200b")
+    assert check.non_gsm == ("í", "“", "”", "😀", "\u200b")
+    assert "(UCS-2: í, “, ”, 😀, U+200B;" in check.describe()
+    assert non_gsm_characters("ó" * 50 + "á") == ("ó", "á")
+    assert check_sms_cap("niño é").non_gsm == ()
+
+
+def test_gsm_fold_spells_data_in_gsm7_or_gives_up():
+    assert gsm_fold("Lucía Núñez") == "Lucia Nuñez"  # ñ exists in GSM-7, ú does not
+    assert gsm_fold("Zoë Łukasz Ça") == "Zoe Lukasz Ça"
+    assert gsm_fold("“Straw” hat – large…") == '"Straw" hat - large...'
+    assert gsm_fold("ﬁne") == "fine"
+    assert gsm_fold("Дмитрий") is None and gsm_fold("😀 hat") is None
+    for text in ("Lucía Núñez", "“Straw” hat – large…", "Ça va ß"):
+        assert is_gsm7(gsm_fold(text))

@@ -1,0 +1,393 @@
+"""A shop's own message texts: what may be saved, storage, and which text a send uses.
+
+A merchant can write the email and the push notification of the first stimulus and the SMS of
+Revenue Recovery Prime (EDITABLE), per language. WhatsApp is not editable here: a
+business-initiated WhatsApp message must be a template approved by Meta (contract channels.md
+§2; shop_app/whatsapp_templates.py). Without a saved text, the default in the shop's tone is
+used (shop_app/default_templates.py).
+
+A text is saved only when it would work at send time (`check_template`, every problem at once,
+per field):
+
+- every part renders in the sandbox (shop_app/templating.py) with sample data for its channel
+  and language: a typical cart with and without a discount, a long cart, a one-item cart
+  without a name; unknown fields and attribute tricks (`''.__class__`) are refused;
+- what every message carries (product.md §1) is there, with and without a discount: the shop's
+  name, the recovery link (a push opens it on click), the cart (its first product's title and
+  the total), the discount code when there is one; emails also show the unsubscribe link in
+  both parts and an SMS says how to opt out ("STOP", channels.md §3);
+- emails and pushes have a one-line subject / title; sizes are bounded (MAX_*);
+- an SMS fits MAX_SMS_SEGMENTS with the typical cart as written and with the long cart after
+  send-time shortening; the refusal names the count and the encoding ("SMS is 4 segments
+  (UCS-2: ó; 230 characters) — the cap is 3 …"). The shop's real name and domain are used.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shop_app.default_templates import LANGUAGES, DefaultTemplate, default_template
+from shop_app.domain.models import Channel, Step
+from shop_app.domain.validation import FieldError, ValidationError
+from shop_app.shops import load_settings
+from shop_app.tables import MessageTemplate, Shop, utcnow
+from shop_app.templating import (
+    MAX_HTML_SOURCE_CHARS,
+    SmsReport,
+    TemplateFields,
+    TemplateRefused,
+    render,
+    sample_fields,
+    sms_report,
+    validate_template,
+)
+
+#: The step × channel pairs a merchant writes texts for, in the order the admin lists them.
+EDITABLE = ((Step.FIRST, Channel.EMAIL), (Step.FIRST, Channel.PUSH), (Step.PRIME, Channel.SMS))
+PARTS = ("subject", "body", "html")
+MAX_SUBJECT_SOURCE_CHARS = 1_000
+MAX_BODY_SOURCE_CHARS = {Channel.EMAIL: 20_000, Channel.PUSH: 1_000, Channel.SMS: 2_000}
+#: Rendered with the long sample: a subject line mail clients show, a notification title and body
+#: browsers show (and a push payload stays far below its 4 KB).
+MAX_SUBJECT_CHARS = {Channel.EMAIL: 250, Channel.PUSH: 120}
+MAX_PUSH_BODY_CHARS = 500
+_STOP = re.compile(r"\bSTOP\b", re.IGNORECASE)
+
+
+class UnknownTemplate(LookupError):
+    """No editable text for that step, channel and language; the message says which part is wrong."""
+
+
+class InvalidTemplate(ValidationError):
+    """A text that may not be saved; `errors` holds one FieldError per problem (subject / body / html)."""
+
+
+@dataclass(frozen=True)
+class TemplateKey:
+    step: Step
+    channel: Channel
+    language: str
+
+
+def template_key(step: object, channel: object, language: object) -> TemplateKey:
+    """The key for loose input (URL parts); raises UnknownTemplate."""
+    try:
+        step = Step(step)
+    except (ValueError, TypeError):
+        raise UnknownTemplate(f"unknown step {step!r}; steps: {', '.join(s.value for s in Step)}") from None
+    try:
+        channel = Channel(channel)
+    except (ValueError, TypeError):
+        raise UnknownTemplate(f"unknown channel {channel!r}; channels: {', '.join(c.value for c in Channel)}") from None
+    if language not in LANGUAGES:
+        raise UnknownTemplate(f"unknown language {language!r}; languages: {', '.join(LANGUAGES)}")
+    if channel is Channel.WHATSAPP:
+        raise UnknownTemplate("WhatsApp messages use the templates approved by Meta (Channels page); "
+                              "they are not edited here")  # fmt: skip
+    if (step, channel) not in EDITABLE:
+        sends = ", ".join(c.value for s, c in EDITABLE if s is step) or "no text you can edit"
+        raise UnknownTemplate(f"the {step.value} step sends no {channel.value} message (it sends {sends})")
+    return TemplateKey(step, channel, language)
+
+
+# --- what may be saved -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sample:
+    fields: TemplateFields
+    when: str  # how a problem found only with this sample is described
+
+
+def check_template(
+    key: TemplateKey,
+    *,
+    subject: object,
+    body: object,
+    html: object,
+    shop_name: str | None = None,
+    shop_domain: str | None = None,
+) -> list[FieldError]:
+    """Every reason the text may not be saved, per field; [] when it may (module docstring)."""
+    errors: list[FieldError] = []
+    parts = {"subject": subject, "body": body, "html": html}
+    for name, value in parts.items():
+        if value is not None and not isinstance(value, str):
+            errors.append(FieldError(name, "must be text (a string) or null"))
+        elif isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            errors.append(FieldError(name, "contains characters that cannot be stored (NUL or a lone surrogate)"))
+    if errors:
+        return errors
+    subject, body, html = (normalized(parts[name]) for name in PARTS)
+    channel = key.channel
+    if body is None:
+        errors.append(FieldError("body", "is required"))
+    if channel in MAX_SUBJECT_CHARS and subject is None:
+        title = " (the notification title)" if channel is Channel.PUSH else ""
+        errors.append(FieldError("subject", "is required" + title))
+    if channel not in MAX_SUBJECT_CHARS and subject is not None:
+        errors.append(FieldError("subject", f"{channel.value} messages have no subject; send null"))
+    if channel is not Channel.EMAIL and html is not None:
+        errors.append(FieldError("html", f"{channel.value} messages have no HTML body; send null"))
+    limits = {"subject": MAX_SUBJECT_SOURCE_CHARS, "body": MAX_BODY_SOURCE_CHARS[channel],
+              "html": MAX_HTML_SOURCE_CHARS}  # fmt: skip
+    sources = {name: value for name, value in zip(PARTS, (subject, body, html), strict=True) if value is not None}
+    for name, source in sources.items():
+        if len(source) > limits[name]:
+            errors.append(FieldError(name, f"is too long ({len(source)} characters; the limit is {limits[name]})"))
+    if errors:
+        return errors
+
+    for name, source in sources.items():
+        try:
+            validate_template(source, channel, html=name == "html", language=key.language,
+                              shop_name=shop_name, shop_domain=shop_domain)  # fmt: skip
+        except TemplateRefused as refused:
+            errors.append(FieldError(name, refused.reason))
+    if errors:
+        return errors
+    return _content_errors(key, sources, shop_name, shop_domain)
+
+
+def normalized(value: str | None) -> str | None:
+    """Line breaks as \\n; a blank part is no part."""
+    if value is None:
+        return None
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value if value.strip() else None
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _content_errors(key: TemplateKey, sources: dict[str, str], shop_name: str | None,
+                    shop_domain: str | None) -> list[FieldError]:  # fmt: skip
+    """What every message must carry, checked on renderings of every sample cart."""
+    shop = {"channel": key.channel, "shop_name": shop_name, "shop_domain": shop_domain}
+    samples = [
+        _Sample(sample_fields(key.language, with_discount=True, **shop), "with a discount"),
+        _Sample(sample_fields(key.language, with_discount=False, **shop), "without a discount"),
+        _Sample(sample_fields(key.language, cart="small", **shop), "with a one-item cart and no first name"),
+    ]
+    long_cart = sample_fields(key.language, cart="long", **shop)
+    channel = key.channel
+    # (part, rule, message): a rule gets the part's rendering and the sample's fields.
+    rules: list[tuple[str, Callable[[str, TemplateFields], bool], str]] = [
+        ("body", lambda text, f: f.cart_items[0].title in text and f.cart_total in text,
+         "must show the cart: {{ cart_summary }} (or a loop over cart_items) and {{ cart_total }}"),
+        ("body", lambda text, f: not f.discount_code or f.discount_code in text.replace(f.recovery_link, ""),
+         "must show the discount code when there is one: {% if discount_code %}… {{ discount_code }}…{% endif %}"),
+    ]  # fmt: skip
+    if channel is not Channel.PUSH:  # a notification opens the link on click
+        rules.append(("body", lambda text, f: f.recovery_link in text, "must contain {{ recovery_link }}"))
+    if channel is Channel.EMAIL:
+        rules.append(("body", lambda text, f: f.unsubscribe_link in text, "must contain {{ unsubscribe_link }}"))
+        if "html" in sources:
+            rules += [(("html",) + rule[1:]) for rule in rules]
+    if channel is Channel.SMS:
+        rules.append(("body", lambda text, f: bool(_STOP.search(text)), 'must say how to opt out ("Reply STOP …")'))
+
+    errors: list[FieldError] = []
+    renderings = [{name: render(src, s.fields, html=name == "html") for name, src in sources.items()} for s in samples]
+    for part, rule, message in rules:
+        if part not in sources:
+            continue
+        failing = [s.when for s, texts in zip(samples, renderings, strict=True)
+                   if not rule(_plain(texts[part], part), s.fields)]  # fmt: skip
+        if failing:
+            errors.append(FieldError(part, message + ("" if len(failing) == len(samples) else f" ({failing[0]})")))
+    for part in ("body", "html"):
+        if part in sources and not any(_has_shop(texts, part, s.fields) for s, texts in zip(samples, renderings)):
+            errors.append(FieldError(part, "must name the shop: {{ shop_name }} (here or in the subject)"))
+        elif part in sources and not all(_has_shop(texts, part, s.fields) for s, texts in zip(samples, renderings)):
+            errors.append(FieldError(part, "must name the shop ({{ shop_name }}) with and without a discount"))
+    if "subject" in sources:
+        longest = " ".join(render(sources["subject"], long_cart).split())  # sent on one line (messages.py)
+        limit = MAX_SUBJECT_CHARS[channel]
+        if any("\n" in texts["subject"].strip() for texts in renderings):
+            errors.append(FieldError("subject", "must be one line"))
+        elif len(longest) > limit:
+            errors.append(FieldError("subject", f"is too long with a long cart ({len(longest)} characters; "
+                                                f"the limit is {limit})"))  # fmt: skip
+        elif not all(texts["subject"].strip() for texts in renderings):
+            errors.append(FieldError("subject", "renders to nothing for some carts"))
+    if channel is Channel.PUSH:
+        rendered = render(sources["body"], long_cart).strip()
+        if len(rendered) > MAX_PUSH_BODY_CHARS:
+            errors.append(FieldError("body", f"is too long for a notification with a long cart ({len(rendered)} "
+                                             f"characters; the limit is {MAX_PUSH_BODY_CHARS})"))  # fmt: skip
+    return errors
+
+
+def _plain(text: str, part: str) -> str:
+    """An HTML rendering with entities decoded, so escaped links and titles are found."""
+    return html_lib.unescape(text) if part == "html" else text
+
+
+def _has_shop(texts: dict[str, str], part: str, fields: TemplateFields) -> bool:
+    return fields.shop_name in _plain(texts[part], part) or fields.shop_name in texts.get("subject", "")
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+def _shop(session: Session, shop_id: int) -> Shop:
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise UnknownTemplate(f"no shop {shop_id}")
+    return shop
+
+
+def _row(session: Session, shop_id: int, key: TemplateKey) -> MessageTemplate | None:
+    return session.scalar(
+        select(MessageTemplate).where(
+            MessageTemplate.shop_id == shop_id,
+            MessageTemplate.step == key.step.value,
+            MessageTemplate.channel == key.channel.value,
+            MessageTemplate.language == key.language,
+        )
+    )
+
+
+def save_template(
+    session: Session,
+    shop_id: int,
+    step: object,
+    channel: object,
+    language: object,
+    *,
+    subject: object,
+    body: object,
+    html: object,
+) -> MessageTemplate:
+    """Store the shop's own text; raises UnknownTemplate, or InvalidTemplate with every problem
+    (nothing is written then)."""
+    key = template_key(step, channel, language)
+    shop = _shop(session, shop_id)
+    errors = check_template(key, subject=subject, body=body, html=html, shop_name=shop.name, shop_domain=shop.domain)
+    if errors:
+        raise InvalidTemplate(errors)
+    values = {"subject": normalized(subject), "body": normalized(body), "html": normalized(html)}
+    row = _row(session, shop_id, key)
+    if row is None:
+        try:
+            with session.begin_nested():  # a concurrent first save of the same key wins the insert
+                row = MessageTemplate(shop_id=shop_id, step=key.step.value, channel=key.channel.value,
+                                      language=key.language, updated_at=utcnow(), **values)  # fmt: skip
+                session.add(row)
+            return row
+        except IntegrityError:
+            row = _row(session, shop_id, key)
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def reset_template(session: Session, shop_id: int, step: object, channel: object, language: object) -> bool:
+    """Back to the default text; False when the shop had not saved one. Raises UnknownTemplate."""
+    key = template_key(step, channel, language)
+    result = session.execute(
+        delete(MessageTemplate).where(
+            MessageTemplate.shop_id == shop_id,
+            MessageTemplate.step == key.step.value,
+            MessageTemplate.channel == key.channel.value,
+            MessageTemplate.language == key.language,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def custom_template(session: Session, shop_id: int, step: Step | str, channel: Channel | str,
+                    language: str) -> DefaultTemplate | None:  # fmt: skip
+    """The shop's own text for a send, or None (then the default applies)."""
+    row = session.scalar(
+        select(MessageTemplate).where(
+            MessageTemplate.shop_id == shop_id,
+            MessageTemplate.step == Step(step).value,
+            MessageTemplate.channel == Channel(channel).value,
+            MessageTemplate.language == language,
+        )
+    )
+    if row is None:
+        return None
+    url = default_template(step, channel, language).url  # a push always opens the recovery link
+    return DefaultTemplate(body=row.body, subject=row.subject, html=row.html, url=url)
+
+
+def template_for(session: Session, shop_id: int, step: Step | str, channel: Channel | str, language: str,
+                 tone: str) -> DefaultTemplate:  # fmt: skip
+    """The text in effect: the shop's own when saved, else the default in `tone`."""
+    custom = custom_template(session, shop_id, step, channel, language)
+    return custom if custom is not None else default_template(step, channel, language, tone)
+
+
+@dataclass(frozen=True)
+class TemplateEntry:
+    """One line of the admin's template list."""
+
+    key: TemplateKey
+    template: DefaultTemplate  # the text in effect
+    custom: bool
+    updated_at: datetime | None
+    sms: SmsReport | None  # SMS only; None too when the saved text no longer renders
+
+    def to_json(self) -> dict:
+        return {
+            "step": self.key.step.value,
+            "channel": self.key.channel.value,
+            "language": self.key.language,
+            "custom": self.custom,
+            "subject": self.template.subject,
+            "body": self.template.body,
+            "html": self.template.html,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "sms": self.sms.to_json() if self.sms else None,
+        }
+
+
+def template_entry(session: Session, shop_id: int, step: object, channel: object, language: object,
+                   tone: str | None = None) -> TemplateEntry:  # fmt: skip
+    """Raises UnknownTemplate. `tone` None: the shop's setting."""
+    key = template_key(step, channel, language)
+    shop = _shop(session, shop_id)
+    if tone is None:
+        tone = load_settings(session, shop).tone
+    return _entry(session, shop, key, tone)
+
+
+def templates_for(session: Session, shop_id: int) -> list[TemplateEntry]:
+    """Every editable step × channel × language, with the text in effect for the shop's tone."""
+    shop = _shop(session, shop_id)
+    tone = load_settings(session, shop).tone
+    return [_entry(session, shop, TemplateKey(step, channel, language), tone)
+            for step, channel in EDITABLE for language in LANGUAGES]  # fmt: skip
+
+
+def _entry(session: Session, shop: Shop, key: TemplateKey, tone: str) -> TemplateEntry:
+    row = _row(session, shop.id, key)
+    if row is None:
+        template = default_template(key.step, key.channel, key.language, tone)
+    else:
+        template = DefaultTemplate(body=row.body, subject=row.subject, html=row.html)
+    report = None
+    if key.channel is Channel.SMS:
+        try:
+            report = sms_report(template.body, key.language, shop_name=shop.name, shop_domain=shop.domain)
+        except TemplateRefused:
+            report = None
+    return TemplateEntry(key, template, row is not None, row.updated_at if row else None, report)
