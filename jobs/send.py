@@ -20,7 +20,7 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shop_app import messages, runtime, whatsapp_templates
+from shop_app import message_templates, messages, runtime, whatsapp_templates
 from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.adapters.shopify import OrderSummary
 from shop_app.adapters.twilio_messaging import normalized_status
@@ -237,18 +237,23 @@ def _claim(rt, session: Session, passed: Passed, code: str | None, now: datetime
     # Clicks are counted through our signed redirect, except in SMS, where the longer link costs a segment.
     link = cart_link if channel is Channel.SMS else tracked_url(
         rt.settings.secret_key, rt.settings.shopify_app_url, message.id, cart_link)
-    text = messages.compose(
-        step,
-        channel,
-        checkout,
-        shop_name=shop.name,
-        shop_timezone=shop.timezone,
-        link=link,
-        incentive=passed.offer.incentive,
-        code=code,
-        expires_at=discount.expires_at if discount is not None else None,
-        unsubscribe_link=unsubscribe,
-    )
+    try:
+        text = messages.compose(
+            step,
+            channel,
+            checkout,
+            shop_name=shop.name,
+            shop_timezone=shop.timezone,
+            link=link,
+            incentive=passed.offer.incentive,
+            code=code,
+            expires_at=discount.expires_at if discount is not None else None,
+            unsubscribe_link=unsubscribe,
+            tone=load_settings(session, shop).tone,
+            custom=message_templates.custom_template(session, shop.id, step, channel, messages.language_of(checkout)),
+        )
+    except messages.TemplateRefused as refused:  # includes an SMS over its segment cap with this customer's data
+        return _skip(message, f"not sent: {refused.reason}")
     extras: dict = {}
     if channel is Channel.EMAIL:
         extras = {"html": text.html, "sender_name": shop.name, "reply_to": shop.email, "unsubscribe_url": unsubscribe}
@@ -269,7 +274,7 @@ def _claim(rt, session: Session, passed: Passed, code: str | None, now: datetime
     message.status, message.sending_at = Status.SENDING.value, now
     message.attempts += 1
     message.recipient, message.subject, message.body = address, text.subject, text.body
-    message.reason = None
+    message.reason = "; ".join(text.notes) or None  # e.g. the items were shortened to fit the SMS cap
     return OutgoingMessage(message.id, shop.domain, channel.value, address, text.subject, text.body, **extras)
 
 
@@ -324,7 +329,7 @@ def _sent(rt, passed: Passed, outgoing: OutgoingMessage, provider: str, result: 
         moved = session.execute(
             update(Message)
             .where(Message.id == outgoing.message_id, Message.status == Status.SENDING.value)
-            .values(status=Status.SENT.value, reason=None, sent_at=now, provider_id=result.provider_id,
+            .values(status=Status.SENT.value, sent_at=now, provider_id=result.provider_id,
                     delivery_status=delivery_status)
         ).rowcount
         if moved and result.provider_id:

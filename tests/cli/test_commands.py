@@ -124,6 +124,7 @@ def test_tick_and_messages_show_the_journey(run, store):
     rows = json.loads(run("messages", "--shop", store.domain, "--json").output)
     assert [set(r) for r in rows][0] == {
         "id", "shop", "checkout_token", "flow", "step", "channel", "status", "due_at", "sent_at", "reason",
+        "delivery_status", "body",
     }
     first = [r for r in rows if r["step"] == "first"][0]
     assert (first["status"], first["channel"], first["checkout_token"]) == ("sent", "email", "c1")
