@@ -75,14 +75,15 @@ def approve_all_templates(store, twilio_api):
         transport = transport_rt.channels.twilio(session, store.shop_id)
     done = whatsapp_templates.create_missing(transport_rt.sessions, transport, store.shop_id, now)
     assert len(done) == len(whatsapp_templates.needed())
-    for item in whatsapp_templates.listing(_session(store), store.shop_id):
+    for item in templates(store):
         twilio_api.set_approval(item["content_sid"], "approved")
     states = whatsapp_templates.refresh(transport_rt.sessions, transport, store.shop_id, now)
     assert {s["status"] for s in states} == {"approved"}
 
 
-def _session(store):
-    return store.rt.sessions()
+def templates(store) -> list[dict]:
+    with transaction(store.rt.sessions) as session:
+        return whatsapp_templates.listing(session, store.shop_id)
 
 
 def test_prime_sms_goes_through_twilio_with_a_status_callback(twilio_store, twilio_api):
@@ -203,7 +204,7 @@ def test_whatsapp_needs_an_approved_template_and_then_sends_it_with_variables(tw
     [sent] = twilio_api.messages
     assert sent.params["To"] == f"whatsapp:{PHONE}" and sent.params["From"] == WHATSAPP_FROM
     assert "Body" not in sent.params
-    [template] = [t for t in whatsapp_templates.listing(_session(store), store.shop_id)
+    [template] = [t for t in templates(store)
                   if (t["key"], t["language"]) == ("whatsapp", "en")]
     assert sent.params["ContentSid"] == template["content_sid"]
     values = json.loads(sent.params["ContentVariables"])
