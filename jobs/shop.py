@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import or_, select
 
 from shop_app import runtime
+from shop_app.consents import record_consent
 from shop_app.database import transaction
 from shop_app.domain.payloads import normal_email, normal_phone
 from shop_app.journeys import equal_where_given
@@ -36,7 +37,7 @@ def after_install(shop_id: int) -> str:
         for _ in range(MAX_IMPORT_PAGES):
             page = client.customers_page(after)
             with transaction(rt.sessions) as session:
-                imported += sum(_import(session, shop_id, customer) for customer in page.customers)
+                imported += sum(_import(session, shop_id, customer, now) for customer in page.customers)
             if not page.has_next_page:
                 break
             after = page.end_cursor
@@ -45,22 +46,34 @@ def after_install(shop_id: int) -> str:
     return f"set up {info.myshopify_domain}: {imported} existing customer(s) imported"
 
 
-def _import(session, shop_id: int, customer) -> int:
+#: Shopify's marketing states that are a statement by the customer (the others — NOT_SUBSCRIBED,
+#: PENDING, INVALID, REDACTED — say nothing about consent).
+MARKETING_STATEMENTS = {"SUBSCRIBED": True, "UNSUBSCRIBED": False}
+
+
+def _import(session, shop_id: int, customer, now: datetime) -> int:
     email, phone = normal_email(customer.email), normal_phone(customer.phone)
     if not (email or phone):
         return 0
     match = equal_where_given((Profile.email, email), (Profile.phone, phone))
     if session.scalar(select(Profile.id).where(Profile.shop_id == shop_id, or_(*match)).limit(1)):
         return 0  # already known (captured by the store since install, or imported before)
-    session.add(
-        Profile(
-            shop_id=shop_id,
-            email=email,
-            phone=phone,
-            customer_id=customer.id.rsplit("/", 1)[-1],
-            first_name=customer.first_name,
-            origin="imported",
-            created_at=customer.created_at,
-        )
+    profile = Profile(
+        shop_id=shop_id,
+        email=email,
+        phone=phone,
+        customer_id=customer.id.rsplit("/", 1)[-1],
+        first_name=customer.first_name,
+        origin="imported",
+        created_at=customer.created_at,
     )
+    session.add(profile)
+    session.flush()
+    # Their marketing state in Shopify becomes a consent record (source "customer").
+    for channel, address, state in (("email", email, customer.email_marketing_state),
+                                    ("sms", phone, customer.sms_marketing_state)):
+        granted = MARKETING_STATEMENTS.get((state or "").upper())
+        if address and granted is not None:
+            record_consent(session, shop_id, channel, address, granted=granted, source="customer", at=now,
+                           profile_id=profile.id)
     return 1

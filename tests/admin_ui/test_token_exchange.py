@@ -124,3 +124,18 @@ def test_a_setup_lost_with_redis_is_queued_again_by_the_reconciler(rt, client, a
     store.tick(datetime.now(timezone.utc))
     shop = shop_row(rt)
     assert shop.setup_completed_at is not None and shop.timezone == "Asia/Tokyo"
+
+
+def test_imported_customers_marketing_state_becomes_consent_records(rt, client, admin_api):
+    from shop_app.tables import Consent
+
+    admin_api.add_shop(NEW, name="Newcomer Goods", iana_timezone="America/Toronto", currency_code="CAD")
+    admin_api.add_customer(NEW, first_name="Sub", email="sub@example.com", email_marketing_state="SUBSCRIBED",
+                           phone="+14165550100", sms_marketing_state="UNSUBSCRIBED")
+    admin_api.add_customer(NEW, first_name="Quiet", email="quiet@example.com")  # NOT_SUBSCRIBED: no statement
+    assert client.get(f"/?id_token={admin_api.session_token(NEW)}", headers=BROWSER).status_code == 200
+    ShopifyStore(rt, client, NEW).drain()  # the setup job imports them
+    with transaction(rt.sessions) as session:
+        found = {(c.channel, c.address, c.state, c.source) for c in session.scalars(select(Consent))}
+    assert found == {("email", "sub@example.com", "granted", "customer"),
+                     ("sms", "+14165550100", "revoked", "customer")}
