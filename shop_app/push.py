@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +38,10 @@ MAX_ENDPOINT_LENGTH = 1024
 #: PushSubscription.cart_token is a String(64).
 MAX_CART_TOKEN_LENGTH = 64
 #: Hosts an endpoint may use over plain http, for development and the test push service.
+#: The push services browsers subscribe with (Chrome/Opera/Samsung: FCM; Firefox: Mozilla autopush;
+#: Safari: Apple; Edge: Windows Push Notification Services). Nothing else is ever a push endpoint.
+PUSH_SERVICE_HOSTS = frozenset({"fcm.googleapis.com", "android.googleapis.com"})
+PUSH_SERVICE_SUFFIXES = (".push.services.mozilla.com", ".push.apple.com", ".notify.windows.com")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 _CART_TOKEN = re.compile(r"^[\x21-\x7e]+$")  # Shopify: "treat it as an opaque identifier"
@@ -113,17 +116,15 @@ def _check_endpoint(endpoint: object, allow_local: bool) -> str:
     local = host in LOCAL_HOSTS
     if parts.scheme == "http" and not local:
         raise InvalidSubscription("endpoint must use https")
-    if not allow_local and (local or _is_ip_literal(host) or "." not in host):
-        raise InvalidSubscription("endpoint must name a public push service host")
+    if not allow_local and not _known_push_service(host):
+        # Anyone can post a subscription through the storefront, and the worker then POSTs to it:
+        # only the browsers' push services are accepted, so nobody can aim our requests inside.
+        raise InvalidSubscription("endpoint is not a known browser push service")
     return endpoint
 
 
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+def _known_push_service(host: str) -> bool:
+    return host in PUSH_SERVICE_HOSTS or any(host.endswith(suffix) for suffix in PUSH_SERVICE_SUFFIXES)
 
 
 def _check_p256dh(value: object) -> str:

@@ -35,9 +35,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
 from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
-from urllib3.exceptions import NewConnectionError
 
 from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
+from shop_app.adapters.http_errors import never_reached
 from shop_app.errors import ReclaimError
 
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -273,7 +273,7 @@ class TwilioTransport:
         except (TwilioRestException, TwilioServiceException) as exc:
             return self._refused(exc)
         except requests.ConnectionError as exc:
-            if _never_reached_twilio(exc):
+            if never_reached(exc):
                 return SendResult(SendStatus.FAILED_TRANSIENT, detail=f"no connection to Twilio: {exc}"[:DETAIL_LIMIT])
             raise  # the connection broke after the request went out: Twilio may have the message
         return SendResult(SendStatus.SENT, provider_id=created.sid, raw=self._last_json() or {"sid": created.sid},
@@ -354,15 +354,6 @@ class TwilioTransport:
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
-
-
-def _never_reached_twilio(exc: requests.ConnectionError) -> bool:
-    """True when no byte of the request can have reached Twilio: the TCP connection (or the
-    proxy's) was never made. A reset or a closed connection after sending is not such a case."""
-    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.ProxyError)):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)  # refused, unreachable, name not resolved
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

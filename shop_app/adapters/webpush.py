@@ -29,6 +29,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
+from shop_app.adapters.http_errors import never_reached
 
 #: How long a push service may hold a reminder for a browser that is offline.
 #: 12 hours reaches a laptop that is opened the next morning, and is shorter than the
@@ -160,8 +161,8 @@ def _raw(response: requests.Response) -> dict:
 def result_for(response: requests.Response) -> SendResult:
     """One push-service answer as a SendResult (channels.md §4.1)."""
     status, raw = response.status_code, _raw(response)
-    said = (response.text or "").strip()[:DETAIL_LIMIT]
-    detail = f"push service answered {status}" + (f": {said}" if said else "")
+    # The body stays in `raw` only: it is whatever a host answered, not text for the merchant's activity page.
+    detail = f"push service answered {status}"
     if status in _SENT:
         return SendResult(SendStatus.SENT, provider_id=_provider_id(response.headers.get("Location")), raw=raw)
     if status in _GONE:
@@ -176,6 +177,15 @@ def result_for(response: requests.Response) -> SendResult:
         return SendResult(SendStatus.FAILED_TRANSIENT, detail=detail,
                           retry_after=retry_after_seconds(response.headers.get("Retry-After")), raw=raw)
     return SendResult(SendStatus.FAILED_PERMANENT, detail=f"unexpected answer ({detail})", raw=raw)
+
+
+class NoRedirectSession(requests.Session):
+    """Push services answer a push directly. Following a redirect would POST to a host nobody
+    checked (an internal address, say), so a 3xx is taken as the answer: a permanent failure."""
+
+    def post(self, url, data=None, json=None, **kwargs):
+        kwargs["allow_redirects"] = False
+        return super().post(url, data=data, json=json, **kwargs)
 
 
 class PushTransport:
@@ -204,7 +214,7 @@ class PushTransport:
             raise ValueError("contact must be a mailto: or https: URL")
         self._vapid = Vapid.from_string(private_key)
         self.contact, self.ttl, self.urgency = contact, ttl, urgency
-        self._session = session
+        self._session = session or NoRedirectSession()
 
     def headers_for(self, message: OutgoingMessage) -> dict[str, str]:
         headers = {"Urgency": self.urgency}
@@ -241,7 +251,9 @@ class PushTransport:
         except _BAD_URL as exc:
             return SendResult(SendStatus.FAILED_PERMANENT, detail=f"unusable endpoint: {type(exc).__name__}",
                               rejection=Rejection.INVALID_ADDRESS)
-        except requests.RequestException as exc:  # DNS, refused connection, TLS, timeout
+        except requests.RequestException as exc:
+            if not never_reached(exc):
+                raise  # a timeout or reset after sending: it may have gone out, so never resend (→ unknown)
             return SendResult(SendStatus.FAILED_TRANSIENT, detail=f"push service unreachable: {type(exc).__name__}",
                               raw={"error": str(exc)[:DETAIL_LIMIT]})
         except ValueError as exc:  # keys that do not decode to a P-256 point or an auth secret

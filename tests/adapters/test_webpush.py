@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from shop_app.adapters.channels import OutgoingMessage, Rejection, SendStatus
@@ -194,7 +195,7 @@ def test_gone_subscription_is_permanent_and_says_so(push, keys, status):
     assert result.status is SendStatus.FAILED_PERMANENT
     assert result.rejection is Rejection.SUBSCRIPTION_GONE
     assert result.raw["status"] == status
-    assert "unsubscribed or expired" in result.detail
+    assert "unsubscribed or expired" in result.raw["body"] and str(status) in result.detail
 
 
 def test_throttled_is_transient_with_retry_after(push, keys):
@@ -220,7 +221,8 @@ def test_refusals_are_permanent_with_detail(push, keys, status):
     result = transport(keys).send(message(Browser(push.endpoint())))
     assert result.status is SendStatus.FAILED_PERMANENT
     assert result.rejection is None
-    assert str(status) in result.detail and "nope" in result.detail
+    assert str(status) in result.detail
+    assert "nope" not in result.detail and result.raw["body"] == "nope"  # what a host said stays out of reasons
 
 
 def test_unreachable_push_service_is_transient(keys):
@@ -284,3 +286,25 @@ def test_concurrent_first_use_agrees_on_one_key(rt):
     assert len(results) == 6 and len(set(results)) == 1
     with transaction(rt.sessions) as session:
         assert session.scalar(select(func.count()).select_from(AppKey)) == 1
+
+
+def test_a_redirect_is_not_followed(push, keys):
+    """A host that redirects our POST elsewhere (an internal address, say) gets nothing more from us."""
+    with PushService() as elsewhere:
+        push.answer_with(307, {"Location": elsewhere.endpoint("inside")})
+        result = transport(keys).send(message(Browser(push.endpoint())))
+        assert result.status is SendStatus.FAILED_PERMANENT and "307" in result.detail
+        assert elsewhere.received == []
+
+
+def test_a_timeout_after_sending_is_raised_not_retried(keys, monkeypatch):
+    """The push may have gone out: the send job records `unknown` instead of sending it twice."""
+    import shop_app.adapters.webpush as webpush_module
+
+    monkeypatch.setattr(webpush_module, "SEND_TIMEOUT_SECONDS", 0.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts the connection, never answers
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}/push/x"
+        with pytest.raises(requests.ReadTimeout):
+            transport(keys).send(message(Browser(endpoint)))

@@ -230,9 +230,17 @@ def test_local_endpoints_only_in_development(rt, store):
     with transaction(rt.sessions) as session:
         shop_id = get_shop(session, SHOP).id
         assert save_subscription(session, shop_id, "cart-1", local, _now()).endpoint.startswith("http://127.0.0.1")
-        for endpoint in ("http://127.0.0.1:8999/push/y", "https://10.0.0.5/push", "https://localhost/push"):
-            with pytest.raises(ValueError, match="public push service"):
+        inward = ("http://127.0.0.1:8999/push/y", "https://10.0.0.5/push", "https://localhost/push",
+                  "https://localhost./x", "https://127.1./x", "https://metadata.google.internal/computeMetadata",
+                  "https://169.254.169.254.nip.io/latest", "https://fcm.googleapis.com.evil.example/x",
+                  "https://evilpush.apple.com.example/x")
+        for endpoint in inward:
+            with pytest.raises(ValueError, match="not a known browser push service"):
                 save_subscription(session, shop_id, "cart-1", subscription(endpoint), _now(), allow_local=False)
+        for endpoint in ("https://fcm.googleapis.com/fcm/send/abc", "https://updates.push.services.mozilla.com/wpush/v2/x",
+                         "https://web.push.apple.com/QGx", "https://wns2-db5p.notify.windows.com/w/?token=x"):
+            assert save_subscription(session, shop_id, "cart-1", subscription(endpoint), _now(),
+                                     allow_local=False).endpoint == endpoint
 
 
 # --- the storefront script, run in node against fake browser APIs ------------------------------------------
