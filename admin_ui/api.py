@@ -133,6 +133,8 @@ def list_messages() -> ResponseReturnValue:
 
 @bp.get("/messages/<int:message_id>")
 def show_message(message_id: int) -> ResponseReturnValue:
+    if not 0 < message_id < 2**63:  # not a row id at all; the database would refuse the number
+        return jsonify(error=f"no message {message_id}"), 404
     with transaction(app_runtime().sessions) as session:
         rows = message_rows(session, _shop(session).domain, message_id=message_id)
     row = rows[0] if rows else None

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app import message_templates, messages, runtime, whatsapp_templates
@@ -29,7 +30,7 @@ from shop_app.config import MAX_SEND_ATTEMPTS
 from shop_app.consents import consent_state, record_consent
 from shop_app.database import transaction
 from shop_app.discounts import StepOffer, code_for
-from shop_app.domain import consent, content, gates
+from shop_app.domain import consent, content, delivery, gates
 from shop_app.domain.models import Channel, Order, Status, Step
 from shop_app.domain.planner import address_for
 from shop_app.errors import ReclaimError
@@ -321,20 +322,29 @@ def _deliver(rt, passed: Passed, outgoing: OutgoingMessage, now: datetime) -> st
 
 
 def _sent(rt, passed: Passed, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime) -> str:
-    """Recorded as sent, with the provider's first word on delivery and its raw answer kept."""
-    delivery_status = "sent"
+    """Recorded as sent, with the provider's first word on delivery and its raw answer kept.
+
+    A status callback may have landed between the provider's answer and this commit (it can be
+    quicker than us): what it recorded is kept, since delivery statuses only move forward.
+    A row the reconciler already marked `unknown` is settled as sent: now we know.
+    """
+    first_word = "sent"
     if provider == "twilio":
-        delivery_status = normalized_status((result.raw or {}).get("status")) or "queued"
+        first_word = normalized_status((result.raw or {}).get("status")) or "queued"
     with transaction(rt.sessions) as session:
-        moved = session.execute(
-            update(Message)
-            .where(Message.id == outgoing.message_id, Message.status == Status.SENDING.value)
-            .values(status=Status.SENT.value, sent_at=now, provider_id=result.provider_id,
-                    delivery_status=delivery_status)
-        ).rowcount
-        if moved and result.provider_id:
-            session.add(MessageEvent(shop_id=passed.shop_id, message_id=outgoing.message_id, provider=provider,
-                                     provider_id=result.provider_id, event=delivery_status, raw=result.raw))
+        message = session.get(Message, outgoing.message_id, with_for_update=True, populate_existing=True)
+        if message is None or message.status not in (Status.SENDING.value, Status.UNKNOWN.value):
+            return "nothing to do"
+        message.status, message.sent_at = Status.SENT.value, now
+        message.provider_id = message.provider_id or result.provider_id
+        message.delivery_status = delivery.advance(message.delivery_status, first_word) or message.delivery_status
+        if result.provider_id:
+            try:
+                with session.begin_nested():
+                    session.add(MessageEvent(shop_id=passed.shop_id, message_id=message.id, provider=provider,
+                                             provider_id=result.provider_id, event=first_word, raw=result.raw))
+            except IntegrityError:
+                pass  # the provider's callback told us the same first
     return Status.SENT.value
 
 
@@ -353,7 +363,7 @@ def _rejected(rt, passed: Passed, outgoing: OutgoingMessage, provider: str, resu
             reason += "; the subscription was removed"
         session.execute(
             update(Message)
-            .where(Message.id == outgoing.message_id, Message.status == Status.SENDING.value)
+            .where(Message.id == outgoing.message_id, Message.status.in_((Status.SENDING.value, Status.UNKNOWN.value)))
             .values(status=Status.FAILED.value, reason=reason[:1000])
         )
     return f"{Status.FAILED.value}: {reason}"

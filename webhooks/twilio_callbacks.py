@@ -31,8 +31,12 @@ from shop_app.tables import Message, MessageEvent, Shop
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio_callbacks", __name__, url_prefix="/webhooks/twilio")
 
-#: Delivery-time error codes that mean the person opted out or blocked us (contract §1.8).
-OPTED_OUT_CODES = {"21610", "30004", "63014"}
+#: Delivery-time error codes that mean the person opted out (21610) or blocked us on WhatsApp
+#: (63014), contract §1.8. 30004 "message blocked" also covers carrier filtering and DND, which
+#: say nothing about the customer's wishes: it is kept as the delivery detail only.
+OPTED_OUT_CODES = {"21610", "63014"}
+#: Message ids are BIGINT row ids; anything outside that range is no message of ours.
+MAX_ID = 2**63 - 1
 
 
 def status_callback_url(app_url: str, message_id: int) -> str:
@@ -60,13 +64,16 @@ def message_status(message_id: int):
     rt = current_app.extensions["reclaim"]
     form = request.form
     sid, raw_status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    if not 0 < message_id <= MAX_ID:
+        return _refused()
     with transaction(rt.sessions) as session:
-        message = session.get(Message, message_id, with_for_update=True)
+        message = session.get(Message, message_id)
         account = twilio_account(session, rt.box, message.shop_id) if message is not None else None
         if account is None or not valid_signature(
             account.auth_token, _public_url(), form, request.headers.get("X-Twilio-Signature", "")
         ):
             return _refused()
+        message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
         if not sid or (message.provider_id and message.provider_id != sid):
             return "callback does not belong to this message", 400
         status = normalized_status(raw_status)

@@ -227,3 +227,9 @@ def test_another_shops_message_looks_exactly_like_a_missing_one(client, shops, b
 @pytest.mark.parametrize("path", ["/api/messages/abc", "/api/messages/-1", "/api/messages/1.5"])
 def test_non_numeric_ids_are_404(client, shops, bearer, path):
     assert client.get(path, headers=bearer()).status_code == 404
+
+
+@pytest.mark.parametrize("message_id", ["0", "9223372036854775808", "99999999999999999999999"])
+def test_an_impossible_message_id_is_404_not_a_server_error(client, store, bearer, message_id):
+    response = client.get(f"/api/messages/{message_id}", headers=bearer())
+    assert response.status_code == 404 and "no message" in response.get_json()["error"]

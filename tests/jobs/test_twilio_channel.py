@@ -269,3 +269,47 @@ def test_without_a_twilio_connection_sms_is_not_connected(rt, store):
     finally:
         bare.close()
         runtime.install(rt)
+
+
+def test_a_callback_quicker_than_our_own_record_is_kept(twilio_store, twilio_api, monkeypatch):
+    """Twilio's `failed` callback lands between its create answer and the send job's commit."""
+    from shop_app.adapters.twilio_messaging import TwilioTransport
+
+    store = twilio_store
+    store.set_settings(ONLY_SMS)
+    original = TwilioTransport.send
+    seen = {}
+
+    def send_then_callback(self, message):
+        result = original(self, message)
+        url, params, signature = twilio_api.status_callback(result.provider_id, "failed", 30007)
+        seen["answer"] = post_callback(store, url, params, signature).status_code
+        return result
+
+    monkeypatch.setattr(TwilioTransport, "send", send_then_callback)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(PRIME_RELEASED)
+    sms = store.message(channel="sms")
+    assert seen == {"answer": 200}
+    assert (sms["status"], sms["delivery_status"]) == ("sent", "failed")
+    assert sorted(e.event for e in rows(store, MessageEvent, message_id=sms["id"])) == ["accepted", "failed"]
+
+
+def test_a_carrier_block_is_not_taken_as_an_opt_out(twilio_store, twilio_api):
+    store = twilio_store
+    store.set_settings(ONLY_SMS)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(PRIME_RELEASED)
+    [sent] = twilio_api.messages
+    assert post_callback(store, *twilio_api.status_callback(sent.resource["sid"], "undelivered", 30004)).status_code \
+        == 200
+    sms = store.message(channel="sms")
+    assert sms["delivery_status"] == "undelivered"
+    assert rows(store, Suppression) == [] and rows(store, Consent, channel="sms", source="provider") == []
+
+
+@pytest.mark.parametrize("message_id", ["0", "99999999999999999999", "9223372036854775808"])
+def test_a_callback_for_an_impossible_message_id_is_refused_not_a_server_error(twilio_store, message_id):
+    response = twilio_store.client.post(f"/webhooks/twilio/status/{message_id}", data={"MessageSid": "SMx"},
+                                        headers={"X-Twilio-Signature": "x"})
+    assert response.status_code in (403, 404)
