@@ -119,7 +119,7 @@ def _local_gates(rt, session: Session, message_id: int, job_id: str, now: dateti
         journey_stop_reason=None if journey.status == "active" else (journey.stop_reason or journey.status),
         paid_reason=describe_order(paid) if paid else None,
         consent_refusal=consent.refusal(channel, checkout, settings, _contact_facts(rt, session, shop.id, checkout,
-                                                                                   channel, address)),
+                                                                                   channel, address, settings)),
         connected=rt.channels.connected(session, shop.id, channel.value),
         window=settings.windows if channel in settings.windowed_channels else None,
         later_steps_started=_later_steps_started(session, message, settings, now),
@@ -148,16 +148,22 @@ def _queued(session: Session, message_id: int, job_id: str) -> Message | None:
     return message
 
 
-def _contact_facts(rt, session: Session, shop_id: int, checkout, channel: Channel, address) -> consent.ContactFacts:
+def _contact_facts(rt, session: Session, shop_id: int, checkout, channel: Channel, address,
+                   settings) -> consent.ContactFacts:
     if channel is Channel.PUSH:
         subscribed = bool(checkout.cart_token) and subscription_for(session, shop_id, checkout.cart_token) is not None
         return consent.ContactFacts(push_subscribed=subscribed)
-    whatsapp = consent_state(session, shop_id, Channel.WHATSAPP.value, checkout.phone) if channel is Channel.WHATSAPP \
-        else None
-    return consent.ContactFacts(
-        suppressed=suppression_reason(session, rt.settings.secret_key, shop_id, channel.value, address),
-        whatsapp_optin=whatsapp is not None and whatsapp.state == "granted",
-    )
+    secret = rt.settings.secret_key
+    suppressed = suppression_reason(session, secret, shop_id, channel.value, address)
+    optin = False
+    if channel is Channel.WHATSAPP:
+        record = consent_state(session, shop_id, Channel.WHATSAPP.value, checkout.phone)
+        optin = record is not None and record.state == "granted"
+        if not suppressed and settings.whatsapp_consent != "explicit_optin":
+            # WhatsApp then rests on the phone marketing consent an SMS STOP withdrew.
+            by_sms = suppression_reason(session, secret, shop_id, Channel.SMS.value, address)
+            suppressed = f"{by_sms} (WhatsApp relies on the same phone marketing consent)" if by_sms else None
+    return consent.ContactFacts(suppressed=suppressed, whatsapp_optin=optin)
 
 
 def _later_steps_started(session: Session, message: Message, settings, now: datetime) -> tuple[Step, ...]:

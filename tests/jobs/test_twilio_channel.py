@@ -313,3 +313,19 @@ def test_a_callback_for_an_impossible_message_id_is_refused_not_a_server_error(t
     response = twilio_store.client.post(f"/webhooks/twilio/status/{message_id}", data={"MessageSid": "SMx"},
                                         headers={"X-Twilio-Signature": "x"})
     assert response.status_code in (403, 404)
+
+
+def test_an_sms_stop_also_stops_whatsapp_that_relies_on_phone_marketing_consent(twilio_store, twilio_api):
+    store = twilio_store
+    url = "http://localhost:8080/webhooks/twilio/inbound/demo-shop.myshopify.com"
+    params, signature = twilio_api.inbound(PHONE, "+15005550006", "STOP", url)
+    store.client.post(url.removeprefix("http://localhost:8080"), data=params, headers={"X-Twilio-Signature": signature})
+    store.set_settings({"recovery": {"first": {"enabled": False}, "prime": {"enabled": False}}})
+    approve_all_templates(store, twilio_api)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(WHATSAPP_DUE)
+    whatsapp = store.message(channel="whatsapp")
+    assert whatsapp["status"] == "skipped"
+    assert whatsapp["reason"].startswith("suppressed: replied 'STOP'") and "same phone marketing consent" in \
+        whatsapp["reason"]
+    assert twilio_api.messages == []
