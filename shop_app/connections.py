@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from shop_app.adapters.twilio_messaging import TwilioAccount
 from shop_app.security import SecretBox
-from shop_app.tables import ChannelConnection
+from shop_app.tables import ChannelConnection, ContentTemplate
 
 TWILIO = "twilio"
 _PUBLIC_FIELDS = ("account_sid", "messaging_service_sid", "from_number", "whatsapp_from")
@@ -30,6 +30,9 @@ def save_twilio(session: Session, box: SecretBox, shop_id: int, account: TwilioA
             return row
         except IntegrityError:  # saved concurrently: update that one
             row = _row(session, shop_id, TWILIO)
+    if row.config.get("account_sid") != account.account_sid:
+        # WhatsApp templates live in one Twilio account: another account needs its own.
+        session.execute(delete(ContentTemplate).where(ContentTemplate.shop_id == shop_id))
     row.config, row.secret = config, box.seal(account.auth_token)
     return row
 
@@ -44,6 +47,8 @@ def twilio_account(session: Session, box: SecretBox, shop_id: int) -> TwilioAcco
 def forget(session: Session, shop_id: int, provider: str = TWILIO) -> None:
     session.execute(delete(ChannelConnection).where(ChannelConnection.shop_id == shop_id,
                                                     ChannelConnection.provider == provider))
+    if provider == TWILIO:
+        session.execute(delete(ContentTemplate).where(ContentTemplate.shop_id == shop_id))
 
 
 def describe(session: Session, shop_id: int) -> dict:

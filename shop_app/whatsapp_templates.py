@@ -26,6 +26,7 @@ from shop_app.tables import ContentTemplate
 
 CATEGORY = "MARKETING"
 APPROVED = "approved"
+UNSUBMITTED = "unsubmitted"
 
 _BODIES: dict[tuple[str, str], str] = {
     ("whatsapp", "en"): "Hi {{1}}, this is {{2}}. You left {{3}} in your cart. "
@@ -136,25 +137,36 @@ def missing(session: Session, shop_id: int) -> list[Needed]:
 
 
 def create_missing(sessions, transport, shop_id: int, now: datetime) -> list[str]:
-    """Create and submit every template the shop lacks; returns what was done, one line each.
+    """Create every template the shop lacks and submit each one still unsubmitted; one line per action.
 
-    Content API calls happen outside any transaction; each template is stored as soon as it exists.
+    Content API calls happen outside any transaction. A template is stored as soon as Twilio
+    created it, before it is submitted: a failed submission is retried on the next call, and
+    never leaves a second copy of the same template in the merchant's account.
     """
     with transaction(sessions) as session:
         todo = missing(session, shop_id)
     done = []
     for item in todo:
         sid = transport.create_whatsapp_template(item.friendly_name, item.language, item.body, item.variables)
-        status = transport.submit_for_approval(sid, item.friendly_name, CATEGORY)
         with transaction(sessions) as session:
             try:
                 with session.begin_nested():
                     session.add(ContentTemplate(shop_id=shop_id, step=item.key, language=item.language,
-                                                content_sid=sid, approval_status=status or "received",
-                                                checked_at=now))
+                                                content_sid=sid, approval_status=UNSUBMITTED, checked_at=now))
             except IntegrityError:  # created concurrently; theirs is kept
                 continue
-        done.append(f"{item.friendly_name}: created {sid}, submitted ({status})")
+        done.append(f"{item.friendly_name}: created {sid}")
+    with transaction(sessions) as session:
+        unsubmitted = [(r.id, r.content_sid, r.step, r.language) for r in session.scalars(select(ContentTemplate).where(
+            ContentTemplate.shop_id == shop_id, ContentTemplate.approval_status == UNSUBMITTED))]
+    names = {(n.key, n.language): n.friendly_name for n in needed()}
+    for row_id, sid, key, language in unsubmitted:
+        status = transport.submit_for_approval(sid, names.get((key, language), f"reclaim_{language}"), CATEGORY)
+        with transaction(sessions) as session:
+            row = session.get(ContentTemplate, row_id)
+            if row is not None and row.shop_id == shop_id:
+                row.approval_status, row.checked_at = status or "received", now
+        done.append(f"{sid}: submitted ({status})")
     return done
 
 

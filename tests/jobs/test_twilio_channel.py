@@ -74,7 +74,7 @@ def approve_all_templates(store, twilio_api):
     with transaction(transport_rt.sessions) as session:
         transport = transport_rt.channels.twilio(session, store.shop_id)
     done = whatsapp_templates.create_missing(transport_rt.sessions, transport, store.shop_id, now)
-    assert len(done) == len(whatsapp_templates.needed())
+    assert len(done) == 2 * len(whatsapp_templates.needed())  # each created, then submitted
     for item in templates(store):
         twilio_api.set_approval(item["content_sid"], "approved")
     states = whatsapp_templates.refresh(transport_rt.sessions, transport, store.shop_id, now)
@@ -329,3 +329,45 @@ def test_an_sms_stop_also_stops_whatsapp_that_relies_on_phone_marketing_consent(
     assert whatsapp["reason"].startswith("suppressed: replied 'STOP'") and "same phone marketing consent" in \
         whatsapp["reason"]
     assert twilio_api.messages == []
+
+
+def test_a_failed_submission_is_retried_without_creating_the_template_twice(twilio_store, twilio_api):
+    from shop_app.adapters.twilio_messaging import ContentApiError
+
+    store = twilio_store
+    with transaction(store.rt.sessions) as session:
+        real = store.rt.channels.twilio(session, store.shop_id)
+
+    class SubmissionFailsOnce:
+        """The real transport, except that Twilio refuses the first approval request."""
+
+        def __init__(self):
+            self.failed = False
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def submit_for_approval(self, sid, name, category):
+            if not self.failed:
+                self.failed = True
+                raise ContentApiError("Twilio 20500: Internal Server Error", status=500, code=20500)
+            return real.submit_for_approval(sid, name, category)
+
+    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    with pytest.raises(ContentApiError):
+        whatsapp_templates.create_missing(store.rt.sessions, SubmissionFailsOnce(), store.shop_id, now)
+    whatsapp_templates.create_missing(store.rt.sessions, real, store.shop_id, now)
+    creates = [r for r in twilio_api.requests if (r.method, r.path) == ("POST", "/v1/Content")]
+    assert len(creates) == len(whatsapp_templates.needed())  # each created once, across both calls
+    assert {t["status"] for t in templates(store)} == {"received"}
+
+
+def test_connecting_another_twilio_account_forgets_the_old_accounts_templates(twilio_store, twilio_api):
+    from shop_app.adapters.twilio_messaging import TwilioAccount
+
+    store = twilio_store
+    approve_all_templates(store, twilio_api)
+    with transaction(store.rt.sessions) as session:
+        save_twilio(session, store.rt.box, store.shop_id,
+                    TwilioAccount("AC" + "f" * 32, "another-token", messaging_service_sid=SERVICE))
+    assert {t["status"] for t in templates(store)} == {"not created"}
