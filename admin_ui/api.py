@@ -5,6 +5,7 @@ and every query is scoped by the shop of that token (never by a parameter or the
     PUT /api/settings             the whole settings document; 400 bad JSON, 422 {"errors": [...]}
     GET /api/messages[?status=s]  {"messages": [...]} with the keys of reports.message_rows
     GET /api/messages/<id>        {"message": {...}}; 404 when the id is not this shop's
+    GET /api/suppressions         {"suppressions": [{"channel", "address", "reason", "since"}]}: who is never contacted
 
     GET    /api/templates                             {"templates": [entry...], "tone", "fields", "sms_cap"}
     PUT    /api/templates/<step>/<channel>/<language> {"subject", "body", "html"} (null for a part the channel
@@ -33,6 +34,7 @@ from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_ui.auth import app_runtime, authenticate, current_shop
@@ -56,7 +58,7 @@ from shop_app.message_templates import (
 from shop_app.messages import text_to_html
 from shop_app.reports import message_rows
 from shop_app.shops import load_settings, save_settings
-from shop_app.tables import Shop
+from shop_app.tables import Shop, Suppression
 from shop_app.templating import FIELD_NAMES, TemplateRefused, preview
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -285,3 +287,21 @@ def _preview_request(document: dict, shop_tone: str) -> _PreviewRequest | list[F
         if name not in parts and getattr(default, name) is not None:
             parts[name] = getattr(default, name)
     return _PreviewRequest(channel, language, tone, step, parts, with_discount)
+
+
+@bp.get("/suppressions")
+def list_suppressions() -> ResponseReturnValue:
+    """Who will not be contacted, on which channel, and why. An erased customer's opt-out is kept
+    only as a keyed hash, shown as such: it still blocks sends, but names nobody."""
+    with transaction(app_runtime().sessions) as session:
+        shop = _shop(session)
+        rows = session.scalars(
+            select(Suppression).where(Suppression.shop_id == shop.id).order_by(Suppression.created_at.desc())
+        ).all()
+        listed = [
+            {"channel": row.channel,
+             "address": "(erased customer)" if row.address.startswith("hmac-sha256:") else row.address,
+             "reason": row.reason, "since": row.created_at.isoformat()}
+            for row in rows
+        ]
+    return jsonify(suppressions=listed)

@@ -233,3 +233,24 @@ def test_non_numeric_ids_are_404(client, shops, bearer, path):
 def test_an_impossible_message_id_is_404_not_a_server_error(client, store, bearer, message_id):
     response = client.get(f"/api/messages/{message_id}", headers=bearer())
     assert response.status_code == 404 and "no message" in response.get_json()["error"]
+
+
+def test_the_suppression_list_shows_each_opt_out_with_its_reason_and_only_this_shops(client, rt, store, bearer):
+    from shop_app.database import transaction
+    from shop_app.privacy import address_hash
+    from shop_app.shops import get_shop
+    from shop_app.suppressions import suppress
+    from tests.support import ShopifyStore
+
+    other = ShopifyStore.install(rt, client, "other-shop.myshopify.com")
+    with transaction(rt.sessions) as session:
+        mine, theirs = get_shop(session, store.domain).id, get_shop(session, other.domain).id
+        suppress(session, rt.settings.secret_key, mine, "sms", "+34600111222", "replied 'STOP' by SMS on 2026-03-02")
+        suppress(session, rt.settings.secret_key, mine, "email", address_hash(rt.settings.secret_key, "x@example.com"),
+                 "unsubscribed by one-click link")
+        suppress(session, rt.settings.secret_key, theirs, "email", "secret@other.example", "bounced")
+    listed = client.get("/api/suppressions", headers=bearer()).get_json()["suppressions"]
+    assert sorted((s["channel"], s["address"], s["reason"]) for s in listed) == [
+        ("email", "(erased customer)", "unsubscribed by one-click link"),
+        ("sms", "+34600111222", "replied 'STOP' by SMS on 2026-03-02"),
+    ]
