@@ -31,3 +31,8 @@ def test_demo_walks_48_hours_and_prints_the_timeline(tmp_path):
     assert re.search(r"2 unique code\(s\) created: PRIME-\w+, PRIME-\w+", text)
     outbox = (tmp_path / "demo" / "outbox.jsonl").read_text().splitlines()
     assert len(outbox) == 10
+    # Each sent message is printed as the customer reads it, rendered from the templates.
+    assert "│ Hi Marc," in text and "│ - 1 x Oak side table (189.00 EUR)" in text
+    assert re.search(r"│ Finish your order: http://localhost:8080/c/[\w-]+", text)  # the tracked link
+    assert re.search(r"│ Hi Sofia, Casa Lino kept your cart \(1 x Wool blanket, 129.00 EUR\)\. Code PRIME-\w+: 15% off", text)
+    assert "Reply STOP to opt out" in text
