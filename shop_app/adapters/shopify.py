@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import requests
 from shopify.api_version import ApiVersion, VersionNotFoundError
 
+from shop_app.adapters.http_errors import retry_after_seconds
 from shop_app.adapters.shopify_documents import DOCUMENTS
 from shop_app.config import Settings
 from shop_app.domain.discounts import DiscountSpec
@@ -304,7 +305,7 @@ class OAuthClient:
         raise AdminApiUnavailable(
             f"token request to {domain} answered {response.status_code}",
             attempts=1,
-            retry_after=_retry_after(response),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
 
 
@@ -471,13 +472,13 @@ class AdminClient:
             raise _Retry(f"connection failed ({exc.__class__.__name__})", None, uncertain=True) from exc
         status = response.status_code
         if status == 429:
-            wait = _retry_after(response)
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
             if wait is None:
                 body = _json_or_none(response)
                 wait = _throttle_wait(body) if isinstance(body, dict) else None
             raise _Retry("HTTP 429", wait, uncertain=False)
         if status >= 500:
-            raise _Retry(f"HTTP {status}", _retry_after(response), uncertain=True)
+            raise _Retry(f"HTTP {status}", retry_after_seconds(response.headers.get("Retry-After")), uncertain=True)
         payload = _json_or_none(response)
         if status == 401:
             raise AdminApiUnauthorized(f"{self.domain} rejected the access token (401)", status=401)
@@ -545,24 +546,6 @@ def _throttle_wait(payload: dict) -> float | None:
     if rate <= 0:
         return None
     return max(0.0, (requested - available) / rate)
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """Retry-After in seconds; an HTTP-date is turned into seconds from now."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _require_aware(value: datetime) -> None:

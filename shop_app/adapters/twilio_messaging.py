@@ -22,9 +22,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
 import requests
@@ -37,7 +35,7 @@ from twilio.rest.content.v1.content import ContentList
 from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 
 from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
-from shop_app.adapters.http_errors import never_reached
+from shop_app.adapters.http_errors import never_reached, retry_after_seconds
 from shop_app.errors import ReclaimError
 
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -354,23 +352,6 @@ class TwilioTransport:
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def rejection_for(error_code: int | str | None) -> Rejection | None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
-from email.utils import parsedate_to_datetime
 
 import requests
 from cryptography.hazmat.primitives import serialization
@@ -29,7 +27,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
-from shop_app.adapters.http_errors import never_reached
+from shop_app.adapters.http_errors import never_reached, retry_after_seconds
 
 #: How long a push service may hold a reminder for a browser that is offline.
 #: 12 hours reaches a laptop that is opened the next morning, and is shorter than the
@@ -122,24 +120,6 @@ def build_payload(message: OutgoingMessage, tag: str) -> bytes:
     if len(data) > MAX_PLAINTEXT_BYTES:
         raise ValueError(f"the push payload cannot fit {MAX_PLAINTEXT_BYTES} octets: the link is too long")
     return data
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _provider_id(location: str | None) -> str | None:

@@ -38,9 +38,9 @@ from flask import Flask, Response, jsonify, request
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from graphql.pyutils import Undefined
 from graphql.utilities import value_from_ast_untyped
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from shop_app.devtools import admin_schema, hs256, search_syntax
+from shop_app.devtools.serving import BackgroundServer
 
 DEFAULT_API_KEY = "reclaim-dev-api-key"  # the development credentials of shop_app.config
 DEFAULT_API_SECRET = "reclaim-dev-api-secret"
@@ -153,15 +153,9 @@ class _DevError(Exception):
 # --- server -----------------------------------------------------------------------------------
 
 
-class _QuietHandler(WSGIRequestHandler):
-    # One request per connection: stopping the server never waits on an idle keep-alive.
-    protocol_version = "HTTP/1.0"
+class AdminApiServer(BackgroundServer):
+    thread_name = "dev-admin-api"
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class AdminApiServer:
     def __init__(self, *, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET,
                  schema_path: str | Path | None = None, validate: bool = True,
                  scopes: str = DEFAULT_SCOPES, api_version: str = API_VERSION,
@@ -179,45 +173,13 @@ class AdminApiServer:
         self._user_errors: list[dict] = []  # answered by the next discount mutations, one each
         self._requests: list[RecordedRequest] = []
         self._bucket: dict[str, tuple[float, float]] = {}  # shop -> (available, at)
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self.app = self._build_app()
 
     @property
     def validating(self) -> bool:
         return self.schema is not None
 
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> "AdminApiServer":
-        if self._server is None:
-            self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler)
-            server = self._server
-            # A short poll interval makes stop() quick (shutdown waits for one poll).
-            self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
-                                            name="dev-admin-api", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            assert self._thread is not None
-            self._thread.join()
-            self._server = self._thread = None
-
-    def __enter__(self) -> "AdminApiServer":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the development Admin API is not started")
-        return f"http://{self._host}:{self._server.server_port}"
+    # --- addresses (start, stop and url come from BackgroundServer) ------------------------------
 
     @property
     def admin_base_url(self) -> str:

@@ -45,9 +45,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from shop_app.devtools import twilio_spec
+from shop_app.devtools.serving import BackgroundServer
 from shop_app.domain.sms import sms_length
 
 log = logging.getLogger(__name__)
@@ -199,15 +199,9 @@ class _Answer:
 # --- server -------------------------------------------------------------------------------------
 
 
-class _QuietHandler(WSGIRequestHandler):
-    # One request per connection: stopping the server never waits on an idle keep-alive.
-    protocol_version = "HTTP/1.0"
+class TwilioApiServer(BackgroundServer):
+    thread_name = "dev-twilio-api"
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class TwilioApiServer:
     def __init__(self, spec_dir: str | Path | None = None, *, validate: bool = True,
                  account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = DEFAULT_AUTH_TOKEN,
                  clock: Callable[[], float] = time.time, host: str = "127.0.0.1", port: int = 0):
@@ -225,44 +219,13 @@ class TwilioApiServer:
         self._opted_out: set[str] = set()
         self._windows: dict[str, float] = {}  # WhatsApp address -> last inbound message time
         self._requests: list[RecordedRequest] = []
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self.app = self._build_app()
 
     @property
     def validating(self) -> bool:
         return self.spec is not None
 
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> "TwilioApiServer":
-        if self._server is None:
-            self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler)
-            server = self._server
-            self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
-                                            name="dev-twilio-api", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            assert self._thread is not None
-            self._thread.join()
-            self._server = self._thread = None
-
-    def __enter__(self) -> "TwilioApiServer":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the development Twilio API is not started")
-        return f"http://{self._host}:{self._server.server_port}"
+    # --- addresses (start, stop and url come from BackgroundServer) ------------------------------
 
     @property
     def api_base(self) -> str:
