@@ -19,6 +19,7 @@ from shop_app.adapters.queue import connect, url_of
 from shop_app.config import Settings, database_url_for
 from shop_app.database import upgrade
 from shop_app.devtools.admin_api import AdminApiServer
+from shop_app.devtools.twilio_api import TwilioApiServer
 from shop_app.tables import Base
 from tests.support import ShopifyStore
 
@@ -81,6 +82,32 @@ def _reset_schema(url: str) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     upgrade(url)
+
+
+@pytest.fixture(scope="session")
+def twilio_server():
+    """The development Twilio, checking every request against ../shared's specs when present."""
+    with TwilioApiServer() as server:
+        yield server
+
+
+@pytest.fixture
+def twilio_api(twilio_server):
+    twilio_server.reset()
+    return twilio_server
+
+
+@pytest.fixture(scope="session")
+def twilio_unchecked_server():
+    with TwilioApiServer(validate=False) as server:
+        yield server
+
+
+@pytest.fixture
+def twilio_unchecked(twilio_unchecked_server):
+    """The development Twilio without the spec checks: Twilio's own rules, injected failures."""
+    twilio_unchecked_server.reset()
+    return twilio_unchecked_server
 
 
 @pytest.fixture

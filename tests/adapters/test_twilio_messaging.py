@@ -47,16 +47,9 @@ def outgoing(channel: str = "sms", to: str = CUSTOMER, **changes) -> OutgoingMes
     return OutgoingMessage(**values)
 
 
-@pytest.fixture(scope="module")
-def running():
-    with TwilioApiServer(validate=False) as server:
-        yield server
-
-
 @pytest.fixture
-def server(running):
-    running.reset()
-    return running
+def server(twilio_unchecked):
+    return twilio_unchecked
 
 
 def transport_for(server: TwilioApiServer, **senders) -> TwilioTransport:

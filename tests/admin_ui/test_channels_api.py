@@ -9,18 +9,11 @@ from sqlalchemy import select
 
 from shop_app import create_app, runtime
 from shop_app.database import transaction
-from shop_app.devtools.twilio_api import TwilioApiServer
 from shop_app.tables import ChannelConnection
 from tests.admin_ui.conftest import SHOP_B
 from tests.support import ShopifyStore
 
 SERVICE = "MG" + "b" * 32
-
-
-@pytest.fixture(scope="module")
-def twilio_api():
-    with TwilioApiServer() as server:
-        yield server
 
 
 def put(client, headers, document):

@@ -21,16 +21,9 @@ CUSTOMER = "+34600000001"
 INBOUND_URL = "https://app.reclaim.example/twilio/inbound"
 
 
-@pytest.fixture(scope="module")
-def running():
-    with TwilioApiServer(validate=False) as server:
-        yield server
-
-
 @pytest.fixture
-def server(running):
-    running.reset()
-    return running
+def server(twilio_unchecked):
+    return twilio_unchecked
 
 
 def post_message(server: TwilioApiServer, form: dict | list, *, auth: tuple[str, str] | None = None,

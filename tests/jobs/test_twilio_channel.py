@@ -13,7 +13,6 @@ from sqlalchemy import select
 from shop_app import create_app, runtime, whatsapp_templates
 from shop_app.connections import save_twilio
 from shop_app.database import transaction
-from shop_app.devtools.twilio_api import TwilioApiServer
 from shop_app.shops import get_shop
 from shop_app.tables import Consent, MessageEvent, Suppression
 from tests.support import ShopifyStore
@@ -26,12 +25,6 @@ PHONE = "+34600111222"
 SERVICE = "MG" + "a" * 32
 WHATSAPP_FROM = "whatsapp:+14155238886"
 ONLY_SMS = {"recovery": {"first": {"enabled": False}, "whatsapp": {"enabled": False}}}
-
-
-@pytest.fixture(scope="session")
-def twilio_api():
-    with TwilioApiServer() as server:
-        yield server
 
 
 @pytest.fixture
