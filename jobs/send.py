@@ -27,6 +27,7 @@ from shop_app.adapters.shopify import OrderSummary
 from shop_app.adapters.twilio_messaging import normalized_status
 from shop_app.clicks import tracked_url
 from shop_app.config import MAX_SEND_ATTEMPTS
+from shop_app.connections import has_twilio
 from shop_app.consents import consent_state, record_consent
 from shop_app.database import transaction
 from shop_app.discounts import StepOffer, code_for
@@ -64,6 +65,7 @@ class Passed:
     phone: str | None
     abandoned_at: datetime
     offer: StepOffer
+    tone: str
 
 
 def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> str:
@@ -129,7 +131,8 @@ def _local_gates(rt, session: Session, message_id: int, job_id: str, now: dateti
         # WhatsApp orchestration repeats the first offer; Prime brings the stronger one.
         incentive = settings.prime.incentive if step is Step.PRIME else settings.first.incentive
         offer = StepOffer(shop.id, journey.id, step.value, checkout.token, checkout.customer_id, incentive)
-        return Passed(message.id, job_id, shop.id, checkout.email, checkout.phone, journey.abandoned_at, offer)
+        return Passed(message.id, job_id, shop.id, checkout.email, checkout.phone, journey.abandoned_at, offer,
+                      settings.tone)
     if decision.verdict is gates.Verdict.POSTPONE:
         message.status, message.due_at, message.job_id = Status.SCHEDULED.value, decision.until, None
     else:
@@ -256,7 +259,7 @@ def _claim(rt, session: Session, passed: Passed, code: str | None, now: datetime
             code=code,
             expires_at=discount.expires_at if discount is not None else None,
             unsubscribe_link=unsubscribe,
-            tone=load_settings(session, shop).tone,
+            tone=passed.tone,
             custom=message_templates.custom_template(session, shop.id, step, channel, messages.language_of(checkout)),
         )
     except messages.TemplateRefused as refused:  # includes an SMS over its segment cap with this customer's data
@@ -269,7 +272,7 @@ def _claim(rt, session: Session, passed: Passed, code: str | None, now: datetime
         if subscription is None:
             return _skip(message, "no consent: the browser push subscription is gone")
         extras = {"push_subscription": subscription, "topic": f"checkout:{checkout.token}", "link": link}
-    elif rt.channels.twilio(session, shop.id) is not None:
+    elif has_twilio(session, shop.id):
         extras = {"status_callback": status_callback_url(rt.settings.shopify_app_url, message.id)}
         if channel is Channel.WHATSAPP:
             template = _whatsapp_template(session, shop, checkout, step, code, passed, discount, link)
@@ -294,9 +297,9 @@ def _whatsapp_template(session, shop, checkout, step, code, passed, discount, li
     """(content sid, variables, text) of the approved template, or why there is none."""
     language = messages.language_of(checkout)
     key = whatsapp_templates.key_for(step.value, has_offer=code is not None)
-    template = whatsapp_templates.approved(session, shop.id, key, language)
-    if template is None:
-        state = whatsapp_templates.state_of(session, shop.id, key, language)
+    template = whatsapp_templates.find(session, shop.id, key, language)
+    if template is None or template.approval_status != whatsapp_templates.APPROVED:
+        state = template.approval_status if template is not None else "not created"
         return (f"needs connection: WhatsApp template {key} ({language}) is {state}; "
                 "only templates WhatsApp approved may start a conversation")
     offer = None

@@ -44,6 +44,12 @@ def twilio_account(session: Session, box: SecretBox, shop_id: int) -> TwilioAcco
     return TwilioAccount(auth_token=box.open(row.secret), **{k: row.config.get(k) for k in _PUBLIC_FIELDS})
 
 
+def has_twilio(session: Session, shop_id: int) -> bool:
+    """Whether the shop connected Twilio, without opening the sealed token."""
+    return session.scalar(select(ChannelConnection.id).where(
+        ChannelConnection.shop_id == shop_id, ChannelConnection.provider == TWILIO)) is not None
+
+
 def forget(session: Session, shop_id: int, provider: str = TWILIO) -> None:
     session.execute(delete(ChannelConnection).where(ChannelConnection.shop_id == shop_id,
                                                     ChannelConnection.provider == provider))

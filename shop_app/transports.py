@@ -21,7 +21,7 @@ from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTra
 from shop_app.adapters.twilio_messaging import TwilioAccount, TwilioTransport
 from shop_app.adapters.webpush import PushTransport
 from shop_app.config import Settings
-from shop_app.connections import twilio_account
+from shop_app.connections import has_twilio, twilio_account
 from shop_app.push import vapid_keys
 from shop_app.security import SecretBox
 
@@ -46,8 +46,9 @@ class Transports:
         raise ValueError(f"unknown channel {channel!r}")
 
     def connected(self, session: Session, shop_id: int, channel: str) -> bool:
-        if channel in ("sms", "whatsapp") and self._outbox is None:
-            return twilio_account(session, self._box, shop_id) is not None
+        """The gates' question, answered without opening any sealed credential."""
+        if channel in ("sms", "whatsapp"):
+            return has_twilio(session, shop_id) or self._outbox is not None
         return self.transport(session, shop_id, channel) is not None
 
     def twilio(self, session: Session, shop_id: int) -> TwilioTransport | None:

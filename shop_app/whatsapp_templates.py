@@ -112,21 +112,10 @@ def render(key: str, language: str, values: dict[str, str]) -> str:
     return _VARIABLE.sub(lambda m: values.get(m.group(1), ""), _BODIES[(key, language)])
 
 
-def approved(session: Session, shop_id: int, key: str, language: str) -> ContentTemplate | None:
-    return session.scalar(
-        select(ContentTemplate).where(
-            ContentTemplate.shop_id == shop_id,
-            ContentTemplate.step == key,
-            ContentTemplate.language == language,
-            ContentTemplate.approval_status == APPROVED,
-        )
-    )
-
-
-def state_of(session: Session, shop_id: int, key: str, language: str) -> str:
-    row = session.scalar(select(ContentTemplate).where(
+def find(session: Session, shop_id: int, key: str, language: str) -> ContentTemplate | None:
+    """The shop's template for (key, language), whatever Meta said of it; None when never created."""
+    return session.scalar(select(ContentTemplate).where(
         ContentTemplate.shop_id == shop_id, ContentTemplate.step == key, ContentTemplate.language == language))
-    return "not created" if row is None else row.approval_status
 
 
 def missing(session: Session, shop_id: int) -> list[Needed]:
