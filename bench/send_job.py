@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from _stats import percentile_ms  # bench/ is the script's folder, first on sys.path
 from rq import SimpleWorker
 from rq.group import Group
 from rq.job import Job
@@ -157,8 +158,7 @@ class Result:
         return len(self.job_ids) / self.seconds
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        return percentile_ms(self.latencies, q)
 
     def summary(self) -> str:
         return f"{self.rate:.0f} jobs/s (run p50 {self.percentile(0.50):.2f} ms, p99 {self.percentile(0.99):.2f} ms)"

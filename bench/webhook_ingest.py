@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _stats import percentile_ms  # bench/ is the script's folder, first on sys.path
 from sqlalchemy import delete, select
 
 from shop_app.adapters.queue import INGEST, connect, url_of
@@ -200,8 +201,7 @@ class Result:
         return len(self.latencies) / self.seconds
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        return percentile_ms(self.latencies, q)
 
     def summary(self) -> str:
         return f"{self.rate:.0f} req/s (p50 {self.percentile(0.50):.1f} ms, p99 {self.percentile(0.99):.1f} ms)"
