@@ -11,14 +11,13 @@ The auth token is sealed at rest and never sent back.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from twilio.base.exceptions import TwilioException
 
-from admin_ui.api import _errors, _reject_constant, _shop
+from admin_ui.api import _errors, _json_body, _shop
 from admin_ui.auth import app_runtime, authenticate
 from shop_app import connections, whatsapp_templates
 from shop_app.adapters.twilio_messaging import ContentApiError, TwilioAccount
@@ -57,13 +56,11 @@ def overview() -> ResponseReturnValue:
 
 @bp.put("/twilio")
 def connect_twilio() -> ResponseReturnValue:
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_BODY:
+    if (request.content_length or 0) > MAX_BODY:
         return jsonify(error=f"request body is larger than {MAX_BODY} bytes"), 413
-    try:
-        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        return jsonify(error=f"request body is not valid JSON: {exc}"), 400
+    document, bad_json = _json_body()
+    if bad_json:
+        return bad_json
     if not isinstance(document, dict):
         return _errors([FieldError("twilio", "must be a JSON object")])
     errors = [FieldError(f"twilio.{k}", "unknown field") for k in document if k not in _FIELDS]

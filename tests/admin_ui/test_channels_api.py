@@ -93,3 +93,9 @@ def test_whatsapp_templates_are_created_submitted_and_their_state_shown(rt, admi
     finally:
         twilio_rt.close()
         runtime.install(rt)
+
+
+def test_an_oversized_connection_form_is_413(client, store, bearer):
+    response = client.put("/api/channels/twilio", data=b'{"account_sid": "' + b"A" * 5000 + b'"}',
+                          headers={**bearer(), "Content-Type": "application/json"})
+    assert response.status_code == 413 and "larger than" in response.get_json()["error"]
