@@ -38,7 +38,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_ui.auth import app_runtime, authenticate, current_shop
-from shop_app.database import transaction
 from shop_app.default_templates import LANGUAGES, default_template
 from shop_app.domain.models import Channel, Status, Step
 from shop_app.domain.settings import TONES
@@ -58,7 +57,8 @@ from shop_app.message_templates import (
 from shop_app.messages import text_to_html
 from shop_app.reports import message_rows
 from shop_app.shops import load_settings, save_settings
-from shop_app.tables import Shop, Suppression
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Shop, Suppression
 from shop_app.templating import FIELD_NAMES, TemplateRefused, preview
 
 bp = Blueprint("api", __name__, url_prefix="/api")

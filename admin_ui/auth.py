@@ -40,13 +40,13 @@ from sqlalchemy import select
 
 from admin_ui import html
 from shop_app.adapters.shopify import OAuthClient
-from shop_app.database import transaction
 from shop_app.errors import InvalidSessionToken, InvalidShopDomain, ReclaimError
 from shop_app.installs import complete_install
 from shop_app.runtime import Runtime
 from shop_app.security import clean_shop_domain
 from shop_app.session_tokens import SessionToken, verify_session_token
-from shop_app.tables import Shop
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Shop
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)

@@ -21,8 +21,8 @@ from admin_ui.api import _errors, _json_body, _shop
 from admin_ui.auth import app_runtime, authenticate
 from shop_app import connections, whatsapp_templates
 from shop_app.adapters.twilio_messaging import ContentApiError, TwilioAccount
-from shop_app.database import transaction
 from shop_app.domain.validation import FieldError
+from shop_app.storage.database import transaction
 from webhooks.twilio_callbacks import inbound_url
 
 bp = Blueprint("channels", __name__, url_prefix="/api/channels")

@@ -44,12 +44,12 @@ from shop_app import runtime
 from shop_app.adapters.queue import JOB_TIMEOUT, RESULT_TTL, SEND, connect, url_of
 from shop_app.config import Settings
 from shop_app.connections import save_twilio
-from shop_app.database import transaction, upgrade
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.devtools.twilio_api import CREATE_MESSAGE, TwilioApiServer
 from shop_app.domain.models import Status
 from shop_app.shops import install_shop, save_settings
-from shop_app.tables import Discount, Message, MessageEvent, Shop
+from shop_app.storage.database import transaction, upgrade
+from shop_app.storage.tables import Discount, Message, MessageEvent, Shop
 
 HERE = Path(__file__).resolve().parent
 GROUP_CLEANING_KEY = Group.REDIS_GROUP_CLEANING_KEY

@@ -35,11 +35,11 @@ from sqlalchemy import delete, select
 
 from shop_app.adapters.queue import INGEST, connect, url_of
 from shop_app.config import Settings
-from shop_app.database import transaction, upgrade
 from shop_app.runtime import Runtime
 from shop_app.security import webhook_hmac
 from shop_app.shops import install_shop
-from shop_app.tables import Shop, WebhookDelivery
+from shop_app.storage.database import transaction, upgrade
+from shop_app.storage.tables import Shop, WebhookDelivery
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -10,7 +10,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from shop_app import privacy, runtime
-from shop_app.database import transaction
 from shop_app.domain.payloads import (
     PayloadProblem,
     parse_checkout,
@@ -28,7 +27,8 @@ from shop_app.journeys import (
     store_order,
 )
 from shop_app.shops import load_settings
-from shop_app.tables import CheckoutRow, Journey, Shop, WebhookDelivery
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import CheckoutRow, Journey, Shop, WebhookDelivery
 from shop_app.tokens import forget_token
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,6 @@ from shop_app.clicks import tracked_url
 from shop_app.config import MAX_SEND_ATTEMPTS
 from shop_app.connections import has_twilio
 from shop_app.consents import consent_state, record_consent
-from shop_app.database import transaction
 from shop_app.discounts import StepOffer, code_for
 from shop_app.domain import consent, content, delivery, gates
 from shop_app.domain.models import Channel, Order, Status, Step
@@ -38,8 +37,9 @@ from shop_app.errors import ReclaimError
 from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for, store_order
 from shop_app.push import forget_subscription, subscription_for
 from shop_app.shops import load_settings
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import CheckoutRow, Discount, Journey, Message, MessageEvent, Shop
 from shop_app.suppressions import suppress, suppression_reason
-from shop_app.tables import CheckoutRow, Discount, Journey, Message, MessageEvent, Shop
 from shop_app.tokens import open_admin_client
 from shop_app.unsubscribe import unsubscribe_url
 from webhooks.twilio_callbacks import status_callback_url

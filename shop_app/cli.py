@@ -12,9 +12,9 @@ import click
 
 from shop_app import runtime
 from shop_app.config import Settings
-from shop_app.database import transaction, upgrade
 from shop_app.domain.validation import ValidationError
 from shop_app.errors import ConfigurationError, InvalidShopDomain, UnknownShop
+from shop_app.storage.database import transaction, upgrade
 
 
 def _runtime() -> runtime.Runtime:

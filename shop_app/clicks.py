@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app.domain.delivery import advance
-from shop_app.tables import Message, MessageEvent
+from shop_app.storage.tables import Message, MessageEvent
 
 PROVIDER = "reclaim"
 EVENT = "clicked"

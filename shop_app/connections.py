@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from shop_app.adapters.twilio_messaging import TwilioAccount
 from shop_app.security import SecretBox
-from shop_app.tables import ChannelConnection, ContentTemplate
+from shop_app.storage.tables import ChannelConnection, ContentTemplate
 
 TWILIO = "twilio"
 _PUBLIC_FIELDS = ("account_sid", "messaging_service_sid", "from_number", "whatsapp_from")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop_app.tables import Consent
+from shop_app.storage.tables import Consent
 
 
 def record_consent(

@@ -31,11 +31,11 @@ from werkzeug.serving import make_server
 from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, url_of
 from shop_app.config import Settings
-from shop_app.database import transaction, upgrade
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.security import webhook_hmac
 from shop_app.shops import install_shop, save_settings
-from shop_app.tables import CheckoutRow, Journey, Message, WebhookDelivery
+from shop_app.storage.database import transaction, upgrade
+from shop_app.storage.tables import CheckoutRow, Journey, Message, WebhookDelivery
 
 #: What the demo points at its own embedded servers, restored when it ends.
 DEMO_ENVIRONMENT = (

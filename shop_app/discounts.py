@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.shopify import AdminClient
-from shop_app.database import transaction
 from shop_app.domain.discounts import DiscountSpec, default_expiry, random_bytes_needed, unguessable_code
 from shop_app.domain.settings import Incentive
 from shop_app.errors import DiscountCodeTaken, DiscountUnavailable
-from shop_app.tables import Discount
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Discount
 
 CODE_PREFIX = {"first": "BACK", "whatsapp": "BACK", "prime": "PRIME"}
 

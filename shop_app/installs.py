@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from shop_app.adapters.shopify import OfflineToken
-from shop_app.database import transaction
 from shop_app.security import clean_shop_domain
-from shop_app.tables import Shop
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Shop
 from shop_app.tokens import store_token
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from shop_app.domain import planner
 from shop_app.domain.models import PENDING, Checkout, LineItem, Order, Status
 from shop_app.domain.settings import ShopSettings
 from shop_app.push import subscription_for
-from shop_app.tables import CheckoutRow, Journey, Message, OrderRow, Profile, Shop
+from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Profile, Shop
 
 PENDING_VALUES = tuple(s.value for s in PENDING)
 

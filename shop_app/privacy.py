@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Status
 from shop_app.journeys import PENDING_VALUES, equal_where_given
-from shop_app.tables import (
+from shop_app.storage.tables import (
     CheckoutRow,
     Consent,
     DataRequest,

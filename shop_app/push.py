@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.webpush import generate_vapid_keys
 from shop_app.consents import record_consent
-from shop_app.database import transaction
 from shop_app.security import SecretBox
-from shop_app.tables import AppKey, CheckoutRow, PushSubscription
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import AppKey, CheckoutRow, PushSubscription
 
 VAPID_KEY_NAME = "vapid"
 CHANNEL = "push"

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop_app.shops import get_shop
-from shop_app.tables import CheckoutRow, Journey, Message, Shop
+from shop_app.storage.tables import CheckoutRow, Journey, Message, Shop
 
 
 def message_rows(

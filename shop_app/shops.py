@@ -12,7 +12,7 @@ from shop_app.domain.settings import ShopSettings
 from shop_app.domain.validation import FieldError, ValidationError
 from shop_app.errors import UnknownShop
 from shop_app.security import SecretBox, clean_shop_domain
-from shop_app.tables import Shop, ShopSettingsRow, utcnow
+from shop_app.storage.tables import Shop, ShopSettingsRow, utcnow
 from shop_app.tokens import forget_token
 
 

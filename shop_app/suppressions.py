@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from shop_app.consents import consent_state, record_consent  # noqa: F401 - one place to import both from
 from shop_app.privacy import address_hash
-from shop_app.tables import Suppression
+from shop_app.storage.tables import Suppression
 
 
 def _forms(secret_key: str, address: str) -> list[str]:

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.shopify import AdminClient, OAuthClient, OfflineToken
 from shop_app.config import Settings
-from shop_app.database import transaction
 from shop_app.errors import ShopNotConnected
 from shop_app.security import SecretBox
-from shop_app.tables import Shop
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Shop
 
 #: Refresh this long before the access token expires, so a call never starts with a dying token.
 REFRESH_MARGIN = timedelta(minutes=5)

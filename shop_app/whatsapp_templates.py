@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop_app.database import transaction
-from shop_app.tables import ContentTemplate
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import ContentTemplate
 
 CATEGORY = "MARKETING"
 APPROVED = "approved"

@@ -17,10 +17,10 @@ from sqlalchemy import create_engine, text
 from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, url_of
 from shop_app.config import Settings, database_url_for
-from shop_app.database import upgrade
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.devtools.twilio_api import TwilioApiServer
-from shop_app.tables import Base
+from shop_app.storage.database import upgrade
+from shop_app.storage.tables import Base
 from tests.support import ShopifyStore
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

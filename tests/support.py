@@ -13,10 +13,10 @@ from rq import SimpleWorker
 
 from jobs.dispatch import tick
 from shop_app.clicks import read_click_token
-from shop_app.database import transaction
 from shop_app.reports import message_rows
 from shop_app.security import webhook_hmac
 from shop_app.shops import get_shop, install_shop, save_settings
+from shop_app.storage.database import transaction
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from shop_app.database import transaction
 from shop_app.default_templates import LANGUAGES, TONES, default_template
 from shop_app.domain.models import Channel, Step
 from shop_app.message_templates import (
@@ -21,7 +20,8 @@ from shop_app.message_templates import (
     templates_for,
 )
 from shop_app.shops import get_shop, save_settings
-from shop_app.tables import MessageTemplate
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import MessageTemplate
 from tests.support import ShopifyStore
 
 SHOP = "demo-shop.myshopify.com"

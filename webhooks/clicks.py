@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, redirect, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop_app.clicks import BadClickToken, read_click_token, record_click
-from shop_app.database import transaction
+from shop_app.storage.database import transaction
 
 log = logging.getLogger(__name__)
 bp = Blueprint("clicks", __name__)

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shop_app.config import MAX_WEBHOOK_BYTES
-from shop_app.database import transaction
 from shop_app.errors import InvalidShopDomain
 from shop_app.security import clean_shop_domain, verify_webhook
-from shop_app.tables import Shop, WebhookDelivery
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Shop, WebhookDelivery
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")

@@ -45,14 +45,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app.config import MAX_WEBHOOK_BYTES
-from shop_app.database import transaction
 from shop_app.domain.delivery import advance
 from shop_app.domain.email_events import EmailEvent, InvalidBatch, InvalidEvent, decode_batch, parse_sendgrid_event
 from shop_app.errors import InvalidShopDomain
 from shop_app.privacy import address_hash
 from shop_app.security import clean_shop_domain
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Message, MessageEvent, Shop
 from shop_app.suppressions import record_consent, suppress
-from shop_app.tables import Message, MessageEvent, Shop
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sendgrid_events", __name__)

@@ -20,13 +20,13 @@ from sqlalchemy.exc import IntegrityError
 
 from shop_app.adapters.twilio_messaging import normalized_status, valid_signature
 from shop_app.connections import twilio_account
-from shop_app.database import transaction
 from shop_app.domain import delivery
 from shop_app.domain.keywords import Intent, intent_of
 from shop_app.domain.models import Status
 from shop_app.security import InvalidShopDomain, clean_shop_domain
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Message, MessageEvent, Shop
 from shop_app.suppressions import lift, record_consent, suppress
-from shop_app.tables import Message, MessageEvent, Shop
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio_callbacks", __name__, url_prefix="/webhooks/twilio")

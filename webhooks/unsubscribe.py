@@ -19,9 +19,9 @@ from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from shop_app.database import transaction
 from shop_app.privacy import address_hash
-from shop_app.tables import Shop, Suppression
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Shop, Suppression
 from shop_app.unsubscribe import BadUnsubscribeToken, UnsubscribeTarget, UnsubscribeTokens
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,9 @@ from shop_app.adapters.webpush import (
     retry_after_seconds,
     topic_header,
 )
-from shop_app.database import transaction
 from shop_app.push import vapid_keys
-from shop_app.tables import AppKey
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import AppKey
 from tests.push_peer import Browser, PushService, unb64url, verify_vapid
 
 CONTACT = "mailto:push@reclaim.example"

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from admin_ui import PUBLIC_ENDPOINTS
 from admin_ui import install as install_module
-from shop_app.database import transaction
-from shop_app.tables import Shop
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Shop
 from tests.support import ShopifyStore
 
 SHOP = "new-shop.myshopify.com"

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from shop_app.database import transaction
 from shop_app.default_templates import LANGUAGES, default_template
 from shop_app.message_templates import EDITABLE
 from shop_app.shops import get_shop
-from shop_app.tables import MessageTemplate
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import MessageTemplate
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
 from tests.support import ShopifyStore
 

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from shop_app.adapters.shopify import OAuthClient
-from shop_app.database import transaction
-from shop_app.tables import Profile, Shop
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Profile, Shop
 from shop_app.tokens import REFRESH_MARGIN, access_token
 from tests.support import ShopifyStore
 
@@ -127,7 +127,7 @@ def test_a_setup_lost_with_redis_is_queued_again_by_the_reconciler(rt, client, a
 
 
 def test_imported_customers_marketing_state_becomes_consent_records(rt, client, admin_api):
-    from shop_app.tables import Consent
+    from shop_app.storage.tables import Consent
 
     admin_api.add_shop(NEW, name="Newcomer Goods", iana_timezone="America/Toronto", currency_code="CAD")
     admin_api.add_customer(NEW, first_name="Sub", email="sub@example.com", email_marketing_state="SUBSCRIBED",

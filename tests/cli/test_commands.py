@@ -25,8 +25,8 @@ def run(rt):
 def test_shop_install_seals_the_token_and_refuses_foreign_domains(run, rt):
     from sqlalchemy import select
 
-    from shop_app.database import transaction
-    from shop_app.tables import Shop
+    from shop_app.storage.database import transaction
+    from shop_app.storage.tables import Shop
 
     ok = run("shop", "install", "acme.myshopify.com", "--token", "shpat_secret", "--timezone", "America/New_York")
     assert ok.exit_code == 0, ok.output

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from shop_app.database import transaction
-from shop_app.tables import CheckoutRow, OrderRow, WebhookDelivery
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import CheckoutRow, OrderRow, WebhookDelivery
 
 SAMPLES = [
     ("checkouts/create", "checkouts_create.json"),

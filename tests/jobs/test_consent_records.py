@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from shop_app.consents import record_consent
-from shop_app.database import transaction
-from shop_app.tables import Consent
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Consent
 
 ABANDONED = "2026-03-02T19:00:00+01:00"
 

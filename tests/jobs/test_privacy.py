@@ -7,8 +7,8 @@ import json
 
 from sqlalchemy import select
 
-from shop_app.database import transaction
-from shop_app.tables import Base, DataRequest, Shop, Suppression
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Base, DataRequest, Shop, Suppression
 from tests.support import ShopifyStore
 
 ABANDONED = "2026-03-02T19:00:00+01:00"

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from shop_app.app_proxy import signed_query
-from shop_app.database import transaction
 from shop_app.push import vapid_keys
-from shop_app.tables import PushSubscription
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import PushSubscription
 from tests.push_peer import Browser, PushService, verify_vapid
 
 ABANDONED = "2026-03-02T19:00:00+01:00"

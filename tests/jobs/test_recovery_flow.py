@@ -36,8 +36,8 @@ import pytest
 from sqlalchemy import select
 
 from jobs.dispatch import dispatch
-from shop_app.database import transaction
-from shop_app.tables import CheckoutRow, Journey, Message, Suppression, WebhookDelivery
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import CheckoutRow, Journey, Message, Suppression, WebhookDelivery
 
 LATE = "2026-03-02T21:30:00+01:00"  # 21:30 Madrid: WhatsApp falls due at 23:30, outside 09:00–21:00
 
@@ -338,7 +338,7 @@ def test_transient_failures_are_retried_with_backoff_and_permanent_ones_fail(sto
 def test_a_shared_code_is_recorded_once_per_journey_step(store):
     from shop_app.discounts import StepOffer, code_for
     from shop_app.domain.settings import Incentive
-    from shop_app.tables import Discount
+    from shop_app.storage.tables import Discount
 
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     with transaction(store.rt.sessions) as session:

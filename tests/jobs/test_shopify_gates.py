@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from shop_app.database import transaction
-from shop_app.tables import Discount, OrderRow
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Discount, OrderRow
 
 ABANDONED = "2026-03-02T10:00:00+01:00"  # first reminder due 10:00 UTC
 FIRST_DUE = "2026-03-02T10:00:00+00:00"
@@ -108,7 +108,7 @@ def test_a_retried_job_creates_one_code_not_two(store, waits):
                                                       customer={"id": 8001, "first_name": "Bo"}))
     from jobs.dispatch import dispatch
     from jobs.send import send_message
-    from shop_app.tables import Message
+    from shop_app.storage.tables import Message
 
     dispatch(datetime.fromisoformat(PRIME_DUE))
     with transaction(store.rt.sessions) as session:

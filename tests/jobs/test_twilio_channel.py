@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from shop_app import create_app, runtime, whatsapp_templates
 from shop_app.connections import save_twilio
-from shop_app.database import transaction
 from shop_app.shops import get_shop
-from shop_app.tables import Consent, MessageEvent, Suppression
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Consent, MessageEvent, Suppression
 from tests.support import ShopifyStore
 
 ABANDONED = "2026-03-02T12:00:00+01:00"  # Monday noon in Madrid

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from shop_app.clicks import BadClickToken, ClickTarget, click_token, read_click_token, tracked_url
-from shop_app.database import transaction
-from shop_app.tables import Message, MessageEvent
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Message, MessageEvent
 
 SECRET = "a-secret-key-of-sixteen+"
 APP_URL = "http://localhost:8080"

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from shop_app.config import MAX_WEBHOOK_BYTES
-from shop_app.database import transaction
-from shop_app.tables import CheckoutRow, Journey, Message, WebhookDelivery
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import CheckoutRow, Journey, Message, WebhookDelivery
 from webhooks.routes import TOPICS
 
 ABANDONED = "2026-03-02T19:00:00+01:00"

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from shop_app.tables import Base
+from shop_app.storage.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

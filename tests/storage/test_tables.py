@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shop_app.database import transaction
-from shop_app.tables import Message
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Message
 
 
 def test_a_message_status_only_moves_one_way(store):

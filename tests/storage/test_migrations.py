@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from shop_app.tables import Base
+from shop_app.storage.tables import Base
 
 
 def test_migrations_match_the_models(rt):
