@@ -56,7 +56,7 @@ from shop_app.message_templates import (
 )
 from shop_app.messages import text_to_html
 from shop_app.reports import message_rows
-from shop_app.shops import load_settings, save_settings
+from shop_app.shopify.shops import load_settings, save_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, Suppression
 from shop_app.templating import FIELD_NAMES, TemplateRefused, preview

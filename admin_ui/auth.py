@@ -3,7 +3,7 @@
 The pipeline (shopify_app's `with_shopify_id_token`, contract shopify.md §2.1-§2.2):
 
 1. token from `Authorization: Bearer <jwt>`, or on a document request from the `id_token` parameter;
-2. `shop_app.session_tokens.verify_session_token` (HS256, app secret, aud, exp/nbf, iss/dest shop);
+2. `shop_app.shopify.session_tokens.verify_session_token` (HS256, app secret, aud, exp/nbf, iss/dest shop);
 3. a `shop` query parameter that names any other shop → 403 (the shop is never read from it);
 4. the installed shop row is loaded and put on `flask.g`.
 
@@ -39,12 +39,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from admin_ui import html
-from shop_app.adapters.shopify import OAuthClient
+from shop_app.adapters.shopify_admin import OAuthClient
 from shop_app.errors import InvalidSessionToken, InvalidShopDomain, ReclaimError
-from shop_app.installs import complete_install
 from shop_app.runtime import Runtime
-from shop_app.security import clean_shop_domain
-from shop_app.session_tokens import SessionToken, verify_session_token
+from shop_app.shopify.post_install import complete_install
+from shop_app.shopify.session_tokens import SessionToken, verify_session_token
+from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop
 

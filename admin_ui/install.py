@@ -44,11 +44,11 @@ from werkzeug.datastructures import MultiDict
 
 from admin_ui import html
 from admin_ui.auth import app_runtime
-from shop_app.adapters.shopify import OAuthClient, shop_base_url
+from shop_app.adapters.shopify_admin import OAuthClient, shop_base_url
 from shop_app.config import DEFAULT_ADMIN_BASE_URL
 from shop_app.errors import AdminApiError, AdminApiUnavailable, InvalidShopDomain, TokenExchangeRejected
-from shop_app.installs import complete_install
-from shop_app.security import clean_shop_domain
+from shop_app.shopify.post_install import complete_install
+from shop_app.shopify.signatures import clean_shop_domain
 
 log = logging.getLogger(__name__)
 bp = Blueprint("install", __name__)

@@ -47,7 +47,7 @@ from shop_app.connections import save_twilio
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.devtools.twilio_api import CREATE_MESSAGE, TwilioApiServer
 from shop_app.domain.models import Status
-from shop_app.shops import install_shop, save_settings
+from shop_app.shopify.shops import install_shop, save_settings
 from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.tables import Discount, Message, MessageEvent, Shop
 

@@ -36,8 +36,8 @@ from sqlalchemy import delete, select
 from shop_app.adapters.queue import INGEST, connect, url_of
 from shop_app.config import Settings
 from shop_app.runtime import Runtime
-from shop_app.security import webhook_hmac
-from shop_app.shops import install_shop
+from shop_app.shopify.shops import install_shop
+from shop_app.shopify.signatures import webhook_hmac
 from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.tables import Shop, WebhookDelivery
 

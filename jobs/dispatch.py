@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from shop_app import runtime
 from shop_app.config import DISPATCH_BATCH, INGEST_GRACE_SECONDS, SENDING_LEASE_SECONDS
 from shop_app.domain.models import Status
-from shop_app.installs import enqueue_setup, setup_job_id
+from shop_app.shopify.post_install import enqueue_setup, setup_job_id
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, Shop, WebhookDelivery
 

@@ -26,10 +26,10 @@ from shop_app.journeys import (
     store_checkout,
     store_order,
 )
-from shop_app.shops import load_settings
+from shop_app.shopify.offline_tokens import forget_token
+from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import CheckoutRow, Journey, Shop, WebhookDelivery
-from shop_app.tokens import forget_token
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from shop_app import message_templates, messages, runtime, whatsapp_templates
 from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
-from shop_app.adapters.shopify import OrderSummary
+from shop_app.adapters.shopify_admin import OrderSummary
 from shop_app.adapters.twilio_messaging import normalized_status
 from shop_app.clicks import tracked_url
 from shop_app.config import MAX_SEND_ATTEMPTS
@@ -36,11 +36,11 @@ from shop_app.domain.planner import address_for
 from shop_app.errors import ReclaimError
 from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for, store_order
 from shop_app.push import forget_subscription, subscription_for
-from shop_app.shops import load_settings
+from shop_app.shopify.offline_tokens import open_admin_client
+from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import CheckoutRow, Discount, Journey, Message, MessageEvent, Shop
 from shop_app.suppressions import suppress, suppression_reason
-from shop_app.tokens import open_admin_client
 from shop_app.unsubscribe import unsubscribe_url
 from webhooks.twilio_callbacks import status_callback_url
 

@@ -14,10 +14,10 @@ from shop_app import runtime
 from shop_app.consents import record_consent
 from shop_app.domain.payloads import normal_email, normal_phone
 from shop_app.journeys import equal_where_given
-from shop_app.shops import save_settings
+from shop_app.shopify.offline_tokens import open_admin_client
+from shop_app.shopify.shops import save_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Profile, Shop, ShopSettingsRow
-from shop_app.tokens import open_admin_client
 
 MAX_IMPORT_PAGES = 1000
 

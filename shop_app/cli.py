@@ -142,7 +142,7 @@ def shop() -> None:
 @click.option("--currency", default="USD", show_default=True)
 def shop_install(domain: str, token: str, name: str | None, tz: str, currency: str) -> None:
     """Register a shop with its Admin API token (a merchant's custom app)."""
-    from shop_app.shops import install_shop
+    from shop_app.shopify.shops import install_shop
 
     rt = _runtime()
     try:
@@ -166,7 +166,7 @@ def settings() -> None:
 @settings.command("show")
 @click.argument("domain")
 def settings_show(domain: str) -> None:
-    from shop_app.shops import get_shop, load_settings
+    from shop_app.shopify.shops import get_shop, load_settings
 
     rt = _runtime()
     with transaction(rt.sessions) as session:
@@ -182,7 +182,7 @@ def settings_show(domain: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 def settings_set(domain: str, file: str) -> None:
     """Validate FILE and save it atomically, or exit 2 listing the bad fields."""
-    from shop_app.shops import get_shop, save_settings
+    from shop_app.shopify.shops import get_shop, save_settings
 
     try:
         with click.open_file(file, encoding="utf-8") as handle:

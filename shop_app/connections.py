@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app.adapters.twilio_messaging import TwilioAccount
-from shop_app.security import SecretBox
+from shop_app.storage.secret_box import SecretBox
 from shop_app.storage.tables import ChannelConnection, ContentTemplate
 
 TWILIO = "twilio"

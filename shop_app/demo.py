@@ -32,8 +32,8 @@ from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, url_of
 from shop_app.config import Settings
 from shop_app.devtools.admin_api import AdminApiServer
-from shop_app.security import webhook_hmac
-from shop_app.shops import install_shop, save_settings
+from shop_app.shopify.shops import install_shop, save_settings
+from shop_app.shopify.signatures import webhook_hmac
 from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.tables import CheckoutRow, Journey, Message, WebhookDelivery
 

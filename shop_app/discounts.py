@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shop_app.adapters.shopify import AdminClient
+from shop_app.adapters.shopify_admin import AdminClient
 from shop_app.domain.discounts import DiscountSpec, default_expiry, random_bytes_needed, unguessable_code
 from shop_app.domain.settings import Incentive
 from shop_app.errors import DiscountCodeTaken, DiscountUnavailable

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from shop_app.default_templates import LANGUAGES, DefaultTemplate, default_template
 from shop_app.domain.models import Channel, Step
 from shop_app.domain.validation import FieldError, ValidationError
-from shop_app.shops import load_settings
+from shop_app.shopify.shops import load_settings
 from shop_app.storage.tables import MessageTemplate, Shop, utcnow
 from shop_app.templating import (
     MAX_HTML_SOURCE_CHARS,

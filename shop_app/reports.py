@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shop_app.shops import get_shop
+from shop_app.shopify.shops import get_shop
 from shop_app.storage.tables import CheckoutRow, Journey, Message, Shop
 
 

@@ -23,7 +23,7 @@ from shop_app.adapters.webpush import PushTransport
 from shop_app.config import Settings
 from shop_app.connections import has_twilio, twilio_account
 from shop_app.push import vapid_keys
-from shop_app.security import SecretBox
+from shop_app.storage.secret_box import SecretBox
 
 
 class Transports:

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 
 from shop_app.config import Settings
-from shop_app.security import SecretBox
+from shop_app.storage.secret_box import SecretBox
 
 #: Fernet tokens for our payloads are ~200 characters; anything far longer is junk.
 MAX_TOKEN_LENGTH = 1024

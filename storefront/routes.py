@@ -23,12 +23,12 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from shop_app.app_proxy import ProxyRequestRejected, verify_proxy_request
 from shop_app.errors import InvalidShopDomain
 from shop_app.journeys import replan_cart
 from shop_app.push import InvalidSubscription, save_subscription, vapid_keys
-from shop_app.security import clean_shop_domain
-from shop_app.shops import load_settings
+from shop_app.shopify.app_proxy import ProxyRequestRejected, verify_proxy_request
+from shop_app.shopify.shops import load_settings
+from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop
 

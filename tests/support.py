@@ -14,8 +14,8 @@ from rq import SimpleWorker
 from jobs.dispatch import tick
 from shop_app.clicks import read_click_token
 from shop_app.reports import message_rows
-from shop_app.security import webhook_hmac
-from shop_app.shops import get_shop, install_shop, save_settings
+from shop_app.shopify.shops import get_shop, install_shop, save_settings
+from shop_app.shopify.signatures import webhook_hmac
 from shop_app.storage.database import transaction
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -19,7 +19,7 @@ from shop_app.message_templates import (
     template_key,
     templates_for,
 )
-from shop_app.shops import get_shop, save_settings
+from shop_app.shopify.shops import get_shop, save_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import MessageTemplate
 from tests.support import ShopifyStore

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.errors import InvalidShopDomain
-from shop_app.security import clean_shop_domain, verify_webhook
+from shop_app.shopify.signatures import clean_shop_domain, verify_webhook
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, WebhookDelivery
 

@@ -49,7 +49,7 @@ from shop_app.domain.delivery import advance
 from shop_app.domain.email_events import EmailEvent, InvalidBatch, InvalidEvent, decode_batch, parse_sendgrid_event
 from shop_app.errors import InvalidShopDomain
 from shop_app.privacy import address_hash
-from shop_app.security import clean_shop_domain
+from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, MessageEvent, Shop
 from shop_app.suppressions import record_consent, suppress

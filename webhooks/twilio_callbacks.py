@@ -23,7 +23,7 @@ from shop_app.connections import twilio_account
 from shop_app.domain import delivery
 from shop_app.domain.keywords import Intent, intent_of
 from shop_app.domain.models import Status
-from shop_app.security import InvalidShopDomain, clean_shop_domain
+from shop_app.shopify.signatures import InvalidShopDomain, clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, MessageEvent, Shop
 from shop_app.suppressions import lift, record_consent, suppress

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from shop_app.domain.models import Status
 from shop_app.reports import message_rows
-from shop_app.shops import get_shop
+from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import ShopSettingsRow
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
@@ -237,7 +237,7 @@ def test_an_impossible_message_id_is_404_not_a_server_error(client, store, beare
 
 def test_the_suppression_list_shows_each_opt_out_with_its_reason_and_only_this_shops(client, rt, store, bearer):
     from shop_app.privacy import address_hash
-    from shop_app.shops import get_shop
+    from shop_app.shopify.shops import get_shop
     from shop_app.storage.database import transaction
     from shop_app.suppressions import suppress
     from tests.support import ShopifyStore

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from shop_app.default_templates import LANGUAGES, default_template
 from shop_app.message_templates import EDITABLE
-from shop_app.shops import get_shop
+from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import MessageTemplate
 from tests.admin_ui.conftest import SHOP_A, SHOP_B

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from shop_app.adapters.shopify import OAuthClient
+from shop_app.adapters.shopify_admin import OAuthClient
+from shop_app.shopify.offline_tokens import REFRESH_MARGIN, access_token
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Profile, Shop
-from shop_app.tokens import REFRESH_MARGIN, access_token
 from tests.support import ShopifyStore
 
 NEW = "newcomer.myshopify.com"
@@ -47,7 +47,7 @@ def test_first_document_load_installs_the_shop_by_token_exchange(rt, client, adm
     with transaction(rt.sessions) as session:
         [profile] = session.scalars(select(Profile)).all()
         assert (profile.email, profile.origin) == ("old@example.com", "imported")
-    from shop_app.shops import load_settings
+    from shop_app.shopify.shops import load_settings
 
     with transaction(rt.sessions) as session:
         assert load_settings(session, session.get(Shop, shop.id)).windows.timezone == "America/Toronto"

@@ -24,8 +24,8 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.validation import NoDeprecatedCustomRule, specified_rules
 
-from shop_app.adapters import shopify
-from shop_app.adapters.shopify_documents import DOCUMENTS
+from shop_app.adapters import shopify_admin as shopify
+from shop_app.adapters.shopify_admin_documents import DOCUMENTS
 from shop_app.devtools.admin_schema import load_schema
 from shop_app.domain.discounts import DiscountSpec
 from tests.conftest import shared_path

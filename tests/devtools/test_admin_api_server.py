@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from shop_app.adapters.shopify_documents import (
+from shop_app.adapters.shopify_admin_documents import (
     CODE_DISCOUNT_BY_CODE,
     DISCOUNT_CODE_BASIC_CREATE,
     SHOP_INFO,

@@ -40,7 +40,7 @@ def test_malformed_queries_are_refused(text: str) -> None:
 def test_the_payment_check_query_means_what_it_says() -> None:
     from datetime import datetime, timezone
 
-    from shop_app.adapters.shopify import payment_check_query
+    from shop_app.adapters.shopify_admin import payment_check_query
 
     query = payment_check_query("tok", "a@b.com", ("gid://shopify/Customer/7",), datetime(2026, 3, 2, tzinfo=timezone.utc))
 

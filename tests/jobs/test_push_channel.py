@@ -10,8 +10,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from shop_app.app_proxy import signed_query
 from shop_app.push import vapid_keys
+from shop_app.shopify.app_proxy import signed_query
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import PushSubscription
 from tests.push_peer import Browser, PushService, verify_vapid

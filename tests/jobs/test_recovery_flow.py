@@ -88,7 +88,7 @@ def test_payment_known_locally_is_checked_again_at_send_time(store):
     with transaction(store.rt.sessions) as session:  # simulate an order stored by a crashed ingest
         from shop_app.domain.payloads import parse_order
         from shop_app.journeys import store_order
-        from shop_app.shops import get_shop
+        from shop_app.shopify.shops import get_shop
 
         store_order(session, get_shop(session, store.domain), parse_order(store.order("c1", "2026-03-02T19:10:00+01:00")))
     store.tick("2026-03-02T19:00:00+00:00")

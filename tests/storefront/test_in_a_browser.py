@@ -21,8 +21,8 @@ import pytest
 from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
-from shop_app.app_proxy import signed_query
 from shop_app.push import vapid_keys
+from shop_app.shopify.app_proxy import signed_query
 from tests.push_peer import Browser, PushService
 
 ABANDONED = "2026-03-02T19:00:00+01:00"

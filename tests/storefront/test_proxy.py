@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from shop_app.app_proxy import ProxyRequestRejected, canonical, signed_query, verify_proxy_request
 from shop_app.push import save_subscription, subscription_for, vapid_keys
-from shop_app.shops import get_shop
+from shop_app.shopify.app_proxy import ProxyRequestRejected, canonical, signed_query, verify_proxy_request
+from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import CheckoutRow, Consent, PushSubscription
 from tests.push_peer import Browser, b64url

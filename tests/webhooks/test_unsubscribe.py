@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from shop_app.adapters.channels import SendStatus
 from shop_app.adapters.email import EmailMessageSpec, SmtpTransport
-from shop_app.shops import get_shop
+from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Suppression
 from shop_app.unsubscribe import BadUnsubscribeToken, UnsubscribeTarget, UnsubscribeTokens, unsubscribe_url

@@ -1,4 +1,4 @@
-"""shop_app.session_tokens: each rule has a token that is valid in every other respect, so the
+"""shop_app.shopify.session_tokens: each rule has a token that is valid in every other respect, so the
 test fails if that one rule is removed; the reason is matched so the right rule is the one refusing."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shop_app.errors import InvalidSessionToken
-from shop_app.session_tokens import LEEWAY_SECONDS, SessionToken, verify_session_token
+from shop_app.shopify.session_tokens import LEEWAY_SECONDS, SessionToken, verify_session_token
 from tests.tokens import b64url, encode, segment, session_token, sign
 
 API_KEY = "test-api-key"

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shop_app.errors import InvalidSessionToken, InvalidShopDomain
-from shop_app.security import clean_shop_domain
+from shop_app.shopify.signatures import clean_shop_domain
 
 #: The only signing algorithm Shopify uses for session tokens, and the only one accepted.
 ALGORITHM = "HS256"

@@ -15,11 +15,11 @@ from typing import Callable
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shop_app.adapters.shopify import AdminClient, OAuthClient, OfflineToken
+from shop_app.adapters.shopify_admin import AdminClient, OAuthClient, OfflineToken
 from shop_app.config import Settings
 from shop_app.errors import ShopNotConnected
-from shop_app.security import SecretBox
 from shop_app.storage.database import transaction
+from shop_app.storage.secret_box import SecretBox
 from shop_app.storage.tables import Shop
 
 #: Refresh this long before the access token expires, so a call never starts with a dying token.

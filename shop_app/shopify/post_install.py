@@ -7,11 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from shop_app.adapters.shopify import OfflineToken
-from shop_app.security import clean_shop_domain
+from shop_app.adapters.shopify_admin import OfflineToken
+from shop_app.shopify.offline_tokens import store_token
+from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop
-from shop_app.tokens import store_token
 
 log = logging.getLogger(__name__)
 _SETUP_KEY = "reclaim:setup-job:{}"  # which job is setting the shop up (Redis holds work in flight only)

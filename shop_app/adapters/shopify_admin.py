@@ -27,7 +27,7 @@ import requests
 from shopify.api_version import ApiVersion, VersionNotFoundError
 
 from shop_app.adapters.http_errors import retry_after_seconds
-from shop_app.adapters.shopify_documents import DOCUMENTS
+from shop_app.adapters.shopify_admin_documents import DOCUMENTS
 from shop_app.config import Settings
 from shop_app.domain.discounts import DiscountSpec
 from shop_app.errors import (
@@ -39,7 +39,7 @@ from shop_app.errors import (
     DiscountCodeTaken,
     TokenExchangeRejected,
 )
-from shop_app.security import clean_shop_domain
+from shop_app.shopify.signatures import clean_shop_domain
 
 log = logging.getLogger(__name__)
 

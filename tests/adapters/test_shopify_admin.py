@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from shop_app.adapters.shopify import (
+from shop_app.adapters.shopify_admin import (
     AdminClient,
     OAuthClient,
     Operation,

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from shop_app.domain.settings import ShopSettings
 from shop_app.domain.validation import FieldError, ValidationError
 from shop_app.errors import UnknownShop
-from shop_app.security import SecretBox, clean_shop_domain
+from shop_app.shopify.offline_tokens import forget_token
+from shop_app.shopify.signatures import clean_shop_domain
+from shop_app.storage.secret_box import SecretBox
 from shop_app.storage.tables import Shop, ShopSettingsRow, utcnow
-from shop_app.tokens import forget_token
 
 
 def install_shop(

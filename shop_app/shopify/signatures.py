@@ -1,5 +1,4 @@
-"""Small, pure checks of what arrives from outside: webhook HMACs, shop domains,
-and encryption of secrets at rest."""
+"""Small, pure checks of what arrives from Shopify: webhook HMACs and shop domains."""
 
 from __future__ import annotations
 
@@ -7,8 +6,6 @@ import base64
 import hashlib
 import hmac
 import re
-
-from cryptography.fernet import Fernet, InvalidToken
 
 from shop_app.errors import InvalidShopDomain
 
@@ -39,24 +36,3 @@ def clean_shop_domain(value: str | None) -> str:
     if len(domain) > 255 or not _SHOP_DOMAIN.match(domain):
         raise InvalidShopDomain(f"not a *.myshopify.com shop domain: {value!r}")
     return domain
-
-
-class SecretBox:
-    """Encrypts tokens and credentials at rest (Fernet: AES-128-CBC + HMAC-SHA256).
-
-    The key is derived from RECLAIM_SECRET_KEY so operators manage one secret; `purpose`
-    gives each use its own key, so a value sealed for one use never opens for another.
-    """
-
-    def __init__(self, secret_key: str, purpose: str = "at-rest"):
-        label = f"reclaim-{purpose}:".encode()
-        self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(label + secret_key.encode()).digest()))
-
-    def seal(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode()).decode()
-
-    def open(self, sealed: str) -> str:
-        try:
-            return self._fernet.decrypt(sealed.encode()).decode()
-        except InvalidToken as exc:  # wrong key or tampered value
-            raise ValueError("stored secret cannot be decrypted with RECLAIM_SECRET_KEY") from exc
