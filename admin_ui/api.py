@@ -38,12 +38,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_ui.auth import app_runtime, authenticate, current_shop
-from shop_app.default_templates import LANGUAGES, default_template
 from shop_app.domain.models import Channel, Status, Step
 from shop_app.domain.settings import TONES
 from shop_app.domain.sms import MAX_SMS_SEGMENTS
 from shop_app.domain.validation import FieldError, ValidationError
-from shop_app.message_templates import (
+from shop_app.messaging.compose import text_to_html
+from shop_app.messaging.defaults import LANGUAGES, default_template
+from shop_app.messaging.merchant_templates import (
     EDITABLE,
     PARTS,
     UnknownTemplate,
@@ -54,12 +55,11 @@ from shop_app.message_templates import (
     template_key,
     templates_for,
 )
-from shop_app.messages import text_to_html
+from shop_app.messaging.sandbox import FIELD_NAMES, TemplateRefused, preview
 from shop_app.reports import message_rows
 from shop_app.shopify.shops import load_settings, save_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, Suppression
-from shop_app.templating import FIELD_NAMES, TemplateRefused, preview
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 STATUSES = tuple(s.value for s in Status)

@@ -21,11 +21,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop_app import message_templates, messages, runtime, whatsapp_templates
+from shop_app import runtime
 from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.adapters.shopify_admin import OrderSummary
 from shop_app.adapters.twilio_messaging import normalized_status
-from shop_app.clicks import tracked_url
 from shop_app.config import MAX_SEND_ATTEMPTS
 from shop_app.connections import has_twilio
 from shop_app.consents import consent_state, record_consent
@@ -35,13 +34,17 @@ from shop_app.domain.models import Channel, Order, Status, Step
 from shop_app.domain.planner import address_for
 from shop_app.errors import ReclaimError
 from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for, store_order
+from shop_app.messaging import compose as messages
+from shop_app.messaging import merchant_templates as message_templates
+from shop_app.messaging import whatsapp_templates
+from shop_app.messaging.links import tracked_url
+from shop_app.messaging.unsubscribe import unsubscribe_url
 from shop_app.push import forget_subscription, subscription_for
 from shop_app.shopify.offline_tokens import open_admin_client
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import CheckoutRow, Discount, Journey, Message, MessageEvent, Shop
 from shop_app.suppressions import suppress, suppression_reason
-from shop_app.unsubscribe import unsubscribe_url
 from webhooks.twilio_callbacks import status_callback_url
 
 log = logging.getLogger(__name__)

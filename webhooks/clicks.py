@@ -1,6 +1,6 @@
 """`GET /c/<token>`: count a click on a link in one of our messages, then 302 to its target.
 
-Tokens come from shop_app.clicks.tracked_url. A token that does not verify gets a 400
+Tokens come from shop_app.messaging.links.tracked_url. A token that does not verify gets a 400
 page and never a redirect, so the route cannot send anyone to a URL we did not put in a
 message. A valid token always redirects, even when the message row is gone or the
 database is unavailable: reaching the cart matters more than our statistics.
@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, current_app, redirect, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from shop_app.clicks import BadClickToken, read_click_token, record_click
+from shop_app.messaging.links import BadClickToken, read_click_token, record_click
 from shop_app.storage.database import transaction
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from shop_app.messaging.unsubscribe import BadUnsubscribeToken, UnsubscribeTarget, UnsubscribeTokens
 from shop_app.privacy import address_hash
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, Suppression
-from shop_app.unsubscribe import BadUnsubscribeToken, UnsubscribeTarget, UnsubscribeTokens
 
 log = logging.getLogger(__name__)
 bp = Blueprint("unsubscribe", __name__, url_prefix="/u")

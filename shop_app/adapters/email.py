@@ -228,7 +228,7 @@ class SendGridTransport(EmailTransport):
             "subject": spec.subject,
             "content": [{"type": "text/plain", "value": spec.text}, {"type": "text/html", "value": spec.html}],
             "headers": unsubscribe_headers(spec),
-            # Our links already go through the signed click redirect (shop_app/clicks.py); SendGrid's
+            # Our links already go through the signed click redirect (shop_app/messaging/links.py); SendGrid's
             # own rewriting would redirect twice and count each click twice.
             "tracking_settings": {"click_tracking": {"enable": False, "enable_text": False}},
         }

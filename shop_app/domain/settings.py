@@ -20,7 +20,7 @@ INCENTIVE_TYPES = ("none", "percentage", "fixed_amount", "free_shipping")
 CODE_MODES = ("shared", "unique")
 EMAIL_CONSENT = ("unless_unsubscribed", "subscribers_only")
 WHATSAPP_CONSENT = ("phone_marketing", "explicit_optin")
-#: The voice of the default message texts (shop_app/default_templates.py); the first is the default.
+#: The voice of the default message texts (shop_app/messaging/defaults.py); the first is the default.
 TONES = ("informal", "formal")
 FIRST_CHANNELS = (Channel.EMAIL, Channel.PUSH)
 PRIME_CHANNELS = (Channel.SMS, Channel.WHATSAPP)

@@ -12,7 +12,7 @@ a surrogate pair is never split across parts (what handsets and Twilio do).
 `gsm_fold` rewrites customer data (a name, a product title) into GSM-7 where a close spelling
 exists — "Lucía" → "Lucia", curly quotes → straight ones — the way Twilio's smart encoding does
 for look-alike punctuation. The send path uses it only when a message would otherwise go over
-the segment cap (shop_app/templating.py, `fit_sms`).
+the segment cap (shop_app/messaging/sandbox.py, `fit_sms`).
 
 Source: ../shared/contracts/channels.md §3 (segments). Standard library only.
 """

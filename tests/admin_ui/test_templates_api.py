@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from shop_app.default_templates import LANGUAGES, default_template
-from shop_app.message_templates import EDITABLE
+from shop_app.messaging.defaults import LANGUAGES, default_template
+from shop_app.messaging.merchant_templates import EDITABLE
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import MessageTemplate

@@ -10,8 +10,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from shop_app import create_app, runtime, whatsapp_templates
+from shop_app import create_app, runtime
 from shop_app.connections import save_twilio
+from shop_app.messaging import whatsapp_templates
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Consent, MessageEvent, Suppression

@@ -8,7 +8,7 @@ import base64
 import pytest
 from sqlalchemy import select
 
-from shop_app.clicks import BadClickToken, ClickTarget, click_token, read_click_token, tracked_url
+from shop_app.messaging.links import BadClickToken, ClickTarget, click_token, read_click_token, tracked_url
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, MessageEvent
 

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from shop_app.adapters.channels import SendStatus
 from shop_app.adapters.email import EmailMessageSpec, SmtpTransport
+from shop_app.messaging.unsubscribe import BadUnsubscribeToken, UnsubscribeTarget, UnsubscribeTokens, unsubscribe_url
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Suppression
-from shop_app.unsubscribe import BadUnsubscribeToken, UnsubscribeTarget, UnsubscribeTokens, unsubscribe_url
 from tests.smtp_server import smtp_server
 
 ADDRESS = "ana@example.com"  # the fixture checkout's email

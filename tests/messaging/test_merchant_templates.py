@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from shop_app.default_templates import LANGUAGES, TONES, default_template
 from shop_app.domain.models import Channel, Step
-from shop_app.message_templates import (
+from shop_app.messaging.defaults import LANGUAGES, TONES, default_template
+from shop_app.messaging.merchant_templates import (
     EDITABLE,
     InvalidTemplate,
     UnknownTemplate,

@@ -5,11 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from shop_app import templating
-from shop_app.default_templates import DEFAULT_TEMPLATES, LANGUAGES, TONES, default_template
 from shop_app.domain.models import Channel, Step
 from shop_app.domain.sms import GSM7, MAX_SMS_SEGMENTS, UCS2
-from shop_app.templating import (
+from shop_app.messaging import sandbox as templating
+from shop_app.messaging.defaults import DEFAULT_TEMPLATES, LANGUAGES, TONES, default_template
+from shop_app.messaging.sandbox import (
     FIELD_NAMES,
     SmsOverCap,
     TemplateRefused,

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from shop_app.default_templates import DefaultTemplate
 from shop_app.domain.models import Channel, Checkout, LineItem, Step
 from shop_app.domain.settings import Incentive
 from shop_app.domain.sms import GSM7, MAX_SMS_SEGMENTS, sms_length
-from shop_app.messages import SmsOverCap, TemplateRefused, compose, expiry_text, language_of
-from shop_app.templating import sample_fields
+from shop_app.messaging.compose import SmsOverCap, TemplateRefused, compose, expiry_text, language_of
+from shop_app.messaging.defaults import DefaultTemplate
+from shop_app.messaging.sandbox import sample_fields
 
 PAIRS = [(Step.FIRST, Channel.EMAIL), (Step.FIRST, Channel.PUSH), (Step.WHATSAPP, Channel.WHATSAPP),
          (Step.PRIME, Channel.SMS), (Step.PRIME, Channel.WHATSAPP)]

@@ -3,13 +3,13 @@
 A merchant can write the email and the push notification of the first stimulus and the SMS of
 Revenue Recovery Prime (EDITABLE), per language. WhatsApp is not editable here: a
 business-initiated WhatsApp message must be a template approved by Meta (contract channels.md
-§2; shop_app/whatsapp_templates.py). Without a saved text, the default in the shop's tone is
-used (shop_app/default_templates.py).
+§2; shop_app/messaging/whatsapp_templates.py). Without a saved text, the default in the shop's tone is
+used (shop_app/messaging/defaults.py).
 
 A text is saved only when it would work at send time (`check_template`, every problem at once,
 per field):
 
-- every part renders in the sandbox (shop_app/templating.py) with sample data for its channel
+- every part renders in the sandbox (shop_app/messaging/sandbox.py) with sample data for its channel
   and language: a typical cart with and without a discount, a long cart, a one-item cart
   without a name; unknown fields and attribute tricks (`''.__class__`) are refused;
 - what every message carries (product.md §1) is there, with and without a discount: the shop's
@@ -34,12 +34,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop_app.default_templates import LANGUAGES, DefaultTemplate, default_template
 from shop_app.domain.models import Channel, Step
 from shop_app.domain.validation import FieldError, ValidationError
-from shop_app.shopify.shops import load_settings
-from shop_app.storage.tables import MessageTemplate, Shop, utcnow
-from shop_app.templating import (
+from shop_app.messaging.defaults import LANGUAGES, DefaultTemplate, default_template
+from shop_app.messaging.sandbox import (
     MAX_HTML_SOURCE_CHARS,
     SmsReport,
     TemplateFields,
@@ -49,6 +47,8 @@ from shop_app.templating import (
     sms_report,
     validate_template,
 )
+from shop_app.shopify.shops import load_settings
+from shop_app.storage.tables import MessageTemplate, Shop, utcnow
 
 #: The step × channel pairs a merchant writes texts for, in the order the admin lists them.
 EDITABLE = ((Step.FIRST, Channel.EMAIL), (Step.FIRST, Channel.PUSH), (Step.PRIME, Channel.SMS))

@@ -4,8 +4,8 @@ Each one names the shop, links back to the checkout and summarises the cart (pro
 discount appears only inside `{% if discount_code %}`; email carries the unsubscribe link. SMS copy
 avoids characters outside GSM-7 (á, í, ó, ú force UCS-2: "STOP para baja", "Usa", no "código"), so
 that it stays within the three-segment cap with the long sample cart and a real-length recovery link
-(shop_app/templating.py, "SMS length"); every default passes the checks a merchant's own text must
-pass (shop_app/message_templates.py).
+(shop_app/messaging/sandbox.py, "SMS length"); every default passes the checks a merchant's own text must
+pass (shop_app/messaging/merchant_templates.py).
 
 The copy is assembled from two tables: phrases shared by a language and tone (_VOICE) and what a
 step says (_STEPS). Jinja snippets are kept out of f-strings so their braces stay literal.

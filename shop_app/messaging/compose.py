@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from shop_app.default_templates import DefaultTemplate, default_template
 from shop_app.domain.content import money
 from shop_app.domain.models import Channel, Checkout, Step
 from shop_app.domain.settings import TONES, Incentive
 from shop_app.domain.sms import SmsLength
-from shop_app.templating import CartItem, SmsOverCap, TemplateFields, TemplateRefused, fit_sms, render
+from shop_app.messaging.defaults import DefaultTemplate, default_template
+from shop_app.messaging.sandbox import CartItem, SmsOverCap, TemplateFields, TemplateRefused, fit_sms, render
 
 LANGUAGES = ("en", "es")
 DEFAULT_TONE = TONES[0]
