@@ -19,8 +19,8 @@ from twilio.base.exceptions import TwilioException
 
 from admin_ui.api import _errors, _json_body, _shop
 from admin_ui.auth import app_runtime, authenticate
-from shop_app import connections
 from shop_app.adapters.twilio_messaging import ContentApiError, TwilioAccount
+from shop_app.channels import accounts as connections
 from shop_app.domain.validation import FieldError
 from shop_app.messaging import whatsapp_templates
 from shop_app.storage.database import transaction

@@ -42,8 +42,8 @@ from jobs.ingest import on_checkout
 from jobs.worker import QUEUE_ORDER
 from shop_app import runtime
 from shop_app.adapters.queue import JOB_TIMEOUT, RESULT_TTL, SEND, connect, url_of
+from shop_app.channels.accounts import save_twilio
 from shop_app.config import Settings
-from shop_app.connections import save_twilio
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.devtools.twilio_api import CREATE_MESSAGE, TwilioApiServer
 from shop_app.domain.models import Status

@@ -25,8 +25,9 @@ from shop_app import runtime
 from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.adapters.shopify_admin import OrderSummary
 from shop_app.adapters.twilio_messaging import normalized_status
+from shop_app.channels.accounts import has_twilio
+from shop_app.channels.push_subscriptions import forget_subscription, subscription_for
 from shop_app.config import MAX_SEND_ATTEMPTS
-from shop_app.connections import has_twilio
 from shop_app.consents import consent_state, record_consent
 from shop_app.discounts import StepOffer, code_for
 from shop_app.domain import consent, content, delivery, gates
@@ -39,7 +40,6 @@ from shop_app.messaging import merchant_templates as message_templates
 from shop_app.messaging import whatsapp_templates
 from shop_app.messaging.links import tracked_url
 from shop_app.messaging.unsubscribe import unsubscribe_url
-from shop_app.push import forget_subscription, subscription_for
 from shop_app.shopify.offline_tokens import open_admin_client
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction

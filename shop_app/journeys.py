@@ -10,11 +10,11 @@ from decimal import Decimal
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.consents import record_consent
 from shop_app.domain import planner
 from shop_app.domain.models import PENDING, Checkout, LineItem, Order, Status
 from shop_app.domain.settings import ShopSettings
-from shop_app.push import subscription_for
 from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Profile, Shop
 
 PENDING_VALUES = tuple(s.value for s in PENDING)

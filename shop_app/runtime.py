@@ -15,10 +15,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.queue import JobQueue, connect
+from shop_app.channels.transports import Transports
 from shop_app.config import Settings
 from shop_app.storage.database import make_engine, session_factory
 from shop_app.storage.secret_box import SecretBox
-from shop_app.transports import Transports
 
 
 @dataclass

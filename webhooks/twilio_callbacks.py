@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shop_app.adapters.twilio_messaging import normalized_status, valid_signature
-from shop_app.connections import twilio_account
+from shop_app.channels.accounts import twilio_account
 from shop_app.domain import delivery
 from shop_app.domain.keywords import Intent, intent_of
 from shop_app.domain.models import Status

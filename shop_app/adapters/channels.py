@@ -1,7 +1,7 @@
 """The channel interface: one send call, one normalized result.
 
 Providers fill in `send` (email.py, twilio_messaging.py, webpush.py, and the development
-outbox file here); shop_app/transports.py chooses which one serves a shop's channel.
+outbox file here); shop_app/channels/transports.py chooses which one serves a shop's channel.
 The vocabulary is closed: a send is sent, failed for good (with a Rejection the send
 job acts on) or failed for now (retried), and the provider's raw answer is kept.
 """

@@ -171,7 +171,7 @@ class NoRedirectSession(requests.Session):
 class PushTransport:
     """Sends one OutgoingMessage to the browser subscription it carries.
 
-    `private_key` is the VAPID private key from `generate_vapid_keys` (shop_app.push keeps
+    `private_key` is the VAPID private key from `generate_vapid_keys` (shop_app.channels.push_subscriptions keeps
     it); `contact` is the VAPID `sub` (mailto: or https:), where push services can reach us.
     """
 

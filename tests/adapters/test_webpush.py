@@ -23,7 +23,7 @@ from shop_app.adapters.webpush import (
     retry_after_seconds,
     topic_header,
 )
-from shop_app.push import vapid_keys
+from shop_app.channels.push_subscriptions import vapid_keys
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import AppKey
 from tests.push_peer import Browser, PushService, unb64url, verify_vapid

@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from shop_app.push import vapid_keys
+from shop_app.channels.push_subscriptions import vapid_keys
 from shop_app.shopify.app_proxy import signed_query
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import PushSubscription

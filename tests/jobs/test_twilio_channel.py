@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from shop_app import create_app, runtime
-from shop_app.connections import save_twilio
+from shop_app.channels.accounts import save_twilio
 from shop_app.messaging import whatsapp_templates
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction

@@ -21,7 +21,7 @@ import pytest
 from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
-from shop_app.push import vapid_keys
+from shop_app.channels.push_subscriptions import vapid_keys
 from shop_app.shopify.app_proxy import signed_query
 from tests.push_peer import Browser, PushService
 

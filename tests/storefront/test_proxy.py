@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from shop_app.push import save_subscription, subscription_for, vapid_keys
+from shop_app.channels.push_subscriptions import save_subscription, subscription_for, vapid_keys
 from shop_app.shopify.app_proxy import ProxyRequestRejected, canonical, signed_query, verify_proxy_request
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction

@@ -20,9 +20,9 @@ from shop_app.adapters.channels import OutboxFileTransport, OutgoingMessage, Sen
 from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTransport
 from shop_app.adapters.twilio_messaging import TwilioAccount, TwilioTransport
 from shop_app.adapters.webpush import PushTransport
+from shop_app.channels.accounts import has_twilio, twilio_account
+from shop_app.channels.push_subscriptions import vapid_keys
 from shop_app.config import Settings
-from shop_app.connections import has_twilio, twilio_account
-from shop_app.push import vapid_keys
 from shop_app.storage.secret_box import SecretBox
 
 
