@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from shop_app import privacy, runtime
+from shop_app import runtime
+from shop_app.compliance import privacy
 from shop_app.domain.payloads import (
     PayloadProblem,
     parse_checkout,

@@ -27,8 +27,9 @@ from shop_app.adapters.shopify_admin import OrderSummary
 from shop_app.adapters.twilio_messaging import normalized_status
 from shop_app.channels.accounts import has_twilio
 from shop_app.channels.push_subscriptions import forget_subscription, subscription_for
+from shop_app.compliance.consent_records import consent_state, record_consent
+from shop_app.compliance.suppressions import suppress, suppression_reason
 from shop_app.config import MAX_SEND_ATTEMPTS
-from shop_app.consents import consent_state, record_consent
 from shop_app.discounts import StepOffer, code_for
 from shop_app.domain import consent, content, delivery, gates
 from shop_app.domain.models import Channel, Order, Status, Step
@@ -44,7 +45,6 @@ from shop_app.shopify.offline_tokens import open_admin_client
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import CheckoutRow, Discount, Journey, Message, MessageEvent, Shop
-from shop_app.suppressions import suppress, suppression_reason
 from webhooks.twilio_callbacks import status_callback_url
 
 log = logging.getLogger(__name__)

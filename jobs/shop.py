@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import or_, select
 
 from shop_app import runtime
-from shop_app.consents import record_consent
+from shop_app.compliance.consent_records import record_consent
 from shop_app.domain.payloads import normal_email, normal_phone
 from shop_app.journeys import equal_where_given
 from shop_app.shopify.offline_tokens import open_admin_client

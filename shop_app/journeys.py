@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.channels.push_subscriptions import subscription_for
-from shop_app.consents import record_consent
+from shop_app.compliance.consent_records import record_consent
 from shop_app.domain import planner
 from shop_app.domain.models import PENDING, Checkout, LineItem, Order, Status
 from shop_app.domain.settings import ShopSettings

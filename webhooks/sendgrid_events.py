@@ -44,15 +44,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shop_app.compliance.privacy import address_hash
+from shop_app.compliance.suppressions import record_consent, suppress
 from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.domain.delivery import advance
 from shop_app.domain.email_events import EmailEvent, InvalidBatch, InvalidEvent, decode_batch, parse_sendgrid_event
 from shop_app.errors import InvalidShopDomain
-from shop_app.privacy import address_hash
 from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, MessageEvent, Shop
-from shop_app.suppressions import record_consent, suppress
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sendgrid_events", __name__)

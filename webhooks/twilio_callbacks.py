@@ -20,13 +20,13 @@ from sqlalchemy.exc import IntegrityError
 
 from shop_app.adapters.twilio_messaging import normalized_status, valid_signature
 from shop_app.channels.accounts import twilio_account
+from shop_app.compliance.suppressions import lift, record_consent, suppress
 from shop_app.domain import delivery
 from shop_app.domain.keywords import Intent, intent_of
 from shop_app.domain.models import Status
 from shop_app.shopify.signatures import InvalidShopDomain, clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, MessageEvent, Shop
-from shop_app.suppressions import lift, record_consent, suppress
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio_callbacks", __name__, url_prefix="/webhooks/twilio")

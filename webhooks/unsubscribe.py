@@ -19,8 +19,8 @@ from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from shop_app.compliance.privacy import address_hash
 from shop_app.messaging.unsubscribe import BadUnsubscribeToken, UnsubscribeTarget, UnsubscribeTokens
-from shop_app.privacy import address_hash
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, Suppression
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.webpush import generate_vapid_keys
-from shop_app.consents import record_consent
+from shop_app.compliance.consent_records import record_consent
 from shop_app.storage.database import transaction
 from shop_app.storage.secret_box import SecretBox
 from shop_app.storage.tables import AppKey, CheckoutRow, PushSubscription

@@ -236,10 +236,10 @@ def test_an_impossible_message_id_is_404_not_a_server_error(client, store, beare
 
 
 def test_the_suppression_list_shows_each_opt_out_with_its_reason_and_only_this_shops(client, rt, store, bearer):
-    from shop_app.privacy import address_hash
+    from shop_app.compliance.privacy import address_hash
+    from shop_app.compliance.suppressions import suppress
     from shop_app.shopify.shops import get_shop
     from shop_app.storage.database import transaction
-    from shop_app.suppressions import suppress
     from tests.support import ShopifyStore
 
     other = ShopifyStore.install(rt, client, "other-shop.myshopify.com")

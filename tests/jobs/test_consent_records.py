@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from shop_app.consents import record_consent
+from shop_app.compliance.consent_records import record_consent
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Consent
 

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from shop_app.adapters.channels import OutgoingMessage, SendResult, SendStatus
 from shop_app.adapters.email import EmailMessageSpec, SendGridTransport
+from shop_app.compliance.privacy import address_hash
 from shop_app.domain.email_events import InvalidBatch, InvalidEvent, decode_batch, parse_sendgrid_event
-from shop_app.privacy import address_hash
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Consent, Message, MessageEvent, Suppression
 from tests.support import ShopifyStore

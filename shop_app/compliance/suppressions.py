@@ -11,8 +11,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop_app.consents import consent_state, record_consent  # noqa: F401 - one place to import both from
-from shop_app.privacy import address_hash
+from shop_app.compliance.consent_records import consent_state, record_consent  # noqa: F401 - one place to import both from
+from shop_app.compliance.privacy import address_hash
 from shop_app.storage.tables import Suppression
 
 

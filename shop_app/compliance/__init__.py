@@ -1,0 +1,1 @@
+"""What the law and the customer allow: consent records, the suppression list, and privacy requests (export, redact)."""
