@@ -56,7 +56,7 @@ from shop_app.messaging.merchant_templates import (
     templates_for,
 )
 from shop_app.messaging.sandbox import FIELD_NAMES, TemplateRefused, preview
-from shop_app.reports import message_rows
+from shop_app.recovery.activity import message_rows
 from shop_app.shopify.shops import load_settings, save_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, Suppression

@@ -18,7 +18,7 @@ from shop_app.domain.payloads import (
     parse_order,
     parse_privacy_request,
 )
-from shop_app.journeys import (
+from shop_app.recovery.journeys import (
     cancel_pending,
     convert_journey,
     equal_where_given,

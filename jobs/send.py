@@ -30,17 +30,17 @@ from shop_app.channels.push_subscriptions import forget_subscription, subscripti
 from shop_app.compliance.consent_records import consent_state, record_consent
 from shop_app.compliance.suppressions import suppress, suppression_reason
 from shop_app.config import MAX_SEND_ATTEMPTS
-from shop_app.discounts import StepOffer, code_for
 from shop_app.domain import consent, content, delivery, gates
 from shop_app.domain.models import Channel, Order, Status, Step
 from shop_app.domain.planner import address_for
 from shop_app.errors import ReclaimError
-from shop_app.journeys import checkout_of, convert_journey, describe_order, payment_for, store_order
 from shop_app.messaging import compose as messages
 from shop_app.messaging import merchant_templates as message_templates
 from shop_app.messaging import whatsapp_templates
 from shop_app.messaging.links import tracked_url
 from shop_app.messaging.unsubscribe import unsubscribe_url
+from shop_app.recovery.discounts import StepOffer, code_for
+from shop_app.recovery.journeys import checkout_of, convert_journey, describe_order, payment_for, store_order
 from shop_app.shopify.offline_tokens import open_admin_client
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from shop_app import runtime
 from shop_app.compliance.consent_records import record_consent
 from shop_app.domain.payloads import normal_email, normal_phone
-from shop_app.journeys import equal_where_given
+from shop_app.recovery.journeys import equal_where_given
 from shop_app.shopify.offline_tokens import open_admin_client
 from shop_app.shopify.shops import save_settings
 from shop_app.storage.database import transaction

@@ -95,7 +95,7 @@ def tick(now_text: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def messages(shop_domain: str | None, as_json: bool) -> None:
     """Every planned, sent and skipped message with its status and reason."""
-    from shop_app.reports import message_rows
+    from shop_app.recovery.activity import message_rows
 
     rt = _runtime()
     with transaction(rt.sessions) as session:

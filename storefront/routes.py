@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from shop_app.channels.push_subscriptions import InvalidSubscription, save_subscription, vapid_keys
 from shop_app.errors import InvalidShopDomain
-from shop_app.journeys import replan_cart
+from shop_app.recovery.journeys import replan_cart
 from shop_app.shopify.app_proxy import ProxyRequestRejected, verify_proxy_request
 from shop_app.shopify.shops import load_settings
 from shop_app.shopify.signatures import clean_shop_domain

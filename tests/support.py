@@ -13,7 +13,7 @@ from rq import SimpleWorker
 
 from jobs.dispatch import tick
 from shop_app.messaging.links import read_click_token
-from shop_app.reports import message_rows
+from shop_app.recovery.activity import message_rows
 from shop_app.shopify.shops import get_shop, install_shop, save_settings
 from shop_app.shopify.signatures import webhook_hmac
 from shop_app.storage.database import transaction

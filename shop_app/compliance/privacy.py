@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Status
-from shop_app.journeys import PENDING_VALUES, equal_where_given
+from shop_app.recovery.journeys import PENDING_VALUES, equal_where_given
 from shop_app.storage.tables import (
     CheckoutRow,
     Consent,

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shop_app.domain.models import Status
-from shop_app.reports import message_rows
+from shop_app.recovery.activity import message_rows
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import ShopSettingsRow

@@ -18,7 +18,7 @@ from admin_ui import auth as auth_module
 from admin_ui.auth import current_shop, require_shop_session
 from shop_app import create_app
 from shop_app.messaging.merchant_templates import save_template
-from shop_app.reports import message_rows
+from shop_app.recovery.activity import message_rows
 from shop_app.shopify.shops import get_shop, install_shop, load_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import MessageTemplate, Shop, ShopSettingsRow

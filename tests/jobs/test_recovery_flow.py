@@ -87,7 +87,7 @@ def test_payment_known_locally_is_checked_again_at_send_time(store):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     with transaction(store.rt.sessions) as session:  # simulate an order stored by a crashed ingest
         from shop_app.domain.payloads import parse_order
-        from shop_app.journeys import store_order
+        from shop_app.recovery.journeys import store_order
         from shop_app.shopify.shops import get_shop
 
         store_order(session, get_shop(session, store.domain), parse_order(store.order("c1", "2026-03-02T19:10:00+01:00")))
@@ -336,8 +336,8 @@ def test_transient_failures_are_retried_with_backoff_and_permanent_ones_fail(sto
 
 
 def test_a_shared_code_is_recorded_once_per_journey_step(store):
-    from shop_app.discounts import StepOffer, code_for
     from shop_app.domain.settings import Incentive
+    from shop_app.recovery.discounts import StepOffer, code_for
     from shop_app.storage.tables import Discount
 
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
