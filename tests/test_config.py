@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
 
-from shop_app.cli import main
+from shop_app.cli.commands import main
 from shop_app.config import Settings
 from shop_app.errors import ConfigurationError
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from shop_app.cli import main
+from shop_app.cli.commands import main
 
 ABANDONED = "2026-03-02T19:00:00+01:00"
 

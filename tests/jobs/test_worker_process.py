@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def test_worker_ingests_and_its_scheduler_dispatches_due_messages(store, environment):
     abandoned = (datetime.now(timezone.utc) - timedelta(minutes=61)).isoformat()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "shop_app.cli", "worker"],
+        [sys.executable, "-m", "shop_app.cli.commands", "worker"],
         env={**os.environ, **environment},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

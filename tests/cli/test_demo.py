@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shop_app.demo import run_demo
+from shop_app.cli.demo import run_demo
 
 
 def test_demo_walks_48_hours_and_prints_the_timeline(tmp_path):

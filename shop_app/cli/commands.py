@@ -212,7 +212,7 @@ def settings_set(domain: str, file: str) -> None:
 @main.command()
 def demo() -> None:
     """The whole story on the embedded defaults: webhooks in, 48 simulated hours, a timeline."""
-    from shop_app.demo import run_demo
+    from shop_app.cli.demo import run_demo
 
     sys.exit(run_demo())
 

@@ -44,7 +44,7 @@ DEMO_ENVIRONMENT = (
 
 
 def load_story() -> dict:
-    return json.loads(resources.files("shop_app").joinpath("demo_data/story.json").read_text(encoding="utf-8"))
+    return json.loads(resources.files("shop_app.cli").joinpath("demo_data/story.json").read_text(encoding="utf-8"))
 
 
 def checkout_payload(spec: dict, at: datetime, domain: str) -> dict:
