@@ -299,9 +299,12 @@ def list_suppressions() -> ResponseReturnValue:
             select(Suppression).where(Suppression.shop_id == shop.id).order_by(Suppression.created_at.desc())
         ).all()
         listed = [
-            {"channel": row.channel,
-             "address": "(erased customer)" if row.address.startswith("hmac-sha256:") else row.address,
-             "reason": row.reason, "since": row.created_at.isoformat()}
+            {
+                "channel": row.channel,
+                "address": "(erased customer)" if row.address.startswith("hmac-sha256:") else row.address,
+                "reason": row.reason,
+                "since": row.created_at.isoformat(),
+            }
             for row in rows
         ]
     return jsonify(suppressions=listed)

@@ -44,13 +44,20 @@ def overview() -> ResponseReturnValue:
         shop = _shop(session)
         connected = connections.describe(session, shop.id)
         templates = whatsapp_templates.listing(session, shop.id)
-    email = "smtp" if settings.smtp_url else "sendgrid" if settings.sendgrid_api_key else (
-        "development outbox" if settings.outbox_file else None)
+    email = (
+        "smtp"
+        if settings.smtp_url
+        else "sendgrid"
+        if settings.sendgrid_api_key
+        else ("development outbox" if settings.outbox_file else None)
+    )
     return jsonify(
         email={"provider": email},
         twilio=connected["twilio"],
-        twilio_urls={"inbound": inbound_url(settings.shopify_app_url, shop.domain),
-                     "status_callbacks": f"{settings.shopify_app_url}/webhooks/twilio/status/…"},
+        twilio_urls={
+            "inbound": inbound_url(settings.shopify_app_url, shop.domain),
+            "status_callbacks": f"{settings.shopify_app_url}/webhooks/twilio/status/…",
+        },
         whatsapp_templates=templates,
     )
 
@@ -65,8 +72,11 @@ def connect_twilio() -> ResponseReturnValue:
     if not isinstance(document, dict):
         return _errors([FieldError("twilio", "must be a JSON object")])
     errors = [FieldError(f"twilio.{k}", "unknown field") for k in document if k not in _FIELDS]
-    errors += [FieldError(f"twilio.{k}", "must be a string") for k in _FIELDS
-               if document.get(k) is not None and not isinstance(document.get(k), str)]
+    errors += [
+        FieldError(f"twilio.{k}", "must be a string")
+        for k in _FIELDS
+        if document.get(k) is not None and not isinstance(document.get(k), str)
+    ]
     if errors:
         return _errors(errors)
     account = TwilioAccount(**{k: (document.get(k) or "").strip() or None for k in _FIELDS})
@@ -91,15 +101,19 @@ def disconnect_twilio() -> ResponseReturnValue:
 
 @bp.post("/whatsapp-templates")
 def create_templates() -> ResponseReturnValue:
-    return _with_twilio(lambda rt, transport, shop_id, now: (
-        whatsapp_templates.create_missing(rt.sessions, transport, shop_id, now),
-        _listing(rt, shop_id))[1])
+    return _with_twilio(
+        lambda rt, transport, shop_id, now: (
+            whatsapp_templates.create_missing(rt.sessions, transport, shop_id, now),
+            _listing(rt, shop_id),
+        )[1]
+    )
 
 
 @bp.post("/whatsapp-templates/refresh")
 def refresh_templates() -> ResponseReturnValue:
-    return _with_twilio(lambda rt, transport, shop_id, now: whatsapp_templates.refresh(
-        rt.sessions, transport, shop_id, now))
+    return _with_twilio(
+        lambda rt, transport, shop_id, now: whatsapp_templates.refresh(rt.sessions, transport, shop_id, now)
+    )
 
 
 def _listing(rt, shop_id: int) -> list[dict]:

@@ -24,7 +24,9 @@ _HEAD = """<!DOCTYPE html>
 #: reloads the `shopify-reload` URL with it.
 BOUNCE = _HEAD + "</head>\n<body></body>\n</html>\n"
 
-HOME = _HEAD + """<title>Reclaim</title>
+HOME = (
+    _HEAD
+    + """<title>Reclaim</title>
 </head>
 <body>
 <h1>Reclaim</h1>
@@ -34,8 +36,11 @@ app's frontend through <code>/api/settings</code> and <code>/api/messages</code>
 </body>
 </html>
 """
+)
 
-NOTICE = _HEAD + """<title>Reclaim</title>
+NOTICE = (
+    _HEAD
+    + """<title>Reclaim</title>
 </head>
 <body>
 <h1>Reclaim</h1>
@@ -43,6 +48,7 @@ NOTICE = _HEAD + """<title>Reclaim</title>
 </body>
 </html>
 """
+)
 
 
 def page(source: str, status: int = 200, **context: object) -> ResponseReturnValue:

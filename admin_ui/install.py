@@ -92,12 +92,14 @@ def start() -> ResponseReturnValue:
     except Refused as exc:
         return _refusal(exc)
     nonce = secrets.token_urlsafe(24)
-    query = urlencode({
-        "client_id": settings.shopify_api_key,
-        "scope": SCOPES,
-        "redirect_uri": settings.shopify_app_url + CALLBACK_PATH,
-        "state": nonce,
-    })
+    query = urlencode(
+        {
+            "client_id": settings.shopify_api_key,
+            "scope": SCOPES,
+            "redirect_uri": settings.shopify_app_url + CALLBACK_PATH,
+            "state": nonce,
+        }
+    )
     response = redirect(f"{shop_base_url(settings, shop)}/admin/oauth/authorize?{query}")
     response.set_cookie(
         STATE_COOKIE,
@@ -129,8 +131,13 @@ def callback() -> ResponseReturnValue:
         token = OAuthClient(rt.settings).exchange_code(shop, code, now=now)
     except TokenExchangeRejected as exc:
         log.info("authorization code for %s refused: %s", shop, exc)
-        response = _refusal(Refused(400, "Shopify did not accept this install link (it may have been used "
-                                         "already or have expired). Start the install again from the Shopify admin."))
+        response = _refusal(
+            Refused(
+                400,
+                "Shopify did not accept this install link (it may have been used "
+                "already or have expired). Start the install again from the Shopify admin.",
+            )
+        )
     except (AdminApiUnavailable, AdminApiError) as exc:
         log.warning("authorization code exchange for %s failed: %s", shop, exc)
         response = _refusal(Refused(502, "Shopify could not be reached to finish the install. Please try again."))
@@ -207,8 +214,9 @@ def signed_message(args: MultiDict) -> str | None:
 
 def _check_state(shop: str, state: str, cookie: str | None, now: datetime) -> None:
     """The callback's `state` must be the nonce that `/auth` stored in this browser for this shop."""
-    not_started_here = Refused(403, "This install was not started from this browser; start it again "
-                                    "from the Shopify admin.")
+    not_started_here = Refused(
+        403, "This install was not started from this browser; start it again from the Shopify admin."
+    )
     if not state or not cookie:
         raise not_started_here
     try:

@@ -67,8 +67,10 @@ SETTINGS = {
     "recovery": {
         "first": {"enabled": False},
         "whatsapp": {"enabled": False},
-        "prime": {"channels": ["sms"],
-                  "incentive": {"type": "percentage", "value": 10, "code_mode": "unique", "expiry_hours": 48}},
+        "prime": {
+            "channels": ["sms"],
+            "incentive": {"type": "percentage", "value": 10, "code_mode": "unique", "expiry_hours": 48},
+        },
     },
 }
 #: The floor's job, imported by the worker from this file (RQ refuses functions of __main__).
@@ -101,7 +103,13 @@ def checkout_payload(n: int, abandoned: datetime) -> dict:
         "total_price": "76.50",
         "abandoned_checkout_url": f"https://shop.example/71234/checkouts/ac/{token}/recover?key=k{n}",
         "line_items": [
-            {"title": "Linen shirt", "variant_title": "M / Sand", "quantity": 1, "price": "49.50", "line_price": "49.50"},
+            {
+                "title": "Linen shirt",
+                "variant_title": "M / Sand",
+                "quantity": 1,
+                "price": "49.50",
+                "line_price": "49.50",
+            },
             {"title": "Wool socks", "variant_title": None, "quantity": 2, "price": "13.50", "line_price": "27.00"},
         ],
         "customer": {"id": 8000000 + n, "first_name": "Ana", "email": f"sms-buyer{n}@example.com"},
@@ -113,8 +121,15 @@ def install_shops(rt: runtime.Runtime, admin: AdminApiServer, twilio: TwilioApiS
     for domain in SHOPS:
         admin.add_shop(domain, name="Bench Shop", iana_timezone=SHOP_TIMEZONE, currency_code="EUR")
         with transaction(rt.sessions) as session:
-            shop = install_shop(session, rt.box, domain, admin.issue_token(domain), name="Bench Shop",
-                                timezone=SHOP_TIMEZONE, currency="EUR")
+            shop = install_shop(
+                session,
+                rt.box,
+                domain,
+                admin.issue_token(domain),
+                name="Bench Shop",
+                timezone=SHOP_TIMEZONE,
+                currency="EUR",
+            )
             save_settings(session, shop, SETTINGS)
             save_twilio(session, rt.box, shop.id, twilio.account(messaging_service_sid=SERVICE))
             ids.append(shop.id)
@@ -186,13 +201,22 @@ def floor_round(rt: runtime.Runtime, count: int, now: datetime, created: list[st
     job_ids = [f"bench-noop-{uuid.uuid4().hex}" for _ in range(count)]
     created += job_ids
     for n, job_id in enumerate(job_ids):  # as JobQueue.enqueue_send does
-        queue.enqueue(FLOOR_FUNCTION, n, job_id, now.isoformat(), job_id=job_id, job_timeout=JOB_TIMEOUT,
-                      result_ttl=RESULT_TTL, failure_ttl=86400)
+        queue.enqueue(
+            FLOOR_FUNCTION,
+            n,
+            job_id,
+            now.isoformat(),
+            job_id=job_id,
+            job_timeout=JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=86400,
+        )
     return work(rt, job_ids, workers)
 
 
-def real_round(rt: runtime.Runtime, shop_ids: list[int], count: int, now: datetime, created: list[str],
-               workers: list[str]) -> Result:
+def real_round(
+    rt: runtime.Runtime, shop_ids: list[int], count: int, now: datetime, created: list[str], workers: list[str]
+) -> Result:
     report = dispatch(now)  # claims this round's due rows (scheduled → queued) and enqueues their send jobs
     with transaction(rt.sessions) as session:
         job_ids = session.scalars(
@@ -205,8 +229,16 @@ def real_round(rt: runtime.Runtime, shop_ids: list[int], count: int, now: dateti
 
 
 # --- checks and clean-up ------------------------------------------------------
-def check_work_done(rt: runtime.Runtime, shop_ids: list[int], admin: AdminApiServer, twilio: TwilioApiServer,
-                    floor: Result, real: Result, admin_waits: list[float], total: int) -> None:
+def check_work_done(
+    rt: runtime.Runtime,
+    shop_ids: list[int],
+    admin: AdminApiServer,
+    twilio: TwilioApiServer,
+    floor: Result,
+    real: Result,
+    admin_waits: list[float],
+    total: int,
+) -> None:
     """Every message sent once: one Twilio create, one payment check, one code each; every job answered."""
     problems = []
     if floor.answers != Counter({"ok": len(floor.job_ids)}):
@@ -215,18 +247,28 @@ def check_work_done(rt: runtime.Runtime, shop_ids: list[int], admin: AdminApiSer
         problems.append(f"the send jobs answered {dict(real.answers)}")
     with transaction(rt.sessions) as session:
         rows = session.execute(
-            select(Message.id, Message.journey_id, Message.status, Message.attempts, Message.provider_id, Message.body)
-            .where(Message.shop_id.in_(shop_ids))
+            select(
+                Message.id, Message.journey_id, Message.status, Message.attempts, Message.provider_id, Message.body
+            ).where(Message.shop_id.in_(shop_ids))
         ).all()
-        events = session.scalar(select(func.count()).select_from(MessageEvent).where(MessageEvent.shop_id.in_(shop_ids)))
-        codes = dict(session.execute(select(Discount.journey_id, Discount.code).where(
-            Discount.shop_id.in_(shop_ids), Discount.shopify_id.is_not(None))).all())  # created in Shopify
+        events = session.scalar(
+            select(func.count()).select_from(MessageEvent).where(MessageEvent.shop_id.in_(shop_ids))
+        )
+        codes = dict(
+            session.execute(
+                select(Discount.journey_id, Discount.code).where(
+                    Discount.shop_id.in_(shop_ids), Discount.shopify_id.is_not(None)
+                )
+            ).all()
+        )  # created in Shopify
     if len(rows) != total:
         problems.append(f"{len(rows)} message rows, not {total}")
     unsent = [r for r in rows if r.status != Status.SENT.value or r.attempts != 1 or not r.provider_id]
     if unsent:
-        problems.append(f"{len(unsent)} messages not sent exactly once, e.g. {unsent[0].status!r} "
-                        f"after {unsent[0].attempts} attempt(s)")
+        problems.append(
+            f"{len(unsent)} messages not sent exactly once, e.g. {unsent[0].status!r} "
+            f"after {unsent[0].attempts} attempt(s)"
+        )
     if events != total:
         problems.append(f"{events} delivery events recorded, not {total}")
 
@@ -251,8 +293,10 @@ def check_work_done(rt: runtime.Runtime, shop_ids: list[int], admin: AdminApiSer
     if admin_waits:
         problems.append(f"the Admin API client waited {len(admin_waits)} times before retrying")
     if len(checks) != total or len(creates) != total or len(codes) != total:
-        problems.append(f"{len(checks)} payment checks and {len(creates)} discount creates "
-                        f"({len(codes)} codes recorded) for {total} messages")
+        problems.append(
+            f"{len(checks)} payment checks and {len(creates)} discount creates "
+            f"({len(codes)} codes recorded) for {total} messages"
+        )
     without_code = [r.id for r in rows if r.journey_id not in codes or codes[r.journey_id] not in (r.body or "")]
     if without_code:
         problems.append(f"{len(without_code)} messages went out without their own code")
@@ -269,9 +313,18 @@ def remove_shops(rt: runtime.Runtime) -> None:
 def remove_jobs(rt: runtime.Runtime, job_ids: list[str], workers: list[str]) -> None:
     """The jobs, their results and registry entries, and the workers' records this run left in Redis."""
     queues = [rt.queue.queues[name] for name in QUEUE_ORDER]
-    registries = [key for q in queues for key in (
-        q.finished_job_registry.key, q.failed_job_registry.key, q.started_job_registry.key,
-        q.deferred_job_registry.key, q.scheduled_job_registry.key, q.canceled_job_registry.key)]
+    registries = [
+        key
+        for q in queues
+        for key in (
+            q.finished_job_registry.key,
+            q.failed_job_registry.key,
+            q.started_job_registry.key,
+            q.deferred_job_registry.key,
+            q.scheduled_job_registry.key,
+            q.canceled_job_registry.key,
+        )
+    ]
     with rt.redis.pipeline() as pipe:
         for job_id in job_ids:
             pipe.delete(f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:executions:{job_id}")
@@ -279,7 +332,7 @@ def remove_jobs(rt: runtime.Runtime, job_ids: list[str], workers: list[str]) -> 
                 pipe.lrem(queue.key, 0, job_id)
         for key in registries:
             for start in range(0, len(job_ids), 1000):
-                pipe.zrem(key, *job_ids[start:start + 1000])
+                pipe.zrem(key, *job_ids[start : start + 1000])
         for worker_key in workers:
             pipe.delete(worker_key)
             pipe.srem(SimpleWorker.redis_workers_keys, worker_key)
@@ -307,9 +360,12 @@ def report_leftovers(rt: runtime.Runtime, before: set[bytes]) -> None:
 # --- the run ------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--validate", action="store_true",
-                        help="let the development servers check every request against ../shared's Admin API "
-                             "schema and Twilio specs (slower; those checks are the test suite's job)")
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="let the development servers check every request against ../shared's Admin API "
+        "schema and Twilio specs (slower; those checks are the test suite's job)",
+    )
     args = parser.parse_args(argv)
     if str(HERE) not in sys.path:  # the worker imports the floor's job from this folder
         sys.path.insert(0, str(HERE))
@@ -344,14 +400,21 @@ def main(argv: list[str] | None = None) -> int:
 
         busy = {name: rt.queue.queues[name].count for name in QUEUE_ORDER if rt.queue.queues[name].count}
         if busy:
-            raise RuntimeError(f"the queues already hold jobs {busy}: the worker would run them; "
-                               "point REDIS_URL at a Redis db nothing else uses")
+            raise RuntimeError(
+                f"the queues already hold jobs {busy}: the worker would run them; "
+                "point REDIS_URL at a Redis db nothing else uses"
+            )
         keys_before = rq_keys(rt)
         stack.callback(report_leftovers, rt, keys_before)
         stack.callback(remove_maintenance_locks, rt, keys_before)
         queues_known = set(rt.redis.smembers("rq:queues"))
-        stack.callback(lambda: [rt.redis.srem("rq:queues", q.key) for q in rt.queue.queues.values()
-                                if q.key.encode() not in queues_known and not q.count])
+        stack.callback(
+            lambda: [
+                rt.redis.srem("rq:queues", q.key)
+                for q in rt.queue.queues.values()
+                if q.key.encode() not in queues_known and not q.count
+            ]
+        )
         remove_shops(rt)  # what an interrupted run may have left
         stack.callback(remove_shops, rt)
         job_ids: list[str] = []
@@ -361,11 +424,16 @@ def main(argv: list[str] | None = None) -> int:
         shop_ids = install_shops(rt, admin, twilio)
         sizes = [WARMUP] + [len(range(r, MESSAGES, ROUNDS)) for r in range(ROUNDS)]
         with transaction(rt.sessions) as session:
-            foreign = session.scalar(select(func.count()).select_from(Message).where(
-                Message.status == Status.SCHEDULED.value, Message.due_at <= due_time(ROUNDS)))
+            foreign = session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.status == Status.SCHEDULED.value, Message.due_at <= due_time(ROUNDS))
+            )
         if foreign:
-            raise RuntimeError(f"the database holds {foreign} other scheduled messages the dispatcher would send; "
-                               "point DATABASE_URL at a database nothing else uses")
+            raise RuntimeError(
+                f"the database holds {foreign} other scheduled messages the dispatcher would send; "
+                "point DATABASE_URL at a database nothing else uses"
+            )
         plan_messages(rt, shop_ids, sizes)
 
         warm_floor = floor_round(rt, WARMUP, due_time(0), job_ids, workers)
@@ -385,14 +453,20 @@ def main(argv: list[str] | None = None) -> int:
         db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
         redis_kind = "redis" if os.environ.get("REDIS_URL") else "embedded redis"
         validation = "on" if args.validate else "off"
-        print(f"{MESSAGES} Prime SMS with a unique code over {len(SHOPS)} shops, {ROUNDS} rounds, "
-              f"+{WARMUP} warm-up; RQ SimpleWorker burst; {db_kind} + {redis_kind}; dev server validation {validation}")
+        print(
+            f"{MESSAGES} Prime SMS with a unique code over {len(SHOPS)} shops, {ROUNDS} rounds, "
+            f"+{WARMUP} warm-up; RQ SimpleWorker burst; {db_kind} + {redis_kind}; dev server validation {validation}"
+        )
         extra = (1 / real.rate - 1 / floor.rate) * 1000
-        print(f"send job: {real.summary()}; no-op job: {floor.summary()}; ratio {real.rate / floor.rate:.3f} "
-              f"of the floor ({extra:.1f} ms more per job)")
+        print(
+            f"send job: {real.summary()}; no-op job: {floor.summary()}; ratio {real.rate / floor.rate:.3f} "
+            f"of the floor ({extra:.1f} ms more per job)"
+        )
         per = len(admin.graphql_requests()) / (WARMUP + MESSAGES)
-        print(f"verified: {WARMUP + MESSAGES} messages sent once each; {len(twilio.messages)} Twilio creates, "
-              f"0 refused; {per:g} Admin API calls per message (payment check and code), none retried")
+        print(
+            f"verified: {WARMUP + MESSAGES} messages sent once each; {len(twilio.messages)} Twilio creates, "
+            f"0 refused; {per:g} Admin API calls per message (payment check and code), none retried"
+        )
     return 0
 
 

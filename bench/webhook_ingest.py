@@ -85,9 +85,18 @@ def checkout_payload(n: int) -> dict:
         )
     ]
     address = {
-        "first_name": "Ana", "last_name": "Ruiz", "address1": "Calle de Alcalá 123", "address2": "3º B",
-        "city": "Madrid", "province": "Madrid", "province_code": "M", "zip": "28009",
-        "country": "Spain", "country_code": "ES", "phone": "+34600111222", "company": None,
+        "first_name": "Ana",
+        "last_name": "Ruiz",
+        "address1": "Calle de Alcalá 123",
+        "address2": "3º B",
+        "city": "Madrid",
+        "province": "Madrid",
+        "province_code": "M",
+        "zip": "28009",
+        "country": "Spain",
+        "country_code": "ES",
+        "phone": "+34600111222",
+        "company": None,
     }
     return {
         "id": 30000000 + n,
@@ -115,8 +124,15 @@ def checkout_payload(n: int) -> dict:
         "tax_lines": [{"title": "IVA", "rate": 0.21, "price": "34.92"}],
         "discount_codes": [],
         "note_attributes": [{"name": "utm_source", "value": "newsletter"}],
-        "customer": {"id": 7001 + n % 500, "email": f"buyer{n % 500}@example.com", "phone": "+34600111222",
-                     "first_name": "Ana", "last_name": "Ruiz", "accepts_marketing": True, "tags": "vip"},
+        "customer": {
+            "id": 7001 + n % 500,
+            "email": f"buyer{n % 500}@example.com",
+            "phone": "+34600111222",
+            "first_name": "Ana",
+            "last_name": "Ruiz",
+            "accepts_marketing": True,
+            "tags": "vip",
+        },
         "billing_address": address,
         "shipping_address": address,
     }
@@ -151,8 +167,15 @@ def free_port() -> int:
 def start_server(target: str, env: dict, log_path: Path, stack: contextlib.ExitStack) -> int:
     port = free_port()
     log = stack.enter_context(open(log_path, "wb"))
-    command = [str(Path(sys.executable).parent / "gunicorn"), *GUNICORN_OPTIONS,
-               "--bind", f"127.0.0.1:{port}", "--pythonpath", str(HERE), target]
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        *GUNICORN_OPTIONS,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--pythonpath",
+        str(HERE),
+        target,
+    ]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stack.callback(stop_server, proc)
     deadline = time.monotonic() + 30
@@ -241,8 +264,9 @@ def check_work_done(rt: Runtime, shop_id: int, sent: list[tuple[bytes, dict]], j
     expected_ids = {headers["X-Shopify-Webhook-Id"] for _, headers in sent}
     with transaction(rt.sessions) as session:
         rows = session.execute(
-            select(WebhookDelivery.webhook_id, WebhookDelivery.job_id, WebhookDelivery.status)
-            .where(WebhookDelivery.shop_id == shop_id)
+            select(WebhookDelivery.webhook_id, WebhookDelivery.job_id, WebhookDelivery.status).where(
+                WebhookDelivery.shop_id == shop_id
+            )
         ).all()
     problems = []
     if len(rows) != len(sent) or {r.webhook_id for r in rows} != expected_ids:
@@ -263,7 +287,9 @@ def remove_bench_data(rt: Runtime, shop_id: int) -> None:
     """Delete this shop's delivery rows and their queued jobs (used before and after the run)."""
     with transaction(rt.sessions) as session:
         job_ids = session.scalars(
-            select(WebhookDelivery.job_id).where(WebhookDelivery.shop_id == shop_id, WebhookDelivery.job_id.is_not(None))
+            select(WebhookDelivery.job_id).where(
+                WebhookDelivery.shop_id == shop_id, WebhookDelivery.job_id.is_not(None)
+            )
         ).all()
         session.execute(delete(WebhookDelivery).where(WebhookDelivery.shop_id == shop_id))
     queue = rt.queue.queues[INGEST]
@@ -333,10 +359,14 @@ def main() -> int:
 
         db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
         redis_kind = "redis" if os.environ.get("REDIS_URL") else "embedded redis"
-        print(f"{len(real_hooks[0][0])}-byte {TOPIC} webhooks, {REQUESTS} timed per server, "
-              f"{CLIENTS} client threads, gunicorn {' '.join(GUNICORN_OPTIONS[:4])}, {db_kind} + {redis_kind}")
-        print(f"webhook ingest: {real.summary()}; bare flask: {bare.summary()}; "
-              f"ratio {real.rate / bare.rate:.2f} of the floor")
+        print(
+            f"{len(real_hooks[0][0])}-byte {TOPIC} webhooks, {REQUESTS} timed per server, "
+            f"{CLIENTS} client threads, gunicorn {' '.join(GUNICORN_OPTIONS[:4])}, {db_kind} + {redis_kind}"
+        )
+        print(
+            f"webhook ingest: {real.summary()}; bare flask: {bare.summary()}; "
+            f"ratio {real.rate / bare.rate:.2f} of the floor"
+        )
         print(f"verified: {len(real_hooks)} delivery rows and {len(real_hooks)} ingest jobs")
     return 0
 

@@ -120,9 +120,7 @@ def reconcile(now: datetime | None = None, report: TickReport | None = None) -> 
         ).all():
             if not rt.queue.job_alive(job_id):
                 new_id = rt.queue.new_job_id("ingest")
-                session.execute(
-                    update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(job_id=new_id)
-                )
+                session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(job_id=new_id))
                 requeue_deliveries.append((delivery_id, new_id))
 
     # Shops whose post-install setup never finished (job lost or failed) get it again.

@@ -72,7 +72,9 @@ def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetim
     rows = session.scalars(select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, or_(*match))).all()
     for row in rows:
         row.deleted_at = now
-        for journey in session.scalars(select(Journey).where(Journey.checkout_id == row.id, Journey.status == "active")):
+        for journey in session.scalars(
+            select(Journey).where(Journey.checkout_id == row.id, Journey.status == "active")
+        ):
             stop_journey(session, journey, "stopped", "checkout deleted in Shopify")
     return f"deleted {len(rows)} checkout(s)"
 

@@ -87,7 +87,9 @@ def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> st
     with client:
         try:
             offer = passed.offer
-            orders = client.orders_for_payment_check(offer.checkout_token, passed.email, passed.phone, passed.abandoned_at)
+            orders = client.orders_for_payment_check(
+                offer.checkout_token, passed.email, passed.phone, passed.abandoned_at
+            )
         except ADMIN_FAILURES as exc:
             return _postpone(rt, passed, now + PAYMENT_CHECK_RETRY, waiting.format(exc))
         paid = [order for order in orders if order.cancelled_at is None]
@@ -123,8 +125,9 @@ def _local_gates(rt, session: Session, message_id: int, job_id: str, now: dateti
         due_at=message.due_at,
         journey_stop_reason=None if journey.status == "active" else (journey.stop_reason or journey.status),
         paid_reason=describe_order(paid) if paid else None,
-        consent_refusal=consent.refusal(channel, checkout, settings, _contact_facts(rt, session, shop.id, checkout,
-                                                                                   channel, address, settings)),
+        consent_refusal=consent.refusal(
+            channel, checkout, settings, _contact_facts(rt, session, shop.id, checkout, channel, address, settings)
+        ),
         connected=rt.channels.connected(session, shop.id, channel.value),
         window=settings.windows if channel in settings.windowed_channels else None,
         later_steps_started=_later_steps_started(session, message, settings, now),
@@ -134,8 +137,9 @@ def _local_gates(rt, session: Session, message_id: int, job_id: str, now: dateti
         # WhatsApp orchestration repeats the first offer; Prime brings the stronger one.
         incentive = settings.prime.incentive if step is Step.PRIME else settings.first.incentive
         offer = StepOffer(shop.id, journey.id, step.value, checkout.token, checkout.customer_id, incentive)
-        return Passed(message.id, job_id, shop.id, checkout.email, checkout.phone, journey.abandoned_at, offer,
-                      settings.tone)
+        return Passed(
+            message.id, job_id, shop.id, checkout.email, checkout.phone, journey.abandoned_at, offer, settings.tone
+        )
     if decision.verdict is gates.Verdict.POSTPONE:
         message.status, message.due_at, message.job_id = Status.SCHEDULED.value, decision.until, None
     else:
@@ -154,8 +158,9 @@ def _queued(session: Session, message_id: int, job_id: str) -> Message | None:
     return message
 
 
-def _contact_facts(rt, session: Session, shop_id: int, checkout, channel: Channel, address,
-                   settings) -> consent.ContactFacts:
+def _contact_facts(
+    rt, session: Session, shop_id: int, checkout, channel: Channel, address, settings
+) -> consent.ContactFacts:
     if channel is Channel.PUSH:
         subscribed = bool(checkout.cart_token) and subscription_for(session, shop_id, checkout.cart_token) is not None
         return consent.ContactFacts(push_subscribed=subscribed)
@@ -248,8 +253,11 @@ def _claim(rt, session: Session, passed: Passed, code: str | None, now: datetime
     discount = session.scalar(select(Discount).where(Discount.journey_id == journey.id, Discount.step == step.value))
     cart_link = content.recovery_link(checkout, shop.domain, code)
     # Clicks are counted through our signed redirect, except in SMS, where the longer link costs a segment.
-    link = cart_link if channel is Channel.SMS else tracked_url(
-        rt.settings.secret_key, rt.settings.shopify_app_url, message.id, cart_link)
+    link = (
+        cart_link
+        if channel is Channel.SMS
+        else tracked_url(rt.settings.secret_key, rt.settings.shopify_app_url, message.id, cart_link)
+    )
     try:
         text = messages.compose(
             step,
@@ -303,16 +311,24 @@ def _whatsapp_template(session, shop, checkout, step, code, passed, discount, li
     template = whatsapp_templates.find(session, shop.id, key, language)
     if template is None or template.approval_status != whatsapp_templates.APPROVED:
         state = template.approval_status if template is not None else "not created"
-        return (f"needs connection: WhatsApp template {key} ({language}) is {state}; "
-                "only templates WhatsApp approved may start a conversation")
+        return (
+            f"needs connection: WhatsApp template {key} ({language}) is {state}; "
+            "only templates WhatsApp approved may start a conversation"
+        )
     offer = None
     if code is not None:
         expiry = messages.expiry_text(discount.expires_at if discount else None, shop.timezone, language)
         offer = whatsapp_templates.offer_line(
-            language, code, passed.offer.incentive.describe(checkout.currency, language), expiry)
+            language, code, passed.offer.incentive.describe(checkout.currency, language), expiry
+        )
     values = whatsapp_templates.variables(
-        language, first_name=checkout.first_name or "", shop_name=shop.name,
-        cart_summary=whatsapp_templates.cart_line(checkout), link=link, offer=offer)
+        language,
+        first_name=checkout.first_name or "",
+        shop_name=shop.name,
+        cart_summary=whatsapp_templates.cart_line(checkout),
+        link=link,
+        offer=offer,
+    )
     return template.content_sid, values, whatsapp_templates.render(key, language, values)
 
 
@@ -353,8 +369,16 @@ def _sent(rt, passed: Passed, outgoing: OutgoingMessage, provider: str, result: 
         if result.provider_id:
             try:
                 with session.begin_nested():
-                    session.add(MessageEvent(shop_id=passed.shop_id, message_id=message.id, provider=provider,
-                                             provider_id=result.provider_id, event=first_word, raw=result.raw))
+                    session.add(
+                        MessageEvent(
+                            shop_id=passed.shop_id,
+                            message_id=message.id,
+                            provider=provider,
+                            provider_id=result.provider_id,
+                            event=first_word,
+                            raw=result.raw,
+                        )
+                    )
             except IntegrityError:
                 pass  # the provider's callback told us the same first
     return Status.SENT.value
@@ -365,10 +389,17 @@ def _rejected(rt, passed: Passed, outgoing: OutgoingMessage, provider: str, resu
     reason = f"failed: {result.detail or result.rejection or 'refused by ' + provider}"
     with transaction(rt.sessions) as session:
         if result.rejection is Rejection.SUPPRESSED and outgoing.to:
-            suppress(session, rt.settings.secret_key, passed.shop_id, outgoing.channel, outgoing.to,
-                     f"{provider}: the recipient opted out ({result.detail or 'unsubscribed'})")
-            record_consent(session, passed.shop_id, outgoing.channel, outgoing.to, granted=False, source="provider",
-                           at=now)
+            suppress(
+                session,
+                rt.settings.secret_key,
+                passed.shop_id,
+                outgoing.channel,
+                outgoing.to,
+                f"{provider}: the recipient opted out ({result.detail or 'unsubscribed'})",
+            )
+            record_consent(
+                session, passed.shop_id, outgoing.channel, outgoing.to, granted=False, source="provider", at=now
+            )
             reason += "; the address is now suppressed"
         if outgoing.push_subscription and result.rejection in (Rejection.SUBSCRIPTION_GONE, Rejection.INVALID_ADDRESS):
             forget_subscription(session, passed.shop_id, outgoing.push_subscription.get("endpoint", ""), now=now)

@@ -70,10 +70,13 @@ def _import(session, shop_id: int, customer, now: datetime) -> int:
     session.add(profile)
     session.flush()
     # Their marketing state in Shopify becomes a consent record (source "customer").
-    for channel, address, state in (("email", email, customer.email_marketing_state),
-                                    ("sms", phone, customer.sms_marketing_state)):
+    for channel, address, state in (
+        ("email", email, customer.email_marketing_state),
+        ("sms", phone, customer.sms_marketing_state),
+    ):
         granted = MARKETING_STATEMENTS.get((state or "").upper())
         if address and granted is not None:
-            record_consent(session, shop_id, channel, address, granted=granted, source="customer", at=now,
-                           profile_id=profile.id)
+            record_consent(
+                session, shop_id, channel, address, granted=granted, source="customer", at=now, profile_id=profile.id
+            )
     return 1

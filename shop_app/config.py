@@ -43,7 +43,7 @@ def database_url_for(raw: str) -> str:
     """Accept the usual postgres:// spellings and use the psycopg 3 driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
         if raw.startswith(prefix):
-            return "postgresql+psycopg://" + raw[len(prefix):]
+            return "postgresql+psycopg://" + raw[len(prefix) :]
     return raw
 
 

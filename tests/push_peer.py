@@ -117,8 +117,11 @@ class Browser:
         point = self.private_key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        return {"endpoint": self.endpoint, "expirationTime": None,
-                "keys": {"p256dh": b64url(point), "auth": b64url(self.auth_secret)}}
+        return {
+            "endpoint": self.endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": b64url(point), "auth": b64url(self.auth_secret)},
+        }
 
     def decrypt(self, body: bytes) -> bytes:
         """The plaintext of an aes128gcm body (the sender's key comes from the record header)."""

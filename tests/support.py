@@ -59,8 +59,16 @@ class ShopifyStore:
         return payload
 
     # --- HTTP -----------------------------------------------------------------
-    def post(self, topic: str, payload, *, webhook_id: str | None = None, secret: str | None = None,
-             body: bytes | None = None, headers: dict | None = None):
+    def post(
+        self,
+        topic: str,
+        payload,
+        *,
+        webhook_id: str | None = None,
+        secret: str | None = None,
+        body: bytes | None = None,
+        headers: dict | None = None,
+    ):
         raw = body if body is not None else json.dumps(payload).encode()
         secret = secret or self.rt.settings.shopify_api_secret
         sent = {

@@ -45,5 +45,16 @@ def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch):
     engine = create_engine(url)
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
-    assert {"shops", "shop_settings", "profiles", "checkouts", "orders", "journeys", "messages", "discounts",
-            "webhook_deliveries", "suppressions", "alembic_version"} <= tables
+    assert {
+        "shops",
+        "shop_settings",
+        "profiles",
+        "checkouts",
+        "orders",
+        "journeys",
+        "messages",
+        "discounts",
+        "webhook_deliveries",
+        "suppressions",
+        "alembic_version",
+    } <= tables

@@ -76,7 +76,9 @@ def test_there_are_domain_modules_to_check() -> None:
 def test_domain_imports_only_stdlib_and_itself(path: Path) -> None:
     source = path.read_text(encoding="utf-8")
     problems = violations(source, _module_name(path), is_package=path.name == "__init__.py")
-    assert problems == [], f"{path.relative_to(DOMAIN_DIR.parent.parent)} imports outside the standard library:\n" + "\n".join(problems)
+    assert problems == [], (
+        f"{path.relative_to(DOMAIN_DIR.parent.parent)} imports outside the standard library:\n" + "\n".join(problems)
+    )
 
 
 # -- the checker itself can fail -----------------------------------------------------------------

@@ -88,8 +88,9 @@ def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def signature_problem(key: ec.EllipticCurvePublicKey, body: bytes, signature: str | None,
-                      timestamp: str | None, now: float) -> str | None:
+def signature_problem(
+    key: ec.EllipticCurvePublicKey, body: bytes, signature: str | None, timestamp: str | None, now: float
+) -> str | None:
     """None when SendGrid signed exactly this body at an acceptable time; else what is wrong."""
     if not signature or not timestamp:
         return f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}"
@@ -99,8 +100,9 @@ def signature_problem(key: ec.EllipticCurvePublicKey, body: bytes, signature: st
     if not -MAX_CLOCK_SKEW_SECONDS <= now - int(timestamp) <= MAX_SIGNATURE_AGE_SECONDS:
         return "signature timestamp is outside the accepted window (replayed or clock skew)"
     try:
-        key.verify(base64.b64decode(signature.strip(), validate=True), timestamp.encode() + body,
-                   ec.ECDSA(hashes.SHA256()))
+        key.verify(
+            base64.b64decode(signature.strip(), validate=True), timestamp.encode() + body, ec.ECDSA(hashes.SHA256())
+        )
     except (binascii.Error, InvalidSignature):
         return "signature does not verify with SENDGRID_WEBHOOK_PUBLIC_KEY"
     return None
@@ -115,8 +117,11 @@ def receive():
     runtime = current_app.extensions["reclaim"]
     configured = runtime.settings.sendgrid_webhook_public_key
     if not configured:
-        return _answer(503, error="SendGrid event webhook is not configured: set SENDGRID_WEBHOOK_PUBLIC_KEY to the "
-                                  "verification key of SendGrid's Signed Event Webhook")
+        return _answer(
+            503,
+            error="SendGrid event webhook is not configured: set SENDGRID_WEBHOOK_PUBLIC_KEY to the "
+            "verification key of SendGrid's Signed Event Webhook",
+        )
     try:
         key = load_public_key(configured)
     except UnusableKey as exc:
@@ -126,8 +131,9 @@ def receive():
         return _answer(413, error=f"body larger than {MAX_WEBHOOK_BYTES} bytes")
     body = request.get_data(cache=False)  # raises 413 for an over-long chunked body
 
-    problem = signature_problem(key, body, request.headers.get(SIGNATURE_HEADER),
-                                request.headers.get(TIMESTAMP_HEADER), time.time())
+    problem = signature_problem(
+        key, body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER), time.time()
+    )
     if problem:
         log.warning("SendGrid event webhook refused: %s", problem)
         return _answer(403, error=problem)
@@ -162,8 +168,9 @@ def record_events(session: Session, secret_key: str, batch: list, now: datetime)
     return counts
 
 
-def _record(session: Session, secret_key: str, event: EmailEvent, raw: dict, now: datetime,
-            shops: dict[str, Shop | None]) -> str:
+def _record(
+    session: Session, secret_key: str, event: EmailEvent, raw: dict, now: datetime, shops: dict[str, Shop | None]
+) -> str:
     shop = _shop(session, event.shop_ref, shops)
     if shop is None:
         return "ignored"  # no shop of ours to keep it under (MessageEvent rows belong to a shop)
@@ -175,8 +182,17 @@ def _record(session: Session, secret_key: str, event: EmailEvent, raw: dict, now
         stored = {**raw, "email": address_hash(secret_key, event.email)}
     try:
         with session.begin_nested():
-            session.add(MessageEvent(shop_id=shop.id, message_id=message.id if message else None, provider=PROVIDER,
-                                     provider_id=event.key, event=event.kind, detail=event.detail, raw=stored))
+            session.add(
+                MessageEvent(
+                    shop_id=shop.id,
+                    message_id=message.id if message else None,
+                    provider=PROVIDER,
+                    provider_id=event.key,
+                    event=event.kind,
+                    detail=event.detail,
+                    raw=stored,
+                )
+            )
     except IntegrityError:  # the same event in a concurrent request
         return "duplicates"
     if message is None:
@@ -188,8 +204,9 @@ def _record(session: Session, secret_key: str, event: EmailEvent, raw: dict, now
     if event.suppress:
         suppress(session, secret_key, shop.id, "email", message.recipient, event.suppress)
     if event.revokes_consent:
-        record_consent(session, shop.id, "email", message.recipient, granted=False, source="provider",
-                       at=event.occurred_at or now)
+        record_consent(
+            session, shop.id, "email", message.recipient, granted=False, source="provider", at=event.occurred_at or now
+        )
     return "stored"
 
 
@@ -205,10 +222,16 @@ def _shop(session: Session, domain: str | None, cache: dict[str, Shop | None]) -
 
 
 def _exists(session: Session, event: EmailEvent) -> bool:
-    return session.scalar(
-        select(MessageEvent.id).where(MessageEvent.provider == PROVIDER, MessageEvent.provider_id == event.key,
-                                      MessageEvent.event == event.kind)
-    ) is not None
+    return (
+        session.scalar(
+            select(MessageEvent.id).where(
+                MessageEvent.provider == PROVIDER,
+                MessageEvent.provider_id == event.key,
+                MessageEvent.event == event.kind,
+            )
+        )
+        is not None
+    )
 
 
 def _message_for(session: Session, shop: Shop, event: EmailEvent) -> Message | None:

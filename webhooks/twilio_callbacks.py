@@ -89,10 +89,17 @@ def message_status(message_id: int):
 def _record_event(session, message: Message, sid: str, event: str, error: str | None, form) -> bool:
     try:
         with session.begin_nested():
-            session.add(MessageEvent(
-                shop_id=message.shop_id, message_id=message.id, provider="twilio", provider_id=sid,
-                event=event, detail=f"error {error}" if error else None, raw=form.to_dict(flat=True),
-            ))
+            session.add(
+                MessageEvent(
+                    shop_id=message.shop_id,
+                    message_id=message.id,
+                    provider="twilio",
+                    provider_id=sid,
+                    event=event,
+                    detail=f"error {error}" if error else None,
+                    raw=form.to_dict(flat=True),
+                )
+            )
     except IntegrityError:
         return False
     return True
@@ -113,10 +120,17 @@ def _apply(rt, session, message: Message, status: str | None, error: str | None)
         elif delivery.RANK.get(status, 0) >= delivery.RANK["queued"]:
             message.status, message.sent_at, message.reason = Status.SENT.value, now, None
     if error in OPTED_OUT_CODES and message.recipient:
-        suppress(session, rt.settings.secret_key, message.shop_id, message.channel, message.recipient,
-                 f"Twilio error {error}: the recipient opted out or blocked this sender")
-        record_consent(session, message.shop_id, message.channel, message.recipient, granted=False,
-                       source="provider", at=now)
+        suppress(
+            session,
+            rt.settings.secret_key,
+            message.shop_id,
+            message.channel,
+            message.recipient,
+            f"Twilio error {error}: the recipient opted out or blocked this sender",
+        )
+        record_consent(
+            session, message.shop_id, message.channel, message.recipient, granted=False, source="provider", at=now
+        )
 
 
 @bp.post("/inbound/<shop_domain>")
@@ -135,15 +149,24 @@ def inbound(shop_domain: str):
         ):
             return _refused()
         sender = form.get("From", "")
-        channel, address = ("whatsapp", sender[len("whatsapp:"):]) if sender.startswith("whatsapp:") else ("sms", sender)
+        channel, address = (
+            ("whatsapp", sender[len("whatsapp:") :]) if sender.startswith("whatsapp:") else ("sms", sender)
+        )
         intent = intent_of(form.get("Body"), form.get("OptOutType"))
         if not address or intent is None:
             return _twiml()
         now = datetime.now(timezone.utc)
         secret = rt.settings.secret_key
         if intent is Intent.STOP:
-            suppress(session, secret, shop.id, channel, address, f"replied {form.get('Body', '').strip()[:20]!r} "
-                     f"by {channel.upper() if channel == 'sms' else 'WhatsApp'} on {now:%Y-%m-%d}")
+            suppress(
+                session,
+                secret,
+                shop.id,
+                channel,
+                address,
+                f"replied {form.get('Body', '').strip()[:20]!r} "
+                f"by {channel.upper() if channel == 'sms' else 'WhatsApp'} on {now:%Y-%m-%d}",
+            )
             record_consent(session, shop.id, channel, address, granted=False, source="keyword", at=now)
             log.info("shop %s: %s opt-out by keyword", shop.id, channel)
             return _twiml()

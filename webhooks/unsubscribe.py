@@ -42,8 +42,11 @@ _PAGE = """<!doctype html>
 
 def _page(code: int, title: str, body: str):
     html = _PAGE.format(title=escape(title), body=body)
-    return html, code, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
-                        "Referrer-Policy": "no-referrer"}
+    return (
+        html,
+        code,
+        {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
 
 
 def _target(token: str) -> UnsubscribeTarget:
@@ -51,13 +54,20 @@ def _target(token: str) -> UnsubscribeTarget:
 
 
 def _bad_link():
-    return _page(400, "This link is not valid", "<p>The unsubscribe link is incomplete or was changed. "
-                 "Please use the link from the latest email you received.</p>")
+    return _page(
+        400,
+        "This link is not valid",
+        "<p>The unsubscribe link is incomplete or was changed. "
+        "Please use the link from the latest email you received.</p>",
+    )
 
 
 def _unknown_shop():
-    return _page(404, "Store not found", "<p>This store no longer uses our service; "
-                 "you will not receive more messages from it through us.</p>")
+    return _page(
+        404,
+        "Store not found",
+        "<p>This store no longer uses our service; you will not receive more messages from it through us.</p>",
+    )
 
 
 @bp.get("/<token>")
@@ -71,12 +81,16 @@ def confirm(token: str):
         name = shop.name if shop else None
     if name is None:
         return _unknown_shop()
-    return _page(200, "Unsubscribe", (
-        f"<p>Stop receiving reminder emails from <strong>{escape(name)}</strong>?</p>"
-        f'<form method="post" action="">'
-        f'<input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        f'<button type="submit">Unsubscribe</button></form>'
-    ))
+    return _page(
+        200,
+        "Unsubscribe",
+        (
+            f"<p>Stop receiving reminder emails from <strong>{escape(name)}</strong>?</p>"
+            f'<form method="post" action="">'
+            f'<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+            f'<button type="submit">Unsubscribe</button></form>'
+        ),
+    )
 
 
 @bp.post("/<token>")
@@ -94,14 +108,20 @@ def one_click(token: str):
             name = shop.name
             # An erased customer's earlier opt-out survives only as a keyed hash.
             known = [target.address, address_hash(runtime.settings.secret_key, target.address)]
-            exists = session.scalar(select(Suppression.id).where(
-                Suppression.shop_id == shop.id, Suppression.channel == target.channel,
-                Suppression.address.in_(known)))
+            exists = session.scalar(
+                select(Suppression.id).where(
+                    Suppression.shop_id == shop.id,
+                    Suppression.channel == target.channel,
+                    Suppression.address.in_(known),
+                )
+            )
             if exists is None:
-                session.add(Suppression(shop_id=shop.id, channel=target.channel, address=target.address,
-                                        reason=REASON))
+                session.add(Suppression(shop_id=shop.id, channel=target.channel, address=target.address, reason=REASON))
     except IntegrityError:  # a concurrent click inserted the same row first
         pass
     log.info("shop %s: %s address unsubscribed by link", target.shop_id, target.channel)
-    return _page(200, "You are unsubscribed",
-                 f"<p>You will not receive more reminder emails from <strong>{escape(name)}</strong>.</p>")
+    return _page(
+        200,
+        "You are unsubscribed",
+        f"<p>You will not receive more reminder emails from <strong>{escape(name)}</strong>.</p>",
+    )

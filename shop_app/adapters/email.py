@@ -178,8 +178,9 @@ class SmtpTransport(EmailTransport):
         # local_hostname avoids socket.getfqdn(), which can stall on a slow resolver.
         helo = socket.gethostname() or "localhost"
         if self.implicit_tls:
-            return smtplib.SMTP_SSL(self.host, self.port, local_hostname=helo, timeout=self.connect_timeout,
-                                    context=self.tls_context)
+            return smtplib.SMTP_SSL(
+                self.host, self.port, local_hostname=helo, timeout=self.connect_timeout, context=self.tls_context
+            )
         return smtplib.SMTP(self.host, self.port, local_hostname=helo, timeout=self.connect_timeout)
 
     def deliver(self, payload: EmailMessage) -> SendResult:
@@ -192,8 +193,10 @@ class SmtpTransport(EmailTransport):
                         smtp.starttls(context=self.tls_context)
                         smtp.ehlo()
                     elif self.require_starttls:
-                        return SendResult(SendStatus.FAILED_PERMANENT,
-                                          detail="server does not offer STARTTLS and SMTP_URL requires it")
+                        return SendResult(
+                            SendStatus.FAILED_PERMANENT,
+                            detail="server does not offer STARTTLS and SMTP_URL requires it",
+                        )
                 if self.username:
                     smtp.login(self.username, self.password)
                 smtp.send_message(payload)
@@ -216,8 +219,14 @@ class SendGridTransport(EmailTransport):
 
     esp_name = "sendgrid"
 
-    def __init__(self, api_key: str, *, base_url: str = SENDGRID_BASE_URL, compose=None,
-                 timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, SEND_TIMEOUT_SECONDS)):
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = SENDGRID_BASE_URL,
+        compose=None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, SEND_TIMEOUT_SECONDS),
+    ):
         super().__init__(compose)
         self.api_key, self.base_url, self.timeout = api_key, base_url.rstrip("/"), timeout
 

@@ -222,8 +222,9 @@ def search_value(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def payment_check_query(checkout_token: str | None, email: str | None, customer_ids: tuple[str, ...],
-                        since: datetime) -> str | None:
+def payment_check_query(
+    checkout_token: str | None, email: str | None, customer_ids: tuple[str, ...], since: datetime
+) -> str | None:
     """The `orders(query:)` string of the live payment check, or None if there is nothing to ask.
 
     Semantics: an order of this checkout at any time, OR an order created at or after
@@ -259,21 +260,30 @@ class OAuthClient:
     repeating a refresh whose answer was lost would burn it; the job retries.
     """
 
-    def __init__(self, settings: Settings, *, timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
-                 session: requests.Session | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ):
         self.settings = settings
         self.timeout = timeout
         self._session = session
 
     def exchange_session_token(self, domain: str, id_token: str, *, now: datetime) -> OfflineToken:
         """Token exchange for an expiring offline token (managed install)."""
-        return self._grant(domain, {
-            "grant_type": TOKEN_EXCHANGE_GRANT,
-            "subject_token": id_token,
-            "subject_token_type": ID_TOKEN_TYPE,
-            "requested_token_type": OFFLINE_TOKEN_TYPE,
-            "expiring": "1",
-        }, now)
+        return self._grant(
+            domain,
+            {
+                "grant_type": TOKEN_EXCHANGE_GRANT,
+                "subject_token": id_token,
+                "subject_token_type": ID_TOKEN_TYPE,
+                "requested_token_type": OFFLINE_TOKEN_TYPE,
+                "expiring": "1",
+            },
+            now,
+        )
 
     def exchange_code(self, domain: str, code: str, *, now: datetime) -> OfflineToken:
         """Authorization-code grant; asks for an expiring token (required of public apps)."""
@@ -288,7 +298,9 @@ class OAuthClient:
         url = shop_base_url(self.settings, domain) + "/admin/oauth/access_token"
         body = {"client_id": self.settings.shopify_api_key, "client_secret": self.settings.shopify_api_secret, **fields}
         try:
-            response = _post(self._session, url, json=body, headers={"Accept": "application/json"}, timeout=self.timeout)
+            response = _post(
+                self._session, url, json=body, headers={"Accept": "application/json"}, timeout=self.timeout
+            )
         except requests.RequestException as exc:
             raise AdminApiUnavailable(f"token request to {domain} failed: {type(exc).__name__}", attempts=1) from exc
         payload = _json_or_none(response)
@@ -327,11 +339,17 @@ class _Retry(Exception):
 class AdminClient:
     """GraphQL Admin API for one shop and access token. Close it (or use `with`)."""
 
-    def __init__(self, settings: Settings, domain: str, access_token: str, *,
-                 sleep: Callable[[float], None] = time.sleep,
-                 timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
-                 policy: RetryPolicy = RetryPolicy(),
-                 session: requests.Session | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        domain: str,
+        access_token: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
+        policy: RetryPolicy = RetryPolicy(),
+        session: requests.Session | None = None,
+    ):
         self.domain = clean_shop_domain(domain)
         try:
             version = ApiVersion.coerce_to_version(settings.shopify_api_version)
@@ -404,8 +422,9 @@ class AdminClient:
         nodes = self.run(customer_ids_by_phone_operation(phone))["customers"]["nodes"]
         return tuple(node["id"] for node in nodes)
 
-    def orders_for_payment_check(self, checkout_token: str | None, email: str | None, phone: str | None,
-                                 since: datetime) -> list[OrderSummary]:
+    def orders_for_payment_check(
+        self, checkout_token: str | None, email: str | None, phone: str | None, since: datetime
+    ) -> list[OrderSummary]:
         """Orders that show the buyer already paid: see `payment_check_query` for the rule.
 
         Orders cannot be searched by phone, so a phone is first turned into the ids
@@ -451,10 +470,18 @@ class AdminClient:
             if wait > self.policy.max_delay:
                 raise AdminApiUnavailable(
                     f"{operation.name} on {self.domain}: {reason}; asked to wait {wait:.1f}s",
-                    attempts=attempt, retry_after=wait,
+                    attempts=attempt,
+                    retry_after=wait,
                 )
-            log.warning("%s on %s: %s; retry %d/%d in %.2fs", operation.name, self.domain, reason,
-                        attempt, self.policy.max_attempts - 1, wait)
+            log.warning(
+                "%s on %s: %s; retry %d/%d in %.2fs",
+                operation.name,
+                self.domain,
+                reason,
+                attempt,
+                self.policy.max_attempts - 1,
+                wait,
+            )
             self._sleep(wait)
         raise AdminApiUnavailable(
             f"{operation.name} on {self.domain}: gave up after {self.policy.max_attempts} attempts: {reason}",
@@ -489,7 +516,9 @@ class AdminClient:
             if _throttled(errors):
                 raise _Retry("THROTTLED", _throttle_wait(payload), uncertain=False)
             messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in _as_list(errors))
-            raise AdminApiError(f"GraphQL errors from {self.domain}: {messages}", status=status, errors=_as_list(errors))
+            raise AdminApiError(
+                f"GraphQL errors from {self.domain}: {messages}", status=status, errors=_as_list(errors)
+            )
         data = payload.get("data")
         if not isinstance(data, dict):
             raise AdminApiError(f"{self.domain} answered without data", status=status)

@@ -155,7 +155,7 @@ _MISSING_SENDER = {
 
 
 def _strip_whatsapp(address: str) -> str:
-    return address[len(WHATSAPP_PREFIX):] if address.startswith(WHATSAPP_PREFIX) else address
+    return address[len(WHATSAPP_PREFIX) :] if address.startswith(WHATSAPP_PREFIX) else address
 
 
 # --- HTTP client ----------------------------------------------------------------------------------
@@ -198,9 +198,16 @@ class TwilioTransport:
 
     esp_name = "twilio"
 
-    def __init__(self, account: TwilioAccount, api_base: str | None = None, content_base: str | None = None, *,
-                 region: str | None = None, edge: str | None = None,
-                 timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)):
+    def __init__(
+        self,
+        account: TwilioAccount,
+        api_base: str | None = None,
+        content_base: str | None = None,
+        *,
+        region: str | None = None,
+        edge: str | None = None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+    ):
         problems = account.validate(channels=())
         if problems:
             raise ValueError("Twilio account: " + "; ".join(problems))
@@ -248,21 +255,28 @@ class TwilioTransport:
             return SendResult(SendStatus.FAILED_PERMANENT, detail=f"the Twilio account has no {message.channel} sender")
         number = _strip_whatsapp(message.to) if message.channel == "whatsapp" else message.to
         if not E164.match(number or ""):
-            return SendResult(SendStatus.FAILED_PERMANENT, rejection=Rejection.INVALID_ADDRESS,
-                              detail=f"{message.to!r} is not an E.164 phone number")
+            return SendResult(
+                SendStatus.FAILED_PERMANENT,
+                rejection=Rejection.INVALID_ADDRESS,
+                detail=f"{message.to!r} is not an E.164 phone number",
+            )
         params: dict[str, Any] = {**sender, "validity_period": VALIDITY_PERIOD_SECONDS}
         if message.status_callback:
             params["status_callback"] = message.status_callback
         if message.channel == "sms":
             return {**params, "to": number, "body": message.body}
         if not message.content_sid:
-            return SendResult(SendStatus.FAILED_PERMANENT, rejection=Rejection.TEMPLATE_NEEDED,
-                              detail="WhatsApp recovery messages are business-initiated: they need an approved "
-                                     "template (content_sid), never free text")
+            return SendResult(
+                SendStatus.FAILED_PERMANENT,
+                rejection=Rejection.TEMPLATE_NEEDED,
+                detail="WhatsApp recovery messages are business-initiated: they need an approved "
+                "template (content_sid), never free text",
+            )
         params.update(to=WHATSAPP_PREFIX + number, content_sid=message.content_sid)
         if message.content_variables:
-            params["content_variables"] = json.dumps(message.content_variables, ensure_ascii=False,
-                                                     separators=(",", ":"))
+            params["content_variables"] = json.dumps(
+                message.content_variables, ensure_ascii=False, separators=(",", ":")
+            )
         return params
 
     def _create(self, params: dict[str, Any]) -> SendResult:
@@ -274,8 +288,12 @@ class TwilioTransport:
             if never_reached(exc):
                 return SendResult(SendStatus.FAILED_TRANSIENT, detail=f"no connection to Twilio: {exc}"[:DETAIL_LIMIT])
             raise  # the connection broke after the request went out: Twilio may have the message
-        return SendResult(SendStatus.SENT, provider_id=created.sid, raw=self._last_json() or {"sid": created.sid},
-                          detail=created.status)
+        return SendResult(
+            SendStatus.SENT,
+            provider_id=created.sid,
+            raw=self._last_json() or {"sid": created.sid},
+            detail=created.status,
+        )
 
     def _refused(self, exc: TwilioRestException | TwilioServiceException) -> SendResult:
         status, code = int(exc.status), exc.code
@@ -305,15 +323,16 @@ class TwilioTransport:
 
     # --- WhatsApp templates (Content API) -----------------------------------------------------
 
-    def create_whatsapp_template(self, friendly_name: str, language: str, body: str,
-                                 variables: dict[str, str]) -> str:
+    def create_whatsapp_template(self, friendly_name: str, language: str, body: str, variables: dict[str, str]) -> str:
         """A `twilio/text` template; `variables` are the sample values of {{1}}, {{2}}…; returns the HX sid."""
-        request = ContentList.ContentCreateRequest({
-            "friendly_name": friendly_name,
-            "language": language,
-            "variables": dict(variables),
-            "types": {"twilio/text": {"body": body}},
-        })
+        request = ContentList.ContentCreateRequest(
+            {
+                "friendly_name": friendly_name,
+                "language": language,
+                "variables": dict(variables),
+                "types": {"twilio/text": {"body": body}},
+            }
+        )
         content = self._content_call(lambda: self.client.content.v1.contents.create(request))
         return content.sid
 
@@ -330,7 +349,8 @@ class TwilioTransport:
             raise ValueError(f"category must be one of {', '.join(TEMPLATE_CATEGORIES)}")
         request = ApprovalCreateList.ContentApprovalRequest({"name": name, "category": category})
         approval = self._content_call(
-            lambda: self.client.content.v1.contents(content_sid).approval_create.create(request))
+            lambda: self.client.content.v1.contents(content_sid).approval_create.create(request)
+        )
         return approval.status or "received"
 
     def approval_status(self, content_sid: str) -> tuple[str, str | None]:
@@ -345,8 +365,9 @@ class TwilioTransport:
         try:
             return call()
         except TwilioServiceException as exc:
-            raise ContentApiError(f"Twilio {exc.code}: {exc.detail or exc.title}", status=exc.status,
-                                  code=exc.code) from exc
+            raise ContentApiError(
+                f"Twilio {exc.code}: {exc.detail or exc.title}", status=exc.status, code=exc.code
+            ) from exc
         except TwilioRestException as exc:
             raise ContentApiError(f"Twilio {exc.code}: {exc.msg}", status=exc.status, code=exc.code) from exc
 
@@ -381,5 +402,15 @@ def normalized_status(message_status: str | None) -> str | None:
     return STATUS_MAP.get((message_status or "").strip().lower())
 
 
-__all__ = ["TwilioAccount", "TwilioTransport", "ContentApiError", "valid_signature", "normalized_status",
-           "rejection_for", "retry_after_seconds", "REJECTIONS", "STATUS_MAP", "VALIDITY_PERIOD_SECONDS"]
+__all__ = [
+    "TwilioAccount",
+    "TwilioTransport",
+    "ContentApiError",
+    "valid_signature",
+    "normalized_status",
+    "rejection_for",
+    "retry_after_seconds",
+    "REJECTIONS",
+    "STATUS_MAP",
+    "VALIDITY_PERIOD_SECONDS",
+]

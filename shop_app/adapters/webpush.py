@@ -146,16 +146,28 @@ def result_for(response: requests.Response) -> SendResult:
     if status in _SENT:
         return SendResult(SendStatus.SENT, provider_id=_provider_id(response.headers.get("Location")), raw=raw)
     if status in _GONE:
-        return SendResult(SendStatus.FAILED_PERMANENT, detail=f"subscription expired or unsubscribed ({detail})",
-                          rejection=Rejection.SUBSCRIPTION_GONE, raw=raw)
+        return SendResult(
+            SendStatus.FAILED_PERMANENT,
+            detail=f"subscription expired or unsubscribed ({detail})",
+            rejection=Rejection.SUBSCRIPTION_GONE,
+            raw=raw,
+        )
     if status == 429:
-        return SendResult(SendStatus.FAILED_TRANSIENT, detail=f"throttled ({detail})",
-                          retry_after=retry_after_seconds(response.headers.get("Retry-After")), raw=raw)
+        return SendResult(
+            SendStatus.FAILED_TRANSIENT,
+            detail=f"throttled ({detail})",
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            raw=raw,
+        )
     if status in _PERMANENT:
         return SendResult(SendStatus.FAILED_PERMANENT, detail=f"{_PERMANENT[status]} ({detail})", raw=raw)
     if status >= 500 or status in (408, 425):
-        return SendResult(SendStatus.FAILED_TRANSIENT, detail=detail,
-                          retry_after=retry_after_seconds(response.headers.get("Retry-After")), raw=raw)
+        return SendResult(
+            SendStatus.FAILED_TRANSIENT,
+            detail=detail,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            raw=raw,
+        )
     return SendResult(SendStatus.FAILED_PERMANENT, detail=f"unexpected answer ({detail})", raw=raw)
 
 
@@ -205,8 +217,11 @@ class PushTransport:
     def send(self, message: OutgoingMessage) -> SendResult:
         subscription = message.push_subscription
         if not subscription or not subscription.get("endpoint"):
-            return SendResult(SendStatus.FAILED_PERMANENT, detail="the message carries no push subscription",
-                              rejection=Rejection.INVALID_ADDRESS)
+            return SendResult(
+                SendStatus.FAILED_PERMANENT,
+                detail="the message carries no push subscription",
+                rejection=Rejection.INVALID_ADDRESS,
+            )
         tag = topic_header(message.topic) if message.topic else f"reclaim-{message.message_id}"
         try:
             data = build_payload(message, tag)
@@ -225,18 +240,30 @@ class PushTransport:
             )
         except WebPushException as exc:
             if exc.response is None:  # refused before sending: the stored keys are unusable
-                return SendResult(SendStatus.FAILED_PERMANENT, detail=f"unusable subscription: {exc.message}",
-                                  rejection=Rejection.INVALID_ADDRESS)
+                return SendResult(
+                    SendStatus.FAILED_PERMANENT,
+                    detail=f"unusable subscription: {exc.message}",
+                    rejection=Rejection.INVALID_ADDRESS,
+                )
             return result_for(exc.response)
         except _BAD_URL as exc:
-            return SendResult(SendStatus.FAILED_PERMANENT, detail=f"unusable endpoint: {type(exc).__name__}",
-                              rejection=Rejection.INVALID_ADDRESS)
+            return SendResult(
+                SendStatus.FAILED_PERMANENT,
+                detail=f"unusable endpoint: {type(exc).__name__}",
+                rejection=Rejection.INVALID_ADDRESS,
+            )
         except requests.RequestException as exc:
             if not never_reached(exc):
                 raise  # a timeout or reset after sending: it may have gone out, so never resend (→ unknown)
-            return SendResult(SendStatus.FAILED_TRANSIENT, detail=f"push service unreachable: {type(exc).__name__}",
-                              raw={"error": str(exc)[:DETAIL_LIMIT]})
+            return SendResult(
+                SendStatus.FAILED_TRANSIENT,
+                detail=f"push service unreachable: {type(exc).__name__}",
+                raw={"error": str(exc)[:DETAIL_LIMIT]},
+            )
         except ValueError as exc:  # keys that do not decode to a P-256 point or an auth secret
-            return SendResult(SendStatus.FAILED_PERMANENT, detail=f"unusable subscription keys: {exc}"[:DETAIL_LIMIT],
-                              rejection=Rejection.INVALID_ADDRESS)
+            return SendResult(
+                SendStatus.FAILED_PERMANENT,
+                detail=f"unusable subscription keys: {exc}"[:DETAIL_LIMIT],
+                rejection=Rejection.INVALID_ADDRESS,
+            )
         return result_for(response)

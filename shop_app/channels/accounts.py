@@ -24,8 +24,9 @@ def save_twilio(session: Session, box: SecretBox, shop_id: int, account: TwilioA
     if row is None:
         try:
             with session.begin_nested():
-                row = ChannelConnection(shop_id=shop_id, provider=TWILIO, config=config,
-                                        secret=box.seal(account.auth_token))
+                row = ChannelConnection(
+                    shop_id=shop_id, provider=TWILIO, config=config, secret=box.seal(account.auth_token)
+                )
                 session.add(row)
             return row
         except IntegrityError:  # saved concurrently: update that one
@@ -46,13 +47,20 @@ def twilio_account(session: Session, box: SecretBox, shop_id: int) -> TwilioAcco
 
 def has_twilio(session: Session, shop_id: int) -> bool:
     """Whether the shop connected Twilio, without opening the sealed token."""
-    return session.scalar(select(ChannelConnection.id).where(
-        ChannelConnection.shop_id == shop_id, ChannelConnection.provider == TWILIO)) is not None
+    return (
+        session.scalar(
+            select(ChannelConnection.id).where(
+                ChannelConnection.shop_id == shop_id, ChannelConnection.provider == TWILIO
+            )
+        )
+        is not None
+    )
 
 
 def forget(session: Session, shop_id: int, provider: str = TWILIO) -> None:
-    session.execute(delete(ChannelConnection).where(ChannelConnection.shop_id == shop_id,
-                                                    ChannelConnection.provider == provider))
+    session.execute(
+        delete(ChannelConnection).where(ChannelConnection.shop_id == shop_id, ChannelConnection.provider == provider)
+    )
     if provider == TWILIO:
         session.execute(delete(ContentTemplate).where(ContentTemplate.shop_id == shop_id))
 

@@ -224,17 +224,25 @@ def save_subscription(
     if row is None:
         try:
             with session.begin_nested():
-                row = PushSubscription(shop_id=shop_id, endpoint=clean["endpoint"], endpoint_hash=digest,
-                                       p256dh=clean["keys"]["p256dh"], auth=clean["keys"]["auth"],
-                                       cart_token=token, profile_id=profile_id, created_at=now)
+                row = PushSubscription(
+                    shop_id=shop_id,
+                    endpoint=clean["endpoint"],
+                    endpoint_hash=digest,
+                    p256dh=clean["keys"]["p256dh"],
+                    auth=clean["keys"]["auth"],
+                    cart_token=token,
+                    profile_id=profile_id,
+                    created_at=now,
+                )
                 session.add(row)
         except IntegrityError:  # the same browser posted twice at once
             row = _by_endpoint(session, shop_id, digest)
     row.p256dh, row.auth, row.cart_token = clean["keys"]["p256dh"], clean["keys"]["auth"], token
     if profile_id is not None:
         row.profile_id = profile_id
-    record_consent(session, shop_id, CHANNEL, digest, granted=True, source=CONSENT_SOURCE, at=now,
-                   profile_id=row.profile_id)
+    record_consent(
+        session, shop_id, CHANNEL, digest, granted=True, source=CONSENT_SOURCE, at=now, profile_id=row.profile_id
+    )
     session.flush()
     return row
 
@@ -264,9 +272,14 @@ def forget_subscription(
     With `now`, its push consent is recorded as revoked too. False when there was none.
     """
     digest = endpoint_hash(endpoint)
-    removed = session.execute(
-        delete(PushSubscription).where(PushSubscription.shop_id == shop_id, PushSubscription.endpoint_hash == digest)
-    ).rowcount or 0
+    removed = (
+        session.execute(
+            delete(PushSubscription).where(
+                PushSubscription.shop_id == shop_id, PushSubscription.endpoint_hash == digest
+            )
+        ).rowcount
+        or 0
+    )
     if removed and now is not None:
         record_consent(session, shop_id, CHANNEL, digest, granted=False, source=source, at=now)
     return removed > 0

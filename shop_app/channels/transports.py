@@ -61,8 +61,11 @@ class Transports:
             if transport is None:
                 for key in [k for k in self._twilio if k[0] == shop_id]:  # credentials changed
                     self._twilio.pop(key).close()
-                transport = TwilioTransport(account, api_base=self.settings.twilio_api_base_url,
-                                            content_base=self.settings.twilio_content_base_url)
+                transport = TwilioTransport(
+                    account,
+                    api_base=self.settings.twilio_api_base_url,
+                    content_base=self.settings.twilio_content_base_url,
+                )
                 self._twilio[(shop_id, account)] = transport
             return transport
 

@@ -39,7 +39,11 @@ from shop_app.storage.tables import CheckoutRow, Journey, Message, WebhookDelive
 
 #: What the demo points at its own embedded servers, restored when it ends.
 DEMO_ENVIRONMENT = (
-    "DATABASE_URL", "REDIS_URL", "RECLAIM_OUTBOX_FILE", "RECLAIM_INSTANCE_DIR", "SHOPIFY_ADMIN_BASE_URL",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "RECLAIM_OUTBOX_FILE",
+    "RECLAIM_INSTANCE_DIR",
+    "SHOPIFY_ADMIN_BASE_URL",
 )
 
 
@@ -121,8 +125,13 @@ class Demo:
         )
         with transaction(self.rt.sessions) as session:
             installed = install_shop(
-                session, self.rt.box, self.domain, self.shopify.issue_token(self.domain),
-                name=shop["name"], timezone=shop["timezone"], currency=shop["currency"],
+                session,
+                self.rt.box,
+                self.domain,
+                self.shopify.issue_token(self.domain),
+                name=shop["name"],
+                timezone=shop["timezone"],
+                currency=shop["currency"],
             )
             save_settings(session, installed, self.story["settings"])
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -199,7 +208,10 @@ class Demo:
         if event.get("shopify_only"):
             spec = event["order"]
             order = self.shopify.add_order(
-                self.domain, checkout_token=spec["checkout_token"], email=spec["email"], created_at=now,
+                self.domain,
+                checkout_token=spec["checkout_token"],
+                email=spec["email"],
+                created_at=now,
                 total=spec["total"],
             )
             self.out(f"{self.clock(now)}  shopify                   {event['who']}: order {order.name}, no webhook")
@@ -265,8 +277,10 @@ class Demo:
         )
         codes = [d.code for d in self.shopify.discounts(self.domain)]
         checks = len(self.shopify.graphql_requests("OrdersForPaymentCheck"))
-        self.out(f"  Shopify (development Admin API): {checks} live payment check(s), "
-                 f"{len(codes)} unique code(s) created: {', '.join(codes) or 'none'}")
+        self.out(
+            f"  Shopify (development Admin API): {checks} live payment check(s), "
+            f"{len(codes)} unique code(s) created: {', '.join(codes) or 'none'}"
+        )
         self.out(f"  outbox: {self.folder / 'outbox.jsonl'} (one JSON line per message)")
 
 

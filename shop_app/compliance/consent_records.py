@@ -36,14 +36,22 @@ def record_consent(
     if row is None:
         try:
             with session.begin_nested():
-                row = Consent(shop_id=shop_id, channel=channel, address=address, state=state, source=source,
-                              recorded_at=at, profile_id=profile_id)
+                row = Consent(
+                    shop_id=shop_id,
+                    channel=channel,
+                    address=address,
+                    state=state,
+                    source=source,
+                    recorded_at=at,
+                    profile_id=profile_id,
+                )
                 session.add(row)
             return row
         except IntegrityError:
             row = session.scalar(
-                select(Consent).where(Consent.shop_id == shop_id, Consent.channel == channel,
-                                      Consent.address == address)
+                select(Consent).where(
+                    Consent.shop_id == shop_id, Consent.channel == channel, Consent.address == address
+                )
             )
     if at >= row.recorded_at:
         row.state, row.source, row.recorded_at = state, source, at

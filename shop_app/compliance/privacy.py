@@ -52,8 +52,9 @@ def address_hash(secret_key: str, address: str) -> str:
 def _match(columns, customer: Customer):
     """OR of the given (id, email, phone) columns against the customer's identifiers."""
     id_col, email_col, phone_col = columns
-    return or_(*equal_where_given((id_col, customer.customer_id), (email_col, customer.email),
-                                  (phone_col, customer.phone)))
+    return or_(
+        *equal_where_given((id_col, customer.customer_id), (email_col, customer.email), (phone_col, customer.phone))
+    )
 
 
 def _checkouts(session: Session, shop: Shop, customer: Customer) -> list[CheckoutRow]:
@@ -94,33 +95,67 @@ def export_customer(session: Session, shop: Shop, customer: Customer, request_id
         "shop": shop.domain,
         "customer": {"id": customer.customer_id, "email": customer.email, "phone": customer.phone},
         "profiles": [
-            {"email": p.email, "phone": p.phone, "first_name": p.first_name, "origin": p.origin,
-             "created_at": _when(p.created_at)}
+            {
+                "email": p.email,
+                "phone": p.phone,
+                "first_name": p.first_name,
+                "origin": p.origin,
+                "created_at": _when(p.created_at),
+            }
             for p in profiles
         ],
         "checkouts": [
-            {"token": c.token, "email": c.email, "phone": c.phone, "first_name": c.first_name,
-             "line_items": c.line_items, "total_price": str(c.total_price), "currency": c.currency,
-             "accepts_email_marketing": c.accepts_email_marketing, "accepts_sms_marketing": c.accepts_sms_marketing,
-             "updated_at": _when(c.shopify_updated_at), "completed_at": _when(c.completed_at)}
+            {
+                "token": c.token,
+                "email": c.email,
+                "phone": c.phone,
+                "first_name": c.first_name,
+                "line_items": c.line_items,
+                "total_price": str(c.total_price),
+                "currency": c.currency,
+                "accepts_email_marketing": c.accepts_email_marketing,
+                "accepts_sms_marketing": c.accepts_sms_marketing,
+                "updated_at": _when(c.shopify_updated_at),
+                "completed_at": _when(c.completed_at),
+            }
             for c in checkouts
         ],
         "orders": [
-            {"id": o.shopify_id, "name": o.name, "email": o.email, "phone": o.phone,
-             "total_price": str(o.total_price), "currency": o.currency, "created_at": _when(o.shopify_created_at)}
+            {
+                "id": o.shopify_id,
+                "name": o.name,
+                "email": o.email,
+                "phone": o.phone,
+                "total_price": str(o.total_price),
+                "currency": o.currency,
+                "created_at": _when(o.shopify_created_at),
+            }
             for o in _orders(session, shop, customer)
         ],
         "messages": [
-            {"step": m.step, "channel": m.channel, "status": m.status, "to": m.recipient, "subject": m.subject,
-             "body": m.body, "sent_at": _when(m.sent_at), "reason": m.reason}
+            {
+                "step": m.step,
+                "channel": m.channel,
+                "status": m.status,
+                "to": m.recipient,
+                "subject": m.subject,
+                "body": m.body,
+                "sent_at": _when(m.sent_at),
+                "reason": m.reason,
+            }
             for m in messages
         ],
         "consents": [
             {"channel": c.channel, "state": c.state, "source": c.source, "recorded_at": _when(c.recorded_at)}
-            for c in session.scalars(select(Consent).where(
-                Consent.shop_id == shop.id, Consent.address.in_([a for a in (customer.email, customer.phone) if a])))
+            for c in session.scalars(
+                select(Consent).where(
+                    Consent.shop_id == shop.id, Consent.address.in_([a for a in (customer.email, customer.phone) if a])
+                )
+            )
         ],
-        "suppressions": [{"channel": s.channel, "reason": s.reason, "since": _when(s.created_at)} for s in suppressions],
+        "suppressions": [
+            {"channel": s.channel, "reason": s.reason, "since": _when(s.created_at)} for s in suppressions
+        ],
     }
     request = DataRequest(
         shop_id=shop.id,
@@ -172,18 +207,28 @@ def redact_customer(session: Session, shop: Shop, customer: Customer, secret_key
     addresses = [a for a in (customer.email, customer.phone) if a]
     session.execute(delete(Consent).where(Consent.shop_id == shop.id, Consent.address.in_(addresses)))
     cart_tokens = [c.cart_token for c in checkouts if c.cart_token]
-    session.execute(delete(PushSubscription).where(PushSubscription.shop_id == shop.id,
-                                                   PushSubscription.cart_token.in_(cart_tokens)))
+    session.execute(
+        delete(PushSubscription).where(
+            PushSubscription.shop_id == shop.id, PushSubscription.cart_token.in_(cart_tokens)
+        )
+    )
     # Providers' raw callbacks carry the address (To/From, email): keep the event, drop the raw.
     message_ids = select(Message.id).where(Message.shop_id == shop.id, Message.journey_id.in_(journey_ids))
-    session.execute(update(MessageEvent).where(MessageEvent.shop_id == shop.id,
-                                               MessageEvent.message_id.in_(message_ids)).values(raw=None))
+    session.execute(
+        update(MessageEvent)
+        .where(MessageEvent.shop_id == shop.id, MessageEvent.message_id.in_(message_ids))
+        .values(raw=None)
+    )
     for suppression in session.scalars(
         select(Suppression).where(Suppression.shop_id == shop.id, Suppression.address.in_(addresses))
     ):
         suppression.address = address_hash(secret_key, suppression.address)
-    session.execute(delete(DataRequest).where(DataRequest.shop_id == shop.id, _match(
-        (DataRequest.customer_id, DataRequest.email, DataRequest.phone), customer)))
+    session.execute(
+        delete(DataRequest).where(
+            DataRequest.shop_id == shop.id,
+            _match((DataRequest.customer_id, DataRequest.email, DataRequest.phone), customer),
+        )
+    )
     # Raw webhook bodies that mention the customer go too.
     needles = [n for n in (customer.email, customer.phone, customer.customer_id) if n]
     session.execute(

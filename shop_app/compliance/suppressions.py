@@ -20,7 +20,9 @@ def _forms(secret_key: str, address: str) -> list[str]:
     return [address, address_hash(secret_key, address)]
 
 
-def suppression_reason(session: Session, secret_key: str, shop_id: int, channel: str, address: str | None) -> str | None:
+def suppression_reason(
+    session: Session, secret_key: str, shop_id: int, channel: str, address: str | None
+) -> str | None:
     if not address:
         return None
     return session.scalar(

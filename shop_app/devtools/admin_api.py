@@ -156,10 +156,19 @@ class _DevError(Exception):
 class AdminApiServer(BackgroundServer):
     thread_name = "dev-admin-api"
 
-    def __init__(self, *, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET,
-                 schema_path: str | Path | None = None, validate: bool = True,
-                 scopes: str = DEFAULT_SCOPES, api_version: str = API_VERSION,
-                 clock: Callable[[], float] = time.time, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        api_secret: str = DEFAULT_API_SECRET,
+        schema_path: str | Path | None = None,
+        validate: bool = True,
+        scopes: str = DEFAULT_SCOPES,
+        api_version: str = API_VERSION,
+        clock: Callable[[], float] = time.time,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         self.api_key, self.api_secret, self.scopes, self.api_version = api_key, api_secret, scopes, api_version
         self.schema = admin_schema.find_schema(schema_path) if validate else None
         self.clock = clock
@@ -199,15 +208,28 @@ class AdminApiServer(BackgroundServer):
 
     # --- arranging state (tests, demo) --------------------------------------------------------
 
-    def add_shop(self, domain: str, *, name: str | None = None, email: str | None = None,
-                 iana_timezone: str = "UTC", currency_code: str = "USD",
-                 primary_domain_host: str | None = None) -> DevShop:
+    def add_shop(
+        self,
+        domain: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        iana_timezone: str = "UTC",
+        currency_code: str = "USD",
+        primary_domain_host: str | None = None,
+    ) -> DevShop:
         with self._lock:
             shop = self._shops.get(domain)
             if shop is None:
                 handle = domain.split(".")[0]
-                shop = DevShop(domain, name or handle.replace("-", " ").title(), email or f"owner@{handle}.example",
-                               iana_timezone, currency_code, primary_domain_host or domain)
+                shop = DevShop(
+                    domain,
+                    name or handle.replace("-", " ").title(),
+                    email or f"owner@{handle}.example",
+                    iana_timezone,
+                    currency_code,
+                    primary_domain_host or domain,
+                )
                 self._shops[domain] = shop
             return shop
 
@@ -230,43 +252,70 @@ class AdminApiServer(BackgroundServer):
 
     def session_token(self, domain: str, **overrides) -> str:
         """An App Bridge session token for `domain`, signed with this server's app secret."""
-        return hs256.mint_session_token(domain, api_key=self.api_key, api_secret=self.api_secret,
-                                        now=self.clock(), **overrides)
+        return hs256.mint_session_token(
+            domain, api_key=self.api_key, api_secret=self.api_secret, now=self.clock(), **overrides
+        )
 
     def revoke_tokens(self, domain: str) -> None:
         """What an uninstall does to the app's tokens."""
         with self._lock:
             self._grants = [g for g in self._grants if g.shop != domain]
 
-    def add_order(self, domain: str, *, checkout_token: str | None = None, email: str | None = None,
-                  phone: str | None = None, customer_id: str | None = None,
-                  created_at: datetime | None = None, financial_status: str = "PAID",
-                  total: Decimal | str = "10.00", currency_code: str | None = None,
-                  cancelled_at: datetime | None = None) -> DevOrder:
+    def add_order(
+        self,
+        domain: str,
+        *,
+        checkout_token: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        customer_id: str | None = None,
+        created_at: datetime | None = None,
+        financial_status: str = "PAID",
+        total: Decimal | str = "10.00",
+        currency_code: str | None = None,
+        cancelled_at: datetime | None = None,
+    ) -> DevOrder:
         """An order the store knows, whether or not any webhook told the app about it."""
         shop = self.add_shop(domain)
         with self._lock:
             number = next(self._ids)
             order = DevOrder(
-                id=f"gid://shopify/Order/{number}", name=f"#{number}",
+                id=f"gid://shopify/Order/{number}",
+                name=f"#{number}",
                 created_at=_aware(created_at or datetime.fromtimestamp(self.clock(), timezone.utc)),
-                checkout_token=checkout_token, email=email, phone=phone, customer_id=customer_id,
-                financial_status=financial_status, total=Decimal(str(total)),
+                checkout_token=checkout_token,
+                email=email,
+                phone=phone,
+                customer_id=customer_id,
+                financial_status=financial_status,
+                total=Decimal(str(total)),
                 currency_code=currency_code or shop.currency_code,
                 cancelled_at=_aware(cancelled_at) if cancelled_at else None,
             )
             shop.orders.append(order)
             return order
 
-    def add_customer(self, domain: str, *, first_name: str | None = None, last_name: str | None = None,
-                     email: str | None = None, email_marketing_state: str = "NOT_SUBSCRIBED",
-                     phone: str | None = None, sms_marketing_state: str = "NOT_SUBSCRIBED",
-                     created_at: datetime | None = None) -> DevCustomer:
+    def add_customer(
+        self,
+        domain: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        email_marketing_state: str = "NOT_SUBSCRIBED",
+        phone: str | None = None,
+        sms_marketing_state: str = "NOT_SUBSCRIBED",
+        created_at: datetime | None = None,
+    ) -> DevCustomer:
         shop = self.add_shop(domain)
         with self._lock:
             customer = DevCustomer(
-                id=f"gid://shopify/Customer/{next(self._ids)}", first_name=first_name, last_name=last_name,
-                email=email, email_marketing_state=email_marketing_state, phone=phone,
+                id=f"gid://shopify/Customer/{next(self._ids)}",
+                first_name=first_name,
+                last_name=last_name,
+                email=email,
+                email_marketing_state=email_marketing_state,
+                phone=phone,
                 sms_marketing_state=sms_marketing_state,
                 created_at=_aware(created_at or datetime.fromtimestamp(self.clock(), timezone.utc)),
             )
@@ -284,8 +333,15 @@ class AdminApiServer(BackgroundServer):
         request's cost and `currently_available` points in extensions.cost."""
         self._queue_failures(count, _Failure("throttled", 200, None, False, currently_available))
 
-    def inject_status(self, status: int, count: int = 1, *, retry_after: float | None = None,
-                      after_processing: bool = False, operation: str | None = None) -> None:
+    def inject_status(
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        retry_after: float | None = None,
+        after_processing: bool = False,
+        operation: str | None = None,
+    ) -> None:
         """The next `count` GraphQL requests are answered `status` (429 or 5xx).
 
         `after_processing`: the request is carried out first and only the answer is
@@ -309,9 +365,13 @@ class AdminApiServer(BackgroundServer):
             return list(self._requests)
 
     def graphql_requests(self, operation_name: str | None = None, *, shop: str | None = None) -> list[RecordedRequest]:
-        return [r for r in self.requests
-                if r.kind == "graphql" and (operation_name is None or r.operation_name == operation_name)
-                and (shop is None or r.shop == shop)]
+        return [
+            r
+            for r in self.requests
+            if r.kind == "graphql"
+            and (operation_name is None or r.operation_name == operation_name)
+            and (shop is None or r.shop == shop)
+        ]
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -340,14 +400,32 @@ class AdminApiServer(BackgroundServer):
 
         return app
 
-    def _answer(self, kind: str, shop: str, body: Any, operation: Any, variables: Any, status: int,
-                answer: Any, headers: dict[str, str] | None = None) -> Response:
+    def _answer(
+        self,
+        kind: str,
+        shop: str,
+        body: Any,
+        operation: Any,
+        variables: Any,
+        status: int,
+        answer: Any,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         with self._lock:
-            self._requests.append(RecordedRequest(
-                method=request.method, path=request.path, shop=shop, kind=kind, headers=dict(request.headers),
-                body=body, operation_name=operation if isinstance(operation, str) else None,
-                variables=variables if isinstance(variables, dict) else None, status=status, answer=answer,
-            ))
+            self._requests.append(
+                RecordedRequest(
+                    method=request.method,
+                    path=request.path,
+                    shop=shop,
+                    kind=kind,
+                    headers=dict(request.headers),
+                    body=body,
+                    operation_name=operation if isinstance(operation, str) else None,
+                    variables=variables if isinstance(variables, dict) else None,
+                    status=status,
+                    answer=answer,
+                )
+            )
         response = jsonify(answer)
         response.status_code = status
         for name, value in (headers or {}).items():
@@ -362,11 +440,18 @@ class AdminApiServer(BackgroundServer):
         grant_type = body.get("grant_type")
         now = self.clock()
         if grant_type == TOKEN_EXCHANGE_GRANT:
-            if body.get("subject_token_type") != ID_TOKEN_TYPE or body.get("requested_token_type") != OFFLINE_TOKEN_TYPE:
-                return 400, {"error": "unsupported_token_type",
-                             "error_description": "the development server exchanges id tokens for offline tokens only"}
+            if (
+                body.get("subject_token_type") != ID_TOKEN_TYPE
+                or body.get("requested_token_type") != OFFLINE_TOKEN_TYPE
+            ):
+                return 400, {
+                    "error": "unsupported_token_type",
+                    "error_description": "the development server exchanges id tokens for offline tokens only",
+                }
             try:
-                claims = hs256.decode(str(body.get("subject_token", "")), self.api_secret, audience=self.api_key, now=now)
+                claims = hs256.decode(
+                    str(body.get("subject_token", "")), self.api_secret, audience=self.api_key, now=now
+                )
             except hs256.InvalidToken as exc:
                 return 400, {"error": "invalid_subject_token", "error_description": str(exc)}
             if hs256.host_of(claims.get("dest")) != shop or hs256.host_of(claims.get("iss")) != shop:
@@ -375,40 +460,61 @@ class AdminApiServer(BackgroundServer):
             return 200, self._grant(shop, body.get("expiring") == "1")
         if grant_type == "refresh_token":
             with self._lock:
-                grant = next((g for g in self._grants
-                              if g.shop == shop and g.refresh_token and g.refresh_token == body.get("refresh_token")), None)
+                grant = next(
+                    (
+                        g
+                        for g in self._grants
+                        if g.shop == shop and g.refresh_token and g.refresh_token == body.get("refresh_token")
+                    ),
+                    None,
+                )
                 if grant is None or (grant.refresh_expires_at is not None and grant.refresh_expires_at < now):
-                    return 400, {"error": "invalid_grant", "error_description": "refresh token unknown, spent or expired"}
+                    return 400, {
+                        "error": "invalid_grant",
+                        "error_description": "refresh token unknown, spent or expired",
+                    }
                 grant.refresh_token = None  # refresh tokens rotate: this one is spent
             return 200, self._grant(shop, True)
         if grant_type in (None, "authorization_code") and "code" in body:
             with self._lock:
                 owner, expires = self._codes.pop(str(body["code"]), (None, 0.0))
             if owner != shop or expires < now:
-                return 400, {"error": "invalid_request",
-                             "error_description": "The authorization code was not found or was already used"}
+                return 400, {
+                    "error": "invalid_request",
+                    "error_description": "The authorization code was not found or was already used",
+                }
             return 200, self._grant(shop, body.get("expiring") == "1")
         return 400, {"error": "unsupported_grant_type", "error_description": f"grant {grant_type!r}"}
 
     def _grant(self, shop: str, expiring: bool) -> dict:
         now = self.clock()
-        grant = Grant(shop, "shpat_" + secrets.token_hex(16),
-                      now + ACCESS_TOKEN_SECONDS if expiring else None,
-                      "shprt_" + secrets.token_hex(16) if expiring else None,
-                      now + REFRESH_TOKEN_SECONDS if expiring else None)
+        grant = Grant(
+            shop,
+            "shpat_" + secrets.token_hex(16),
+            now + ACCESS_TOKEN_SECONDS if expiring else None,
+            "shprt_" + secrets.token_hex(16) if expiring else None,
+            now + REFRESH_TOKEN_SECONDS if expiring else None,
+        )
         with self._lock:
             self._grants.append(grant)
         answer: dict[str, Any] = {"access_token": grant.access_token, "scope": self.scopes}
         if expiring:
-            answer.update(expires_in=ACCESS_TOKEN_SECONDS, refresh_token=grant.refresh_token,
-                          refresh_token_expires_in=REFRESH_TOKEN_SECONDS)
+            answer.update(
+                expires_in=ACCESS_TOKEN_SECONDS,
+                refresh_token=grant.refresh_token,
+                refresh_token_expires_in=REFRESH_TOKEN_SECONDS,
+            )
         return answer
 
     def _token_valid(self, shop: str, token: str | None) -> bool:
         now = self.clock()
         with self._lock:
-            return any(g.shop == shop and g.access_token == token
-                       and (g.access_expires_at is None or g.access_expires_at > now) for g in self._grants)
+            return any(
+                g.shop == shop
+                and g.access_token == token
+                and (g.access_expires_at is None or g.access_expires_at > now)
+                for g in self._grants
+            )
 
     # --- GraphQL ------------------------------------------------------------------------------
 
@@ -430,7 +536,9 @@ class AdminApiServer(BackgroundServer):
             return self._failure_answer(failure)
         if not isinstance(body, dict):
             return 400, {"errors": [{"message": "Request body must be a JSON object"}]}, {}
-        prepared = admin_schema.prepare(self.schema, body.get("query"), body.get("variables"), body.get("operationName"))
+        prepared = admin_schema.prepare(
+            self.schema, body.get("query"), body.get("variables"), body.get("operationName")
+        )
         if isinstance(prepared, list):
             return 200, {"errors": prepared}, {}
         cost = _cost(prepared)
@@ -450,19 +558,32 @@ class AdminApiServer(BackgroundServer):
     def _failure_answer(self, failure: _Failure) -> tuple[int, Any, dict[str, str]]:
         headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}
         if failure.status == 429:
-            body: Any = {"errors": "Exceeded 2 calls per second for api client. "
-                                   "Reduce request rates to resume uninterrupted service."}
+            body: Any = {
+                "errors": "Exceeded 2 calls per second for api client. "
+                "Reduce request rates to resume uninterrupted service."
+            }
         else:
             body = {"errors": "Internal Server Error"}
         return failure.status, body, headers
 
     @staticmethod
     def _throttled(requested: int, available: float) -> tuple[int, Any, dict[str, str]]:
-        return 200, {
-            "errors": [{"message": "Throttled", "extensions": {
-                "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
-            "extensions": {"cost": _cost_block(requested, None, available)},
-        }, {}
+        return (
+            200,
+            {
+                "errors": [
+                    {
+                        "message": "Throttled",
+                        "extensions": {
+                            "code": "THROTTLED",
+                            "documentation": "https://shopify.dev/api/usage/rate-limits",
+                        },
+                    }
+                ],
+                "extensions": {"cost": _cost_block(requested, None, available)},
+            },
+            {},
+        )
 
     def _take_from_bucket(self, shop: str, cost: int) -> tuple[bool, float]:
         """Shopify's leaky bucket: (whether `cost` fits, points available afterwards)."""
@@ -497,10 +618,16 @@ class _Root:
 
     def field(self, name: str, args: dict) -> Any:
         resolvers = {
-            False: {"shop": self.shop_, "codeDiscountNodeByCode": self.code_by_code,
-                    "orders": self.orders, "customers": self.customers},
-            True: {"discountCodeBasicCreate": self.basic_create,
-                   "discountCodeFreeShippingCreate": self.free_shipping_create},
+            False: {
+                "shop": self.shop_,
+                "codeDiscountNodeByCode": self.code_by_code,
+                "orders": self.orders,
+                "customers": self.customers,
+            },
+            True: {
+                "discountCodeBasicCreate": self.basic_create,
+                "discountCodeFreeShippingCreate": self.free_shipping_create,
+            },
         }[self.mutation]
         if name not in resolvers:
             raise _DevError(f"{self.typename}.{name} is not modelled")
@@ -508,36 +635,64 @@ class _Root:
 
     def shop_(self) -> dict:
         s = self.shop
-        return {"__typename": "Shop", "id": f"gid://shopify/Shop/{zlib.crc32(s.domain.encode())}", "name": s.name,
-                "email": s.email, "contactEmail": s.email, "ianaTimezone": s.iana_timezone,
-                "currencyCode": s.currency_code, "myshopifyDomain": s.domain,
-                "primaryDomain": {"__typename": "Domain", "host": s.primary_domain_host,
-                                  "url": f"https://{s.primary_domain_host}"}}
+        return {
+            "__typename": "Shop",
+            "id": f"gid://shopify/Shop/{zlib.crc32(s.domain.encode())}",
+            "name": s.name,
+            "email": s.email,
+            "contactEmail": s.email,
+            "ianaTimezone": s.iana_timezone,
+            "currencyCode": s.currency_code,
+            "myshopifyDomain": s.domain,
+            "primaryDomain": {
+                "__typename": "Domain",
+                "host": s.primary_domain_host,
+                "url": f"https://{s.primary_domain_host}",
+            },
+        }
 
     def code_by_code(self, code: str) -> dict | None:
         found = self.shop.discounts.get(code.upper())
         return _discount_node(found) if found else None
 
-    def orders(self, first: int | None = None, query: str | None = None, sortKey: str | None = None,
-               reverse: bool | None = False, after: str | None = None, **_: Any) -> dict:
+    def orders(
+        self,
+        first: int | None = None,
+        query: str | None = None,
+        sortKey: str | None = None,
+        reverse: bool | None = False,
+        after: str | None = None,
+        **_: Any,
+    ) -> dict:
         orders = list(self.shop.orders)
         if query:
             tree = search_syntax.parse(query)
             orders = [o for o in orders if search_syntax.evaluate(tree, lambda term, o=o: _order_matches(o, term))]
-        key = {None: lambda o: int(o.id.rsplit("/", 1)[1]), "ID": lambda o: int(o.id.rsplit("/", 1)[1]),
-               "CREATED_AT": lambda o: o.created_at}.get(sortKey)
+        key = {
+            None: lambda o: int(o.id.rsplit("/", 1)[1]),
+            "ID": lambda o: int(o.id.rsplit("/", 1)[1]),
+            "CREATED_AT": lambda o: o.created_at,
+        }.get(sortKey)
         if key is None:
             raise _DevError(f"orders sortKey {sortKey} is not modelled")
         orders.sort(key=key, reverse=bool(reverse))
         return _connection([_order_node(o) for o in orders], first, after)
 
-    def customers(self, first: int | None = None, query: str | None = None, sortKey: str | None = None,
-                  reverse: bool | None = False, after: str | None = None, **_: Any) -> dict:
+    def customers(
+        self,
+        first: int | None = None,
+        query: str | None = None,
+        sortKey: str | None = None,
+        reverse: bool | None = False,
+        after: str | None = None,
+        **_: Any,
+    ) -> dict:
         customers = list(self.shop.customers)
         if query:
             tree = search_syntax.parse(query)
-            customers = [c for c in customers
-                         if search_syntax.evaluate(tree, lambda term, c=c: _customer_matches(c, term))]
+            customers = [
+                c for c in customers if search_syntax.evaluate(tree, lambda term, c=c: _customer_matches(c, term))
+            ]
         if sortKey not in (None, "ID"):
             raise _DevError(f"customers sortKey {sortKey} is not modelled")
         customers.sort(key=lambda c: int(c.id.rsplit("/", 1)[1]), reverse=bool(reverse))
@@ -553,8 +708,14 @@ class _Root:
         errors = _discount_problems(kind, argument, data, self.shop)
         if self.server._user_errors:
             injected = self.server._user_errors.pop(0)
-            errors = [{"__typename": "DiscountUserError", "extraInfo": None, **injected,
-                       "field": [argument, *injected["field"]]}]
+            errors = [
+                {
+                    "__typename": "DiscountUserError",
+                    "extraInfo": None,
+                    **injected,
+                    "field": [argument, *injected["field"]],
+                }
+            ]
         if errors:
             return {"codeDiscountNode": None, "userErrors": errors}
         discount = DevDiscount(f"gid://shopify/DiscountCodeNode/{next(self.server._ids)}", data["code"], kind, data)
@@ -566,8 +727,13 @@ def _discount_problems(kind: str, argument: str, data: dict, shop: DevShop) -> l
     """The userErrors Shopify gives for the mistakes an app can make with these inputs."""
 
     def error(path: list[str], code: str, message: str) -> dict:
-        return {"__typename": "DiscountUserError", "field": [argument, *path], "code": code,
-                "message": message, "extraInfo": None}
+        return {
+            "__typename": "DiscountUserError",
+            "field": [argument, *path],
+            "code": code,
+            "message": message,
+            "extraInfo": None,
+        }
 
     problems = []
     code = data.get("code")
@@ -583,20 +749,29 @@ def _discount_problems(kind: str, argument: str, data: dict, shop: DevShop) -> l
         problems.append(error(["endsAt"], "END_DATE_BEFORE_START_DATE", "Ends at needs to be after starts_at"))
     context = data.get("context")
     if context is not None and len([v for v in context.values() if v is not None]) != 1:
-        problems.append(error(["context"], "INVALID",
-                              "Context must name exactly one of all, customers, customerSegments, markets"))
+        problems.append(
+            error(["context"], "INVALID", "Context must name exactly one of all, customers, customerSegments, markets")
+        )
     if kind == "basic":
         value = ((data.get("customerGets") or {}).get("value")) or {}
         if not value:
             problems.append(error(["customerGets", "value"], "BLANK", "Value can't be blank"))
         percentage = value.get("percentage")
         if percentage is not None and not 0.0 <= float(percentage) <= 1.0:
-            problems.append(error(["customerGets", "value", "percentage"], "VALUE_OUTSIDE_RANGE",
-                                  "Value must be between 0.0 and 1.0"))
+            problems.append(
+                error(
+                    ["customerGets", "value", "percentage"], "VALUE_OUTSIDE_RANGE", "Value must be between 0.0 and 1.0"
+                )
+            )
         amount = (value.get("discountAmount") or {}).get("amount")
         if amount is not None and Decimal(str(amount)) <= 0:
-            problems.append(error(["customerGets", "value", "discountAmount", "amount"], "GREATER_THAN",
-                                  "Value must be greater than 0"))
+            problems.append(
+                error(
+                    ["customerGets", "value", "discountAmount", "amount"],
+                    "GREATER_THAN",
+                    "Value must be greater than 0",
+                )
+            )
     return problems
 
 
@@ -607,8 +782,12 @@ def _discount_node(discount: DevDiscount) -> dict:
         "__typename": "DiscountCodeNode",
         "id": discount.id,
         "codeDiscount": {
-            "__typename": typename, "title": data.get("title"), "status": "ACTIVE",
-            "startsAt": data.get("startsAt"), "endsAt": data.get("endsAt"), "usageLimit": data.get("usageLimit"),
+            "__typename": typename,
+            "title": data.get("title"),
+            "status": "ACTIVE",
+            "startsAt": data.get("startsAt"),
+            "endsAt": data.get("endsAt"),
+            "usageLimit": data.get("usageLimit"),
             "codes": {"nodes": [{"__typename": "DiscountRedeemCode", "code": discount.code}]},
         },
     }
@@ -617,9 +796,14 @@ def _discount_node(discount: DevDiscount) -> dict:
 def _order_node(order: DevOrder) -> dict:
     money = {"__typename": "MoneyV2", "amount": f"{order.total:.2f}", "currencyCode": order.currency_code}
     return {
-        "__typename": "Order", "id": order.id, "name": order.name, "createdAt": _iso(order.created_at),
+        "__typename": "Order",
+        "id": order.id,
+        "name": order.name,
+        "createdAt": _iso(order.created_at),
         "cancelledAt": _iso(order.cancelled_at) if order.cancelled_at else None,
-        "checkoutToken": order.checkout_token, "email": order.email, "phone": order.phone,
+        "checkoutToken": order.checkout_token,
+        "email": order.email,
+        "phone": order.phone,
         "displayFinancialStatus": order.financial_status,
         "totalPriceSet": {"__typename": "MoneyBag", "shopMoney": money, "presentmentMoney": money},
         "customer": {"__typename": "Customer", "id": order.customer_id} if order.customer_id else None,
@@ -628,12 +812,25 @@ def _order_node(order: DevOrder) -> dict:
 
 def _customer_node(customer: DevCustomer) -> dict:
     return {
-        "__typename": "Customer", "id": customer.id, "firstName": customer.first_name,
-        "lastName": customer.last_name, "createdAt": _iso(customer.created_at),
-        "defaultEmailAddress": {"__typename": "CustomerEmailAddress", "emailAddress": customer.email,
-                                "marketingState": customer.email_marketing_state} if customer.email else None,
-        "defaultPhoneNumber": {"__typename": "CustomerPhoneNumber", "phoneNumber": customer.phone,
-                               "marketingState": customer.sms_marketing_state} if customer.phone else None,
+        "__typename": "Customer",
+        "id": customer.id,
+        "firstName": customer.first_name,
+        "lastName": customer.last_name,
+        "createdAt": _iso(customer.created_at),
+        "defaultEmailAddress": {
+            "__typename": "CustomerEmailAddress",
+            "emailAddress": customer.email,
+            "marketingState": customer.email_marketing_state,
+        }
+        if customer.email
+        else None,
+        "defaultPhoneNumber": {
+            "__typename": "CustomerPhoneNumber",
+            "phoneNumber": customer.phone,
+            "marketingState": customer.sms_marketing_state,
+        }
+        if customer.phone
+        else None,
     }
 
 
@@ -647,13 +844,18 @@ def _connection(nodes: list[dict], first: int | None, after: str | None) -> dict
         if position not in ids:
             raise _DevError(f"unknown cursor {after!r}")
         start = ids.index(position) + 1
-    page = nodes[start:start + first]
+    page = nodes[start : start + first]
     edges = [{"__typename": "Edge", "cursor": _cursor(node["id"]), "node": node} for node in page]
     return {
-        "nodes": page, "edges": edges,
-        "pageInfo": {"__typename": "PageInfo", "hasNextPage": start + first < len(nodes), "hasPreviousPage": start > 0,
-                     "startCursor": edges[0]["cursor"] if edges else None,
-                     "endCursor": edges[-1]["cursor"] if edges else None},
+        "nodes": page,
+        "edges": edges,
+        "pageInfo": {
+            "__typename": "PageInfo",
+            "hasNextPage": start + first < len(nodes),
+            "hasPreviousPage": start > 0,
+            "startCursor": edges[0]["cursor"] if edges else None,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        },
     }
 
 
@@ -703,15 +905,24 @@ def _compare_time(term: search_syntax.Term, actual: datetime) -> bool:
         wanted = _aware(datetime.fromisoformat(term.value))
     except ValueError as exc:
         raise _DevError(f"{term.field} value {term.value!r} is not a time") from exc
-    return {":": actual == wanted, ":<": actual < wanted, ":>": actual > wanted,
-            ":<=": actual <= wanted, ":>=": actual >= wanted}[term.comparator]
+    return {
+        ":": actual == wanted,
+        ":<": actual < wanted,
+        ":>": actual > wanted,
+        ":<=": actual <= wanted,
+        ":>=": actual >= wanted,
+    }[term.comparator]
 
 
 # --- projection onto the selection set ----------------------------------------------------------
 
 
-def _project(selection_set: SelectionSetNode | None, value: Any, fragments: dict[str, FragmentDefinitionNode],
-             variables: dict[str, Any]) -> Any:
+def _project(
+    selection_set: SelectionSetNode | None,
+    value: Any,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+) -> Any:
     if value is None or selection_set is None:
         return value
     if isinstance(value, list):
@@ -722,8 +933,10 @@ def _project(selection_set: SelectionSetNode | None, value: Any, fragments: dict
             name = selection.name.value
             key = selection.alias.value if selection.alias else name
             if isinstance(value, _Root):
-                args = {arg.name.value: _none(value_from_ast_untyped(arg.value, variables))
-                        for arg in selection.arguments or ()}
+                args = {
+                    arg.name.value: _none(value_from_ast_untyped(arg.value, variables))
+                    for arg in selection.arguments or ()
+                }
                 resolved = value.field(name, args)
             elif name == "__typename":
                 resolved = value.get("__typename")
@@ -762,9 +975,15 @@ def _cost(prepared: admin_schema.Prepared) -> int:
 
 
 def _cost_block(requested: int, actual: int | None, available: float) -> dict:
-    return {"requestedQueryCost": requested, "actualQueryCost": actual,
-            "throttleStatus": {"maximumAvailable": BUCKET_MAXIMUM, "currentlyAvailable": available,
-                               "restoreRate": RESTORE_RATE}}
+    return {
+        "requestedQueryCost": requested,
+        "actualQueryCost": actual,
+        "throttleStatus": {
+            "maximumAvailable": BUCKET_MAXIMUM,
+            "currentlyAvailable": available,
+            "restoreRate": RESTORE_RATE,
+        },
+    }
 
 
 def _aware(value: datetime) -> datetime:
@@ -787,7 +1006,10 @@ def main(argv: list[str] | None = None) -> None:
     server = AdminApiServer(schema_path=args.schema, port=args.port).start()
     for domain in args.shop:
         print(f"{domain}: access token {server.issue_token(domain)}", flush=True)
-    print(f"SHOPIFY_ADMIN_BASE_URL={server.admin_base_url}  (validation {'on' if server.validating else 'OFF'})", flush=True)
+    print(
+        f"SHOPIFY_ADMIN_BASE_URL={server.admin_base_url}  (validation {'on' if server.validating else 'OFF'})",
+        flush=True,
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -800,5 +1022,12 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["AdminApiServer", "DevShop", "DevDiscount", "DevOrder", "DevCustomer", "RecordedRequest",
-           "mint_session_token"]
+__all__ = [
+    "AdminApiServer",
+    "DevShop",
+    "DevDiscount",
+    "DevOrder",
+    "DevCustomer",
+    "RecordedRequest",
+    "mint_session_token",
+]

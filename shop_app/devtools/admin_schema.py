@@ -59,8 +59,12 @@ def load_schema(path: str | Path) -> GraphQLSchema:
 def find_schema(explicit: str | Path | None = None) -> GraphQLSchema | None:
     path = schema_location(explicit)
     if not path.is_file():
-        log.warning("Admin API schema not found at %s (set %s): the development server will "
-                    "answer WITHOUT validating documents and variables", path, ENV_VAR)
+        log.warning(
+            "Admin API schema not found at %s (set %s): the development server will "
+            "answer WITHOUT validating documents and variables",
+            path,
+            ENV_VAR,
+        )
         return None
     return load_schema(path)
 
@@ -95,8 +99,12 @@ def prepare(schema: GraphQLSchema | None, query: Any, variables: Any, operation_
             return [_graphql_error(exc, "GRAPHQL_VALIDATION_FAILED") for exc in problems]
     operation = get_operation_ast(document, operation_name)
     if operation is None:
-        return [_error(f"No operation named {operation_name!r} (or several operations and no operationName)",
-                       "OPERATION_NOT_FOUND")]
+        return [
+            _error(
+                f"No operation named {operation_name!r} (or several operations and no operationName)",
+                "OPERATION_NOT_FOUND",
+            )
+        ]
     if schema is None:
         return Prepared(document, operation, dict(variables))
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables)

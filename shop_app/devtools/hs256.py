@@ -70,8 +70,9 @@ def decode(token: str, secret: str, *, audience: str, now: float, leeway: int = 
     return claims
 
 
-def mint_session_token(shop: str, *, api_key: str, api_secret: str, now: float,
-                       lifetime: int = SESSION_TOKEN_LIFETIME, **overrides) -> str:
+def mint_session_token(
+    shop: str, *, api_key: str, api_secret: str, now: float, lifetime: int = SESSION_TOKEN_LIFETIME, **overrides
+) -> str:
     """A session token as App Bridge would send it for `shop` (claims per contract §2.2)."""
     claims = {
         "iss": f"https://{shop}/admin",

@@ -71,7 +71,7 @@ class _Parser:
         return self.pos >= len(self.text)
 
     def peek(self, count: int = 1) -> str:
-        return self.text[self.pos:self.pos + count]
+        return self.text[self.pos : self.pos + count]
 
     def skip_space(self) -> bool:
         start = self.pos
@@ -99,7 +99,7 @@ class _Parser:
     def _connective(self) -> str | None:
         for word in ("AND", "OR"):
             end = self.pos + len(word)
-            if self.text[self.pos:end] == word and (end == len(self.text) or self.text[end].isspace()):
+            if self.text[self.pos : end] == word and (end == len(self.text) or self.text[end].isspace()):
                 self.pos = end
                 self.skip_space()
                 return word
@@ -145,7 +145,7 @@ class _Parser:
         start = self.pos
         while not self.at_end() and not self.text[self.pos].isspace() and self.text[self.pos] not in SPECIAL:
             self.pos += 1
-        return self.text[start:self.pos]
+        return self.text[start : self.pos]
 
     def bare(self) -> str:
         out = []

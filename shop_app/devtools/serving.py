@@ -1,11 +1,11 @@
 """The lifecycle the development servers share: a WSGI app on 127.0.0.1, served from a thread.
 
-    class MyServer(BackgroundServer):
-        thread_name = "dev-my-api"
-        ...                      # set self.app, self._host, self._port in __init__
+class MyServer(BackgroundServer):
+    thread_name = "dev-my-api"
+    ...                      # set self.app, self._host, self._port in __init__
 
-    with MyServer() as server:
-        server.url               # http://127.0.0.1:PORT (a free port unless one was given)
+with MyServer() as server:
+    server.url               # http://127.0.0.1:PORT (a free port unless one was given)
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ class BackgroundServer:
             self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=QuietHandler)
             server = self._server
             # A short poll interval makes stop() quick (shutdown waits for one poll).
-            self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
-                                            name=self.thread_name, daemon=True)
+            self._thread = threading.Thread(
+                target=lambda: server.serve_forever(poll_interval=0.05), name=self.thread_name, daemon=True
+            )
             self._thread.start()
         return self
 

@@ -83,8 +83,10 @@ ERROR_MESSAGES: dict[int, str] = {
     21656: "The ContentVariables Parameter is invalid",
     21658: "Parameter exceeded character limit",
     21910: "Invalid From and To pair. From and To should be of the same channel",
-    63016: ("Failed to send freeform message because you are outside the allowed window. "
-            "If you want to send messages outside this window, please use a Message Template."),
+    63016: (
+        "Failed to send freeform message because you are outside the allowed window. "
+        "If you want to send messages outside this window, please use a Message Template."
+    ),
 }
 
 #: Inbound keywords Twilio handles on long codes (contract §1.7), as Advanced Opt-Out reports them.
@@ -95,8 +97,13 @@ OPT_OUT_KEYWORDS: dict[str, str] = {
 }
 
 # Which spec problems Twilio reports with which code (first problem wins); the rest are 20001.
-_PARAMETER_CODES = {("To", "required"): 21604, ("To", "invalid"): 21211, ("From", "invalid"): 21212,
-                    ("StatusCallback", "invalid"): 21609, ("ContentVariables", "invalid"): 21656}
+_PARAMETER_CODES = {
+    ("To", "required"): 21604,
+    ("To", "invalid"): 21211,
+    ("From", "invalid"): 21212,
+    ("StatusCallback", "invalid"): 21609,
+    ("ContentVariables", "invalid"): 21656,
+}
 
 # The operations this server answers; with the spec loaded they must also exist there.
 CREATE_MESSAGE = "POST /2010-04-01/Accounts/{AccountSid}/Messages.json"
@@ -106,8 +113,9 @@ FETCH_CONTENT = "GET /v1/Content/{Sid}"
 CREATE_APPROVAL = "POST /v1/Content/{ContentSid}/ApprovalRequests/whatsapp"
 FETCH_APPROVAL = "GET /v1/Content/{Sid}/ApprovalRequests"
 ROUTES = (CREATE_MESSAGE, FETCH_MESSAGE, CREATE_CONTENT, FETCH_CONTENT, CREATE_APPROVAL, FETCH_APPROVAL)
-_ROUTE_PATTERNS = [(name, name.split(" ", 1)[0], twilio_spec.template_pattern(name.split(" ", 1)[1]))
-                   for name in ROUTES]
+_ROUTE_PATTERNS = [
+    (name, name.split(" ", 1)[0], twilio_spec.template_pattern(name.split(" ", 1)[1])) for name in ROUTES
+]
 
 
 # --- state --------------------------------------------------------------------------------------
@@ -202,9 +210,17 @@ class _Answer:
 class TwilioApiServer(BackgroundServer):
     thread_name = "dev-twilio-api"
 
-    def __init__(self, spec_dir: str | Path | None = None, *, validate: bool = True,
-                 account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = DEFAULT_AUTH_TOKEN,
-                 clock: Callable[[], float] = time.time, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        spec_dir: str | Path | None = None,
+        *,
+        validate: bool = True,
+        account_sid: str = DEFAULT_ACCOUNT_SID,
+        auth_token: str = DEFAULT_AUTH_TOKEN,
+        clock: Callable[[], float] = time.time,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         self.account_sid, self.auth_token = account_sid, auth_token
         self.spec = twilio_spec.find_spec(spec_dir) if validate else None
         self.clock = clock
@@ -255,22 +271,39 @@ class TwilioApiServer(BackgroundServer):
 
         return TwilioAccount(self.account_sid, self.auth_token, **senders)
 
-    def fail_for(self, to: str, code: int, *, status: int = 400, message: str | None = None,
-                 count: int | None = None, problem_details: bool = False) -> None:
+    def fail_for(
+        self,
+        to: str,
+        code: int,
+        *,
+        status: int = 400,
+        message: str | None = None,
+        count: int | None = None,
+        problem_details: bool = False,
+    ) -> None:
         """Creates to `to` (exactly as sent, e.g. "whatsapp:+34…") answer Twilio error `code`.
         `count` None: until reset; e.g. 21610 opted out, 21614 landline, 63016 outside the window.
         `problem_details`: the RFC 9457 error form some Twilio services answer with."""
         with self._lock:
             self._recipient_failures[to] = _Failure(status, code, message, None, count, problem_details)
 
-    def fail_next(self, status: int, code: int | None = None, *, retry_after: float | None = None,
-                  count: int = 1, message: str | None = None, problem_details: bool = False) -> None:
+    def fail_next(
+        self,
+        status: int,
+        code: int | None = None,
+        *,
+        retry_after: float | None = None,
+        count: int = 1,
+        message: str | None = None,
+        problem_details: bool = False,
+    ) -> None:
         """The next `count` authenticated requests, whatever they are, answer `status` with Twilio's
         error JSON (429 → code 20429, 5xx → 20500/20503 unless given) and nothing is created."""
         code = code or (20429 if status == 429 else 20503 if status == 503 else 20500 if status >= 500 else 20001)
         with self._lock:
-            self._next_failures.extend(_Failure(status, code, message, retry_after, 1, problem_details)
-                                       for _ in range(count))
+            self._next_failures.extend(
+                _Failure(status, code, message, retry_after, 1, problem_details) for _ in range(count)
+            )
 
     def delay_next(self, seconds: float, count: int = 1) -> None:
         """The next `count` requests are carried out, then answered only after `seconds`: the
@@ -282,9 +315,13 @@ class TwilioApiServer(BackgroundServer):
         """Meta's verdict on a template created here: "approved", "rejected", "paused", …"""
         with self._lock:
             content = self._contents[content_sid]
-            approval = content.approval or {"type": "whatsapp", "name": content.friendly_name or "template",
-                                            "category": "MARKETING", "content_type": _content_type(content.types),
-                                            "allow_category_change": True}
+            approval = content.approval or {
+                "type": "whatsapp",
+                "name": content.friendly_name or "template",
+                "category": "MARKETING",
+                "content_type": _content_type(content.types),
+                "allow_category_change": True,
+            }
             content.approval = {**approval, "status": status, "rejection_reason": reason}
 
     def opt_out(self, number: str) -> None:
@@ -324,8 +361,9 @@ class TwilioApiServer(BackgroundServer):
 
     # --- what Twilio sends to the app ---------------------------------------------------------
 
-    def status_callback(self, message_sid: str, status: str,
-                        error_code: int | None = None) -> tuple[str, dict[str, str], str]:
+    def status_callback(
+        self, message_sid: str, status: str, error_code: int | None = None
+    ) -> tuple[str, dict[str, str], str]:
         """The signed POST Twilio makes to the message's StatusCallback when it reaches `status`:
         (url, form params, X-Twilio-Signature). The stored message moves to `status` too."""
         with self._lock:
@@ -335,15 +373,23 @@ class TwilioApiServer(BackgroundServer):
                 raise ValueError(f"message {message_sid} was created without a StatusCallback")
             resource = message.resource
             now = _rfc2822(self.clock())
-            resource.update(status=status, date_updated=now, error_code=error_code,
-                            error_message=ERROR_MESSAGES.get(error_code) if error_code else None)
+            resource.update(
+                status=status,
+                date_updated=now,
+                error_code=error_code,
+                error_message=ERROR_MESSAGES.get(error_code) if error_code else None,
+            )
             if status in ("sent", "delivered", "undelivered", "read") and resource["date_sent"] is None:
                 resource["date_sent"] = now
             params = {
-                "AccountSid": self.account_sid, "ApiVersion": API_VERSION,
-                "From": resource["from"] or POOL_NUMBER, "To": resource["to"],
-                "MessageSid": message_sid, "SmsSid": message_sid,
-                "MessageStatus": status, "SmsStatus": status,
+                "AccountSid": self.account_sid,
+                "ApiVersion": API_VERSION,
+                "From": resource["from"] or POOL_NUMBER,
+                "To": resource["to"],
+                "MessageSid": message_sid,
+                "SmsSid": message_sid,
+                "MessageStatus": status,
+                "SmsStatus": status,
             }
         if resource["messaging_service_sid"]:
             params["MessagingServiceSid"] = resource["messaging_service_sid"]
@@ -357,21 +403,30 @@ class TwilioApiServer(BackgroundServer):
             params["RawDlrDoneDate"] = datetime.fromtimestamp(self.clock(), timezone.utc).strftime("%y%m%d%H%M")
         return url, params, RequestValidator(self.auth_token).compute_signature(url, params)
 
-    def inbound(self, from_: str, to: str, body: str, url: str,
-                auth_token: str | None = None) -> tuple[dict[str, str], str]:
+    def inbound(
+        self, from_: str, to: str, body: str, url: str, auth_token: str | None = None
+    ) -> tuple[dict[str, str], str]:
         """The signed POST Twilio makes to the number's messaging URL for an incoming message:
         (form params, X-Twilio-Signature). SMS keywords carry OptOutType (Advanced Opt-Out) and
         STOP/START change whether later sends to `from_` answer 21610; a WhatsApp message opens
         that customer's 24-hour window."""
         sid = self._sid("SM")
         params = {
-            "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": self.account_sid,
-            "From": from_, "To": to, "Body": body, "NumMedia": "0", "NumSegments": "1",
-            "SmsStatus": "received", "ApiVersion": API_VERSION,
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "SmsMessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": from_,
+            "To": to,
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "SmsStatus": "received",
+            "ApiVersion": API_VERSION,
         }
         with self._lock:
             if from_.startswith(WHATSAPP):
-                params.update(ProfileName="Dev Customer", WaId=from_[len(WHATSAPP):].lstrip("+"))
+                params.update(ProfileName="Dev Customer", WaId=from_[len(WHATSAPP) :].lstrip("+"))
                 self._windows[from_] = self.clock()
             else:
                 keyword = OPT_OUT_KEYWORDS.get(body.strip().upper())
@@ -405,12 +460,20 @@ class TwilioApiServer(BackgroundServer):
             answer = _Answer(500, _error_body(20500, 500, f"development server error: {exc!r}"), "bug")
         with self._lock:
             delay = self._delays.pop(0) if self._delays else 0.0
-            self._requests.append(RecordedRequest(
-                method=request.method, path=path, operation=operation, headers=dict(request.headers),
-                params=params if params is not None else _flat(request.args.to_dict(flat=False)),
-                json=body, status=answer.status, answer=answer.body, outcome=answer.outcome,
-                problems=answer.problems,
-            ))
+            self._requests.append(
+                RecordedRequest(
+                    method=request.method,
+                    path=path,
+                    operation=operation,
+                    headers=dict(request.headers),
+                    params=params if params is not None else _flat(request.args.to_dict(flat=False)),
+                    json=body,
+                    status=answer.status,
+                    answer=answer.body,
+                    outcome=answer.outcome,
+                    problems=answer.problems,
+                )
+            )
         if delay:
             time.sleep(delay)
         response = Response(json.dumps(answer.body), status=answer.status, mimetype="application/json")
@@ -418,11 +481,16 @@ class TwilioApiServer(BackgroundServer):
             response.headers[name] = value
         return response
 
-    def _process(self, path: str, form: dict | None, body: Any,
-                 parse_problem: str | None) -> tuple[str | None, _Answer]:
+    def _process(
+        self, path: str, form: dict | None, body: Any, parse_problem: str | None
+    ) -> tuple[str | None, _Answer]:
         auth = request.authorization
-        if auth is None or auth.type != "basic" or auth.username != self.account_sid \
-                or auth.password != self.auth_token:
+        if (
+            auth is None
+            or auth.type != "basic"
+            or auth.username != self.account_sid
+            or auth.password != self.auth_token
+        ):
             return None, _refusal(20003, "HTTP Basic auth with this account's SID and auth token is required", 401)
         failure = self._take_failure()
         if failure is not None:
@@ -435,14 +503,18 @@ class TwilioApiServer(BackgroundServer):
                 return None, _refusal(20001, problems[0].message, 405)
             return None, _refusal(20404, f"{request.method} {path} is not a Twilio operation", 404)
         if problems:
-            return name, _refusal(_code_for(problems[0]), "; ".join(p.message for p in problems),
-                                  problems=tuple(p.message for p in problems))
+            return name, _refusal(
+                _code_for(problems[0]),
+                "; ".join(p.message for p in problems),
+                problems=tuple(p.message for p in problems),
+            )
         account = path_params.get("AccountSid")
         if account is not None and account != self.account_sid:
             return name, _refusal(20003, f"AccountSid {account} in the URL is not the authenticated account", 401)
         if name not in ROUTES:
-            return name, _Answer(404, _error_body(20404, 404, f"{name} is not modelled by the development server"),
-                                 "unmodelled")
+            return name, _Answer(
+                404, _error_body(20404, 404, f"{name} is not modelled by the development server"), "unmodelled"
+            )
         answer = self._handlers()[name](path_params, form if form is not None else body)
         return name, self._checked(name, answer)
 
@@ -482,8 +554,12 @@ class TwilioApiServer(BackgroundServer):
         wrong = self.spec.check_response(op, answer.status, answer.body) if op else []
         if wrong:
             log.error("development Twilio answer to %s does not fit the spec: %s", name, wrong)
-            return _Answer(500, _error_body(20500, 500, "development server answer does not fit the spec: "
-                                            + "; ".join(wrong)), "bug", tuple(wrong))
+            return _Answer(
+                500,
+                _error_body(20500, 500, "development server answer does not fit the spec: " + "; ".join(wrong)),
+                "bug",
+                tuple(wrong),
+            )
         return answer
 
     def _take_failure(self) -> _Failure | None:
@@ -491,9 +567,14 @@ class TwilioApiServer(BackgroundServer):
             return self._next_failures.pop(0) if self._next_failures else None
 
     def _handlers(self) -> dict[str, Callable[[dict[str, str], Any], _Answer]]:
-        return {CREATE_MESSAGE: self._create_message, FETCH_MESSAGE: self._fetch_message,
-                CREATE_CONTENT: self._create_content, FETCH_CONTENT: self._fetch_content,
-                CREATE_APPROVAL: self._create_approval, FETCH_APPROVAL: self._fetch_approval}
+        return {
+            CREATE_MESSAGE: self._create_message,
+            FETCH_MESSAGE: self._fetch_message,
+            CREATE_CONTENT: self._create_content,
+            FETCH_CONTENT: self._fetch_content,
+            CREATE_APPROVAL: self._create_approval,
+            FETCH_APPROVAL: self._fetch_approval,
+        }
 
     # --- Messages -----------------------------------------------------------------------------
 
@@ -555,14 +636,26 @@ class TwilioApiServer(BackgroundServer):
         now = _rfc2822(self.clock())
         base = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
         return {
-            "account_sid": self.account_sid, "api_version": API_VERSION, "body": body,
-            "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
-            "error_code": None, "error_message": None, "from": form.get("From"),
-            "messaging_service_sid": service, "num_media": str(len(media) if isinstance(media, list) else 1),
-            "num_segments": segments, "price": None, "price_unit": "USD", "sid": sid,
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": form.get("From"),
+            "messaging_service_sid": service,
+            "num_media": str(len(media) if isinstance(media, list) else 1),
+            "num_segments": segments,
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
             "status": "accepted" if service else "queued",
             "subresource_uris": {"media": f"{base}/Media.json", "feedback": f"{base}/Feedback.json"},
-            "to": to, "uri": f"{base}.json",
+            "to": to,
+            "uri": f"{base}.json",
         }
 
     def _fetch_message(self, path_params: dict[str, str], _body: Any) -> _Answer:
@@ -579,8 +672,14 @@ class TwilioApiServer(BackgroundServer):
         if problems:
             return _refusal(20001, "; ".join(problems), problems=tuple(problems))
         with self._lock:
-            content = DevContent(self._sid("HX"), body.get("friendly_name"), body["language"],
-                                 dict(body.get("variables") or {}), body["types"], self.clock())
+            content = DevContent(
+                self._sid("HX"),
+                body.get("friendly_name"),
+                body["language"],
+                dict(body.get("variables") or {}),
+                body["types"],
+                self.clock(),
+            )
             self._contents[content.sid] = content
             return _Answer(201, self._content_resource(content))
 
@@ -599,9 +698,15 @@ class TwilioApiServer(BackgroundServer):
             content = self._contents.get(path_params["ContentSid"])
             if content is None:
                 return _Answer(404, _error_body(20404, 404, f"Content {path_params['ContentSid']} was not found"))
-            content.approval = {"type": "whatsapp", "name": body["name"], "category": body["category"],
-                                "content_type": _content_type(content.types), "status": "received",
-                                "rejection_reason": "", "allow_category_change": True}
+            content.approval = {
+                "type": "whatsapp",
+                "name": body["name"],
+                "category": body["category"],
+                "content_type": _content_type(content.types),
+                "status": "received",
+                "rejection_reason": "",
+                "allow_category_change": True,
+            }
             answer = {k: v for k, v in content.approval.items() if k != "type"}
             return _Answer(201, answer)
 
@@ -610,18 +715,34 @@ class TwilioApiServer(BackgroundServer):
             content = self._contents.get(path_params["Sid"])
             if content is None:
                 return _Answer(404, _error_body(20404, 404, f"Content {path_params['Sid']} was not found"))
-            return _Answer(200, {"sid": content.sid, "account_sid": self.account_sid,
-                                 "whatsapp": dict(content.approval or {}),
-                                 "url": f"{self.url}/v1/Content/{content.sid}/ApprovalRequests"})
+            return _Answer(
+                200,
+                {
+                    "sid": content.sid,
+                    "account_sid": self.account_sid,
+                    "whatsapp": dict(content.approval or {}),
+                    "url": f"{self.url}/v1/Content/{content.sid}/ApprovalRequests",
+                },
+            )
 
     def _content_resource(self, content: DevContent) -> dict[str, Any]:
         url = f"{self.url}/v1/Content/{content.sid}"
         when = _iso(content.created)
-        return {"sid": content.sid, "account_sid": self.account_sid, "friendly_name": content.friendly_name,
-                "language": content.language, "variables": content.variables, "types": content.types,
-                "url": url, "date_created": when, "date_updated": when,
-                "links": {"approval_create": f"{url}/ApprovalRequests/whatsapp",
-                          "approval_fetch": f"{url}/ApprovalRequests"}}
+        return {
+            "sid": content.sid,
+            "account_sid": self.account_sid,
+            "friendly_name": content.friendly_name,
+            "language": content.language,
+            "variables": content.variables,
+            "types": content.types,
+            "url": url,
+            "date_created": when,
+            "date_updated": when,
+            "links": {
+                "approval_create": f"{url}/ApprovalRequests/whatsapp",
+                "approval_fetch": f"{url}/ApprovalRequests",
+            },
+        }
 
     def _sid(self, prefix: str) -> str:
         return prefix + secrets.token_hex(16)
@@ -644,8 +765,13 @@ def _message_rules(form: dict[str, Any]) -> list[tuple[int, str]]:
     if not (body or form.get("MediaUrl") or content_sid):
         found.append((21602, "one of 'Body', 'MediaUrl' or 'ContentSid' is required"))
     if body and content_sid:
-        found.append((20001, "'Body' and 'ContentSid' cannot be combined: a template's text comes from the "
-                             "template (WhatsApp refuses a Body-template outside the 24-hour window)"))
+        found.append(
+            (
+                20001,
+                "'Body' and 'ContentSid' cannot be combined: a template's text comes from the "
+                "template (WhatsApp refuses a Body-template outside the 24-hour window)",
+            )
+        )
     if isinstance(body, str) and len(body) > MAX_VALUE_LENGTH:
         found.append((21658, f"'Body' has {len(body)} characters; the limit is {MAX_VALUE_LENGTH}"))
     if variables is not None:
@@ -656,8 +782,12 @@ def _message_rules(form: dict[str, Any]) -> list[tuple[int, str]]:
     if callback is not None and not _callback_ok(callback):
         found.append((21609, f"'StatusCallback' {callback!r} must be an http(s) URL whose host has no underscore"))
     validity = form.get("ValidityPeriod")
-    if validity is not None and not (isinstance(validity, int) and 1 <= validity <= MAX_VALIDITY_PERIOD
-                                     or str(validity).isdigit() and 1 <= int(validity) <= MAX_VALIDITY_PERIOD):
+    if validity is not None and not (
+        isinstance(validity, int)
+        and 1 <= validity <= MAX_VALIDITY_PERIOD
+        or str(validity).isdigit()
+        and 1 <= int(validity) <= MAX_VALIDITY_PERIOD
+    ):
         found.append((20001, f"'ValidityPeriod' {validity!r} must be an integer from 1 to {MAX_VALIDITY_PERIOD}"))
     return found
 
@@ -671,7 +801,7 @@ def _variables_rules(variables: Any, content_sid: Any) -> list[tuple[int, str]]:
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
-        found.append((21656, "'ContentVariables' must be a JSON object of string values, e.g. {\"1\": \"Ann\"}"))
+        found.append((21656, '\'ContentVariables\' must be a JSON object of string values, e.g. {"1": "Ann"}'))
     elif any(len(v) > MAX_VALUE_LENGTH for v in parsed.values()):
         found.append((21658, f"a 'ContentVariables' value is longer than {MAX_VALUE_LENGTH} characters"))
     return found
@@ -706,7 +836,7 @@ def _approval_rules(body: Any) -> list[str]:
 
 
 def _address_ok(address: str) -> bool:
-    return bool(E164.match(address[len(WHATSAPP):] if address.startswith(WHATSAPP) else address))
+    return bool(E164.match(address[len(WHATSAPP) :] if address.startswith(WHATSAPP) else address))
 
 
 def _callback_ok(url: str) -> bool:
@@ -722,8 +852,12 @@ def _content_type(types: dict[str, Any]) -> str:
 
 
 def _error_body(code: int, status: int, message: str) -> dict[str, Any]:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-            "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 def _refusal(code: int, explanation: str, status: int = 400, problems: tuple[str, ...] = ()) -> _Answer:
@@ -744,8 +878,14 @@ def _failure_answer(failure: _Failure, outcome: str = "failed") -> _Answer:
     message = failure.message or ERROR_MESSAGES.get(failure.code, f"Error {failure.code}")
     body = _error_body(failure.code, failure.status, message)
     if failure.problem_details:
-        body = {"type": body["more_info"], "title": ERROR_MESSAGES.get(failure.code, message), "status": failure.status,
-                "code": failure.code, "detail": message, "instance": request.path}
+        body = {
+            "type": body["more_info"],
+            "title": ERROR_MESSAGES.get(failure.code, message),
+            "status": failure.status,
+            "code": failure.code,
+            "detail": message,
+            "instance": request.path,
+        }
     return _Answer(failure.status, body, outcome, (), headers)
 
 
@@ -791,16 +931,22 @@ def _iso(timestamp: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Development Twilio Messages + Content API (never for production)")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--spec-dir", help=f"folder with Twilio's OpenAPI JSON (default ${twilio_spec.ENV_VAR} "
-                                           "or ../shared/fixtures/twilio)")
+    parser.add_argument(
+        "--spec-dir",
+        help=f"folder with Twilio's OpenAPI JSON (default ${twilio_spec.ENV_VAR} or ../shared/fixtures/twilio)",
+    )
     parser.add_argument("--account-sid", default=DEFAULT_ACCOUNT_SID)
     parser.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN)
     args = parser.parse_args(argv)
-    server = TwilioApiServer(args.spec_dir, account_sid=args.account_sid, auth_token=args.auth_token,
-                             port=args.port).start()
+    server = TwilioApiServer(
+        args.spec_dir, account_sid=args.account_sid, auth_token=args.auth_token, port=args.port
+    ).start()
     print(f"TWILIO_API_BASE_URL={server.api_base} TWILIO_CONTENT_BASE_URL={server.content_base}", flush=True)
-    print(f"account {server.account_sid}, auth token {server.auth_token} "
-          f"(validation {'on' if server.validating else 'OFF'})", flush=True)
+    print(
+        f"account {server.account_sid}, auth token {server.auth_token} "
+        f"(validation {'on' if server.validating else 'OFF'})",
+        flush=True,
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -813,5 +959,13 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["TwilioApiServer", "DevMessage", "DevContent", "RecordedRequest", "DEFAULT_ACCOUNT_SID",
-           "DEFAULT_AUTH_TOKEN", "ERROR_MESSAGES", "OPT_OUT_KEYWORDS"]
+__all__ = [
+    "TwilioApiServer",
+    "DevMessage",
+    "DevContent",
+    "RecordedRequest",
+    "DEFAULT_ACCOUNT_SID",
+    "DEFAULT_AUTH_TOKEN",
+    "ERROR_MESSAGES",
+    "OPT_OUT_KEYWORDS",
+]

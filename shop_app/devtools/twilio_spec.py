@@ -62,8 +62,9 @@ def _phone_number(value: object) -> bool:
     """E.164, a channel address, a short code or an alphanumeric sender ID (From takes all four)."""
     if not isinstance(value, str):
         return True
-    return bool(E164.match(value) or CHANNEL_ADDRESS.match(value) or SHORT_CODE.match(value)
-                or ALPHANUMERIC_SENDER.match(value))
+    return bool(
+        E164.match(value) or CHANNEL_ADDRESS.match(value) or SHORT_CODE.match(value) or ALPHANUMERIC_SENDER.match(value)
+    )
 
 
 @FORMATS.checks("uri")
@@ -140,14 +141,18 @@ class TwilioSpec:
         for api, document in documents.items():
             for strict in (True, False):
                 uri = _uri_of(api, strict)
-                components = {name: _convert(schema, uri, strict)
-                              for name, schema in document.get("components", {}).get("schemas", {}).items()}
+                components = {
+                    name: _convert(schema, uri, strict)
+                    for name, schema in document.get("components", {}).get("schemas", {}).items()
+                }
                 self._schemas[(api, strict)] = components
-                resources.append((uri, Resource(contents={"components": {"schemas": components}},
-                                                specification=DRAFT7)))
+                resources.append(
+                    (uri, Resource(contents={"components": {"schemas": components}}, specification=DRAFT7))
+                )
         self.registry: Registry = Registry().with_resources(resources)
-        self.operations: list[Operation] = [op for api, document in documents.items()
-                                            for op in self._operations(api, document)]
+        self.operations: list[Operation] = [
+            op for api, document in documents.items() for op in self._operations(api, document)
+        ]
 
     # --- lookup -------------------------------------------------------------------------------
 
@@ -250,7 +255,8 @@ class TwilioSpec:
                     if location not in ("path", "query"):
                         continue
                     parameters.setdefault(location, {})[parameter["name"]] = _convert(
-                        parameter.get("schema", {}), strict_uri, True)
+                        parameter.get("schema", {}), strict_uri, True
+                    )
                     if parameter.get("required") or location == "path":
                         required.add(parameter["name"])
                 media_type, body_schema = None, None
@@ -264,8 +270,18 @@ class TwilioSpec:
                     if schema is not None and status.isdigit():
                         responses[int(status)] = _convert(schema, open_uri, False)
                 conditional = tuple(tuple(group) for group in (op.get("x-twilio") or {}).get("conditional", []))
-                yield Operation(api, method.upper(), template, _template_pattern(template), parameters,
-                                frozenset(required), media_type, body_schema, conditional, responses)
+                yield Operation(
+                    api,
+                    method.upper(),
+                    template,
+                    _template_pattern(template),
+                    parameters,
+                    frozenset(required),
+                    media_type,
+                    body_schema,
+                    conditional,
+                    responses,
+                )
 
 
 def _uri_of(api: str, strict: bool) -> str:
@@ -359,12 +375,18 @@ def _problems_of(error, instance: Any, prefix: str | None) -> list[Problem]:
     where = ".".join(filter(None, [prefix, *path])) or None
     if error.validator == "required":
         present = error.instance if isinstance(error.instance, dict) else {}
-        return [Problem(".".join(filter(None, [where, name])), "required", f"{name!r} is required")
-                for name in error.validator_value if name not in present]
+        return [
+            Problem(".".join(filter(None, [where, name])), "required", f"{name!r} is required")
+            for name in error.validator_value
+            if name not in present
+        ]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {}))
-        return [Problem(".".join(filter(None, [where, name])), "unknown", f"unknown parameter {name!r}")
-                for name in error.instance if name not in known]
+        return [
+            Problem(".".join(filter(None, [where, name])), "unknown", f"unknown parameter {name!r}")
+            for name in error.instance
+            if name not in known
+        ]
     value = error.instance
     shown = value if not isinstance(value, str) or len(value) <= 60 else value[:57] + "..."
     return [Problem(where, "invalid", f"{where or 'body'}: {shown!r} {_reason(error)}")]
@@ -405,11 +427,27 @@ def find_spec(explicit: str | Path | None = None) -> TwilioSpec | None:
     folder = spec_location(explicit)
     missing = [name for name in SPEC_FILES.values() if not (folder / name).is_file()]
     if missing:
-        log.warning("Twilio OpenAPI spec %s not found in %s (set %s): the development Twilio server will "
-                    "answer WITHOUT validating requests", ", ".join(missing), folder, ENV_VAR)
+        log.warning(
+            "Twilio OpenAPI spec %s not found in %s (set %s): the development Twilio server will "
+            "answer WITHOUT validating requests",
+            ", ".join(missing),
+            folder,
+            ENV_VAR,
+        )
         return None
     return load_spec(folder)
 
 
-__all__ = ["TwilioSpec", "Operation", "Problem", "find_spec", "load_spec", "spec_location", "template_pattern",
-           "DEFAULT_SPEC_DIR", "ENV_VAR", "E164", "FORMATS"]
+__all__ = [
+    "TwilioSpec",
+    "Operation",
+    "Problem",
+    "find_spec",
+    "load_spec",
+    "spec_location",
+    "template_pattern",
+    "DEFAULT_SPEC_DIR",
+    "ENV_VAR",
+    "E164",
+    "FORMATS",
+]

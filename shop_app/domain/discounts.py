@@ -101,7 +101,8 @@ class DiscountSpec:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         if self.customer_gid is not None and not (
-            self.customer_gid.startswith(CUSTOMER_GID_PREFIX) and self.customer_gid[len(CUSTOMER_GID_PREFIX):].isdigit()
+            self.customer_gid.startswith(CUSTOMER_GID_PREFIX)
+            and self.customer_gid[len(CUSTOMER_GID_PREFIX) :].isdigit()
         ):
             raise ValueError(f"customer_gid must look like {CUSTOMER_GID_PREFIX}123")
         if not isinstance(self.combines_with_shipping, bool):

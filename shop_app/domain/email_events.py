@@ -140,7 +140,11 @@ def _describe(name: str, kind: str, raw: dict) -> tuple[str, str | None, bool]:
         return detail, f"SendGrid dropped the email: {words}", by_person
     if kind == "opened":
         machine = raw.get("sg_machine_open") is True  # Apple Mail Privacy Protection fetches every image
-        return ("opened (machine open: the mail app fetched it, maybe not a person)" if machine else "opened"), None, False
+        return (
+            ("opened (machine open: the mail app fetched it, maybe not a person)" if machine else "opened"),
+            None,
+            False,
+        )
     if kind == "clicked":
         return _join("clicked", _text(raw.get("url"))), None, False
     if kind == "complained":

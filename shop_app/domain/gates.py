@@ -72,4 +72,3 @@ def decide(facts: SendFacts, now: datetime) -> Decision:
     if later:
         return Decision(Verdict.SKIP, f"superseded: the later '{later[0].value}' step has already started")
     return SEND
-

@@ -142,7 +142,9 @@ def parse_checkout(data: Any) -> Checkout:
         updated_at=parse_time(data.get("updated_at"), "updated_at"),
         created_at=parse_time(data.get("created_at"), "created_at", required=False),
         email=normal_email(data.get("email")) or normal_email(customer.get("email")),
-        phone=normal_phone(data.get("phone")) or normal_phone(data.get("sms_marketing_phone")) or normal_phone(customer.get("phone")),
+        phone=normal_phone(data.get("phone"))
+        or normal_phone(data.get("sms_marketing_phone"))
+        or normal_phone(customer.get("phone")),
         customer_id=_id(customer.get("id")),
         first_name=_first_name(data),
         abandoned_checkout_url=_text(data.get("abandoned_checkout_url"), 2048),
@@ -177,7 +179,9 @@ def parse_order(data: Any) -> Order:
         created_at=parse_time(data.get("created_at"), "created_at"),
         checkout_token=_text(data.get("checkout_token"), 64),
         cart_token=_text(data.get("cart_token"), 64),
-        email=normal_email(data.get("email")) or normal_email(data.get("contact_email")) or normal_email(customer.get("email")),
+        email=normal_email(data.get("email"))
+        or normal_email(data.get("contact_email"))
+        or normal_email(customer.get("email")),
         phone=normal_phone(data.get("phone")) or normal_phone(customer.get("phone")),
         customer_id=_id(customer.get("id")),
         financial_status=_text(data.get("financial_status"), 32),
@@ -192,7 +196,11 @@ def parse_privacy_request(data: Any) -> tuple[str | None, str | None, str | None
     customer = data.get("customer")
     if not isinstance(customer, dict):
         raise PayloadProblem("customer is missing: not a privacy request")
-    customer_id, email, phone = _id(customer.get("id")), normal_email(customer.get("email")), normal_phone(customer.get("phone"))
+    customer_id, email, phone = (
+        _id(customer.get("id")),
+        normal_email(customer.get("email")),
+        normal_phone(customer.get("phone")),
+    )
     if not (customer_id or email or phone):
         raise PayloadProblem("the customer has no id, email or phone to match")
     raw_orders = data.get("orders_to_redact", data.get("orders_requested")) or []

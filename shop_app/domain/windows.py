@@ -40,9 +40,7 @@ MINUTES_PER_DAY = 24 * 60
 DEFAULT_START = 9 * 60  # 09:00
 DEFAULT_END = 21 * 60  # 21:00
 #: 09:00-21:00 every day, the windows a shop has until its merchant changes them.
-DEFAULT_DAYS: tuple[tuple[tuple[int, int], ...], ...] = tuple(
-    ((DEFAULT_START, DEFAULT_END),) for _ in WEEKDAYS
-)
+DEFAULT_DAYS: tuple[tuple[tuple[int, int], ...], ...] = tuple(((DEFAULT_START, DEFAULT_END),) for _ in WEEKDAYS)
 
 DAYS_FIELD = "delivery_windows.days"
 TIMEZONE_FIELD = "delivery_windows.timezone"
@@ -294,11 +292,13 @@ def _parse_day(value: list[object], path: str, errors: list[FieldError]) -> Day:
         if reach is not None and current[0] < reach[1]:
             # Report on whichever of the two comes later in the document.
             later, earlier = (current, reach) if current[2] > reach[2] else (reach, current)
-            errors.append(FieldError(
-                f"{path}[{later[2]}]",
-                f"{format_minute(later[0])}-{format_minute(later[1])} overlaps "
-                f"{format_minute(earlier[0])}-{format_minute(earlier[1])} ({day_name}[{earlier[2]}])",
-            ))
+            errors.append(
+                FieldError(
+                    f"{path}[{later[2]}]",
+                    f"{format_minute(later[0])}-{format_minute(later[1])} overlaps "
+                    f"{format_minute(earlier[0])}-{format_minute(earlier[1])} ({day_name}[{earlier[2]}])",
+                )
+            )
         if reach is None or current[1] > reach[1]:
             reach = current
     return tuple((start, end) for start, end, _ in parsed)

@@ -167,7 +167,9 @@ _STEPS = {
     },
 }
 
-_ITEMS_TEXT = "{% for item in cart_items %}\n- {{ item.quantity }} x {{ item.title }} ({{ item.price }})\n{% endfor %}\n"
+_ITEMS_TEXT = (
+    "{% for item in cart_items %}\n- {{ item.quantity }} x {{ item.title }} ({{ item.price }})\n{% endfor %}\n"
+)
 _ITEMS_HTML = (
     '<table role="presentation" cellpadding="6" style="border-collapse:collapse">\n'
     "{% for item in cart_items %}\n"

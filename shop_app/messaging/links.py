@@ -102,7 +102,7 @@ def read_click_token(secret_key: str, token: str) -> ClickTarget:
         raise BadClickToken("click token does not carry our signature")
     version, message_id = _HEADER.unpack_from(signed)
     try:
-        url = check_target(signed[_HEADER.size:].decode("utf-8"))
+        url = check_target(signed[_HEADER.size :].decode("utf-8"))
     except ValueError as exc:  # cannot happen for a token we minted; refuse rather than redirect
         raise BadClickToken("click token target is not an http(s) URL") from exc
     if version != _VERSION or message_id == 0:
@@ -130,8 +130,17 @@ def record_click(session: Session, target: ClickTarget, at: datetime) -> int | N
         first = {"clicks": 1, "first_at": at.isoformat(), "last_at": at.isoformat(), "last_url": target.url}
         try:
             with session.begin_nested():
-                session.add(MessageEvent(shop_id=message.shop_id, message_id=message.id, provider=PROVIDER,
-                                         provider_id=provider_id, event=EVENT, detail="clicked 1 time", raw=first))
+                session.add(
+                    MessageEvent(
+                        shop_id=message.shop_id,
+                        message_id=message.id,
+                        provider=PROVIDER,
+                        provider_id=provider_id,
+                        event=EVENT,
+                        detail="clicked 1 time",
+                        raw=first,
+                    )
+                )
         except IntegrityError:  # a concurrent first click won the insert: count on top of it
             row = _click_row(session, provider_id)
     count = 1

@@ -367,12 +367,20 @@ class _Cart:
 #: small: one item, no name, no offer, so `cart_items[1]` or a division by the item count fails at save.
 _CARTS = {
     ("typical", "en"): _Cart(
-        "Emma", (CartItem("Linen shirt", 1, "49.00 EUR"), CartItem("Straw hat", 2, "20.00 EUR")),
-        "89.00 EUR", "SAVE15-K7QM", "15% off", "Jun 14, 18:00",
+        "Emma",
+        (CartItem("Linen shirt", 1, "49.00 EUR"), CartItem("Straw hat", 2, "20.00 EUR")),
+        "89.00 EUR",
+        "SAVE15-K7QM",
+        "15% off",
+        "Jun 14, 18:00",
     ),
     ("typical", "es"): _Cart(
-        "Marta", (CartItem("Camisa de lino", 1, "49.00 EUR"), CartItem("Sombrero de paja", 2, "20.00 EUR")),
-        "89.00 EUR", "SAVE15-K7QM", "15 % de descuento", "14/06 18:00",
+        "Marta",
+        (CartItem("Camisa de lino", 1, "49.00 EUR"), CartItem("Sombrero de paja", 2, "20.00 EUR")),
+        "89.00 EUR",
+        "SAVE15-K7QM",
+        "15 % de descuento",
+        "14/06 18:00",
     ),
     ("long", "en"): _Cart(
         "Anne-Catherine",
@@ -382,7 +390,10 @@ _CARTS = {
             CartItem("Handwoven straw sun hat", 1, "59.00 EUR"),
             CartItem("Waxed canvas weekender bag", 4, "249.00 EUR"),
         ),
-        "1,273.40 EUR", "PRIME-7KQ4M2XHW9TB", "12.50 EUR off", "Jun 14, 18:00",
+        "1,273.40 EUR",
+        "PRIME-7KQ4M2XHW9TB",
+        "12.50 EUR off",
+        "Jun 14, 18:00",
     ),
     ("long", "es"): _Cart(
         "Maria Fernanda",
@@ -392,7 +403,10 @@ _CARTS = {
             CartItem("Sombrero de paja trenzada", 1, "59.00 EUR"),
             CartItem("Bolsa de viaje de lona", 4, "249.00 EUR"),
         ),
-        "1,273.40 EUR", "PRIME-7KQ4M2XHW9TB", "12.50 EUR de descuento", "14/06 18:00",
+        "1,273.40 EUR",
+        "PRIME-7KQ4M2XHW9TB",
+        "12.50 EUR de descuento",
+        "14/06 18:00",
     ),
     ("small", "en"): _Cart("", (CartItem("Gift card", 1, "25.00 EUR"),), "25.00 EUR", "", "", ""),
     ("small", "es"): _Cart("", (CartItem("Tarjeta regalo", 1, "25.00 EUR"),), "25.00 EUR", "", "", ""),

@@ -52,8 +52,13 @@ class UnsubscribeTokens:
             version, shop_id, channel, address = payload
         except (ValueError, TypeError) as exc:  # SecretBox.open raises ValueError for a bad token
             raise BadUnsubscribeToken("unsubscribe token is not valid") from exc
-        if version != _VERSION or not isinstance(shop_id, int) or not isinstance(channel, str) \
-                or not isinstance(address, str) or not address:
+        if (
+            version != _VERSION
+            or not isinstance(shop_id, int)
+            or not isinstance(channel, str)
+            or not isinstance(address, str)
+            or not address
+        ):
             raise BadUnsubscribeToken("unsubscribe token has an unexpected payload")
         return UnsubscribeTarget(shop_id, channel, address)
 

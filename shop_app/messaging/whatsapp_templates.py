@@ -30,28 +30,38 @@ UNSUBMITTED = "unsubmitted"
 
 _BODIES: dict[tuple[str, str], str] = {
     ("whatsapp", "en"): "Hi {{1}}, this is {{2}}. You left {{3}} in your cart. "
-                        "It is saved for you here: {{4}} Reply STOP to opt out.",
+    "It is saved for you here: {{4}} Reply STOP to opt out.",
     ("whatsapp+offer", "en"): "Hi {{1}}, this is {{2}}. You left {{3}} in your cart. {{5}} "
-                              "It is saved for you here: {{4}} Reply STOP to opt out.",
+    "It is saved for you here: {{4}} Reply STOP to opt out.",
     ("prime", "en"): "Hi {{1}}, {{2}} here. Your {{3}} is still waiting for you. "
-                     "Complete your order: {{4}} Reply STOP to opt out.",
+    "Complete your order: {{4}} Reply STOP to opt out.",
     ("prime+offer", "en"): "Hi {{1}}, {{2}} here. Your {{3}} is still waiting for you. {{5}} "
-                           "Complete your order: {{4}} Reply STOP to opt out.",
+    "Complete your order: {{4}} Reply STOP to opt out.",
     ("whatsapp", "es"): "Hola {{1}}, te escribimos de {{2}}. Dejaste {{3}} en tu carrito. "
-                        "Lo guardamos aquí: {{4}} Responde BAJA para no recibir más mensajes.",
+    "Lo guardamos aquí: {{4}} Responde BAJA para no recibir más mensajes.",
     ("whatsapp+offer", "es"): "Hola {{1}}, te escribimos de {{2}}. Dejaste {{3}} en tu carrito. {{5}} "
-                              "Lo guardamos aquí: {{4}} Responde BAJA para no recibir más mensajes.",
+    "Lo guardamos aquí: {{4}} Responde BAJA para no recibir más mensajes.",
     ("prime", "es"): "Hola {{1}}, somos {{2}}. Tu {{3}} te sigue esperando. "
-                     "Completa tu pedido: {{4}} Responde BAJA para no recibir más mensajes.",
+    "Completa tu pedido: {{4}} Responde BAJA para no recibir más mensajes.",
     ("prime+offer", "es"): "Hola {{1}}, somos {{2}}. Tu {{3}} te sigue esperando. {{5}} "
-                           "Completa tu pedido: {{4}} Responde BAJA para no recibir más mensajes.",
+    "Completa tu pedido: {{4}} Responde BAJA para no recibir más mensajes.",
 }
 #: Shown to Meta's reviewers and used when a value is missing.
 _SAMPLES = {
-    "en": {"1": "Ana", "2": "Demo Shop", "3": "1 x Linen shirt", "4": "https://demo-shop.example/cart",
-           "5": "Use code SAVE10 for 10% off until Friday."},
-    "es": {"1": "Ana", "2": "Demo Shop", "3": "1 x Camisa de lino", "4": "https://demo-shop.example/cart",
-           "5": "Usa el código SAVE10 para un 10% de descuento hasta el viernes."},
+    "en": {
+        "1": "Ana",
+        "2": "Demo Shop",
+        "3": "1 x Linen shirt",
+        "4": "https://demo-shop.example/cart",
+        "5": "Use code SAVE10 for 10% off until Friday.",
+    },
+    "es": {
+        "1": "Ana",
+        "2": "Demo Shop",
+        "3": "1 x Camisa de lino",
+        "4": "https://demo-shop.example/cart",
+        "5": "Usa el código SAVE10 para un 10% de descuento hasta el viernes.",
+    },
 }
 _NO_NAME = {"en": "there", "es": "de nuevo"}
 _VARIABLE = re.compile(r"\{\{(\d+)\}\}")
@@ -81,8 +91,9 @@ def key_for(step: str, has_offer: bool) -> str:
     return f"{step}+offer" if has_offer else step
 
 
-def variables(language: str, *, first_name: str, shop_name: str, cart_summary: str, link: str,
-              offer: str | None) -> dict[str, str]:
+def variables(
+    language: str, *, first_name: str, shop_name: str, cart_summary: str, link: str, offer: str | None
+) -> dict[str, str]:
     """The values for one message. WhatsApp refuses empty or multi-line values, so each is one tidy line."""
     values = {"1": first_name or _NO_NAME.get(language, ""), "2": shop_name, "3": cart_summary, "4": link}
     if offer:
@@ -114,14 +125,19 @@ def render(key: str, language: str, values: dict[str, str]) -> str:
 
 def find(session: Session, shop_id: int, key: str, language: str) -> ContentTemplate | None:
     """The shop's template for (key, language), whatever Meta said of it; None when never created."""
-    return session.scalar(select(ContentTemplate).where(
-        ContentTemplate.shop_id == shop_id, ContentTemplate.step == key, ContentTemplate.language == language))
+    return session.scalar(
+        select(ContentTemplate).where(
+            ContentTemplate.shop_id == shop_id, ContentTemplate.step == key, ContentTemplate.language == language
+        )
+    )
 
 
 def missing(session: Session, shop_id: int) -> list[Needed]:
-    have = set(session.execute(
-        select(ContentTemplate.step, ContentTemplate.language).where(ContentTemplate.shop_id == shop_id)
-    ).all())
+    have = set(
+        session.execute(
+            select(ContentTemplate.step, ContentTemplate.language).where(ContentTemplate.shop_id == shop_id)
+        ).all()
+    )
     return [n for n in needed() if (n.key, n.language) not in have]
 
 
@@ -140,14 +156,28 @@ def create_missing(sessions, transport, shop_id: int, now: datetime) -> list[str
         with transaction(sessions) as session:
             try:
                 with session.begin_nested():
-                    session.add(ContentTemplate(shop_id=shop_id, step=item.key, language=item.language,
-                                                content_sid=sid, approval_status=UNSUBMITTED, checked_at=now))
+                    session.add(
+                        ContentTemplate(
+                            shop_id=shop_id,
+                            step=item.key,
+                            language=item.language,
+                            content_sid=sid,
+                            approval_status=UNSUBMITTED,
+                            checked_at=now,
+                        )
+                    )
             except IntegrityError:  # created concurrently; theirs is kept
                 continue
         done.append(f"{item.friendly_name}: created {sid}")
     with transaction(sessions) as session:
-        unsubmitted = [(r.id, r.content_sid, r.step, r.language) for r in session.scalars(select(ContentTemplate).where(
-            ContentTemplate.shop_id == shop_id, ContentTemplate.approval_status == UNSUBMITTED))]
+        unsubmitted = [
+            (r.id, r.content_sid, r.step, r.language)
+            for r in session.scalars(
+                select(ContentTemplate).where(
+                    ContentTemplate.shop_id == shop_id, ContentTemplate.approval_status == UNSUBMITTED
+                )
+            )
+        ]
     names = {(n.key, n.language): n.friendly_name for n in needed()}
     for row_id, sid, key, language in unsubmitted:
         status = transport.submit_for_approval(sid, names.get((key, language), f"reclaim_{language}"), CATEGORY)
@@ -162,8 +192,10 @@ def create_missing(sessions, transport, shop_id: int, now: datetime) -> list[str
 def refresh(sessions, transport, shop_id: int, now: datetime) -> list[dict]:
     """Ask Twilio for each template's approval state and store it."""
     with transaction(sessions) as session:
-        rows = [(r.id, r.content_sid) for r in session.scalars(
-            select(ContentTemplate).where(ContentTemplate.shop_id == shop_id))]
+        rows = [
+            (r.id, r.content_sid)
+            for r in session.scalars(select(ContentTemplate).where(ContentTemplate.shop_id == shop_id))
+        ]
     for row_id, sid in rows:
         status, reason = transport.approval_status(sid)
         with transaction(sessions) as session:
@@ -175,16 +207,23 @@ def refresh(sessions, transport, shop_id: int, now: datetime) -> list[dict]:
 
 
 def listing(session: Session, shop_id: int) -> list[dict]:
-    rows = {(r.step, r.language): r for r in session.scalars(
-        select(ContentTemplate).where(ContentTemplate.shop_id == shop_id))}
+    rows = {
+        (r.step, r.language): r
+        for r in session.scalars(select(ContentTemplate).where(ContentTemplate.shop_id == shop_id))
+    }
     out = []
     for item in needed():
         row = rows.get((item.key, item.language))
-        out.append({
-            "key": item.key, "language": item.language, "name": item.friendly_name, "body": item.body,
-            "content_sid": row.content_sid if row else None,
-            "status": row.approval_status if row else "not created",
-            "rejection_reason": row.rejection_reason if row else None,
-            "checked_at": row.checked_at.isoformat() if row and row.checked_at else None,
-        })
+        out.append(
+            {
+                "key": item.key,
+                "language": item.language,
+                "name": item.friendly_name,
+                "body": item.body,
+                "content_sid": row.content_sid if row else None,
+                "status": row.approval_status if row else "not created",
+                "rejection_reason": row.rejection_reason if row else None,
+                "checked_at": row.checked_at.isoformat() if row and row.checked_at else None,
+            }
+        )
     return out

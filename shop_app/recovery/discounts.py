@@ -41,7 +41,9 @@ class StepOffer:
     incentive: Incentive
 
 
-def code_for(sessions: sessionmaker[Session], client: AdminClient | None, offer: StepOffer, now: datetime) -> str | None:
+def code_for(
+    sessions: sessionmaker[Session], client: AdminClient | None, offer: StepOffer, now: datetime
+) -> str | None:
     """The code to put in the message, or None when the step offers nothing.
 
     Raises DiscountUnavailable (or an Admin API error) when a unique code cannot be
@@ -74,7 +76,9 @@ def code_for(sessions: sessionmaker[Session], client: AdminClient | None, offer:
         if shopify_id is None:
             raise DiscountUnavailable(f"Shopify refused the code {code} as taken") from None
     with transaction(sessions) as session:
-        row = session.scalar(select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step))
+        row = session.scalar(
+            select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
+        )
         row.shopify_id = shopify_id
     return code
 

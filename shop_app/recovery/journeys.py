@@ -47,9 +47,7 @@ def checkout_of(row: CheckoutRow) -> Checkout:
 def store_checkout(session: Session, shop: Shop, checkout: Checkout) -> tuple[CheckoutRow, str | None]:
     """Upsert; returns (row, why_ignored). A stale `updated_at` never overwrites newer state."""
     row = session.scalar(
-        select(CheckoutRow)
-        .where(CheckoutRow.shop_id == shop.id, CheckoutRow.token == checkout.token)
-        .with_for_update()
+        select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, CheckoutRow.token == checkout.token).with_for_update()
     )
     if row is not None and row.deleted_at is not None:
         return row, "checkout was deleted; later update ignored"
@@ -92,11 +90,20 @@ def _record_checkout_consent(session: Session, shop: Shop, row: CheckoutRow, che
     """
     at = checkout.updated_at
     if checkout.email and checkout.accepts_email_marketing is not None:
-        record_consent(session, shop.id, "email", checkout.email, granted=checkout.accepts_email_marketing,
-                       source="checkout", at=at, profile_id=row.profile_id)
+        record_consent(
+            session,
+            shop.id,
+            "email",
+            checkout.email,
+            granted=checkout.accepts_email_marketing,
+            source="checkout",
+            at=at,
+            profile_id=row.profile_id,
+        )
     if checkout.phone and checkout.accepts_sms_marketing:
-        record_consent(session, shop.id, "sms", checkout.phone, granted=True, source="checkout", at=at,
-                       profile_id=row.profile_id)
+        record_consent(
+            session, shop.id, "sms", checkout.phone, granted=True, source="checkout", at=at, profile_id=row.profile_id
+        )
 
 
 def _profile_for(session: Session, shop: Shop, checkout: Checkout) -> Profile:

@@ -24,7 +24,9 @@ def complete_install(rt, domain: str, token: OfflineToken, now: datetime) -> Sho
     with transaction(rt.sessions) as session:
         shop = session.scalar(select(Shop).where(Shop.domain == domain))
         if shop is None:
-            shop = Shop(domain=domain, name=domain.split(".")[0].replace("-", " ").title(), timezone="UTC", currency="USD")
+            shop = Shop(
+                domain=domain, name=domain.split(".")[0].replace("-", " ").title(), timezone="UTC", currency="USD"
+            )
             session.add(shop)
         shop.status, shop.installed_at, shop.uninstalled_at = "installed", now, None
         shop.setup_completed_at = None

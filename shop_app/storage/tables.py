@@ -350,9 +350,7 @@ class MessageEvent(Base):
     """
 
     __tablename__ = "message_events"
-    __table_args__ = (
-        UniqueConstraint("provider", "provider_id", "event", name="uq_message_events_provider_event"),
-    )
+    __table_args__ = (UniqueConstraint("provider", "provider_id", "event", name="uq_message_events_provider_event"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
     message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="CASCADE"), index=True)
@@ -375,7 +373,9 @@ class Consent(Base):
     channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(320))
     state: Mapped[str] = mapped_column(String(16))  # granted | revoked
-    source: Mapped[str] = mapped_column(String(32))  # checkout | customer | storefront | keyword | unsubscribe | provider
+    source: Mapped[str] = mapped_column(
+        String(32)
+    )  # checkout | customer | storefront | keyword | unsubscribe | provider
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -383,9 +383,7 @@ class MessageTemplate(Base):
     """A merchant's own text for one step, channel and language (the defaults apply otherwise)."""
 
     __tablename__ = "message_templates"
-    __table_args__ = (
-        UniqueConstraint("shop_id", "step", "channel", "language", name="uq_message_templates_shop_key"),
-    )
+    __table_args__ = (UniqueConstraint("shop_id", "step", "channel", "language", name="uq_message_templates_shop_key"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
     step: Mapped[str] = mapped_column(String(16))

@@ -98,8 +98,10 @@ def test_builder_refuses_header_injection():
 
 def test_send_uses_the_compose_function_for_outgoing_messages(smtp):
     controller, handler = smtp
-    transport = SmtpTransport(f"smtp://127.0.0.1:{controller.port}",
-                              compose=lambda m: spec(to=m.to, subject=m.subject, message_id=m.message_id))
+    transport = SmtpTransport(
+        f"smtp://127.0.0.1:{controller.port}",
+        compose=lambda m: spec(to=m.to, subject=m.subject, message_id=m.message_id),
+    )
     result = transport.send(OutgoingMessage(7, "demo-shop.myshopify.com", "email", "bo@example.com", "Hola", "…"))
     assert result.status is SendStatus.SENT
     assert handler.messages()[0]["To"] == "bo@example.com"
@@ -193,19 +195,24 @@ def test_sendgrid_202_is_sent_with_the_x_message_id(sendgrid):
     assert body["from"] == {"email": "reminders@reclaim.example", "name": "Demo Shop"}
     assert body["reply_to"] == {"email": "owner@demo-shop.example"}
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
-    assert body["headers"] == {"List-Unsubscribe": f"<{UNSUB}>, <mailto:unsubscribe@reclaim.example>",
-                               "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert body["headers"] == {
+        "List-Unsubscribe": f"<{UNSUB}>, <mailto:unsubscribe@reclaim.example>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
     assert body["custom_args"] == {"reclaim_message_id": "42"}
     assert body["tracking_settings"]["click_tracking"]["enable"] is False  # our redirect counts clicks
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (400, SendStatus.FAILED_PERMANENT),
-    (401, SendStatus.FAILED_PERMANENT),
-    (429, SendStatus.FAILED_TRANSIENT),
-    (500, SendStatus.FAILED_TRANSIENT),
-    (503, SendStatus.FAILED_TRANSIENT),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, SendStatus.FAILED_PERMANENT),
+        (401, SendStatus.FAILED_PERMANENT),
+        (429, SendStatus.FAILED_TRANSIENT),
+        (500, SendStatus.FAILED_TRANSIENT),
+        (503, SendStatus.FAILED_TRANSIENT),
+    ],
+)
 def test_sendgrid_errors_are_classified(sendgrid, status, expected):
     transport, fake = sendgrid
     fake.answers.append((status, {"Content-Type": "application/json"}, b'{"errors":[{"message":"nope"}]}'))

@@ -64,8 +64,14 @@ def waits() -> list[float]:
 def shop(server):
     """A fresh shop per test so discounts and orders never leak between tests."""
     domain = f"shop-{os.urandom(4).hex()}.myshopify.com"
-    server.add_shop(domain, name="Demo Shop", email="owner@demo.example", iana_timezone="Europe/Madrid",
-                    currency_code="EUR", primary_domain_host="demo.example")
+    server.add_shop(
+        domain,
+        name="Demo Shop",
+        email="owner@demo.example",
+        iana_timezone="Europe/Madrid",
+        currency_code="EUR",
+        primary_domain_host="demo.example",
+    )
     return domain
 
 
@@ -75,10 +81,19 @@ def api(server, settings, shop, waits):
         yield client
 
 
-def code_spec(kind: str = "percentage", value: Decimal | None = Decimal("10"), customer: str | None = None) -> DiscountSpec:
-    return DiscountSpec(kind=kind, value=value, code=unguessable_code("BACK", os.urandom(random_bytes_needed())),
-                        title="Reclaim: come back", starts_at=NOW, ends_at=default_expiry(NOW),
-                        customer_gid=customer, combines_with_shipping=True)
+def code_spec(
+    kind: str = "percentage", value: Decimal | None = Decimal("10"), customer: str | None = None
+) -> DiscountSpec:
+    return DiscountSpec(
+        kind=kind,
+        value=value,
+        code=unguessable_code("BACK", os.urandom(random_bytes_needed())),
+        title="Reclaim: come back",
+        starts_at=NOW,
+        ends_at=default_expiry(NOW),
+        customer_gid=customer,
+        combines_with_shipping=True,
+    )
 
 
 # --- happy paths -------------------------------------------------------------------------------
@@ -87,7 +102,11 @@ def code_spec(kind: str = "percentage", value: Decimal | None = Decimal("10"), c
 def test_shop_info_goes_to_the_configured_base_url_with_the_token(server, api, shop) -> None:
     info = api.shop_info()
     assert (info.name, info.email, info.iana_timezone, info.currency_code) == (
-        "Demo Shop", "owner@demo.example", "Europe/Madrid", "EUR")
+        "Demo Shop",
+        "owner@demo.example",
+        "Europe/Madrid",
+        "EUR",
+    )
     assert (info.myshopify_domain, info.primary_domain_host) == (shop, "demo.example")
     sent = server.graphql_requests("ShopInfo", shop=shop)[-1]
     assert sent.path == f"/{shop}/admin/api/2026-07/graphql.json"
@@ -96,8 +115,12 @@ def test_shop_info_goes_to_the_configured_base_url_with_the_token(server, api, s
 
 @pytest.mark.parametrize(
     "kind, value, customer",
-    [("percentage", Decimal("10"), None), ("percentage", Decimal("15"), "gid://shopify/Customer/7"),
-     ("fixed_amount", Decimal("5.50"), None), ("free_shipping", None, "gid://shopify/Customer/8")],
+    [
+        ("percentage", Decimal("10"), None),
+        ("percentage", Decimal("15"), "gid://shopify/Customer/7"),
+        ("fixed_amount", Decimal("5.50"), None),
+        ("free_shipping", None, "gid://shopify/Customer/8"),
+    ],
 )
 def test_discount_codes_are_created_single_use_and_restricted(server, api, shop, kind, value, customer) -> None:
     spec = code_spec(kind, value, customer)
@@ -201,8 +224,14 @@ def test_timeouts_are_retried_then_reported(settings, waits) -> None:
     try:
         local = settings.with_overrides(shopify_admin_base_url=f"http://127.0.0.1:{silent.getsockname()[1]}/{{shop}}")
         started = time.monotonic()
-        with AdminClient(local, SHOP, "token", sleep=waits.append, timeout=(1.0, 0.2),
-                         policy=RetryPolicy(max_attempts=2, base_delay=0.5)) as client:
+        with AdminClient(
+            local,
+            SHOP,
+            "token",
+            sleep=waits.append,
+            timeout=(1.0, 0.2),
+            policy=RetryPolicy(max_attempts=2, base_delay=0.5),
+        ) as client:
             with pytest.raises(AdminApiUnavailable, match="read timeout"):
                 client.shop_info()
         assert time.monotonic() - started < 5
@@ -318,8 +347,7 @@ def test_payment_check_without_matches_is_empty(server, api, shop) -> None:
 def test_payment_check_query_string() -> None:
     since = datetime(2026, 3, 2, 19, 30, tzinfo=timezone(timedelta(hours=1)))
     assert payment_check_query("abc", 'a"b@x.com', ("gid://shopify/Customer/12",), since) == (
-        'checkout_token:"abc" OR (created_at:>=\'2026-03-02T18:30:00Z\' AND '
-        '(email:"a\\"b@x.com" OR customer_id:12))'
+        'checkout_token:"abc" OR (created_at:>=\'2026-03-02T18:30:00Z\' AND (email:"a\\"b@x.com" OR customer_id:12))'
     )
     assert payment_check_query("abc", None, (), since) == 'checkout_token:"abc"'
     assert payment_check_query(None, None, (), since) is None
@@ -331,8 +359,15 @@ def test_payment_check_query_string() -> None:
 
 
 def test_customers_are_paged(server, api, shop) -> None:
-    ana = server.add_customer(shop, first_name="Ana", last_name="Ruiz", email="ana@example.com",
-                              email_marketing_state="SUBSCRIBED", phone="+34600111222", sms_marketing_state="PENDING")
+    ana = server.add_customer(
+        shop,
+        first_name="Ana",
+        last_name="Ruiz",
+        email="ana@example.com",
+        email_marketing_state="SUBSCRIBED",
+        phone="+34600111222",
+        sms_marketing_state="PENDING",
+    )
     server.add_customer(shop, first_name="Bob")
     server.add_customer(shop, first_name="Cy", email="cy@example.com")
 
@@ -341,7 +376,11 @@ def test_customers_are_paged(server, api, shop) -> None:
     assert first.has_next_page and first.end_cursor
     record = first.customers[0]
     assert (record.id, record.last_name, record.email, record.email_marketing_state) == (
-        ana.id, "Ruiz", "ana@example.com", "SUBSCRIBED")
+        ana.id,
+        "Ruiz",
+        "ana@example.com",
+        "SUBSCRIBED",
+    )
     assert (record.phone, record.sms_marketing_state) == ("+34600111222", "PENDING")
     assert first.customers[1].email is None and first.customers[1].phone is None
 

@@ -40,9 +40,15 @@ TEMPLATE = "HX" + "a1" * 16
 
 
 def outgoing(channel: str = "sms", to: str = CUSTOMER, **changes) -> OutgoingMessage:
-    values = dict(message_id=41, shop="demo-shop.myshopify.com", channel=channel, to=to, subject=None,
-                  body="Demo Shop: your cart is waiting https://demo.example/c/1 Reply STOP to opt out",
-                  status_callback=CALLBACK)
+    values = dict(
+        message_id=41,
+        shop="demo-shop.myshopify.com",
+        channel=channel,
+        to=to,
+        subject=None,
+        body="Demo Shop: your cart is waiting https://demo.example/c/1 Reply STOP to opt out",
+        status_callback=CALLBACK,
+    )
     values.update(changes)
     return OutgoingMessage(**values)
 
@@ -108,8 +114,11 @@ def test_sms_goes_through_the_messaging_service_with_validity_and_callback(serve
     [message] = server.messages
     assert result.provider_id == message.sid and result.provider_id.startswith("SM")
     assert message.params == {
-        "To": CUSTOMER, "Body": outgoing().body, "MessagingServiceSid": MG,
-        "ValidityPeriod": str(VALIDITY_PERIOD_SECONDS), "StatusCallback": CALLBACK,
+        "To": CUSTOMER,
+        "Body": outgoing().body,
+        "MessagingServiceSid": MG,
+        "ValidityPeriod": str(VALIDITY_PERIOD_SECONDS),
+        "StatusCallback": CALLBACK,
     }
     assert result.raw["sid"] == message.sid and result.raw["status"] == "accepted"
     assert result.raw["num_segments"] == "0"  # a Messaging Service has not picked a sender yet
@@ -187,12 +196,15 @@ def test_whatsapp_through_the_messaging_service_when_no_sender_is_named(server):
 # --- Twilio's refusals --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("code", "rejection"), [
-    (21610, Rejection.SUPPRESSED),
-    (21211, Rejection.INVALID_ADDRESS),
-    (21614, Rejection.INVALID_ADDRESS),
-    (21635, Rejection.INVALID_ADDRESS),
-])
+@pytest.mark.parametrize(
+    ("code", "rejection"),
+    [
+        (21610, Rejection.SUPPRESSED),
+        (21211, Rejection.INVALID_ADDRESS),
+        (21614, Rejection.INVALID_ADDRESS),
+        (21635, Rejection.INVALID_ADDRESS),
+    ],
+)
 def test_sms_error_codes_become_permanent_rejections(server, transport, code, rejection):
     server.fail_for(CUSTOMER, code)
 
@@ -375,12 +387,27 @@ def test_an_inbound_message_signature_is_valid():
     assert params["OptOutType"] == "STOP"
 
 
-@pytest.mark.parametrize(("twilio", "ours"), [
-    ("accepted", "accepted"), ("scheduled", "scheduled"), ("queued", "queued"), ("sending", "sending"),
-    ("sent", "sent"), ("delivered", "delivered"), ("undelivered", "undelivered"), ("failed", "failed"),
-    ("read", "read"), ("canceled", "failed"), ("partially_delivered", "sent"), ("DELIVERED", "delivered"),
-    ("received", None), ("receiving", None), ("something-new", None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("twilio", "ours"),
+    [
+        ("accepted", "accepted"),
+        ("scheduled", "scheduled"),
+        ("queued", "queued"),
+        ("sending", "sending"),
+        ("sent", "sent"),
+        ("delivered", "delivered"),
+        ("undelivered", "undelivered"),
+        ("failed", "failed"),
+        ("read", "read"),
+        ("canceled", "failed"),
+        ("partially_delivered", "sent"),
+        ("DELIVERED", "delivered"),
+        ("received", None),
+        ("receiving", None),
+        ("something-new", None),
+        (None, None),
+    ],
+)
 def test_twilio_statuses_in_our_vocabulary(twilio, ours):
     assert normalized_status(twilio) == ours
     assert ours is None or ours in RANK
@@ -403,8 +430,9 @@ def test_retry_after_reads_seconds_and_dates():
 
 
 def test_a_template_is_created_submitted_and_judged(server, transport):
-    sid = transport.create_whatsapp_template("Recovery step 1 (es)", "es", "Hola {{1}}, tu carrito: {{2}}",
-                                             {"1": "Ana", "2": "https://demo.example/c/1"})
+    sid = transport.create_whatsapp_template(
+        "Recovery step 1 (es)", "es", "Hola {{1}}, tu carrito: {{2}}", {"1": "Ana", "2": "https://demo.example/c/1"}
+    )
 
     assert sid.startswith("HX") and len(sid) == 34
     content = server.content(sid)

@@ -45,7 +45,10 @@ def test_put_saves_the_normalized_document_and_returns_warnings(client, rt, stor
     document = client.get("/api/settings", headers=bearer()).get_json()["settings"]
     document["recovery"]["first"]["delay_minutes"] = 45
     document["recovery"]["first"]["incentive"] = {
-        "type": "percentage", "value": 10, "code_mode": "shared", "code": "BACK10",
+        "type": "percentage",
+        "value": 10,
+        "code_mode": "shared",
+        "code": "BACK10",
     }
     response = client.put("/api/settings", json=document, headers=bearer())
     assert response.status_code == 200, response.get_json()
@@ -147,9 +150,30 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=20,
 )
-KEYS = st.sampled_from(["recovery", "first", "prime", "whatsapp", "incentive", "channels", "delay_minutes",
-                        "delay_hours", "type", "value", "code", "code_mode", "delivery_windows", "days",
-                        "timezone", "mon", "sun", "consent", "email", "enabled"])
+KEYS = st.sampled_from(
+    [
+        "recovery",
+        "first",
+        "prime",
+        "whatsapp",
+        "incentive",
+        "channels",
+        "delay_minutes",
+        "delay_hours",
+        "type",
+        "value",
+        "code",
+        "code_mode",
+        "delivery_windows",
+        "days",
+        "timezone",
+        "mon",
+        "sun",
+        "consent",
+        "email",
+        "enabled",
+    ]
+)
 SHAPED = st.recursive(
     JSON_VALUES,
     lambda inner: st.dictionaries(KEYS, inner, max_size=5),
@@ -246,8 +270,14 @@ def test_the_suppression_list_shows_each_opt_out_with_its_reason_and_only_this_s
     with transaction(rt.sessions) as session:
         mine, theirs = get_shop(session, store.domain).id, get_shop(session, other.domain).id
         suppress(session, rt.settings.secret_key, mine, "sms", "+34600111222", "replied 'STOP' by SMS on 2026-03-02")
-        suppress(session, rt.settings.secret_key, mine, "email", address_hash(rt.settings.secret_key, "x@example.com"),
-                 "unsubscribed by one-click link")
+        suppress(
+            session,
+            rt.settings.secret_key,
+            mine,
+            "email",
+            address_hash(rt.settings.secret_key, "x@example.com"),
+            "unsubscribed by one-click link",
+        )
         suppress(session, rt.settings.secret_key, theirs, "email", "secret@other.example", "bounced")
     listed = client.get("/api/suppressions", headers=bearer()).get_json()["suppressions"]
     assert sorted((s["channel"], s["address"], s["reason"]) for s in listed) == [

@@ -66,9 +66,13 @@ def test_the_shop_param_may_repeat_the_tokens_shop(client, store, bearer):
 
 
 def test_previous_secret_is_accepted_through_the_routes(rt, store, sign_in):
-    rotated = dataclasses.replace(rt, settings=rt.settings.with_overrides(
-        shopify_api_secret="brand-new-secret", shopify_api_secret_previous=rt.settings.shopify_api_secret,
-    ))
+    rotated = dataclasses.replace(
+        rt,
+        settings=rt.settings.with_overrides(
+            shopify_api_secret="brand-new-secret",
+            shopify_api_secret_previous=rt.settings.shopify_api_secret,
+        ),
+    )
     client = create_app(runtime=rotated).test_client()
     old = {"Authorization": f"Bearer {sign_in(secret=rotated.settings.shopify_api_secret_previous)}"}
     new = {"Authorization": f"Bearer {sign_in(secret='brand-new-secret')}"}
@@ -98,8 +102,13 @@ def test_bad_token_on_a_fetch_to_a_document_route_is_also_401(client, store, bea
 
 @pytest.mark.parametrize(
     "headers",
-    [JSON, {"X-Requested-With": "XMLHttpRequest"}, {"Sec-Fetch-Dest": "empty"}, {"Authorization": "Bearer"},
-     {"Authorization": "Basic dXNlcjpwYXNz"}],
+    [
+        JSON,
+        {"X-Requested-With": "XMLHttpRequest"},
+        {"Sec-Fetch-Dest": "empty"},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ],
     ids=["accept-json", "xhr", "sec-fetch-empty", "empty-bearer", "basic-auth"],
 )
 def test_a_fetch_without_a_usable_token_is_401(client, store, headers):
@@ -352,8 +361,12 @@ def snapshot(rt, domain: str) -> dict:
             "settings_row": None if row is None else copy.deepcopy(row.document),
             "settings": load_settings(session, shop).to_document(),
             "messages": message_rows(session, domain),
-            "templates": [(t.step, t.channel, t.language, t.subject, t.body, t.html) for t in session.scalars(
-                select(MessageTemplate).where(MessageTemplate.shop_id == shop.id).order_by(MessageTemplate.id))],
+            "templates": [
+                (t.step, t.channel, t.language, t.subject, t.body, t.html)
+                for t in session.scalars(
+                    select(MessageTemplate).where(MessageTemplate.shop_id == shop.id).order_by(MessageTemplate.id)
+                )
+            ],
         }
 
 
@@ -390,9 +403,17 @@ def test_every_admin_route_refuses_shop_b_data_to_a_shop_a_token(app, client, rt
     owned_by_a = {"message_id": shops.a_message_ids[0], **TEMPLATE_KEY}
     owned_by_b = {"message_id": shops.b_message_ids[0], **TEMPLATE_KEY}
     with transaction(rt.sessions) as session:  # B has a text of its own that A must not see or change
-        save_template(session, get_shop(session, SHOP_B).id, "prime", "sms", "en", subject=None, html=None,
-                      body=f"{B_TEXT} {{{{ shop_name }}}} {{{{ cart_summary }}}} {{{{ cart_total }}}} "
-                           "{% if discount_code %}{{ discount_code }}{% endif %} {{ recovery_link }} STOP")
+        save_template(
+            session,
+            get_shop(session, SHOP_B).id,
+            "prime",
+            "sms",
+            "en",
+            subject=None,
+            html=None,
+            body=f"{B_TEXT} {{{{ shop_name }}}} {{{{ cart_summary }}}} {{{{ cart_total }}}} "
+            "{% if discount_code %}{{ discount_code }}{% endif %} {{ recovery_link }} STOP",
+        )
     b_secrets = [SHOP_B, "b-private-checkout", B_TEXT]
     before = snapshot(rt, SHOP_B)
     with transaction(rt.sessions) as session:

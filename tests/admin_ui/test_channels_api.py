@@ -17,13 +17,18 @@ SERVICE = "MG" + "b" * 32
 
 
 def put(client, headers, document):
-    return client.put("/api/channels/twilio", data=json.dumps(document),
-                      headers={**headers, "Content-Type": "application/json"})
+    return client.put(
+        "/api/channels/twilio", data=json.dumps(document), headers={**headers, "Content-Type": "application/json"}
+    )
 
 
 def test_connecting_twilio_seals_the_token_and_never_returns_it(client, rt, store, bearer, twilio_api):
-    account = {"account_sid": twilio_api.account_sid, "auth_token": twilio_api.auth_token,
-               "messaging_service_sid": SERVICE, "whatsapp_from": "+14155238886"}
+    account = {
+        "account_sid": twilio_api.account_sid,
+        "auth_token": twilio_api.auth_token,
+        "messaging_service_sid": SERVICE,
+        "whatsapp_from": "+14155238886",
+    }
     response = put(client, bearer(), account)
     assert response.status_code == 200, response.get_json()
     assert twilio_api.auth_token not in response.get_data(as_text=True)
@@ -64,21 +69,31 @@ def test_bad_connection_forms_are_422_and_nothing_is_saved(client, rt, store, be
 
 
 def test_malformed_json_is_400(client, store, bearer):
-    response = client.put("/api/channels/twilio", data=b"{nope", headers={**bearer(), "Content-Type": "application/json"})
+    response = client.put(
+        "/api/channels/twilio", data=b"{nope", headers={**bearer(), "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
 
 
 def test_whatsapp_templates_are_created_submitted_and_their_state_shown(rt, admin_api, twilio_api, bearer):
     twilio_api.reset()
-    settings = rt.settings.with_overrides(twilio_api_base_url=twilio_api.api_base,
-                                          twilio_content_base_url=twilio_api.content_base)
+    settings = rt.settings.with_overrides(
+        twilio_api_base_url=twilio_api.api_base, twilio_content_base_url=twilio_api.content_base
+    )
     twilio_rt = runtime.install(runtime.Runtime.build(settings))
     try:
         client = create_app(runtime=twilio_rt).test_client()
         ShopifyStore.install(twilio_rt, client, "demo-shop.myshopify.com")
         assert client.post("/api/channels/whatsapp-templates", headers=bearer()).status_code == 409  # not connected
-        put(client, bearer(), {"account_sid": twilio_api.account_sid, "auth_token": twilio_api.auth_token,
-                               "messaging_service_sid": SERVICE})
+        put(
+            client,
+            bearer(),
+            {
+                "account_sid": twilio_api.account_sid,
+                "auth_token": twilio_api.auth_token,
+                "messaging_service_sid": SERVICE,
+            },
+        )
         created = client.post("/api/channels/whatsapp-templates", headers=bearer()).get_json()["whatsapp_templates"]
         assert {t["status"] for t in created} == {"received"} and all(t["content_sid"] for t in created)
         assert {t["name"] for t in created} >= {"reclaim_whatsapp_en", "reclaim_prime_offer_es"}
@@ -96,6 +111,9 @@ def test_whatsapp_templates_are_created_submitted_and_their_state_shown(rt, admi
 
 
 def test_an_oversized_connection_form_is_413(client, store, bearer):
-    response = client.put("/api/channels/twilio", data=b'{"account_sid": "' + b"A" * 5000 + b'"}',
-                          headers={**bearer(), "Content-Type": "application/json"})
+    response = client.put(
+        "/api/channels/twilio",
+        data=b'{"account_sid": "' + b"A" * 5000 + b'"}',
+        headers={**bearer(), "Content-Type": "application/json"},
+    )
     assert response.status_code == 413 and "larger than" in response.get_json()["error"]

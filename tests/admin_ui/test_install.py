@@ -118,8 +118,10 @@ def test_both_install_routes_are_public(app):
 
 def test_after_install_the_browser_goes_to_the_app_in_the_shopify_admin(rt):
     production = rt.settings.with_overrides(shopify_admin_base_url="https://{shop}")
-    assert (install_module.embedded_app_url(production, SHOP)
-            == f"https://admin.shopify.com/store/new-shop/apps/{rt.settings.shopify_api_key}")
+    assert (
+        install_module.embedded_app_url(production, SHOP)
+        == f"https://admin.shopify.com/store/new-shop/apps/{rt.settings.shopify_api_key}"
+    )
     assert install_module.embedded_app_url(rt.settings, SHOP) == f"/?shop={SHOP}"
 
 
@@ -132,7 +134,8 @@ def test_full_install_by_authorization_code(rt, client, admin_api, secret, now):
     response, state = start(client, secret, now)
     target = urlsplit(response.location)
     assert f"{target.scheme}://{target.netloc}{target.path}" == (
-        admin_api.admin_base_url.replace("{shop}", SHOP) + "/admin/oauth/authorize")
+        admin_api.admin_base_url.replace("{shop}", SHOP) + "/admin/oauth/authorize"
+    )
     assert parse_qs(target.query) == {
         "client_id": [rt.settings.shopify_api_key],
         "scope": ["read_orders,read_customers,write_discounts,write_app_proxy"],
@@ -170,8 +173,11 @@ def test_full_install_by_authorization_code(rt, client, admin_api, secret, now):
 
 
 def test_the_previous_secret_is_accepted_during_a_rotation(rt, client, monkeypatch, secret, now):
-    monkeypatch.setattr(rt, "settings", rt.settings.with_overrides(
-        shopify_api_secret="the-new-app-secret", shopify_api_secret_previous=secret))
+    monkeypatch.setattr(
+        rt,
+        "settings",
+        rt.settings.with_overrides(shopify_api_secret="the-new-app-secret", shopify_api_secret_previous=secret),
+    )
     start(client, secret, now)
     start(client, "the-new-app-secret", now)
 
@@ -218,9 +224,13 @@ def bad_queries(secret: str, now: datetime, extra: list[tuple[str, str]]) -> dic
         "hmac twice": (legit + "&hmac=" + sign(good, secret), 401),
         # `a=1&b=2` and one parameter `a` = "1&b=2" must not share a signature.
         "one param posing as two": (
-            urlencode([("a", "1&b=2"), *good, ("hmac", sign([("a", "1"), ("b", "2"), *good], secret))]), 401),
+            urlencode([("a", "1&b=2"), *good, ("hmac", sign([("a", "1"), ("b", "2"), *good], secret))]),
+            401,
+        ),
         "key posing as key=value": (
-            urlencode([("a=1&b", "2"), *good, ("hmac", sign([("a", "1"), ("b", "2"), *good], secret))]), 401),
+            urlencode([("a=1&b", "2"), *good, ("hmac", sign([("a", "1"), ("b", "2"), *good], secret))]),
+            401,
+        ),
         "evil.com": (signed(with_shop("evil.com"), secret), 403),
         "myshopify.com as a subdomain": (signed(with_shop("shop.myshopify.com.evil.com"), secret), 403),
         "no shop": (signed([*extra, ("timestamp", ts(now))], secret), 403),
@@ -335,4 +345,3 @@ def test_an_unreachable_admin_api_answers_502(rt, client, admin_api, monkeypatch
     response = client.get(callback_query(secret, now, code=code, state=state))
     assert_refused(response, 502)
     assert shop_count(rt) == 0
-

@@ -233,8 +233,10 @@ TEXTS = st.one_of(st.none(), st.integers(), st.booleans(), st.text(max_size=40),
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(document=st.dictionaries(st.sampled_from(["subject", "body", "html", "x"]), TEXTS, max_size=4)
-       | st.recursive(st.none() | st.integers() | st.text(max_size=5), lambda inner: st.lists(inner, max_size=3)))
+@given(
+    document=st.dictionaries(st.sampled_from(["subject", "body", "html", "x"]), TEXTS, max_size=4)
+    | st.recursive(st.none() | st.integers() | st.text(max_size=5), lambda inner: st.lists(inner, max_size=3))
+)
 def test_any_json_document_is_200_or_422(client, store, bearer, document):
     for url in (SMS_URL, EMAIL_URL, "/api/templates/first/push/en"):
         response = put(client, bearer(), url, document)

@@ -26,8 +26,9 @@ def shop_row(rt, domain=NEW) -> Shop | None:
 
 def test_first_document_load_installs_the_shop_by_token_exchange(rt, client, admin_api):
     admin_api.add_shop(NEW, name="Newcomer Goods", iana_timezone="America/Toronto", currency_code="CAD")
-    admin_api.add_customer(NEW, first_name="Old", email="old@example.com",
-                           created_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    admin_api.add_customer(
+        NEW, first_name="Old", email="old@example.com", created_at=datetime(2025, 1, 1, tzinfo=timezone.utc)
+    )
     response = client.get(f"/?id_token={admin_api.session_token(NEW)}", headers=BROWSER)
     assert response.status_code == 200
 
@@ -59,8 +60,8 @@ def test_an_exchange_that_fails_installs_nothing(rt, admin_api):
 
     offline = runtime.Runtime.build(rt.settings.with_overrides(shopify_admin_base_url="http://127.0.0.1:9/{shop}"))
     try:
-        response = create_app(runtime=offline).test_client().get(
-            f"/?id_token={admin_api.session_token(NEW)}", headers=BROWSER
+        response = (
+            create_app(runtime=offline).test_client().get(f"/?id_token={admin_api.session_token(NEW)}", headers=BROWSER)
         )
         assert response.status_code == 401
         assert "not installed" in response.get_data(as_text=True)
@@ -130,12 +131,20 @@ def test_imported_customers_marketing_state_becomes_consent_records(rt, client, 
     from shop_app.storage.tables import Consent
 
     admin_api.add_shop(NEW, name="Newcomer Goods", iana_timezone="America/Toronto", currency_code="CAD")
-    admin_api.add_customer(NEW, first_name="Sub", email="sub@example.com", email_marketing_state="SUBSCRIBED",
-                           phone="+14165550100", sms_marketing_state="UNSUBSCRIBED")
+    admin_api.add_customer(
+        NEW,
+        first_name="Sub",
+        email="sub@example.com",
+        email_marketing_state="SUBSCRIBED",
+        phone="+14165550100",
+        sms_marketing_state="UNSUBSCRIBED",
+    )
     admin_api.add_customer(NEW, first_name="Quiet", email="quiet@example.com")  # NOT_SUBSCRIBED: no statement
     assert client.get(f"/?id_token={admin_api.session_token(NEW)}", headers=BROWSER).status_code == 200
     ShopifyStore(rt, client, NEW).drain()  # the setup job imports them
     with transaction(rt.sessions) as session:
         found = {(c.channel, c.address, c.state, c.source) for c in session.scalars(select(Consent))}
-    assert found == {("email", "sub@example.com", "granted", "customer"),
-                     ("sms", "+14165550100", "revoked", "customer")}
+    assert found == {
+        ("email", "sub@example.com", "granted", "customer"),
+        ("sms", "+14165550100", "revoked", "customer"),
+    }

@@ -34,5 +34,7 @@ def test_demo_walks_48_hours_and_prints_the_timeline(tmp_path):
     # Each sent message is printed as the customer reads it, rendered from the templates.
     assert "│ Hi Marc," in text and "│ - 1 x Oak side table (189.00 EUR)" in text
     assert re.search(r"│ Finish your order: http://localhost:8080/c/[\w-]+", text)  # the tracked link
-    assert re.search(r"│ Hi Sofia, Casa Lino kept your cart \(1 x Wool blanket, 129.00 EUR\)\. Code PRIME-\w+: 15% off", text)
+    assert re.search(
+        r"│ Hi Sofia, Casa Lino kept your cart \(1 x Wool blanket, 129.00 EUR\)\. Code PRIME-\w+: 15% off", text
+    )
     assert "Reply STOP to opt out" in text

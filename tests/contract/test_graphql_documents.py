@@ -55,9 +55,16 @@ def operation_of(name: str) -> OperationDefinitionNode:
 
 
 def spec(kind: str, value: Decimal | None, customer: str | None, shipping: bool = False) -> DiscountSpec:
-    return DiscountSpec(kind=kind, value=value, code="BACK-7KQ2M9XWPR", title="Reclaim: come back",
-                        starts_at=NOW, ends_at=NOW + timedelta(hours=72), customer_gid=customer,
-                        combines_with_shipping=shipping)
+    return DiscountSpec(
+        kind=kind,
+        value=value,
+        code="BACK-7KQ2M9XWPR",
+        title="Reclaim: come back",
+        starts_at=NOW,
+        ends_at=NOW + timedelta(hours=72),
+        customer_gid=customer,
+        combines_with_shipping=shipping,
+    )
 
 
 def built_operations() -> dict[str, shopify.Operation]:
@@ -65,9 +72,13 @@ def built_operations() -> dict[str, shopify.Operation]:
     since = NOW - timedelta(hours=3)
     return {
         "percentage, anyone": shopify.discount_create_operation(spec("percentage", Decimal("10"), None)),
-        "percentage, one customer": shopify.discount_create_operation(spec("percentage", Decimal("12.5"), CUSTOMER, True)),
+        "percentage, one customer": shopify.discount_create_operation(
+            spec("percentage", Decimal("12.5"), CUSTOMER, True)
+        ),
         "fixed amount, anyone": shopify.discount_create_operation(spec("fixed_amount", Decimal("5"), None, True)),
-        "fixed amount, one customer": shopify.discount_create_operation(spec("fixed_amount", Decimal("7.50"), CUSTOMER)),
+        "fixed amount, one customer": shopify.discount_create_operation(
+            spec("fixed_amount", Decimal("7.50"), CUSTOMER)
+        ),
         "free shipping, anyone": shopify.discount_create_operation(spec("free_shipping", None, None)),
         "free shipping, one customer": shopify.discount_create_operation(spec("free_shipping", None, CUSTOMER, True)),
         "find code": shopify.find_code_operation("BACK-7KQ2M9XWPR"),
@@ -76,7 +87,8 @@ def built_operations() -> dict[str, shopify.Operation]:
         "customers, next page": shopify.customers_page_operation("eyJsYXN0X2lkIjo2MjE0fQ==", 50),
         "customers by phone": shopify.customer_ids_by_phone_operation("+34 600 111 222"),
         "orders, every criterion": shopify.orders_operation(
-            shopify.payment_check_query("c1a2b3", "ana@example.com", (CUSTOMER,), since)),
+            shopify.payment_check_query("c1a2b3", "ana@example.com", (CUSTOMER,), since)
+        ),
         "orders, checkout only": shopify.orders_operation(shopify.payment_check_query("c1a2b3", None, (), since)),
     }
 
@@ -146,7 +158,8 @@ def test_the_variable_check_can_fail(schema) -> None:
     legacy = {"input": {**good["input"], "customerSelection": {"all": True}}}
     legacy["input"].pop("context")
     assert deprecated_inputs(legacy["input"], schema.get_type("DiscountCodeBasicInput")) == [
-        "DiscountCodeBasicInput.customerSelection"]
+        "DiscountCodeBasicInput.customerSelection"
+    ]
 
 
 def _base_name(type_node: Any) -> str:

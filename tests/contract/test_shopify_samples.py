@@ -24,10 +24,16 @@ def test_every_sample_payload_is_ingested_without_error(store, shared_webhook):
     for topic, name in SAMPLES:
         store.deliver(topic, shared_webhook(name))
     with transaction(store.rt.sessions) as session:
-        outcomes = [(d.topic, d.status, d.reason) for d in session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))]
+        outcomes = [
+            (d.topic, d.status, d.reason) for d in session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))
+        ]
         checkout = session.scalar(select(CheckoutRow))
         order = session.scalar(select(OrderRow))
-        assert (checkout.token, checkout.shopify_id, checkout.email) == ("123123123", "981820079255243537", "example@email.com")
+        assert (checkout.token, checkout.shopify_id, checkout.email) == (
+            "123123123",
+            "981820079255243537",
+            "example@email.com",
+        )
         assert str(checkout.total_price) == "421.88" and len(checkout.line_items) == 2
         assert checkout.deleted_at is not None  # matched by the delete sample's id
         assert (order.shopify_id, order.name, str(order.total_price)) == ("820982911946154508", "#9999", "404.95")

@@ -47,8 +47,15 @@ def transport_for(server: TwilioApiServer, **senders) -> TwilioTransport:
 
 
 def outgoing(channel: str = "sms", **changes) -> OutgoingMessage:
-    values = dict(message_id=41, shop="demo-shop.myshopify.com", channel=channel, to=CUSTOMER, subject=None,
-                  body="Demo Shop: your cart is waiting. Reply STOP to opt out", status_callback=CALLBACK)
+    values = dict(
+        message_id=41,
+        shop="demo-shop.myshopify.com",
+        channel=channel,
+        to=CUSTOMER,
+        subject=None,
+        body="Demo Shop: your cart is waiting. Reply STOP to opt out",
+        status_callback=CALLBACK,
+    )
     values.update(changes)
     return OutgoingMessage(**values)
 
@@ -66,15 +73,19 @@ def messages_path(server: TwilioApiServer, account: str | None = None) -> str:
 
 def test_every_request_the_transport_makes_fits_the_spec(server):
     with transport_for(server, messaging_service_sid=MG, whatsapp_from=WHATSAPP_NUMBER) as transport:
-        template = transport.create_whatsapp_template("Recovery 1 (es)", "es", "Hola {{1}}: {{2}}",
-                                                      {"1": "cliente", "2": "https://demo.example"})
+        template = transport.create_whatsapp_template(
+            "Recovery 1 (es)", "es", "Hola {{1}}: {{2}}", {"1": "cliente", "2": "https://demo.example"}
+        )
         assert transport.submit_for_approval(template, "recovery_1_es", "MARKETING") == "received"
         server.set_approval(template, "approved")
         assert transport.approval_status(template) == ("approved", None)
         results = [
             transport.send(outgoing()),
-            transport.send(outgoing("whatsapp", content_sid=template,
-                                    content_variables={"1": "Ana", "2": "https://demo.example/c/1"})),
+            transport.send(
+                outgoing(
+                    "whatsapp", content_sid=template, content_variables={"1": "Ana", "2": "https://demo.example/c/1"}
+                )
+            ),
         ]
     with transport_for(server, from_number=NUMBER) as transport:
         results.append(transport.send(outgoing(status_callback=None)))
@@ -92,8 +103,11 @@ def test_the_answers_fit_the_documented_response_schemas(server):
     with transport_for(server, messaging_service_sid=MG) as transport:
         sid = transport.send(outgoing()).provider_id
     server.status_callback(sid, "delivered")
-    answer = requests.get(f"{server.url}/2010-04-01/Accounts/{server.account_sid}/Messages/{sid}.json",
-                          auth=(server.account_sid, server.auth_token), timeout=5)
+    answer = requests.get(
+        f"{server.url}/2010-04-01/Accounts/{server.account_sid}/Messages/{sid}.json",
+        auth=(server.account_sid, server.auth_token),
+        timeout=5,
+    )
     assert answer.status_code == 200 and answer.json()["status"] == "delivered"
     op, _, _ = server.spec.match("GET", f"/2010-04-01/Accounts/{server.account_sid}/Messages/{sid}.json")
     assert server.spec.check_response(op, 200, answer.json()) == []
@@ -113,18 +127,21 @@ def test_injected_failures_are_not_counted_as_invalid(server):
 VALID = {"To": CUSTOMER, "MessagingServiceSid": MG, "Body": "Hi"}
 
 
-@pytest.mark.parametrize(("form", "code", "parameter"), [
-    ({**VALID, "Bogus": "1"}, 20001, "Bogus"),
-    ({**VALID, "MessagingServiceSid": "MG123"}, 20001, "MessagingServiceSid"),
-    ({key: value for key, value in VALID.items() if key != "To"}, 21604, "To"),
-    ({**VALID, "ContentSid": "HX" + "0" * 32}, 20001, "ContentSid"),
-    ({**VALID, "ValidityPeriod": "soon"}, 20001, "ValidityPeriod"),
-    ({**VALID, "ContentSid": "HX12"}, 20001, "ContentSid"),
-    ({**VALID, "StatusCallback": "not a url"}, 21609, "StatusCallback"),
-    ({**VALID, "ScheduleType": "sometime"}, 20001, "ScheduleType"),
-    ({"To": CUSTOMER, "Body": "Hi"}, 21603, "From"),
-    ({"To": CUSTOMER, "MessagingServiceSid": MG}, 21602, "Body"),
-])
+@pytest.mark.parametrize(
+    ("form", "code", "parameter"),
+    [
+        ({**VALID, "Bogus": "1"}, 20001, "Bogus"),
+        ({**VALID, "MessagingServiceSid": "MG123"}, 20001, "MessagingServiceSid"),
+        ({key: value for key, value in VALID.items() if key != "To"}, 21604, "To"),
+        ({**VALID, "ContentSid": "HX" + "0" * 32}, 20001, "ContentSid"),
+        ({**VALID, "ValidityPeriod": "soon"}, 20001, "ValidityPeriod"),
+        ({**VALID, "ContentSid": "HX12"}, 20001, "ContentSid"),
+        ({**VALID, "StatusCallback": "not a url"}, 21609, "StatusCallback"),
+        ({**VALID, "ScheduleType": "sometime"}, 20001, "ScheduleType"),
+        ({"To": CUSTOMER, "Body": "Hi"}, 21603, "From"),
+        ({"To": CUSTOMER, "MessagingServiceSid": MG}, 21602, "Body"),
+    ],
+)
 def test_invalid_message_requests_are_refused(server, form, code, parameter):
     answer = post(server, messages_path(server), data=form)
 
@@ -139,8 +156,9 @@ def test_invalid_message_requests_are_refused(server, form, code, parameter):
 def test_the_sdk_gets_the_refusal_as_twilio_rest_exception(server):
     with transport_for(server, messaging_service_sid=MG) as transport:
         with pytest.raises(TwilioRestException) as raised:
-            transport.client.messages.create(to=CUSTOMER, messaging_service_sid=MG, body="Hi",
-                                             content_sid="HX" + "0" * 32)
+            transport.client.messages.create(
+                to=CUSTOMER, messaging_service_sid=MG, body="Hi", content_sid="HX" + "0" * 32
+            )
     assert (raised.value.status, raised.value.code) == (400, 20001)
 
 
@@ -155,20 +173,25 @@ def test_a_json_body_where_the_spec_wants_a_form_is_refused(server):
 
 
 def test_a_method_the_spec_does_not_have_is_refused(server):
-    answer = requests.put(server.url + messages_path(server), data=VALID,
-                          auth=(server.account_sid, server.auth_token), timeout=5)
+    answer = requests.put(
+        server.url + messages_path(server), data=VALID, auth=(server.account_sid, server.auth_token), timeout=5
+    )
     assert answer.status_code in (404, 405)
-    answer = requests.delete(server.url + messages_path(server), auth=(server.account_sid, server.auth_token),
-                             timeout=5)
+    answer = requests.delete(
+        server.url + messages_path(server), auth=(server.account_sid, server.auth_token), timeout=5
+    )
     assert answer.status_code == 405
 
 
-@pytest.mark.parametrize(("body", "parameter"), [
-    ({"language": "es", "types": {"twilio/text": {"body": "Hola"}}, "category": "MARKETING"}, "category"),
-    ({"language": "es", "types": {"twilio/text": {"text": "Hola"}}}, "text"),
-    ({"types": {"twilio/text": {"body": "Hola"}}}, "language"),
-    ({"language": "es", "types": {"twilio/text": {"body": "Hola"}}, "variables": {"1": 3}}, "variables"),
-])
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        ({"language": "es", "types": {"twilio/text": {"body": "Hola"}}, "category": "MARKETING"}, "category"),
+        ({"language": "es", "types": {"twilio/text": {"text": "Hola"}}}, "text"),
+        ({"types": {"twilio/text": {"body": "Hola"}}}, "language"),
+        ({"language": "es", "types": {"twilio/text": {"body": "Hola"}}, "variables": {"1": 3}}, "variables"),
+    ],
+)
 def test_invalid_content_requests_are_refused(server, body, parameter):
     answer = post(server, "/v1/Content", json=body)
 
@@ -179,8 +202,7 @@ def test_invalid_content_requests_are_refused(server, body, parameter):
 
 def test_an_approval_request_needs_name_and_category(server):
     created = post(server, "/v1/Content", json={"language": "es", "types": {"twilio/text": {"body": "Hola"}}})
-    answer = post(server, f"/v1/Content/{created.json()['sid']}/ApprovalRequests/whatsapp",
-                  json={"name": "recovery_1"})
+    answer = post(server, f"/v1/Content/{created.json()['sid']}/ApprovalRequests/whatsapp", json={"name": "recovery_1"})
     assert answer.status_code == 400 and "category" in answer.json()["message"]
 
 

@@ -55,12 +55,22 @@ def strict(schema_file, clock):
         yield running
 
 
-def graphql(server: AdminApiServer, query: str, variables: dict | None = None, *, token: str | None = None,
-            shop: str = SHOP, version: str = "2026-07") -> requests.Response:
+def graphql(
+    server: AdminApiServer,
+    query: str,
+    variables: dict | None = None,
+    *,
+    token: str | None = None,
+    shop: str = SHOP,
+    version: str = "2026-07",
+) -> requests.Response:
     token = token or server.issue_token(shop)
-    return requests.post(f"{server.url}/{shop}/admin/api/{version}/graphql.json",
-                         json={"query": query, "variables": variables or {}},
-                         headers={"X-Shopify-Access-Token": token}, timeout=5)
+    return requests.post(
+        f"{server.url}/{shop}/admin/api/{version}/graphql.json",
+        json={"query": query, "variables": variables or {}},
+        headers={"X-Shopify-Access-Token": token},
+        timeout=5,
+    )
 
 
 def oauth(server: AdminApiServer, shop: str = SHOP, **fields) -> requests.Response:
@@ -69,11 +79,18 @@ def oauth(server: AdminApiServer, shop: str = SHOP, **fields) -> requests.Respon
 
 
 def basic_input(code: str = "WELCOME-ABCDEFGHJK", percentage: float = 0.1) -> dict:
-    return {"input": {
-        "title": "Come back", "code": code, "startsAt": "2026-03-02T18:00:00Z", "endsAt": "2026-03-05T18:00:00Z",
-        "usageLimit": 1, "appliesOncePerCustomer": True, "context": {"all": "ALL"},
-        "customerGets": {"value": {"percentage": percentage}, "items": {"all": True}},
-    }}
+    return {
+        "input": {
+            "title": "Come back",
+            "code": code,
+            "startsAt": "2026-03-02T18:00:00Z",
+            "endsAt": "2026-03-05T18:00:00Z",
+            "usageLimit": 1,
+            "appliesOncePerCustomer": True,
+            "context": {"all": "ALL"},
+            "customerGets": {"value": {"percentage": percentage}, "items": {"all": True}},
+        }
+    }
 
 
 # --- schema validation -------------------------------------------------------------------------
@@ -82,8 +99,14 @@ def basic_input(code: str = "WELCOME-ABCDEFGHJK", percentage: float = 0.1) -> di
 def test_a_valid_request_is_answered_with_data_and_cost(strict) -> None:
     answer = graphql(strict, SHOP_INFO).json()
     assert answer["data"]["shop"]["myshopifyDomain"] == SHOP
-    assert set(answer["data"]["shop"]) == {"name", "email", "ianaTimezone", "currencyCode", "myshopifyDomain",
-                                           "primaryDomain"}  # exactly what was selected
+    assert set(answer["data"]["shop"]) == {
+        "name",
+        "email",
+        "ianaTimezone",
+        "currencyCode",
+        "myshopifyDomain",
+        "primaryDomain",
+    }  # exactly what was selected
     cost = answer["extensions"]["cost"]
     assert cost["throttleStatus"]["maximumAvailable"] == 2000.0 and cost["requestedQueryCost"] == 1
 
@@ -94,8 +117,10 @@ def test_a_valid_request_is_answered_with_data_and_cost(strict) -> None:
         ("query { shop { nme } }", "Cannot query field 'nme'"),
         ("query { shop }", "must have a selection"),
         ("query Q($x: NoSuchType) { shop { name } }", "Unknown type 'NoSuchType'"),
-        ("mutation { discountCodeBasicCreate(basicCodeDiscount: {title: 1}) { userErrors { code } } }",
-         "String cannot represent"),
+        (
+            "mutation { discountCodeBasicCreate(basicCodeDiscount: {title: 1}) { userErrors { code } } }",
+            "String cannot represent",
+        ),
     ],
 )
 def test_invalid_documents_are_refused_like_shopify(strict, query: str, fragment: str) -> None:
@@ -117,13 +142,17 @@ def test_a_syntax_error_is_refused_even_without_the_schema(server) -> None:
     [
         ({}, "non-null type 'DiscountCodeBasicInput!'"),
         ({"input": {**basic_input()["input"], "bogus": 1}}, "unknown field 'bogus'"),
-        ({"input": {**basic_input()["input"], "customerGets": {"value": {"percentage": "10%"}}}},
-         "Float cannot represent"),
+        (
+            {"input": {**basic_input()["input"], "customerGets": {"value": {"percentage": "10%"}}}},
+            "Float cannot represent",
+        ),
         ({"input": {**basic_input()["input"], "startsAt": "next tuesday"}}, "ISO 8601"),
         ({"input": {**basic_input()["input"], "startsAt": "2026-03-02T18:00:00"}}, "time zone"),
         ({"input": {**basic_input()["input"], "context": {"all": "EVERYONE"}}}, "DiscountBuyerSelection"),
-        ({"input": {**basic_input()["input"],
-                    "customerGets": {"value": {"discountAmount": {"amount": "five"}}}}}, "not a decimal"),
+        (
+            {"input": {**basic_input()["input"], "customerGets": {"value": {"discountAmount": {"amount": "five"}}}}},
+            "not a decimal",
+        ),
     ],
 )
 def test_bad_variables_are_refused(strict, variables: dict, fragment: str) -> None:
@@ -154,7 +183,13 @@ def test_schema_location_prefers_argument_then_environment(monkeypatch, tmp_path
     assert admin_schema.schema_location() == tmp_path / "env.graphql"
     monkeypatch.delenv(admin_schema.ENV_VAR)
     assert admin_schema.schema_location() == admin_schema.DEFAULT_SCHEMA
-    assert admin_schema.DEFAULT_SCHEMA.parts[-5:] == ("shared", "fixtures", "shopify", "admin-schema", "2026-07.graphql")
+    assert admin_schema.DEFAULT_SCHEMA.parts[-5:] == (
+        "shared",
+        "fixtures",
+        "shopify",
+        "admin-schema",
+        "2026-07.graphql",
+    )
 
 
 # --- discounts ---------------------------------------------------------------------------------
@@ -170,7 +205,10 @@ def test_a_duplicate_code_is_taken(server) -> None:
     assert payload["userErrors"][0]["field"] == ["basicCodeDiscount", "code"]
     assert len(server.discounts(SHOP)) == 1
     found = graphql(server, CODE_DISCOUNT_BY_CODE, {"code": "Same-Code-123"}).json()
-    assert found["data"]["codeDiscountNodeByCode"]["id"] == first["data"]["discountCodeBasicCreate"]["codeDiscountNode"]["id"]
+    assert (
+        found["data"]["codeDiscountNodeByCode"]["id"]
+        == first["data"]["discountCodeBasicCreate"]["codeDiscountNode"]["id"]
+    )
 
 
 def test_a_percentage_is_a_fraction(server) -> None:
@@ -183,7 +221,9 @@ def test_a_percentage_is_a_fraction(server) -> None:
 def test_context_must_name_one_buyer_selection(server) -> None:
     variables = basic_input()
     variables["input"]["context"] = {"all": "ALL", "customers": {"add": ["gid://shopify/Customer/1"]}}
-    errors = graphql(server, DISCOUNT_CODE_BASIC_CREATE, variables).json()["data"]["discountCodeBasicCreate"]["userErrors"]
+    errors = graphql(server, DISCOUNT_CODE_BASIC_CREATE, variables).json()["data"]["discountCodeBasicCreate"][
+        "userErrors"
+    ]
     assert [e["code"] for e in errors] == ["INVALID"]
 
 
@@ -250,10 +290,14 @@ def test_every_request_is_recorded(server) -> None:
 
 
 def exchange(server: AdminApiServer, token: str, shop: str = SHOP, **fields) -> requests.Response:
-    body = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": token,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
-            "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
-            "expiring": "1", **fields}
+    body = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": token,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
+        "expiring": "1",
+        **fields,
+    }
     return oauth(server, shop, **body)
 
 
@@ -273,16 +317,29 @@ def test_token_exchange_with_a_good_session_token(server) -> None:
         lambda now: hs256.mint_session_token(SHOP, api_key="other-app", api_secret=SECRET, now=now),
         lambda now: hs256.mint_session_token(SHOP, api_key=KEY, api_secret=SECRET, now=now - 120),
         lambda now: hs256.mint_session_token(SHOP, api_key=KEY, api_secret=SECRET, now=now + 120),
-        lambda now: hs256.mint_session_token(SHOP, api_key=KEY, api_secret=SECRET, now=now,
-                                             dest="https://evil.myshopify.com"),
-        lambda now: hs256.mint_session_token(SHOP, api_key=KEY, api_secret=SECRET, now=now,
-                                             iss="https://evil.myshopify.com/admin"),
-        lambda now: hs256.encode({"aud": KEY, "dest": f"https://{SHOP}", "iss": f"https://{SHOP}/admin",
-                                  "exp": now + 60, "nbf": now}, SECRET, header={"alg": "none"}),
+        lambda now: hs256.mint_session_token(
+            SHOP, api_key=KEY, api_secret=SECRET, now=now, dest="https://evil.myshopify.com"
+        ),
+        lambda now: hs256.mint_session_token(
+            SHOP, api_key=KEY, api_secret=SECRET, now=now, iss="https://evil.myshopify.com/admin"
+        ),
+        lambda now: hs256.encode(
+            {"aud": KEY, "dest": f"https://{SHOP}", "iss": f"https://{SHOP}/admin", "exp": now + 60, "nbf": now},
+            SECRET,
+            header={"alg": "none"},
+        ),
         lambda now: "not.a.jwt",
     ],
-    ids=["bad-signature", "wrong-audience", "expired", "not-yet-valid", "other-dest", "other-iss", "alg-none",
-         "garbage"],
+    ids=[
+        "bad-signature",
+        "wrong-audience",
+        "expired",
+        "not-yet-valid",
+        "other-dest",
+        "other-iss",
+        "alg-none",
+        "garbage",
+    ],
 )
 def test_token_exchange_refuses_bad_session_tokens(server, clock, make_token) -> None:
     answer = exchange(server, make_token(clock.now))
@@ -310,8 +367,11 @@ def test_authorization_code_is_single_use_and_per_shop(server) -> None:
 
 
 def test_authorization_code_accepts_a_form_body(server) -> None:
-    answer = requests.post(f"{server.url}/{SHOP}/admin/oauth/access_token", timeout=5,
-                           data={"client_id": KEY, "client_secret": SECRET, "code": server.authorization_code(SHOP)})
+    answer = requests.post(
+        f"{server.url}/{SHOP}/admin/oauth/access_token",
+        timeout=5,
+        data={"client_id": KEY, "client_secret": SECRET, "code": server.authorization_code(SHOP)},
+    )
     assert answer.status_code == 200
 
 
@@ -329,6 +389,9 @@ def test_refresh_rotates_and_expires(server, clock) -> None:
 
 def test_unknown_grants_are_refused(server) -> None:
     assert oauth(server, grant_type="client_credentials").json()["error"] == "unsupported_grant_type"
-    online = exchange(server, server.session_token(SHOP),
-                      requested_token_type="urn:shopify:params:oauth:token-type:online-access-token")
+    online = exchange(
+        server,
+        server.session_token(SHOP),
+        requested_token_type="urn:shopify:params:oauth:token-type:online-access-token",
+    )
     assert online.status_code == 400

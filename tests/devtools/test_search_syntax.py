@@ -17,10 +17,12 @@ def test_fields_comparators_and_quotes() -> None:
 
 
 def test_and_binds_tighter_than_or_and_parentheses_group() -> None:
-    assert parse("a:1 OR b:2 c:3") == Group("OR", (Term("a", ":", "1"),
-                                                   Group("AND", (Term("b", ":", "2"), Term("c", ":", "3")))))
-    assert parse("(a:1 OR b:2) AND c:3") == Group("AND", (Group("OR", (Term("a", ":", "1"), Term("b", ":", "2"))),
-                                                          Term("c", ":", "3")))
+    assert parse("a:1 OR b:2 c:3") == Group(
+        "OR", (Term("a", ":", "1"), Group("AND", (Term("b", ":", "2"), Term("c", ":", "3"))))
+    )
+    assert parse("(a:1 OR b:2) AND c:3") == Group(
+        "AND", (Group("OR", (Term("a", ":", "1"), Term("b", ":", "2"))), Term("c", ":", "3"))
+    )
 
 
 def test_negation() -> None:
@@ -42,13 +44,16 @@ def test_the_payment_check_query_means_what_it_says() -> None:
 
     from shop_app.adapters.shopify_admin import payment_check_query
 
-    query = payment_check_query("tok", "a@b.com", ("gid://shopify/Customer/7",), datetime(2026, 3, 2, tzinfo=timezone.utc))
+    query = payment_check_query(
+        "tok", "a@b.com", ("gid://shopify/Customer/7",), datetime(2026, 3, 2, tzinfo=timezone.utc)
+    )
 
     def matches(order: dict) -> bool:
         def term(t: Term) -> bool:
             if t.comparator == ":>=":
                 return order.get(t.field, "") >= t.value
             return order.get(t.field) == t.value
+
         return evaluate(parse(query), term)
 
     assert matches({"checkout_token": "tok", "created_at": "2020-01-01T00:00:00Z"})

@@ -26,11 +26,16 @@ def server(twilio_unchecked):
     return twilio_unchecked
 
 
-def post_message(server: TwilioApiServer, form: dict | list, *, auth: tuple[str, str] | None = None,
-                 account: str | None = None) -> requests.Response:
+def post_message(
+    server: TwilioApiServer, form: dict | list, *, auth: tuple[str, str] | None = None, account: str | None = None
+) -> requests.Response:
     account = account or server.account_sid
-    return requests.post(f"{server.api_base}/2010-04-01/Accounts/{account}/Messages.json", data=form,
-                         auth=auth or (server.account_sid, server.auth_token), timeout=5)
+    return requests.post(
+        f"{server.api_base}/2010-04-01/Accounts/{account}/Messages.json",
+        data=form,
+        auth=auth or (server.account_sid, server.auth_token),
+        timeout=5,
+    )
 
 
 def sdk(server: TwilioApiServer) -> Client:
@@ -46,15 +51,26 @@ def test_a_message_has_twilios_shape(server):
     assert answer.status_code == 201
     body = answer.json()
     assert body["sid"].startswith("SM") and len(body["sid"]) == 34
-    assert (body["status"], body["num_segments"], body["num_media"], body["direction"]) == ("queued", "1", "0",
-                                                                                         "outbound-api")
+    assert (body["status"], body["num_segments"], body["num_media"], body["direction"]) == (
+        "queued",
+        "1",
+        "0",
+        "outbound-api",
+    )
     assert body["date_created"].endswith("+0000") and body["price"] is None
     assert body["uri"] == f"/2010-04-01/Accounts/{server.account_sid}/Messages/{body['sid']}.json"
 
 
 def test_repeated_media_urls_make_an_mms(server):
-    answer = post_message(server, [("To", CUSTOMER), ("From", NUMBER), ("MediaUrl", "https://a.example/1.png"),
-                                   ("MediaUrl", "https://a.example/2.png")])
+    answer = post_message(
+        server,
+        [
+            ("To", CUSTOMER),
+            ("From", NUMBER),
+            ("MediaUrl", "https://a.example/1.png"),
+            ("MediaUrl", "https://a.example/2.png"),
+        ],
+    )
     assert answer.json()["sid"].startswith("MM") and answer.json()["num_media"] == "2"
     assert server.messages[0].params["MediaUrl"] == ["https://a.example/1.png", "https://a.example/2.png"]
 
@@ -76,19 +92,22 @@ def test_a_status_callback_needs_a_callback_url(server):
         server.status_callback(created.sid, "sent")
 
 
-@pytest.mark.parametrize(("form", "code"), [
-    ({"From": NUMBER, "Body": "Hi"}, 21604),
-    ({"To": "600000001", "From": NUMBER, "Body": "Hi"}, 21211),
-    ({"To": CUSTOMER, "Body": "Hi"}, 21603),
-    ({"To": CUSTOMER, "From": NUMBER}, 21602),
-    ({"To": CUSTOMER, "From": NUMBER, "Body": "Hi", "ContentSid": "HX" + "0" * 32}, 20001),
-    ({"To": CUSTOMER, "From": NUMBER, "Body": "x" * 1601}, 21658),
-    ({"To": CUSTOMER, "From": NUMBER, "ContentSid": "HX" + "0" * 32, "ContentVariables": "{1: Ana}"}, 21656),
-    ({"To": CUSTOMER, "From": NUMBER, "Body": "Hi", "ContentVariables": "{}"}, 20001),
-    ({"To": "whatsapp:" + CUSTOMER, "From": NUMBER, "ContentSid": "HX" + "0" * 32}, 21910),
-    ({"To": CUSTOMER, "From": NUMBER, "Body": "Hi", "StatusCallback": "https://my_app.example/s"}, 21609),
-    ({"To": CUSTOMER, "From": NUMBER, "Body": "Hi", "ValidityPeriod": "36001"}, 20001),
-])
+@pytest.mark.parametrize(
+    ("form", "code"),
+    [
+        ({"From": NUMBER, "Body": "Hi"}, 21604),
+        ({"To": "600000001", "From": NUMBER, "Body": "Hi"}, 21211),
+        ({"To": CUSTOMER, "Body": "Hi"}, 21603),
+        ({"To": CUSTOMER, "From": NUMBER}, 21602),
+        ({"To": CUSTOMER, "From": NUMBER, "Body": "Hi", "ContentSid": "HX" + "0" * 32}, 20001),
+        ({"To": CUSTOMER, "From": NUMBER, "Body": "x" * 1601}, 21658),
+        ({"To": CUSTOMER, "From": NUMBER, "ContentSid": "HX" + "0" * 32, "ContentVariables": "{1: Ana}"}, 21656),
+        ({"To": CUSTOMER, "From": NUMBER, "Body": "Hi", "ContentVariables": "{}"}, 20001),
+        ({"To": "whatsapp:" + CUSTOMER, "From": NUMBER, "ContentSid": "HX" + "0" * 32}, 21910),
+        ({"To": CUSTOMER, "From": NUMBER, "Body": "Hi", "StatusCallback": "https://my_app.example/s"}, 21609),
+        ({"To": CUSTOMER, "From": NUMBER, "Body": "Hi", "ValidityPeriod": "36001"}, 20001),
+    ],
+)
 def test_twilios_rules_hold_without_the_spec(server, form, code):
     answer = post_message(server, form)
 
@@ -101,8 +120,7 @@ def test_twilios_rules_hold_without_the_spec(server, form, code):
 
 
 def test_wrong_credentials_are_refused(server):
-    answer = post_message(server, {"To": CUSTOMER, "From": NUMBER, "Body": "Hi"},
-                          auth=(server.account_sid, "wrong"))
+    answer = post_message(server, {"To": CUSTOMER, "From": NUMBER, "Body": "Hi"}, auth=(server.account_sid, "wrong"))
     assert (answer.status_code, answer.json()["code"]) == (401, 20003)
     assert server.refused[0].outcome == "refused"
 
@@ -114,8 +132,11 @@ def test_another_accounts_path_is_refused(server):
 
 
 def test_unknown_operations_are_not_found(server):
-    answer = requests.get(f"{server.api_base}/2010-04-01/Accounts/{server.account_sid}/Calls.json",
-                          auth=(server.account_sid, server.auth_token), timeout=5)
+    answer = requests.get(
+        f"{server.api_base}/2010-04-01/Accounts/{server.account_sid}/Calls.json",
+        auth=(server.account_sid, server.auth_token),
+        timeout=5,
+    )
     assert (answer.status_code, answer.json()["code"]) == (404, 20404)
 
 
@@ -175,12 +196,19 @@ def test_whatsapp_free_text_needs_an_open_window(server):
 
 
 def test_whatsapp_templates_must_be_approved_outside_the_window(server):
-    created = requests.post(f"{server.content_base}/v1/Content", auth=(server.account_sid, server.auth_token),
-                            json={"language": "es", "types": {"twilio/text": {"body": "Hola {{1}}"}},
-                                  "variables": {"1": "cliente"}}, timeout=5)
+    created = requests.post(
+        f"{server.content_base}/v1/Content",
+        auth=(server.account_sid, server.auth_token),
+        json={"language": "es", "types": {"twilio/text": {"body": "Hola {{1}}"}}, "variables": {"1": "cliente"}},
+        timeout=5,
+    )
     sid = created.json()["sid"]
-    form = {"To": "whatsapp:" + CUSTOMER, "From": "whatsapp:" + NUMBER, "ContentSid": sid,
-            "ContentVariables": json.dumps({"1": "Ana"})}
+    form = {
+        "To": "whatsapp:" + CUSTOMER,
+        "From": "whatsapp:" + NUMBER,
+        "ContentSid": sid,
+        "ContentVariables": json.dumps({"1": "Ana"}),
+    }
 
     assert post_message(server, form).json()["code"] == 63016
     server.set_approval(sid, "approved")
@@ -189,8 +217,12 @@ def test_whatsapp_templates_must_be_approved_outside_the_window(server):
 
 
 def test_content_needs_a_body_for_text(server):
-    answer = requests.post(f"{server.content_base}/v1/Content", auth=(server.account_sid, server.auth_token),
-                           json={"language": "es", "types": {"twilio/text": {}}}, timeout=5)
+    answer = requests.post(
+        f"{server.content_base}/v1/Content",
+        auth=(server.account_sid, server.auth_token),
+        json={"language": "es", "types": {"twilio/text": {}}},
+        timeout=5,
+    )
     assert answer.status_code == 400 and "body" in answer.json()["message"]
 
 

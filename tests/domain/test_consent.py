@@ -85,14 +85,18 @@ def test_sms_needs_a_phone() -> None:
 
 def test_whatsapp_phone_marketing_mode_uses_the_phone_marketing_consent() -> None:
     assert refusal(Channel.WHATSAPP, checkout(accepts_sms_marketing=True), DEFAULTS, NONE) is None
-    reason = refusal(Channel.WHATSAPP, checkout(accepts_sms_marketing=False), DEFAULTS, ContactFacts(whatsapp_optin=True))
+    reason = refusal(
+        Channel.WHATSAPP, checkout(accepts_sms_marketing=False), DEFAULTS, ContactFacts(whatsapp_optin=True)
+    )
     assert reason == "no consent: no phone marketing consent"
 
 
 def test_whatsapp_explicit_optin_mode_needs_the_optin() -> None:
     s = settings(whatsapp="explicit_optin")
     assert refusal(Channel.WHATSAPP, checkout(accepts_sms_marketing=True), s, NONE) == "no consent: no WhatsApp opt-in"
-    assert refusal(Channel.WHATSAPP, checkout(accepts_sms_marketing=False), s, ContactFacts(whatsapp_optin=True)) is None
+    assert (
+        refusal(Channel.WHATSAPP, checkout(accepts_sms_marketing=False), s, ContactFacts(whatsapp_optin=True)) is None
+    )
 
 
 @pytest.mark.parametrize("mode", ["phone_marketing", "explicit_optin"])

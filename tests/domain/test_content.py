@@ -68,8 +68,7 @@ def test_link_without_recovery_url_goes_to_the_cart() -> None:
 def test_link_with_code_applies_the_discount_then_restores_the_checkout() -> None:
     link = recovery_link(checkout(), SHOP, "SAVE10")
     assert link == (
-        "https://demo-shop.myshopify.com/discount/SAVE10"
-        "?redirect=%2F123%2Fcheckouts%2F0f1e2d%2Frecover%3Fkey%3Dk1"
+        "https://demo-shop.myshopify.com/discount/SAVE10?redirect=%2F123%2Fcheckouts%2F0f1e2d%2Frecover%3Fkey%3Dk1"
     )
     parts = urlsplit(link)
     assert parse_qs(parts.query) == {"redirect": ["/123/checkouts/0f1e2d/recover?key=k1"]}

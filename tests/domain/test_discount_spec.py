@@ -24,8 +24,16 @@ LATER = NOW + timedelta(hours=72)
 
 
 def spec(**changes) -> DiscountSpec:
-    fields = dict(kind="percentage", value=Decimal("10"), code="BACK-ABCDEFGHJK", title="Reclaim 10%",
-                  starts_at=NOW, ends_at=LATER, customer_gid=None, combines_with_shipping=False)
+    fields = dict(
+        kind="percentage",
+        value=Decimal("10"),
+        code="BACK-ABCDEFGHJK",
+        title="Reclaim 10%",
+        starts_at=NOW,
+        ends_at=LATER,
+        customer_gid=None,
+        combines_with_shipping=False,
+    )
     fields.update(changes)
     return DiscountSpec(**fields)
 

@@ -127,7 +127,14 @@ def test_every_status_is_reachable_from_scheduled() -> None:
 def test_string_values_are_stable() -> None:
     # These strings are stored in the database and shown to merchants.
     assert {s.value for s in Status} == {
-        "scheduled", "queued", "sending", "sent", "failed", "unknown", "skipped", "cancelled",
+        "scheduled",
+        "queued",
+        "sending",
+        "sent",
+        "failed",
+        "unknown",
+        "skipped",
+        "cancelled",
     }
     assert {c.value for c in Channel} == {"email", "push", "sms", "whatsapp"}
 

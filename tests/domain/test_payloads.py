@@ -212,7 +212,12 @@ def test_missing_amounts_are_zero() -> None:
 
 
 def test_presentment_titles_win() -> None:
-    item = {"title": "Shirt", "presentment_title": "Camisa", "variant_title": "M", "presentment_variant_title": "Mediana"}
+    item = {
+        "title": "Shirt",
+        "presentment_title": "Camisa",
+        "variant_title": "M",
+        "presentment_variant_title": "Mediana",
+    }
     c = parse_checkout(checkout_payload(line_items=[item]))
     assert (c.line_items[0].title, c.line_items[0].variant_title) == ("Camisa", "Mediana")
 

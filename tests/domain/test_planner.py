@@ -162,7 +162,9 @@ def test_no_reachable_step_stops_with_the_reasons() -> None:
     s = settings(whatsapp={"enabled": False}, prime={"enabled": False})
     result = plan(checkout(email=None), s, NOW)  # phone only, but only email/push steps are on
     assert result.messages == ()
-    assert result.stop_reason == "no step can reach this customer: first/email: no email; first/push: no push subscription"
+    assert (
+        result.stop_reason == "no step can reach this customer: first/email: no email; first/push: no push subscription"
+    )
     assert result.notes == ("first/email: no email", "first/push: no push subscription")
 
 

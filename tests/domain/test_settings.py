@@ -100,8 +100,14 @@ def test_default_document_shape() -> None:
         "enabled": True,
         "delay_minutes": 60,
         "channels": ["email", "push"],
-        "incentive": {"type": "none", "value": None, "code_mode": "shared", "code": None,
-                      "expiry_hours": 72, "combines_with_shipping": False},
+        "incentive": {
+            "type": "none",
+            "value": None,
+            "code_mode": "shared",
+            "code": None,
+            "expiry_hours": 72,
+            "combines_with_shipping": False,
+        },
     }
     assert doc["recovery"]["whatsapp"] == {"enabled": True, "delay_minutes": 120}
     assert doc["recovery"]["prime"]["delay_hours"] == 16
@@ -126,7 +132,8 @@ def test_bad_tone_is_one_field_error(tone: object) -> None:
 
 def test_bad_tone_is_reported_with_the_other_errors() -> None:
     assert fields({"tone": "loud", "recovery": {"first": {"delay_minutes": 1}}}) == [
-        "recovery.first.delay_minutes", "tone"
+        "recovery.first.delay_minutes",
+        "tone",
     ]
 
 
@@ -180,7 +187,9 @@ def test_shared_code_incentives() -> None:
         {
             "recovery": {
                 "first": {"incentive": {"type": "percentage", "value": 10, "code": "BACK10"}},
-                "prime": {"incentive": {"type": "fixed_amount", "value": "7.50", "code_mode": "shared", "code": "A-b_9"}},
+                "prime": {
+                    "incentive": {"type": "fixed_amount", "value": "7.50", "code_mode": "shared", "code": "A-b_9"}
+                },
             }
         }
     )
@@ -309,7 +318,9 @@ def test_percentage_messages() -> None:
     )
 
 
-@pytest.mark.parametrize("code", [None, "", "SAVE 10", " SAVE10", "SAVE10 ", "ÄPFEL", "a" * 65, 10, ["SAVE"], "SAVE;DROP"])
+@pytest.mark.parametrize(
+    "code", [None, "", "SAVE 10", " SAVE10", "SAVE10 ", "ÄPFEL", "a" * 65, 10, ["SAVE"], "SAVE;DROP"]
+)
 def test_shared_mode_needs_a_plain_code(code: object) -> None:
     incentive = {"type": "percentage", "value": 10, "code_mode": "shared"}
     if code is not None:
@@ -415,7 +426,10 @@ def test_the_error_message_names_every_field() -> None:
         (42, ["settings"]),
         (True, ["settings"]),
         ({"recovery": "x"}, ["recovery"]),
-        ({"recovery": {"first": None, "whatsapp": 1, "prime": "p"}}, ["recovery.first", "recovery.prime", "recovery.whatsapp"]),
+        (
+            {"recovery": {"first": None, "whatsapp": 1, "prime": "p"}},
+            ["recovery.first", "recovery.prime", "recovery.whatsapp"],
+        ),
         ({"recovery": {"first": {"incentive": []}}}, ["recovery.first.incentive"]),
         ({"delivery_windows": {"days": {"mon": "9-5"}}}, None),
         ({"delivery_windows": {"days": {d: [[None, {}]] for d in WEEKDAYS}}}, None),
@@ -423,9 +437,14 @@ def test_the_error_message_names_every_field() -> None:
         ({"consent": []}, ["consent"]),
         ({1: 2, None: 3}, ["settings.1", "settings.None"]),
         ({"recovery": {"first": {"channels": [None, 1, {"a": []}]}}}, ["recovery.first.channels"]),
-        ({"recovery": {"first": {"incentive": {"type": ["percentage"], "value": {}, "code": {}}}}}, ["recovery.first.incentive.type"]),
-        ({"recovery": {"first": {"incentive": {"type": "percentage", "value": {"x": [1]}, "code": []}}}},
-         ["recovery.first.incentive.code", "recovery.first.incentive.value"]),
+        (
+            {"recovery": {"first": {"incentive": {"type": ["percentage"], "value": {}, "code": {}}}}},
+            ["recovery.first.incentive.type"],
+        ),
+        (
+            {"recovery": {"first": {"incentive": {"type": "percentage", "value": {"x": [1]}, "code": []}}}},
+            ["recovery.first.incentive.code", "recovery.first.incentive.value"],
+        ),
         ({"recovery": {"whatsapp": {"delay_minutes": [120]}}}, ["recovery.whatsapp.delay_minutes"]),
         ({"recovery": {"whatsapp": {"delay_minutes": {"m": 120}}}}, ["recovery.whatsapp.delay_minutes"]),
     ],
@@ -439,7 +458,7 @@ def test_garbage_only_raises_validation_error(doc: object, expected: list[str] |
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8,
 )
@@ -504,7 +523,9 @@ def test_any_json_either_parses_or_raises_validation_error(edits: list[tuple[tup
         result = parse(doc)
     except ValidationError as exc:
         assert exc.errors
-        assert all(isinstance(e.field, str) and e.field and isinstance(e.message, str) and e.message for e in exc.errors)
+        assert all(
+            isinstance(e.field, str) and e.field and isinstance(e.message, str) and e.message for e in exc.errors
+        )
         return
     # Whatever is accepted must be a faithful, re-readable document.
     assert parse(result.to_document()) == result

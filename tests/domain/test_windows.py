@@ -352,7 +352,10 @@ def test_24_00_is_only_an_end() -> None:
 def test_overlapping_intervals_are_reported_on_the_later_one() -> None:
     with pytest.raises(ValidationError) as excinfo:
         WeeklyWindows.from_document(
-            doc(mon=[["09:00", "12:00"], ["10:00", "11:00"], ["11:00", "13:00"]], fri=[["14:00", "18:00"], ["08:00", "15:00"]]),
+            doc(
+                mon=[["09:00", "12:00"], ["10:00", "11:00"], ["11:00", "13:00"]],
+                fri=[["14:00", "18:00"], ["08:00", "15:00"]],
+            ),
             timezone="UTC",
         )
     assert fields_of(excinfo) == [f"{DAYS}.mon[1]", f"{DAYS}.mon[2]", f"{DAYS}.fri[1]"]
@@ -435,9 +438,16 @@ def test_constructor_checks_its_invariants() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=8)
     | st.sampled_from(["09:00", "21:00", "24:00", "00:00", "25:00", "9:00am", "12:60", "mon", "sun"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5) | st.sampled_from(WEEKDAYS), inner, max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=5) | st.sampled_from(WEEKDAYS), inner, max_size=8)
+    ),
     max_leaves=10,
 )
 
@@ -527,7 +537,11 @@ def scenarios(draw: st.DrawFn) -> tuple[WeeklyWindows, datetime]:
     zone = draw(st.sampled_from(ZONES))
     days = draw(st.lists(day_windows(), min_size=7, max_size=7).filter(any))
     if draw(st.booleans()):
-        at = draw(st.datetimes(min_value=FIRST.replace(tzinfo=None), max_value=LAST.replace(tzinfo=None), timezones=st.just(UTC)))
+        at = draw(
+            st.datetimes(
+                min_value=FIRST.replace(tzinfo=None), max_value=LAST.replace(tzinfo=None), timezones=st.just(UTC)
+            )
+        )
     else:  # within days of a change of offset
         at = draw(st.sampled_from(offset_changes(zone))) + timedelta(seconds=draw(st.integers(-4 * 86400, 86400)))
     presented_in = draw(st.sampled_from((ZoneInfo(zone),) + PRESENTATIONS))
@@ -545,7 +559,9 @@ def clock_change_scenarios(draw: st.DrawFn) -> tuple[WeeklyWindows, datetime, da
     jump = {minute_of_day(change - timedelta(microseconds=1), zone), minute_of_day(change, zone)}
     interesting = tuple(sorted({min(1440, max(0, m + d)) for m in jump for d in (-30, -10, -1, 0, 1, 10, 30)}))
     starting_there = st.builds(
-        lambda start, length: ((start, min(1440, start + length)),), st.sampled_from(interesting[:-1]), st.integers(1, 600)
+        lambda start, length: ((start, min(1440, start + length)),),
+        st.sampled_from(interesting[:-1]),
+        st.integers(1, 600),
     )
     ending_there = st.builds(
         lambda end, length: ((max(0, end - length), end),), st.sampled_from(interesting[1:]), st.integers(1, 600)
@@ -606,7 +622,10 @@ def offset_changes_between(zone: str, low: datetime, high: datetime) -> list[dat
 
 
 PROPERTY_SETTINGS = settings(
-    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
 
@@ -622,7 +641,9 @@ def test_next_open_properties(scenario: tuple[WeeklyWindows, datetime], seed: in
 
 @PROPERTY_SETTINGS
 @given(clock_change_scenarios(), seeds)
-def test_next_open_properties_around_clock_changes(scenario: tuple[WeeklyWindows, datetime, datetime], seed: int) -> None:
+def test_next_open_properties_around_clock_changes(
+    scenario: tuple[WeeklyWindows, datetime, datetime], seed: int
+) -> None:
     shop, at, change = scenario
     rnd = random.Random(seed)
     check_next_open(shop, at, rnd)

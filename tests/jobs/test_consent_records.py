@@ -19,14 +19,18 @@ def consents(rt) -> dict[str, tuple[str, str]]:
 
 
 def test_checkout_boxes_become_consent_records(store, rt):
-    store.deliver("checkouts/create", store.checkout("c1", ABANDONED, buyer_accepts_marketing=True,
-                                                     buyer_accepts_sms_marketing=True))
+    store.deliver(
+        "checkouts/create",
+        store.checkout("c1", ABANDONED, buyer_accepts_marketing=True, buyer_accepts_sms_marketing=True),
+    )
     assert consents(rt) == {"email": ("granted", "checkout"), "sms": ("granted", "checkout")}
 
 
 def test_an_unticked_email_box_is_recorded_as_not_granted_and_unticked_sms_is_no_statement(store, rt):
-    store.deliver("checkouts/create", store.checkout("c1", ABANDONED, buyer_accepts_marketing=False,
-                                                     buyer_accepts_sms_marketing=False))
+    store.deliver(
+        "checkouts/create",
+        store.checkout("c1", ABANDONED, buyer_accepts_marketing=False, buyer_accepts_sms_marketing=False),
+    )
     assert consents(rt) == {"email": ("revoked", "checkout")}
 
 

@@ -23,8 +23,13 @@ def smtp_store(rt, admin_api):
         )
         smtp_rt = runtime.install(runtime.Runtime.build(settings))
         try:
-            store = ShopifyStore.install(smtp_rt, create_app(runtime=smtp_rt).test_client(), "demo-shop.myshopify.com",
-                                         timezone="Europe/Madrid", admin_api=admin_api)
+            store = ShopifyStore.install(
+                smtp_rt,
+                create_app(runtime=smtp_rt).test_client(),
+                "demo-shop.myshopify.com",
+                timezone="Europe/Madrid",
+                admin_api=admin_api,
+            )
             yield store, handler
         finally:
             smtp_rt.close()
@@ -54,9 +59,11 @@ def test_the_first_reminder_is_a_real_email_and_one_click_unsubscribe_stops_the_
     assert mail["Message-ID"].startswith(f"<reclaim.{store.message(step='first')['id']}.")
 
     # The customer clicks "unsubscribe" in their mail client (RFC 8058 one-click POST).
-    response = store.client.post(unsubscribe.removeprefix("http://localhost:8080"),
-                                 data="List-Unsubscribe=One-Click",
-                                 content_type="application/x-www-form-urlencoded")
+    response = store.client.post(
+        unsubscribe.removeprefix("http://localhost:8080"),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 200 and "Location" not in response.headers
 
     store.deliver("checkouts/create", store.checkout("c2", "2026-03-03T10:00:00+01:00"))
@@ -70,13 +77,15 @@ def test_without_an_email_provider_the_email_step_needs_a_connection(rt, admin_a
     settings = rt.settings.with_overrides(outbox_file=None)
     bare = runtime.install(runtime.Runtime.build(settings))
     try:
-        store = ShopifyStore.install(bare, create_app(runtime=bare).test_client(), "demo-shop.myshopify.com",
-                                     admin_api=admin_api)
+        store = ShopifyStore.install(
+            bare, create_app(runtime=bare).test_client(), "demo-shop.myshopify.com", admin_api=admin_api
+        )
         store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
         store.tick("2026-03-02T19:00:00+00:00")
         first = store.message(step="first")
         assert (first["status"], first["reason"]) == (
-            "skipped", "needs connection: the channel is not connected for this shop"
+            "skipped",
+            "needs connection: the channel is not connected for this shop",
         )
     finally:
         bare.close()

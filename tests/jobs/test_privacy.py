@@ -36,8 +36,16 @@ def journey_for_ana(store) -> None:
 
 def test_data_request_records_an_export_of_everything_held(store):
     journey_for_ana(store)
-    store.deliver("customers/data_request", {"shop_id": 1, "shop_domain": store.domain, "customer": ANA,
-                                             "orders_requested": [5551], "data_request": {"id": 9999}})
+    store.deliver(
+        "customers/data_request",
+        {
+            "shop_id": 1,
+            "shop_domain": store.domain,
+            "customer": ANA,
+            "orders_requested": [5551],
+            "data_request": {"id": 9999},
+        },
+    )
     with transaction(store.rt.sessions) as session:
         [request] = session.scalars(select(DataRequest)).all()
         export = request.export
@@ -51,16 +59,19 @@ def test_data_request_records_an_export_of_everything_held(store):
 
 def test_customer_redact_leaves_no_personal_data_in_any_table(store):
     journey_for_ana(store)
-    store.deliver("customers/data_request", {"shop_id": 1, "shop_domain": store.domain, "customer": ANA,
-                                             "data_request": {"id": 1}})
+    store.deliver(
+        "customers/data_request",
+        {"shop_id": 1, "shop_domain": store.domain, "customer": ANA, "data_request": {"id": 1}},
+    )
     with transaction(store.rt.sessions) as session:
         shop_id = session.scalar(select(Shop.id))
         session.add(Suppression(shop_id=shop_id, channel="sms", address="+34600111222", reason="replied STOP"))
     before = text_of(all_rows(store.rt))
     assert "ana@example.com" in before and '"7001"' in before  # the checks below can fail
 
-    store.deliver("customers/redact", {"shop_id": 1, "shop_domain": store.domain, "customer": ANA,
-                                       "orders_to_redact": [5551]})
+    store.deliver(
+        "customers/redact", {"shop_id": 1, "shop_domain": store.domain, "customer": ANA, "orders_to_redact": [5551]}
+    )
     dump = text_of(all_rows(store.rt))
     # The customer id is looked for as a whole JSON string: bare "7001" also turns up in the
     # microseconds of timestamps, which made this test flaky.
@@ -95,8 +106,12 @@ def test_customer_redact_cancels_that_customers_pending_messages(store):
 
 def test_shop_redact_erases_everything_of_that_shop_and_nothing_else(store, rt, client):
     other = ShopifyStore.install(rt, client, "other-shop.myshopify.com", admin_api=store.admin_api)
-    other.deliver("checkouts/create", other.checkout("o1", ABANDONED, email="bo@example.com", phone="+34600999888",
-                                                     customer={"id": 8001, "first_name": "Bo"}))
+    other.deliver(
+        "checkouts/create",
+        other.checkout(
+            "o1", ABANDONED, email="bo@example.com", phone="+34600999888", customer={"id": 8001, "first_name": "Bo"}
+        ),
+    )
     journey_for_ana(store)
     store.deliver("app/uninstalled", {"id": 1})
     store.deliver("shop/redact", {"shop_id": 1, "shop_domain": store.domain})

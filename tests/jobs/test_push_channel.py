@@ -18,8 +18,9 @@ from tests.push_peer import Browser, PushService, verify_vapid
 
 ABANDONED = "2026-03-02T19:00:00+01:00"
 FIRST_DUE = "2026-03-02T19:00:00+00:00"
-WITH_PUSH = {"recovery": {"first": {"channels": ["email", "push"]}, "whatsapp": {"enabled": False},
-                          "prime": {"enabled": False}}}
+WITH_PUSH = {
+    "recovery": {"first": {"channels": ["email", "push"]}, "whatsapp": {"enabled": False}, "prime": {"enabled": False}}
+}
 
 
 @pytest.fixture
@@ -29,10 +30,21 @@ def push_service():
 
 
 def subscribe(store, browser: Browser, cart_token: str):
-    query = signed_query({"shop": store.domain, "path_prefix": "/apps/reclaim", "timestamp": str(int(time.time())),
-                          "logged_in_customer_id": ""}, store.rt.settings.shopify_api_secret)
-    response = store.client.post("/proxy/subscribe", query_string=query, content_type="application/json",
-                                 data=json.dumps({"subscription": browser.subscription, "cart_token": cart_token}))
+    query = signed_query(
+        {
+            "shop": store.domain,
+            "path_prefix": "/apps/reclaim",
+            "timestamp": str(int(time.time())),
+            "logged_in_customer_id": "",
+        },
+        store.rt.settings.shopify_api_secret,
+    )
+    response = store.client.post(
+        "/proxy/subscribe",
+        query_string=query,
+        content_type="application/json",
+        data=json.dumps({"subscription": browser.subscription, "cart_token": cart_token}),
+    )
     assert response.status_code == 201, response.get_json()
 
 

@@ -90,7 +90,9 @@ def test_payment_known_locally_is_checked_again_at_send_time(store):
         from shop_app.recovery.journeys import store_order
         from shop_app.shopify.shops import get_shop
 
-        store_order(session, get_shop(session, store.domain), parse_order(store.order("c1", "2026-03-02T19:10:00+01:00")))
+        store_order(
+            session, get_shop(session, store.domain), parse_order(store.order("c1", "2026-03-02T19:10:00+01:00"))
+        )
     store.tick("2026-03-02T19:00:00+00:00")
     assert store.outbox() == []
     assert store.message(step="first")["status"] == "skipped"  # refused by the payment gate
@@ -119,7 +121,9 @@ def test_whatsapp_due_at_night_waits_for_the_window_and_is_sent_at_nine(store):
 
 def test_a_postponed_message_runs_every_gate_again_when_released(store):
     store.deliver("checkouts/create", store.checkout("paid-overnight", LATE))
-    store.deliver("checkouts/create", store.checkout("stop-overnight", LATE, email="bo@example.com", phone="+34600999888"))
+    store.deliver(
+        "checkouts/create", store.checkout("stop-overnight", LATE, email="bo@example.com", phone="+34600999888")
+    )
     store.tick("2026-03-02T22:30:00+00:00")
     assert {m["status"] for m in store.messages(step="whatsapp")} == {"scheduled"}
 
@@ -235,7 +239,9 @@ def test_a_row_left_in_sending_becomes_unknown_and_is_never_resent(store, monkey
 
         dispatch(datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc))
         with transaction(store.rt.sessions) as session:
-            message_id, job_id = session.execute(select(Message.id, Message.job_id).where(Message.status == "queued")).one()
+            message_id, job_id = session.execute(
+                select(Message.id, Message.job_id).where(Message.status == "queued")
+            ).one()
         send_message(message_id, job_id, "2026-03-02T19:00:00+00:00")
     monkeypatch.undo()
     store.rt.redis.flushall()
@@ -260,14 +266,20 @@ def test_sms_without_consent_is_skipped_with_a_reason(store):
 
 
 def test_checkout_without_contact_details_plans_nothing(store):
-    store.deliver("checkouts/create", store.checkout("anon", ABANDONED, email=None, phone=None, sms_marketing_phone=None, customer=None))
+    store.deliver(
+        "checkouts/create",
+        store.checkout("anon", ABANDONED, email=None, phone=None, sms_marketing_phone=None, customer=None),
+    )
     assert store.messages() == []
 
 
 def test_completed_and_deleted_checkouts_cancel_pending_messages_with_reasons(store):
     store.deliver("checkouts/create", store.checkout("done", ABANDONED))
     store.deliver("checkouts/create", store.checkout("gone", ABANDONED, name="#42"))
-    store.deliver("checkouts/update", store.checkout("done", "2026-03-02T19:10:00+01:00", completed_at="2026-03-02T19:10:00+01:00"))
+    store.deliver(
+        "checkouts/update",
+        store.checkout("done", "2026-03-02T19:10:00+01:00", completed_at="2026-03-02T19:10:00+01:00"),
+    )
     store.deliver("checkouts/delete", {"id": 42, "cart_token": "unrelated"})
     assert {m["reason"] for m in store.messages(checkout_token="done")} == {"checkout completed"}
     assert {m["reason"] for m in store.messages(checkout_token="gone")} == {"checkout deleted in Shopify"}
@@ -309,8 +321,10 @@ def test_transient_failures_are_retried_with_backoff_and_permanent_ones_fail(sto
     from shop_app.adapters.channels import OutboxFileTransport, SendResult, SendStatus
 
     real = OutboxFileTransport(store.rt.settings.outbox_file)
-    answers = {"email": [SendResult(SendStatus.FAILED_TRANSIENT, detail="429 slow down")],
-               "whatsapp": [SendResult(SendStatus.FAILED_PERMANENT, detail="21211 invalid number")]}
+    answers = {
+        "email": [SendResult(SendStatus.FAILED_TRANSIENT, detail="429 slow down")],
+        "whatsapp": [SendResult(SendStatus.FAILED_PERMANENT, detail="21211 invalid number")],
+    }
 
     class Flaky:
         esp_name = "flaky"
@@ -343,7 +357,9 @@ def test_a_shared_code_is_recorded_once_per_journey_step(store):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     with transaction(store.rt.sessions) as session:
         journey = session.scalar(select(Journey))
-    offer = StepOffer(journey.shop_id, journey.id, "first", "c1", None, Incentive("percentage", 10, "shared", "WELCOME10"))
+    offer = StepOffer(
+        journey.shop_id, journey.id, "first", "c1", None, Incentive("percentage", 10, "shared", "WELCOME10")
+    )
     now = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
     assert [code_for(store.rt.sessions, None, offer, now) for _ in range(3)] == ["WELCOME10"] * 3
     with transaction(store.rt.sessions) as session:

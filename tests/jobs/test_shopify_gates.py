@@ -38,8 +38,11 @@ UNIQUE_PRIME = {
 def test_a_customer_who_paid_without_a_webhook_is_skipped_as_paid(store):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     store.admin_api.add_order(
-        store.domain, checkout_token="c1", email="ana@example.com",
-        created_at=datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc), total="84.90",
+        store.domain,
+        checkout_token="c1",
+        email="ana@example.com",
+        created_at=datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc),
+        total="84.90",
     )
     store.tick(FIRST_DUE)
     first = store.message(step="first")
@@ -56,7 +59,9 @@ def test_a_customer_who_paid_without_a_webhook_is_skipped_as_paid(store):
 
 def test_an_order_before_the_abandonment_does_not_count(store):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
-    store.admin_api.add_order(store.domain, email="ana@example.com", created_at=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    store.admin_api.add_order(
+        store.domain, email="ana@example.com", created_at=datetime(2026, 2, 1, tzinfo=timezone.utc)
+    )
     store.tick(FIRST_DUE)
     assert store.message(step="first")["status"] == "sent"
 
@@ -104,8 +109,12 @@ def test_a_retried_job_creates_one_code_not_two(store, waits):
     assert len(store.admin_api.discounts(store.domain)) == 1
 
     # Now lose the answer of a creation for a second checkout, and crash the job after it.
-    store.deliver("checkouts/create", store.checkout("c2", ABANDONED, email="bo@example.com", phone="+34600999888",
-                                                      customer={"id": 8001, "first_name": "Bo"}))
+    store.deliver(
+        "checkouts/create",
+        store.checkout(
+            "c2", ABANDONED, email="bo@example.com", phone="+34600999888", customer={"id": 8001, "first_name": "Bo"}
+        ),
+    )
     from jobs.dispatch import dispatch
     from jobs.send import send_message
     from shop_app.storage.tables import Message

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 ABANDONED = "2026-03-02T12:00:00+01:00"
 PRIME_RELEASED = "2026-03-03T08:00:00+00:00"
-ONLY_SMS = {"recovery": {"first": {"enabled": False}, "whatsapp": {"enabled": False},
-                         "prime": {"incentive": {"type": "percentage", "value": 15, "code": "PRIME15"}}}}
+ONLY_SMS = {
+    "recovery": {
+        "first": {"enabled": False},
+        "whatsapp": {"enabled": False},
+        "prime": {"incentive": {"type": "percentage", "value": 15, "code": "PRIME15"}},
+    }
+}
 
 
 def items(titles):
@@ -14,8 +19,20 @@ def items(titles):
 
 def test_an_accented_name_is_spelled_in_gsm7_and_the_sms_still_goes_out(store):
     store.set_settings(ONLY_SMS)
-    store.deliver("checkouts/create", store.checkout("c1", ABANDONED, customer={
-        "id": 7001, "email": "lucia@example.com", "phone": "+34600111222", "first_name": "Lucía", "last_name": "R"}))
+    store.deliver(
+        "checkouts/create",
+        store.checkout(
+            "c1",
+            ABANDONED,
+            customer={
+                "id": 7001,
+                "email": "lucia@example.com",
+                "phone": "+34600111222",
+                "first_name": "Lucía",
+                "last_name": "R",
+            },
+        ),
+    )
     store.tick(PRIME_RELEASED)
     sms = store.message(channel="sms")
     assert sms["status"] == "sent", sms
@@ -28,8 +45,21 @@ def test_an_sms_that_cannot_fit_the_cap_is_skipped_with_the_count(store):
     store.set_settings(ONLY_SMS)
     titles = [f"Шерстяное одеяло ручной работы номер {n}" for n in range(1, 9)]
     name = "Анастасия-Александра Владимировна"  # no GSM-7 spelling: the whole SMS stays UCS-2 (67 a segment)
-    store.deliver("checkouts/create", store.checkout("c1", ABANDONED, line_items=items(titles), customer={
-        "id": 7001, "email": "a@example.com", "phone": "+34600111222", "first_name": name, "last_name": "Р"}))
+    store.deliver(
+        "checkouts/create",
+        store.checkout(
+            "c1",
+            ABANDONED,
+            line_items=items(titles),
+            customer={
+                "id": 7001,
+                "email": "a@example.com",
+                "phone": "+34600111222",
+                "first_name": name,
+                "last_name": "Р",
+            },
+        ),
+    )
     store.tick(PRIME_RELEASED)
     sms = store.message(channel="sms")
     assert sms["status"] == "skipped"

@@ -32,16 +32,26 @@ ONLY_SMS = {"recovery": {"first": {"enabled": False}, "whatsapp": {"enabled": Fa
 def twilio_store(rt, admin_api, twilio_api):
     """The demo shop with its own Twilio account connected (the development server)."""
     twilio_api.reset()
-    settings = rt.settings.with_overrides(twilio_api_base_url=twilio_api.api_base,
-                                          twilio_content_base_url=twilio_api.content_base)
+    settings = rt.settings.with_overrides(
+        twilio_api_base_url=twilio_api.api_base, twilio_content_base_url=twilio_api.content_base
+    )
     twilio_rt = runtime.install(runtime.Runtime.build(settings))
     try:
-        store = ShopifyStore.install(twilio_rt, create_app(runtime=twilio_rt).test_client(), "demo-shop.myshopify.com",
-                                     timezone="Europe/Madrid", admin_api=admin_api)
+        store = ShopifyStore.install(
+            twilio_rt,
+            create_app(runtime=twilio_rt).test_client(),
+            "demo-shop.myshopify.com",
+            timezone="Europe/Madrid",
+            admin_api=admin_api,
+        )
         with transaction(twilio_rt.sessions) as session:
             shop = get_shop(session, store.domain)
-            save_twilio(session, twilio_rt.box, shop.id,
-                        twilio_api.account(messaging_service_sid=SERVICE, whatsapp_from=WHATSAPP_FROM))
+            save_twilio(
+                session,
+                twilio_rt.box,
+                shop.id,
+                twilio_api.account(messaging_service_sid=SERVICE, whatsapp_from=WHATSAPP_FROM),
+            )
             store.shop_id = shop.id
         yield store
     finally:
@@ -198,8 +208,7 @@ def test_whatsapp_needs_an_approved_template_and_then_sends_it_with_variables(tw
     [sent] = twilio_api.messages
     assert sent.params["To"] == f"whatsapp:{PHONE}" and sent.params["From"] == WHATSAPP_FROM
     assert "Body" not in sent.params
-    [template] = [t for t in templates(store)
-                  if (t["key"], t["language"]) == ("whatsapp", "en")]
+    [template] = [t for t in templates(store) if (t["key"], t["language"]) == ("whatsapp", "en")]
     assert sent.params["ContentSid"] == template["content_sid"]
     values = json.loads(sent.params["ContentVariables"])
     assert values["1"] == "Ana" and values["2"] == "Demo Shop" and values["3"] == "1 x Linen shirt, 2 x Canvas tote"
@@ -253,8 +262,9 @@ def test_without_a_twilio_connection_sms_is_not_connected(rt, store):
     settings = rt.settings.with_overrides(outbox_file=None)
     bare = runtime.install(runtime.Runtime.build(settings))
     try:
-        shop = ShopifyStore.install(bare, create_app(runtime=bare).test_client(), "bare-shop.myshopify.com",
-                                    timezone="Europe/Madrid")
+        shop = ShopifyStore.install(
+            bare, create_app(runtime=bare).test_client(), "bare-shop.myshopify.com", timezone="Europe/Madrid"
+        )
         shop.set_settings(ONLY_SMS)
         shop.deliver("checkouts/create", shop.checkout("c1", ABANDONED))
         shop.tick(PRIME_RELEASED)
@@ -295,8 +305,9 @@ def test_a_carrier_block_is_not_taken_as_an_opt_out(twilio_store, twilio_api):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     store.tick(PRIME_RELEASED)
     [sent] = twilio_api.messages
-    assert post_callback(store, *twilio_api.status_callback(sent.resource["sid"], "undelivered", 30004)).status_code \
-        == 200
+    assert (
+        post_callback(store, *twilio_api.status_callback(sent.resource["sid"], "undelivered", 30004)).status_code == 200
+    )
     sms = store.message(channel="sms")
     assert sms["delivery_status"] == "undelivered"
     assert rows(store, Suppression) == [] and rows(store, Consent, channel="sms", source="provider") == []
@@ -304,8 +315,9 @@ def test_a_carrier_block_is_not_taken_as_an_opt_out(twilio_store, twilio_api):
 
 @pytest.mark.parametrize("message_id", ["0", "99999999999999999999", "9223372036854775808"])
 def test_a_callback_for_an_impossible_message_id_is_refused_not_a_server_error(twilio_store, message_id):
-    response = twilio_store.client.post(f"/webhooks/twilio/status/{message_id}", data={"MessageSid": "SMx"},
-                                        headers={"X-Twilio-Signature": "x"})
+    response = twilio_store.client.post(
+        f"/webhooks/twilio/status/{message_id}", data={"MessageSid": "SMx"}, headers={"X-Twilio-Signature": "x"}
+    )
     assert response.status_code in (403, 404)
 
 
@@ -320,8 +332,10 @@ def test_an_sms_stop_also_stops_whatsapp_that_relies_on_phone_marketing_consent(
     store.tick(WHATSAPP_DUE)
     whatsapp = store.message(channel="whatsapp")
     assert whatsapp["status"] == "skipped"
-    assert whatsapp["reason"].startswith("suppressed: replied 'STOP'") and "same phone marketing consent" in \
-        whatsapp["reason"]
+    assert (
+        whatsapp["reason"].startswith("suppressed: replied 'STOP'")
+        and "same phone marketing consent" in whatsapp["reason"]
+    )
     assert twilio_api.messages == []
 
 
@@ -362,6 +376,10 @@ def test_connecting_another_twilio_account_forgets_the_old_accounts_templates(tw
     store = twilio_store
     approve_all_templates(store, twilio_api)
     with transaction(store.rt.sessions) as session:
-        save_twilio(session, store.rt.box, store.shop_id,
-                    TwilioAccount("AC" + "f" * 32, "another-token", messaging_service_sid=SERVICE))
+        save_twilio(
+            session,
+            store.rt.box,
+            store.shop_id,
+            TwilioAccount("AC" + "f" * 32, "another-token", messaging_service_sid=SERVICE),
+        )
     assert {t["status"] for t in templates(store)} == {"not created"}

@@ -15,25 +15,43 @@ from shop_app.messaging.compose import SmsOverCap, TemplateRefused, compose, exp
 from shop_app.messaging.defaults import DefaultTemplate
 from shop_app.messaging.sandbox import sample_fields
 
-PAIRS = [(Step.FIRST, Channel.EMAIL), (Step.FIRST, Channel.PUSH), (Step.WHATSAPP, Channel.WHATSAPP),
-         (Step.PRIME, Channel.SMS), (Step.PRIME, Channel.WHATSAPP)]
+PAIRS = [
+    (Step.FIRST, Channel.EMAIL),
+    (Step.FIRST, Channel.PUSH),
+    (Step.WHATSAPP, Channel.WHATSAPP),
+    (Step.PRIME, Channel.SMS),
+    (Step.PRIME, Channel.WHATSAPP),
+]
 LINK = "https://demo-shop.myshopify.com/discount/PRIME-ABC?redirect=%2Frecover"
 EXPIRES = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
 
 
 def checkout(locale: str | None = "en") -> Checkout:
     return Checkout(
-        token="c1", updated_at=datetime(2026, 3, 2, tzinfo=timezone.utc), first_name="Ana", locale=locale,
-        currency="EUR", total_price=Decimal("84.90"),
+        token="c1",
+        updated_at=datetime(2026, 3, 2, tzinfo=timezone.utc),
+        first_name="Ana",
+        locale=locale,
+        currency="EUR",
+        total_price=Decimal("84.90"),
         line_items=(LineItem("Linen shirt", 1, Decimal("49.90")), LineItem("Canvas tote", 2, Decimal("17.50"))),
     )
 
 
 def render(step, channel, locale="en", code="PRIME-ABC", incentive=Incentive("percentage", Decimal(15), "unique")):
     link = LINK if code else "https://demo-shop.myshopify.com/recover"
-    return compose(step, channel, checkout(locale), shop_name="Casa Lino", shop_timezone="Europe/Madrid", link=link,
-                   incentive=incentive, code=code, expires_at=EXPIRES if code else None,
-                   unsubscribe_link="https://app.example/u/tok" if channel is Channel.EMAIL else None)
+    return compose(
+        step,
+        channel,
+        checkout(locale),
+        shop_name="Casa Lino",
+        shop_timezone="Europe/Madrid",
+        link=link,
+        incentive=incentive,
+        code=code,
+        expires_at=EXPIRES if code else None,
+        unsubscribe_link="https://app.example/u/tok" if channel is Channel.EMAIL else None,
+    )
 
 
 @pytest.mark.parametrize("locale", ["en", "es"])
@@ -80,8 +98,18 @@ def test_offer_and_expiry_texts():
 
 def test_a_malicious_first_name_is_escaped_in_html_only():
     evil = Checkout(token="c", updated_at=EXPIRES, first_name="<script>x</script>", locale="en", currency="EUR")
-    text = compose(Step.FIRST, Channel.EMAIL, evil, shop_name="S", shop_timezone="UTC", link=LINK,
-                   incentive=Incentive(), code=None, expires_at=None, unsubscribe_link="https://u")
+    text = compose(
+        Step.FIRST,
+        Channel.EMAIL,
+        evil,
+        shop_name="S",
+        shop_timezone="UTC",
+        link=LINK,
+        incentive=Incentive(),
+        code=None,
+        expires_at=None,
+        unsubscribe_link="https://u",
+    )
     assert "<script>" not in text.html and "&lt;script&gt;" in text.html
     assert "<script>x</script>" in text.body
 
@@ -97,8 +125,16 @@ def compose_with(step=Step.PRIME, channel=Channel.SMS, checkout_=None, **kwargs)
     kwargs.setdefault("incentive", Incentive("percentage", Decimal(15), "unique"))
     kwargs.setdefault("code", "PRIME-ABC")
     kwargs.setdefault("link", LINK)
-    return compose(step, channel, checkout_ or checkout(), shop_name="Casa Lino", shop_timezone="Europe/Madrid",
-                   expires_at=EXPIRES, unsubscribe_link="https://app.example/u/tok", **kwargs)
+    return compose(
+        step,
+        channel,
+        checkout_ or checkout(),
+        shop_name="Casa Lino",
+        shop_timezone="Europe/Madrid",
+        expires_at=EXPIRES,
+        unsubscribe_link="https://app.example/u/tok",
+        **kwargs,
+    )
 
 
 def test_the_tone_picks_the_default_text():

@@ -58,12 +58,15 @@ def _parts(template):
 def test_every_default_renders_and_validates(key):
     step, channel, language, tone = key
     template = DEFAULT_TEMPLATES[key]
-    assert set(_parts(template)) == {
-        Channel.EMAIL: {"subject", "body", "html"},
-        Channel.PUSH: {"subject", "body", "url"},
-        Channel.SMS: {"body"},
-        Channel.WHATSAPP: {"body"},
-    }[channel]
+    assert (
+        set(_parts(template))
+        == {
+            Channel.EMAIL: {"subject", "body", "html"},
+            Channel.PUSH: {"subject", "body", "url"},
+            Channel.SMS: {"body"},
+            Channel.WHATSAPP: {"body"},
+        }[channel]
+    )
     for with_discount in (True, False):
         fields = sample_fields(language, with_discount=with_discount)
         rendered = {name: render(src, fields, html=name == "html") for name, src in _parts(template).items()}
@@ -88,13 +91,18 @@ def test_every_default_renders_and_validates(key):
 
 
 def test_default_lookup_falls_back_to_english_informal():
-    assert default_template("prime", "sms", "de", "casual") is DEFAULT_TEMPLATES[(Step.PRIME, Channel.SMS, "en", "informal")]
-    assert default_template(Step.FIRST, Channel.EMAIL, "es", "formal") is DEFAULT_TEMPLATES[
-        (Step.FIRST, Channel.EMAIL, "es", "formal")
-    ]
-    assert default_template("first", "email", "es", "other") is DEFAULT_TEMPLATES[
-        (Step.FIRST, Channel.EMAIL, "es", "informal")
-    ]
+    assert (
+        default_template("prime", "sms", "de", "casual")
+        is DEFAULT_TEMPLATES[(Step.PRIME, Channel.SMS, "en", "informal")]
+    )
+    assert (
+        default_template(Step.FIRST, Channel.EMAIL, "es", "formal")
+        is DEFAULT_TEMPLATES[(Step.FIRST, Channel.EMAIL, "es", "formal")]
+    )
+    assert (
+        default_template("first", "email", "es", "other")
+        is DEFAULT_TEMPLATES[(Step.FIRST, Channel.EMAIL, "es", "informal")]
+    )
 
 
 def test_tones_and_languages_really_differ():
@@ -192,8 +200,11 @@ def test_one_accent_in_the_template_makes_a_linked_sms_ucs2_and_over_the_cap():
 
 def test_sms_that_fits_only_the_typical_cart_is_refused_with_the_long_cart_count():
     # One line per product with the price: fine for two products, too long for four even when shortened.
-    source = ("{{ shop_name }} {% for item in cart_items %}{{ item.quantity }} x {{ item.title }} at {{ item.price }}"
-              " - {{ item.title }} is waiting for you; " "{% endfor %}{{ recovery_link }}")
+    source = (
+        "{{ shop_name }} {% for item in cart_items %}{{ item.quantity }} x {{ item.title }} at {{ item.price }}"
+        " - {{ item.title }} is waiting for you; "
+        "{% endfor %}{{ recovery_link }}"
+    )
     fits = templating.sms_report(source)
     assert not fits.sample.over and fits.long_cart.over
     with pytest.raises(SmsOverCap, match="with a long cart .* even with the items shortened"):

@@ -74,7 +74,9 @@ def test_forged_signature_is_refused():
 def test_payload_changed_after_signing_is_refused():
     good = token()
     header, _, signature = good.split(".")
-    forged_claims = segment({**_claims(good), "dest": "https://victim.myshopify.com", "iss": "https://victim.myshopify.com/admin"})
+    forged_claims = segment(
+        {**_claims(good), "dest": "https://victim.myshopify.com", "iss": "https://victim.myshopify.com/admin"}
+    )
     refused(f"{header}.{forged_claims}.{signature}", "signature does not match")
 
 
@@ -269,8 +271,10 @@ def test_segments_must_be_json_objects(header_or_claims, body):
 
 
 def test_duplicate_claims_are_refused():
-    signing_input = segment({"alg": "HS256", "typ": "JWT"}) + "." + b64url(
-        b'{"dest": "https://demo-shop.myshopify.com", "dest": "https://other.myshopify.com"}'
+    signing_input = (
+        segment({"alg": "HS256", "typ": "JWT"})
+        + "."
+        + b64url(b'{"dest": "https://demo-shop.myshopify.com", "dest": "https://other.myshopify.com"}')
     )
     refused(f"{signing_input}.{sign(signing_input, SECRET)}", "duplicate key")
 

@@ -13,4 +13,3 @@ def test_migrations_match_the_models(rt):
     with rt.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert differences == []
-

@@ -26,8 +26,9 @@ from shop_app.shopify.app_proxy import signed_query
 from tests.push_peer import Browser, PushService
 
 ABANDONED = "2026-03-02T19:00:00+01:00"
-WITH_PUSH = {"recovery": {"first": {"channels": ["email", "push"]}, "whatsapp": {"enabled": False},
-                          "prime": {"enabled": False}}}
+WITH_PUSH = {
+    "recovery": {"first": {"channels": ["email", "push"]}, "whatsapp": {"enabled": False}, "prime": {"enabled": False}}
+}
 PROXY = "/apps/reclaim"
 PAGE = f"""<!doctype html><html><head><meta charset="utf-8"><title>Demo Shop</title>
 <script src="{PROXY}/reclaim.js" defer></script></head><body><h1>Demo Shop</h1></body></html>"""
@@ -64,10 +65,17 @@ class Storefront:
 
         @front.route(f"{PROXY}/<path:path>", methods=["GET", "POST"])
         def proxy(path):
-            query = signed_query({"shop": shop, "path_prefix": PROXY, "timestamp": str(int(time.time())),
-                                  "logged_in_customer_id": ""}, secret)
-            answer = proxied.open(f"/proxy/{path}", method=request.method, query_string=query,
-                                  data=request.get_data(), content_type=request.content_type)
+            query = signed_query(
+                {"shop": shop, "path_prefix": PROXY, "timestamp": str(int(time.time())), "logged_in_customer_id": ""},
+                secret,
+            )
+            answer = proxied.open(
+                f"/proxy/{path}",
+                method=request.method,
+                query_string=query,
+                data=request.get_data(),
+                content_type=request.content_type,
+            )
             self.forwarded.append((request.method, path, answer.status_code))
             headers = {k: v for k, v in answer.headers if k.lower() in ("content-type", "cache-control")}
             return Response(answer.get_data(), status=answer.status_code, headers=headers)
@@ -119,8 +127,10 @@ def chromium():
 def test_a_shopper_says_yes_and_gets_the_reminder_in_their_browser(store, app, rt, chromium):
     store.set_settings(WITH_PUSH)
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))  # cart token "cart-c1"
-    with PushService() as push, Storefront(app, rt.settings.shopify_api_secret, store.domain,
-                                           {"token": "cart-c1", "item_count": 2}) as shop:
+    with (
+        PushService() as push,
+        Storefront(app, rt.settings.shopify_api_secret, store.domain, {"token": "cart-c1", "item_count": 2}) as shop,
+    ):
         subscriber = Browser(push.endpoint())
         context = chromium.new_context()
         context.grant_permissions(["notifications"], origin=shop.origin)

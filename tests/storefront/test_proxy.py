@@ -28,15 +28,21 @@ ENDPOINT = "https://fcm.googleapis.com/fcm/send/dGVzdC1lbmRwb2ludA:APA91b-exampl
 
 def query(rt, *, shop=SHOP, prefix="/apps/reclaim", secret=None, timestamp=None, **extra) -> str:
     """The query string Shopify's proxy appends, signed like Shopify signs it."""
-    params = {**extra, "shop": shop, "logged_in_customer_id": "", "path_prefix": prefix,
-              "timestamp": str(int(time.time()) if timestamp is None else timestamp)}
+    params = {
+        **extra,
+        "shop": shop,
+        "logged_in_customer_id": "",
+        "path_prefix": prefix,
+        "timestamp": str(int(time.time()) if timestamp is None else timestamp),
+    }
     return urlencode(signed_query(params, secret or rt.settings.shopify_api_secret))
 
 
 def subscribe(client, rt, payload, **options):
     body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
-    return client.post(f"/proxy/subscribe?{query(rt, **options)}", data=body,
-                       headers={"Content-Type": "application/json"})
+    return client.post(
+        f"/proxy/subscribe?{query(rt, **options)}", data=body, headers={"Content-Type": "application/json"}
+    )
 
 
 def subscription(endpoint: str = ENDPOINT) -> dict:
@@ -50,8 +56,17 @@ def rows(rt) -> list[PushSubscription]:
 
 # --- the signature ---------------------------------------------------------------------------------
 def test_signature_is_sorted_pairs_joined_without_separator():
-    secret, params = "hush", [("extra", "1"), ("extra", "2"), ("shop", "s.myshopify.com"),
-                              ("path_prefix", "/apps/r"), ("timestamp", "1317327555"), ("logged_in_customer_id", "")]
+    secret, params = (
+        "hush",
+        [
+            ("extra", "1"),
+            ("extra", "2"),
+            ("shop", "s.myshopify.com"),
+            ("path_prefix", "/apps/r"),
+            ("timestamp", "1317327555"),
+            ("logged_in_customer_id", ""),
+        ],
+    )
     message = "extra=1,2logged_in_customer_id=path_prefix=/apps/rshop=s.myshopify.comtimestamp=1317327555"
     assert canonical(params) == message
     signature = hmac.new(b"hush", message.encode(), hashlib.sha256).hexdigest()
@@ -67,11 +82,14 @@ def test_previous_secret_is_accepted_during_rotation():
         verify_proxy_request(signed, ("new-secret",), now=1000)
 
 
-@pytest.mark.parametrize("change, reason", [
-    (lambda p: p + [("shop", "other.myshopify.com")], "more than once"),
-    (lambda p: [(k, v) for k, v in p if k != "signature"], "missing"),
-    (lambda p: [(k, "/apps/evil" if k == "path_prefix" else v) for k, v in p], "does not match"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda p: p + [("shop", "other.myshopify.com")], "more than once"),
+        (lambda p: [(k, v) for k, v in p if k != "signature"], "missing"),
+        (lambda p: [(k, "/apps/evil" if k == "path_prefix" else v) for k, v in p], "does not match"),
+    ],
+)
 def test_tampered_queries_are_rejected(change, reason):
     signed = list(signed_query({"shop": "s.myshopify.com", "path_prefix": "/apps/r", "timestamp": "1000"}, "k").items())
     with pytest.raises(ProxyRequestRejected, match=reason):
@@ -230,17 +248,32 @@ def test_local_endpoints_only_in_development(rt, store):
     with transaction(rt.sessions) as session:
         shop_id = get_shop(session, SHOP).id
         assert save_subscription(session, shop_id, "cart-1", local, _now()).endpoint.startswith("http://127.0.0.1")
-        inward = ("http://127.0.0.1:8999/push/y", "https://10.0.0.5/push", "https://localhost/push",
-                  "https://localhost./x", "https://127.1./x", "https://metadata.google.internal/computeMetadata",
-                  "https://169.254.169.254.nip.io/latest", "https://fcm.googleapis.com.evil.example/x",
-                  "https://evilpush.apple.com.example/x")
+        inward = (
+            "http://127.0.0.1:8999/push/y",
+            "https://10.0.0.5/push",
+            "https://localhost/push",
+            "https://localhost./x",
+            "https://127.1./x",
+            "https://metadata.google.internal/computeMetadata",
+            "https://169.254.169.254.nip.io/latest",
+            "https://fcm.googleapis.com.evil.example/x",
+            "https://evilpush.apple.com.example/x",
+        )
         for endpoint in inward:
             with pytest.raises(ValueError, match="not a known browser push service"):
                 save_subscription(session, shop_id, "cart-1", subscription(endpoint), _now(), allow_local=False)
-        for endpoint in ("https://fcm.googleapis.com/fcm/send/abc", "https://updates.push.services.mozilla.com/wpush/v2/x",
-                         "https://web.push.apple.com/QGx", "https://wns2-db5p.notify.windows.com/w/?token=x"):
-            assert save_subscription(session, shop_id, "cart-1", subscription(endpoint), _now(),
-                                     allow_local=False).endpoint == endpoint
+        for endpoint in (
+            "https://fcm.googleapis.com/fcm/send/abc",
+            "https://updates.push.services.mozilla.com/wpush/v2/x",
+            "https://web.push.apple.com/QGx",
+            "https://wns2-db5p.notify.windows.com/w/?token=x",
+        ):
+            assert (
+                save_subscription(
+                    session, shop_id, "cart-1", subscription(endpoint), _now(), allow_local=False
+                ).endpoint
+                == endpoint
+            )
 
 
 # --- the storefront script, run in node against fake browser APIs ------------------------------------------
@@ -326,8 +359,13 @@ def run_script(client, rt, store, tmp_path):
     harness.write_text(HARNESS)
 
     def run(**scenario):
-        done = subprocess.run(["node", str(harness), str(script), json.dumps(scenario)],
-                              capture_output=True, text=True, timeout=30, check=True)
+        done = subprocess.run(
+            ["node", str(harness), str(script), json.dumps(scenario)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         result = json.loads(done.stdout)
         return [tuple(step) for step in result["log"]], result["storage"]
 
@@ -346,7 +384,9 @@ def test_script_offers_first_and_asks_the_browser_only_after_a_yes(run_script, r
     key = vapid_keys(rt.sessions, rt.box).public
     subscription = {"endpoint": "https://push.example/x", "keys": {"p256dh": "P", "auth": "A"}}
     assert log == [
-        ("offered",), ("offer-removed",), ("permission-requested",),
+        ("offered",),
+        ("offer-removed",),
+        ("permission-requested",),
         ("register", "/apps/reclaim/sw.js", "/apps/reclaim/"),
         ("subscribe", key, True),
         ("post", "/apps/reclaim/subscribe", {"subscription": subscription, "cart_token": "cart-tok-1?key=k"}),
@@ -393,18 +433,29 @@ Promise.all(waits).then(() => process.stdout.write(JSON.stringify(log)));
 """
 
 
-@pytest.mark.parametrize("url, opened", [
-    ("https://demo-shop.myshopify.com/checkouts/tok-1/recover", "https://demo-shop.myshopify.com/checkouts/tok-1/recover"),
-    ("javascript:alert(1)", "/"),
-])
+@pytest.mark.parametrize(
+    "url, opened",
+    [
+        (
+            "https://demo-shop.myshopify.com/checkouts/tok-1/recover",
+            "https://demo-shop.myshopify.com/checkouts/tok-1/recover",
+        ),
+        ("javascript:alert(1)", "/"),
+    ],
+)
 def test_service_worker_shows_the_push_and_opens_its_link(client, rt, store, tmp_path, url, opened):
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
     (tmp_path / "sw.js").write_text(client.get(f"/proxy/sw.js?{query(rt)}").get_data(as_text=True))
     (tmp_path / "harness.js").write_text(SW_HARNESS)
     payload = {"title": "Your cart is waiting", "body": "Still there", "url": url, "tag": "t1"}
-    done = subprocess.run(["node", str(tmp_path / "harness.js"), str(tmp_path / "sw.js"), json.dumps(payload)],
-                          capture_output=True, text=True, timeout=30, check=True)
+    done = subprocess.run(
+        ["node", str(tmp_path / "harness.js"), str(tmp_path / "sw.js"), json.dumps(payload)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     show, open_ = json.loads(done.stdout)
     assert show == ["show", "Your cart is waiting", {"body": "Still there", "tag": "t1", "data": {"url": url}}]
     assert open_ == ["open", opened]

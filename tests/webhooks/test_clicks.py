@@ -51,19 +51,22 @@ def test_token_round_trips_and_stays_short():
     assert tracked_url(SECRET, APP_URL + "/", 123456, CART) == f"{APP_URL}/c/{token}"
 
 
-@pytest.mark.parametrize("target", [
-    "javascript:alert(1)",
-    "data:text/html,<script>alert(1)</script>",
-    "ftp://files.example.com/cart",
-    "//evil.example/cart",  # scheme-relative: the browser would pick the scheme
-    "/relative/path",
-    "https://",  # no host
-    "https://demo-shop.myshopify.com/cart\r\nSet-Cookie: x=1",
-    "https://demo shop.example/",
-    "https:\\\\evil.example",
-    "",
-    "https://example.com/" + "a" * 3000,
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://files.example.com/cart",
+        "//evil.example/cart",  # scheme-relative: the browser would pick the scheme
+        "/relative/path",
+        "https://",  # no host
+        "https://demo-shop.myshopify.com/cart\r\nSet-Cookie: x=1",
+        "https://demo shop.example/",
+        "https:\\\\evil.example",
+        "",
+        "https://example.com/" + "a" * 3000,
+    ],
+)
 def test_only_absolute_http_targets_can_be_minted(target):
     with pytest.raises(ValueError):
         tracked_url(SECRET, APP_URL, 1, target)
@@ -85,16 +88,19 @@ def _swap_target(genuine: str) -> str:
     return base64.urlsafe_b64encode(_raw(elsewhere)[:-12] + _raw(genuine)[-12:]).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda t: t[: len(t) // 2] + ("A" if t[len(t) // 2] != "A" else "B") + t[len(t) // 2 + 1:],  # one character
-    lambda t: t[:-1],  # truncated
-    lambda t: t + "A",  # extended
-    lambda t: t[:20],
-    lambda t: "not-a-token",
-    lambda t: t.replace(t[5], "+", 1),  # outside base64url
-    lambda t: "x" * 5000,
-    _swap_target,
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[: len(t) // 2] + ("A" if t[len(t) // 2] != "A" else "B") + t[len(t) // 2 + 1 :],  # one character
+        lambda t: t[:-1],  # truncated
+        lambda t: t + "A",  # extended
+        lambda t: t[:20],
+        lambda t: "not-a-token",
+        lambda t: t.replace(t[5], "+", 1),  # outside base64url
+        lambda t: "x" * 5000,
+        _swap_target,
+    ],
+)
 def test_altered_tokens_are_refused(mangle):
     with pytest.raises(BadClickToken):
         read_click_token(SECRET, mangle(click_token(SECRET, 5, CART)))
@@ -114,8 +120,12 @@ def test_a_click_redirects_to_the_target_and_is_recorded(store, client, rt):
     assert response.headers["Cache-Control"] == "no-store"
 
     [row] = click_rows(rt)
-    assert (row.message_id, row.event, row.provider_id, row.detail) == (message_id, "clicked", str(message_id),
-                                                                        "clicked 1 time")
+    assert (row.message_id, row.event, row.provider_id, row.detail) == (
+        message_id,
+        "clicked",
+        str(message_id),
+        "clicked 1 time",
+    )
     assert row.raw["clicks"] == 1 and row.raw["last_url"] == CART
     assert delivery_status(rt, message_id) == "clicked"
 
@@ -141,7 +151,7 @@ def test_a_tampered_token_gets_a_400_page_and_no_redirect(store, client, rt):
     message_id = send_first_email(store)
     path = path_for(rt, message_id)
     middle = len(path) // 2 + 2
-    tampered = path[:middle] + ("A" if path[middle] != "A" else "B") + path[middle + 1:]
+    tampered = path[:middle] + ("A" if path[middle] != "A" else "B") + path[middle + 1 :]
     for bad in (tampered, "/c/not-a-token", "/c/" + "A" * 40):
         response = client.get(bad)
         assert response.status_code == 400, bad

@@ -41,8 +41,11 @@ def public_key_text(private_key: ec.EllipticCurvePrivateKey) -> str:
 def signed_headers(private_key, body: bytes, timestamp: int | None = None) -> dict:
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     signature = private_key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-    return {SIGNATURE_HEADER: base64.b64encode(signature).decode(), TIMESTAMP_HEADER: stamp,
-            "Content-Type": "application/json"}
+    return {
+        SIGNATURE_HEADER: base64.b64encode(signature).decode(),
+        TIMESTAMP_HEADER: stamp,
+        "Content-Type": "application/json",
+    }
 
 
 @pytest.fixture
@@ -107,8 +110,9 @@ def rows(rt, table):
 def events(rt):
     """What SendGrid told us (the send job also keeps the transport's own answer as an event)."""
     with transaction(rt.sessions) as session:
-        found = session.scalars(select(MessageEvent).where(MessageEvent.provider == "sendgrid")
-                                .order_by(MessageEvent.id)).all()
+        found = session.scalars(
+            select(MessageEvent).where(MessageEvent.provider == "sendgrid").order_by(MessageEvent.id)
+        ).all()
         session.expunge_all()
         return found
 
@@ -139,8 +143,15 @@ def test_a_pem_wrapped_key_is_accepted_too(rt, client, monkeypatch):
 def test_a_correctly_signed_empty_batch_is_accepted(signer, client):
     response = post_events(client, signer, [])
     assert response.status_code == 200
-    assert response.get_json() == {"status": "accepted", "events": 0, "stored": 0, "duplicates": 0,
-                                   "unjoined": 0, "ignored": 0, "invalid": 0}
+    assert response.get_json() == {
+        "status": "accepted",
+        "events": 0,
+        "stored": 0,
+        "duplicates": 0,
+        "unjoined": 0,
+        "ignored": 0,
+        "invalid": 0,
+    }
 
 
 def _forged(signer, client, case: str):
@@ -165,10 +176,19 @@ def _forged(signer, client, case: str):
     return client.post(URL, data=body, headers=headers)
 
 
-@pytest.mark.parametrize("case", [
-    "no headers", "no timestamp", "another key", "body changed after signing", "timestamp changed after signing",
-    "signature not base64", "timestamp not a number", "signed over the body only",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no headers",
+        "no timestamp",
+        "another key",
+        "body changed after signing",
+        "timestamp changed after signing",
+        "signature not base64",
+        "timestamp not a number",
+        "signed over the body only",
+    ],
+)
 def test_missing_or_forged_signatures_are_refused_with_403(signer, client, rt, case):
     response = _forged(signer, client, case)
     assert response.status_code == 403, response.get_json()
@@ -209,8 +229,15 @@ def test_statuses_only_move_forward_whatever_order_events_arrive_in(signer, stor
 
 def test_a_bounce_is_final_for_the_message(signer, store, client, rt):
     message_id = send_first_email(store)
-    post_events(client, signer, [event("bounce", message_id, status="5.1.1", reason="550 user unknown"),
-                                 event("delivered", message_id), event("open", message_id)])
+    post_events(
+        client,
+        signer,
+        [
+            event("bounce", message_id, status="5.1.1", reason="550 user unknown"),
+            event("delivered", message_id),
+            event("open", message_id),
+        ],
+    )
     message = message_row(rt, message_id)
     assert (message.delivery_status, message.delivery_detail) == ("bounced", "bounced: 5.1.1 550 user unknown")
 
@@ -223,8 +250,12 @@ def test_a_retried_batch_is_stored_once(signer, store, client, rt):
     assert (first["stored"], first["duplicates"]) == (1, 0)
     assert (again["stored"], again["duplicates"]) == (0, 2)
     [row] = events(rt)
-    assert (row.provider, row.provider_id, row.event, row.message_id) == ("sendgrid", f"ev-delivered-{message_id}",
-                                                                           "delivered", message_id)
+    assert (row.provider, row.provider_id, row.event, row.message_id) == (
+        "sendgrid",
+        f"ev-delivered-{message_id}",
+        "delivered",
+        message_id,
+    )
     assert row.detail == "delivered: 250 OK"
     assert row.raw == batch[0]  # kept as SendGrid sent it
 
@@ -243,10 +274,19 @@ def test_events_without_sg_event_id_are_still_stored_once(signer, store, client,
 # --- suppression ---------------------------------------------------------------------------------------
 def test_a_bounce_suppresses_the_address_and_the_send_job_skips_the_next_email(signer, store, client, rt):
     message_id = send_first_email(store)
-    response = post_events(client, signer, [event(
-        "bounce", message_id, type="bounce", status="5.1.1",
-        reason=f"550 5.1.1 <{ADDRESS.upper()}>: Recipient address rejected: User unknown",
-    )])
+    response = post_events(
+        client,
+        signer,
+        [
+            event(
+                "bounce",
+                message_id,
+                type="bounce",
+                status="5.1.1",
+                reason=f"550 5.1.1 <{ADDRESS.upper()}>: Recipient address rejected: User unknown",
+            )
+        ],
+    )
     assert response.status_code == 200 and response.get_json()["stored"] == 1
 
     [suppression] = rows(rt, Suppression)
@@ -269,20 +309,27 @@ def test_a_blocked_bounce_does_not_suppress_the_address(signer, store, client, r
     assert rows(rt, Suppression) == []
 
 
-@pytest.mark.parametrize(("kind", "extra", "reason"), [
-    ("spamreport", {}, "marked an email as spam"),
-    ("unsubscribe", {}, "unsubscribed through SendGrid"),
-    ("group_unsubscribe", {"asm_group_id": 7}, "unsubscribed through SendGrid"),
-    ("dropped", {"reason": "Unsubscribed Address"}, "SendGrid dropped the email: the address unsubscribed before"),
-])
+@pytest.mark.parametrize(
+    ("kind", "extra", "reason"),
+    [
+        ("spamreport", {}, "marked an email as spam"),
+        ("unsubscribe", {}, "unsubscribed through SendGrid"),
+        ("group_unsubscribe", {"asm_group_id": 7}, "unsubscribed through SendGrid"),
+        ("dropped", {"reason": "Unsubscribed Address"}, "SendGrid dropped the email: the address unsubscribed before"),
+    ],
+)
 def test_what_the_customer_did_suppresses_and_revokes_consent(signer, store, client, rt, kind, extra, reason):
     message_id = send_first_email(store)
     post_events(client, signer, [event(kind, message_id, **extra)])
     [suppression] = rows(rt, Suppression)
     assert (suppression.address, suppression.reason) == (ADDRESS, reason)
     consent = email_consent(rt)
-    assert (consent.channel, consent.address, consent.state, consent.source) == ("email", ADDRESS, "revoked",
-                                                                                 "provider")
+    assert (consent.channel, consent.address, consent.state, consent.source) == (
+        "email",
+        ADDRESS,
+        "revoked",
+        "provider",
+    )
     assert consent.recorded_at.timestamp() == 1772478300  # when the customer acted, not when we heard
 
 
@@ -313,19 +360,34 @@ def test_events_naming_no_shop_of_ours_are_ignored_and_malformed_elements_skippe
     message_id = send_first_email(store)
     no_shop = event("delivered", message_id)
     del no_shop["reclaim_shop"]
-    batch = [no_shop, event("delivered", message_id, shop="unknown-shop.myshopify.com"),
-             event("delivered", message_id, shop="not a domain"), "not an event", {"email": ADDRESS}]
+    batch = [
+        no_shop,
+        event("delivered", message_id, shop="unknown-shop.myshopify.com"),
+        event("delivered", message_id, shop="not a domain"),
+        "not an event",
+        {"email": ADDRESS},
+    ]
     response = post_events(client, signer, batch)
     assert response.status_code == 200
-    assert response.get_json() == {"status": "accepted", "events": 5, "stored": 0, "duplicates": 0,
-                                   "unjoined": 0, "ignored": 3, "invalid": 2}
+    assert response.get_json() == {
+        "status": "accepted",
+        "events": 5,
+        "stored": 0,
+        "duplicates": 0,
+        "unjoined": 0,
+        "ignored": 3,
+        "invalid": 2,
+    }
     assert events(rt) == []
 
 
 def test_an_unknown_event_is_kept_but_never_moves_the_status(signer, store, client, rt):
     message_id = send_first_email(store)
-    post_events(client, signer, [event("delivered", message_id), event("group_resubscribe", message_id),
-                                 event("brand_new_thing", message_id)])
+    post_events(
+        client,
+        signer,
+        [event("delivered", message_id), event("group_resubscribe", message_id), event("brand_new_thing", message_id)],
+    )
     assert message_row(rt, message_id).delivery_status == "delivered"
     unknown = [e for e in events(rt) if e.event == "unknown"]
     assert len(unknown) == 2 and all(e.message_id == message_id for e in unknown)
@@ -334,32 +396,48 @@ def test_an_unknown_event_is_kept_but_never_moves_the_status(signer, store, clie
 
 
 # --- the pure mapping ------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "kind"), [
-    ("processed", "queued"), ("delivered", "delivered"), ("deferred", "deferred"), ("bounce", "bounced"),
-    ("dropped", "dropped"), ("open", "opened"), ("click", "clicked"), ("spamreport", "complained"),
-    ("unsubscribe", "unsubscribed"), ("group_unsubscribe", "unsubscribed"), ("group_resubscribe", "unknown"),
-    ("whatever", "unknown"),
-])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("processed", "queued"),
+        ("delivered", "delivered"),
+        ("deferred", "deferred"),
+        ("bounce", "bounced"),
+        ("dropped", "dropped"),
+        ("open", "opened"),
+        ("click", "clicked"),
+        ("spamreport", "complained"),
+        ("unsubscribe", "unsubscribed"),
+        ("group_unsubscribe", "unsubscribed"),
+        ("group_resubscribe", "unknown"),
+        ("whatever", "unknown"),
+    ],
+)
 def test_sendgrid_names_map_to_our_vocabulary(name, kind):
     assert parse_sendgrid_event(event(name, 5)).kind == kind
 
 
-@pytest.mark.parametrize(("reason", "suppressed", "revokes"), [
-    ("Bounced Address", True, False),
-    ("Invalid", True, False),
-    ("Unsubscribed Address", True, True),
-    ("Spam Reporting Address", True, True),
-    ("Spam Content", False, False),
-    ("Invalid SMTPAPI header", False, False),
-])
+@pytest.mark.parametrize(
+    ("reason", "suppressed", "revokes"),
+    [
+        ("Bounced Address", True, False),
+        ("Invalid", True, False),
+        ("Unsubscribed Address", True, True),
+        ("Spam Reporting Address", True, True),
+        ("Spam Content", False, False),
+        ("Invalid SMTPAPI header", False, False),
+    ],
+)
 def test_only_drops_that_blame_the_address_suppress_it(reason, suppressed, revokes):
     parsed = parse_sendgrid_event(event("dropped", 5, reason=reason))
     assert (parsed.suppress is not None, parsed.revokes_consent) == (suppressed, revokes)
     assert parsed.detail == f"dropped by SendGrid: {reason}"
 
 
-@pytest.mark.parametrize(("value", "expected"), [("42", 42), (42, 42), ("0", None), ("-1", None), ("4x", None),
-                                                 (True, None), (None, None), ("9" * 30, None)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("42", 42), (42, 42), ("0", None), ("-1", None), ("4x", None), (True, None), (None, None), ("9" * 30, None)],
+)
 def test_message_references_must_be_plain_ids(value, expected):
     assert parse_sendgrid_event(event("open", 1, reclaim_message_id=value)).message_ref == expected
 
@@ -389,13 +467,21 @@ class CapturingSendGrid(SendGridTransport):
 
 def test_sendgrid_sends_message_id_and_shop_as_custom_args():
     def compose(message: OutgoingMessage) -> EmailMessageSpec:
-        return EmailMessageSpec(from_name="Demo Shop", from_address="r@reclaim.example", to=message.to,
-                                subject="s", text=f"t {message.unsubscribe_url}", html=f"h {message.unsubscribe_url}",
-                                unsubscribe_url=message.unsubscribe_url, message_id=message.message_id)
+        return EmailMessageSpec(
+            from_name="Demo Shop",
+            from_address="r@reclaim.example",
+            to=message.to,
+            subject="s",
+            text=f"t {message.unsubscribe_url}",
+            html=f"h {message.unsubscribe_url}",
+            unsubscribe_url=message.unsubscribe_url,
+            message_id=message.message_id,
+        )
 
     transport = CapturingSendGrid("SG.k", compose=compose)
-    transport.send(OutgoingMessage(42, DOMAIN, "email", ADDRESS, "s", "t", html="h",
-                                   unsubscribe_url="https://reclaim.example/u/x"))
+    transport.send(
+        OutgoingMessage(42, DOMAIN, "email", ADDRESS, "s", "t", html="h", unsubscribe_url="https://reclaim.example/u/x")
+    )
     assert transport.payload["custom_args"] == {"reclaim_message_id": "42", "reclaim_shop": DOMAIN}
     # and what comes back in an event joins on exactly these values
     back = parse_sendgrid_event({"event": "open", "email": ADDRESS, **transport.payload["custom_args"]})

@@ -31,14 +31,17 @@ def test_token_round_trips_and_does_not_show_the_address():
         assert "ana" not in readable and "example" not in readable
 
 
-@pytest.mark.parametrize("mangle", [
-    # One character changed in the middle: the last one may carry only padding bits, so a
-    # change there can decode to the same bytes (this test was flaky when it changed the last).
-    lambda t: t[: len(t) // 2] + ("A" if t[len(t) // 2] != "A" else "B") + t[len(t) // 2 + 1 :],
-    lambda t: t[:40],  # truncated
-    lambda t: "not-a-token",
-    lambda t: "x" * 5000,
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        # One character changed in the middle: the last one may carry only padding bits, so a
+        # change there can decode to the same bytes (this test was flaky when it changed the last).
+        lambda t: t[: len(t) // 2] + ("A" if t[len(t) // 2] != "A" else "B") + t[len(t) // 2 + 1 :],
+        lambda t: t[:40],  # truncated
+        lambda t: "not-a-token",
+        lambda t: "x" * 5000,
+    ],
+)
 def test_altered_tokens_are_refused(mangle):
     tokens = UnsubscribeTokens("a-secret-key-of-sixteen+")
     with pytest.raises(BadUnsubscribeToken):
@@ -77,7 +80,11 @@ def test_one_click_post_suppresses_with_200_and_no_redirect(store, client):
     assert "unsubscribed" in response.get_data(as_text=True)
     [row] = _suppressions(store)
     assert (row.shop_id, row.channel, row.address, row.reason) == (
-        _shop_id(store), "email", ADDRESS, "unsubscribed by one-click link")
+        _shop_id(store),
+        "email",
+        ADDRESS,
+        "unsubscribed by one-click link",
+    )
 
 
 def test_repeated_post_is_200_and_still_one_row(store, client):
@@ -117,8 +124,12 @@ def test_unknown_shop_is_404(store, client, method):
 def test_link_from_a_real_email_unsubscribes_and_the_next_email_is_skipped(store, client):
     url = unsubscribe_url(store.rt.settings, _shop_id(store), "email", ADDRESS)
     spec = EmailMessageSpec(
-        from_name="Demo Shop", from_address="reminders@reclaim.example", to=ADDRESS, subject="Your cart",
-        text=f"Your cart is waiting.\nUnsubscribe: {url}\n", html=f'<a href="{url}">Unsubscribe</a>',
+        from_name="Demo Shop",
+        from_address="reminders@reclaim.example",
+        to=ADDRESS,
+        subject="Your cart",
+        text=f"Your cart is waiting.\nUnsubscribe: {url}\n",
+        html=f'<a href="{url}">Unsubscribe</a>',
         unsubscribe_url=url,
     )
     with smtp_server() as (controller, handler):
