@@ -1,0 +1,60 @@
+"""The shape a newcomer can read in an afternoon: small modules, short functions, a send job
+that reads like the architecture. The development servers (shop_app/devtools) are exempt
+from the module size; they mirror whole provider APIs."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE_PACKAGES = ("shop_app", "jobs", "webhooks", "admin_ui", "storefront", "bench")
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 60
+MAX_SEND_JOB_LINES = 120
+
+
+def source_files() -> list[Path]:
+    return sorted(p for package in SOURCE_PACKAGES for p in (ROOT / package).rglob("*.py"))
+
+
+def line_count(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def long_functions(path: Path, limit: int, root: Path = ROOT) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > limit:
+                found.append(f"{path.relative_to(root)}:{node.lineno} {node.name}() is {length} lines")
+    return found
+
+
+def test_no_module_is_over_the_limit_outside_the_development_servers():
+    devtools = ROOT / "shop_app" / "devtools"
+    too_long = [
+        f"{path.relative_to(ROOT)}: {line_count(path)} lines"
+        for path in source_files()
+        if devtools not in path.parents and line_count(path) > MAX_MODULE_LINES
+    ]
+    assert too_long == []
+
+
+def test_no_function_is_over_the_limit():
+    assert [found for path in source_files() for found in long_functions(path, MAX_FUNCTION_LINES)] == []
+
+
+def test_the_send_job_stays_short():
+    assert line_count(ROOT / "jobs" / "send.py") <= MAX_SEND_JOB_LINES
+
+
+def test_the_function_check_can_fail(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    sample = tmp_path / "sample.py"
+    sample.write_text(f"def long():\n{body}\n")
+    assert long_functions(sample, MAX_FUNCTION_LINES, root=tmp_path) == [
+        f"sample.py:1 long() is {MAX_FUNCTION_LINES + 1} lines"
+    ]
