@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import wraps
 from typing import TypeVar, overload
 from urllib.parse import urlencode, urlsplit
@@ -68,7 +68,7 @@ def on_first_document_load(shop_domain: str, id_token: str) -> Shop | None:
     store it and queue the setup job. None (and a 401 page) when Shopify refuses or is
     unreachable; the merchant's next load tries again."""
     runtime: Runtime = current_app.extensions["reclaim"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         token = OAuthClient(runtime.settings).exchange_session_token(shop_domain, id_token, now=now)
     except (ReclaimError, requests.RequestException) as exc:
@@ -98,7 +98,7 @@ def authenticate(*, documents: bool = True) -> ResponseReturnValue | None:
             raw,
             api_key=settings.shopify_api_key,
             secrets=(settings.shopify_api_secret, settings.shopify_api_secret_previous),
-            now=datetime.now(timezone.utc),
+            now=datetime.now(UTC),
         )
     except InvalidSessionToken as exc:
         log.info("refused session token on %s %s: %s", request.method, request.path, exc.reason)

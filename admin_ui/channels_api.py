@@ -11,7 +11,7 @@ The auth token is sealed at rest and never sent back.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -130,7 +130,7 @@ def _with_twilio(action) -> ResponseReturnValue:
     if transport is None:
         return jsonify(error="connect a Twilio account first"), 409
     try:
-        templates = action(rt, transport, shop_id, datetime.now(timezone.utc))
+        templates = action(rt, transport, shop_id, datetime.now(UTC))
     except (ContentApiError, TwilioException) as exc:
         return jsonify(error=f"Twilio refused the request: {exc}"), 502
     return jsonify(whatsapp_templates=templates)

@@ -34,7 +34,7 @@ import hmac
 import json
 import logging
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, current_app, redirect, request
@@ -67,7 +67,7 @@ _UNSIGNED = ("hmac", "signature")
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 #: The time the freshness checks and the install use; tests replace it.

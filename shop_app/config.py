@@ -6,9 +6,9 @@ Defaults are named constants here so a newcomer finds every knob in one file.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 
 from shop_app.errors import ConfigurationError
 
@@ -77,7 +77,7 @@ class Settings:
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         instance = Path(env.get("RECLAIM_INSTANCE_DIR") or _instance_dir())
         dev = env.get("RECLAIM_ENV", "development") != "production"
@@ -105,7 +105,7 @@ class Settings:
         settings.validate()
         return settings
 
-    def with_overrides(self, **changes) -> "Settings":
+    def with_overrides(self, **changes) -> Settings:
         updated = replace(self, **changes)
         updated.validate()
         return updated

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -124,7 +124,7 @@ def subscribe():
         return _answer(413, error=f"body larger than {MAX_SUBSCRIBE_BYTES} bytes")
     try:
         document = _parse(body)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with transaction(runtime.sessions) as session:
             row = save_subscription(
                 session,

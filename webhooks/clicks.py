@@ -13,7 +13,7 @@ them apart needs heuristics we do not have yet, so a "clicked" is a hint, not pr
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, redirect, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,7 +47,7 @@ def follow(token: str):
     if request.method == "GET":
         try:
             with transaction(runtime.sessions) as session:
-                count = record_click(session, target, datetime.now(timezone.utc))
+                count = record_click(session, target, datetime.now(UTC))
             if count is None:
                 log.info("click on a link of message %s, which no longer exists", target.message_id)
         except SQLAlchemyError:

@@ -34,7 +34,7 @@ import logging
 import re
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -142,7 +142,7 @@ def receive():
     except InvalidBatch as exc:
         return _answer(400, error=str(exc))
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with transaction(runtime.sessions) as session:
         counts = record_events(session, runtime.settings.secret_key, batch, now)
     log.info("SendGrid events: %s", dict(counts))

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -149,7 +149,7 @@ class Demo:
 
     # --- driving -----------------------------------------------------------------
     def local(self, text: str) -> datetime:
-        return datetime.fromisoformat(text).replace(tzinfo=self.zone).astimezone(timezone.utc)
+        return datetime.fromisoformat(text).replace(tzinfo=self.zone).astimezone(UTC)
 
     def post(self, topic: str, payload: dict) -> int:
         body = json.dumps(payload).encode()

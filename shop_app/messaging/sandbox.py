@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from numbers import Number
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
@@ -350,7 +350,7 @@ _CHECKOUT_URL = (
 )
 _UNSUBSCRIBE_LINK = "https://app.reclaim.example/u/eyJzIjoxLCJjIjoiZW1haWwiLCJhIjoiZW1tYUBleGFtcGxlLmNvbSJ9.Xa91LmQ2"
 _REFERRAL_LINK = "https://app.reclaim.example/f/{name}-7Q2K"
-_NOW = datetime(2026, 6, 11, tzinfo=timezone.utc)
+_NOW = datetime(2026, 6, 11, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ the fresh token the first one stored.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker

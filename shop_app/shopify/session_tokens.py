@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -121,7 +121,7 @@ def verify_session_token(
         raise InvalidSessionToken(f"iss ({issuer_shop}) and dest ({dest_shop}) name different shops")
 
     try:
-        expires_at = datetime.fromtimestamp(expires, timezone.utc)
+        expires_at = datetime.fromtimestamp(expires, UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise InvalidSessionToken("claim exp is out of range") from exc
     return SessionToken(shop=dest_shop, user_id=user_id, session_id=session_id, expires_at=expires_at)
@@ -205,6 +205,6 @@ def _shop_of(claims: dict, name: str) -> str:
 
 def _iso(timestamp: float) -> str:
     try:
-        return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+        return datetime.fromtimestamp(timestamp, UTC).isoformat()
     except (OverflowError, OSError, ValueError):
         return str(timestamp)
