@@ -42,7 +42,6 @@ from shop_app.domain.models import Channel, Status, Step
 from shop_app.domain.settings import TONES
 from shop_app.domain.sms import MAX_SMS_SEGMENTS
 from shop_app.domain.validation import FieldError, ValidationError
-from shop_app.messaging.compose import text_to_html
 from shop_app.messaging.defaults import LANGUAGES, default_template
 from shop_app.messaging.merchant_templates import (
     EDITABLE,
@@ -56,6 +55,7 @@ from shop_app.messaging.merchant_templates import (
     templates_for,
 )
 from shop_app.messaging.sandbox import FIELD_NAMES, TemplateRefused, preview
+from shop_app.messaging.texts import text_to_html
 from shop_app.recovery.activity import message_rows
 from shop_app.shopify.shops import load_settings, save_settings
 from shop_app.storage.database import transaction

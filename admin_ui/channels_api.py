@@ -19,12 +19,12 @@ from twilio.base.exceptions import TwilioException
 
 from admin_ui.api import _errors, _json_body, _shop
 from admin_ui.auth import app_runtime, authenticate
+from shop_app import public_urls
 from shop_app.adapters.twilio_messaging import ContentApiError, TwilioAccount
 from shop_app.channels import accounts as connections
 from shop_app.domain.validation import FieldError
 from shop_app.messaging import whatsapp_templates
 from shop_app.storage.database import transaction
-from webhooks.twilio_callbacks import inbound_url
 
 bp = Blueprint("channels", __name__, url_prefix="/api/channels")
 _FIELDS = ("account_sid", "auth_token", "messaging_service_sid", "from_number", "whatsapp_from")
@@ -55,7 +55,7 @@ def overview() -> ResponseReturnValue:
         email={"provider": email},
         twilio=connected["twilio"],
         twilio_urls={
-            "inbound": inbound_url(settings.shopify_app_url, shop.domain),
+            "inbound": public_urls.twilio_inbound(settings.shopify_app_url, shop.domain),
             "status_callbacks": f"{settings.shopify_app_url}/webhooks/twilio/status/…",
         },
         whatsapp_templates=templates,
@@ -126,7 +126,7 @@ def _with_twilio(action) -> ResponseReturnValue:
     rt = app_runtime()
     with transaction(rt.sessions) as session:
         shop_id = _shop(session).id
-        transport = rt.channels.twilio(session, shop_id)
+        transport = rt.transports.twilio(session, shop_id)
     if transport is None:
         return jsonify(error="connect a Twilio account first"), 409
     try:

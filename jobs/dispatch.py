@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from shop_app import runtime
 from shop_app.config import DISPATCH_BATCH, INGEST_GRACE_SECONDS, SENDING_LEASE_SECONDS
-from shop_app.domain.models import Status
+from shop_app.domain.models import WebhookStatus
+from shop_app.recovery import outbox
+from shop_app.runtime import Runtime
 from shop_app.shopify.post_install import enqueue_setup, setup_job_id
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import Message, Shop, WebhookDelivery
+from shop_app.storage.tables import Shop, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +52,17 @@ def tick(now_iso: str | None = None) -> str:
 
 
 def dispatch(now: datetime | None = None, report: TickReport | None = None) -> TickReport:
+    """Claim due rows (`scheduled → queued`) and enqueue one send job each, after commit,
+    so a job never runs before its row says `queued`."""
     rt = runtime.current()
     report = report or TickReport()
-    at = now or datetime.now(timezone.utc)
+    at = now or datetime.now(UTC)
     claimed: list[tuple[int, str]] = []
     with transaction(rt.sessions) as session:
-        due = session.scalars(
-            select(Message.id)
-            .where(Message.status == Status.SCHEDULED.value, Message.due_at <= at)
-            .order_by(Message.due_at)
-            .limit(DISPATCH_BATCH)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for message_id in due:
+        for message_id in outbox.due_ids(session, at, DISPATCH_BATCH):
             job_id = rt.queue.new_job_id("send")
-            won = session.execute(
-                update(Message)
-                .where(Message.id == message_id, Message.status == Status.SCHEDULED.value)
-                .values(status=Status.QUEUED.value, queued_at=at, job_id=job_id)
-            ).rowcount
-            if won == 1:
+            if outbox.queue(session, message_id, job_id, at):
                 claimed.append((message_id, job_id))
-    # Enqueue after commit, so a job never runs before its row says `queued`.
     for message_id, job_id in claimed:
         try:
             rt.queue.enqueue_send(message_id, job_id, now)
@@ -81,68 +73,69 @@ def dispatch(now: datetime | None = None, report: TickReport | None = None) -> T
 
 
 def reconcile(now: datetime | None = None, report: TickReport | None = None) -> TickReport:
+    """Repair what Redis or a crash lost, as of `now` (default: the clock)."""
     rt = runtime.current()
     report = report or TickReport()
-    at = now or datetime.now(timezone.utc)
-    wall = datetime.now(timezone.utc)
-    requeue_messages: list[tuple[int, str]] = []
-    requeue_deliveries: list[tuple[int, str]] = []
+    at = now or datetime.now(UTC)
     with transaction(rt.sessions) as session:
         lease_end = at - timedelta(seconds=SENDING_LEASE_SECONDS)
-        report.marked_unknown = session.execute(
-            update(Message)
-            .where(Message.status == Status.SENDING.value, Message.sending_at < lease_end)
-            .values(
-                status=Status.UNKNOWN.value,
-                reason=f"unknown: no provider answer within {SENDING_LEASE_SECONDS} s; not resent",
-            )
-        ).rowcount
+        reason = f"unknown: no provider answer within {SENDING_LEASE_SECONDS} s; not resent"
+        report.marked_unknown = outbox.expire_sending(session, lease_end, reason)
+        lost_sends = _hand_over_lost_sends(rt, session)
+        lost_ingests = _hand_over_lost_ingests(rt, session)
+    _restart_unfinished_setups(rt)
+    for message_id, job_id in lost_sends:
+        rt.queue.enqueue_send(message_id, job_id, now)
+    for delivery_id, job_id in lost_ingests:
+        rt.queue.enqueue_ingest(delivery_id, job_id)
+    report.requeued_messages += len(lost_sends)
+    report.requeued_deliveries += len(lost_ingests)
+    if report.marked_unknown or lost_sends or lost_ingests:
+        log.warning("reconciler: %s", report)
+    return report
 
-        for message_id, job_id in session.execute(
-            select(Message.id, Message.job_id).where(Message.status == Status.QUEUED.value)
-        ).all():
-            if not rt.queue.job_alive(job_id):
-                new_id = rt.queue.new_job_id("send")
-                moved = session.execute(
-                    update(Message)
-                    .where(Message.id == message_id, Message.status == Status.QUEUED.value, Message.job_id == job_id)
-                    .values(job_id=new_id)
-                ).rowcount
-                if moved:
-                    requeue_messages.append((message_id, new_id))
 
-        # Grace on the wall clock: this guards the web request between commit and enqueue.
-        settled = wall - timedelta(seconds=INGEST_GRACE_SECONDS)
-        for delivery_id, job_id in session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.job_id).where(
-                WebhookDelivery.status == "received", WebhookDelivery.received_at < settled
-            )
-        ).all():
-            if not rt.queue.job_alive(job_id):
-                new_id = rt.queue.new_job_id("ingest")
-                session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(job_id=new_id))
-                requeue_deliveries.append((delivery_id, new_id))
+def _hand_over_lost_sends(rt: Runtime, session: Session) -> list[tuple[int, str]]:
+    """Queued rows whose job Redis no longer has get a new job id (enqueued after commit)."""
+    handed = []
+    for message_id, job_id in outbox.queued_jobs(session):
+        if not rt.queue.job_alive(job_id):
+            new_id = rt.queue.new_job_id("send")
+            if outbox.hand_over(session, message_id, job_id, new_id):
+                handed.append((message_id, new_id))
+    return handed
 
-    # Shops whose post-install setup never finished (job lost or failed) get it again.
+
+def _settled_before() -> datetime:
+    # Grace on the wall clock: this guards the web request between commit and enqueue.
+    return datetime.now(UTC) - timedelta(seconds=INGEST_GRACE_SECONDS)
+
+
+def _hand_over_lost_ingests(rt: Runtime, session: Session) -> list[tuple[int, str]]:
+    """Received deliveries whose ingest job Redis no longer has get a new job id."""
+    handed = []
+    waiting = select(WebhookDelivery.id, WebhookDelivery.job_id).where(
+        WebhookDelivery.status == WebhookStatus.RECEIVED.value, WebhookDelivery.received_at < _settled_before()
+    )
+    for delivery_id, job_id in session.execute(waiting).all():
+        if not rt.queue.job_alive(job_id):
+            new_id = rt.queue.new_job_id("ingest")
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(job_id=new_id))
+            handed.append((delivery_id, new_id))
+    return handed
+
+
+def _restart_unfinished_setups(rt: Runtime) -> None:
+    """Shops whose post-install setup never finished (job lost or failed) get it again."""
     with transaction(rt.sessions) as session:
         unfinished = session.scalars(
             select(Shop.id).where(
-                Shop.status == "installed", Shop.setup_completed_at.is_(None), Shop.installed_at < settled
+                Shop.status == "installed", Shop.setup_completed_at.is_(None), Shop.installed_at < _settled_before()
             )
         ).all()
     for shop_id in unfinished:
         if not rt.queue.job_alive(setup_job_id(rt, shop_id)):
             enqueue_setup(rt, shop_id)
-
-    for message_id, job_id in requeue_messages:
-        rt.queue.enqueue_send(message_id, job_id, now)
-    for delivery_id, job_id in requeue_deliveries:
-        rt.queue.enqueue_ingest(delivery_id, job_id)
-    report.requeued_messages += len(requeue_messages)
-    report.requeued_deliveries += len(requeue_deliveries)
-    if report.marked_unknown or requeue_messages or requeue_deliveries:
-        log.warning("reconciler: %s", report)
-    return report
 
 
 def dispatch_job() -> str:

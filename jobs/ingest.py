@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from shop_app import runtime
 from shop_app.compliance import privacy
+from shop_app.domain.models import JourneyStatus, WebhookStatus
 from shop_app.domain.payloads import (
     PayloadProblem,
     parse_checkout,
@@ -18,15 +19,10 @@ from shop_app.domain.payloads import (
     parse_order,
     parse_privacy_request,
 )
-from shop_app.recovery.journeys import (
-    cancel_pending,
-    convert_journey,
-    equal_where_given,
-    replan,
-    stop_journey,
-    store_checkout,
-    store_order,
-)
+from shop_app.recovery import outbox
+from shop_app.recovery.checkouts import store_checkout
+from shop_app.recovery.journeys import convert_journey, replan, stop_journey
+from shop_app.recovery.orders import equal_where_given, journeys_paid_by, store_order
 from shop_app.shopify.offline_tokens import forget_token
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
@@ -37,22 +33,22 @@ log = logging.getLogger(__name__)
 
 def ingest_delivery(delivery_id: int) -> str:
     rt = runtime.current()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with transaction(rt.sessions) as session:
         delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-        if delivery is None or delivery.status != "received":
+        if delivery is None or delivery.status != WebhookStatus.RECEIVED:
             return "nothing to do"
         shop = session.get(Shop, delivery.shop_id)
         handler = HANDLERS[delivery.topic]
         try:
             outcome = handler(session, shop, json.loads(delivery.body), now)
         except PayloadProblem as exc:
-            delivery.status, delivery.reason = "rejected", f"unusable payload: {exc}"
+            delivery.status, delivery.reason = WebhookStatus.REJECTED.value, f"unusable payload: {exc}"
         else:
             if delivery.topic == "shop/redact":
                 return outcome  # the delivery row went with the rest of the shop
             # Processed bodies are not kept: the facts now live in their tables.
-            delivery.status, delivery.reason, delivery.body = "processed", outcome, None
+            delivery.status, delivery.reason, delivery.body = WebhookStatus.PROCESSED.value, outcome, None
         delivery.processed_at = now
         log.info("delivery %s (%s): %s", delivery_id, delivery.topic, delivery.reason)
         return delivery.reason
@@ -72,48 +68,27 @@ def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetim
     rows = session.scalars(select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, or_(*match))).all()
     for row in rows:
         row.deleted_at = now
-        for journey in session.scalars(
-            select(Journey).where(Journey.checkout_id == row.id, Journey.status == "active")
-        ):
-            stop_journey(session, journey, "stopped", "checkout deleted in Shopify")
+        active = select(Journey).where(Journey.checkout_id == row.id, Journey.status == JourneyStatus.ACTIVE.value)
+        for journey in session.scalars(active):
+            stop_journey(session, journey, JourneyStatus.STOPPED, "checkout deleted in Shopify")
     return f"deleted {len(rows)} checkout(s)"
 
 
 def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     order = store_order(session, shop, parse_order(payload))
-    match = equal_where_given((CheckoutRow.token, order.checkout_token), (CheckoutRow.cart_token, order.cart_token))
-    customer = equal_where_given((CheckoutRow.email, order.email), (CheckoutRow.phone, order.phone))
-    journeys = []
-    if match:
-        journeys += session.scalars(
-            select(Journey)
-            .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
-            .where(Journey.shop_id == shop.id, Journey.status == "active", or_(*match))
-        ).all()
-    if customer:
-        # The same customer paid after abandoning: no reminder for that abandonment either.
-        journeys += session.scalars(
-            select(Journey)
-            .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
-            .where(
-                Journey.shop_id == shop.id,
-                Journey.status == "active",
-                Journey.abandoned_at <= order.shopify_created_at,
-                or_(*customer),
-            )
-        ).all()
-    for journey in dict.fromkeys(journeys):
+    journeys = journeys_paid_by(session, shop.id, order)
+    for journey in journeys:
         convert_journey(session, journey, order)
-    return f"order {order.name or order.shopify_id}: {len(set(journeys))} journey(s) converted"
+    return f"order {order.name or order.shopify_id}: {len(journeys)} journey(s) converted"
 
 
 def on_app_uninstalled(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     reason = "app uninstalled"
-    cancelled = cancel_pending(session, shop.id, reason)
+    cancelled = outbox.cancel_pending(session, shop.id, reason)
     session.execute(
         update(Journey)
-        .where(Journey.shop_id == shop.id, Journey.status == "active")
-        .values(status="stopped", stop_reason=reason)
+        .where(Journey.shop_id == shop.id, Journey.status == JourneyStatus.ACTIVE.value)
+        .values(status=JourneyStatus.STOPPED.value, stop_reason=reason)
     )
     shop.status, shop.uninstalled_at = "uninstalled", now
     forget_token(shop)

@@ -6,14 +6,14 @@ referral flow must never write to them (product.md §4).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 
 from shop_app import runtime
 from shop_app.compliance.consent_records import record_consent
 from shop_app.domain.payloads import normal_email, normal_phone
-from shop_app.recovery.journeys import equal_where_given
+from shop_app.recovery.orders import equal_where_given
 from shop_app.shopify.offline_tokens import open_admin_client
 from shop_app.shopify.shops import save_settings
 from shop_app.storage.database import transaction
@@ -24,7 +24,7 @@ MAX_IMPORT_PAGES = 1000
 
 def after_install(shop_id: int) -> str:
     rt = runtime.current()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with open_admin_client(rt.sessions, rt.box, rt.settings, shop_id, now, rt.admin_sleep) as client:
         info = client.shop_info()
         with transaction(rt.sessions) as session:

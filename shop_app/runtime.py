@@ -1,4 +1,4 @@
-"""The process-wide handles (settings, database, Redis, channels), built once.
+"""The process-wide handles (settings, database, Redis, transports), built once.
 
 The web app and the workers share this: `create_app` installs its runtime, and a
 worker process builds one from the environment on first use.
@@ -28,7 +28,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     redis: Redis
     queue: JobQueue
-    channels: Transports
+    transports: Transports
     box: SecretBox
     #: How Admin API retries wait; tests record the waits instead of sleeping.
     admin_sleep: Callable[[float], None] = field(default=time.sleep)
@@ -45,12 +45,12 @@ class Runtime:
             sessions=sessions,
             redis=redis,
             queue=JobQueue(redis),
-            channels=Transports(settings, sessions, box),
+            transports=Transports(settings, sessions, box),
             box=box,
         )
 
     def close(self) -> None:
-        self.channels.close()
+        self.transports.close()
         self.engine.dispose()
         self.redis.close()
 

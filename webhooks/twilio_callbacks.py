@@ -11,7 +11,7 @@ kept once as a MessageEvent, and the message's delivery status only moves forwar
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, request
@@ -24,6 +24,7 @@ from shop_app.compliance.suppressions import lift, record_consent, suppress
 from shop_app.domain import delivery
 from shop_app.domain.keywords import Intent, intent_of
 from shop_app.domain.models import Status
+from shop_app.recovery import outbox
 from shop_app.shopify.signatures import InvalidShopDomain, clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, MessageEvent, Shop
@@ -37,15 +38,6 @@ bp = Blueprint("twilio_callbacks", __name__, url_prefix="/webhooks/twilio")
 OPTED_OUT_CODES = {"21610", "63014"}
 #: Message ids are BIGINT row ids; anything outside that range is no message of ours.
 MAX_ID = 2**63 - 1
-
-
-def status_callback_url(app_url: str, message_id: int) -> str:
-    return f"{app_url}/webhooks/twilio/status/{message_id}"
-
-
-def inbound_url(app_url: str, shop_domain: str) -> str:
-    """The Messaging webhook URL a merchant sets on their Twilio number or Messaging Service."""
-    return f"{app_url}/webhooks/twilio/inbound/{shop_domain}"
 
 
 def _public_url() -> str:
@@ -106,7 +98,7 @@ def _record_event(session, message: Message, sid: str, event: str, error: str | 
 
 
 def _apply(rt, session, message: Message, status: str | None, error: str | None) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if status is None:
         return
     moved = delivery.advance(message.delivery_status, status)
@@ -116,9 +108,10 @@ def _apply(rt, session, message: Message, status: str | None, error: str | None)
     # A row left `unknown` (we never heard Twilio's answer) is settled by what Twilio says.
     if message.status == Status.UNKNOWN.value:
         if status in delivery.NOT_DELIVERED:
-            message.status, message.reason = Status.FAILED.value, f"failed: Twilio says {status} (error {error})"
+            reason = f"failed: Twilio says {status} (error {error})"
+            outbox.settle_unknown(session, message.id, Status.FAILED, now, reason)
         elif delivery.RANK.get(status, 0) >= delivery.RANK["queued"]:
-            message.status, message.sent_at, message.reason = Status.SENT.value, now, None
+            outbox.settle_unknown(session, message.id, Status.SENT, now, None)
     if error in OPTED_OUT_CODES and message.recipient:
         suppress(
             session,
@@ -155,7 +148,7 @@ def inbound(shop_domain: str):
         intent = intent_of(form.get("Body"), form.get("OptOutType"))
         if not address or intent is None:
             return _twiml()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         secret = rt.settings.secret_key
         if intent is Intent.STOP:
             suppress(

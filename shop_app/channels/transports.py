@@ -1,10 +1,10 @@
-"""Which transport serves a channel for a shop; None means "needs connection".
+"""Which transport serves a channel for a shop, decided once per send; None means "needs connection".
 
 - email: SMTP_URL or SENDGRID_API_KEY (the app's own sending account), else the outbox.
-- SMS and WhatsApp: the shop's own Twilio account when connected (connections.py),
+- SMS and WhatsApp: the shop's own Twilio account when connected (channels/accounts.py),
   else the development outbox when RECLAIM_OUTBOX_FILE is set, else not connected.
-- push: always served (the app's VAPID keys are generated on first use); whether a
-  customer can get one is the consent gate's question (a live subscription).
+- push: always served (the app's VAPID keys are made on first use); whether a customer
+  can get one is the consent gate's question (a live subscription).
 
 `RECLAIM_OUTBOX_FILE` (development, the demo, tests) stands in for every provider that
 is not configured, so the whole flow runs with no credentials.
@@ -13,6 +13,7 @@ is not configured, so the whole flow runs with no credentials.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +27,22 @@ from shop_app.config import Settings
 from shop_app.storage.secret_box import SecretBox
 
 
+@dataclass(frozen=True)
+class Route:
+    """The transport for one send, and what it needs beyond the text."""
+
+    transport: Transport
+    #: Twilio: a per-message status callback, and WhatsApp only as an approved Content template.
+    twilio: bool = False
+
+    @property
+    def provider(self) -> str:
+        return self.transport.esp_name
+
+
 class Transports:
+    """The transport registry: one per process, holding the providers' HTTP sessions."""
+
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], box: SecretBox):
         self.settings, self._sessions, self._box = settings, sessions, box
         self._outbox = OutboxFileTransport(settings.outbox_file) if settings.outbox_file else None
@@ -44,6 +60,14 @@ class Transports:
         if channel == "push":
             return self._push
         raise ValueError(f"unknown channel {channel!r}")
+
+    def route(self, session: Session, shop_id: int, channel: str) -> Route | None:
+        """The one answer to "Twilio or the development outbox?" for a send (opens the sealed
+        Twilio token once, for the transport)."""
+        transport = self.transport(session, shop_id, channel)
+        if transport is None:
+            return None
+        return Route(transport, twilio=isinstance(transport, TwilioTransport))
 
     def connected(self, session: Session, shop_id: int, channel: str) -> bool:
         """The gates' question, answered without opening any sealed credential."""

@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from shop_app.domain.models import Status
-from shop_app.recovery.journeys import PENDING_VALUES, equal_where_given
+from shop_app.recovery import outbox
+from shop_app.recovery.orders import equal_where_given
 from shop_app.storage.tables import (
     CheckoutRow,
     Consent,
@@ -176,16 +176,8 @@ def redact_customer(session: Session, shop: Shop, customer: Customer, secret_key
     journey_ids = list(
         session.scalars(select(Journey.id).where(Journey.shop_id == shop.id, Journey.checkout_id.in_(checkout_ids)))
     )
-    session.execute(
-        update(Message)
-        .where(Message.shop_id == shop.id, Message.journey_id.in_(journey_ids), Message.status.in_(PENDING_VALUES))
-        .values(status=Status.CANCELLED.value, reason=REDACTED_REASON)
-    )
-    session.execute(
-        update(Message)
-        .where(Message.shop_id == shop.id, Message.journey_id.in_(journey_ids))
-        .values(recipient=None, subject=None, body=None)
-    )
+    outbox.cancel_pending(session, shop.id, REDACTED_REASON, journey_ids=journey_ids)
+    outbox.forget_contents(session, shop.id, journey_ids)
     session.execute(
         update(Journey)
         .where(Journey.id.in_(journey_ids), Journey.status == "active")

@@ -13,6 +13,9 @@ class ContactFacts:
     """What the app knows about the recipient beyond the checkout itself."""
 
     suppressed: str | None = None  # reason the address is on the suppression list
+    #: Why the phone is suppressed for SMS: an SMS STOP withdraws the phone marketing consent
+    #: that WhatsApp rests on, unless the shop asks for a separate WhatsApp opt-in.
+    sms_suppressed: str | None = None
     whatsapp_optin: bool = False  # a separate WhatsApp opt-in was recorded
     push_subscribed: bool = False  # a live browser push subscription exists
 
@@ -21,6 +24,8 @@ def refusal(channel: Channel, checkout: Checkout, settings: ShopSettings, facts:
     """None when the channel may be used, else the reason a merchant can read."""
     if facts.suppressed:
         return f"suppressed: {facts.suppressed}"
+    if channel is Channel.WHATSAPP and settings.whatsapp_consent != "explicit_optin" and facts.sms_suppressed:
+        return f"suppressed: {facts.sms_suppressed} (WhatsApp relies on the same phone marketing consent)"
     if channel is Channel.EMAIL:
         if not checkout.email:
             return "no consent: no email address"

@@ -1,6 +1,6 @@
 """Pure pieces every recovery message uses: amounts in the checkout's currency and the link
 that restores the checkout (with the discount applied when there is one). The texts
-themselves are templates (shop_app/messaging/defaults.py, rendered by shop_app/messaging/compose.py)."""
+themselves are templates (shop_app/messaging/defaults.py, rendered by shop_app/messaging/texts.py)."""
 
 from __future__ import annotations
 

@@ -54,11 +54,27 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 PENDING = frozenset({Status.SCHEDULED, Status.QUEUED})
+#: Handed to a provider, or possibly so: a later step in this state supersedes an earlier one.
+UNDER_WAY = frozenset({Status.SENDING, Status.SENT, Status.UNKNOWN})
 FINAL = frozenset({Status.SENT, Status.FAILED, Status.SKIPPED, Status.CANCELLED})
 
 
 def can_move(old: Status, new: Status) -> bool:
     return new in TRANSITIONS[old]
+
+
+class JourneyStatus(str, enum.Enum):
+    ACTIVE = "active"
+    CONVERTED = "converted"  # the customer paid
+    STOPPED = "stopped"  # deleted checkout, uninstall, redact, or nothing left to do
+
+
+class WebhookStatus(str, enum.Enum):
+    """A recorded webhook delivery: still to ingest, ingested, or refused with a reason."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True)

@@ -1,141 +1,150 @@
-"""What a recovery message says: the shop's own template for the step, channel and language
-when it saved one, else the default in the shop's tone, rendered in the sandbox with the
-documented fields, in the customer's language (product.md §1: shop name, recovery link, cart
-summary always; the code, its value and expiry when the step offers one).
-
-Two things can stop a message here, and both raise TemplateRefused (`reason` is for the
-merchant's activity log; the send job records the message as skipped with it):
-
-- SmsOverCap (a TemplateRefused): the SMS is over the segment cap even after the send-time
-  shortening of `templating.fit_sms` (data in GSM-7 spelling, "12 items"): we do not pay for
-  a 5-segment text the merchant capped at 3, nor cut the recovery link off.
-- the default template failing, which the tests rule out.
-
-A merchant's template that fails with this customer's data (it passed the save-time checks,
-so this is rare: a sandbox rule tightened since, odd data) is not a reason to lose the
-message: the default text for the tone is sent instead and `Rendered.notes` says why.
+"""Compose one send: the rendered text, the links, and what the route's transport needs
+beyond it (email headers, a push subscription and topic, Twilio's status callback, the
+approved WhatsApp template). Nothing here changes the message's status.
 """
 
 from __future__ import annotations
 
-import html as html_lib
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from shop_app.domain.content import money
-from shop_app.domain.models import Channel, Checkout, Step
-from shop_app.domain.settings import TONES, Incentive
-from shop_app.domain.sms import SmsLength
-from shop_app.messaging.defaults import DefaultTemplate, default_template
-from shop_app.messaging.sandbox import CartItem, SmsOverCap, TemplateFields, TemplateRefused, fit_sms, render
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-LANGUAGES = ("en", "es")
-DEFAULT_TONE = TONES[0]
-__all__ = ["DEFAULT_TONE", "LANGUAGES", "Rendered", "SmsOverCap", "TemplateRefused", "compose", "expiry_text",
-           "language_of", "text_to_html"]  # fmt: skip
+from shop_app import public_urls
+from shop_app.adapters.channels import OutgoingMessage
+from shop_app.channels.push_subscriptions import subscription_for
+from shop_app.channels.transports import Route
+from shop_app.config import Settings
+from shop_app.domain import content
+from shop_app.domain.models import Channel
+from shop_app.messaging import texts, whatsapp_templates
+from shop_app.messaging.links import tracked_url
+from shop_app.messaging.merchant_templates import custom_template
+from shop_app.messaging.unsubscribe import unsubscribe_url
+from shop_app.recovery.gate_facts import Candidate
+from shop_app.storage.tables import Discount
 
 
 @dataclass(frozen=True)
-class Rendered:
-    subject: str | None
-    body: str
-    html: str | None = None
-    sms: SmsLength | None = None  # SMS only: what the text is billed as
-    notes: tuple[str, ...] = ()  # what was changed to send it (fallback to the default, shortening)
+class Composed:
+    outgoing: OutgoingMessage
+    note: str | None  # what was changed to send it (shortened items, the default text instead)
 
 
-def language_of(checkout: Checkout) -> str:
-    """The checkout's language when we have texts for it, else English."""
-    code = (checkout.locale or "").split("-")[0].lower()
-    return code if code in LANGUAGES else "en"
+@dataclass(frozen=True)
+class _Parts:
+    """What the text and the extras share."""
+
+    link: str
+    unsubscribe: str | None
+    code: str | None
+    expires_at: datetime | None
 
 
-def expiry_text(expires_at: datetime | None, timezone: str, language: str) -> str | None:
-    if expires_at is None:
-        return None
-    local = expires_at.astimezone(ZoneInfo(timezone))
-    return f"{local:%d/%m %H:%M}" if language == "es" else f"{local:%b %d, %H:%M}"
+@dataclass(frozen=True)
+class Refusal:
+    """This message cannot be sent as it stands; `reason` is for the merchant."""
+
+    reason: str
 
 
 def compose(
-    step: Step,
-    channel: Channel,
-    checkout: Checkout,
-    *,
-    shop_name: str,
-    shop_timezone: str,
-    link: str,
-    incentive: Incentive,
-    code: str | None,
-    expires_at: datetime | None,
-    unsubscribe_link: str | None,
-    tone: str = DEFAULT_TONE,
-    custom: DefaultTemplate | None = None,
-) -> Rendered:
-    """The message for one send. `custom` is the shop's saved template for this step, channel
-    and the checkout's language (message_templates.custom_template), None for the default in
-    `tone`. Raises TemplateRefused (SmsOverCap for an SMS over the cap), see the module docstring."""
-    language = language_of(checkout)
-    fields = TemplateFields(
-        first_name=checkout.first_name or "",
-        shop_name=shop_name,
-        cart_items=tuple(
-            CartItem(item.title, item.quantity, money(item.price, checkout.currency)) for item in checkout.line_items
-        ),
-        cart_total=money(checkout.total_price, checkout.currency),
-        recovery_link=link,
-        discount_code=code,
-        discount_value=incentive.describe(checkout.currency, language) if code else None,
-        discount_expiry=expiry_text(expires_at, shop_timezone, language) if code else None,
-        unsubscribe_link=unsubscribe_link,
+    session: Session, settings: Settings, candidate: Candidate, route: Route, code: str | None
+) -> Composed | Refusal:
+    shop, checkout, channel = candidate.shop, candidate.checkout, candidate.channel
+    address = candidate.address or ""
+    discount = session.scalar(
+        select(Discount).where(Discount.journey_id == candidate.journey_id, Discount.step == candidate.step.value)
     )
-    default = default_template(step, channel, language, tone)
-    if custom is None:
-        return _render(default, channel, fields, language)
+    parts = _Parts(
+        link=_link(settings, candidate, code),
+        unsubscribe=unsubscribe_url(settings, shop.id, channel.value, address) if channel is Channel.EMAIL else None,
+        code=code,
+        expires_at=discount.expires_at if discount is not None else None,
+    )
+    language = texts.language_of(checkout)
     try:
-        return _render(custom, channel, fields, language)
-    except TemplateRefused as refused:
-        problem = refused.reason
-    try:
-        rendered = _render(default, channel, fields, language)
-    except SmsOverCap as over:
-        context = f"{over.context}; the shop's own text could not be used either ({problem})"
-        raise SmsOverCap(over.check, context) from None
-    note = f"the shop's own {channel.value} text could not be used ({problem}); the default text was sent"
-    return Rendered(rendered.subject, rendered.body, rendered.html, rendered.sms, (note, *rendered.notes))
+        text = texts.compose(
+            candidate.step, channel, checkout, shop_name=shop.name, shop_timezone=shop.timezone, link=parts.link,
+            incentive=candidate.offer.incentive, code=code, expires_at=parts.expires_at,
+            unsubscribe_link=parts.unsubscribe, tone=candidate.settings.tone,
+            custom=custom_template(session, shop.id, candidate.step, channel, language),
+        )  # fmt: skip
+    except texts.TemplateRefused as refused:  # includes an SMS over its cap with this customer's data
+        return Refusal(f"not sent: {refused.reason}")
+    extras = _extras(session, settings, candidate, route, text, parts)
+    if isinstance(extras, Refusal):
+        return extras
+    if extras.get("content_sid"):  # WhatsApp: what we record is the approved template's text
+        text = texts.Rendered(None, extras.pop("template_text"))
+    outgoing = OutgoingMessage(candidate.message_id, shop.domain, channel.value, address, text.subject, text.body,
+                               **extras)  # fmt: skip
+    return Composed(outgoing, "; ".join(text.notes) or None)
 
 
-def _render(template: DefaultTemplate, channel: Channel, fields: TemplateFields, language: str) -> Rendered:
-    if channel is Channel.SMS:
-        fit = fit_sms(template.body, fields, language)
-        return Rendered(None, fit.text, sms=fit.length, notes=fit.changes)
-    subject = " ".join(render(template.subject, fields).split()) if template.subject else None  # one line
-    body = render(template.body, fields).strip()
-    html = None
+def _link(settings: Settings, candidate: Candidate, code: str | None) -> str:
+    """The checkout's recovery link (with the code applied). Clicks are counted through our signed
+    redirect, except in SMS, where the longer link costs a segment."""
+    cart_link = content.recovery_link(candidate.checkout, candidate.shop.domain, code)
+    if candidate.channel is Channel.SMS:
+        return cart_link
+    return tracked_url(settings.secret_key, settings.shopify_app_url, candidate.message_id, cart_link)
+
+
+def _extras(
+    session: Session, settings: Settings, candidate: Candidate, route: Route, text: texts.Rendered, parts: _Parts
+) -> dict[str, Any] | Refusal:
+    shop, checkout, channel = candidate.shop, candidate.checkout, candidate.channel
     if channel is Channel.EMAIL:
-        html = render(template.html, fields, html=True) if template.html else text_to_html(body)
-    return Rendered(subject, body, html)
+        return {
+            "html": text.html,
+            "sender_name": shop.name,
+            "reply_to": shop.email,
+            "unsubscribe_url": parts.unsubscribe,
+        }
+    if channel is Channel.PUSH:
+        subscription = subscription_for(session, shop.id, checkout.cart_token) if checkout.cart_token else None
+        if subscription is None:
+            return Refusal("no consent: the browser push subscription is gone")
+        return {"push_subscription": subscription, "topic": f"checkout:{checkout.token}", "link": parts.link}
+    if not route.twilio:
+        return {}
+    extras: dict[str, Any] = {
+        "status_callback": public_urls.twilio_status_callback(settings.shopify_app_url, candidate.message_id)
+    }
+    if channel is Channel.WHATSAPP:
+        template = _whatsapp_template(session, candidate, parts)
+        if isinstance(template, Refusal):
+            return template
+        extras.update(template)
+    return extras
 
 
-#: A URL in running text, without the sentence's closing punctuation.
-_URL = re.compile(r"https?://[^\s<>\"']*[^\s<>\"'.,;:!?)]")
-
-
-def text_to_html(text: str) -> str:
-    """An HTML part for an email whose template has only text: escaped, paragraphs kept, links
-    clickable (the unsubscribe link must be in both parts)."""
-
-    def paragraph(block: str) -> str:
-        out, done = [], 0
-        for match in _URL.finditer(block):
-            url = html_lib.escape(match.group(0))
-            out += [html_lib.escape(block[done : match.start()]), f'<a href="{url}">{url}</a>']
-            done = match.end()
-        out.append(html_lib.escape(block[done:]))
-        return "<p>" + "".join(out).replace("\n", "<br>\n") + "</p>"
-
-    blocks = [block.strip() for block in re.split(r"\n\s*\n", text) if block.strip()]
-    body = "\n".join(map(paragraph, blocks))
-    return f'<div style="font-family:sans-serif;max-width:560px;margin:auto">\n{body}\n</div>\n'
+def _whatsapp_template(session: Session, candidate: Candidate, parts: _Parts) -> dict[str, Any] | Refusal:
+    """The approved template's content sid, its variables and its text, or why there is none."""
+    checkout, shop, code = candidate.checkout, candidate.shop, parts.code
+    language = texts.language_of(checkout)
+    key = whatsapp_templates.key_for(candidate.step.value, has_offer=code is not None)
+    template = whatsapp_templates.find(session, shop.id, key, language)
+    if template is None or template.approval_status != whatsapp_templates.APPROVED:
+        state = template.approval_status if template is not None else "not created"
+        return Refusal(
+            f"needs connection: WhatsApp template {key} ({language}) is {state}; "
+            "only templates WhatsApp approved may start a conversation"
+        )
+    offer = None
+    if code is not None:
+        value = candidate.offer.incentive.describe(checkout.currency, language)
+        expiry = texts.expiry_text(parts.expires_at, shop.timezone, language)
+        offer = whatsapp_templates.offer_line(language, code, value, expiry)
+    values = whatsapp_templates.variables(
+        language, first_name=checkout.first_name or "", shop_name=shop.name,
+        cart_summary=whatsapp_templates.cart_line(checkout), link=parts.link, offer=offer,
+    )  # fmt: skip
+    return {
+        "content_sid": template.content_sid,
+        "content_variables": values,
+        "template_text": whatsapp_templates.render(key, language, values),
+    }

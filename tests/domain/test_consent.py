@@ -99,6 +99,18 @@ def test_whatsapp_explicit_optin_mode_needs_the_optin() -> None:
     )
 
 
+def test_an_sms_stop_also_stops_whatsapp_resting_on_the_phone_marketing_consent() -> None:
+    stopped = ContactFacts(sms_suppressed="replied 'STOP' by SMS on 2026-03-01")
+    consenting = checkout(accepts_sms_marketing=True)
+    assert refusal(Channel.WHATSAPP, consenting, DEFAULTS, stopped) == (
+        "suppressed: replied 'STOP' by SMS on 2026-03-01 (WhatsApp relies on the same phone marketing consent)"
+    )
+    # A separate WhatsApp opt-in does not rest on the SMS consent, and the stop says nothing of email.
+    optin = ContactFacts(sms_suppressed="replied 'STOP' by SMS on 2026-03-01", whatsapp_optin=True)
+    assert refusal(Channel.WHATSAPP, consenting, settings(whatsapp="explicit_optin"), optin) is None
+    assert refusal(Channel.EMAIL, consenting, DEFAULTS, stopped) is None
+
+
 @pytest.mark.parametrize("mode", ["phone_marketing", "explicit_optin"])
 def test_whatsapp_needs_a_phone(mode: str) -> None:
     c = checkout(phone=None, accepts_sms_marketing=True)

@@ -87,7 +87,7 @@ def test_payment_known_locally_is_checked_again_at_send_time(store):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     with transaction(store.rt.sessions) as session:  # simulate an order stored by a crashed ingest
         from shop_app.domain.payloads import parse_order
-        from shop_app.recovery.journeys import store_order
+        from shop_app.recovery.orders import store_order
         from shop_app.shopify.shops import get_shop
 
         store_order(
@@ -233,7 +233,7 @@ def test_a_row_left_in_sending_becomes_unknown_and_is_never_resent(store, monkey
         def send(self, message):
             raise Crash()
 
-    monkeypatch.setattr(store.rt.channels, "transport", lambda session, shop_id, channel: CrashingTransport())
+    monkeypatch.setattr(store.rt.transports, "transport", lambda session, shop_id, channel: CrashingTransport())
     with pytest.raises(Crash):
         from jobs.send import send_message
 
@@ -333,7 +333,7 @@ def test_transient_failures_are_retried_with_backoff_and_permanent_ones_fail(sto
             queue = answers.get(message.channel)
             return queue.pop(0) if queue else real.send(message)
 
-    monkeypatch.setattr(store.rt.channels, "transport", lambda session, shop_id, channel: Flaky())
+    monkeypatch.setattr(store.rt.transports, "transport", lambda session, shop_id, channel: Flaky())
     store.deliver("checkouts/create", store.checkout("c1", "2026-03-02T10:00:00+01:00"))
     store.tick("2026-03-02T10:00:00+00:00")
     first = store.message(step="first")

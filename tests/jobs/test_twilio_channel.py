@@ -76,7 +76,7 @@ def approve_all_templates(store, twilio_api):
     transport_rt = store.rt
     now = datetime(2026, 3, 1, tzinfo=timezone.utc)
     with transaction(transport_rt.sessions) as session:
-        transport = transport_rt.channels.twilio(session, store.shop_id)
+        transport = transport_rt.transports.twilio(session, store.shop_id)
     done = whatsapp_templates.create_missing(transport_rt.sessions, transport, store.shop_id, now)
     assert len(done) == 2 * len(whatsapp_templates.needed())  # each created, then submitted
     for item in templates(store):
@@ -344,7 +344,7 @@ def test_a_failed_submission_is_retried_without_creating_the_template_twice(twil
 
     store = twilio_store
     with transaction(store.rt.sessions) as session:
-        real = store.rt.channels.twilio(session, store.shop_id)
+        real = store.rt.transports.twilio(session, store.shop_id)
 
     class SubmissionFailsOnce:
         """The real transport, except that Twilio refuses the first approval request."""

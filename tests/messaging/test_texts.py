@@ -11,9 +11,9 @@ import pytest
 from shop_app.domain.models import Channel, Checkout, LineItem, Step
 from shop_app.domain.settings import Incentive
 from shop_app.domain.sms import GSM7, MAX_SMS_SEGMENTS, sms_length
-from shop_app.messaging.compose import SmsOverCap, TemplateRefused, compose, expiry_text, language_of
 from shop_app.messaging.defaults import DefaultTemplate
 from shop_app.messaging.sandbox import sample_fields
+from shop_app.messaging.texts import SmsOverCap, TemplateRefused, compose, expiry_text, language_of
 
 PAIRS = [
     (Step.FIRST, Channel.EMAIL),

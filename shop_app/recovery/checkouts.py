@@ -1,0 +1,120 @@
+"""Checkouts and their customers' profiles as stored: upserts that never let stale state win."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shop_app.compliance.consent_records import record_consent
+from shop_app.domain.models import Checkout, LineItem
+from shop_app.storage.tables import CheckoutRow, Profile, Shop
+
+
+def checkout_of(row: CheckoutRow) -> Checkout:
+    return Checkout(
+        token=row.token,
+        shopify_id=row.shopify_id,
+        cart_token=row.cart_token,
+        updated_at=row.shopify_updated_at,
+        created_at=row.shopify_created_at,
+        email=row.email,
+        phone=row.phone,
+        customer_id=row.customer_id,
+        first_name=row.first_name,
+        abandoned_checkout_url=row.abandoned_checkout_url,
+        currency=row.currency,
+        total_price=Decimal(row.total_price),
+        line_items=tuple(
+            LineItem(i["title"], i["quantity"], Decimal(i["price"]), i.get("variant_title")) for i in row.line_items
+        ),
+        accepts_email_marketing=row.accepts_email_marketing,
+        accepts_sms_marketing=row.accepts_sms_marketing,
+        locale=row.locale,
+        completed_at=row.completed_at,
+    )
+
+
+def store_checkout(session: Session, shop: Shop, checkout: Checkout) -> tuple[CheckoutRow, str | None]:
+    """Upsert; returns (row, why_ignored). A stale `updated_at` never overwrites newer state."""
+    row = session.scalar(
+        select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, CheckoutRow.token == checkout.token).with_for_update()
+    )
+    if row is not None and row.deleted_at is not None:
+        return row, "checkout was deleted; later update ignored"
+    if row is not None and checkout.updated_at < row.shopify_updated_at:
+        return row, (
+            f"stale: updated_at {checkout.updated_at:%Y-%m-%d %H:%M:%S} is older than the stored "
+            f"{row.shopify_updated_at:%Y-%m-%d %H:%M:%S}; ignored"
+        )
+    if row is None:
+        row = CheckoutRow(shop_id=shop.id, token=checkout.token)
+        session.add(row)
+    row.shopify_id = checkout.shopify_id or row.shopify_id
+    row.cart_token = checkout.cart_token
+    row.email, row.phone, row.customer_id = checkout.email, checkout.phone, checkout.customer_id
+    row.first_name = checkout.first_name
+    row.abandoned_checkout_url = checkout.abandoned_checkout_url
+    row.currency, row.total_price = checkout.currency, checkout.total_price
+    row.line_items = [
+        {"title": i.title, "quantity": i.quantity, "price": str(i.price), "variant_title": i.variant_title}
+        for i in checkout.line_items
+    ]
+    row.accepts_email_marketing = checkout.accepts_email_marketing
+    row.accepts_sms_marketing = checkout.accepts_sms_marketing
+    row.locale = checkout.locale
+    row.completed_at = checkout.completed_at
+    row.shopify_created_at = checkout.created_at
+    row.shopify_updated_at = checkout.updated_at
+    if row.profile_id is None and checkout.reachable:
+        row.profile_id = _profile_for(session, shop, checkout).id
+    _record_checkout_consent(session, shop, row, checkout)
+    session.flush()
+    return row, None
+
+
+def _record_checkout_consent(session: Session, shop: Shop, row: CheckoutRow, checkout: Checkout) -> None:
+    """What the checkout's marketing checkboxes say, as consent records (source "checkout").
+
+    An unticked SMS box is no statement (it is unticked by default), so only a tick is recorded
+    for SMS; the email box is recorded either way when Shopify tells us its state.
+    """
+    at = checkout.updated_at
+    if checkout.email and checkout.accepts_email_marketing is not None:
+        record_consent(
+            session,
+            shop.id,
+            "email",
+            checkout.email,
+            granted=checkout.accepts_email_marketing,
+            source="checkout",
+            at=at,
+            profile_id=row.profile_id,
+        )
+    if checkout.phone and checkout.accepts_sms_marketing:
+        record_consent(
+            session, shop.id, "sms", checkout.phone, granted=True, source="checkout", at=at, profile_id=row.profile_id
+        )
+
+
+def _profile_for(session: Session, shop: Shop, checkout: Checkout) -> Profile:
+    """The customer's profile, created with origin 'checkout' when the store captures them first."""
+    match = []
+    if checkout.email:
+        match.append(Profile.email == checkout.email)
+    if checkout.phone:
+        match.append(Profile.phone == checkout.phone)
+    profile = session.scalar(select(Profile).where(Profile.shop_id == shop.id, or_(*match)).limit(1))
+    if profile is None:
+        profile = Profile(
+            shop_id=shop.id,
+            email=checkout.email,
+            phone=checkout.phone,
+            customer_id=checkout.customer_id,
+            first_name=checkout.first_name,
+            origin="checkout",
+        )
+        session.add(profile)
+        session.flush()
+    return profile

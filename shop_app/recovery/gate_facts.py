@@ -1,0 +1,163 @@
+"""The facts the send gates need, gathered from our own records in one transaction.
+
+`collect` locks the message row (only if it is still queued for this send job) and returns
+the `Candidate` the rest of the send job works on, with the `gates.SendFacts` that
+`domain.gates.decide` judges. Shopify is asked later, outside any lock (recovery/live_check.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop_app.channels.push_subscriptions import subscription_for
+from shop_app.compliance.consent_records import consent_state
+from shop_app.compliance.suppressions import suppression_reason
+from shop_app.domain import consent, gates
+from shop_app.domain.models import PENDING, UNDER_WAY, Channel, Checkout, JourneyStatus, Status, Step
+from shop_app.domain.planner import address_for
+from shop_app.domain.settings import ShopSettings
+from shop_app.recovery.checkouts import checkout_of
+from shop_app.recovery.discounts import StepOffer
+from shop_app.recovery.orders import describe_order, payment_for
+from shop_app.runtime import Runtime
+from shop_app.shopify.shops import load_settings
+from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop
+
+
+@dataclass(frozen=True)
+class ShopFacts:
+    id: int
+    domain: str
+    name: str
+    email: str | None
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A queued message this send job holds, with what composing and sending it needs."""
+
+    message_id: int
+    job_id: str
+    journey_id: int
+    step: Step
+    channel: Channel
+    shop: ShopFacts
+    checkout: Checkout
+    abandoned_at: datetime
+    settings: ShopSettings
+    offer: StepOffer
+
+    @property
+    def address(self) -> str | None:
+        return address_for(self.channel, self.checkout, has_push=True)
+
+
+@dataclass(frozen=True)
+class Collected:
+    candidate: Candidate
+    facts: gates.SendFacts
+    paid: OrderRow | None  # the order our own records know paid for this checkout
+
+
+def held(session: Session, message_id: int, job_id: str) -> Message | None:
+    """The row, locked, if it is still queued for this very job."""
+    message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
+    if message is None or message.status != Status.QUEUED.value or message.job_id != job_id:
+        return None
+    return message
+
+
+def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: datetime) -> Collected | None:
+    message = held(session, message_id, job_id)
+    if message is None:
+        return None
+    journey = session.get_one(Journey, message.journey_id)
+    shop = session.get_one(Shop, message.shop_id)
+    candidate = _candidate(session, message, journey, shop)
+    checkout, channel = candidate.checkout, candidate.channel
+    paid = payment_for(session, shop.id, checkout, journey.abandoned_at)
+    contact = _contact_facts(rt, session, candidate)
+    facts = gates.SendFacts(
+        step=candidate.step,
+        due_at=message.due_at,
+        journey_stop_reason=journey_stop_reason(journey),
+        paid_reason=describe_order(paid) if paid else None,
+        consent_refusal=consent.refusal(channel, checkout, candidate.settings, contact),
+        connected=rt.transports.connected(session, shop.id, channel.value),
+        window=candidate.settings.windows if channel in candidate.settings.windowed_channels else None,
+        later_steps_started=_later_steps_started(session, message, candidate.settings, now),
+    )
+    return Collected(candidate, facts, paid)
+
+
+def journey_stopped(session: Session, journey_id: int) -> str | None:
+    """Why the journey stopped (re-read just before the claim), or None while it is active."""
+    return journey_stop_reason(session.get_one(Journey, journey_id, populate_existing=True))
+
+
+def journey_stop_reason(journey: Journey) -> str | None:
+    """None while the journey is active, else why it stopped."""
+    return None if journey.status == JourneyStatus.ACTIVE else (journey.stop_reason or journey.status)
+
+
+def _candidate(session: Session, message: Message, journey: Journey, shop: Shop) -> Candidate:
+    settings = load_settings(session, shop)
+    checkout = checkout_of(session.get_one(CheckoutRow, journey.checkout_id))
+    step = Step(message.step)
+    # WhatsApp orchestration repeats the first offer; Prime brings the stronger one.
+    incentive = settings.prime.incentive if step is Step.PRIME else settings.first.incentive
+    offer = StepOffer(shop.id, journey.id, step.value, checkout.token, checkout.customer_id, incentive)
+    return Candidate(
+        message_id=message.id,
+        job_id=message.job_id or "",
+        journey_id=journey.id,
+        step=step,
+        channel=Channel(message.channel),
+        shop=ShopFacts(shop.id, shop.domain, shop.name, shop.email, shop.timezone),
+        checkout=checkout,
+        abandoned_at=journey.abandoned_at,
+        settings=settings,
+        offer=offer,
+    )
+
+
+def _contact_facts(rt: Runtime, session: Session, candidate: Candidate) -> consent.ContactFacts:
+    shop_id, checkout, channel = candidate.shop.id, candidate.checkout, candidate.channel
+    if channel is Channel.PUSH:
+        subscribed = bool(checkout.cart_token) and subscription_for(session, shop_id, checkout.cart_token) is not None
+        return consent.ContactFacts(push_subscribed=subscribed)
+    secret, address = rt.settings.secret_key, candidate.address
+    facts = consent.ContactFacts(suppressed=suppression_reason(session, secret, shop_id, channel.value, address))
+    if channel is not Channel.WHATSAPP:
+        return facts
+    record = consent_state(session, shop_id, Channel.WHATSAPP.value, checkout.phone)
+    return consent.ContactFacts(
+        suppressed=facts.suppressed,
+        sms_suppressed=suppression_reason(session, secret, shop_id, Channel.SMS.value, address),
+        whatsapp_optin=record is not None and record.state == "granted",
+    )
+
+
+def _later_steps_started(session: Session, message: Message, settings: ShopSettings, now: datetime) -> tuple[Step, ...]:
+    """Later steps already under way, or due now on an open channel (they would go out in the
+    same pass): the earlier, weaker message is then superseded, not sent too."""
+    others = session.execute(
+        select(Message.step, Message.channel, Message.status, Message.due_at).where(
+            Message.journey_id == message.journey_id, Message.step != message.step
+        )
+    ).all()
+
+    def open_now(channel: str) -> bool:
+        return Channel(channel) not in settings.windowed_channels or settings.windows.is_open(now)
+
+    started = {
+        Step(step)
+        for step, channel, status, due_at in others
+        if Status(status) in UNDER_WAY or (Status(status) in PENDING and due_at <= now and open_now(channel))
+    }
+    return tuple(started)

@@ -1,0 +1,84 @@
+"""Ask Shopify, just before a send, whether the customer already paid, and get the step's
+discount code. Called between two short transactions, never while a row is locked.
+
+If Shopify cannot answer (Admin API errors, no usable token, the network), the message waits:
+it is never sent just in case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+
+from shop_app.adapters.shopify_admin import OrderSummary
+from shop_app.domain.models import Order
+from shop_app.errors import ReclaimError
+from shop_app.recovery.discounts import code_for
+from shop_app.recovery.gate_facts import Candidate
+from shop_app.runtime import Runtime
+from shop_app.shopify.offline_tokens import open_admin_client
+
+PAYMENT_CHECK_RETRY = timedelta(minutes=10)
+DISCOUNT_RETRY = timedelta(minutes=30)
+#: What "Shopify could not answer" looks like; DiscountUnavailable is a ReclaimError too.
+ADMIN_FAILURES = (ReclaimError, requests.RequestException)
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """Not paid, as far as Shopify knows now; `code` is the step's discount code, if it offers one."""
+
+    code: str | None
+
+
+@dataclass(frozen=True)
+class Wait:
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class PaidElsewhere:
+    """Shopify knows an order our webhooks have not told us about."""
+
+    order: Order
+
+
+def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | PaidElsewhere:
+    waiting = "waiting: the payment check could not reach Shopify ({})"
+    checkout = candidate.checkout
+    try:
+        client = open_admin_client(rt.sessions, rt.box, rt.settings, candidate.shop.id, now, rt.admin_sleep)
+    except ADMIN_FAILURES as exc:
+        return Wait(now + PAYMENT_CHECK_RETRY, waiting.format(exc))
+    with client:
+        try:
+            orders = client.orders_for_payment_check(
+                checkout.token, checkout.email, checkout.phone, candidate.abandoned_at
+            )
+        except ADMIN_FAILURES as exc:
+            return Wait(now + PAYMENT_CHECK_RETRY, waiting.format(exc))
+        paid = [order for order in orders if order.cancelled_at is None]
+        if paid:
+            return PaidElsewhere(order_of(paid[0]))
+        try:
+            return Cleared(code_for(rt.sessions, client, candidate.offer, now))
+        except ADMIN_FAILURES as exc:
+            return Wait(now + DISCOUNT_RETRY, f"waiting for the discount code: {exc}")
+
+
+def order_of(found: OrderSummary) -> Order:
+    """An Admin API order summary as the domain's order (ids without their gid:// prefix)."""
+    return Order(
+        shopify_id=found.id.rsplit("/", 1)[-1],
+        name=found.name,
+        created_at=found.created_at,
+        checkout_token=found.checkout_token,
+        email=found.email,
+        customer_id=found.customer_id.rsplit("/", 1)[-1] if found.customer_id else None,
+        financial_status=(found.financial_status or "").lower() or None,
+        currency=found.currency_code,
+        total_price=found.total,
+    )

@@ -1,0 +1,95 @@
+"""Orders as stored, and the one rule for "this customer paid": an order for the checkout
+(checkout or cart token), or by the same customer (email or phone) since the abandonment."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from shop_app.domain.models import Checkout, JourneyStatus, Order
+from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop
+
+
+def store_order(session: Session, shop: Shop, order: Order) -> OrderRow:
+    row = session.scalar(
+        select(OrderRow).where(OrderRow.shop_id == shop.id, OrderRow.shopify_id == order.shopify_id).with_for_update()
+    )
+    if row is None:
+        row = OrderRow(shop_id=shop.id, shopify_id=order.shopify_id)
+        session.add(row)
+    fields = asdict(order)
+    fields.pop("shopify_id")
+    fields["shopify_created_at"] = fields.pop("created_at")
+    for key, value in fields.items():
+        setattr(row, key, value)
+    session.flush()
+    return row
+
+
+def equal_where_given(*pairs: tuple[Any, Any]) -> list[ColumnElement[bool]]:
+    """`a == b` for each pair, leaving out a pair where a plain value is unknown (None or "")."""
+    return [a == b for a, b in pairs if all(_known(side) for side in (a, b))]
+
+
+def _known(side: Any) -> bool:
+    return bool(side) if side is None or isinstance(side, str) else True
+
+
+@dataclass(frozen=True)
+class _Parties:
+    """The same four keys on either side of a payment: columns on one side, values on the other."""
+
+    checkout_token: Any
+    cart_token: Any
+    email: Any
+    phone: Any
+
+
+def _pays(order: _Parties, checkout: _Parties, ordered_at: Any, abandoned_at: Any) -> ColumnElement[bool]:
+    """The payment rule as SQL; a value that is unknown (None, "") matches nothing."""
+    same_checkout = equal_where_given(
+        (order.checkout_token, checkout.checkout_token), (order.cart_token, checkout.cart_token)
+    )
+    same_customer = equal_where_given((order.email, checkout.email), (order.phone, checkout.phone))
+    if same_customer:
+        same_checkout.append(and_(ordered_at >= abandoned_at, or_(*same_customer)))
+    return or_(*same_checkout) if same_checkout else false()
+
+
+def payment_for(session: Session, shop_id: int, checkout: Checkout, since: datetime) -> OrderRow | None:
+    """The first order that pays this checkout, abandoned at `since` (local records)."""
+    orders = _Parties(OrderRow.checkout_token, OrderRow.cart_token, OrderRow.email, OrderRow.phone)
+    this = _Parties(checkout.token, checkout.cart_token, checkout.email, checkout.phone)
+    return session.scalar(
+        select(OrderRow)
+        .where(OrderRow.shop_id == shop_id, _pays(orders, this, OrderRow.shopify_created_at, since))
+        .order_by(OrderRow.shopify_created_at)
+        .limit(1)
+    )
+
+
+def journeys_paid_by(session: Session, shop_id: int, order: OrderRow) -> list[Journey]:
+    """The active journeys this order pays (the same rule, from the order's side)."""
+    this = _Parties(order.checkout_token, order.cart_token, order.email, order.phone)
+    checkouts = _Parties(CheckoutRow.token, CheckoutRow.cart_token, CheckoutRow.email, CheckoutRow.phone)
+    return list(
+        session.scalars(
+            select(Journey)
+            .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+            .where(
+                Journey.shop_id == shop_id,
+                Journey.status == JourneyStatus.ACTIVE.value,
+                _pays(this, checkouts, order.shopify_created_at, Journey.abandoned_at),
+            )
+            .order_by(Journey.id)
+        )
+    )
+
+
+def describe_order(order: OrderRow) -> str:
+    status = f", {order.financial_status}" if order.financial_status else ""
+    return f"order {order.name or order.shopify_id} placed {order.shopify_created_at:%Y-%m-%d %H:%M} UTC{status}"

@@ -1,0 +1,224 @@
+"""The outbox: the one module that creates message rows and changes their status.
+
+Every status change is one UPDATE guarded by the row's current status (and, for a row a
+send job holds, by that job's id), checked first against the moves the domain allows
+(`domain.models.TRANSITIONS`). A guard that no longer matches changes nothing and returns
+False: another worker, a callback or a cancellation got there first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import Session
+
+from shop_app.domain.models import PENDING, PlannedMessage, Status, can_move
+from shop_app.errors import ReclaimError
+from shop_app.storage.tables import Message
+
+#: Reasons are for people; a provider's essay is cut here.
+MAX_REASON = 1000
+
+
+class IllegalTransition(ReclaimError, ValueError):
+    """A status move `domain.models.TRANSITIONS` does not allow: a bug, never data."""
+
+
+def _checked(from_statuses: Iterable[Status], to: Status) -> tuple[str, ...]:
+    sources = tuple(from_statuses)
+    illegal = [s.value for s in sources if not can_move(s, to)]
+    if illegal or not sources:
+        raise IllegalTransition(f"a message may not move from {illegal or 'nowhere'} to {to.value}")
+    return tuple(s.value for s in sources)
+
+
+def _values(to: Status, values: dict[str, Any]) -> dict[str, Any]:
+    if values.get("reason"):
+        values["reason"] = values["reason"][:MAX_REASON]
+    return {"status": to.value, **values}
+
+
+def transition(
+    session: Session,
+    message_id: int,
+    from_statuses: Iterable[Status],
+    to: Status,
+    *,
+    held_by: str | None = None,
+    **values: Any,
+) -> bool:
+    """Move one row from any of `from_statuses` to `to`, setting `values` too; True if it moved.
+
+    `held_by` (a send job's id) also requires the row to be held by that job."""
+    where: list[ColumnElement[bool]] = [Message.id == message_id, Message.status.in_(_checked(from_statuses, to))]
+    if held_by is not None:
+        where.append(Message.job_id == held_by)
+    statement = update(Message).where(*where).values(_values(to, values))
+    return session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
+
+
+# -- planning ---------------------------------------------------------------------------------
+
+
+def add_planned(session: Session, shop_id: int, journey_id: int, flow: str, planned: PlannedMessage) -> None:
+    """A new row for a step the planner wants: the outbox's only way in."""
+    session.add(
+        Message(
+            shop_id=shop_id,
+            journey_id=journey_id,
+            flow=flow,
+            step=planned.step.value,
+            channel=planned.channel.value,
+            status=Status.SCHEDULED.value,
+            due_at=planned.due_at,
+        )
+    )
+
+
+def reschedule(session: Session, message_id: int, due_at: datetime, reason: str) -> bool:
+    """A still-scheduled row gets a new due time (the checkout changed); status unchanged."""
+    statement = (
+        update(Message)
+        .where(Message.id == message_id, Message.status == Status.SCHEDULED.value)
+        .values(due_at=due_at, reason=reason[:MAX_REASON])
+    )
+    return session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
+
+
+def cancel_pending(session: Session, shop_id: int, reason: str, *, journey_ids: Iterable[int] | None = None) -> int:
+    """Cancel every row not yet handed to a send job's provider call; returns how many."""
+    statuses = _checked(PENDING, Status.CANCELLED)
+    statement = update(Message).where(Message.shop_id == shop_id, Message.status.in_(statuses))
+    if journey_ids is not None:
+        statement = statement.where(Message.journey_id.in_(list(journey_ids)))
+    statement = statement.values(_values(Status.CANCELLED, {"reason": reason}))
+    return session.execute(statement.execution_options(synchronize_session=False)).rowcount
+
+
+# -- the dispatcher and the reconciler ---------------------------------------------------------
+
+
+def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """Scheduled rows due by `now`, oldest first, locked (other dispatchers skip them)."""
+    query = (
+        select(Message.id)
+        .where(Message.status == Status.SCHEDULED.value, Message.due_at <= now)
+        .order_by(Message.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def queue(session: Session, message_id: int, job_id: str, now: datetime) -> bool:
+    """`scheduled → queued`, held by the send job `job_id` from now on."""
+    return transition(session, message_id, [Status.SCHEDULED], Status.QUEUED, queued_at=now, job_id=job_id)
+
+
+def queued_jobs(session: Session) -> list[tuple[int, str | None]]:
+    """(message id, job id) of every queued row: the reconciler checks each job is alive."""
+    rows = session.execute(select(Message.id, Message.job_id).where(Message.status == Status.QUEUED.value))
+    return [(message_id, job_id) for message_id, job_id in rows]
+
+
+def hand_over(session: Session, message_id: int, lost_job: str | None, new_job: str) -> bool:
+    """A queued row whose job Redis lost is held by a new job (status unchanged)."""
+    statement = (
+        update(Message)
+        .where(Message.id == message_id, Message.status == Status.QUEUED.value, Message.job_id == lost_job)
+        .values(job_id=new_job)
+    )
+    return session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
+
+
+def expire_sending(session: Session, lease_end: datetime, reason: str) -> int:
+    """Rows left `sending` since before `lease_end` become `unknown`: never resent."""
+    statuses = _checked([Status.SENDING], Status.UNKNOWN)
+    statement = (
+        update(Message)
+        .where(Message.status.in_(statuses), Message.sending_at < lease_end)
+        .values(_values(Status.UNKNOWN, {"reason": reason}))
+    )
+    return session.execute(statement.execution_options(synchronize_session=False)).rowcount
+
+
+# -- the send job ------------------------------------------------------------------------------
+
+
+def postpone(session: Session, message_id: int, job_id: str, until: datetime, reason: str) -> bool:
+    """`queued → scheduled` at `until`, released by the job that held it."""
+    return transition(
+        session, message_id, [Status.QUEUED], Status.SCHEDULED, held_by=job_id, due_at=until, job_id=None,
+        reason=reason,
+    )  # fmt: skip
+
+
+def settle(session: Session, message_id: int, job_id: str, to: Status, reason: str) -> bool:
+    """A queued row that will not be sent: `skipped` (this message) or `cancelled` (the journey)."""
+    return transition(session, message_id, [Status.QUEUED], to, held_by=job_id, reason=reason)
+
+
+def claim(
+    session: Session, message_id: int, job_id: str, now: datetime, *, recipient: str | None,
+    subject: str | None, body: str, note: str | None,
+) -> bool:  # fmt: skip
+    """`queued → sending`, committed before the provider is called: a crash leaves `sending`,
+    which the reconciler turns into `unknown`, never a resend."""
+    return transition(
+        session, message_id, [Status.QUEUED], Status.SENDING, held_by=job_id, sending_at=now,
+        attempts=Message.attempts + 1, recipient=recipient, subject=subject, body=body, reason=note,
+    )  # fmt: skip
+
+
+def mark_sent(session: Session, message_id: int, now: datetime, provider_id: str | None, delivery: str | None) -> bool:
+    """`sending`/`unknown → sent`. A provider id or delivery status a quicker callback already
+    recorded is kept (delivery statuses only move forward; the caller computes `delivery`)."""
+    values: dict[str, Any] = {"sent_at": now}
+    if provider_id:
+        values["provider_id"] = func.coalesce(Message.provider_id, provider_id)
+    if delivery:
+        values["delivery_status"] = delivery
+    return transition(session, message_id, [Status.SENDING, Status.UNKNOWN], Status.SENT, **values)
+
+
+def mark_failed(session: Session, message_id: int, reason: str) -> bool:
+    """`sending`/`unknown → failed`: the provider refused for good."""
+    return transition(session, message_id, [Status.SENDING, Status.UNKNOWN], Status.FAILED, reason=reason)
+
+
+def mark_unknown(session: Session, message_id: int, reason: str) -> bool:
+    """`sending → unknown`: the provider call broke after it may have sent."""
+    return transition(session, message_id, [Status.SENDING], Status.UNKNOWN, reason=reason)
+
+
+def retry(session: Session, message_id: int, due_at: datetime, reason: str) -> bool:
+    """`sending → scheduled`: a transient failure known not to have delivered."""
+    return transition(session, message_id, [Status.SENDING], Status.SCHEDULED, due_at=due_at, job_id=None,
+                      reason=reason)  # fmt: skip
+
+
+# -- provider callbacks ------------------------------------------------------------------------
+
+
+def settle_unknown(session: Session, message_id: int, to: Status, now: datetime, reason: str | None) -> bool:
+    """A row we never heard the provider's answer for (`unknown`), settled by its callback."""
+    values: dict[str, Any] = {"reason": reason}
+    if to is Status.SENT:
+        values["sent_at"] = now
+    return transition(session, message_id, [Status.UNKNOWN], to, **values)
+
+
+# -- privacy -----------------------------------------------------------------------------------
+
+
+def forget_contents(session: Session, shop_id: int, journey_ids: Iterable[int]) -> None:
+    """A redacted customer's messages keep their history (status, reason) but not what they said or to whom."""
+    statement = (
+        update(Message)
+        .where(Message.shop_id == shop_id, Message.journey_id.in_(list(journey_ids)))
+        .values(recipient=None, subject=None, body=None)
+    )
+    session.execute(statement.execution_options(synchronize_session=False))

@@ -1,0 +1,155 @@
+"""What the send job records: the gates' verdict, a wait, a payment Shopify found, a provider's
+answer. Status changes go through the outbox; what an answer says about the address
+(an opt-out, a gone push subscription) is acted on here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
+from shop_app.adapters.twilio_messaging import normalized_status
+from shop_app.channels.push_subscriptions import forget_subscription
+from shop_app.compliance.suppressions import record_consent, suppress
+from shop_app.config import MAX_SEND_ATTEMPTS
+from shop_app.domain import delivery, gates
+from shop_app.domain.models import Order, Status
+from shop_app.recovery import outbox
+from shop_app.recovery.gate_facts import Candidate, Collected, held
+from shop_app.recovery.journeys import convert_journey
+from shop_app.recovery.orders import describe_order, store_order
+from shop_app.runtime import Runtime
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Journey, Message, MessageEvent, Shop
+
+log = logging.getLogger(__name__)
+NOT_HELD = "nothing to do: not queued for this job"
+TRANSIENT_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
+
+
+def decided(session: Session, collected: Collected, decision: gates.Decision) -> str:
+    """The gates said postpone, skip or cancel; a payment our records know stops the journey."""
+    candidate, reason = collected.candidate, decision.reason or ""
+    if decision.verdict is gates.Verdict.POSTPONE and decision.until is not None:
+        outbox.postpone(session, candidate.message_id, candidate.job_id, decision.until, reason)
+        status = Status.SCHEDULED
+    else:
+        status = Status.SKIPPED if decision.verdict is gates.Verdict.SKIP else Status.CANCELLED
+        outbox.settle(session, candidate.message_id, candidate.job_id, status, reason)
+    if collected.paid is not None:
+        convert_journey(session, session.get_one(Journey, candidate.journey_id), collected.paid)
+    return f"{status.value}: {reason}"
+
+
+def wait(session: Session, candidate: Candidate, until: datetime, reason: str) -> str:
+    """Try again at `until`: Shopify could not answer, or the channel was disconnected."""
+    if not outbox.postpone(session, candidate.message_id, candidate.job_id, until, reason):
+        return NOT_HELD
+    return f"scheduled: {reason}"
+
+
+def skip(session: Session, candidate: Candidate, reason: str) -> str:
+    if not outbox.settle(session, candidate.message_id, candidate.job_id, Status.SKIPPED, reason):
+        return NOT_HELD
+    return f"skipped: {reason}"
+
+
+def paid_elsewhere(rt: Runtime, candidate: Candidate, found: Order) -> str:
+    """Shopify knows an order our webhooks have not told us about: record it, stop the journey."""
+    with transaction(rt.sessions) as session:
+        if held(session, candidate.message_id, candidate.job_id) is None:
+            return NOT_HELD
+        order = store_order(session, session.get_one(Shop, candidate.shop.id), found)
+        reason = f"paid: {describe_order(order)} (found through the Admin API)"
+        outbox.settle(session, candidate.message_id, candidate.job_id, Status.SKIPPED, reason)
+        convert_journey(session, session.get_one(Journey, candidate.journey_id), order)
+    return f"skipped: {reason}"
+
+
+def delivered(rt: Runtime, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime) -> str:
+    """Record the provider's answer."""
+    with transaction(rt.sessions) as session:
+        if result.status is SendStatus.SENT:
+            return _sent(session, outgoing, provider, result, now)
+        if result.status is SendStatus.FAILED_PERMANENT:
+            return _rejected(rt, session, outgoing, provider, result, now)
+        return retry_later(session, outgoing.message_id, result.detail, now, result.retry_after)
+
+
+def unknown(rt: Runtime, message_id: int, error: Exception) -> str:
+    """An adapter bug or a timeout after sending: we cannot know whether it went out."""
+    log.error("transport raised %s for message %s", type(error).__name__, message_id)
+    reason = f"unknown: transport error {type(error).__name__}"
+    with transaction(rt.sessions) as session:
+        outbox.mark_unknown(session, message_id, reason)
+    return reason
+
+
+def first_delivery_status(provider: str, result: SendResult) -> str:
+    """What the provider's answer says of delivery: Twilio tells (queued, accepted…), others sent it."""
+    if provider != "twilio":
+        return "sent"
+    return normalized_status((result.raw or {}).get("status")) or "queued"
+
+
+def _sent(session: Session, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime) -> str:
+    """Sent, with the provider's first word on delivery and its raw answer kept. A status callback
+    quicker than this commit keeps what it recorded (delivery statuses only move forward), and a
+    row the reconciler already marked `unknown` is settled as sent: now we know."""
+    message = session.get(Message, outgoing.message_id, with_for_update=True, populate_existing=True)
+    if message is None:
+        return "nothing to do"
+    said = first_delivery_status(provider, result)
+    moved = delivery.advance(message.delivery_status, said)
+    if not outbox.mark_sent(session, message.id, now, result.provider_id, moved):
+        return "nothing to do"
+    if result.provider_id:
+        event = MessageEvent(shop_id=message.shop_id, message_id=message.id, provider=provider,
+                             provider_id=result.provider_id, event=said, raw=result.raw)  # fmt: skip
+        try:
+            with session.begin_nested():
+                session.add(event)
+        except IntegrityError:
+            pass  # the provider's callback told us the same first
+    return Status.SENT.value
+
+
+def _rejected(
+    rt: Runtime, session: Session, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime
+) -> str:
+    """A permanent refusal: the message fails, and what the refusal says about the address is acted on."""
+    reason = f"failed: {result.detail or result.rejection or 'refused by ' + provider}"
+    shop_id = session.get_one(Message, outgoing.message_id).shop_id
+    if result.rejection is Rejection.SUPPRESSED and outgoing.to:
+        why = f"{provider}: the recipient opted out ({result.detail or 'unsubscribed'})"
+        suppress(session, rt.settings.secret_key, shop_id, outgoing.channel, outgoing.to, why)
+        record_consent(session, shop_id, outgoing.channel, outgoing.to, granted=False, source="provider", at=now)
+        reason += "; the address is now suppressed"
+    if outgoing.push_subscription and result.rejection in (Rejection.SUBSCRIPTION_GONE, Rejection.INVALID_ADDRESS):
+        forget_subscription(session, shop_id, outgoing.push_subscription.get("endpoint", ""), now=now)
+        reason += "; the subscription was removed"
+    outbox.mark_failed(session, outgoing.message_id, reason)
+    return f"{Status.FAILED.value}: {reason}"
+
+
+def retry_later(
+    session: Session, message_id: int, detail: str | None, now: datetime, retry_after: float | None = None
+) -> str:
+    """A transient failure known not to have delivered: schedule again (honouring the provider's
+    Retry-After when it asks for longer), or give up after MAX_SEND_ATTEMPTS."""
+    message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
+    if message is None or message.status != Status.SENDING.value:
+        return "nothing to do"
+    if message.attempts >= MAX_SEND_ATTEMPTS:
+        reason = f"failed after {message.attempts} attempts: {detail}"
+        outbox.mark_failed(session, message_id, reason)
+        return f"{Status.FAILED.value}: {reason}"
+    backoff = TRANSIENT_BACKOFF[min(message.attempts, len(TRANSIENT_BACKOFF)) - 1]
+    due_at = now + max(backoff, timedelta(seconds=retry_after or 0))
+    reason = f"transient failure ({detail}); retry at {due_at:%Y-%m-%d %H:%M} UTC"
+    outbox.retry(session, message_id, due_at, reason)
+    return f"{Status.SCHEDULED.value}: {reason}"
