@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from _stats import percentile_ms  # bench/ is the script's folder, first on sys.path
@@ -61,7 +61,7 @@ SHOP_TIMEZONE = "Europe/Madrid"
 SERVICE = "MG" + "b" * 32  # the shops' Twilio Messaging Service
 # Round r's checkouts are abandoned at FIRST_ABANDONED + r minutes; their Prime SMS is due
 # 16 h later, 10:00 in Madrid, inside the default 09:00–21:00 window. Round 0 is the warm-up.
-FIRST_ABANDONED = datetime(2026, 3, 2, 17, 0, tzinfo=timezone.utc)
+FIRST_ABANDONED = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
 PRIME_DELAY = timedelta(hours=16)
 SETTINGS = {
     "recovery": {
@@ -162,7 +162,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)  # seconds from a job's start to its end, as RQ recorded
     answers: Counter = field(default_factory=Counter)  # what the jobs returned
 
-    def add(self, other: "Result") -> None:
+    def add(self, other: Result) -> None:
         self.seconds += other.seconds
         self.job_ids += other.job_ids
         self.latencies += other.latencies

@@ -214,7 +214,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)  # seconds, one per request
     failures: list[str] = field(default_factory=list)
 
-    def add(self, other: "Result") -> None:
+    def add(self, other: Result) -> None:
         self.seconds += other.seconds
         self.latencies += other.latencies
         self.failures += other.failures

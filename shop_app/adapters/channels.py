@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Protocol
 
 
-class SendStatus(str, enum.Enum):
+class SendStatus(enum.StrEnum):
     SENT = "sent"
     FAILED_PERMANENT = "failed-permanent"
     FAILED_TRANSIENT = "failed-transient"
 
 
-class Rejection(str, enum.Enum):
+# Not a StrEnum: str() and f-strings must keep rendering "Rejection.SUPPRESSED"; the send job
+# formats a rejection into the reason it stores for a failed message.
+class Rejection(str, enum.Enum):  # noqa: UP042
     """Why a provider refused a recipient for good: the send job acts on each one."""
 
     SUPPRESSED = "suppressed"  # the recipient opted out with the provider (Twilio 21610): suppress the address

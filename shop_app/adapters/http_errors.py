@@ -25,7 +25,9 @@ def never_reached(exc: requests.RequestException) -> bool:
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date (RFC 9110 §10.2.3); None when absent or unreadable."""
+    """Retry-After as seconds: a number of seconds or an HTTP date (RFC 9110 §10.2.3).
+
+    None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()

@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -228,7 +229,7 @@ class TwilioTransport:
         if self._http.session is not None:
             self._http.session.close()
 
-    def __enter__(self) -> "TwilioTransport":
+    def __enter__(self) -> TwilioTransport:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -28,11 +28,12 @@ import secrets
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
@@ -73,9 +74,9 @@ class DevShop:
     iana_timezone: str
     currency_code: str
     primary_domain_host: str
-    discounts: dict[str, "DevDiscount"] = field(default_factory=dict)  # by upper-cased code
-    orders: list["DevOrder"] = field(default_factory=list)
-    customers: list["DevCustomer"] = field(default_factory=list)
+    discounts: dict[str, DevDiscount] = field(default_factory=dict)  # by upper-cased code
+    orders: list[DevOrder] = field(default_factory=list)
+    customers: list[DevCustomer] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ class AdminApiServer(BackgroundServer):
             order = DevOrder(
                 id=f"gid://shopify/Order/{number}",
                 name=f"#{number}",
-                created_at=_aware(created_at or datetime.fromtimestamp(self.clock(), timezone.utc)),
+                created_at=_aware(created_at or datetime.fromtimestamp(self.clock(), UTC)),
                 checkout_token=checkout_token,
                 email=email,
                 phone=phone,
@@ -317,7 +318,7 @@ class AdminApiServer(BackgroundServer):
                 email_marketing_state=email_marketing_state,
                 phone=phone,
                 sms_marketing_state=sms_marketing_state,
-                created_at=_aware(created_at or datetime.fromtimestamp(self.clock(), timezone.utc)),
+                created_at=_aware(created_at or datetime.fromtimestamp(self.clock(), UTC)),
             )
             shop.customers.append(customer)
             return customer
@@ -987,11 +988,11 @@ def _cost_block(requested: int, actual: int | None, available: float) -> dict:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- command line -----------------------------------------------------------------------------

@@ -14,8 +14,8 @@ refuses it, so a malformed query string from the app fails a test instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 SPECIAL = set("():\\\"'")
 COMPARATORS = (":<=", ":>=", ":<", ":>", ":")
@@ -36,7 +36,7 @@ class Term:
 @dataclass(frozen=True)
 class Group:
     connective: str  # "AND" | "OR"
-    items: tuple["Term | Group", ...]
+    items: tuple[Term | Group, ...]
     negated: bool = False
 
 

@@ -36,11 +36,12 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, Response, request
@@ -400,7 +401,7 @@ class TwilioApiServer(BackgroundServer):
             if status == "read":
                 params["EventType"] = "READ"
         elif status in ("delivered", "undelivered"):
-            params["RawDlrDoneDate"] = datetime.fromtimestamp(self.clock(), timezone.utc).strftime("%y%m%d%H%M")
+            params["RawDlrDoneDate"] = datetime.fromtimestamp(self.clock(), UTC).strftime("%y%m%d%H%M")
         return url, params, RequestValidator(self.auth_token).compute_signature(url, params)
 
     def inbound(
@@ -918,11 +919,11 @@ def _multi(form: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _rfc2822(timestamp: float) -> str:
-    return format_datetime(datetime.fromtimestamp(timestamp, timezone.utc))
+    return format_datetime(datetime.fromtimestamp(timestamp, UTC))
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- command line -------------------------------------------------------------------------------

@@ -22,11 +22,12 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator, FormatChecker
@@ -48,7 +49,7 @@ CHANNEL_ADDRESS = re.compile(r"^[a-z]+:.+$")
 SHORT_CODE = re.compile(r"^[0-9]{3,8}$")
 ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 
-_cache: dict[Path, "TwilioSpec"] = {}
+_cache: dict[Path, TwilioSpec] = {}
 _lock = threading.Lock()
 
 
@@ -305,35 +306,47 @@ def template_pattern(template: str) -> re.Pattern[str]:
     return _template_pattern(template)
 
 
+_DROPPED_KEYS = ("description", "example", "examples", "x-twilio", "nullable")
+_SUBSCHEMA_KEYS = ("items", "additionalProperties", "allOf", "anyOf", "oneOf", "not")
+
+
 def _convert(schema: Any, uri: str, strict: bool) -> Any:
     """OpenAPI 3.0 → JSON Schema draft 7: nullable types, absolute `$ref`s, strict request objects."""
     if isinstance(schema, list):
         return [_convert(item, uri, strict) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in ("description", "example", "examples", "x-twilio", "nullable"):
-            continue
-        if key == "$ref" and isinstance(value, str) and value.startswith("#"):
-            out[key] = uri + value
-        elif key == "properties" and isinstance(value, dict):
-            out[key] = {name: _convert(prop, uri, strict) for name, prop in value.items()}
-        elif key in ("items", "additionalProperties", "allOf", "anyOf", "oneOf", "not"):
-            out[key] = _convert(value, uri, strict)
-        else:
-            out[key] = value
+    out: dict[str, Any] = {
+        key: _convert_value(key, value, uri, strict) for key, value in schema.items() if key not in _DROPPED_KEYS
+    }
     if (schema.get("x-twilio") or {}).get("ignoreFormat"):
         out.pop("format", None)
     if schema.get("nullable"):
-        if isinstance(out.get("type"), str):
-            out["type"] = [out["type"], "null"]
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-        if "$ref" in out:
-            out = {"anyOf": [{"$ref": out.pop("$ref")}, {"type": "null"}], **out}
+        out = _nullable(out)
     if strict and "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
+    return out
+
+
+def _convert_value(key: str, value: Any, uri: str, strict: bool) -> Any:
+    """One keyword of a schema object: local `$ref`s made absolute, subschemas converted."""
+    if key == "$ref" and isinstance(value, str) and value.startswith("#"):
+        return uri + value
+    if key == "properties" and isinstance(value, dict):
+        return {name: _convert(prop, uri, strict) for name, prop in value.items()}
+    if key in _SUBSCHEMA_KEYS:
+        return _convert(value, uri, strict)
+    return value
+
+
+def _nullable(out: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI's `nullable: true` as JSON Schema: null joins the type, the enum or a `$ref`."""
+    if isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    if "$ref" in out:
+        out = {"anyOf": [{"$ref": out.pop("$ref")}, {"type": "null"}], **out}
     return out
 
 

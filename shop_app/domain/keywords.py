@@ -12,7 +12,7 @@ import enum
 import unicodedata
 
 
-class Intent(str, enum.Enum):
+class Intent(enum.StrEnum):
     STOP = "stop"
     START = "start"
     HELP = "help"

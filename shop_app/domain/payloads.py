@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,9 +29,9 @@ def parse_time(value: Any, field: str, *, required: bool = True) -> datetime | N
     except ValueError:
         raise PayloadProblem(f"{field} is not an ISO 8601 time: {value[:40]!r}") from None
     if parsed.tzinfo is None:  # Shopify always sends an offset; assume UTC if not
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC equivalent
         raise PayloadProblem(f"{field} is out of range: {value[:40]!r}") from None
 

@@ -109,11 +109,11 @@ class ShopSettings:
     tone: str = TONES[0]
 
     @classmethod
-    def defaults(cls, timezone: str) -> "ShopSettings":
+    def defaults(cls, timezone: str) -> ShopSettings:
         return cls.from_document({}, shop_timezone=timezone)
 
     @classmethod
-    def from_document(cls, doc: Any, *, shop_timezone: str) -> "ShopSettings":
+    def from_document(cls, doc: Any, *, shop_timezone: str) -> ShopSettings:
         errors: list[FieldError] = []
         reader = _Reader(errors)
         doc = reader.obj(doc, "settings")

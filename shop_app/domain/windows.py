@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from shop_app.domain.validation import FieldError, ValidationError
@@ -50,7 +50,7 @@ TIMEZONE_FIELD = "delivery_windows.timezone"
 #: skipped calendar day (Pacific/Apia, 30 Dec 2011).
 LOOKAHEAD_DAYS = 16
 
-_UTC = timezone.utc
+_UTC = UTC
 # Two ASCII digits each ([0-9], not \d, which also matches other scripts' digits).
 _HHMM = re.compile(r"([0-9]{2}):([0-9]{2})")
 
@@ -94,7 +94,7 @@ def _check_days(days: object, base: str) -> list[FieldError]:
     if not isinstance(days, tuple) or len(days) != len(WEEKDAYS):
         return [FieldError(base, f"needs exactly {len(WEEKDAYS)} days, Monday first")]
     errors: list[FieldError] = []
-    for name, day in zip(WEEKDAYS, days):
+    for name, day in zip(WEEKDAYS, days, strict=True):
         previous_end = 0
         for index, interval in enumerate(day):
             start, end = interval
@@ -189,7 +189,7 @@ class WeeklyWindows:
         """The inverse of from_document: {"mon": [["09:00", "21:00"]], ...}; an end of 1440 is "24:00"."""
         return {
             name: [[format_minute(start), format_minute(end)] for start, end in day]
-            for name, day in zip(WEEKDAYS, self.days)
+            for name, day in zip(WEEKDAYS, self.days, strict=True)
         }
 
     # -- time --------------------------------------------------------------------------------------
