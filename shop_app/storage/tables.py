@@ -24,7 +24,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-
 Id = BigInteger().with_variant(Integer, "sqlite")
 
 

@@ -41,27 +41,31 @@ def _status_targets(target: ast.expr) -> list[ast.Attribute]:
     return []
 
 
+def _call_writes(node: ast.Call) -> str | None:
+    called = ast.unparse(node.func).rsplit(".", 1)[-1]
+    if called in {"update", "insert"} and node.args and _is_message(node.args[0]):
+        return f"{called}(Message)"
+    if _is_message(node.func):
+        return "Message(...) outside the outbox"
+    args = node.args
+    if called == "setattr" and len(args) >= 2 and _names_a_message(args[0]) and ast.unparse(args[1]) == "'status'":
+        return "setattr(…, 'status', …)"
+    return None
+
+
 def status_writes(source: str) -> list[str]:
     """Every place in `source` that could write a message's status: an UPDATE or INSERT of the
     Message table, a Message(...) built by hand, `message.status = …`, setattr, or raw SQL."""
     found = []
     for node in ast.walk(ast.parse(source)):
         line = getattr(node, "lineno", 0)
-        if isinstance(node, ast.Call):
-            called = ast.unparse(node.func).rsplit(".", 1)[-1]
-            if called in {"update", "insert"} and node.args and _is_message(node.args[0]):
-                found.append(f"line {line}: {called}(Message)")
-            elif _is_message(node.func):
-                found.append(f"line {line}: Message(...) outside the outbox")
-            elif called == "setattr" and len(node.args) >= 2 and _names_a_message(node.args[0]):
-                if isinstance(node.args[1], ast.Constant) and node.args[1].value == "status":
-                    found.append(f"line {line}: setattr(…, 'status', …)")
+        if isinstance(node, ast.Call) and (write := _call_writes(node)):
+            found.append(f"line {line}: {write}")
         elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             found += [f"line {line}: {ast.unparse(t)} = …" for target in targets for t in _status_targets(target)]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if "update messages" in " ".join(node.value.lower().split()):
-                found.append(f"line {line}: raw SQL updating messages")
+        elif isinstance(node, ast.Constant) and "update messages" in " ".join(str(node.value).lower().split()):
+            found.append(f"line {line}: raw SQL updating messages")
     return found
 
 
