@@ -14,7 +14,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _create_app_keys()
+    _create_channel_connections()
+    _create_content_templates()
+    _create_message_templates()
+    _create_consents()
+    _create_push_subscriptions()
+    _create_message_events()
+    _add_message_delivery_columns()
 
+
+def _create_app_keys() -> None:
     op.create_table(
         "app_keys",
         sa.Column("name", sa.String(length=32), nullable=False),
@@ -23,6 +33,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+
+
+def _create_channel_connections() -> None:
     op.create_table(
         "channel_connections",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -39,6 +52,8 @@ def upgrade() -> None:
     with op.batch_alter_table("channel_connections", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_channel_connections_shop_id"), ["shop_id"], unique=False)
 
+
+def _create_content_templates() -> None:
     op.create_table(
         "content_templates",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -57,6 +72,8 @@ def upgrade() -> None:
     with op.batch_alter_table("content_templates", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_content_templates_shop_id"), ["shop_id"], unique=False)
 
+
+def _create_message_templates() -> None:
     op.create_table(
         "message_templates",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -75,6 +92,8 @@ def upgrade() -> None:
     with op.batch_alter_table("message_templates", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_message_templates_shop_id"), ["shop_id"], unique=False)
 
+
+def _create_consents() -> None:
     op.create_table(
         "consents",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -93,6 +112,8 @@ def upgrade() -> None:
     with op.batch_alter_table("consents", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_consents_shop_id"), ["shop_id"], unique=False)
 
+
+def _create_push_subscriptions() -> None:
     op.create_table(
         "push_subscriptions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -113,6 +134,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_push_subscriptions_cart_token"), ["cart_token"], unique=False)
         batch_op.create_index(batch_op.f("ix_push_subscriptions_shop_id"), ["shop_id"], unique=False)
 
+
+def _create_message_events() -> None:
     op.create_table(
         "message_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -133,6 +156,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_message_events_message_id"), ["message_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_message_events_shop_id"), ["shop_id"], unique=False)
 
+
+def _add_message_delivery_columns() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("delivery_status", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("delivery_detail", sa.Text(), nullable=True))
