@@ -38,10 +38,10 @@ def ingest_delivery(delivery_id: int) -> str:
         delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
         if delivery is None or delivery.status != WebhookStatus.RECEIVED:
             return "nothing to do"
-        shop = session.get(Shop, delivery.shop_id)
+        shop = session.get_one(Shop, delivery.shop_id)
         handler = HANDLERS[delivery.topic]
         try:
-            outcome = handler(session, shop, json.loads(delivery.body), now)
+            outcome = handler(session, shop, json.loads(delivery.body or "null"), now)
         except PayloadProblem as exc:
             delivery.status, delivery.reason = WebhookStatus.REJECTED.value, f"unusable payload: {exc}"
         else:

@@ -28,7 +28,7 @@ def after_install(shop_id: int) -> str:
     with open_admin_client(rt.sessions, rt.box, rt.settings, shop_id, now, rt.admin_sleep) as client:
         info = client.shop_info()
         with transaction(rt.sessions) as session:
-            shop = session.get(Shop, shop_id)
+            shop = session.get_one(Shop, shop_id)
             shop.name, shop.email = info.name, info.email
             shop.timezone, shop.currency = info.iana_timezone, info.currency_code
             if session.get(ShopSettingsRow, shop_id) is None:
@@ -42,7 +42,7 @@ def after_install(shop_id: int) -> str:
                 break
             after = page.end_cursor
     with transaction(rt.sessions) as session:
-        session.get(Shop, shop_id).setup_completed_at = now
+        session.get_one(Shop, shop_id).setup_completed_at = now
     return f"set up {info.myshopify_domain}: {imported} existing customer(s) imported"
 
 

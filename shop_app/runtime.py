@@ -7,8 +7,8 @@ worker process builds one from the environment on first use.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from redis import Redis
 from sqlalchemy import Engine
@@ -34,7 +34,7 @@ class Runtime:
     admin_sleep: Callable[[float], None] = field(default=time.sleep)
 
     @classmethod
-    def build(cls, settings: Settings) -> "Runtime":
+    def build(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.database_url)
         redis = connect(settings.redis_url, settings.instance_dir)
         sessions = session_factory(engine)
@@ -66,9 +66,7 @@ def install(runtime: Runtime) -> Runtime:
 
 def current() -> Runtime:
     """The installed runtime, or one built from the environment (worker processes)."""
-    if _current is None:
-        install(Runtime.build(Settings.from_env()))
-    return _current
+    return _current if _current is not None else install(Runtime.build(Settings.from_env()))
 
 
 def reset() -> None:

@@ -65,7 +65,7 @@ def message_status(message_id: int):
             account.auth_token, _public_url(), form, request.headers.get("X-Twilio-Signature", "")
         ):
             return _refused()
-        message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
+        message = session.get_one(Message, message_id, with_for_update=True, populate_existing=True)
         if not sid or (message.provider_id and message.provider_id != sid):
             return "callback does not belong to this message", 400
         status = normalized_status(raw_status)
@@ -137,8 +137,12 @@ def inbound(shop_domain: str):
     with transaction(rt.sessions) as session:
         shop = session.scalar(select(Shop).where(Shop.domain == domain, Shop.status == "installed"))
         account = twilio_account(session, rt.box, shop.id) if shop is not None else None
-        if account is None or not valid_signature(
-            account.auth_token, _public_url(), form, request.headers.get("X-Twilio-Signature", "")
+        if (
+            shop is None
+            or account is None
+            or not valid_signature(
+                account.auth_token, _public_url(), form, request.headers.get("X-Twilio-Signature", "")
+            )
         ):
             return _refused()
         sender = form.get("From", "")

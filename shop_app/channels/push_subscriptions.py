@@ -247,7 +247,7 @@ def save_subscription(
     return row
 
 
-def subscription_for(session: Session, shop_id: int, cart_token: str) -> dict | None:
+def subscription_for(session: Session, shop_id: int, cart_token: str | None) -> dict | None:
     """The newest subscription for a cart, as PushSubscription.toJSON() (what PushTransport sends to)."""
     try:
         token = clean_cart_token(cart_token)

@@ -138,4 +138,4 @@ def _email_transport(settings: Settings) -> Transport | None:
 
     if settings.smtp_url:
         return SmtpTransport(settings.smtp_url, compose=compose)
-    return SendGridTransport(settings.sendgrid_api_key, compose=compose)
+    return SendGridTransport(settings.sendgrid_api_key or "", compose=compose)

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,10 +65,11 @@ def code_for(
         code=code,
         title=f"Reclaim {offer.step} offer, checkout {offer.checkout_token[:12]}",
         starts_at=now,
-        ends_at=expires_at,
+        ends_at=expires_at or default_expiry(now, incentive.expiry_hours),  # a shared row turned unique
         customer_gid=f"gid://shopify/Customer/{offer.customer_id}" if offer.customer_id else None,
         combines_with_shipping=incentive.combines_with_shipping,
     )
+    shopify_id: str | None
     try:
         shopify_id = client.create_discount_code(spec).id
     except DiscountCodeTaken:
@@ -76,17 +77,16 @@ def code_for(
         if shopify_id is None:
             raise DiscountUnavailable(f"Shopify refused the code {code} as taken") from None
     with transaction(sessions) as session:
-        row = session.scalar(
-            select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
-        )
-        row.shopify_id = shopify_id
+        session.scalars(_reserved(offer)).one().shopify_id = shopify_id
     return code
 
 
+def _reserved(offer: StepOffer) -> Select[Discount]:
+    return select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
+
+
 def _reserve(session: Session, offer: StepOffer, now: datetime) -> Discount:
-    existing = session.scalar(
-        select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
-    )
+    existing = session.scalar(_reserved(offer))
     if existing is not None:
         return existing
     incentive = offer.incentive
@@ -110,7 +110,5 @@ def _reserve(session: Session, offer: StepOffer, now: datetime) -> Discount:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:  # another job reserved it first
-        return session.scalar(
-            select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
-        )
+        return session.scalars(_reserved(offer)).one()
     return row
