@@ -1,55 +1,25 @@
-"""Merchant message templates: Jinja2 in a locked-down sandbox.
+"""Merchant message templates: Jinja2 in a locked-down sandbox, and SMS bodies fitted to the segment cap.
 
-What a template may do: print the documented fields (FIELD_NAMES), loop over `cart_items`
-(one level deep), use `{% if %}`, plain arithmetic on numbers and the filters in
-ALLOWED_FILTERS. What it may not do, refused both by `validate_template` at save time and by
-`render` (so a bad template can never be sent):
-
-- syntax errors, unknown names (`{{ coupon }}`, `{{ config }}`, `{{ lipsum }}`, `{{ self }}`);
-- attributes or keys starting with `_` (`''.__class__`, `cycler.__init__.__globals__`);
-- any call at all (`range(…)`, `''.format(…)`, macros, `loop.cycle(…)`): there are no globals, the
-  sandbox's `call` refuses everything, and only non-callable attributes are readable;
-- `**`, and `*` / `%` on strings or lists (`'x' * 10**9`, `'%099999999d' % 1`);
-- include / extends / import / macro / call / set / with blocks, nested loops, sources over
-  MAX_SOURCE_CHARS (MAX_HTML_SOURCE_CHARS for HTML) and output over MAX_OUTPUT_CHARS;
-- for SMS, a text over MAX_SMS_SEGMENTS segments (see "SMS length" below).
-
-Email HTML bodies render with autoescaping on (`html=True`); every other text renders raw.
-
-SMS length. What an SMS costs depends on data we only see at send time: an accented name
-("Lucía") turns the whole text into UCS-2 (67 characters a part instead of 153), a cart can hold
-long titles, and the recovery link with a discount is ~210 characters. So:
-
-- at send time `fit_sms` tries, in order: the text as written; the data (name, titles, shop
-  name, offer) spelled in GSM-7 ("Lucia", straight quotes) when that makes the whole text
-  GSM-7; that and the cart
-  summary shortened to a count ("12 items", product titles cut to COMPACT_TITLE_CHARS in loops).
-  The shortened summary still says what is in the cart (product.md §1). If even that is over
-  the cap it raises SmsOverCap, and the message is skipped with that reason.
-- at save time `validate_template` refuses an SMS that `fit_sms` cannot bring under the cap
-  with the typical sample without shortening the items (what the preview shows), or at all
-  with the long sample: a 14-letter first name, four products with 23-31 character titles
-  (12 units), a four-digit total, a fixed-amount offer and a real-length recovery link with
-  the discount. The shop's own name and domain are used when known. A character outside GSM-7
-  in the template itself cannot be spelled away, so with a real link it usually means a
-  refusal that names it ("UCS-2: ó"). What stays unsafe is data longer than the long sample
-  (a 40-letter name, a 64-character shared code) or a shop name with no GSM-7 spelling; those
-  sends are skipped, with the reason, rather than billed over the cap.
+A template may print the fields (FIELD_NAMES), loop once over `cart_items`, use `{% if %}`, arithmetic
+on numbers and ALLOWED_FILTERS. Everything else (unknown names, `_` attributes, any call, `**`, `*` or
+`%` on text, FORBIDDEN_BLOCKS, nested loops, oversized sources or output) is refused by
+`validate_template` at save time and by `render`, so a bad template is never sent. Email HTML renders
+autoescaped. `fit_sms` shortens an SMS at send time; `sms_report` measures it on sample carts.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from numbers import Number
+from typing import Any, NoReturn
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from shop_app.domain.content import recovery_link
-from shop_app.domain.models import Channel, Checkout
+from shop_app.domain.models import Channel
 from shop_app.domain.sms import (
     GSM7,
     MAX_SMS_SEGMENTS,
@@ -60,12 +30,45 @@ from shop_app.domain.sms import (
     gsm_fold,
     sms_length,
 )
+from shop_app.errors import ReclaimError
+from shop_app.messaging.samples import CART_SIZES, SAMPLE_SHOP_DOMAIN, SAMPLE_SHOP_NAME, sample_fields
+from shop_app.messaging.template_fields import FIELD_NAMES, MAX_SUMMARY_ITEMS, CartItem, TemplateFields
+
+__all__ = [
+    "ALLOWED_FILTERS",
+    "CART_SIZES",
+    "COMPACT_TITLE_CHARS",
+    "FIELD_NAMES",
+    "FORBIDDEN_BLOCKS",
+    "MAX_HTML_OUTPUT_CHARS",
+    "MAX_HTML_SOURCE_CHARS",
+    "MAX_OUTPUT_CHARS",
+    "MAX_SOURCE_CHARS",
+    "MAX_SUMMARY_ITEMS",
+    "SAMPLE_SHOP_DOMAIN",
+    "SAMPLE_SHOP_NAME",
+    "CartItem",
+    "Preview",
+    "SmsFit",
+    "SmsOverCap",
+    "SmsReport",
+    "TemplateFields",
+    "TemplateRefused",
+    "compacted",
+    "fit_sms",
+    "gsm_folded",
+    "preview",
+    "render",
+    "sample_fields",
+    "sms_length",
+    "sms_report",
+    "validate_template",
+]
 
 MAX_SOURCE_CHARS = 20_000
 MAX_HTML_SOURCE_CHARS = 100_000
 MAX_OUTPUT_CHARS = 50_000
 MAX_HTML_OUTPUT_CHARS = 200_000
-MAX_SUMMARY_ITEMS = 3
 #: In the shortened SMS a loop over `cart_items` shows at most MAX_SUMMARY_ITEMS titles this long.
 COMPACT_TITLE_CHARS = 24
 
@@ -81,7 +84,7 @@ FORBIDDEN_BLOCKS = {
 }  # fmt: skip
 
 
-class TemplateRefused(ValueError):
+class TemplateRefused(ReclaimError, ValueError):
     """A template that may not be saved or sent; `reason` says why, in words for the merchant."""
 
     def __init__(self, reason: str):
@@ -103,71 +106,22 @@ class SmsOverCap(TemplateRefused):
         return self.check.length.segments
 
 
-@dataclass(frozen=True)
-class CartItem:
-    title: str
-    quantity: int
-    price: str  # formatted in the checkout's currency, e.g. "49.00 EUR"
-
-
-@dataclass(frozen=True)
-class TemplateFields:
-    """The documented fields. Money and dates arrive formatted, in the message's language."""
-
-    first_name: str
-    shop_name: str
-    cart_items: tuple[CartItem, ...]
-    cart_total: str  # in the checkout's currency, e.g. "89.00 EUR"
-    recovery_link: str
-    discount_code: str | None = None
-    discount_value: str | None = None  # e.g. "15% off" / "15 % de descuento"
-    discount_expiry: str | None = None  # e.g. "Jun 14, 18:00"
-    unsubscribe_link: str | None = None
-    referral_link: str | None = None
-    #: Not a template field: what `cart_summary` prints instead of the titles ("12 items"),
-    #: set by `compacted` for an SMS that has to be shortened.
-    summary_override: str | None = field(default=None, repr=False)
-
-    @property
-    def cart_summary(self) -> str:
-        """'1 x Linen shirt, 2 x Straw hat' (+N for the rest): GSM-7 friendly, language neutral."""
-        if self.summary_override is not None:
-            return self.summary_override
-        parts = [f"{item.quantity} x {item.title}" for item in self.cart_items[:MAX_SUMMARY_ITEMS]]
-        hidden = len(self.cart_items) - MAX_SUMMARY_ITEMS
-        if hidden > 0:
-            parts.append(f"+{hidden}")
-        return ", ".join(parts)
-
-    def context(self) -> dict[str, object]:
-        """Missing optional fields become "" so `{% if discount_code %}` works and nothing prints "None"."""
-        context: dict[str, object] = {
-            name: "" if getattr(self, name) is None else getattr(self, name) for name in _DATACLASS_FIELDS
-        }
-        context["cart_items"] = list(self.cart_items)
-        context["cart_summary"] = self.cart_summary
-        return context
-
-
-_DATACLASS_FIELDS = tuple(name for name in TemplateFields.__dataclass_fields__ if name != "summary_override")
-FIELD_NAMES = frozenset(_DATACLASS_FIELDS) | {"cart_summary"}
-
-
 class _Sandbox(SandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "/", "//"})
 
-    def is_safe_attribute(self, obj, attr, value) -> bool:
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if callable(value):  # no methods: `"x".format`, `loop.cycle`, `dict.items`…
             return False
         return not str(attr).startswith("_") and super().is_safe_attribute(obj, attr, value)
 
-    def is_safe_callable(self, obj) -> bool:
+    def is_safe_callable(self, obj: Any) -> bool:
         return False
 
-    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's signature
+    # Positional-only, like Jinja's own `call`: a keyword argument named `obj` lands in kwargs.
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> NoReturn:
         raise SecurityError("templates cannot call functions")
 
-    def call_binop(self, context, operator, left, right):
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             raise SecurityError("the ** operator is not allowed in templates")
         if not (_is_number(left) and _is_number(right)):
@@ -175,7 +129,7 @@ class _Sandbox(SandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, Number) and not isinstance(value, bool)
 
 
@@ -192,22 +146,22 @@ _HTML = _environment(autoescape=True)
 
 def _check_tree(tree: nodes.Template) -> None:
     """Static refusals, with messages a merchant can act on."""
-    for node in tree.find_all(tuple(FORBIDDEN_BLOCKS)):
-        raise TemplateRefused(f"'{{% {FORBIDDEN_BLOCKS[type(node)]} %}}' is not allowed in templates")
+    for block in tree.find_all(tuple(FORBIDDEN_BLOCKS)):
+        raise TemplateRefused(f"'{{% {FORBIDDEN_BLOCKS[type(block)]} %}}' is not allowed in templates")
     for loop in tree.find_all(nodes.For):
         if any(isinstance(inner, nodes.For) or inner.find(nodes.For) for inner in loop.body):
             raise TemplateRefused("loops inside loops are not allowed in templates")
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        key = _accessed_key(access)
         if isinstance(key, str) and key.startswith("_"):
             raise TemplateRefused(f"'{key}' cannot be used in templates (names starting with _ are private)")
     if tree.find(nodes.Call):
         raise TemplateRefused("templates cannot call functions")
     if tree.find(nodes.Pow):
         raise TemplateRefused("the ** operator is not allowed in templates")
-    for node in tree.find_all(nodes.Filter):
-        if node.name not in ALLOWED_FILTERS:
-            raise TemplateRefused(f"unknown filter '{node.name}'; allowed: {', '.join(sorted(ALLOWED_FILTERS))}")
+    for used in tree.find_all(nodes.Filter):
+        if used.name not in ALLOWED_FILTERS:
+            raise TemplateRefused(f"unknown filter '{used.name}'; allowed: {', '.join(sorted(ALLOWED_FILTERS))}")
     names = set(meta.find_undeclared_variables(tree))
     names |= {node.name for node in tree.find_all(nodes.Name) if node.name == "self"}
     unknown = sorted(names - FIELD_NAMES)
@@ -218,8 +172,17 @@ def _check_tree(tree: nodes.Template) -> None:
         )
 
 
+def _accessed_key(access: nodes.Expr) -> object:
+    """The name in `x.name`, or the constant in `x['name']` (None for a computed key)."""
+    if isinstance(access, nodes.Getattr):
+        return access.attr
+    if isinstance(access, nodes.Getitem):
+        return getattr(access.arg, "value", None)
+    return None
+
+
 @functools.lru_cache(maxsize=256)
-def _compile(source: str, html: bool):
+def _compile(source: str, html: bool) -> Template:
     limit = MAX_HTML_SOURCE_CHARS if html else MAX_SOURCE_CHARS
     if len(source) > limit:
         raise TemplateRefused(f"template is too long ({len(source)} characters; the limit is {limit})")
@@ -282,22 +245,25 @@ def gsm_folded(fields: TemplateFields) -> TemplateFields:
     A first name with no GSM-7 spelling is left out (templates greet without a name); any other
     value without one is kept as it is."""
 
-    def fold(value: str | None) -> str | None:
-        if value is None:
-            return None
-        folded = gsm_fold(value)
-        return value if folded is None else folded
-
     return replace(
         fields,
         first_name=gsm_fold(fields.first_name) or "",
-        shop_name=fold(fields.shop_name),
-        cart_items=tuple(replace(item, title=fold(item.title), price=fold(item.price)) for item in fields.cart_items),
-        cart_total=fold(fields.cart_total),
-        discount_code=fold(fields.discount_code),
-        discount_value=fold(fields.discount_value),
-        discount_expiry=fold(fields.discount_expiry),
+        shop_name=_fold(fields.shop_name),
+        cart_items=tuple(replace(item, title=_fold(item.title), price=_fold(item.price)) for item in fields.cart_items),
+        cart_total=_fold(fields.cart_total),
+        discount_code=_fold_optional(fields.discount_code),
+        discount_value=_fold_optional(fields.discount_value),
+        discount_expiry=_fold_optional(fields.discount_expiry),
     )
+
+
+def _fold(value: str) -> str:
+    folded = gsm_fold(value)
+    return value if folded is None else folded
+
+
+def _fold_optional(value: str | None) -> str | None:
+    return None if value is None else _fold(value)
 
 
 @dataclass(frozen=True)
@@ -309,11 +275,12 @@ class SmsFit:
 
 def fit_sms(source: str, fields: TemplateFields, language: str = "en", *, cap: int = MAX_SMS_SEGMENTS,
             shorten_items: bool = True) -> SmsFit:  # fmt: skip
-    """Render an SMS body within `cap` segments, shortening the data if needed (module docstring);
-    `shorten_items=False` stops before the cart summary is shortened.
+    """Render an SMS body within `cap` segments. Tried in order: the text as written; the data
+    spelled in GSM-7 (`gsm_folded`) when that makes the whole text GSM-7; that with the cart
+    shortened (`compacted`). `shorten_items=False` stops before the cart is shortened.
 
-    Raises SmsOverCap with the count of the shortest rendering, and TemplateRefused when the
-    template does not render."""
+    Raises SmsOverCap with the count of the shortest rendering (the send is then skipped with
+    that reason, never billed over the cap), and TemplateRefused when the template does not render."""
     text = render(source, fields).strip()
     check = check_sms_cap(text, cap)
     if not check.over:
@@ -338,114 +305,7 @@ def fit_sms(source: str, fields: TemplateFields, language: str = "en", *, cap: i
     return SmsFit(text, check.length, (*changes, f'the items were shortened to "{short.cart_summary}"'))
 
 
-# --- sample data, preview and validation -------------------------------------------------------
-
-SAMPLE_SHOP_NAME = "Casa Verde"
-SAMPLE_SHOP_DOMAIN = "casa-verde.myshopify.com"
-#: Shaped like a real `abandoned_checkout_url` (shop id, 52-character checkout token, key, locale):
-#: with a discount, `content.recovery_link` makes it ~210 characters, which an SMS must carry.
-_CHECKOUT_URL = (
-    "https://{domain}/71234567890/checkouts/ac/Z2NwLWV1cm9wZS13ZXN0NDowMUpGNFc3UDhYUTJLTVZSOUc1"
-    "/recover?key=5d4c2f30b6b0b8a3e0a0c7b5f3c0d0e1&locale={language}"
-)
-_UNSUBSCRIBE_LINK = "https://app.reclaim.example/u/eyJzIjoxLCJjIjoiZW1haWwiLCJhIjoiZW1tYUBleGFtcGxlLmNvbSJ9.Xa91LmQ2"
-_REFERRAL_LINK = "https://app.reclaim.example/f/{name}-7Q2K"
-_NOW = datetime(2026, 6, 11, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class _Cart:
-    first_name: str
-    items: tuple[CartItem, ...]
-    total: str
-    code: str
-    value: str
-    expiry: str
-
-
-#: typical: what the preview shows. long: the send-time worst case an SMS must fit once shortened.
-#: small: one item, no name, no offer, so `cart_items[1]` or a division by the item count fails at save.
-_CARTS = {
-    ("typical", "en"): _Cart(
-        "Emma",
-        (CartItem("Linen shirt", 1, "49.00 EUR"), CartItem("Straw hat", 2, "20.00 EUR")),
-        "89.00 EUR",
-        "SAVE15-K7QM",
-        "15% off",
-        "Jun 14, 18:00",
-    ),
-    ("typical", "es"): _Cart(
-        "Marta",
-        (CartItem("Camisa de lino", 1, "49.00 EUR"), CartItem("Sombrero de paja", 2, "20.00 EUR")),
-        "89.00 EUR",
-        "SAVE15-K7QM",
-        "15 % de descuento",
-        "14/06 18:00",
-    ),
-    ("long", "en"): _Cart(
-        "Anne-Catherine",
-        (
-            CartItem("Relaxed linen button-down shirt", 1, "129.00 EUR"),
-            CartItem("Organic cotton crew socks", 6, "14.90 EUR"),
-            CartItem("Handwoven straw sun hat", 1, "59.00 EUR"),
-            CartItem("Waxed canvas weekender bag", 4, "249.00 EUR"),
-        ),
-        "1,273.40 EUR",
-        "PRIME-7KQ4M2XHW9TB",
-        "12.50 EUR off",
-        "Jun 14, 18:00",
-    ),
-    ("long", "es"): _Cart(
-        "Maria Fernanda",
-        (
-            CartItem("Camisa de lino con botones", 1, "129.00 EUR"),
-            CartItem("Calcetines de algodon bio", 6, "14.90 EUR"),
-            CartItem("Sombrero de paja trenzada", 1, "59.00 EUR"),
-            CartItem("Bolsa de viaje de lona", 4, "249.00 EUR"),
-        ),
-        "1,273.40 EUR",
-        "PRIME-7KQ4M2XHW9TB",
-        "12.50 EUR de descuento",
-        "14/06 18:00",
-    ),
-    ("small", "en"): _Cart("", (CartItem("Gift card", 1, "25.00 EUR"),), "25.00 EUR", "", "", ""),
-    ("small", "es"): _Cart("", (CartItem("Tarjeta regalo", 1, "25.00 EUR"),), "25.00 EUR", "", "", ""),
-}
-CART_SIZES = ("typical", "long", "small")
-
-
-def sample_fields(
-    language: str = "en",
-    *,
-    with_discount: bool = True,
-    cart: str = "typical",
-    channel: Channel | str | None = None,
-    shop_name: str | None = None,
-    shop_domain: str | None = None,
-) -> TemplateFields:
-    """Realistic sample data for previews and save-time checks; the shop's own name and domain
-    when given. Only email gets an unsubscribe link (as at send time); the small cart never
-    has a discount."""
-    language = language if ("typical", language) in _CARTS else "en"
-    sample = _CARTS[(cart, language)]
-    domain = shop_domain or SAMPLE_SHOP_DOMAIN
-    with_discount = with_discount and bool(sample.code)
-    code = sample.code if with_discount else None
-    checkout = Checkout(token="sample", updated_at=_NOW,
-                        abandoned_checkout_url=_CHECKOUT_URL.format(domain=domain, language=language))  # fmt: skip
-    email = channel is None or Channel(channel) is Channel.EMAIL
-    return TemplateFields(
-        first_name=sample.first_name,
-        shop_name=shop_name or SAMPLE_SHOP_NAME,
-        cart_items=sample.items,
-        cart_total=sample.total,
-        recovery_link=recovery_link(checkout, domain, code),
-        discount_code=code,
-        discount_value=sample.value if with_discount else None,
-        discount_expiry=sample.expiry if with_discount else None,
-        unsubscribe_link=_UNSUBSCRIBE_LINK if email else None,
-        referral_link=_REFERRAL_LINK.format(name=sample.first_name or "friend"),
-    )
+# --- save-time checks and previews on sample data ---------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -472,8 +332,8 @@ class SmsReport:
                                               "items shortened to a count")  # fmt: skip
         return None
 
-    def to_json(self) -> dict:
-        def one(check: SmsCapCheck, changes: tuple[str, ...]) -> dict:
+    def to_json(self) -> dict[str, object]:
+        def one(check: SmsCapCheck, changes: tuple[str, ...]) -> dict[str, object]:
             return {
                 "segments": check.length.segments,
                 "encoding": check.length.encoding,
@@ -498,13 +358,15 @@ def _measure(source: str, fields: TemplateFields, language: str, cap: int, *,
 
 def sms_report(source: str, language: str = "en", *, shop_name: str | None = None,
                shop_domain: str | None = None, cap: int = MAX_SMS_SEGMENTS) -> SmsReport:  # fmt: skip
-    """Raises TemplateRefused when the template does not render."""
-    shop = {"shop_name": shop_name, "shop_domain": shop_domain, "channel": Channel.SMS}
+    """The SMS as `fit_sms` sends it: the typical sample cart as written, the long cart once
+    shortened, each with and without a discount. Raises TemplateRefused when it does not render."""
     samples, long_carts = [], []
     for with_discount in (True, False):
-        typical = sample_fields(language, with_discount=with_discount, **shop)
+        typical = sample_fields(language, with_discount=with_discount, channel=Channel.SMS, shop_name=shop_name,
+                                shop_domain=shop_domain)  # fmt: skip
         samples.append(_measure(source, typical, language, cap, shorten_items=False))
-        long = sample_fields(language, with_discount=with_discount, cart="long", **shop)
+        long = sample_fields(language, with_discount=with_discount, cart="long", channel=Channel.SMS,
+                             shop_name=shop_name, shop_domain=shop_domain)  # fmt: skip
         long_carts.append(_measure(source, long, language, cap, shorten_items=True))
 
     def size(measured: tuple[SmsCapCheck, tuple[str, ...]]) -> tuple[int, int]:
@@ -545,7 +407,7 @@ def validate_template(source: str, channel: Channel | str, *, html: bool = False
 
     Renders with every sample cart, with and without a discount, so both `{% if discount_code %}`
     branches and carts of one item are checked; an SMS must fit the cap with the typical cart as
-    written and with the long cart once shortened (module docstring), else SmsOverCap.
+    written and with the long cart once shortened (`sms_report`), else SmsOverCap.
     """
     channel = Channel(channel)
     for cart in CART_SIZES:

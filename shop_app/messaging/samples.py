@@ -1,0 +1,119 @@
+"""Sample template fields for previews and save-time checks, one set per cart size and language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shop_app.domain.content import recovery_link
+from shop_app.domain.models import Channel, Checkout
+from shop_app.messaging.template_fields import CartItem, TemplateFields
+
+SAMPLE_SHOP_NAME = "Casa Verde"
+SAMPLE_SHOP_DOMAIN = "casa-verde.myshopify.com"
+#: Shaped like a real `abandoned_checkout_url` (shop id, 52-character checkout token, key, locale):
+#: with a discount, `content.recovery_link` makes it ~210 characters, which an SMS must carry.
+_CHECKOUT_URL = (
+    "https://{domain}/71234567890/checkouts/ac/Z2NwLWV1cm9wZS13ZXN0NDowMUpGNFc3UDhYUTJLTVZSOUc1"
+    "/recover?key=5d4c2f30b6b0b8a3e0a0c7b5f3c0d0e1&locale={language}"
+)
+_UNSUBSCRIBE_LINK = "https://app.reclaim.example/u/eyJzIjoxLCJjIjoiZW1haWwiLCJhIjoiZW1tYUBleGFtcGxlLmNvbSJ9.Xa91LmQ2"
+_REFERRAL_LINK = "https://app.reclaim.example/f/{name}-7Q2K"
+_NOW = datetime(2026, 6, 11, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Cart:
+    first_name: str
+    items: tuple[CartItem, ...]
+    total: str
+    code: str
+    value: str
+    expiry: str
+
+
+#: typical: what the preview shows. long: the send-time worst case an SMS must fit once shortened
+#: (a 14-letter name, four products with 23-31 character titles and 12 units, a four-digit total,
+#: a fixed-amount offer). small: one item, no name, no offer, so `cart_items[1]` or a division by
+#: the item count fails at save.
+_CARTS = {
+    ("typical", "en"): _Cart(
+        "Emma",
+        (CartItem("Linen shirt", 1, "49.00 EUR"), CartItem("Straw hat", 2, "20.00 EUR")),
+        "89.00 EUR",
+        "SAVE15-K7QM",
+        "15% off",
+        "Jun 14, 18:00",
+    ),
+    ("typical", "es"): _Cart(
+        "Marta",
+        (CartItem("Camisa de lino", 1, "49.00 EUR"), CartItem("Sombrero de paja", 2, "20.00 EUR")),
+        "89.00 EUR",
+        "SAVE15-K7QM",
+        "15 % de descuento",
+        "14/06 18:00",
+    ),
+    ("long", "en"): _Cart(
+        "Anne-Catherine",
+        (
+            CartItem("Relaxed linen button-down shirt", 1, "129.00 EUR"),
+            CartItem("Organic cotton crew socks", 6, "14.90 EUR"),
+            CartItem("Handwoven straw sun hat", 1, "59.00 EUR"),
+            CartItem("Waxed canvas weekender bag", 4, "249.00 EUR"),
+        ),
+        "1,273.40 EUR",
+        "PRIME-7KQ4M2XHW9TB",
+        "12.50 EUR off",
+        "Jun 14, 18:00",
+    ),
+    ("long", "es"): _Cart(
+        "Maria Fernanda",
+        (
+            CartItem("Camisa de lino con botones", 1, "129.00 EUR"),
+            CartItem("Calcetines de algodon bio", 6, "14.90 EUR"),
+            CartItem("Sombrero de paja trenzada", 1, "59.00 EUR"),
+            CartItem("Bolsa de viaje de lona", 4, "249.00 EUR"),
+        ),
+        "1,273.40 EUR",
+        "PRIME-7KQ4M2XHW9TB",
+        "12.50 EUR de descuento",
+        "14/06 18:00",
+    ),
+    ("small", "en"): _Cart("", (CartItem("Gift card", 1, "25.00 EUR"),), "25.00 EUR", "", "", ""),
+    ("small", "es"): _Cart("", (CartItem("Tarjeta regalo", 1, "25.00 EUR"),), "25.00 EUR", "", "", ""),
+}
+CART_SIZES = ("typical", "long", "small")
+
+
+def sample_fields(
+    language: str = "en",
+    *,
+    with_discount: bool = True,
+    cart: str = "typical",
+    channel: Channel | str | None = None,
+    shop_name: str | None = None,
+    shop_domain: str | None = None,
+) -> TemplateFields:
+    """Realistic sample data for previews and save-time checks; the shop's own name and domain
+    when given. Only email gets an unsubscribe link (as at send time); the small cart never
+    has a discount."""
+    language = language if ("typical", language) in _CARTS else "en"
+    sample = _CARTS[(cart, language)]
+    domain = shop_domain or SAMPLE_SHOP_DOMAIN
+    with_discount = with_discount and bool(sample.code)
+    code = sample.code if with_discount else None
+    checkout = Checkout(token="sample", updated_at=_NOW,
+                        abandoned_checkout_url=_CHECKOUT_URL.format(domain=domain, language=language))  # fmt: skip
+    email = channel is None or Channel(channel) is Channel.EMAIL
+    return TemplateFields(
+        first_name=sample.first_name,
+        shop_name=shop_name or SAMPLE_SHOP_NAME,
+        cart_items=sample.items,
+        cart_total=sample.total,
+        recovery_link=recovery_link(checkout, domain, code),
+        discount_code=code,
+        discount_value=sample.value if with_discount else None,
+        discount_expiry=sample.expiry if with_discount else None,
+        unsubscribe_link=_UNSUBSCRIBE_LINK if email else None,
+        referral_link=_REFERRAL_LINK.format(name=sample.first_name or "friend"),
+    )
