@@ -1,25 +1,10 @@
 """A shop's own message texts: what may be saved, storage, and which text a send uses.
 
-A merchant can write the email and the push notification of the first stimulus and the SMS of
-Revenue Recovery Prime (EDITABLE), per language. WhatsApp is not editable here: a
-business-initiated WhatsApp message must be a template approved by Meta (contract channels.md
-§2; shop_app/messaging/whatsapp_templates.py). Without a saved text, the default in the shop's tone is
-used (shop_app/messaging/defaults.py).
-
-A text is saved only when it would work at send time (`check_template`, every problem at once,
-per field):
-
-- every part renders in the sandbox (shop_app/messaging/sandbox.py) with sample data for its channel
-  and language: a typical cart with and without a discount, a long cart, a one-item cart
-  without a name; unknown fields and attribute tricks (`''.__class__`) are refused;
-- what every message carries (product.md §1) is there, with and without a discount: the shop's
-  name, the recovery link (a push opens it on click), the cart (its first product's title and
-  the total), the discount code when there is one; emails also show the unsubscribe link in
-  both parts and an SMS says how to opt out ("STOP", channels.md §3);
-- emails and pushes have a one-line subject / title; sizes are bounded (MAX_*);
-- an SMS fits MAX_SMS_SEGMENTS with the typical cart as written and with the long cart after
-  send-time shortening; the refusal names the count and the encoding ("SMS is 4 segments
-  (UCS-2: ó; 230 characters) — the cap is 3 …"). The shop's real name and domain are used.
+A merchant edits the EDITABLE step × channel pairs, per language (WhatsApp sends only templates Meta
+approved: shop_app/messaging/whatsapp_templates.py); without a saved text the default in the shop's tone
+applies (shop_app/messaging/defaults.py). A text is saved only when `check_template` finds that every part
+renders with every sample cart and carries what each message must: the shop's name, the cart, the recovery
+link, the discount code when there is one, and the way to opt out.
 """
 
 from __future__ import annotations
@@ -29,24 +14,26 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Channel, Step
 from shop_app.domain.validation import FieldError, ValidationError
+from shop_app.errors import ReclaimError
 from shop_app.messaging.defaults import LANGUAGES, DefaultTemplate, default_template
+from shop_app.messaging.samples import sample_fields
 from shop_app.messaging.sandbox import (
     MAX_HTML_SOURCE_CHARS,
     SmsReport,
-    TemplateFields,
     TemplateRefused,
     render,
-    sample_fields,
     sms_report,
     validate_template,
 )
+from shop_app.messaging.template_fields import TemplateFields
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.tables import MessageTemplate, Shop, utcnow
 
@@ -62,11 +49,11 @@ MAX_PUSH_BODY_CHARS = 500
 _STOP = re.compile(r"\bSTOP\b", re.IGNORECASE)
 
 
-class UnknownTemplate(LookupError):
+class UnknownTemplate(ReclaimError, LookupError):
     """No editable text for that step, channel and language; the message says which part is wrong."""
 
 
-class InvalidTemplate(ValidationError):
+class InvalidTemplate(ValidationError, ReclaimError):
     """A text that may not be saved; `errors` holds one FieldError per problem (subject / body / html)."""
 
 
@@ -117,38 +104,19 @@ def check_template(
     shop_domain: str | None = None,
 ) -> list[FieldError]:
     """Every reason the text may not be saved, per field; [] when it may (module docstring)."""
-    errors: list[FieldError] = []
     parts = {"subject": subject, "body": body, "html": html}
-    for name, value in parts.items():
-        if value is not None and not isinstance(value, str):
-            errors.append(FieldError(name, "must be text (a string) or null"))
-        elif isinstance(value, str) and ("\x00" in value or not _encodable(value)):
-            errors.append(FieldError(name, "contains characters that cannot be stored (NUL or a lone surrogate)"))
+    errors = _type_errors(parts)
     if errors:
         return errors
-    subject, body, html = (normalized(parts[name]) for name in PARTS)
-    channel = key.channel
-    if body is None:
-        errors.append(FieldError("body", "is required"))
-    if channel in MAX_SUBJECT_CHARS and subject is None:
-        title = " (the notification title)" if channel is Channel.PUSH else ""
-        errors.append(FieldError("subject", "is required" + title))
-    if channel not in MAX_SUBJECT_CHARS and subject is not None:
-        errors.append(FieldError("subject", f"{channel.value} messages have no subject; send null"))
-    if channel is not Channel.EMAIL and html is not None:
-        errors.append(FieldError("html", f"{channel.value} messages have no HTML body; send null"))
-    limits = {"subject": MAX_SUBJECT_SOURCE_CHARS, "body": MAX_BODY_SOURCE_CHARS[channel],
-              "html": MAX_HTML_SOURCE_CHARS}  # fmt: skip
-    sources = {name: value for name, value in zip(PARTS, (subject, body, html), strict=True) if value is not None}
-    for name, source in sources.items():
-        if len(source) > limits[name]:
-            errors.append(FieldError(name, f"is too long ({len(source)} characters; the limit is {limits[name]})"))
+    texts = {name: normalized(_as_text(parts[name])) for name in PARTS}
+    errors = _shape_errors(key.channel, texts)
+    sources = {name: value for name, value in texts.items() if value is not None}
+    errors += _size_errors(key.channel, sources)
     if errors:
         return errors
-
     for name, source in sources.items():
         try:
-            validate_template(source, channel, html=name == "html", language=key.language,
+            validate_template(source, key.channel, html=name == "html", language=key.language,
                               shop_name=shop_name, shop_domain=shop_domain)  # fmt: skip
         except TemplateRefused as refused:
             errors.append(FieldError(name, refused.reason))
@@ -165,6 +133,46 @@ def normalized(value: str | None) -> str | None:
     return value if value.strip() else None
 
 
+def _as_text(value: object) -> str | None:
+    """A part that passed `_type_errors`: text, or None for anything else (only None is left)."""
+    return value if isinstance(value, str) else None
+
+
+def _type_errors(parts: dict[str, object]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for name, value in parts.items():
+        if value is not None and not isinstance(value, str):
+            errors.append(FieldError(name, "must be text (a string) or null"))
+        elif isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            errors.append(FieldError(name, "contains characters that cannot be stored (NUL or a lone surrogate)"))
+    return errors
+
+
+def _shape_errors(channel: Channel, texts: dict[str, str | None]) -> list[FieldError]:
+    """The parts the channel has, and only those."""
+    errors: list[FieldError] = []
+    if texts["body"] is None:
+        errors.append(FieldError("body", "is required"))
+    if channel in MAX_SUBJECT_CHARS and texts["subject"] is None:
+        title = " (the notification title)" if channel is Channel.PUSH else ""
+        errors.append(FieldError("subject", "is required" + title))
+    if channel not in MAX_SUBJECT_CHARS and texts["subject"] is not None:
+        errors.append(FieldError("subject", f"{channel.value} messages have no subject; send null"))
+    if channel is not Channel.EMAIL and texts["html"] is not None:
+        errors.append(FieldError("html", f"{channel.value} messages have no HTML body; send null"))
+    return errors
+
+
+def _size_errors(channel: Channel, sources: dict[str, str]) -> list[FieldError]:
+    limits = {"subject": MAX_SUBJECT_SOURCE_CHARS, "body": MAX_BODY_SOURCE_CHARS[channel],
+              "html": MAX_HTML_SOURCE_CHARS}  # fmt: skip
+    return [
+        FieldError(name, f"is too long ({len(source)} characters; the limit is {limits[name]})")
+        for name, source in sources.items()
+        if len(source) > limits[name]
+    ]
+
+
 def _encodable(value: str) -> bool:
     try:
         value.encode("utf-8")
@@ -173,19 +181,36 @@ def _encodable(value: str) -> bool:
     return True
 
 
+#: (part, rule, message): a rule gets the part's rendering and the sample's fields.
+_Rule = tuple[str, Callable[[str, TemplateFields], bool], str]
+
+
 def _content_errors(key: TemplateKey, sources: dict[str, str], shop_name: str | None,
                     shop_domain: str | None) -> list[FieldError]:  # fmt: skip
     """What every message must carry, checked on renderings of every sample cart."""
-    shop = {"channel": key.channel, "shop_name": shop_name, "shop_domain": shop_domain}
+    channel, language = key.channel, key.language
     samples = [
-        _Sample(sample_fields(key.language, with_discount=True, **shop), "with a discount"),
-        _Sample(sample_fields(key.language, with_discount=False, **shop), "without a discount"),
-        _Sample(sample_fields(key.language, cart="small", **shop), "with a one-item cart and no first name"),
-    ]
-    long_cart = sample_fields(key.language, cart="long", **shop)
-    channel = key.channel
-    # (part, rule, message): a rule gets the part's rendering and the sample's fields.
-    rules: list[tuple[str, Callable[[str, TemplateFields], bool], str]] = [
+        _Sample(sample_fields(language, with_discount=True, channel=channel, shop_name=shop_name,
+                              shop_domain=shop_domain), "with a discount"),
+        _Sample(sample_fields(language, with_discount=False, channel=channel, shop_name=shop_name,
+                              shop_domain=shop_domain), "without a discount"),
+        _Sample(sample_fields(language, cart="small", channel=channel, shop_name=shop_name, shop_domain=shop_domain),
+                "with a one-item cart and no first name"),
+    ]  # fmt: skip
+    long_cart = sample_fields(language, cart="long", channel=channel, shop_name=shop_name, shop_domain=shop_domain)
+    renderings = [{name: render(src, s.fields, html=name == "html") for name, src in sources.items()} for s in samples]
+    rendered = list(zip(samples, renderings, strict=True))
+    errors = _rule_errors(_rules(channel, sources), sources, rendered)
+    errors += _shop_name_errors(sources, rendered)
+    if "subject" in sources:
+        errors += _subject_errors(channel, sources["subject"], renderings, long_cart)
+    if channel is Channel.PUSH:
+        errors += _push_body_errors(sources["body"], long_cart)
+    return errors
+
+
+def _rules(channel: Channel, sources: dict[str, str]) -> list[_Rule]:
+    rules: list[_Rule] = [
         ("body", lambda text, f: f.cart_items[0].title in text and f.cart_total in text,
          "must show the cart: {{ cart_summary }} (or a loop over cart_items) and {{ cart_total }}"),
         ("body", lambda text, f: not f.discount_code or f.discount_code in text.replace(f.recovery_link, ""),
@@ -194,42 +219,58 @@ def _content_errors(key: TemplateKey, sources: dict[str, str], shop_name: str | 
     if channel is not Channel.PUSH:  # a notification opens the link on click
         rules.append(("body", lambda text, f: f.recovery_link in text, "must contain {{ recovery_link }}"))
     if channel is Channel.EMAIL:
-        rules.append(("body", lambda text, f: f.unsubscribe_link in text, "must contain {{ unsubscribe_link }}"))
+        rules.append(("body", lambda text, f: f.unsubscribe_link is not None and f.unsubscribe_link in text,
+                      "must contain {{ unsubscribe_link }}"))  # fmt: skip
         if "html" in sources:
             rules += [(("html",) + rule[1:]) for rule in rules]
     if channel is Channel.SMS:
         rules.append(("body", lambda text, f: bool(_STOP.search(text)), 'must say how to opt out ("Reply STOP …")'))
+    return rules
 
+
+def _rule_errors(rules: list[_Rule], sources: dict[str, str],
+                 rendered: list[tuple[_Sample, dict[str, str]]]) -> list[FieldError]:  # fmt: skip
+    """A rule that fails with some samples only names the first of them."""
     errors: list[FieldError] = []
-    renderings = [{name: render(src, s.fields, html=name == "html") for name, src in sources.items()} for s in samples]
     for part, rule, message in rules:
         if part not in sources:
             continue
-        failing = [s.when for s, texts in zip(samples, renderings, strict=True)
-                   if not rule(_plain(texts[part], part), s.fields)]  # fmt: skip
+        failing = [s.when for s, texts in rendered if not rule(_plain(texts[part], part), s.fields)]
         if failing:
-            errors.append(FieldError(part, message + ("" if len(failing) == len(samples) else f" ({failing[0]})")))
-    for part in ("body", "html"):
-        if part in sources and not any(_has_shop(texts, part, s.fields) for s, texts in zip(samples, renderings)):
-            errors.append(FieldError(part, "must name the shop: {{ shop_name }} (here or in the subject)"))
-        elif part in sources and not all(_has_shop(texts, part, s.fields) for s, texts in zip(samples, renderings)):
-            errors.append(FieldError(part, "must name the shop ({{ shop_name }}) with and without a discount"))
-    if "subject" in sources:
-        longest = " ".join(render(sources["subject"], long_cart).split())  # sent on one line (messages.py)
-        limit = MAX_SUBJECT_CHARS[channel]
-        if any("\n" in texts["subject"].strip() for texts in renderings):
-            errors.append(FieldError("subject", "must be one line"))
-        elif len(longest) > limit:
-            errors.append(FieldError("subject", f"is too long with a long cart ({len(longest)} characters; "
-                                                f"the limit is {limit})"))  # fmt: skip
-        elif not all(texts["subject"].strip() for texts in renderings):
-            errors.append(FieldError("subject", "renders to nothing for some carts"))
-    if channel is Channel.PUSH:
-        rendered = render(sources["body"], long_cart).strip()
-        if len(rendered) > MAX_PUSH_BODY_CHARS:
-            errors.append(FieldError("body", f"is too long for a notification with a long cart ({len(rendered)} "
-                                             f"characters; the limit is {MAX_PUSH_BODY_CHARS})"))  # fmt: skip
+            errors.append(FieldError(part, message + ("" if len(failing) == len(rendered) else f" ({failing[0]})")))
     return errors
+
+
+def _shop_name_errors(sources: dict[str, str], rendered: list[tuple[_Sample, dict[str, str]]]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for part in ("body", "html"):
+        if part in sources and not any(_has_shop(texts, part, s.fields) for s, texts in rendered):
+            errors.append(FieldError(part, "must name the shop: {{ shop_name }} (here or in the subject)"))
+        elif part in sources and not all(_has_shop(texts, part, s.fields) for s, texts in rendered):
+            errors.append(FieldError(part, "must name the shop ({{ shop_name }}) with and without a discount"))
+    return errors
+
+
+def _subject_errors(channel: Channel, source: str, renderings: list[dict[str, str]],
+                    long_cart: TemplateFields) -> list[FieldError]:  # fmt: skip
+    longest = " ".join(render(source, long_cart).split())  # sent on one line (texts.py)
+    limit = MAX_SUBJECT_CHARS[channel]
+    if any("\n" in texts["subject"].strip() for texts in renderings):
+        return [FieldError("subject", "must be one line")]
+    if len(longest) > limit:
+        return [FieldError("subject", f"is too long with a long cart ({len(longest)} characters; "
+                                      f"the limit is {limit})")]  # fmt: skip
+    if not all(texts["subject"].strip() for texts in renderings):
+        return [FieldError("subject", "renders to nothing for some carts")]
+    return []
+
+
+def _push_body_errors(source: str, long_cart: TemplateFields) -> list[FieldError]:
+    rendered = render(source, long_cart).strip()
+    if len(rendered) > MAX_PUSH_BODY_CHARS:
+        return [FieldError("body", f"is too long for a notification with a long cart ({len(rendered)} "
+                                   f"characters; the limit is {MAX_PUSH_BODY_CHARS})")]  # fmt: skip
+    return []
 
 
 def _plain(text: str, part: str) -> str:
@@ -280,7 +321,9 @@ def save_template(
     errors = check_template(key, subject=subject, body=body, html=html, shop_name=shop.name, shop_domain=shop.domain)
     if errors:
         raise InvalidTemplate(errors)
-    values = {"subject": normalized(subject), "body": normalized(body), "html": normalized(html)}
+    values = {
+        name: normalized(_as_text(value)) for name, value in (("subject", subject), ("body", body), ("html", html))
+    }
     row = _row(session, shop_id, key)
     if row is None:
         try:
@@ -291,6 +334,8 @@ def save_template(
             return row
         except IntegrityError:
             row = _row(session, shop_id, key)
+            if row is None:  # the row that won the insert is gone again
+                raise
     for name, value in values.items():
         setattr(row, name, value)
     row.updated_at = utcnow()
@@ -309,7 +354,7 @@ def reset_template(session: Session, shop_id: int, step: object, channel: object
             MessageTemplate.language == key.language,
         )
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)  # a DELETE's result is a CursorResult
 
 
 def custom_template(session: Session, shop_id: int, step: Step | str, channel: Channel | str,
@@ -346,7 +391,7 @@ class TemplateEntry:
     updated_at: datetime | None
     sms: SmsReport | None  # SMS only; None too when the saved text no longer renders
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {
             "step": self.key.step.value,
             "channel": self.key.channel.value,
