@@ -1,1 +1,2 @@
-"""What a message says: composing it from sandboxed templates (defaults or the merchant's), WhatsApp templates, tracked links and unsubscribe links."""
+"""What a message says: composed from sandboxed templates (the defaults or the merchant's),
+WhatsApp templates, tracked links and unsubscribe links."""

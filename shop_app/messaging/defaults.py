@@ -1,14 +1,9 @@
 """The texts a shop sends until the merchant writes its own: every step × channel × language × tone.
 
-Each one names the shop, links back to the checkout and summarises the cart (product.md §1); the
-discount appears only inside `{% if discount_code %}`; email carries the unsubscribe link. SMS copy
-avoids characters outside GSM-7 (á, í, ó, ú force UCS-2: "STOP para baja", "Usa", no "código"), so
-that it stays within the three-segment cap with the long sample cart and a real-length recovery link
-(shop_app/messaging/sandbox.py, "SMS length"); every default passes the checks a merchant's own text must
-pass (shop_app/messaging/merchant_templates.py).
-
-The copy is assembled from two tables: phrases shared by a language and tone (_VOICE) and what a
-step says (_STEPS). Jinja snippets are kept out of f-strings so their braces stay literal.
+Every default passes the checks a merchant's own text must pass (merchant_templates.check_template).
+SMS copy stays in GSM-7 (á, í, ó, ú would force UCS-2: "STOP para baja", no "código") so it fits the
+segment cap with the long sample cart. The copy is assembled from phrases per language and tone
+(_VOICE) and per step (_STEPS); Jinja snippets stay out of f-strings so their braces stay literal.
 """
 
 from __future__ import annotations
@@ -30,6 +25,9 @@ class DefaultTemplate:
     url: str | None = None  # push: where a click on the notification goes
 
 
+#: One language and tone's phrases, or what one step says.
+_Copy = dict[str, str]
+
 _NAME = "{% if first_name %} {{ first_name }}{% endif %}"
 _EXPIRY = {
     "en": "{% if discount_expiry %}, valid until {{ discount_expiry }}{% endif %}",
@@ -40,7 +38,7 @@ _SMS_EXPIRY = {
     "es": "{% if discount_expiry %} hasta el {{ discount_expiry }}{% endif %}",
 }
 
-_VOICE = {
+_VOICE: dict[tuple[str, str], _Copy] = {
     ("en", "informal"): {
         "greeting": 'Hi {{ first_name or "there" }},',
         "sms_greeting": 'Hi {{ first_name or "there" }}',
@@ -84,7 +82,7 @@ _VOICE = {
 }
 
 # subject: email subject; title: push title; lead: email opening; short: SMS / WhatsApp / push line.
-_STEPS = {
+_STEPS: dict[tuple[Step, str, str], _Copy] = {
     (Step.FIRST, "en", "informal"): {
         "subject": "{{ shop_name }}: you left something in your cart",
         "title": "Your cart at {{ shop_name }} is waiting",
@@ -179,7 +177,7 @@ _ITEMS_HTML = (
 )
 
 
-def _email_text(voice: dict, step: dict) -> str:
+def _email_text(voice: _Copy, step: _Copy) -> str:
     return (
         f"{voice['greeting']}\n\n{step['lead']}\n\n"
         + _ITEMS_TEXT
@@ -191,7 +189,7 @@ def _email_text(voice: dict, step: dict) -> str:
     )
 
 
-def _email_html(voice: dict, step: dict) -> str:
+def _email_html(voice: _Copy, step: _Copy) -> str:
     return (
         '<div style="font-family:sans-serif;max-width:560px;margin:auto;color:#202223">\n'
         f"<p>{voice['greeting']}</p>\n<p>{step['lead']}</p>\n"
@@ -202,7 +200,8 @@ def _email_html(voice: dict, step: dict) -> str:
         + '<p><a href="{{ recovery_link }}" style="display:inline-block;padding:12px 20px;background:#008060;'
         + f'color:#ffffff;text-decoration:none;border-radius:4px">{voice["cta"]}</a></p>\n'
         + f"<p>{voice['signoff']}<br>{{{{ shop_name }}}}</p>\n"
-        + f'<p style="font-size:12px;color:#6d7175"><a href="{{{{ unsubscribe_link }}}}">{voice["unsubscribe"]}</a></p>\n'
+        + '<p style="font-size:12px;color:#6d7175">'
+        + f'<a href="{{{{ unsubscribe_link }}}}">{voice["unsubscribe"]}</a></p>\n'
         + "</div>\n"
     )
 
@@ -215,7 +214,7 @@ def _push_body(language: str) -> str:
     )
 
 
-def _sms(language: str, voice: dict, step: dict) -> str:
+def _sms(language: str, voice: _Copy, step: _Copy) -> str:
     use = {"en": "Code", "es": "Usa"}[language]
     return (
         f"{voice['sms_greeting']}, {step['short']} ({{{{ cart_summary }}}}, {{{{ cart_total }}}})."
@@ -226,7 +225,7 @@ def _sms(language: str, voice: dict, step: dict) -> str:
     )
 
 
-def _whatsapp(voice: dict, step: dict) -> str:
+def _whatsapp(voice: _Copy, step: _Copy) -> str:
     return (
         f"{voice['greeting']}\n\n{step['lead']}\n"
         + "*{{ cart_summary }}* ({{ cart_total }})\n"
@@ -237,7 +236,7 @@ def _whatsapp(voice: dict, step: dict) -> str:
 
 
 def _build() -> dict[tuple[Step, Channel, str, str], DefaultTemplate]:
-    table = {}
+    table: dict[tuple[Step, Channel, str, str], DefaultTemplate] = {}
     for (step, language, tone), copy in _STEPS.items():
         voice = _VOICE[(language, tone)]
         table[(step, Channel.EMAIL, language, tone)] = DefaultTemplate(

@@ -1,22 +1,10 @@
 """Tracked links: `{SHOPIFY_APP_URL}/c/<token>` counts the click, then sends the customer on.
 
-The token carries the message id and the target URL, authenticated with HMAC-SHA256 under
-a key derived from RECLAIM_SECRET_KEY with its own label (so it is never interchangeable
-with an unsubscribe token or a secret sealed at rest). Nobody can mint a token for a URL
-of their choosing, so /c/ is not an open redirect.
-
-Why the target travels in the token and not in a table: the customer must reach their
-cart even after the message row is gone (pruned, shop data erased), and a table would cost
-a row per link and a migration. Why signed and not encrypted: the target is the link the
-email already shows, so hiding it buys nothing, and plain bytes + a 96-bit tag keep the
-token short (an encrypted Fernet token adds ~100 characters). 96 bits is plenty for a tag
-that can only be guessed online, one request at a time. Tokens do not expire (an email
-stays in the inbox); rotating RECLAIM_SECRET_KEY invalidates them, like every derived secret.
-
-Clicks are counted once per message: one MessageEvent row (provider "reclaim", event
-"clicked", provider_id = the message id) whose `raw` holds the count and first/last click,
-so a customer who clicks five times is one clicked message with clicks=5, never a unique
-violation.
+The token carries the message id and the target URL, signed (HMAC-SHA256, 96-bit tag) under a key
+derived from RECLAIM_SECRET_KEY with its own label, so nobody can mint one for a URL of their choosing
+and /c/ is no open redirect. Signed rather than stored or encrypted: the customer reaches the cart
+even after the message row is gone, and the link stays short. Tokens never expire; rotating the key
+invalidates them. Clicks are counted once per message, in one MessageEvent row ("clicked", clicks=N).
 """
 
 from __future__ import annotations
@@ -35,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app.domain.delivery import advance
+from shop_app.errors import ReclaimError
 from shop_app.storage.tables import Message, MessageEvent
 
 PROVIDER = "reclaim"
@@ -49,7 +38,7 @@ _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")  # whitespace, controls, and backslashes browsers read as slashes
 
 
-class BadClickToken(ValueError):
+class BadClickToken(ReclaimError, ValueError):
     """The token was not issued by us with this key, or was altered."""
 
 
@@ -67,7 +56,7 @@ def check_target(url: str) -> str:
         raise ValueError("a tracked link target may not contain spaces, control characters or backslashes")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"a tracked link target must be an absolute http(s) URL, not {url[:80]!r}")
+        raise ValueError("a tracked link target must be an absolute http(s) URL with a host")
     return url
 
 

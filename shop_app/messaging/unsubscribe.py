@@ -1,15 +1,9 @@
-"""Opaque, signed unsubscribe tokens: `{SHOPIFY_APP_URL}/u/{token}`.
+"""Opaque unsubscribe tokens: `{SHOPIFY_APP_URL}/u/{token}` carries (shop id, channel, address).
 
-A token carries (shop id, channel, address), encrypted and authenticated with a key
-derived from RECLAIM_SECRET_KEY (Fernet: AES-128-CBC + HMAC-SHA256). Why encrypted
-and not only signed: a signed-only token (itsdangerous) is base64 of the payload, so
-the customer's email address would be readable in every link a mail scanner, proxy
-log or forwarded message sees. Why not a server-side token table: it would cost a row
-per email sent and a migration, and a stateless token keeps working after the message
-rows are pruned. The key is derived with its own label, so a token can never be
-confused with a secret sealed at rest by SecretBox. Tokens do not expire: RFC 8058
-and Gmail expect the link to keep working. Rotating RECLAIM_SECRET_KEY invalidates
-old links (they answer 400), like every other secret derived from it.
+Encrypted, not only signed (Fernet under a key derived from RECLAIM_SECRET_KEY with its own label), so
+the customer's address is not readable in links that scanners, proxies and forwards see; stateless, so
+it costs no row per email and outlives pruned messages. Tokens never expire (RFC 8058 and Gmail expect
+the link to keep working); rotating the key invalidates them (they answer 400).
 """
 
 from __future__ import annotations
@@ -18,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from shop_app.config import Settings
+from shop_app.errors import ReclaimError
 from shop_app.storage.secret_box import SecretBox
 
 #: Fernet tokens for our payloads are ~200 characters; anything far longer is junk.
@@ -25,7 +20,7 @@ MAX_TOKEN_LENGTH = 1024
 _VERSION = 1
 
 
-class BadUnsubscribeToken(ValueError):
+class BadUnsubscribeToken(ReclaimError, ValueError):
     """The token was not issued by us with this key, or was altered."""
 
 

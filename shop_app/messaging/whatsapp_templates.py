@@ -1,14 +1,9 @@
 """WhatsApp templates: the texts the app needs approved by Meta, created through Twilio's Content API.
 
-A recovery message is business-initiated: we never know that the customer wrote to the
-shop in the last 24 hours, so free-form WhatsApp text is never sent (contract §2). Each
-step has a template per language, with and without an offer; the app creates them in
-the merchant's Twilio account, submits them for WhatsApp approval (category MARKETING:
-a cart reminder is marketing, whatever we call it), and sends only approved ones.
-
-Numbered variables, as the Content API wants them:
-    {{1}} first name   {{2}} shop name   {{3}} cart summary   {{4}} recovery link   {{5}} the offer
-Meta refuses templates that start or end with a variable, so every body has text around them.
+A recovery message is business-initiated, so WhatsApp only ever sends approved templates (category
+MARKETING): one per step and language, with and without an offer. Variables are numbered as the Content
+API wants them: {{1}} first name, {{2}} shop name, {{3}} cart summary, {{4}} recovery link, {{5}} the
+offer. Meta refuses a template that starts or ends with a variable, so every body has text around them.
 """
 
 from __future__ import annotations
@@ -16,11 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from shop_app.domain.models import Checkout
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import ContentTemplate
 
@@ -67,6 +64,22 @@ _NO_NAME = {"en": "there", "es": "de nuevo"}
 _VARIABLE = re.compile(r"\{\{(\d+)\}\}")
 
 
+class ContentApi(Protocol):
+    """What this module asks of a shop's Twilio account (adapters.twilio_messaging.TwilioTransport)."""
+
+    def create_whatsapp_template(
+        self, friendly_name: str, language: str, body: str, variables: dict[str, str]
+    ) -> str: ...
+
+    def submit_for_approval(self, content_sid: str, name: str, category: str = ...) -> str: ...
+
+    def approval_status(self, content_sid: str) -> tuple[str, str | None]: ...
+
+
+#: One template as the admin lists it (`listing`).
+Listed = dict[str, str | None]
+
+
 @dataclass(frozen=True)
 class Needed:
     key: str
@@ -110,7 +123,7 @@ def offer_line(language: str, code: str, value: str | None, expiry: str | None) 
     return text + (f" until {expiry}." if expiry else ".")
 
 
-def cart_line(checkout) -> str:
+def cart_line(checkout: Checkout) -> str:
     """The {{3}} summary on one line: "1 x Linen shirt, 2 x Socks" (the first three items, then a count)."""
     items = [f"{item.quantity} x {item.title}" for item in checkout.line_items]
     if len(items) > 3:
@@ -141,7 +154,7 @@ def missing(session: Session, shop_id: int) -> list[Needed]:
     return [n for n in needed() if (n.key, n.language) not in have]
 
 
-def create_missing(sessions, transport, shop_id: int, now: datetime) -> list[str]:
+def create_missing(sessions: sessionmaker[Session], transport: ContentApi, shop_id: int, now: datetime) -> list[str]:
     """Create every template the shop lacks and submit each one still unsubmitted; one line per action.
 
     Content API calls happen outside any transaction. A template is stored as soon as Twilio
@@ -189,7 +202,7 @@ def create_missing(sessions, transport, shop_id: int, now: datetime) -> list[str
     return done
 
 
-def refresh(sessions, transport, shop_id: int, now: datetime) -> list[dict]:
+def refresh(sessions: sessionmaker[Session], transport: ContentApi, shop_id: int, now: datetime) -> list[Listed]:
     """Ask Twilio for each template's approval state and store it."""
     with transaction(sessions) as session:
         rows = [
@@ -206,7 +219,7 @@ def refresh(sessions, transport, shop_id: int, now: datetime) -> list[dict]:
         return listing(session, shop_id)
 
 
-def listing(session: Session, shop_id: int) -> list[dict]:
+def listing(session: Session, shop_id: int) -> list[Listed]:
     rows = {
         (r.step, r.language): r
         for r in session.scalars(select(ContentTemplate).where(ContentTemplate.shop_id == shop_id))
