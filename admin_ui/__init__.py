@@ -1,6 +1,6 @@
 """The embedded admin: session-token auth, admin documents and the JSON API.
 
-`bp` nests the four feature blueprints, so `create_app` registers one thing and every admin
+`bp` nests the feature blueprints, so `init_app` registers one thing and every admin
 endpoint is named `admin_ui.<feature>.<view>`:
 
     admin_ui.auth   /auth/session-token (the bounce page, public) and the CSP hook
@@ -10,7 +10,7 @@ endpoint is named `admin_ui.<feature>.<view>`:
     admin_ui.install /auth, /auth/callback authorization-code install (public, Shopify-signed)
 """
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 from admin_ui import api, auth, channels_api, install, pages
 
@@ -24,4 +24,10 @@ bp.register_blueprint(install.bp)
 #: Endpoints reachable without a session token; tests assert every other one refuses.
 PUBLIC_ENDPOINTS = frozenset({"admin_ui.auth.bounce", "admin_ui.install.start", "admin_ui.install.callback"})
 
-__all__ = ["PUBLIC_ENDPOINTS", "bp"]
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+__all__ = ["PUBLIC_ENDPOINTS", "bp", "init_app"]

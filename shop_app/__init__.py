@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
+import importlib
+
 from flask import Flask, jsonify
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from shop_app import runtime as runtime_mod
 from shop_app.config import MAX_WEBHOOK_BYTES, Settings
+
+#: The web packages beside shop_app; each registers its blueprints with `init_app(app)`.
+BLUEPRINT_PACKAGES = ("webhooks", "storefront", "admin_ui")
 
 
 def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | None = None) -> Flask:
@@ -22,24 +27,8 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
     app.config.update(MAX_CONTENT_LENGTH=MAX_WEBHOOK_BYTES, SECRET_KEY=runtime.settings.secret_key)
     app.extensions["reclaim"] = runtime
 
-    from webhooks import bp as webhooks_bp
-
-    app.register_blueprint(webhooks_bp)
-    from webhooks.clicks import bp as clicks_bp
-    from webhooks.sendgrid_events import bp as sendgrid_bp
-    from webhooks.twilio_callbacks import bp as twilio_bp
-    from webhooks.unsubscribe import bp as unsubscribe_bp
-
-    for blueprint in (unsubscribe_bp, clicks_bp, sendgrid_bp, twilio_bp):
-        app.register_blueprint(blueprint)
-
-    from storefront import bp as storefront_bp
-
-    app.register_blueprint(storefront_bp)
-
-    from admin_ui import bp as admin_ui_bp
-
-    app.register_blueprint(admin_ui_bp)
+    for package in BLUEPRINT_PACKAGES:
+        importlib.import_module(package).init_app(app)
 
     @app.get("/healthz")
     def healthz():

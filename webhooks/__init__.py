@@ -1,5 +1,14 @@
-"""Inbound HTTP from Shopify: verify → record → enqueue → answer. Nothing else happens here."""
+"""Inbound HTTP from Shopify and the channels: verify → record → enqueue → answer."""
 
-from webhooks.routes import bp
+from flask import Flask
 
-__all__ = ["bp"]
+from webhooks import clicks, routes, sendgrid_events, twilio_callbacks, unsubscribe
+
+
+def init_app(app: Flask) -> None:
+    """Shopify's webhooks, the providers' callbacks, and the links in our messages (/u/, /c/)."""
+    for module in (routes, unsubscribe, clicks, sendgrid_events, twilio_callbacks):
+        app.register_blueprint(module.bp)
+
+
+__all__ = ["init_app"]
