@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _stats import percentile_ms  # bench/ is the script's folder, first on sys.path
+from _send_checks import check_work_done  # bench/ is the script's folder, first on sys.path
+from _stats import percentile_ms
 from rq import SimpleWorker
 from rq.group import Group
 from rq.job import Job
@@ -45,11 +46,11 @@ from shop_app.adapters.queue import JOB_TIMEOUT, RESULT_TTL, SEND, connect, url_
 from shop_app.channels.accounts import save_twilio
 from shop_app.config import Settings
 from shop_app.devtools.admin_api import AdminApiServer
-from shop_app.devtools.twilio_api import CREATE_MESSAGE, TwilioApiServer
+from shop_app.devtools.twilio_api import TwilioApiServer
 from shop_app.domain.models import Status
 from shop_app.shopify.shops import install_shop, save_settings
 from shop_app.storage.database import transaction, upgrade
-from shop_app.storage.tables import Discount, Message, MessageEvent, Shop
+from shop_app.storage.tables import Message, Shop
 
 HERE = Path(__file__).resolve().parent
 GROUP_CLEANING_KEY = Group.REDIS_GROUP_CLEANING_KEY
@@ -160,7 +161,7 @@ class Result:
     seconds: float = 0.0  # wall time of the worker bursts
     job_ids: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # seconds from a job's start to its end, as RQ recorded
-    answers: Counter = field(default_factory=Counter)  # what the jobs returned
+    answers: Counter[str] = field(default_factory=Counter)  # what the jobs returned
 
     def add(self, other: Result) -> None:
         self.seconds += other.seconds
@@ -228,82 +229,7 @@ def real_round(
     return work(rt, list(job_ids), workers)
 
 
-# --- checks and clean-up ------------------------------------------------------
-def check_work_done(
-    rt: runtime.Runtime,
-    shop_ids: list[int],
-    admin: AdminApiServer,
-    twilio: TwilioApiServer,
-    floor: Result,
-    real: Result,
-    admin_waits: list[float],
-    total: int,
-) -> None:
-    """Every message sent once: one Twilio create, one payment check, one code each; every job answered."""
-    problems = []
-    if floor.answers != Counter({"ok": len(floor.job_ids)}):
-        problems.append(f"the no-op jobs answered {dict(floor.answers)}")
-    if real.answers != Counter({"sent": len(real.job_ids)}):
-        problems.append(f"the send jobs answered {dict(real.answers)}")
-    with transaction(rt.sessions) as session:
-        rows = session.execute(
-            select(
-                Message.id, Message.journey_id, Message.status, Message.attempts, Message.provider_id, Message.body
-            ).where(Message.shop_id.in_(shop_ids))
-        ).all()
-        events = session.scalar(
-            select(func.count()).select_from(MessageEvent).where(MessageEvent.shop_id.in_(shop_ids))
-        )
-        codes = dict(
-            session.execute(
-                select(Discount.journey_id, Discount.code).where(
-                    Discount.shop_id.in_(shop_ids), Discount.shopify_id.is_not(None)
-                )
-            ).all()
-        )  # created in Shopify
-    if len(rows) != total:
-        problems.append(f"{len(rows)} message rows, not {total}")
-    unsent = [r for r in rows if r.status != Status.SENT.value or r.attempts != 1 or not r.provider_id]
-    if unsent:
-        problems.append(
-            f"{len(unsent)} messages not sent exactly once, e.g. {unsent[0].status!r} "
-            f"after {unsent[0].attempts} attempt(s)"
-        )
-    if events != total:
-        problems.append(f"{events} delivery events recorded, not {total}")
-
-    refused = twilio.refused
-    if refused:
-        problems.append(f"the Twilio server refused {len(refused)} requests, first: {refused[0].problems}")
-    not_ok = [r for r in twilio.requests if r.outcome != "ok"]
-    if not_ok:
-        problems.append(f"{len(not_ok)} Twilio requests were not answered ok, first: {not_ok[0].answer}")
-    creates = [r for r in twilio.requests if r.operation == CREATE_MESSAGE]
-    accepted = {int(m.status_callback.rsplit("/", 1)[-1]): m.sid for m in twilio.messages}  # message id -> sid
-    if len(creates) != total or len(twilio.messages) != total:
-        problems.append(f"{len(creates)} Twilio creates, {len(twilio.messages)} messages accepted, for {total} rows")
-    if accepted != {r.id: r.provider_id for r in rows}:
-        problems.append("the messages Twilio accepted are not one per row, with the row's provider id")
-
-    checks = admin.graphql_requests("OrdersForPaymentCheck")
-    creates = admin.graphql_requests("DiscountCodeBasicCreate")
-    failed = [r for r in admin.graphql_requests() if r.status != 200 or "errors" in r.answer]
-    if failed:
-        problems.append(f"{len(failed)} Admin API requests failed or were throttled, first: {failed[0].answer}")
-    if admin_waits:
-        problems.append(f"the Admin API client waited {len(admin_waits)} times before retrying")
-    if len(checks) != total or len(creates) != total or len(codes) != total:
-        problems.append(
-            f"{len(checks)} payment checks and {len(creates)} discount creates "
-            f"({len(codes)} codes recorded) for {total} messages"
-        )
-    without_code = [r.id for r in rows if r.journey_id not in codes or codes[r.journey_id] not in (r.body or "")]
-    if without_code:
-        problems.append(f"{len(without_code)} messages went out without their own code")
-    if problems:
-        raise RuntimeError("the send jobs did not do the work:\n  - " + "\n  - ".join(problems))
-
-
+# --- clean-up -----------------------------------------------------------------
 def remove_shops(rt: runtime.Runtime) -> None:
     """The bench shops and, through ON DELETE CASCADE, every row of theirs (also before the run)."""
     with transaction(rt.sessions) as session:
@@ -358,7 +284,7 @@ def report_leftovers(rt: runtime.Runtime, before: set[bytes]) -> None:
 
 
 # --- the run ------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--validate",
@@ -366,107 +292,159 @@ def main(argv: list[str] | None = None) -> int:
         help="let the development servers check every request against ../shared's Admin API "
         "schema and Twilio specs (slower; those checks are the test suite's job)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def redis_url_for(base: Path, stack: contextlib.ExitStack) -> str:
+    """REDIS_URL when set, else an embedded Redis in `base` (shut down when the run ends)."""
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        embedded = connect(None, base / "redis")
+        stack.callback(embedded.shutdown)
+        redis_url = url_of(embedded)
+    return redis_url
+
+
+def bench_settings(base: Path, redis_url: str, admin: AdminApiServer, twilio: TwilioApiServer) -> Settings:
+    """The app's settings for the run: the development servers, DATABASE_URL or an SQLite file in `base`."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'bench.db'}",
+        "REDIS_URL": redis_url,
+        "RECLAIM_INSTANCE_DIR": str(base / "instance"),
+        "RECLAIM_ENV": "development",
+        "SHOPIFY_ADMIN_BASE_URL": admin.admin_base_url,
+        "TWILIO_API_BASE_URL": twilio.api_base,
+        "TWILIO_CONTENT_BASE_URL": twilio.content_base,
+    }
+    env.pop("RECLAIM_OUTBOX_FILE", None)  # SMS must go to Twilio, never to a file
+    return Settings.from_env(env)
+
+
+def install_runtime(settings: Settings, stack: contextlib.ExitStack) -> tuple[runtime.Runtime, list[float]]:
+    """The installed runtime send_message runs on, and the list its Admin API client's waits go to."""
+    runtime.reset()
+    rt = runtime.install(runtime.Runtime.build(settings))  # send_message runs on the installed runtime
+    stack.callback(runtime.reset)
+    admin_waits: list[float] = []
+    rt.admin_sleep = admin_waits.append  # a retry would wait for nothing and be reported
+    return rt, admin_waits
+
+
+def refuse_busy_queues(rt: runtime.Runtime) -> None:
+    busy = {name: rt.queue.queues[name].count for name in QUEUE_ORDER if rt.queue.queues[name].count}
+    if busy:
+        raise RuntimeError(
+            f"the queues already hold jobs {busy}: the worker would run them; "
+            "point REDIS_URL at a Redis db nothing else uses"
+        )
+
+
+def register_cleanup(rt: runtime.Runtime, stack: contextlib.ExitStack) -> tuple[list[str], list[str]]:
+    """Remove what an interrupted run left, and have the run's shops, rows, jobs and keys removed at the end.
+
+    Returns the lists the rounds record their job ids and worker keys in (removed at the end).
+    """
+    keys_before = rq_keys(rt)
+    stack.callback(report_leftovers, rt, keys_before)
+    stack.callback(remove_maintenance_locks, rt, keys_before)
+    queues_known = set(rt.redis.smembers("rq:queues"))
+    stack.callback(
+        lambda: [
+            rt.redis.srem("rq:queues", q.key)
+            for q in rt.queue.queues.values()
+            if q.key.encode() not in queues_known and not q.count
+        ]
+    )
+    remove_shops(rt)  # what an interrupted run may have left
+    stack.callback(remove_shops, rt)
+    job_ids: list[str] = []
+    workers: list[str] = []
+    stack.callback(remove_jobs, rt, job_ids, workers)  # callbacks run last-in, first-out
+    return job_ids, workers
+
+
+def refuse_foreign_messages(rt: runtime.Runtime) -> None:
+    with transaction(rt.sessions) as session:
+        foreign = session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.status == Status.SCHEDULED.value, Message.due_at <= due_time(ROUNDS))
+        )
+    if foreign:
+        raise RuntimeError(
+            f"the database holds {foreign} other scheduled messages the dispatcher would send; "
+            "point DATABASE_URL at a database nothing else uses"
+        )
+
+
+def run_rounds(
+    rt: runtime.Runtime, shop_ids: list[int], sizes: list[int], job_ids: list[str], workers: list[str]
+) -> tuple[Result, Result, Result, Result]:
+    """The warm-up floor and real rounds, then the timed rounds: (warm floor, warm real, floor, real)."""
+    warm_floor = floor_round(rt, WARMUP, due_time(0), job_ids, workers)
+    warm_real = real_round(rt, shop_ids, WARMUP, due_time(0), job_ids, workers)
+    floor, real = Result(), Result()
+    for r in range(1, ROUNDS + 1):  # alternate, so a busy moment on the machine hits both
+        floor.add(floor_round(rt, sizes[r], due_time(r), job_ids, workers))
+        real.add(real_round(rt, shop_ids, sizes[r], due_time(r), job_ids, workers))
+    return warm_floor, warm_real, floor, real
+
+
+def combined(*results: Result) -> Result:
+    total = Result()
+    for result in results:
+        total.add(result)
+    return total
+
+
+def report(
+    settings: Settings, validate: bool, floor: Result, real: Result, admin: AdminApiServer, twilio: TwilioApiServer
+) -> None:
+    db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+    redis_kind = "redis" if os.environ.get("REDIS_URL") else "embedded redis"
+    validation = "on" if validate else "off"
+    print(
+        f"{MESSAGES} Prime SMS with a unique code over {len(SHOPS)} shops, {ROUNDS} rounds, "
+        f"+{WARMUP} warm-up; RQ SimpleWorker burst; {db_kind} + {redis_kind}; dev server validation {validation}"
+    )
+    extra = (1 / real.rate - 1 / floor.rate) * 1000
+    print(
+        f"send job: {real.summary()}; no-op job: {floor.summary()}; ratio {real.rate / floor.rate:.3f} "
+        f"of the floor ({extra:.1f} ms more per job)"
+    )
+    per = len(admin.graphql_requests()) / (WARMUP + MESSAGES)
+    print(
+        f"verified: {WARMUP + MESSAGES} messages sent once each; {len(twilio.messages)} Twilio creates, "
+        f"0 refused; {per:g} Admin API calls per message (payment check and code), none retried"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if str(HERE) not in sys.path:  # the worker imports the floor's job from this folder
         sys.path.insert(0, str(HERE))
 
     with tempfile.TemporaryDirectory(prefix="reclaim-bench-") as tmp, contextlib.ExitStack() as stack:
         base = Path(tmp)
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            embedded = connect(None, base / "redis")
-            stack.callback(embedded.shutdown)
-            redis_url = url_of(embedded)
+        redis_url = redis_url_for(base, stack)
         admin = stack.enter_context(AdminApiServer(validate=args.validate))
         twilio = stack.enter_context(TwilioApiServer(validate=args.validate))
-        env = {
-            **os.environ,
-            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'bench.db'}",
-            "REDIS_URL": redis_url,
-            "RECLAIM_INSTANCE_DIR": str(base / "instance"),
-            "RECLAIM_ENV": "development",
-            "SHOPIFY_ADMIN_BASE_URL": admin.admin_base_url,
-            "TWILIO_API_BASE_URL": twilio.api_base,
-            "TWILIO_CONTENT_BASE_URL": twilio.content_base,
-        }
-        env.pop("RECLAIM_OUTBOX_FILE", None)  # SMS must go to Twilio, never to a file
-        settings = Settings.from_env(env)
+        settings = bench_settings(base, redis_url, admin, twilio)
         upgrade(settings.database_url)
-        runtime.reset()
-        rt = runtime.install(runtime.Runtime.build(settings))  # send_message runs on the installed runtime
-        stack.callback(runtime.reset)
-        admin_waits: list[float] = []
-        rt.admin_sleep = admin_waits.append  # a retry would wait for nothing and be reported
-
-        busy = {name: rt.queue.queues[name].count for name in QUEUE_ORDER if rt.queue.queues[name].count}
-        if busy:
-            raise RuntimeError(
-                f"the queues already hold jobs {busy}: the worker would run them; "
-                "point REDIS_URL at a Redis db nothing else uses"
-            )
-        keys_before = rq_keys(rt)
-        stack.callback(report_leftovers, rt, keys_before)
-        stack.callback(remove_maintenance_locks, rt, keys_before)
-        queues_known = set(rt.redis.smembers("rq:queues"))
-        stack.callback(
-            lambda: [
-                rt.redis.srem("rq:queues", q.key)
-                for q in rt.queue.queues.values()
-                if q.key.encode() not in queues_known and not q.count
-            ]
-        )
-        remove_shops(rt)  # what an interrupted run may have left
-        stack.callback(remove_shops, rt)
-        job_ids: list[str] = []
-        workers: list[str] = []
-        stack.callback(remove_jobs, rt, job_ids, workers)  # callbacks run last-in, first-out
+        rt, admin_waits = install_runtime(settings, stack)
+        refuse_busy_queues(rt)
+        job_ids, workers = register_cleanup(rt, stack)
 
         shop_ids = install_shops(rt, admin, twilio)
         sizes = [WARMUP] + [len(range(r, MESSAGES, ROUNDS)) for r in range(ROUNDS)]
-        with transaction(rt.sessions) as session:
-            foreign = session.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(Message.status == Status.SCHEDULED.value, Message.due_at <= due_time(ROUNDS))
-            )
-        if foreign:
-            raise RuntimeError(
-                f"the database holds {foreign} other scheduled messages the dispatcher would send; "
-                "point DATABASE_URL at a database nothing else uses"
-            )
+        refuse_foreign_messages(rt)
         plan_messages(rt, shop_ids, sizes)
 
-        warm_floor = floor_round(rt, WARMUP, due_time(0), job_ids, workers)
-        warm_real = real_round(rt, shop_ids, WARMUP, due_time(0), job_ids, workers)
-        floor, real = Result(), Result()
-        for r in range(1, ROUNDS + 1):  # alternate, so a busy moment on the machine hits both
-            floor.add(floor_round(rt, sizes[r], due_time(r), job_ids, workers))
-            real.add(real_round(rt, shop_ids, sizes[r], due_time(r), job_ids, workers))
-
-        every_floor, every_real = Result(), Result()
-        for result in (warm_floor, floor):
-            every_floor.add(result)
-        for result in (warm_real, real):
-            every_real.add(result)
+        warm_floor, warm_real, floor, real = run_rounds(rt, shop_ids, sizes, job_ids, workers)
+        every_floor, every_real = combined(warm_floor, floor), combined(warm_real, real)
         check_work_done(rt, shop_ids, admin, twilio, every_floor, every_real, admin_waits, WARMUP + MESSAGES)
-
-        db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
-        redis_kind = "redis" if os.environ.get("REDIS_URL") else "embedded redis"
-        validation = "on" if args.validate else "off"
-        print(
-            f"{MESSAGES} Prime SMS with a unique code over {len(SHOPS)} shops, {ROUNDS} rounds, "
-            f"+{WARMUP} warm-up; RQ SimpleWorker burst; {db_kind} + {redis_kind}; dev server validation {validation}"
-        )
-        extra = (1 / real.rate - 1 / floor.rate) * 1000
-        print(
-            f"send job: {real.summary()}; no-op job: {floor.summary()}; ratio {real.rate / floor.rate:.3f} "
-            f"of the floor ({extra:.1f} ms more per job)"
-        )
-        per = len(admin.graphql_requests()) / (WARMUP + MESSAGES)
-        print(
-            f"verified: {WARMUP + MESSAGES} messages sent once each; {len(twilio.messages)} Twilio creates, "
-            f"0 refused; {per:g} Admin API calls per message (payment check and code), none retried"
-        )
+        report(settings, args.validate, floor, real, admin, twilio)
     return 0
 
 

@@ -29,6 +29,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from _stats import percentile_ms  # bench/ is the script's folder, first on sys.path
 from sqlalchemy import delete, select
@@ -55,10 +56,32 @@ GUNICORN_OPTIONS = ["--workers", "2", "--worker-class", "sync", "--log-level", "
 
 
 # --- the webhooks -------------------------------------------------------------
-def checkout_payload(n: int) -> dict:
-    """A realistic checkouts/update body (~3 KB): five line items, addresses, customer."""
-    token = f"bench{n % 500:05d}{'0' * 22}"[:32]
-    items = [
+LINE_ITEMS = [  # title, variant, price
+    ("Linen shirt", "M / Sand", "49.90"),
+    ("Canvas tote", None, "15.00"),
+    ("Wool socks", "42-45 / Grey", "12.50"),
+    ("Leather belt", "90 cm / Brown", "39.00"),
+    ("Cotton cap", "One size / Navy", "19.90"),
+]
+ADDRESS = {
+    "first_name": "Ana",
+    "last_name": "Ruiz",
+    "address1": "Calle de Alcalá 123",
+    "address2": "3º B",
+    "city": "Madrid",
+    "province": "Madrid",
+    "province_code": "M",
+    "zip": "28009",
+    "country": "Spain",
+    "country_code": "ES",
+    "phone": "+34600111222",
+    "company": None,
+}
+
+
+def line_items(n: int) -> list[dict[str, Any]]:
+    """Checkout n's five line items."""
+    return [
         {
             "id": 40000000 + n * 10 + i,
             "variant_id": 41000000 + i,
@@ -74,30 +97,13 @@ def checkout_payload(n: int) -> dict:
             "taxable": True,
             "properties": [{"name": "gift_wrap", "value": "no"}],
         }
-        for i, (title, variant, price) in enumerate(
-            [
-                ("Linen shirt", "M / Sand", "49.90"),
-                ("Canvas tote", None, "15.00"),
-                ("Wool socks", "42-45 / Grey", "12.50"),
-                ("Leather belt", "90 cm / Brown", "39.00"),
-                ("Cotton cap", "One size / Navy", "19.90"),
-            ]
-        )
+        for i, (title, variant, price) in enumerate(LINE_ITEMS)
     ]
-    address = {
-        "first_name": "Ana",
-        "last_name": "Ruiz",
-        "address1": "Calle de Alcalá 123",
-        "address2": "3º B",
-        "city": "Madrid",
-        "province": "Madrid",
-        "province_code": "M",
-        "zip": "28009",
-        "country": "Spain",
-        "country_code": "ES",
-        "phone": "+34600111222",
-        "company": None,
-    }
+
+
+def checkout_payload(n: int) -> dict[str, Any]:
+    """A realistic checkouts/update body (~3 KB): five line items, addresses, customer."""
+    token = f"bench{n % 500:05d}{'0' * 22}"[:32]
     return {
         "id": 30000000 + n,
         "token": token,
@@ -119,7 +125,7 @@ def checkout_payload(n: int) -> dict:
         "subtotal_price": "201.20",
         "total_tax": "34.92",
         "total_discounts": "0.00",
-        "line_items": items,
+        "line_items": line_items(n),
         "shipping_lines": [{"title": "Standard", "price": "7.50", "code": "STD", "source": "shopify"}],
         "tax_lines": [{"title": "IVA", "rate": 0.21, "price": "34.92"}],
         "discount_codes": [],
@@ -133,8 +139,8 @@ def checkout_payload(n: int) -> dict:
             "accepts_marketing": True,
             "tags": "vip",
         },
-        "billing_address": address,
-        "shipping_address": address,
+        "billing_address": ADDRESS,
+        "shipping_address": ADDRESS,
     }
 
 
@@ -166,7 +172,7 @@ def free_port() -> int:
 
 def start_server(target: str, env: dict, log_path: Path, stack: contextlib.ExitStack) -> int:
     port = free_port()
-    log = stack.enter_context(open(log_path, "wb"))
+    log = stack.enter_context(log_path.open("wb"))
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
         *GUNICORN_OPTIONS,
@@ -306,35 +312,66 @@ def remove_shop(rt: Runtime, shop_id: int) -> None:
 
 
 # --- the run ------------------------------------------------------------------
+def bench_environment(base: Path, stack: contextlib.ExitStack) -> dict[str, str]:
+    """The environment both servers run in: DATABASE_URL / REDIS_URL when set, else embedded ones in `base`."""
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        embedded = connect(None, base / "redis")
+        stack.callback(embedded.shutdown)
+        redis_url = url_of(embedded)
+    return {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'bench.db'}",
+        "REDIS_URL": redis_url,
+        "RECLAIM_INSTANCE_DIR": str(base / "instance"),
+        "RECLAIM_OUTBOX_FILE": str(base / "outbox.jsonl"),
+        "RECLAIM_ENV": "development",
+    }
+
+
+def prepare_shop(rt: Runtime, stack: contextlib.ExitStack) -> int:
+    """Install the bench shop, clear what an interrupted run left, and register the clean-up."""
+    queue = rt.queue.queues[INGEST]
+    if not rt.redis.sismember("rq:queues", queue.key):  # leave RQ's registry of queues as found
+        stack.callback(lambda: queue.count or rt.redis.srem("rq:queues", queue.key))
+    with transaction(rt.sessions) as session:
+        shop_id = install_shop(session, rt.box, SHOP, "shpat_bench_token").id
+    stack.callback(remove_shop, rt, shop_id)
+    remove_bench_data(rt, shop_id)  # rows and jobs an interrupted run may have left
+    stack.callback(remove_bench_data, rt, shop_id)  # callbacks run last-in, first-out: before remove_shop
+    return shop_id
+
+
+def run_rounds(
+    real_port: int, bare_port: int, real_hooks: list[tuple[bytes, dict]], bare_hooks: list[tuple[bytes, dict]]
+) -> tuple[Result, Result]:
+    """The warm-up, then the timed rounds alternating between the servers; raises if a request failed."""
+    failures: dict[str, list[str]] = {"bare flask": [], "webhook ingest": []}
+    failures["bare flask"] += load(bare_port, bare_hooks[:WARMUP]).failures
+    failures["webhook ingest"] += load(real_port, real_hooks[:WARMUP]).failures
+    bare, real = Result(), Result()
+    for r in range(ROUNDS):  # alternate, so a busy moment on the machine hits both
+        bare.add(load(bare_port, bare_hooks[WARMUP:][r::ROUNDS]))
+        real.add(load(real_port, real_hooks[WARMUP:][r::ROUNDS]))
+
+    failures["bare flask"] += bare.failures
+    failures["webhook ingest"] += real.failures
+    for name, failed in failures.items():
+        if failed:
+            raise RuntimeError(f"{name}: {len(failed)} requests failed, first: {failed[0]}")
+    return bare, real
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reclaim-bench-") as tmp, contextlib.ExitStack() as stack:
         base = Path(tmp)
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            embedded = connect(None, base / "redis")
-            stack.callback(embedded.shutdown)
-            redis_url = url_of(embedded)
-        env = {
-            **os.environ,
-            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'bench.db'}",
-            "REDIS_URL": redis_url,
-            "RECLAIM_INSTANCE_DIR": str(base / "instance"),
-            "RECLAIM_OUTBOX_FILE": str(base / "outbox.jsonl"),
-            "RECLAIM_ENV": "development",
-        }
+        env = bench_environment(base, stack)
         settings = Settings.from_env(env)
         upgrade(settings.database_url)
         rt = Runtime.build(settings)
         stack.callback(rt.engine.dispose)
-        queue = rt.queue.queues[INGEST]
-        if not rt.redis.sismember("rq:queues", queue.key):  # leave RQ's registry of queues as found
-            stack.callback(lambda: queue.count or rt.redis.srem("rq:queues", queue.key))
-        with transaction(rt.sessions) as session:
-            shop_id = install_shop(session, rt.box, SHOP, "shpat_bench_token").id
-        stack.callback(remove_shop, rt, shop_id)
-        remove_bench_data(rt, shop_id)  # rows and jobs an interrupted run may have left
-        stack.callback(remove_bench_data, rt, shop_id)  # callbacks run last-in, first-out: before remove_shop
-        jobs_before = queue.count
+        shop_id = prepare_shop(rt, stack)
+        jobs_before = rt.queue.queues[INGEST].count
 
         real_port = start_server("_apps:real()", env, base / "real.log", stack)
         bare_port = start_server("_apps:bare()", env, base / "bare.log", stack)
@@ -342,19 +379,7 @@ def main() -> int:
         secret = settings.shopify_api_secret
         real_hooks = signed_webhooks(WARMUP + REQUESTS, secret)
         bare_hooks = signed_webhooks(WARMUP + REQUESTS, secret)
-        failures = {"bare flask": [], "webhook ingest": []}
-        failures["bare flask"] += load(bare_port, bare_hooks[:WARMUP]).failures
-        failures["webhook ingest"] += load(real_port, real_hooks[:WARMUP]).failures
-        bare, real = Result(), Result()
-        for r in range(ROUNDS):  # alternate, so a busy moment on the machine hits both
-            bare.add(load(bare_port, bare_hooks[WARMUP:][r::ROUNDS]))
-            real.add(load(real_port, real_hooks[WARMUP:][r::ROUNDS]))
-
-        failures["bare flask"] += bare.failures
-        failures["webhook ingest"] += real.failures
-        for name, failed in failures.items():
-            if failed:
-                raise RuntimeError(f"{name}: {len(failed)} requests failed, first: {failed[0]}")
+        bare, real = run_rounds(real_port, bare_port, real_hooks, bare_hooks)
         check_work_done(rt, shop_id, real_hooks, jobs_before)
 
         db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]

@@ -1,0 +1,125 @@
+"""The send job benchmark's proof that the work was really done (bench/send_job.py runs it)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Row, func, select
+
+from shop_app import runtime
+from shop_app.devtools.admin_api import AdminApiServer
+from shop_app.devtools.twilio_api import CREATE_MESSAGE, TwilioApiServer
+from shop_app.domain.models import Status
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Discount, Message, MessageEvent
+
+
+class Answered(Protocol):
+    """The jobs of a run and what they returned."""
+
+    job_ids: list[str]
+    answers: Counter[str]
+
+
+def check_work_done(
+    rt: runtime.Runtime,
+    shop_ids: list[int],
+    admin: AdminApiServer,
+    twilio: TwilioApiServer,
+    floor: Answered,
+    real: Answered,
+    admin_waits: list[float],
+    total: int,
+) -> None:
+    """Every message sent once: one Twilio create, one payment check, one code each; every job answered."""
+    problems = answer_problems(floor, real)
+    with transaction(rt.sessions) as session:
+        rows = session.execute(
+            select(
+                Message.id, Message.journey_id, Message.status, Message.attempts, Message.provider_id, Message.body
+            ).where(Message.shop_id.in_(shop_ids))
+        ).all()
+        events = session.scalar(
+            select(func.count()).select_from(MessageEvent).where(MessageEvent.shop_id.in_(shop_ids))
+        )
+        codes = dict(
+            session.execute(
+                select(Discount.journey_id, Discount.code).where(
+                    Discount.shop_id.in_(shop_ids), Discount.shopify_id.is_not(None)
+                )
+            ).all()
+        )  # created in Shopify
+    problems += row_problems(rows, events, total)
+    problems += twilio_problems(twilio, rows, total)
+    problems += admin_problems(admin, admin_waits, rows, codes, total)
+    if problems:
+        raise RuntimeError("the send jobs did not do the work:\n  - " + "\n  - ".join(problems))
+
+
+def answer_problems(floor: Answered, real: Answered) -> list[str]:
+    """Every job answered what it should: "ok" for the no-op jobs, "sent" for the send jobs."""
+    problems = []
+    if floor.answers != Counter({"ok": len(floor.job_ids)}):
+        problems.append(f"the no-op jobs answered {dict(floor.answers)}")
+    if real.answers != Counter({"sent": len(real.job_ids)}):
+        problems.append(f"the send jobs answered {dict(real.answers)}")
+    return problems
+
+
+def row_problems(rows: Sequence[Row[Any]], events: int | None, total: int) -> list[str]:
+    """One message row per message, each sent once, each with its delivery event."""
+    problems = []
+    if len(rows) != total:
+        problems.append(f"{len(rows)} message rows, not {total}")
+    unsent = [r for r in rows if r.status != Status.SENT.value or r.attempts != 1 or not r.provider_id]
+    if unsent:
+        problems.append(
+            f"{len(unsent)} messages not sent exactly once, e.g. {unsent[0].status!r} "
+            f"after {unsent[0].attempts} attempt(s)"
+        )
+    if events != total:
+        problems.append(f"{events} delivery events recorded, not {total}")
+    return problems
+
+
+def twilio_problems(twilio: TwilioApiServer, rows: Sequence[Row[Any]], total: int) -> list[str]:
+    """Twilio accepted every request, and exactly one message per row, with the row's provider id."""
+    problems = []
+    refused = twilio.refused
+    if refused:
+        problems.append(f"the Twilio server refused {len(refused)} requests, first: {refused[0].problems}")
+    not_ok = [r for r in twilio.requests if r.outcome != "ok"]
+    if not_ok:
+        problems.append(f"{len(not_ok)} Twilio requests were not answered ok, first: {not_ok[0].answer}")
+    creates = [r for r in twilio.requests if r.operation == CREATE_MESSAGE]
+    accepted = {int(m.status_callback.rsplit("/", 1)[-1]): m.sid for m in twilio.messages}  # message id -> sid
+    if len(creates) != total or len(twilio.messages) != total:
+        problems.append(f"{len(creates)} Twilio creates, {len(twilio.messages)} messages accepted, for {total} rows")
+    if accepted != {r.id: r.provider_id for r in rows}:
+        problems.append("the messages Twilio accepted are not one per row, with the row's provider id")
+    return problems
+
+
+def admin_problems(
+    admin: AdminApiServer, admin_waits: list[float], rows: Sequence[Row[Any]], codes: dict[Any, Any], total: int
+) -> list[str]:
+    """One payment check and one discount code per message, none failed or retried, each code in its message."""
+    problems = []
+    checks = admin.graphql_requests("OrdersForPaymentCheck")
+    creates = admin.graphql_requests("DiscountCodeBasicCreate")
+    failed = [r for r in admin.graphql_requests() if r.status != 200 or "errors" in r.answer]
+    if failed:
+        problems.append(f"{len(failed)} Admin API requests failed or were throttled, first: {failed[0].answer}")
+    if admin_waits:
+        problems.append(f"the Admin API client waited {len(admin_waits)} times before retrying")
+    if len(checks) != total or len(creates) != total or len(codes) != total:
+        problems.append(
+            f"{len(checks)} payment checks and {len(creates)} discount creates "
+            f"({len(codes)} codes recorded) for {total} messages"
+        )
+    without_code = [r.id for r in rows if r.journey_id not in codes or codes[r.journey_id] not in (r.body or "")]
+    if without_code:
+        problems.append(f"{len(without_code)} messages went out without their own code")
+    return problems
