@@ -187,7 +187,8 @@ class SmtpTransport(EmailTransport):
     def deliver(self, payload: EmailMessage) -> SendResult:
         try:
             with self._connect() as smtp:
-                smtp.sock.settimeout(self.send_timeout)
+                if smtp.sock is not None:  # always set: SMTP(host, ...) connects in its constructor
+                    smtp.sock.settimeout(self.send_timeout)
                 smtp.ehlo()
                 if not self.implicit_tls:
                     if smtp.has_extn("starttls"):

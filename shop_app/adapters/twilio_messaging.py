@@ -173,7 +173,7 @@ class _RecordingHttpClient(TwilioHttpClient):
         super().__init__(pool_connections=True)
         # requests takes (connect, read); HttpClient's own check only accepts one number, so the
         # pair is set after it ran (TwilioHttpClient.request uses self.timeout unchecked).
-        self.timeout = timeout  # type: ignore[assignment]
+        self.timeout = timeout
         self._local = threading.local()
 
     def request(self, *args, **kwargs) -> Response:

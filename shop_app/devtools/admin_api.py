@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import itertools
 import secrets
 import threading
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, jsonify, request
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
@@ -618,18 +619,17 @@ class _Root:
         self.typename = "Mutation" if mutation else "QueryRoot"
 
     def field(self, name: str, args: dict) -> Any:
-        resolvers = {
-            False: {
-                "shop": self.shop_,
-                "codeDiscountNodeByCode": self.code_by_code,
-                "orders": self.orders,
-                "customers": self.customers,
-            },
-            True: {
-                "discountCodeBasicCreate": self.basic_create,
-                "discountCodeFreeShippingCreate": self.free_shipping_create,
-            },
-        }[self.mutation]
+        queries: dict[str, Callable[..., Any]] = {
+            "shop": self.shop_,
+            "codeDiscountNodeByCode": self.code_by_code,
+            "orders": self.orders,
+            "customers": self.customers,
+        }
+        mutations: dict[str, Callable[..., Any]] = {
+            "discountCodeBasicCreate": self.basic_create,
+            "discountCodeFreeShippingCreate": self.free_shipping_create,
+        }
+        resolvers = mutations if self.mutation else queries
         if name not in resolvers:
             raise _DevError(f"{self.typename}.{name} is not modelled")
         return resolvers[name](**args)
@@ -668,7 +668,7 @@ class _Root:
         orders = list(self.shop.orders)
         if query:
             tree = search_syntax.parse(query)
-            orders = [o for o in orders if search_syntax.evaluate(tree, lambda term, o=o: _order_matches(o, term))]
+            orders = [o for o in orders if search_syntax.evaluate(tree, functools.partial(_order_matches, o))]
         key = {
             None: lambda o: int(o.id.rsplit("/", 1)[1]),
             "ID": lambda o: int(o.id.rsplit("/", 1)[1]),
@@ -691,9 +691,7 @@ class _Root:
         customers = list(self.shop.customers)
         if query:
             tree = search_syntax.parse(query)
-            customers = [
-                c for c in customers if search_syntax.evaluate(tree, lambda term, c=c: _customer_matches(c, term))
-            ]
+            customers = [c for c in customers if search_syntax.evaluate(tree, functools.partial(_customer_matches, c))]
         if sortKey not in (None, "ID"):
             raise _DevError(f"customers sortKey {sortKey} is not modelled")
         customers.sort(key=lambda c: int(c.id.rsplit("/", 1)[1]), reverse=bool(reverse))
@@ -949,8 +947,8 @@ def _project(
         else:
             if isinstance(selection, FragmentSpreadNode):
                 fragment: InlineFragmentNode | FragmentDefinitionNode = fragments[selection.name.value]
-            else:
-                fragment = selection
+            else:  # the one other kind of selection
+                fragment = cast(InlineFragmentNode, selection)
             condition = fragment.type_condition.name.value if fragment.type_condition else None
             if condition is None or isinstance(value, _Root) or condition == value.get("__typename"):
                 out.update(_project(fragment.selection_set, value, fragments, variables))

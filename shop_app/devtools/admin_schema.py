@@ -18,6 +18,7 @@ from typing import Any
 from graphql import (
     DocumentNode,
     GraphQLError,
+    GraphQLScalarType,
     GraphQLSchema,
     OperationDefinitionNode,
     build_schema,
@@ -166,7 +167,8 @@ _SCALARS = {"DateTime": _parse_datetime, "Decimal": _parse_decimal, "Money": _pa
 def _strict_scalars(schema: GraphQLSchema) -> None:
     for name, parser in _SCALARS.items():
         scalar = schema.type_map.get(name)
-        if scalar is not None:
-            # graphql-core 3.2 calls parse_value; 3.3 calls coerce_input_value.
+        if isinstance(scalar, GraphQLScalarType):
+            # graphql-core 3.2 calls parse_value; 3.3 calls coerce_input_value. parse_value is a
+            # method in 3.3: replacing it on the instance is what GraphQLScalarType(parse_value=...) does.
             scalar.parse_value = parser  # type: ignore[method-assign]
-            scalar.coerce_input_value = parser  # type: ignore[attr-defined]
+            scalar.coerce_input_value = parser

@@ -11,8 +11,12 @@ with MyServer() as server:
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -25,7 +29,7 @@ class QuietHandler(WSGIRequestHandler):
 
 class BackgroundServer:
     thread_name = "dev-server"
-    app = None  # the WSGI app, set by the subclass
+    app: WSGIApplication | None = None  # the WSGI app, set by the subclass
     _host: str = "127.0.0.1"
     _port: int = 0
     _server: BaseWSGIServer | None = None

@@ -98,7 +98,7 @@ OPT_OUT_KEYWORDS: dict[str, str] = {
 }
 
 # Which spec problems Twilio reports with which code (first problem wins); the rest are 20001.
-_PARAMETER_CODES = {
+_PARAMETER_CODES: dict[tuple[str | None, str], int] = {
     ("To", "required"): 21604,
     ("To", "invalid"): 21211,
     ("From", "invalid"): 21212,

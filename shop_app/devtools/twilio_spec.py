@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator, FormatChecker
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,7 @@ class TwilioSpec:
                     for name, schema in document.get("components", {}).get("schemas", {}).items()
                 }
                 self._schemas[(api, strict)] = components
-                resources.append(
-                    (uri, Resource(contents={"components": {"schemas": components}}, specification=DRAFT7))
-                )
+                resources.append((uri, DRAFT7.create_resource({"components": {"schemas": components}})))
         self.registry: Registry = Registry().with_resources(resources)
         self.operations: list[Operation] = [
             op for api, document in documents.items() for op in self._operations(api, document)

@@ -112,7 +112,7 @@ def parse_sendgrid_event(raw: Any) -> EmailEvent:
     )
 
 
-def _describe(name: str, kind: str, raw: dict) -> tuple[str, str | None, bool]:
+def _describe(name: str, kind: str, raw: dict[str, Any]) -> tuple[str, str | None, bool]:
     """(detail, suppression reason or None, revokes consent)."""
     reason = _text(raw.get("reason"))
     response = _text(raw.get("response"))
@@ -173,7 +173,7 @@ def _scrub(text: str, email: str | None) -> str:
     return re.sub(re.escape(email), "<recipient>", text, flags=re.IGNORECASE)
 
 
-def _key(raw: dict) -> str:
+def _key(raw: dict[str, Any]) -> str:
     event_id = raw.get("sg_event_id")
     if isinstance(event_id, str) and 0 < len(event_id) <= 128:
         return event_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, overload
 
 from shop_app.domain.models import Checkout, LineItem, Order
 
@@ -15,6 +15,16 @@ _NAME_ID = re.compile(r"^#?(\d{1,30})$")
 
 class PayloadProblem(ValueError):
     """The body is JSON but not a usable Shopify resource; the message says why."""
+
+
+#: A JSON object as it came in a webhook body.
+JsonObject = dict[str, Any]
+
+
+@overload
+def parse_time(value: Any, field: str, *, required: Literal[True] = True) -> datetime: ...
+@overload
+def parse_time(value: Any, field: str, *, required: bool) -> datetime | None: ...
 
 
 def parse_time(value: Any, field: str, *, required: bool = True) -> datetime | None:
@@ -78,13 +88,13 @@ def _id(value: Any) -> str | None:
     return _text(value, 64)
 
 
-def _require_object(data: Any) -> dict:
+def _require_object(data: Any) -> JsonObject:
     if not isinstance(data, dict):
         raise PayloadProblem("the body must be a JSON object")
     return data
 
 
-def _first_name(data: dict) -> str | None:
+def _first_name(data: JsonObject) -> str | None:
     for source in (data.get("customer"), data.get("billing_address"), data.get("shipping_address")):
         if isinstance(source, dict) and _text(source.get("first_name")):
             return _text(source.get("first_name"), 80)
@@ -114,7 +124,7 @@ def _line_items(raw: Any) -> tuple[LineItem, ...]:
     return tuple(items)
 
 
-def checkout_id_of(data: dict) -> str | None:
+def checkout_id_of(data: JsonObject) -> str | None:
     """The checkout's numeric id: `id` when sent, else the digits of `name` ("#981820079255243537").
 
     The 2026-07 sample omits `id` but checkouts/delete carries only `id` and `cart_token`,

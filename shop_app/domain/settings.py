@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from shop_app.domain.models import Channel
 from shop_app.domain.validation import FieldError, ValidationError
@@ -36,6 +36,7 @@ DEFAULT_DAYS_DOCUMENT = {
     for day, windows in zip(WEEKDAYS, DEFAULT_DAYS, strict=True)
 }
 _CODE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,18 @@ class Incentive:
     def offered(self) -> bool:
         return self.type != "none"
 
+    @property
+    def amount(self) -> Decimal:
+        """The value of a percentage or fixed-amount incentive (those always have one)."""
+        if self.value is None:
+            raise ValueError(f"a {self.type} incentive without a value")
+        return self.value
+
     def describe(self, currency: str, language: str = "en") -> str:
         """The offer as the customer reads it: "10% off", "5.00 EUR off", "envío gratis"."""
         spanish = language == "es"
         if self.type == "percentage":
-            amount = f"{self.value.normalize():f}"
+            amount = f"{self.amount.normalize():f}"
             return f"{amount} % de descuento" if spanish else f"{amount}% off"
         if self.type == "fixed_amount":
             amount = " ".join(part for part in (f"{self.value:.2f}", currency) if part)
@@ -64,7 +72,7 @@ class Incentive:
             return "envío gratis" if spanish else "free shipping"
         return ""
 
-    def to_document(self) -> dict:
+    def to_document(self) -> dict[str, Any]:
         return {
             "type": self.type,
             "value": None if self.value is None else float(self.value),
@@ -169,11 +177,11 @@ class ShopSettings:
             reader.fail("tone", "must be one of " + ", ".join(TONES))
             tone = TONES[0]
 
-        if errors:
+        if errors or windows is None:  # windows is None only when parsing them recorded errors
             raise ValidationError(errors)
         return cls(first, whatsapp, prime, windows, windowed, email_consent, whatsapp_consent, tone)
 
-    def to_document(self) -> dict:
+    def to_document(self) -> dict[str, Any]:
         return {
             "recovery": {
                 "first": {
@@ -209,8 +217,8 @@ class ShopSettings:
             return [weak + " (it offers nothing, the first offers " + first.describe("") + ")"]
         if prime.type == first.type == "free_shipping":
             return [weak + " (both offer free shipping)"]
-        if prime.type == first.type and prime.value <= first.value:
-            return [weak + f" ({prime.value.normalize():f} is not more than {first.value.normalize():f})"]
+        if prime.type == first.type and prime.amount <= first.amount:
+            return [weak + f" ({prime.amount.normalize():f} is not more than {first.amount.normalize():f})"]
         return []
 
 
@@ -223,39 +231,45 @@ class _Reader:
     def fail(self, field: str, message: str) -> None:
         self.errors.append(FieldError(field, message))
 
-    def obj(self, value: Any, field: str) -> dict:
+    def obj(self, value: Any, field: str) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
         self.fail(field, "must be an object")
         return {}
 
-    def no_extra(self, value: dict, field: str, allowed: set[str]) -> None:
+    def no_extra(self, value: dict[str, Any], field: str, allowed: set[str]) -> None:
         for key in sorted(set(value) - allowed, key=str):
             self.fail(f"{field}.{key}", "unknown setting")
 
-    def boolean(self, doc: dict, key: str, where: str, default: bool) -> bool:
+    def boolean(self, doc: dict[str, Any], key: str, where: str, default: bool) -> bool:
         value = doc.get(key, default)
         if not isinstance(value, bool):
             self.fail(f"{where}.{key}", "must be true or false")
             return default
         return value
 
-    def integer(self, doc: dict, key: str, where: str, default: int, low: int, high: int) -> int:
+    def integer(self, doc: dict[str, Any], key: str, where: str, default: int, low: int, high: int) -> int:
         value = doc.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.fail(f"{where}.{key}", f"must be a whole number from {low} to {high}")
             return default
         return value
 
-    def choice(self, doc: dict, key: str, where: str, default: Any, allowed: tuple) -> Any:
+    def choice(self, doc: dict[str, Any], key: str, where: str, default: _T, allowed: tuple[_T, ...]) -> _T:
         value = doc.get(key, default)
         if isinstance(value, bool) or type(value) is not type(allowed[0]) or value not in allowed:
             self.fail(f"{where}.{key}", "must be one of " + ", ".join(str(a) for a in allowed))
             return default
-        return value
+        return value  # one of `allowed`, of the same type
 
     def channels(
-        self, doc: dict, key: str, where: str, default: tuple, allowed: tuple, allow_empty: bool = False
+        self,
+        doc: dict[str, Any],
+        key: str,
+        where: str,
+        default: tuple[Channel, ...],
+        allowed: tuple[Channel, ...],
+        allow_empty: bool = False,
     ) -> tuple[Channel, ...]:
         value = doc.get(key, [c.value for c in default])
         names = [c.value for c in allowed]
@@ -305,7 +319,8 @@ class _Reader:
             limit = "between 0 and 100" if kind == "percentage" else "more than 0"
             self.fail(field, f"must be {limit}")
             return None
-        if amount.as_tuple().exponent < -2 or amount > MAX_AMOUNT:
+        exponent = amount.as_tuple().exponent  # an int: the amount is finite
+        if not isinstance(exponent, int) or exponent < -2 or amount > MAX_AMOUNT:
             self.fail(field, f"must have at most 2 decimal places and be at most {MAX_AMOUNT}")
             return None
         return amount
