@@ -29,9 +29,7 @@ def record_consent(
     profile_id: int | None = None,
 ) -> Consent:
     """Keep the latest consent for (shop, channel, address); an older statement never overwrites a newer one."""
-    row = session.scalar(
-        select(Consent).where(Consent.shop_id == shop_id, Consent.channel == channel, Consent.address == address)
-    )
+    row = _row(session, shop_id, channel, address)
     state = "granted" if granted else "revoked"
     if row is None:
         try:
@@ -47,12 +45,10 @@ def record_consent(
                 )
                 session.add(row)
             return row
-        except IntegrityError:
-            row = session.scalar(
-                select(Consent).where(
-                    Consent.shop_id == shop_id, Consent.channel == channel, Consent.address == address
-                )
-            )
+        except IntegrityError:  # recorded concurrently: apply this statement to that row
+            row = _row(session, shop_id, channel, address)
+            if row is None:  # the row that won the insert is gone again
+                raise
     if at >= row.recorded_at:
         row.state, row.source, row.recorded_at = state, source, at
         if profile_id is not None:
@@ -63,6 +59,10 @@ def record_consent(
 def consent_state(session: Session, shop_id: int, channel: str, address: str | None) -> Consent | None:
     if not address:
         return None
+    return _row(session, shop_id, channel, address)
+
+
+def _row(session: Session, shop_id: int, channel: str, address: str) -> Consent | None:
     return session.scalar(
         select(Consent).where(Consent.shop_id == shop_id, Consent.channel == channel, Consent.address == address)
     )

@@ -1,19 +1,23 @@
-"""The suppression list: who may not be contacted, and why (consent records: consents.py).
+"""The suppression list: who may not be contacted, and why (consent records: consent_records.py).
 
-Every send honours the suppression list (jobs/send.py). Rows are per shop, channel
-and address; an erased customer's opt-out survives only as a keyed hash of the
-address (privacy.py), so lookups try both forms.
+Every send honours it. Rows are per shop, channel and address; an erased customer's opt-out
+survives only as a keyed hash of the address (privacy.py), so lookups try both forms.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop_app.compliance.consent_records import consent_state, record_consent  # noqa: F401 - one place to import both from
+from shop_app.compliance.consent_records import consent_state, record_consent
 from shop_app.compliance.privacy import address_hash
 from shop_app.storage.tables import Suppression
+
+#: The consent functions are importable from here too: one place for "may we contact them?".
+__all__ = ["consent_state", "lift", "record_consent", "suppress", "suppression_reason"]
 
 
 def _forms(secret_key: str, address: str) -> list[str]:
@@ -58,4 +62,4 @@ def lift(session: Session, secret_key: str, shop_id: int, channel: str, address:
             Suppression.address.in_(_forms(secret_key, address)),
         )
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0  # a DELETE's result is a CursorResult
