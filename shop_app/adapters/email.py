@@ -1,14 +1,8 @@
 """Email providers behind the channel interface: SMTP (any server) and SendGrid.
 
-Shaped like django-anymail (style.md §4): `EmailTransport.send_email` owns the flow
-(check the spec → build the provider payload → deliver → one normalized SendResult)
-and each provider fills in `build_payload` and `deliver`. Providers never raise for
-a delivery problem; they answer SENT, FAILED_PERMANENT or FAILED_TRANSIENT with the
-provider's own words kept in `detail`. Retrying is the send job's business.
-
-Every email is subscription mail (RFC 8058 / Gmail 2024 rules): it carries
-`List-Unsubscribe` with an https link (+ optional mailto), `List-Unsubscribe-Post`,
-and the same link visibly in both the text and the HTML part.
+Every email is subscription mail (RFC 8058 / Gmail 2024 rules): `build_email` gives it
+`List-Unsubscribe` with an https link (+ optional mailto), `List-Unsubscribe-Post`, and
+`check_spec` wants the same link visible in both the text and the HTML part.
 """
 
 from __future__ import annotations
@@ -101,6 +95,11 @@ def build_email(spec: EmailMessageSpec) -> EmailMessage:
 
 class EmailTransport:
     """Template method: subclasses give `build_payload` and `deliver`.
+
+    Shaped like django-anymail: `send_email` owns the flow (check the spec → build the provider
+    payload → deliver → one normalized SendResult). Providers never raise for a delivery problem;
+    they answer SENT, FAILED_PERMANENT or FAILED_TRANSIENT with the provider's own words kept in
+    `detail`. Retrying is the send job's business.
 
     `compose` turns the channel interface's OutgoingMessage into a spec (shop name,
     reply-to and unsubscribe link live with the caller), so `send` fits `Transport`.

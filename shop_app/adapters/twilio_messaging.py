@@ -1,18 +1,5 @@
 """Twilio SMS and WhatsApp behind the channel interface, plus Twilio's Content API and webhooks.
 
-`TwilioTransport.send` turns one OutgoingMessage into one `Messages.json` create and one
-normalized SendResult (contract ../shared/contracts/channels.md §1–2):
-
-- SMS goes to an E.164 number from the account's Messaging Service (preferred: sender pool,
-  Advanced Opt-Out) or its own number, with a ValidityPeriod and our status callback.
-- WhatsApp goes only through an approved template (ContentSid + ContentVariables). Every
-  recovery message is business-initiated and we never know whether the customer's 24-hour
-  window is open, so a message without a template is refused here, before any HTTP call.
-- Twilio's refusals become FAILED_PERMANENT (with a Rejection the send job acts on when the
-  address itself is the problem) or FAILED_TRANSIENT (429, 5xx, no connection). A timeout
-  *after* the request left us is not a failure we can name: the message may exist at Twilio,
-  so the exception propagates and the send job records `unknown` instead of sending twice.
-
 The SDK client is built with explicit region/edge, so TWILIO_REGION / TWILIO_EDGE in the
 environment can never rewrite the host (they turned 127.0.0.1 into 127.ie1.0.1 in a probe).
 """
@@ -238,6 +225,18 @@ class TwilioTransport:
     # --- sending ------------------------------------------------------------------------------
 
     def send(self, message: OutgoingMessage) -> SendResult:
+        """One `Messages.json` create, answered as one normalized SendResult.
+
+        - SMS goes to an E.164 number from the account's Messaging Service (preferred: sender pool,
+          Advanced Opt-Out) or its own number, with a ValidityPeriod and our status callback.
+        - WhatsApp goes only through an approved template (ContentSid + ContentVariables). Every
+          recovery message is business-initiated and we never know whether the customer's 24-hour
+          window is open, so a message without a template is refused here, before any HTTP call.
+        - Twilio's refusals become FAILED_PERMANENT (with a Rejection the send job acts on when the
+          address itself is the problem) or FAILED_TRANSIENT (429, 5xx, no connection). A timeout
+          *after* the request left us is not a failure we can name: the message may exist at Twilio,
+          so the exception propagates and the send job records `unknown` instead of sending twice.
+        """
         if message.channel not in ("sms", "whatsapp"):
             raise ValueError(f"TwilioTransport sends sms and whatsapp, not {message.channel!r}")
         params = self.message_params(message)

@@ -1,17 +1,6 @@
 """Browser push (RFC 8030/8291/8292) behind the channel interface, through pywebpush.
 
-What pywebpush does not do for us (channels.md §4.2), and this module does:
-
-- It sends `TTL: 0` unless told otherwise, so a browser that is offline for a
-  moment never gets the reminder. We always send a real TTL.
-- It fills `aud` and `exp` into the claims dict it is given, in place. One dict
-  reused for two push services keeps the first one's `aud`, and the second
-  answers 401/403. Every send builds a fresh dict.
-- `Urgency` and `Topic` are plain headers. The Topic must be ≤ 32 characters of
-  the URL-safe base64 alphabet, so we hash the message's topic into that shape.
-- Any answer above 202 raises; we turn every answer (and every network error)
-  into one SendResult and never raise for a delivery problem. Retrying is the
-  send job's business, as for email.
+`PushTransport` lists what pywebpush does not do for us, and this module does.
 """
 
 from __future__ import annotations
@@ -185,6 +174,18 @@ class PushTransport:
 
     `private_key` is the VAPID private key from `generate_vapid_keys` (shop_app.channels.push_subscriptions keeps
     it); `contact` is the VAPID `sub` (mailto: or https:), where push services can reach us.
+
+    What pywebpush does not do for us, and this does:
+
+    - It sends `TTL: 0` unless told otherwise, so a browser that is offline for a moment never
+      gets the reminder. We always send a real TTL.
+    - It fills `aud` and `exp` into the claims dict it is given, in place. One dict reused for two
+      push services keeps the first one's `aud`, and the second answers 401/403. Every send builds
+      a fresh dict.
+    - `Urgency` and `Topic` are plain headers. The Topic must be ≤ 32 characters of the URL-safe
+      base64 alphabet, so we hash the message's topic into that shape.
+    - Any answer above 202 raises; we turn every answer (and every network error) into one
+      SendResult and never raise for a delivery problem. Retrying is the send job's business.
     """
 
     esp_name = "webpush"

@@ -1,22 +1,7 @@
-"""A development Shopify Admin API for tests and `reclaim demo` — never for production.
+"""A development Shopify Admin API (OAuth grants and GraphQL) for tests and `reclaim demo`, never for production.
 
-    with AdminApiServer() as server:              # 127.0.0.1, a free port, a background thread
-        settings = settings.with_overrides(shopify_admin_base_url=server.admin_base_url)
-        token = server.issue_token("demo-shop.myshopify.com")
-        server.add_order("demo-shop.myshopify.com", checkout_token="abc", email="a@b.com")
-        server.inject_status(503, count=2, retry_after=1)
-        ...
-        server.graphql_requests("DiscountCodeBasicCreate")   # what the app sent
-
-Routes (the shop is the first path segment, so the base URL template is
-`http://127.0.0.1:PORT/{shop}`):
-    POST /{shop}/admin/oauth/access_token         token exchange, authorization code, refresh
-    POST /{shop}/admin/api/{version}/graphql.json the documents the app uses
-
-Every GraphQL request is parsed, validated and its variables coerced against the
-pinned schema (see admin_schema.py) and refused with `errors` like Shopify when it
-does not fit. Answers are projected from in-memory state onto the request's selection
-set, so a field the app reads but did not ask for is missing here as it would be there.
+`AdminApiServer` says how to drive it; its GraphQL requests are checked against the pinned schema
+(admin_schema.py).
 """
 
 from __future__ import annotations
@@ -156,6 +141,27 @@ class _DevError(Exception):
 
 
 class AdminApiServer(BackgroundServer):
+    """Shopify's OAuth and GraphQL Admin endpoints on 127.0.0.1 (a free port), served from a thread.
+
+        with AdminApiServer() as server:
+            settings = settings.with_overrides(shopify_admin_base_url=server.admin_base_url)
+            token = server.issue_token("demo-shop.myshopify.com")
+            server.add_order("demo-shop.myshopify.com", checkout_token="abc", email="a@b.com")
+            server.inject_status(503, count=2, retry_after=1)
+            ...
+            server.graphql_requests("DiscountCodeBasicCreate")   # what the app sent
+
+    Routes (the shop is the first path segment, so the base URL template is
+    `http://127.0.0.1:PORT/{shop}`):
+        POST /{shop}/admin/oauth/access_token         token exchange, authorization code, refresh
+        POST /{shop}/admin/api/{version}/graphql.json the documents the app uses
+
+    Every GraphQL request is parsed, validated and its variables coerced against the schema,
+    and refused with `errors` like Shopify when it does not fit. Answers are projected from
+    in-memory state onto the request's selection set, so a field the app reads but did not ask
+    for is missing here as it would be there.
+    """
+
     thread_name = "dev-admin-api"
 
     def __init__(

@@ -1,15 +1,5 @@
 """Shopify's search query syntax (https://shopify.dev/docs/api/usage/search-syntax), parsed
 strictly for the development Admin API server.
-
-    Query      = Term { [ whitespace Connective ] whitespace Term }
-    Connective = "AND" | "OR"            (no connective means AND)
-    Term       = [ Modifier ] ( "(" Query ")" | [ name Comparator ] value )
-    Modifier   = "-" | "NOT" whitespace
-    Comparator = ":" | ":<" | ":>" | ":<=" | ":>="
-    value      = a name, or a single- or double-quoted string (backslash escapes)
-
-AND binds tighter than OR. Shopify shrugs off what it cannot parse; this parser
-refuses it, so a malformed query string from the app fails a test instead.
 """
 
 from __future__ import annotations
@@ -44,6 +34,18 @@ Node = Term | Group
 
 
 def parse(text: str) -> Node:
+    """The query's tree; raises SearchSyntaxError for anything outside this grammar:
+
+        Query      = Term { [ whitespace Connective ] whitespace Term }
+        Connective = "AND" | "OR"            (no connective means AND)
+        Term       = [ Modifier ] ( "(" Query ")" | [ name Comparator ] value )
+        Modifier   = "-" | "NOT" whitespace
+        Comparator = ":" | ":<" | ":>" | ":<=" | ":>="
+        value      = a name, or a single- or double-quoted string (backslash escapes)
+
+    AND binds tighter than OR. Shopify shrugs off what it cannot parse; this parser refuses it,
+    so a malformed query string from the app fails a test instead.
+    """
     parser = _Parser(text)
     node = parser.query(nested=False)
     parser.skip_space()

@@ -1,29 +1,7 @@
-"""A development Twilio for tests and `reclaim demo` — never for production.
+"""A development Twilio (the Messages and Content APIs) for tests and `reclaim demo`, never for production.
 
-    with TwilioApiServer() as server:              # 127.0.0.1, a free port, a background thread
-        transport = TwilioTransport(server.account(messaging_service_sid=MG),
-                                    api_base=server.api_base, content_base=server.content_base)
-        server.fail_for(to="+34600000001", code=21610)          # that recipient opted out
-        server.fail_next(status=429, code=20429, retry_after=2)  # the next request is throttled
-        ...
-        server.messages                      # what Twilio accepted, with the parameters as sent
-        server.refused                       # requests Twilio would have refused as invalid
-        url, params, signature = server.status_callback(sid, "delivered")
-
-It speaks the two APIs a recovery sender uses, on one port (their paths do not overlap):
-    api.twilio.com      POST /2010-04-01/Accounts/{AccountSid}/Messages.json        create a message
-                        GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json  fetch it
-    content.twilio.com  POST /v1/Content, GET /v1/Content/{Sid}                      templates
-                        POST /v1/Content/{ContentSid}/ApprovalRequests/whatsapp      submit to Meta
-                        GET  /v1/Content/{Sid}/ApprovalRequests                      Meta's verdict
-
-Every request needs HTTP Basic auth with this server's account. When Twilio's OpenAPI specs
-are found (../shared/fixtures/twilio, see twilio_spec.py), every request is also checked
-against them — operation, path parameters, body parameters and their types, the spec's
-`x-twilio` conditional groups — and answers are checked against the documented response
-schemas. Twilio's own rules that no spec states (Body and ContentSid never together, the
-WhatsApp 24-hour window, 1,600-character values, STOP) apply with or without the spec.
-Refusals answer like Twilio: HTTP 400 `{"code", "message", "more_info", "status"}`.
+`TwilioApiServer` says how to drive it; its requests are checked against Twilio's OpenAPI specs
+when twilio_spec.py finds them.
 """
 
 from __future__ import annotations
@@ -209,6 +187,33 @@ class _Answer:
 
 
 class TwilioApiServer(BackgroundServer):
+    """Twilio's Messages and Content APIs on 127.0.0.1 (a free port), served from a thread.
+
+        with TwilioApiServer() as server:
+            transport = TwilioTransport(server.account(messaging_service_sid=MG),
+                                        api_base=server.api_base, content_base=server.content_base)
+            server.fail_for(to="+34600000001", code=21610)          # that recipient opted out
+            server.fail_next(status=429, code=20429, retry_after=2)  # the next request is throttled
+            ...
+            server.messages                      # what Twilio accepted, with the parameters as sent
+            server.refused                       # requests Twilio would have refused as invalid
+            url, params, signature = server.status_callback(sid, "delivered")
+
+    The two APIs share the port (their paths do not overlap):
+        api.twilio.com      POST /2010-04-01/Accounts/{AccountSid}/Messages.json        create a message
+                            GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json  fetch it
+        content.twilio.com  POST /v1/Content, GET /v1/Content/{Sid}                      templates
+                            POST /v1/Content/{ContentSid}/ApprovalRequests/whatsapp      submit to Meta
+                            GET  /v1/Content/{Sid}/ApprovalRequests                      Meta's verdict
+
+    Every request needs HTTP Basic auth with this server's account. With the specs loaded, every
+    request is checked against them (operation, path and body parameters and their types, the
+    `x-twilio` conditional groups) and so is every answer. Twilio's own rules that no spec states
+    (Body and ContentSid never together, the WhatsApp 24-hour window, 1,600-character values,
+    STOP) apply either way. Refusals answer like Twilio: HTTP 400 `{"code", "message",
+    "more_info", "status"}`.
+    """
+
     thread_name = "dev-twilio-api"
 
     def __init__(

@@ -1,18 +1,7 @@
-"""Twilio's pinned OpenAPI specs (../shared/fixtures/twilio), loaded once per process, and request checks.
+"""Twilio's pinned OpenAPI specs, loaded once per process, and the request checks of the development Twilio.
 
-The development Twilio server (twilio_api.py) asks this module whether a request is one
-Twilio would take: the operation exists, the path parameters fit, the body has only known
-parameters of the right types, and the spec's `x-twilio.conditional` groups (a vendor
-extension no schema validator knows: "one of From/MessagingServiceSid") are satisfied.
-
-OpenAPI 3.0 schemas are not quite JSON Schema: `nullable` becomes a "null" type here, and
-`$ref`s are pointed at a registry so any sub-schema can be validated on its own. Request
-schemas are made strict (`additionalProperties: false` wherever properties are listed), so a
-misspelt parameter is refused instead of silently ignored; response schemas stay open,
-because Twilio adds fields without notice.
-
-The spec files live only in ../shared (never copied into the project). Where they are
-absent the development server runs without validation and says so.
+The spec files are read from ../shared/fixtures/twilio (never copied into the project); where they
+are absent the development server runs without validation and says so.
 """
 
 from __future__ import annotations
@@ -133,7 +122,13 @@ class Operation:
 
 
 class TwilioSpec:
-    """The operations of both specs, with validators built on demand."""
+    """The operations of both specs, with validators built on demand.
+
+    It tells the development server whether a request is one Twilio would take: the operation
+    exists, the path parameters fit, the body has only known parameters of the right types, and
+    the spec's `x-twilio.conditional` groups (a vendor extension no schema validator knows: "one
+    of From/MessagingServiceSid") are satisfied.
+    """
 
     def __init__(self, documents: dict[str, dict]):
         self._raw = documents
@@ -309,7 +304,13 @@ _SUBSCHEMA_KEYS = ("items", "additionalProperties", "allOf", "anyOf", "oneOf", "
 
 
 def _convert(schema: Any, uri: str, strict: bool) -> Any:
-    """OpenAPI 3.0 → JSON Schema draft 7: nullable types, absolute `$ref`s, strict request objects."""
+    """OpenAPI 3.0 → JSON Schema draft 7: nullable types, absolute `$ref`s, strict request objects.
+
+    `nullable` becomes a "null" type, and `$ref`s point into the registry so any sub-schema can be
+    validated on its own. Request schemas are strict (`additionalProperties: false` wherever
+    properties are listed), so a misspelt parameter is refused instead of silently ignored; response
+    schemas stay open, because Twilio adds fields without notice.
+    """
     if isinstance(schema, list):
         return [_convert(item, uri, strict) for item in schema]
     if not isinstance(schema, dict):

@@ -1,21 +1,6 @@
-"""SendGrid's event webhook in our own words. Pure.
+"""SendGrid's event webhook in our own words: one event object becomes an `EmailEvent`. Pure.
 
-SendGrid posts a JSON array of events; each is one flat object with `email, timestamp,
-event, sg_event_id, sg_message_id`, event-specific fields (`reason`, `status`, `type`,
-`response`, `url`, …) and our custom args at the top level (`reclaim_message_id`,
-`reclaim_shop`, set by adapters/email.py). This module turns one such object into an
-`EmailEvent`: a kind from our closed vocabulary (the statuses of domain.delivery plus
-`complained`, `unsubscribed` and `unknown`, after anymail's EventType), a readable
-detail, and whether the address must be suppressed. Deciding which Message it belongs
-to, and whether to believe that, is the webhook's job.
-
-Suppression follows what the event says about the *address*, not about this one
-message: a hard bounce, a spam report, an unsubscribe, and a drop because SendGrid
-already lists the address (bounced, unsubscribed, spam-reporting, invalid) suppress;
-a bounce of type `blocked` (the receiving server refused us — reputation, content —
-not the address) and a drop for our own reasons (spam content, bad header) do not.
-Consent is revoked only for what the person did (spam report, unsubscribe, or a drop
-that records one): a bounce says nothing about their wishes.
+Deciding which Message an event belongs to, and whether to believe that, is the webhook's job.
 """
 
 from __future__ import annotations
@@ -90,6 +75,13 @@ def decode_batch(body: bytes) -> list[Any]:
 
 
 def parse_sendgrid_event(raw: Any) -> EmailEvent:
+    """One element of SendGrid's array: a flat object with `email, timestamp, event, sg_event_id,
+    sg_message_id`, event-specific fields (`reason`, `status`, `type`, `response`, `url`, …) and our
+    custom args (`reclaim_message_id`, `reclaim_shop`, set by adapters/email.py) at the top level.
+
+    The kind comes from our closed vocabulary (the statuses of domain.delivery plus `complained`,
+    `unsubscribed` and `unknown`, after anymail's EventType); see `_describe` for suppression.
+    """
     if not isinstance(raw, dict):
         raise InvalidEvent("an event must be a JSON object")
     name = raw.get("event")
@@ -113,7 +105,14 @@ def parse_sendgrid_event(raw: Any) -> EmailEvent:
 
 
 def _describe(name: str, kind: str, raw: dict[str, Any]) -> tuple[str, str | None, bool]:
-    """(detail, suppression reason or None, revokes consent)."""
+    """(detail, suppression reason or None, revokes consent).
+
+    Suppression follows what the event says about the *address*: a hard bounce, a spam report, an
+    unsubscribe, or a drop because SendGrid already lists the address suppress; a `blocked` bounce
+    (the receiving server refused us, not the address) and a drop for our own reasons do not.
+    Consent is revoked only for what the person did (spam report, unsubscribe, or a drop that
+    records one): a bounce says nothing about their wishes.
+    """
     reason = _text(raw.get("reason"))
     response = _text(raw.get("response"))
     status = _text(raw.get("status"))

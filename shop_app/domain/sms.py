@@ -1,20 +1,7 @@
-"""SMS length: which encoding a text needs and how many segments it is billed as.
+"""SMS length: which encoding a text needs and how many segments it is billed as. Pure.
 
-GSM 03.38 (GSM-7) packs 160 septets into one SMS; a concatenated message loses 7 septets per
-part to the user-data header, leaving 153. Extension-table characters (``^{}\\[~]|€`` and form
-feed) are sent as ESC + char, so they cost two septets. A single character outside GSM-7 (an
-emoji, a curly quote, á/í/ó/ú…) switches the whole text to UCS-2: 70 UTF-16 code units alone,
-67 per part, and characters beyond the BMP (most emoji) take two code units.
-
-A character that does not fit whole in the current part starts the next one: an escape pair or
-a surrogate pair is never split across parts (what handsets and Twilio do).
-
-`gsm_fold` rewrites customer data (a name, a product title) into GSM-7 where a close spelling
-exists — "Lucía" → "Lucia", curly quotes → straight ones — the way Twilio's smart encoding does
-for look-alike punctuation. The send path uses it only when a message would otherwise go over
-the segment cap (shop_app/messaging/sandbox.py, `fit_sms`).
-
-Source: ../shared/contracts/channels.md §3 (segments). Standard library only.
+`gsm_fold` respells customer data into GSM-7 where a close spelling exists; the send path uses it only
+when a message would otherwise go over the segment cap (shop_app/messaging/sandbox.py, `fit_sms`).
 """
 
 from __future__ import annotations
@@ -127,6 +114,16 @@ def _unit_costs(text: str, encoding: str) -> list[int]:
 
 
 def sms_length(text: str) -> SmsLength:
+    """The encoding `text` needs, its length in septets or UTF-16 code units, and its segments.
+
+    GSM 03.38 (GSM-7) packs 160 septets into one SMS; a concatenated message loses 7 septets per
+    part to the user-data header, leaving 153. Extension-table characters (``^{}\\[~]|€`` and form
+    feed) are sent as ESC + char, so they cost two septets. A single character outside GSM-7 (an
+    emoji, a curly quote, á/í/ó/ú…) switches the whole text to UCS-2: 70 UTF-16 code units alone,
+    67 per part, and characters beyond the BMP (most emoji) take two code units. A character that
+    does not fit whole in the current part starts the next one: an escape pair or a surrogate
+    pair is never split across parts (what handsets and Twilio do).
+    """
     encoding = GSM7 if is_gsm7(text) else UCS2
     costs = _unit_costs(text, encoding)
     total = sum(costs)

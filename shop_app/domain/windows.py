@@ -1,27 +1,7 @@
-"""Delivery windows: when a windowed channel (WhatsApp, SMS) may send, and the next time it may.
+"""Delivery windows: when a windowed channel (WhatsApp, SMS) may send, and the next time it may. Pure.
 
-A merchant sets, per weekday, local wall-clock intervals in one IANA time zone. A message that falls
-due outside every window is postponed to the next opening (product brief §2, rule §7.2).
-
-The one rule everything follows:
-
-    An instant is *open* when the zone's wall clock, read at that instant, shows a weekday and a
-    time of day inside one of that weekday's intervals (start included, end excluded).
-
-``next_open(at)`` is the earliest instant >= ``at`` that is open. What that means around DST:
-
-* spring forward (a gap in wall time): a window starting inside the gap, e.g. 02:30 on the US
-  spring-forward day in America/New_York, opens at the instant the clock jumps (03:00 EDT), the
-  first real instant at which the clock shows a time >= 02:30. A window lying wholly inside the gap
-  (02:10-02:50 that day) does not happen that day.
-* fall back (repeated wall time): a window starting at an ambiguous time opens at its first
-  occurrence (01:30 EDT, not 01:30 EST). While the clock repeats an hour it again shows times that
-  may be inside or outside a window, so e.g. 00:00-01:30 on the US fall-back day is open
-  00:00-01:30 EDT, closed until the clock falls back, and open again 01:00-01:30 EST.
-* an interval ending at 24:00 runs to the next local midnight, and since openness is judged per
-  instant, "mon 22:00-24:00" and "tue 00:00-02:00" form one continuous open period.
-
-The result is always really inside a window and never before ``at``.
+A message that falls due outside every window waits for the next opening; `WeeklyWindows` says
+what "open" means, around DST too.
 """
 
 from __future__ import annotations
@@ -111,7 +91,23 @@ def _check_days(days: object, base: str) -> list[FieldError]:
 
 @dataclass(frozen=True)
 class WeeklyWindows:
-    """A merchant's delivery windows: per weekday, local wall-clock intervals in one IANA time zone."""
+    """A merchant's delivery windows: per weekday, local wall-clock intervals in one IANA time zone.
+
+    An instant is *open* when the zone's wall clock, read at that instant, shows a weekday and a
+    time of day inside one of that weekday's intervals (start included, end excluded).
+    ``next_open(at)`` is the earliest instant >= ``at`` that is open; around DST that means:
+
+    * spring forward (a gap in wall time): a window starting inside the gap, e.g. 02:30 on the US
+      spring-forward day in America/New_York, opens at the instant the clock jumps (03:00 EDT), the
+      first real instant at which the clock shows a time >= 02:30. A window lying wholly inside the
+      gap (02:10-02:50 that day) does not happen that day.
+    * fall back (repeated wall time): a window starting at an ambiguous time opens at its first
+      occurrence (01:30 EDT, not 01:30 EST). While the clock repeats an hour it again shows times
+      that may be inside or outside a window, so e.g. 00:00-01:30 on the US fall-back day is open
+      00:00-01:30 EDT, closed until the clock falls back, and open again 01:00-01:30 EST.
+    * an interval ending at 24:00 runs to the next local midnight, and since openness is judged per
+      instant, "mon 22:00-24:00" and "tue 00:00-02:00" form one continuous open period.
+    """
 
     timezone: str
     #: Exactly 7 entries, Monday first. Each interval is (start_minute, end_minute) with
