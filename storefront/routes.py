@@ -5,10 +5,9 @@ to `/proxy/…` here, signing the query. Every request: signature and freshness 
 a shop installed here (404) → the route. The merchant can change prefix and subpath, so
 the scripts learn where they live from the signed `path_prefix`, never from a constant.
 
-The service worker is served from `{path_prefix}/sw.js` and registered with scope
-`{path_prefix}/`: it controls no storefront page, and needs none to receive pushes
-(channels.md §4.4). Answers are JSON errors with a message the script can log; bad
-input is a 4xx, never a 500.
+The service worker is served from `{path_prefix}/sw.js` with scope `{path_prefix}/`: it
+controls no storefront page, and needs none to receive pushes. Errors are JSON with a message
+the script can log; bad input is a 4xx, never a 500.
 """
 
 from __future__ import annotations
@@ -46,12 +45,12 @@ SCRIPT_CACHE = "public, max-age=3600"
 WORKER_CACHE = "no-cache"
 
 
-def _answer(code: int, **body):
+def _answer(code: int, **body: object) -> tuple[Response, int]:
     return jsonify(body), code
 
 
 @bp.before_request
-def verify_proxy():
+def verify_proxy() -> tuple[Response, int] | None:
     """Only requests Shopify signed, for a shop installed here, reach the routes."""
     runtime = current_app.extensions["reclaim"]
     try:
@@ -94,16 +93,16 @@ def _script(name: str, cache_control: str) -> Response:
 
 
 @bp.get("/reclaim.js")
-def storefront_script():
+def storefront_script() -> Response:
     return _script("reclaim.js", SCRIPT_CACHE)
 
 
 @bp.get("/sw.js")
-def service_worker():
+def service_worker() -> Response:
     return _script("sw.js", WORKER_CACHE)
 
 
-def _parse(body: bytes) -> dict:
+def _parse(body: bytes) -> dict[str, object]:
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -114,7 +113,7 @@ def _parse(body: bytes) -> dict:
 
 
 @bp.post("/subscribe")
-def subscribe():
+def subscribe() -> tuple[Response, int]:
     """Store the browser's subscription for its cart: {subscription, cart_token} → 201."""
     runtime = current_app.extensions["reclaim"]
     if request.content_length is not None and request.content_length > MAX_SUBSCRIBE_BYTES:
@@ -135,8 +134,9 @@ def subscribe():
                 allow_local=runtime.settings.dev_mode,  # http://127.0.0.1 endpoints: development only
             )
             # A checkout of this cart may already be abandoned: its journey gains a push reminder.
-            shop = session.get(Shop, g.shop_id)
-            replan_cart(session, shop, row.cart_token, load_settings(session, shop), now)
+            shop = session.get_one(Shop, g.shop_id)
+            if row.cart_token:  # always: save_subscription stores the checked token
+                replan_cart(session, shop, row.cart_token, load_settings(session, shop), now)
     except InvalidSubscription as exc:
         return _answer(400, error=str(exc))
     return _answer(201, status="subscribed")

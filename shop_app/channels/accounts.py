@@ -31,6 +31,8 @@ def save_twilio(session: Session, box: SecretBox, shop_id: int, account: TwilioA
             return row
         except IntegrityError:  # saved concurrently: update that one
             row = _row(session, shop_id, TWILIO)
+            if row is None:  # the row that won the insert is gone again
+                raise
     if row.config.get("account_sid") != account.account_sid:
         # WhatsApp templates live in one Twilio account: another account needs its own.
         session.execute(delete(ContentTemplate).where(ContentTemplate.shop_id == shop_id))
@@ -42,7 +44,14 @@ def twilio_account(session: Session, box: SecretBox, shop_id: int) -> TwilioAcco
     row = _row(session, shop_id, TWILIO)
     if row is None:
         return None
-    return TwilioAccount(auth_token=box.open(row.secret), **{k: row.config.get(k) for k in _PUBLIC_FIELDS})
+    config = row.config
+    return TwilioAccount(
+        account_sid=config["account_sid"],  # save_twilio stores every public field
+        auth_token=box.open(row.secret),
+        messaging_service_sid=config.get("messaging_service_sid"),
+        from_number=config.get("from_number"),
+        whatsapp_from=config.get("whatsapp_from"),
+    )
 
 
 def has_twilio(session: Session, shop_id: int) -> bool:
@@ -65,7 +74,7 @@ def forget(session: Session, shop_id: int, provider: str = TWILIO) -> None:
         session.execute(delete(ContentTemplate).where(ContentTemplate.shop_id == shop_id))
 
 
-def describe(session: Session, shop_id: int) -> dict:
+def describe(session: Session, shop_id: int) -> dict[str, dict[str, str | None] | None]:
     """What the admin shows: which senders are set, never the token."""
     row = _row(session, shop_id, TWILIO)
     return {"twilio": None if row is None else {k: row.config.get(k) for k in _PUBLIC_FIELDS}}

@@ -17,15 +17,17 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.webpush import generate_vapid_keys
 from shop_app.compliance.consent_records import record_consent
+from shop_app.errors import ReclaimError
 from shop_app.storage.database import transaction
 from shop_app.storage.secret_box import SecretBox
 from shop_app.storage.tables import AppKey, CheckoutRow, PushSubscription
@@ -47,8 +49,15 @@ _B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 _CART_TOKEN = re.compile(r"^[\x21-\x7e]+$")  # Shopify: "treat it as an opaque identifier"
 
 
-class InvalidSubscription(ValueError):
+class InvalidSubscription(ReclaimError, ValueError):
     """A push subscription (or cart token) from the storefront that cannot be stored."""
+
+
+class SubscriptionJson(TypedDict):
+    """A browser's PushSubscription.toJSON(): where to POST, and the keys to encrypt to."""
+
+    endpoint: str
+    keys: dict[str, str]  # p256dh, auth: unpadded base64url
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,8 @@ def vapid_keys(sessions: sessionmaker[Session], box: SecretBox) -> VapidKeys:
         except IntegrityError:
             pass  # another process stored its pair first: use that one
         row = _stored_keys(sessions)
+        if row is None:
+            raise RuntimeError("the VAPID key pair is missing right after it was stored")
     return VapidKeys(private=box.open(row.private), public=row.public)
 
 
@@ -145,7 +156,7 @@ def _check_auth(value: object) -> str:
     return _b64url(raw)
 
 
-def clean_subscription(subscription: object, *, allow_local: bool = True) -> dict:
+def clean_subscription(subscription: object, *, allow_local: bool = True) -> SubscriptionJson:
     """The browser's PushSubscription.toJSON(), checked and normalized (unpadded base64url keys).
 
     `allow_local` admits http://127.0.0.1 / localhost endpoints (development and tests);
@@ -168,8 +179,16 @@ def clean_cart_token(cart_token: object) -> str:
     The key lets its holder change the cart; we only need the token to find the checkout,
     so the key is never stored.
     """
+    return _bare_cart_token(_given_cart_token(cart_token))
+
+
+def _given_cart_token(cart_token: object) -> str:
     if not isinstance(cart_token, str) or not cart_token:
         raise InvalidSubscription("cart_token must be a non-empty string (from /cart.js)")
+    return cart_token
+
+
+def _bare_cart_token(cart_token: str) -> str:
     token = cart_token.split("?", 1)[0]
     if not token or len(token) > MAX_CART_TOKEN_LENGTH or not _CART_TOKEN.match(token):
         raise InvalidSubscription(f"cart_token must be at most {MAX_CART_TOKEN_LENGTH} visible ASCII characters")
@@ -205,8 +224,8 @@ def _by_endpoint(session: Session, shop_id: int, digest: str) -> PushSubscriptio
 def save_subscription(
     session: Session,
     shop_id: int,
-    cart_token: str,
-    subscription: dict,
+    cart_token: object,
+    subscription: object,
     now: datetime,
     *,
     allow_local: bool = True,
@@ -214,12 +233,14 @@ def save_subscription(
     """Store (or refresh) a browser's subscription for a cart, and record its push consent.
 
     One row per (shop, endpoint): the same browser subscribing again, or for a new cart,
-    updates its row. Raises InvalidSubscription for anything that is not a usable subscription.
+    updates its row. `cart_token` and `subscription` are what the storefront sent: raises
+    InvalidSubscription for anything that is not a usable subscription.
     """
     clean = clean_subscription(subscription, allow_local=allow_local)
-    token = clean_cart_token(cart_token)
+    given = _given_cart_token(cart_token)
+    token = _bare_cart_token(given)
     digest = endpoint_hash(clean["endpoint"])
-    profile_id = _checkout_profile(session, shop_id, {token, cart_token})
+    profile_id = _checkout_profile(session, shop_id, {token, given})
     row = _by_endpoint(session, shop_id, digest)
     if row is None:
         try:
@@ -237,6 +258,8 @@ def save_subscription(
                 session.add(row)
         except IntegrityError:  # the same browser posted twice at once
             row = _by_endpoint(session, shop_id, digest)
+            if row is None:  # the row that won the insert is gone again
+                raise
     row.p256dh, row.auth, row.cart_token = clean["keys"]["p256dh"], clean["keys"]["auth"], token
     if profile_id is not None:
         row.profile_id = profile_id
@@ -247,7 +270,7 @@ def save_subscription(
     return row
 
 
-def subscription_for(session: Session, shop_id: int, cart_token: str | None) -> dict | None:
+def subscription_for(session: Session, shop_id: int, cart_token: str | None) -> SubscriptionJson | None:
     """The newest subscription for a cart, as PushSubscription.toJSON() (what PushTransport sends to)."""
     try:
         token = clean_cart_token(cart_token)
@@ -272,14 +295,10 @@ def forget_subscription(
     With `now`, its push consent is recorded as revoked too. False when there was none.
     """
     digest = endpoint_hash(endpoint)
-    removed = (
-        session.execute(
-            delete(PushSubscription).where(
-                PushSubscription.shop_id == shop_id, PushSubscription.endpoint_hash == digest
-            )
-        ).rowcount
-        or 0
+    result = session.execute(
+        delete(PushSubscription).where(PushSubscription.shop_id == shop_id, PushSubscription.endpoint_hash == digest)
     )
+    removed = cast(CursorResult[Any], result).rowcount or 0  # a DELETE's result is a CursorResult
     if removed and now is not None:
         record_consent(session, shop_id, CHANNEL, digest, granted=False, source=source, at=now)
     return removed > 0
