@@ -1,19 +1,10 @@
-"""Shopify session tokens (App Bridge ID tokens): pure verification, no Flask.
+"""Shopify session tokens (App Bridge ID tokens): pure verification, no Flask, no clock.
 
-A session token is a JWT that App Bridge hands the app's frontend; the frontend sends it as
-`Authorization: Bearer <jwt>`, or, on the first document load, as the `id_token` query parameter
-(contract shopify.md §2.1-§2.2). It is HS256-signed with the app's client secret and lives one
-minute. Standard library only, so every rule below is visible here and tested one by one:
-
-* exactly three base64url segments; header `alg` must be "HS256" (never "none", HS512, RS256, ...)
-  and no `crit` extensions;
-* HMAC-SHA256 over `header.payload`, compared in constant time against the current secret and,
-  during a rotation, the previous one;
-* claims `iss, dest, aud, sub, exp, jti, sid` present; `aud` is the API key;
-* `exp` and, when present, `nbf` hold with a 10 s leeway (App Bridge sends `nbf` a little early);
-* `iss` and `dest` are https URLs whose hosts are the same valid `*.myshopify.com` shop.
-
-`now` is passed in; nothing here reads the clock.
+App Bridge gives the frontend a one-minute JWT, HS256-signed with the app's client secret; it comes
+back as `Authorization: Bearer <jwt>` or, on the first document load, as `id_token`. Every rule is
+a named check below: three base64url segments, `alg` HS256 and no `crit`, the signature under the
+current (or, during a rotation, the previous) secret, the REQUIRED_CLAIMS, `aud` the API key,
+`exp`/`nbf` with LEEWAY_SECONDS, and `iss` and `dest` on the same `*.myshopify.com` shop.
 """
 
 from __future__ import annotations
@@ -45,6 +36,8 @@ REQUIRED_CLAIMS = ("iss", "dest", "aud", "sub", "exp", "jti", "sid")
 MAX_TOKEN_CHARS = 8192
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+#: A decoded JSON object: the header or the claims.
+_Claims = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -70,6 +63,30 @@ def verify_session_token(
     `secrets` is the current app secret, then the previous one while a rotation settles;
     empty entries are ignored.
     """
+    keys = _keys(secrets, api_key, now)
+    header_b64, payload_b64, signature = _split(token)
+    _check_header(_json_object(header_b64, "header"))
+    _check_signature(f"{header_b64}.{payload_b64}".encode("ascii"), signature, keys)
+    claims = _json_object(payload_b64, "payload")
+    missing = [name for name in REQUIRED_CLAIMS if name not in claims]
+    if missing:
+        raise InvalidSessionToken("missing claim(s): " + ", ".join(missing))
+    if not isinstance(claims["aud"], str) or not hmac.compare_digest(claims["aud"].encode(), api_key.encode()):
+        raise InvalidSessionToken("audience (aud) is not this app's API key")
+    expires = _check_lifetime(claims, now.timestamp(), leeway)
+    user_id = _text(claims, "sub")
+    session_id = _text(claims, "sid")
+    _text(claims, "jti")
+    shop = _shop(claims)
+    try:
+        expires_at = datetime.fromtimestamp(expires, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise InvalidSessionToken("claim exp is out of range") from exc
+    return SessionToken(shop=shop, user_id=user_id, session_id=session_id, expires_at=expires_at)
+
+
+def _keys(secrets: Iterable[str | None], api_key: str, now: datetime) -> tuple[str, ...]:
+    """The usable secrets; a ValueError for a caller's mistake (not the token's)."""
     keys = tuple(s for s in secrets if s)
     if not keys:
         raise ValueError("verify_session_token needs at least one app secret")
@@ -77,16 +94,18 @@ def verify_session_token(
         raise ValueError("verify_session_token needs the app's API key")
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    return keys
 
-    header_b64, payload_b64, signature = _split(token)
-    header = _json_object(header_b64, "header")
+
+def _check_header(header: _Claims) -> None:
     alg = header.get("alg")
     if alg != ALGORITHM:
         raise InvalidSessionToken(f"algorithm {alg!r} is not accepted; session tokens are {ALGORITHM}")
     if "crit" in header:
         raise InvalidSessionToken("header extensions ('crit') are not supported")
 
-    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+
+def _check_signature(signing_input: bytes, signature: bytes, keys: tuple[str, ...]) -> None:
     matched = False
     for key in keys:  # every key is tried, so timing does not tell which one matched
         expected = hmac.new(key.encode(), signing_input, hashlib.sha256).digest()
@@ -94,15 +113,9 @@ def verify_session_token(
     if not matched:
         raise InvalidSessionToken("signature does not match the app secret")
 
-    claims = _json_object(payload_b64, "payload")
-    missing = [name for name in REQUIRED_CLAIMS if name not in claims]
-    if missing:
-        raise InvalidSessionToken("missing claim(s): " + ", ".join(missing))
 
-    if not isinstance(claims["aud"], str) or not hmac.compare_digest(claims["aud"].encode(), api_key.encode()):
-        raise InvalidSessionToken("audience (aud) is not this app's API key")
-
-    at = now.timestamp()
+def _check_lifetime(claims: _Claims, at: float, leeway: int) -> float:
+    """`exp` (returned) and, when present, `nbf` hold at `at`, give or take `leeway` seconds."""
     expires = _number(claims, "exp")
     if at > expires + leeway:
         raise InvalidSessionToken(f"expired at {_iso(expires)} (now {_iso(at)}, leeway {leeway} s)")
@@ -110,21 +123,16 @@ def verify_session_token(
         not_before = _number(claims, "nbf")
         if not_before > at + leeway:
             raise InvalidSessionToken(f"not valid before {_iso(not_before)} (now {_iso(at)}, leeway {leeway} s)")
+    return expires
 
-    user_id = _text(claims, "sub")
-    session_id = _text(claims, "sid")
-    _text(claims, "jti")
 
+def _shop(claims: _Claims) -> str:
+    """The shop both `iss` and `dest` name."""
     issuer_shop = _shop_of(claims, "iss")
     dest_shop = _shop_of(claims, "dest")
     if issuer_shop != dest_shop:
         raise InvalidSessionToken(f"iss ({issuer_shop}) and dest ({dest_shop}) name different shops")
-
-    try:
-        expires_at = datetime.fromtimestamp(expires, UTC)
-    except (OverflowError, OSError, ValueError) as exc:
-        raise InvalidSessionToken("claim exp is out of range") from exc
-    return SessionToken(shop=dest_shop, user_id=user_id, session_id=session_id, expires_at=expires_at)
+    return dest_shop
 
 
 def _split(token: Any) -> tuple[str, str, bytes]:
@@ -147,8 +155,8 @@ def _b64decode(segment: str, what: str) -> bytes:
         raise InvalidSessionToken(f"{what} is not valid base64url") from exc
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-    result: dict = {}
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> _Claims:
+    result: _Claims = {}
     for key, value in pairs:
         if key in result:
             raise ValueError(f"duplicate key {key!r}")
@@ -160,7 +168,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_object(segment: str, what: str) -> dict:
+def _json_object(segment: str, what: str) -> _Claims:
     raw = _b64decode(segment, what)
     try:
         value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
@@ -171,21 +179,21 @@ def _json_object(segment: str, what: str) -> dict:
     return value
 
 
-def _number(claims: dict, name: str) -> float:
+def _number(claims: _Claims, name: str) -> float:
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidSessionToken(f"claim {name} must be a number of seconds since the epoch")
     return float(value)
 
 
-def _text(claims: dict, name: str) -> str:
+def _text(claims: _Claims, name: str) -> str:
     value = claims[name]
     if not isinstance(value, str) or not value:
         raise InvalidSessionToken(f"claim {name} must be a non-empty string")
     return value
 
 
-def _shop_of(claims: dict, name: str) -> str:
+def _shop_of(claims: _Claims, name: str) -> str:
     """The shop domain that is the host of an https URL claim (`iss` or `dest`)."""
     value = claims[name]
     if not isinstance(value, str):
