@@ -2,7 +2,7 @@
 
 Shopify forwards `https://{shop}/{prefix}/{subpath}/…` to our proxy URL and adds
 `shop`, `logged_in_customer_id`, `path_prefix`, `timestamp` and `signature` to the
-query (cookies are stripped). The signature (contracts/shopify.md §7):
+query (cookies are stripped). The signature:
 
     every query parameter except `signature`, repeated keys' values joined with ",",
     sorted by key, written `key=value` and concatenated with no separator,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from shop_app.adapters.shopify_admin import OfflineToken
+from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import store_token
 from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 _SETUP_KEY = "reclaim:setup-job:{}"  # which job is setting the shop up (Redis holds work in flight only)
 
 
-def complete_install(rt, domain: str, token: OfflineToken, now: datetime) -> Shop:
+def complete_install(rt: Runtime, domain: str, token: OfflineToken, now: datetime) -> Shop:
     """Store the offline token (sealed), mark the shop installed, and queue the setup job
     that reads the shop from Shopify, seeds its settings and imports existing customers."""
     domain = clean_shop_domain(domain)
@@ -37,12 +38,14 @@ def complete_install(rt, domain: str, token: OfflineToken, now: datetime) -> Sho
     return shop
 
 
-def setup_job_id(rt, shop_id: int) -> str | None:
+def setup_job_id(rt: Runtime, shop_id: int) -> str | None:
     value = rt.redis.get(_SETUP_KEY.format(shop_id))
-    return value.decode() if value else None
+    if isinstance(value, bytes):  # our client does not decode responses
+        value = value.decode()
+    return value or None
 
 
-def enqueue_setup(rt, shop_id: int) -> None:
+def enqueue_setup(rt: Runtime, shop_id: int) -> None:
     job_id = rt.queue.new_job_id("setup")
     try:
         rt.redis.set(_SETUP_KEY.format(shop_id), job_id, ex=86400)
