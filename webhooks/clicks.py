@@ -1,13 +1,9 @@
 """`GET /c/<token>`: count a click on a link in one of our messages, then 302 to its target.
 
-Tokens come from shop_app.messaging.links.tracked_url. A token that does not verify gets a 400
-page and never a redirect, so the route cannot send anyone to a URL we did not put in a
-message. A valid token always redirects, even when the message row is gone or the
-database is unavailable: reaching the cart matters more than our statistics.
-
-HEAD requests (link checkers, some mail scanners) redirect but are not counted. Scanners
-that GET every link (Microsoft Safe Links and the like) are counted like people: telling
-them apart needs heuristics we do not have yet, so a "clicked" is a hint, not proof.
+Tokens come from shop_app.messaging.links.tracked_url. A token that does not verify gets a 400 page,
+never a redirect, so nobody is sent to a URL we did not put in a message; a valid one always
+redirects, even when the message row is gone or the database is down. HEAD requests (link checkers)
+are not counted; scanners that GET every link are, so a "clicked" is a hint, not proof.
 """
 
 from __future__ import annotations
@@ -16,6 +12,7 @@ import logging
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, redirect, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop_app.messaging.links import BadClickToken, read_click_token, record_click
@@ -38,7 +35,7 @@ _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 @bp.get("/c/<token>")
-def follow(token: str):
+def follow(token: str) -> ResponseReturnValue:
     runtime = current_app.extensions["reclaim"]
     try:
         target = read_click_token(runtime.settings.secret_key, token)

@@ -13,7 +13,7 @@ import json
 import logging
 from functools import partial
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -40,11 +40,11 @@ TOPICS = RECOVERY_TOPICS + LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
 AFTER_UNINSTALL = LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
 
 
-def _answer(code: int, **body):
+def _answer(code: int, **body: object) -> tuple[Response, int]:
     return jsonify(body), code
 
 
-def receive(topic: str):
+def receive(topic: str) -> tuple[Response, int]:
     runtime = current_app.extensions["reclaim"]
     if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
         return _answer(413, error=f"body larger than {MAX_WEBHOOK_BYTES} bytes")

@@ -1,28 +1,12 @@
 """`POST /webhooks/sendgrid/events`: SendGrid's Signed Event Webhook. Verify → record → answer.
 
-Each request: key configured (503 if not: we refuse unsigned events rather than trust
-them) → size (413) → signature and timestamp (403) → JSON array (400) → every event
-stored once as a MessageEvent, acted on the first time only → 200 with counts.
-
-Signature (SendGrid's "Signed Event Webhook", checked against sendgrid-python's
-EventWebhook and anymail): ECDSA P-256 / SHA-256 over the
-`X-Twilio-Email-Event-Webhook-Timestamp` header bytes followed by the raw body, base64
-DER in `X-Twilio-Email-Event-Webhook-Signature`; the verification key is base64 DER
-SubjectPublicKeyInfo (SENDGRID_WEBHOOK_PUBLIC_KEY). Verifying a public-key signature
-involves no secret, so there is nothing to compare in constant time here.
-
-Replays: SendGrid documents no timestamp tolerance and we could not confirm whether a
-retried batch is signed afresh. So the window is generous (an hour back, five minutes of
-clock skew ahead): a captured batch stops working after an hour, and within the hour a
-replay changes nothing, because every event is kept once (sg_event_id) and only a newly
-stored event moves a status or suppresses an address.
-
-Joining: the custom args `reclaim_message_id` and `reclaim_shop` (adapters/email.py) name
-a message; we believe them only when that message is an email of that shop sent to the
-event's address. Otherwise the event is kept unjoined under the named shop (its address
-kept only as a keyed hash, since no customer record will ever point at it), or dropped
-when no shop of ours is named. Errors reading our own database answer 500, so SendGrid
-retries; a malformed element is counted and skipped, so one bad event cannot block the batch.
+Each request: key configured (503: unsigned events are refused, never trusted) → size (413) →
+ECDSA P-256 signature over the timestamp header and the raw body, and a fresh timestamp (403) →
+JSON array (400) → each event stored once as a MessageEvent and acted on the first time only →
+200 with counts. An event joins a message only when our custom args (shop_app/adapters/email.py)
+name an email of that shop sent to the event's address; otherwise it is kept unjoined with its
+address hashed, or dropped when it names no shop of ours. Database errors answer 500 (SendGrid
+retries); a malformed element is counted and skipped.
 """
 
 from __future__ import annotations
@@ -35,21 +19,23 @@ import re
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shop_app.compliance.consent_records import record_consent
 from shop_app.compliance.privacy import address_hash
-from shop_app.compliance.suppressions import record_consent, suppress
+from shop_app.compliance.suppressions import suppress
 from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.domain.delivery import advance
 from shop_app.domain.email_events import EmailEvent, InvalidBatch, InvalidEvent, decode_batch, parse_sendgrid_event
-from shop_app.errors import InvalidShopDomain
+from shop_app.errors import InvalidShopDomain, ReclaimError
 from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, MessageEvent, Shop
@@ -60,7 +46,8 @@ bp = Blueprint("sendgrid_events", __name__)
 PROVIDER = "sendgrid"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
-#: How old a signed timestamp may be (see the module docstring for why an hour).
+#: How old a signed timestamp may be. SendGrid documents no tolerance; within the hour a replay
+#: changes nothing, because every event is kept once (sg_event_id) and acted on once.
 MAX_SIGNATURE_AGE_SECONDS = 3600
 #: How far ahead of our clock a timestamp may be.
 MAX_CLOCK_SKEW_SECONDS = 300
@@ -69,7 +56,7 @@ MAX_SIGNATURE_LENGTH = 200
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 
 
-class UnusableKey(ValueError):
+class UnusableKey(ReclaimError, ValueError):
     """SENDGRID_WEBHOOK_PUBLIC_KEY is set but is not a P-256 public key."""
 
 
@@ -108,12 +95,12 @@ def signature_problem(
     return None
 
 
-def _answer(code: int, **body):
+def _answer(code: int, **body: object) -> tuple[Response, int]:
     return jsonify(body), code
 
 
 @bp.post("/webhooks/sendgrid/events")
-def receive():
+def receive() -> tuple[Response, int]:
     runtime = current_app.extensions["reclaim"]
     configured = runtime.settings.sendgrid_webhook_public_key
     if not configured:
@@ -153,9 +140,9 @@ def receive():
 OUTCOMES = ("stored", "duplicates", "unjoined", "ignored", "invalid")
 
 
-def record_events(session: Session, secret_key: str, batch: list, now: datetime) -> Counter:
+def record_events(session: Session, secret_key: str, batch: list[Any], now: datetime) -> Counter[str]:
     """Store and act on each event; counts per outcome (see OUTCOMES)."""
-    counts: Counter = Counter({outcome: 0 for outcome in OUTCOMES})
+    counts: Counter[str] = Counter({outcome: 0 for outcome in OUTCOMES})
     shops: dict[str, Shop | None] = {}
     for raw in batch:
         try:
@@ -169,7 +156,12 @@ def record_events(session: Session, secret_key: str, batch: list, now: datetime)
 
 
 def _record(
-    session: Session, secret_key: str, event: EmailEvent, raw: dict, now: datetime, shops: dict[str, Shop | None]
+    session: Session,
+    secret_key: str,
+    event: EmailEvent,
+    raw: dict[str, Any],
+    now: datetime,
+    shops: dict[str, Shop | None],
 ) -> str:
     shop = _shop(session, event.shop_ref, shops)
     if shop is None:
@@ -201,11 +193,13 @@ def _record(
     moved = advance(message.delivery_status, event.kind)
     if moved is not None:
         message.delivery_status, message.delivery_detail = moved, event.detail
+    recipient = message.recipient
+    assert recipient, "_message_for joins only messages with a recipient"
     if event.suppress:
-        suppress(session, secret_key, shop.id, "email", message.recipient, event.suppress)
+        suppress(session, secret_key, shop.id, "email", recipient, event.suppress)
     if event.revokes_consent:
         record_consent(
-            session, shop.id, "email", message.recipient, granted=False, source="provider", at=event.occurred_at or now
+            session, shop.id, "email", recipient, granted=False, source="provider", at=event.occurred_at or now
         )
     return "stored"
 

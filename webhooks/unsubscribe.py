@@ -1,13 +1,9 @@
 """The unsubscribe link: `GET /u/<token>` asks, `POST /u/<token>` unsubscribes.
 
-RFC 8058 one-click: the mail client POSTs `List-Unsubscribe=One-Click` to the
-List-Unsubscribe URL with no cookies; we answer 200 directly (never a redirect:
-redirected POSTs turn into GETs). A GET never unsubscribes by itself: mail
-scanners and link previews fetch URLs in messages with GET, which is the very
-reason RFC 8058 uses POST. So the GET (the visible link in the body) shows a page
-whose button POSTs the same body to the same URL. Any POST with a valid token
-unsubscribes, whatever its body: the token is the authority, and a POST is an
-action no prefetcher takes. Repeats are harmless (one row per shop, channel, address).
+RFC 8058 one-click: mail clients POST `List-Unsubscribe=One-Click` without cookies and get a 200
+(never a redirect). A GET never unsubscribes, because scanners and link previews fetch links: it
+shows a page whose button POSTs. Any POST with a valid token unsubscribes, whatever its body; repeats
+are harmless (one row per shop, channel and address).
 """
 
 from __future__ import annotations
@@ -28,6 +24,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("unsubscribe", __name__, url_prefix="/u")
 
 REASON = "unsubscribed by one-click link"
+#: An HTML answer: body, status, headers.
+_Page = tuple[str, int, dict[str, str]]
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -40,7 +38,7 @@ _PAGE = """<!doctype html>
 </body></html>"""
 
 
-def _page(code: int, title: str, body: str):
+def _page(code: int, title: str, body: str) -> _Page:
     html = _PAGE.format(title=escape(title), body=body)
     return (
         html,
@@ -53,7 +51,7 @@ def _target(token: str) -> UnsubscribeTarget:
     return UnsubscribeTokens(current_app.extensions["reclaim"].settings.secret_key).read(token)
 
 
-def _bad_link():
+def _bad_link() -> _Page:
     return _page(
         400,
         "This link is not valid",
@@ -62,7 +60,7 @@ def _bad_link():
     )
 
 
-def _unknown_shop():
+def _unknown_shop() -> _Page:
     return _page(
         404,
         "Store not found",
@@ -71,7 +69,7 @@ def _unknown_shop():
 
 
 @bp.get("/<token>")
-def confirm(token: str):
+def confirm(token: str) -> _Page:
     try:
         target = _target(token)
     except BadUnsubscribeToken:
@@ -94,7 +92,7 @@ def confirm(token: str):
 
 
 @bp.post("/<token>")
-def one_click(token: str):
+def one_click(token: str) -> _Page:
     try:
         target = _target(token)
     except BadUnsubscribeToken:
