@@ -25,7 +25,6 @@ bp.register_blueprint(install.bp)
 PUBLIC_ENDPOINTS = frozenset({"admin_ui.auth.bounce", "admin_ui.install.start", "admin_ui.install.callback"})
 
 
-
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 

@@ -3,27 +3,20 @@ and every query is scoped by the shop of that token (never by a parameter or the
 
     GET /api/settings             {"settings": {...}, "warnings": [...]}
     PUT /api/settings             the whole settings document; 400 bad JSON, 422 {"errors": [...]}
-    GET /api/messages[?status=s]  {"messages": [...]} with the keys of reports.message_rows
+    GET /api/messages[?status=s]  {"messages": [...]} as shop_app.recovery.activity.message_rows
     GET /api/messages/<id>        {"message": {...}}; 404 when the id is not this shop's
-    GET /api/suppressions         {"suppressions": [{"channel", "address", "reason", "since"}]}: who is never contacted
+    GET /api/suppressions         {"suppressions": [{"channel", "address", "reason", "since"}]}
 
     GET    /api/templates                             {"templates": [entry...], "tone", "fields", "sms_cap"}
-    PUT    /api/templates/<step>/<channel>/<language> {"subject", "body", "html"} (null for a part the channel
-                                                      lacks) → {"template": entry}; 422 {"errors": [...]} when
-                                                      refused (message_templates.check_template), nothing saved
+    PUT    /api/templates/<step>/<channel>/<language> {"subject", "body", "html"} → {"template": entry};
+                                                      422 {"errors": [...]} (merchant_templates.check_template)
     DELETE /api/templates/<step>/<channel>/<language> back to the default → {"template": entry, "removed": bool}
     POST   /api/templates/preview                     {"channel", "language"?, "tone"?, "step"?, "subject"?,
-                                                      "body"?, "html"?, "with_discount"?} → {"preview": {...},
-                                                      "problems": [...]}
+                                                      "body"?, "html"?, "with_discount"?} → {"preview", "problems"}
 
-An entry is message_templates.TemplateEntry.to_json(): the text in effect (the shop's own, else the
-default in its tone), "custom", and for SMS the segment count / encoding with the sample data and
-with a long cart. Unknown step, channel or language in a URL → 404 (WhatsApp is not editable: its
-messages are templates approved by Meta). A preview renders with sample data and the shop's own
-name; a part left out is the step's default in the given tone. It answers 422 only when a part
-does not render (sandbox refusal, syntax error, unknown field); what a save would still refuse
-(an SMS over the cap, a missing recovery link…) comes back as "problems" next to the preview, so
-a live preview can show "4 segments" while the merchant types.
+An entry is merchant_templates.TemplateEntry.to_json(). An unknown step, channel or language is a 404.
+A preview answers 422 only when a part does not render; what a save would still refuse comes back as
+"problems", so a live preview can show "4 segments" while the merchant types.
 """
 
 from __future__ import annotations
@@ -96,7 +89,7 @@ def _json_body() -> tuple[Any, ResponseReturnValue | None]:
 
 
 @bp.errorhandler(413)
-def _too_large(exc) -> ResponseReturnValue:
+def _too_large(exc: Exception) -> ResponseReturnValue:
     return jsonify(error="request body is too large"), 413
 
 
@@ -249,7 +242,7 @@ def preview_template() -> ResponseReturnValue:
     return jsonify(preview=shown, problems=[{"field": e.field, "message": e.message} for e in problems])
 
 
-def _preview_request(document: dict, shop_tone: str) -> _PreviewRequest | list[FieldError]:
+def _preview_request(document: dict[str, Any], shop_tone: str) -> _PreviewRequest | list[FieldError]:
     """What to preview, or every problem with the request. Without a body, the step's default
     text in the tone is previewed; with a body and no subject, the default subject is shown."""
     errors = [FieldError(str(key), "unknown field") for key in sorted(set(document) - _PREVIEW_KEYS, key=str)]

@@ -1,18 +1,10 @@
 """Embedded-app authentication: every admin request is tied to one shop by a verified session token.
 
-The pipeline (shopify_app's `with_shopify_id_token`, contract shopify.md §2.1-§2.2):
-
-1. token from `Authorization: Bearer <jwt>`, or on a document request from the `id_token` parameter;
-2. `shop_app.shopify.session_tokens.verify_session_token` (HS256, app secret, aud, exp/nbf, iss/dest shop);
-3. a `shop` query parameter that names any other shop → 403 (the shop is never read from it);
-4. the installed shop row is loaded and put on `flask.g`.
-
-A bad token on a fetch/XHR answers 401 with `X-Shopify-Retry-Invalid-Session-Request: 1`, so App
-Bridge retries with a fresh token; on a document request it redirects to the bounce page, which only
-loads App Bridge and reloads the page with a fresh `id_token`.
-
-Every HTML response carries `Content-Security-Policy: frame-ancestors https://{shop}
-https://admin.shopify.com;` for the shop in question (contract §6).
+The pipeline (like shopify_app's `with_shopify_id_token`): the token from `Authorization: Bearer`, or
+on a document request the `id_token` parameter → `verify_session_token` → a `shop` parameter naming
+another shop is a 403 → the installed shop on `flask.g`. A bad token answers a fetch with 401 and
+`X-Shopify-Retry-Invalid-Session-Request: 1` (App Bridge retries), a document with the bounce page.
+Every HTML answer carries `Content-Security-Policy: frame-ancestors https://{shop} https://admin.shopify.com;`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ The auth token is sealed at rest and never sent back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request
@@ -20,10 +21,11 @@ from twilio.base.exceptions import TwilioException
 from admin_ui.api import _errors, _json_body, _shop
 from admin_ui.auth import app_runtime, authenticate
 from shop_app import public_urls
-from shop_app.adapters.twilio_messaging import ContentApiError, TwilioAccount
+from shop_app.adapters.twilio_messaging import ContentApiError, TwilioAccount, TwilioTransport
 from shop_app.channels import accounts as connections
 from shop_app.domain.validation import FieldError
 from shop_app.messaging import whatsapp_templates
+from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
 
 bp = Blueprint("channels", __name__, url_prefix="/api/channels")
@@ -79,7 +81,7 @@ def connect_twilio() -> ResponseReturnValue:
     ]
     if errors:
         return _errors(errors)
-    account = TwilioAccount(**{k: (document.get(k) or "").strip() or None for k in _FIELDS})
+    account = _account(document)
     problems = account.validate(channels=("sms",) if not account.whatsapp_from else ("sms", "whatsapp"))
     if problems:
         return _errors([FieldError("twilio", problem) for problem in problems])
@@ -116,12 +118,29 @@ def refresh_templates() -> ResponseReturnValue:
     )
 
 
-def _listing(rt, shop_id: int) -> list[dict]:
+def _account(document: dict[str, object]) -> TwilioAccount:
+    """The submitted account with every value trimmed. A blank optional value is None; a blank SID
+    or token is "", which `validate` reports as missing (as it would None)."""
+    given = {k: value.strip() for k in _FIELDS if isinstance(value := document.get(k), str)}
+    return TwilioAccount(
+        account_sid=given.get("account_sid", ""),
+        auth_token=given.get("auth_token", ""),
+        messaging_service_sid=given.get("messaging_service_sid") or None,
+        from_number=given.get("from_number") or None,
+        whatsapp_from=given.get("whatsapp_from") or None,
+    )
+
+
+#: A Content API action: (runtime, the shop's Twilio transport, shop id, now) → the template listing.
+_Action = Callable[[Runtime, TwilioTransport, int, datetime], list[whatsapp_templates.Listed]]
+
+
+def _listing(rt: Runtime, shop_id: int) -> list[whatsapp_templates.Listed]:
     with transaction(rt.sessions) as session:
         return whatsapp_templates.listing(session, shop_id)
 
 
-def _with_twilio(action) -> ResponseReturnValue:
+def _with_twilio(action: _Action) -> ResponseReturnValue:
     """Run a Content API action for the shop's Twilio account; Twilio's refusals come back as 502."""
     rt = app_runtime()
     with transaction(rt.sessions) as session:

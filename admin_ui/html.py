@@ -1,14 +1,12 @@
 """The few HTML documents the embedded admin serves so far, as autoescaped Jinja strings.
 
 They live in Python (not template files) so they ship inside the package without extra
-package-data; the real admin pages of a later issue can move to `templates/`.
-Every page loads App Bridge the way contract §6 prescribes: the API-key meta tag, then the CDN script.
+package-data. Every page loads App Bridge as Shopify prescribes: the API-key meta tag, then the CDN script.
 """
 
 from __future__ import annotations
 
-from flask import make_response, render_template_string
-from flask.typing import ResponseReturnValue
+from flask import Response, make_response, render_template_string
 
 APP_BRIDGE_SRC = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 
@@ -20,7 +18,7 @@ _HEAD = """<!DOCTYPE html>
 <script src="{{ app_bridge_src }}"></script>
 """
 
-#: Contract §2.1: the bounce page only loads App Bridge, which fetches a fresh session token and
+#: The bounce page only loads App Bridge, which fetches a fresh session token and
 #: reloads the `shopify-reload` URL with it.
 BOUNCE = _HEAD + "</head>\n<body></body>\n</html>\n"
 
@@ -51,7 +49,7 @@ NOTICE = (
 )
 
 
-def page(source: str, status: int = 200, **context: object) -> ResponseReturnValue:
+def page(source: str, status: int = 200, **context: object) -> Response:
     """Render one of the documents above; admin HTML is per shop, so it is never cached."""
     response = make_response(render_template_string(source, app_bridge_src=APP_BRIDGE_SRC, **context), status)
     response.headers["Cache-Control"] = "no-store"

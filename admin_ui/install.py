@@ -1,30 +1,14 @@
-"""Install by authorization code grant (contract shopify.md §2.3): `/auth` starts it, `/auth/callback` ends it.
+"""Install by authorization code grant: `/auth` starts it, `/auth/callback` ends it.
 
     GET /auth?shop&timestamp&hmac[&host]                → 302 to the shop's /admin/oauth/authorize
     GET /auth/callback?code&hmac&shop&state&timestamp   → code exchanged, shop installed, 302 to the app
 
-Both requests come from Shopify, so both are checked the same way before anything else:
-the query HMAC (current or previous app secret), a `timestamp` within 90 s of `clock()`, and a
-`*.myshopify.com` shop. The callback must also carry the `state` nonce that `/auth` put in a
-signed cookie for that same shop; the cookie lives 10 minutes and is spent by the callback.
-
-Answers (HTML ones go through the CSP hook of admin_ui.auth like every other page):
-
-    401  query HMAC wrong, missing, or not computable (a repeated key other than `name[]`);
-         `timestamp` missing, not an integer, or more than 90 s from now
-    400  `code` missing; the code refused by Shopify (bad or used)
-    403  `shop` missing or not a *.myshopify.com domain (we never talk to another host);
-         callback `state` missing, or not the nonce of this browser's cookie for this shop
-         (the request is Shopify's, but this browser did not start the install)
-    502  Shopify's token endpoint unreachable or answering nonsense
-
-`/auth` must be opened as a top-level page (not inside the admin iframe): the state cookie is
-SameSite=Lax, which a browser sends back on the top-level redirect from Shopify to the callback.
-
-After the install the browser goes to the app inside the Shopify admin,
-`https://admin.shopify.com/store/{handle}/apps/{api_key}`. When SHOPIFY_ADMIN_BASE_URL is not the
-default (development against shop_app.devtools.admin_api, the demo) there is no admin to go to,
-so it goes to this app's `/?shop={domain}` instead.
+Both come from Shopify and are checked first: the query HMAC (current or previous secret; else 401),
+a `timestamp` within 90 s of `clock()` (401) and a `*.myshopify.com` shop (403). The callback must
+also carry the `state` nonce `/auth` put in a signed, 10-minute, SameSite=Lax cookie for that shop
+(403), so `/auth` must be opened as a top-level page. A missing or refused code is a 400, an
+unreachable Shopify a 502. Afterwards the browser goes to the app in the Shopify admin, or to this
+app's `/?shop=` when SHOPIFY_ADMIN_BASE_URL points at a development Admin API.
 """
 
 from __future__ import annotations
@@ -41,12 +25,13 @@ from flask import Blueprint, current_app, redirect, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from admin_ui import html
 from admin_ui.auth import app_runtime
 from shop_app.adapters.shopify_admin import OAuthClient, shop_base_url
-from shop_app.config import DEFAULT_ADMIN_BASE_URL
-from shop_app.errors import AdminApiError, AdminApiUnavailable, InvalidShopDomain, TokenExchangeRejected
+from shop_app.config import DEFAULT_ADMIN_BASE_URL, Settings
+from shop_app.errors import AdminApiError, AdminApiUnavailable, InvalidShopDomain, ReclaimError, TokenExchangeRejected
 from shop_app.shopify.post_install import complete_install
 from shop_app.shopify.signatures import clean_shop_domain
 
@@ -74,7 +59,9 @@ def _utcnow() -> datetime:
 clock = _utcnow
 
 
-class Refused(Exception):
+class Refused(ReclaimError):
+    """A request this flow answers with `status` and a message for the merchant."""
+
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
@@ -127,6 +114,7 @@ def callback() -> ResponseReturnValue:
         return _refusal(exc)
 
     # The nonce is spent from here on, whatever Shopify answers.
+    response: Response
     try:
         token = OAuthClient(rt.settings).exchange_code(shop, code, now=now)
     except TokenExchangeRejected as exc:
@@ -149,7 +137,7 @@ def callback() -> ResponseReturnValue:
     return response
 
 
-def embedded_app_url(settings, shop: str) -> str:
+def embedded_app_url(settings: Settings, shop: str) -> str:
     """Where the browser goes after the install (see the module docstring)."""
     if settings.shopify_admin_base_url != DEFAULT_ADMIN_BASE_URL:
         return "/?" + urlencode({"shop": shop})
@@ -159,7 +147,7 @@ def embedded_app_url(settings, shop: str) -> str:
 # --- checks ------------------------------------------------------------------------------------
 
 
-def verified_shop(args: MultiDict, app_secrets: tuple[str, ...], now: datetime) -> str:
+def verified_shop(args: MultiDict[str, str], app_secrets: tuple[str, ...], now: datetime) -> str:
     """The shop of a query Shopify signed: HMAC first, then timestamp, then the shop domain."""
     if not query_hmac_valid(args, app_secrets):
         raise Refused(401, "This request was not signed by Shopify.")
@@ -175,8 +163,8 @@ def verified_shop(args: MultiDict, app_secrets: tuple[str, ...], now: datetime) 
         raise Refused(403, "The shop must be a *.myshopify.com domain.") from None
 
 
-def query_hmac_valid(args: MultiDict, app_secrets: tuple[str, ...]) -> bool:
-    """Contract §2.3: hex HMAC-SHA256 of the sorted `key=value&...` message, compared in constant time
+def query_hmac_valid(args: MultiDict[str, str], app_secrets: tuple[str, ...]) -> bool:
+    """Hex HMAC-SHA256 of the sorted `key=value&...` message, compared in constant time
     against every secret (so timing does not tell which one matched)."""
     given = args.getlist("hmac")
     message = signed_message(args)
@@ -189,7 +177,7 @@ def query_hmac_valid(args: MultiDict, app_secrets: tuple[str, ...]) -> bool:
     return ok
 
 
-def signed_message(args: MultiDict) -> str | None:
+def signed_message(args: MultiDict[str, str]) -> str | None:
     """The message Shopify signs, or None when the query has a repeated key that is not `name[]`.
 
     Like the Python library: `ids[]=1&ids[]=2` is signed as `ids=["1", "2"]`; `%` and `=` in keys and
@@ -241,9 +229,12 @@ def _secrets() -> tuple[str, ...]:
 
 def _serializer() -> URLSafeSerializer:
     """Signs the state cookie with the app's SECRET_KEY; its expiry is inside, checked against `clock()`."""
-    return URLSafeSerializer(current_app.secret_key, salt="reclaim-oauth-state")
+    key = current_app.secret_key
+    if key is None:  # create_app sets it from RECLAIM_SECRET_KEY
+        raise RuntimeError("the app has no SECRET_KEY to sign the install state with")
+    return URLSafeSerializer(key, salt="reclaim-oauth-state")
 
 
-def _refusal(exc: Refused) -> ResponseReturnValue:
+def _refusal(exc: Refused) -> Response:
     log.info("refused %s %s: %d %s", request.method, request.path, exc.status, exc.message)
     return html.page(html.NOTICE, exc.status, api_key=app_runtime().settings.shopify_api_key, message=exc.message)
