@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from shop_app.errors import ConfigurationError
 
@@ -105,13 +106,18 @@ class Settings:
         settings.validate()
         return settings
 
-    def with_overrides(self, **changes) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:  # any field of Settings
         updated = replace(self, **changes)
         updated.validate()
         return updated
 
     def validate(self) -> None:
         """Fail at start with every problem listed, not at the first request."""
+        problems = self._secret_problems() + self._url_problems()
+        if problems:
+            raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+    def _secret_problems(self) -> list[str]:
         problems = []
         if not self.shopify_api_key:
             problems.append("SHOPIFY_API_KEY is required outside development")
@@ -121,6 +127,10 @@ class Settings:
             problems.append("RECLAIM_SECRET_KEY is required outside development")
         elif len(self.secret_key) < 16:
             problems.append("RECLAIM_SECRET_KEY must be at least 16 characters")
+        return problems
+
+    def _url_problems(self) -> list[str]:
+        problems = []
         if not self.database_url.startswith(("sqlite", "postgresql")):
             problems.append("DATABASE_URL must be a sqlite:// or postgresql:// URL")
         if self.redis_url is None and not self.dev_mode:
@@ -137,8 +147,7 @@ class Settings:
             problems.append("SHOPIFY_ADMIN_BASE_URL must contain {shop}")
         if not self.shopify_app_url.startswith(("http://", "https://")):
             problems.append("SHOPIFY_APP_URL must be an http(s) URL")
-        if problems:
-            raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(problems))
+        return problems
 
     @property
     def webhook_secrets(self) -> tuple[str, ...]:
