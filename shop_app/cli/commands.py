@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 
 import click
+from flask import Flask
 
 from shop_app import runtime
 from shop_app.config import Settings
@@ -58,12 +59,12 @@ def serve(host: str, port: int | None, workers: int) -> None:
     port = port or int(os.environ.get("PORT", "8080"))
 
     class Server(BaseApplication):
-        def load_config(self):
+        def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
 
-        def load(self):
+        def load(self) -> Flask:
             return create_app(runtime=rt)
 
     Server().run()

@@ -18,10 +18,12 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rq import SimpleWorker
@@ -37,6 +39,8 @@ from shop_app.shopify.signatures import webhook_hmac
 from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.tables import CheckoutRow, Journey, Message, WebhookDelivery
 
+#: Where the demo prints its timeline (print, or a test's collector).
+Output = Callable[[str], object]
 #: What the demo points at its own embedded servers, restored when it ends.
 DEMO_ENVIRONMENT = (
     "DATABASE_URL",
@@ -47,11 +51,18 @@ DEMO_ENVIRONMENT = (
 )
 
 
-def load_story() -> dict:
-    return json.loads(resources.files("shop_app.cli").joinpath("demo_data/story.json").read_text(encoding="utf-8"))
+#: A part of demo_data/story.json, as JSON gives it.
+Spec = dict[str, Any]
 
 
-def checkout_payload(spec: dict, at: datetime, domain: str) -> dict:
+def load_story() -> Spec:
+    story: Spec = json.loads(
+        resources.files("shop_app.cli").joinpath("demo_data/story.json").read_text(encoding="utf-8")
+    )
+    return story
+
+
+def checkout_payload(spec: Spec, at: datetime, domain: str) -> dict[str, object]:
     items = [
         {"title": t, "variant_title": v, "quantity": q, "price": p, "line_price": str(Decimal(p) * q)}
         for t, v, q, p in spec["items"]
@@ -77,7 +88,7 @@ def checkout_payload(spec: dict, at: datetime, domain: str) -> dict:
     }
 
 
-def order_payload(spec: dict, at: datetime) -> dict:
+def order_payload(spec: Spec, at: datetime) -> dict[str, object]:
     return {
         "id": spec["id"],
         "name": spec["name"],
@@ -91,12 +102,12 @@ def order_payload(spec: dict, at: datetime) -> dict:
 
 
 class Demo:
-    def __init__(self, folder: Path, out=print):
+    def __init__(self, folder: Path, out: Output = print):
         self.folder, self.out = folder, out
         self.story = load_story()
         self.zone = ZoneInfo(self.story["shop"]["timezone"])
         self.domain = self.story["shop"]["domain"]
-        self.seen: dict[int, tuple] = {}
+        self.seen: dict[int, tuple[str, datetime, str | None]] = {}
         self.names: dict[str, str] = {}
 
     # --- setup -------------------------------------------------------------------
@@ -104,9 +115,8 @@ class Demo:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         self.redis = connect(None, self.folder)
-        # Shopify itself is played by the development Admin API: unique codes and the
-        # live payment check go through it (validated against the schema in ../shared
-        # when that folder is there).
+        # Shopify itself is played by the development Admin API (shop_app/devtools/admin_api.py):
+        # unique codes and the live payment check go through it.
         self.shopify = AdminApiServer().start()
         os.environ.update(
             DATABASE_URL=f"sqlite:///{self.folder / 'demo.db'}",
@@ -151,7 +161,7 @@ class Demo:
     def local(self, text: str) -> datetime:
         return datetime.fromisoformat(text).replace(tzinfo=self.zone).astimezone(UTC)
 
-    def post(self, topic: str, payload: dict) -> int:
+    def post(self, topic: str, payload: dict[str, object]) -> int:
         body = json.dumps(payload).encode()
         request = urllib.request.Request(
             f"{self.base_url}/webhooks/{topic}",
@@ -204,7 +214,7 @@ class Demo:
             self.work()
             self.report(now)
 
-    def happen(self, event: dict, now: datetime) -> None:
+    def happen(self, event: Spec, now: datetime) -> None:
         if event.get("shopify_only"):
             spec = event["order"]
             order = self.shopify.add_order(
@@ -252,7 +262,7 @@ class Demo:
             elif message.status == "scheduled" and before[1] != message.due_at:
                 line = f"now due {self.clock(message.due_at)} ({message.reason})"
             elif message.status == "sent":
-                quoted = "".join(f"\n{'':<20}│ {text}" for text in message.body.splitlines() if text.strip())
+                quoted = "".join(f"\n{'':<20}│ {text}" for text in (message.body or "").splitlines() if text.strip())
                 line = f"SENT to {message.recipient}{quoted}"
             else:
                 line = f"{message.status}: {message.reason}"
@@ -284,7 +294,7 @@ class Demo:
         self.out(f"  outbox: {self.folder / 'outbox.jsonl'} (one JSON line per message)")
 
 
-def run_demo(folder: Path | None = None, out=print) -> int:
+def run_demo(folder: Path | None = None, out: Output = print) -> int:
     target = folder or Path(os.environ.get("RECLAIM_INSTANCE_DIR") or Path.cwd() / "instance") / "demo"
     demo = Demo(target, out)
     saved = {k: os.environ.get(k) for k in DEMO_ENVIRONMENT}
