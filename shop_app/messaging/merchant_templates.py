@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +47,7 @@ MAX_BODY_SOURCE_CHARS = {Channel.EMAIL: 20_000, Channel.PUSH: 1_000, Channel.SMS
 MAX_SUBJECT_CHARS = {Channel.EMAIL: 250, Channel.PUSH: 120}
 MAX_PUSH_BODY_CHARS = 500
 _STOP = re.compile(r"\bSTOP\b", re.IGNORECASE)
+_Named = TypeVar("_Named", Step, Channel)
 
 
 class UnknownTemplate(ReclaimError, LookupError):
@@ -66,23 +67,33 @@ class TemplateKey:
 
 def template_key(step: object, channel: object, language: object) -> TemplateKey:
     """The key for loose input (URL parts); raises UnknownTemplate."""
-    try:
-        step = Step(step)
-    except (ValueError, TypeError):
-        raise UnknownTemplate(f"unknown step {step!r}; steps: {', '.join(s.value for s in Step)}") from None
-    try:
-        channel = Channel(channel)
-    except (ValueError, TypeError):
-        raise UnknownTemplate(f"unknown channel {channel!r}; channels: {', '.join(c.value for c in Channel)}") from None
-    if language not in LANGUAGES:
+    known_step = _member(Step, step)
+    if known_step is None:
+        raise UnknownTemplate(f"unknown step {step!r}; steps: {', '.join(s.value for s in Step)}")
+    known_channel = _member(Channel, channel)
+    if known_channel is None:
+        raise UnknownTemplate(f"unknown channel {channel!r}; channels: {', '.join(c.value for c in Channel)}")
+    if not isinstance(language, str) or language not in LANGUAGES:
         raise UnknownTemplate(f"unknown language {language!r}; languages: {', '.join(LANGUAGES)}")
-    if channel is Channel.WHATSAPP:
+    if known_channel is Channel.WHATSAPP:
         raise UnknownTemplate("WhatsApp messages use the templates approved by Meta (Channels page); "
                               "they are not edited here")  # fmt: skip
-    if (step, channel) not in EDITABLE:
-        sends = ", ".join(c.value for s, c in EDITABLE if s is step) or "no text you can edit"
-        raise UnknownTemplate(f"the {step.value} step sends no {channel.value} message (it sends {sends})")
-    return TemplateKey(step, channel, language)
+    if (known_step, known_channel) not in EDITABLE:
+        sends = ", ".join(c.value for s, c in EDITABLE if s is known_step) or "no text you can edit"
+        raise UnknownTemplate(f"the {known_step.value} step sends no {known_channel.value} message (it sends {sends})")
+    return TemplateKey(known_step, known_channel, language)
+
+
+def _member(kind: type[_Named], value: object) -> _Named | None:
+    """The member whose value is `value` (a member stands for itself), or None."""
+    if isinstance(value, kind):
+        return value
+    if not isinstance(value, str):
+        return None  # every member's value is a string
+    try:
+        return kind(value)
+    except ValueError:
+        return None
 
 
 # --- what may be saved -------------------------------------------------------------------------
