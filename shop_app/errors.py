@@ -1,4 +1,9 @@
-"""Every named exception of the app, in one flat module."""
+"""The app's one error vocabulary: every exception the project defines derives from ReclaimError.
+
+The errors several packages share live here; a package's own errors sit beside their code and
+derive from ReclaimError too (with ValueError as a mixin where callers catch that). Standard
+library only, so the pure domain may import it. Messages never carry personal data.
+"""
 
 
 class ReclaimError(Exception):
@@ -15,10 +20,6 @@ class UnknownShop(ReclaimError):
 
 class InvalidShopDomain(ReclaimError):
     """A shop domain that is not a valid *.myshopify.com host."""
-
-
-class PayloadError(ReclaimError):
-    """A webhook body that cannot be turned into domain values."""
 
 
 class DiscountUnavailable(ReclaimError):

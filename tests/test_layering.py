@@ -1,5 +1,6 @@
-"""shop_app.domain is pure: every import is from the standard library or shop_app.domain itself
-(architecture.md: no Flask, SQLAlchemy, RQ, Redis, Twilio, HTTP)."""
+"""shop_app.domain is pure: every import is from the standard library, shop_app.domain itself, or
+the error vocabulary (shop_app.errors, standard library only too): no Flask, SQLAlchemy, RQ,
+Redis, Twilio, HTTP."""
 
 from __future__ import annotations
 
@@ -23,8 +24,13 @@ def _module_name(path: Path) -> str:
     return ".".join([PACKAGE, *parts])
 
 
+#: The one module outside the domain it may import: every exception derives from its base.
+ERRORS = "shop_app.errors"
+
+
 def _allowed(module: str) -> bool:
-    return module == PACKAGE or module.startswith(PACKAGE + ".") or module.split(".")[0] in STDLIB
+    in_domain = module == PACKAGE or module.startswith(PACKAGE + ".")
+    return in_domain or module == ERRORS or module.split(".")[0] in STDLIB
 
 
 def _resolve_relative(current: str, is_package: bool, level: int, module: str | None) -> str:
@@ -79,6 +85,11 @@ def test_domain_imports_only_stdlib_and_itself(path: Path) -> None:
     assert problems == [], (
         f"{path.relative_to(DOMAIN_DIR.parent.parent)} imports outside the standard library:\n" + "\n".join(problems)
     )
+
+
+def test_the_error_vocabulary_is_as_pure_as_the_domain() -> None:
+    path = DOMAIN_DIR.parent / "errors.py"
+    assert violations(path.read_text(encoding="utf-8"), ERRORS) == []
 
 
 # -- the checker itself can fail -----------------------------------------------------------------

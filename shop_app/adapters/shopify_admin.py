@@ -43,6 +43,7 @@ from shop_app.errors import (
     AdminUserError,
     ConfigurationError,
     DiscountCodeTaken,
+    ReclaimError,
 )
 from shop_app.shopify.signatures import clean_shop_domain
 
@@ -159,7 +160,7 @@ class _Outcome:
     uncertain: bool  # an earlier attempt may have been carried out (timeout or 5xx on a mutation)
 
 
-class _Retry(Exception):
+class _Retry(ReclaimError):
     def __init__(self, reason: str, wait: float | None, uncertain: bool):
         super().__init__(reason)
         self.reason, self.wait, self.uncertain = reason, wait, uncertain

@@ -28,6 +28,7 @@ from graphql.utilities import value_from_ast_untyped
 
 from shop_app.devtools import admin_schema, hs256, search_syntax
 from shop_app.devtools.serving import BackgroundServer
+from shop_app.errors import ReclaimError
 
 DEFAULT_API_KEY = "reclaim-dev-api-key"  # the development credentials of shop_app.config
 DEFAULT_API_SECRET = "reclaim-dev-api-secret"
@@ -133,7 +134,7 @@ class _Failure:
     operation: str | None = None  # only requests for this operation name; None: any request
 
 
-class _DevError(Exception):
+class _DevError(ReclaimError):
     """The development server cannot answer this (a field or filter it does not model)."""
 
 

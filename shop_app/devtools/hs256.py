@@ -14,11 +14,13 @@ import json
 import uuid
 from urllib.parse import urlsplit
 
+from shop_app.errors import ReclaimError
+
 LEEWAY_SECONDS = 10  # both Shopify libraries allow 10 s of clock skew
 SESSION_TOKEN_LIFETIME = 60
 
 
-class InvalidToken(ValueError):
+class InvalidToken(ReclaimError, ValueError):
     """A token that is malformed, wrongly signed, expired or for someone else."""
 
 

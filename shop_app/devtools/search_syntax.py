@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shop_app.errors import ReclaimError
+
 SPECIAL = set("():\\\"'")
 COMPARATORS = (":<=", ":>=", ":<", ":>", ":")
 
 
-class SearchSyntaxError(ValueError):
+class SearchSyntaxError(ReclaimError, ValueError):
     pass
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shop_app.domain.models import Channel, Checkout
@@ -24,26 +25,45 @@ def refusal(channel: Channel, checkout: Checkout, settings: ShopSettings, facts:
     """None when the channel may be used, else the reason a merchant can read."""
     if facts.suppressed:
         return f"suppressed: {facts.suppressed}"
-    if channel is Channel.WHATSAPP and settings.whatsapp_consent != "explicit_optin" and facts.sms_suppressed:
+    if channel not in _RULES:
+        raise ValueError(channel)
+    return _RULES[channel](checkout, settings, facts)
+
+
+def _email(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+    if not checkout.email:
+        return "no consent: no email address"
+    if settings.email_consent == "subscribers_only" and checkout.accepts_email_marketing is not True:
+        return "no consent: not subscribed to email marketing (shop sends to subscribers only)"
+    return None
+
+
+def _sms(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+    if not checkout.phone:
+        return "no consent: no phone number"
+    return None if checkout.accepts_sms_marketing else "no consent: no SMS marketing consent"
+
+
+def _whatsapp(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+    if settings.whatsapp_consent == "explicit_optin":
+        if not checkout.phone:
+            return "no consent: no phone number"
+        return None if facts.whatsapp_optin else "no consent: no WhatsApp opt-in"
+    # WhatsApp rests on the phone marketing consent, which an SMS STOP withdrew.
+    if facts.sms_suppressed:
         return f"suppressed: {facts.sms_suppressed} (WhatsApp relies on the same phone marketing consent)"
-    if channel is Channel.EMAIL:
-        if not checkout.email:
-            return "no consent: no email address"
-        if settings.email_consent == "subscribers_only" and checkout.accepts_email_marketing is not True:
-            return "no consent: not subscribed to email marketing (shop sends to subscribers only)"
-        return None
-    if channel is Channel.SMS:
-        if not checkout.phone:
-            return "no consent: no phone number"
-        if not checkout.accepts_sms_marketing:
-            return "no consent: no SMS marketing consent"
-        return None
-    if channel is Channel.WHATSAPP:
-        if not checkout.phone:
-            return "no consent: no phone number"
-        if settings.whatsapp_consent == "explicit_optin":
-            return None if facts.whatsapp_optin else "no consent: no WhatsApp opt-in"
-        return None if checkout.accepts_sms_marketing else "no consent: no phone marketing consent"
-    if channel is Channel.PUSH:
-        return None if facts.push_subscribed else "no consent: no browser push subscription"
-    raise ValueError(channel)
+    if not checkout.phone:
+        return "no consent: no phone number"
+    return None if checkout.accepts_sms_marketing else "no consent: no phone marketing consent"
+
+
+def _push(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+    return None if facts.push_subscribed else "no consent: no browser push subscription"
+
+
+_RULES: dict[Channel, Callable[[Checkout, ShopSettings, ContactFacts], str | None]] = {
+    Channel.EMAIL: _email,
+    Channel.SMS: _sms,
+    Channel.WHATSAPP: _whatsapp,
+    Channel.PUSH: _push,
+}

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shop_app.errors import ReclaimError
+
 #: SendGrid event name → our vocabulary. Anything else becomes "unknown": kept, never acted on.
 KINDS: dict[str, str] = {
     "processed": "queued",
@@ -42,11 +44,11 @@ DETAIL_LIMIT = 500
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(ReclaimError, ValueError):
     """An array element that is not a SendGrid event at all."""
 
 
-class InvalidBatch(ValueError):
+class InvalidBatch(ReclaimError, ValueError):
     """The body is not a JSON array."""
 
 

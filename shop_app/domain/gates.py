@@ -14,7 +14,7 @@ from shop_app.domain.models import STEP_ORDER, Step
 from shop_app.domain.windows import WeeklyWindows
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     SEND = "send"
     SKIP = "skip"  # this message will never be sent
     CANCEL = "cancel"  # the whole journey stopped

@@ -8,14 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 
 
-class Channel(str, enum.Enum):
+class Channel(enum.StrEnum):
     EMAIL = "email"
     PUSH = "push"
     SMS = "sms"
     WHATSAPP = "whatsapp"
 
 
-class Step(str, enum.Enum):
+class Step(enum.StrEnum):
     """The stages of the Revenue Recovery flow, in the order they fire."""
 
     FIRST = "first"
@@ -26,7 +26,7 @@ class Step(str, enum.Enum):
 STEP_ORDER = {Step.FIRST: 0, Step.WHATSAPP: 1, Step.PRIME: 2}
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     SCHEDULED = "scheduled"
     QUEUED = "queued"
     SENDING = "sending"
@@ -63,13 +63,13 @@ def can_move(old: Status, new: Status) -> bool:
     return new in TRANSITIONS[old]
 
 
-class JourneyStatus(str, enum.Enum):
+class JourneyStatus(enum.StrEnum):
     ACTIVE = "active"
     CONVERTED = "converted"  # the customer paid
     STOPPED = "stopped"  # deleted checkout, uninstall, redact, or nothing left to do
 
 
-class WebhookStatus(str, enum.Enum):
+class WebhookStatus(enum.StrEnum):
     """A recorded webhook delivery: still to ingest, ingested, or refused with a reason."""
 
     RECEIVED = "received"

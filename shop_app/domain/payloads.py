@@ -8,12 +8,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, overload
 
 from shop_app.domain.models import Checkout, LineItem, Order
+from shop_app.errors import ReclaimError
 
 MAX_LINE_ITEMS = 500
 _NAME_ID = re.compile(r"^#?(\d{1,30})$")
 
 
-class PayloadProblem(ValueError):
+class PayloadProblem(ReclaimError, ValueError):
     """The body is JSON but not a usable Shopify resource; the message says why."""
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shop_app.errors import ReclaimError
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -16,7 +18,7 @@ class FieldError:
         return f"{self.field}: {self.message}"
 
 
-class ValidationError(ValueError):
+class ValidationError(ReclaimError, ValueError):
     """Raised with every FieldError found, so the merchant sees them all at once."""
 
     def __init__(self, errors: list[FieldError]):
