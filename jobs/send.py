@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from shop_app import runtime
-from shop_app.adapters.channels import SendResult
+from shop_app.adapters.outgoing import SendResult
 from shop_app.channels.transports import Route
 from shop_app.domain import gates
 from shop_app.domain.models import Status

@@ -104,7 +104,7 @@ def test_the_error_vocabulary_is_as_pure_as_the_domain() -> None:
         "from rq import Queue",
         "import os, requests",
         "from shop_app import runtime",
-        "from shop_app.adapters.channels import send",
+        "from shop_app.adapters.outgoing import send",
         "import shop_app",
         "from .. import config",
         "from ..adapters import queue",

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 
-from shop_app.adapters.channels import OutgoingMessage, SendResult, SendStatus
+from shop_app.adapters.outgoing import OutgoingMessage, SendResult, SendStatus
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 SEND_TIMEOUT_SECONDS = 30.0

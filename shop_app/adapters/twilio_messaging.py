@@ -22,7 +22,7 @@ from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
 from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 
-from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
+from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.adapters.http_errors import never_reached, retry_after_seconds
 from shop_app.errors import ReclaimError
 

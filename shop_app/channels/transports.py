@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shop_app.adapters.channels import OutboxFileTransport, OutgoingMessage, SendResult, Transport
+from shop_app.adapters.outgoing import OutboxFileTransport, OutgoingMessage, SendResult, Transport
 from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTransport
 from shop_app.adapters.twilio_messaging import TwilioAccount, TwilioTransport
 from shop_app.adapters.webpush import PushTransport

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop_app import public_urls
-from shop_app.adapters.channels import OutgoingMessage
+from shop_app.adapters.outgoing import OutgoingMessage
 from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.channels.transports import Route
 from shop_app.config import Settings

@@ -1,6 +1,6 @@
 """What a message says: the shop's own template for the step, channel and language when it
 saved one, else the default in the shop's tone, rendered in the sandbox in the customer's
-language (README "Channels" and "Templates" say what every message carries).
+language (merchant_templates.check_template says what every message carries).
 
 `TemplateRefused` (`SmsOverCap` for an SMS over the segment cap even after shortening) stops
 the message with a reason for the merchant. A merchant's template that fails with this

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop_app.adapters.channels import OutgoingMessage, Rejection, SendResult, SendStatus
+from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.adapters.twilio_messaging import normalized_status
 from shop_app.channels.push_subscriptions import forget_subscription
 from shop_app.compliance.suppressions import record_consent, suppress

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shop_app.adapters.channels import OutgoingMessage, SendStatus
+from shop_app.adapters.outgoing import OutgoingMessage, SendStatus
 from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTransport, build_email
 from tests.smtp_server import free_port, smtp_server
 
@@ -174,7 +174,7 @@ class FakeSendGrid(BaseHTTPRequestHandler):
 def sendgrid():
     FakeSendGrid.answers, FakeSendGrid.requests = [], []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSendGrid)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield SendGridTransport("SG.test-key", base_url=f"http://127.0.0.1:{server.server_port}"), FakeSendGrid
     server.shutdown()

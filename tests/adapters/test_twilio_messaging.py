@@ -16,7 +16,7 @@ import pytest
 import requests
 from werkzeug.datastructures import ImmutableMultiDict
 
-from shop_app.adapters.channels import OutgoingMessage, Rejection, SendStatus
+from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendStatus
 from shop_app.adapters.twilio_messaging import (
     VALIDITY_PERIOD_SECONDS,
     ContentApiError,

@@ -14,7 +14,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from shop_app.adapters.channels import OutgoingMessage, Rejection, SendStatus
+from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendStatus
 from shop_app.adapters.webpush import (
     DEFAULT_TTL_SECONDS,
     MAX_PLAINTEXT_BYTES,

@@ -9,7 +9,7 @@ import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
 
-from shop_app.adapters.channels import OutgoingMessage, SendStatus
+from shop_app.adapters.outgoing import OutgoingMessage, SendStatus
 from shop_app.adapters.twilio_messaging import TwilioTransport
 from shop_app.devtools.twilio_api import TwilioApiServer
 from tests.conftest import shared_path

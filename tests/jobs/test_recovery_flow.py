@@ -318,7 +318,7 @@ def test_late_delivery_sends_only_the_latest_due_step(store):
 
 
 def test_transient_failures_are_retried_with_backoff_and_permanent_ones_fail(store, monkeypatch):
-    from shop_app.adapters.channels import OutboxFileTransport, SendResult, SendStatus
+    from shop_app.adapters.outgoing import OutboxFileTransport, SendResult, SendStatus
 
     real = OutboxFileTransport(store.rt.settings.outbox_file)
     answers = {

@@ -81,7 +81,7 @@ class Storefront:
             return Response(answer.get_data(), status=answer.status_code, headers=headers)
 
         self._server = make_server("127.0.0.1", 0, front, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def origin(self) -> str:

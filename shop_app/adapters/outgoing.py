@@ -1,4 +1,4 @@
-"""The channel interface: one send call, one normalized result.
+"""What every transport takes and answers: an outgoing message, one send call, a normalized result.
 
 Providers fill in `send` (email.py, twilio_messaging.py, webpush.py, and the development
 outbox file here); shop_app/channels/transports.py chooses which one serves a shop's channel.
