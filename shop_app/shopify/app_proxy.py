@@ -1,16 +1,10 @@
 """Shopify app-proxy signatures: the only proof a storefront request came through Shopify.
 
-Shopify forwards `https://{shop}/{prefix}/{subpath}/…` to our proxy URL and adds
-`shop`, `logged_in_customer_id`, `path_prefix`, `timestamp` and `signature` to the
-query (cookies are stripped). The signature:
-
-    every query parameter except `signature`, repeated keys' values joined with ",",
-    sorted by key, written `key=value` and concatenated with no separator,
-    HMAC-SHA256 with the app's API secret, lower-case hex.
-
-This differs from the OAuth HMAC (`&` separators, `hmac` param). Like Shopify's own
-library we refuse repeated `shop`/`timestamp`/`signature` and a timestamp more than
-90 seconds away from our clock, so a captured URL cannot be replayed later.
+Shopify forwards `https://{shop}/{prefix}/{subpath}/…` here and adds `shop`, `logged_in_customer_id`,
+`path_prefix`, `timestamp` and `signature` to the query. The signature (`canonical`) is the lower-case
+hex HMAC-SHA256 of every other parameter, sorted, written `key=value` (repeated values joined with
+",") with no separator: not the OAuth HMAC. Repeated SINGLE parameters and a timestamp more than
+MAX_CLOCK_SKEW_SECONDS away are refused, so a captured URL cannot be replayed later.
 """
 
 from __future__ import annotations
