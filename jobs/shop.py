@@ -1,7 +1,7 @@
 """After install: read the shop from Shopify, seed its settings, import existing customers.
 
 Customers that existed before the install are recorded as `imported` profiles: the
-referral flow must never write to them (product.md §4).
+referral flow must never write to them (it runs only for customers the store captured).
 """
 
 from __future__ import annotations

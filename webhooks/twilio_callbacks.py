@@ -4,7 +4,8 @@ Both are signed with `X-Twilio-Signature` by the auth token of the shop's own Tw
 account. The signature covers the URL Twilio requested, which is the public URL we gave
 it (SHOPIFY_APP_URL + path), not whatever a TLS-terminating proxy hands to Flask.
 
-Status callbacks come late, twice and out of order (contract §1.3): each (sid, status) is
+Status callbacks come late, twice and out of order
+(twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks): each (sid, status) is
 kept once as a MessageEvent, and the message's delivery status only moves forward.
 """
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("twilio_callbacks", __name__, url_prefix="/webhooks/twilio")
 
 #: Delivery-time error codes that mean the person opted out (21610) or blocked us on WhatsApp
-#: (63014), contract §1.8. 30004 "message blocked" also covers carrier filtering and DND, which
+#: (63014); twilio.com/docs/api/errors. 30004 "message blocked" also covers carrier filtering and DND, which
 #: say nothing about the customer's wishes: it is kept as the delivery detail only.
 OPTED_OUT_CODES = {"21610", "63014"}
 #: Message ids are BIGINT row ids; anything outside that range is no message of ours.

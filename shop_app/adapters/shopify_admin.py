@@ -370,7 +370,7 @@ def _throttled(errors: object) -> bool:
 
 
 def _throttle_wait(payload: JsonObject) -> float | None:
-    """Seconds until the leaky bucket holds the requested cost again (contract §5.4)."""
+    """Seconds until the leaky bucket holds the requested cost again (shopify.dev/docs/api/usage/rate-limits)."""
     cost = (payload.get("extensions") or {}).get("cost") or {}
     status = cost.get("throttleStatus") or {}
     try:

@@ -45,7 +45,7 @@ class OfflineToken:
 
 
 class OAuthClient:
-    """The three grants of POST /admin/oauth/access_token (contract §2).
+    """The three grants of POST /admin/oauth/access_token (shopify.dev: authentication-authorization/access-tokens).
 
     One attempt each, never retried here: a refresh token rotates on use, so
     repeating a refresh whose answer was lost would burn it; the job retries.

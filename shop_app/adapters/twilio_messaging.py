@@ -22,8 +22,8 @@ from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
 from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 
-from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.adapters.http_errors import never_reached, retry_after_seconds
+from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.errors import ReclaimError
 
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -339,7 +339,7 @@ class TwilioTransport:
     def submit_for_approval(self, content_sid: str, name: str, category: str = "MARKETING") -> str:
         """Ask Meta (through Twilio) to approve a template; returns the approval status Twilio reports.
 
-        A recovery reminder or a referral ask is marketing (contract §2); Meta may re-categorise.
+        A recovery reminder or a referral ask is marketing (twilio.com/docs/whatsapp/api); Meta may re-categorise.
         """
         if not CONTENT_SID.match(content_sid):
             raise ValueError(f"{content_sid!r} is not a Content SID (HX…)")

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
-from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.adapters.http_errors import never_reached, retry_after_seconds
+from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
 
 #: How long a push service may hold a reminder for a browser that is offline.
 #: 12 hours reaches a laptop that is opened the next morning, and is shorter than the

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shop_app.adapters.outgoing import OutboxFileTransport, OutgoingMessage, SendResult, Transport
 from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTransport
+from shop_app.adapters.outgoing import OutboxFileTransport, OutgoingMessage, SendResult, Transport
 from shop_app.adapters.twilio_messaging import TwilioAccount, TwilioTransport
 from shop_app.adapters.webpush import PushTransport
 from shop_app.channels.accounts import has_twilio, twilio_account

@@ -34,10 +34,10 @@ DEFAULT_API_KEY = "reclaim-dev-api-key"  # the development credentials of shop_a
 DEFAULT_API_SECRET = "reclaim-dev-api-secret"
 DEFAULT_SCOPES = "read_orders,read_customers,write_discounts,write_app_proxy"
 API_VERSION = "2026-07"
-ACCESS_TOKEN_SECONDS = 3600  # expiring offline tokens (contract §2.4)
+ACCESS_TOKEN_SECONDS = 3600  # expiring offline tokens (shopify.dev changelog: offline access tokens support expiry)
 REFRESH_TOKEN_SECONDS = 90 * 24 * 3600
 AUTH_CODE_SECONDS = 600
-# The leaky bucket of a development store (contract §5.4).
+# The leaky bucket of a development store (shopify.dev/docs/api/usage/rate-limits).
 BUCKET_MAXIMUM = 2000.0
 RESTORE_RATE = 100.0
 MUTATION_COST = 10

@@ -50,7 +50,7 @@ def load_schema(path: str | Path) -> GraphQLSchema:
         schema = _cache.get(key)
         if schema is None:
             # Shopify's SDL breaks a rule graphql-core 3.3 enforces on deprecations
-            # (contract §8), so it is built without the schema self-check.
+            # (graphql-core 3.3 enforces a rule Shopify's SDL breaks), so it is built without the schema self-check.
             schema = build_schema(key.read_text(encoding="utf-8"), assume_valid=True)
             _strict_scalars(schema)
             _cache[key] = schema

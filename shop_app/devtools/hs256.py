@@ -1,6 +1,6 @@
 """HS256 JSON Web Tokens, written out for the development Admin API server.
 
-App Bridge session tokens (contract §2.2) are HS256 JWTs signed with the app's
+App Bridge session tokens (shopify.dev: how session tokens work) are HS256 JWTs signed with the app's
 client secret. The development server verifies them with this module, deliberately
 independent of the app's own checks, and tests and the demo mint them with it.
 """
@@ -75,7 +75,7 @@ def decode(token: str, secret: str, *, audience: str, now: float, leeway: int = 
 def mint_session_token(
     shop: str, *, api_key: str, api_secret: str, now: float, lifetime: int = SESSION_TOKEN_LIFETIME, **overrides
 ) -> str:
-    """A session token as App Bridge would send it for `shop` (claims per contract §2.2)."""
+    """A session token as App Bridge would send it for `shop` (iss, dest, aud, sub, exp, nbf, iat, jti, sid)."""
     claims = {
         "iss": f"https://{shop}/admin",
         "dest": f"https://{shop}",

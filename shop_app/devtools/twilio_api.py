@@ -68,7 +68,8 @@ ERROR_MESSAGES: dict[int, str] = {
     ),
 }
 
-#: Inbound keywords Twilio handles on long codes (contract §1.7), as Advanced Opt-Out reports them.
+#: Inbound keywords Twilio handles on long codes, as Advanced Opt-Out reports them
+#: (twilio.com/docs/messaging/tutorials/advanced-opt-out).
 OPT_OUT_KEYWORDS: dict[str, str] = {
     **{word: "STOP" for word in ("STOP", "UNSUBSCRIBE", "END", "QUIT", "STOPALL", "REVOKE", "OPTOUT", "CANCEL")},
     **{word: "START" for word in ("START", "YES", "UNSTOP")},

@@ -1,4 +1,4 @@
-"""The gates a message passes just before it is sent, in a fixed order (architecture.md step 5).
+"""The gates a message passes just before it is sent, in a fixed order (README, "How it fits together").
 
 The send job gathers the facts from the database and providers; `decide` is pure.
 """

@@ -1,9 +1,10 @@
 """Inbound SMS/WhatsApp keywords: STOP, START, HELP, in the languages we write in. Pure.
 
-Twilio answers the standard English keywords itself on long codes and blocks later sends
-(contract §1.7), and marks them with `OptOutType` when Advanced Opt-Out is on. We keep our
-own list anyway: the opt-out is per merchant, WhatsApp has no Twilio STOP handling, and a
-Spanish-speaking customer writes BAJA, not STOP.
+Twilio answers the standard English keywords itself on long codes and blocks later sends, and
+marks them with `OptOutType` when Advanced Opt-Out is on
+(twilio.com/docs/messaging/tutorials/advanced-opt-out). We keep our own list anyway: the
+opt-out is per merchant, WhatsApp has no Twilio STOP handling, and a Spanish-speaking customer
+writes BAJA, not STOP.
 """
 
 from __future__ import annotations

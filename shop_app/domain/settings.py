@@ -2,7 +2,7 @@
 and operators edit.
 
 `ShopSettings.from_document` is the only way in: it checks every field, collects all
-problems as FieldErrors, and fills defaults (product.md §1–3) for keys left out.
+problems as FieldErrors, and fills the product defaults (README) for keys left out.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class ShopSettings:
         }
 
     def warnings(self) -> list[str]:
-        """Advice that does not block saving (product.md §3: Prime should be stronger)."""
+        """Advice that does not block saving (Prime should offer more than the first stimulus)."""
         first, prime = self.first.incentive, self.prime.incentive
         if not (self.prime.enabled and first.offered):
             return []

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shop_app.adapters.outgoing import OutgoingMessage, SendStatus
 from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTransport, build_email
+from shop_app.adapters.outgoing import OutgoingMessage, SendStatus
 from tests.smtp_server import free_port, smtp_server
 
 #: As long as a real token (~200 characters), so header folding is exercised.

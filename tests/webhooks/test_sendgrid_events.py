@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
-from shop_app.adapters.outgoing import OutgoingMessage, SendResult, SendStatus
 from shop_app.adapters.email import EmailMessageSpec, SendGridTransport
+from shop_app.adapters.outgoing import OutgoingMessage, SendResult, SendStatus
 from shop_app.compliance.privacy import address_hash
 from shop_app.domain.email_events import InvalidBatch, InvalidEvent, decode_batch, parse_sendgrid_event
 from shop_app.storage.database import transaction

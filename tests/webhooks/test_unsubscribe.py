@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from shop_app.adapters.outgoing import SendStatus
 from shop_app.adapters.email import EmailMessageSpec, SmtpTransport
+from shop_app.adapters.outgoing import SendStatus
 from shop_app.messaging.unsubscribe import BadUnsubscribeToken, UnsubscribeTarget, UnsubscribeTokens, unsubscribe_url
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
