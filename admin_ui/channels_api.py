@@ -22,7 +22,7 @@ from admin_ui.api import _errors, _json_body, _shop
 from admin_ui.auth import app_runtime, authenticate
 from shop_app import public_urls
 from shop_app.adapters.twilio_messaging import ContentApiError, TwilioAccount, TwilioTransport
-from shop_app.channels import accounts as connections
+from shop_app.channels import accounts
 from shop_app.domain.validation import FieldError
 from shop_app.messaging import whatsapp_templates
 from shop_app.runtime import Runtime
@@ -44,7 +44,7 @@ def overview() -> ResponseReturnValue:
     settings = rt.settings
     with transaction(rt.sessions) as session:
         shop = _shop(session)
-        connected = connections.describe(session, shop.id)
+        connected = accounts.describe(session, shop.id)
         templates = whatsapp_templates.listing(session, shop.id)
     email = (
         "smtp"
@@ -88,8 +88,8 @@ def connect_twilio() -> ResponseReturnValue:
     rt = app_runtime()
     with transaction(rt.sessions) as session:
         shop = _shop(session)
-        connections.save_twilio(session, rt.box, shop.id, account)
-        described = connections.describe(session, shop.id)
+        accounts.save_twilio(session, rt.box, shop.id, account)
+        described = accounts.describe(session, shop.id)
     return jsonify(twilio=described["twilio"])
 
 
@@ -97,7 +97,7 @@ def connect_twilio() -> ResponseReturnValue:
 def disconnect_twilio() -> ResponseReturnValue:
     rt = app_runtime()
     with transaction(rt.sessions) as session:
-        connections.forget(session, _shop(session).id)
+        accounts.forget(session, _shop(session).id)
     return jsonify(twilio=None)
 
 
