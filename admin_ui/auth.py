@@ -31,7 +31,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from admin_ui import html
-from shop_app.adapters.shopify_admin import OAuthClient
+from shop_app.adapters.shopify_oauth import OAuthClient
 from shop_app.errors import InvalidSessionToken, InvalidShopDomain, ReclaimError
 from shop_app.runtime import Runtime
 from shop_app.shopify.post_install import complete_install

@@ -29,7 +29,8 @@ from werkzeug.wrappers import Response
 
 from admin_ui import html
 from admin_ui.auth import app_runtime
-from shop_app.adapters.shopify_admin import OAuthClient, shop_base_url
+from shop_app.adapters.shopify_http import shop_base_url
+from shop_app.adapters.shopify_oauth import OAuthClient
 from shop_app.config import DEFAULT_ADMIN_BASE_URL, Settings
 from shop_app.errors import AdminApiError, AdminApiUnavailable, InvalidShopDomain, ReclaimError, TokenExchangeRejected
 from shop_app.shopify.post_install import complete_install

@@ -33,7 +33,6 @@ from shop_app.adapters.shopify_admin_operations import (
     shop_operation,
 )
 from shop_app.adapters.shopify_http import DEFAULT_TIMEOUT, Timeout, json_or_none, post, shop_base_url
-from shop_app.adapters.shopify_oauth import OAuthClient, OfflineToken
 from shop_app.config import Settings
 from shop_app.domain.discounts import DiscountSpec
 from shop_app.errors import (
@@ -46,28 +45,6 @@ from shop_app.errors import (
     ReclaimError,
 )
 from shop_app.shopify.signatures import clean_shop_domain
-
-# Also importable from here, where callers and tests have always found them.
-__all__ = [
-    "AdminClient",
-    "CreatedDiscount",
-    "CustomerRecord",
-    "CustomersPage",
-    "OAuthClient",
-    "OfflineToken",
-    "Operation",
-    "OrderSummary",
-    "RetryPolicy",
-    "ShopInfo",
-    "customer_ids_by_phone_operation",
-    "customers_page_operation",
-    "discount_create_operation",
-    "find_code_operation",
-    "orders_operation",
-    "payment_check_query",
-    "shop_base_url",
-    "shop_operation",
-]
 
 log = logging.getLogger(__name__)
 

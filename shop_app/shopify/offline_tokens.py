@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shop_app.adapters.shopify_admin import AdminClient, OAuthClient, OfflineToken
+from shop_app.adapters.shopify_admin import AdminClient
+from shop_app.adapters.shopify_oauth import OAuthClient, OfflineToken
 from shop_app.config import Settings
 from shop_app.errors import ShopNotConnected
 from shop_app.storage.database import transaction

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from shop_app.adapters.shopify_admin import OfflineToken
+from shop_app.adapters.shopify_oauth import OfflineToken
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import store_token
 from shop_app.shopify.signatures import clean_shop_domain

@@ -8,20 +8,15 @@ from __future__ import annotations
 import os
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from shop_app.adapters.shopify_admin import (
-    AdminClient,
-    OAuthClient,
-    Operation,
-    RetryPolicy,
-    orders_operation,
-    payment_check_query,
-    shop_base_url,
-)
+from shop_app.adapters.shopify_admin import AdminClient, RetryPolicy
+from shop_app.adapters.shopify_admin_operations import Operation, orders_operation, payment_check_query
+from shop_app.adapters.shopify_http import shop_base_url
+from shop_app.adapters.shopify_oauth import OAuthClient
 from shop_app.config import Settings
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.domain.discounts import DiscountSpec, default_expiry, random_bytes_needed, unguessable_code
@@ -38,7 +33,7 @@ from shop_app.errors import (
 from tests.conftest import shared_path
 
 SHOP = "demo-shop.myshopify.com"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 POLICY = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=30.0)
 
 
@@ -231,9 +226,8 @@ def test_timeouts_are_retried_then_reported(settings, waits) -> None:
             sleep=waits.append,
             timeout=(1.0, 0.2),
             policy=RetryPolicy(max_attempts=2, base_delay=0.5),
-        ) as client:
-            with pytest.raises(AdminApiUnavailable, match="read timeout"):
-                client.shop_info()
+        ) as client, pytest.raises(AdminApiUnavailable, match="read timeout"):
+            client.shop_info()
         assert time.monotonic() - started < 5
         assert waits == [0.5]
     finally:

@@ -5,11 +5,11 @@ refreshed before use, once, even when workers race. Shopify is the development A
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from shop_app.adapters.shopify_admin import OAuthClient
+from shop_app.adapters.shopify_oauth import OAuthClient
 from shop_app.shopify.offline_tokens import REFRESH_MARGIN, access_token
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Profile, Shop
@@ -27,7 +27,7 @@ def shop_row(rt, domain=NEW) -> Shop | None:
 def test_first_document_load_installs_the_shop_by_token_exchange(rt, client, admin_api):
     admin_api.add_shop(NEW, name="Newcomer Goods", iana_timezone="America/Toronto", currency_code="CAD")
     admin_api.add_customer(
-        NEW, first_name="Old", email="old@example.com", created_at=datetime(2025, 1, 1, tzinfo=timezone.utc)
+        NEW, first_name="Old", email="old@example.com", created_at=datetime(2025, 1, 1, tzinfo=UTC)
     )
     response = client.get(f"/?id_token={admin_api.session_token(NEW)}", headers=BROWSER)
     assert response.status_code == 200
@@ -122,7 +122,7 @@ def test_a_setup_lost_with_redis_is_queued_again_by_the_reconciler(rt, client, a
     assert shop_row(rt).setup_completed_at is None
 
     monkeypatch.setattr(jobs.dispatch, "INGEST_GRACE_SECONDS", 0)
-    store.tick(datetime.now(timezone.utc))
+    store.tick(datetime.now(UTC))
     shop = shop_row(rt)
     assert shop.setup_completed_at is not None and shop.timezone == "Asia/Tokyo"
 

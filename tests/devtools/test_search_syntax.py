@@ -3,6 +3,8 @@ query string built by the app fails a test instead of matching something else.""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from shop_app.devtools.search_syntax import Group, SearchSyntaxError, Term, evaluate, parse
@@ -40,12 +42,12 @@ def test_malformed_queries_are_refused(text: str) -> None:
 
 
 def test_the_payment_check_query_means_what_it_says() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from shop_app.adapters.shopify_admin import payment_check_query
+    from shop_app.adapters.shopify_admin_operations import payment_check_query
 
     query = payment_check_query(
-        "tok", "a@b.com", ("gid://shopify/Customer/7",), datetime(2026, 3, 2, tzinfo=timezone.utc)
+        "tok", "a@b.com", ("gid://shopify/Customer/7",), datetime(2026, 3, 2, tzinfo=UTC)
     )
 
     def matches(order: dict) -> bool:
