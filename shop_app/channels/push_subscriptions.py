@@ -17,18 +17,18 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.webpush import generate_vapid_keys
 from shop_app.compliance.consent_records import record_consent
 from shop_app.errors import ReclaimError
-from shop_app.storage.database import transaction
+from shop_app.storage.database import rows_changed, transaction
 from shop_app.storage.secret_box import SecretBox
 from shop_app.storage.tables import AppKey, CheckoutRow, PushSubscription
 
@@ -295,10 +295,10 @@ def forget_subscription(
     With `now`, its push consent is recorded as revoked too. False when there was none.
     """
     digest = endpoint_hash(endpoint)
-    result = session.execute(
-        delete(PushSubscription).where(PushSubscription.shop_id == shop_id, PushSubscription.endpoint_hash == digest)
+    removed = rows_changed(
+        session,
+        delete(PushSubscription).where(PushSubscription.shop_id == shop_id, PushSubscription.endpoint_hash == digest),
     )
-    removed = cast(CursorResult[Any], result).rowcount or 0  # a DELETE's result is a CursorResult
     if removed and now is not None:
         record_consent(session, shop_id, CHANNEL, digest, granted=False, source=source, at=now)
     return removed > 0

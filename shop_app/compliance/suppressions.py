@@ -6,14 +6,13 @@ survives only as a keyed hash of the address (privacy.py), so lookups try both f
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app.compliance.consent_records import consent_state, record_consent
 from shop_app.compliance.privacy import address_hash
+from shop_app.storage.database import rows_changed
 from shop_app.storage.tables import Suppression
 
 #: The consent functions are importable from here too: one place for "may we contact them?".
@@ -55,11 +54,11 @@ def suppress(session: Session, secret_key: str, shop_id: int, channel: str, addr
 
 def lift(session: Session, secret_key: str, shop_id: int, channel: str, address: str) -> int:
     """Remove the address from the list (the customer opted in again, e.g. texted START)."""
-    result = session.execute(
+    return rows_changed(
+        session,
         delete(Suppression).where(
             Suppression.shop_id == shop_id,
             Suppression.channel == channel,
             Suppression.address.in_(_forms(secret_key, address)),
-        )
+        ),
     )
-    return cast(CursorResult[Any], result).rowcount or 0  # a DELETE's result is a CursorResult

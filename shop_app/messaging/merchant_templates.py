@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from shop_app.messaging.sandbox import (
 )
 from shop_app.messaging.template_fields import TemplateFields
 from shop_app.shopify.shops import load_settings
+from shop_app.storage.database import rows_changed
 from shop_app.storage.tables import MessageTemplate, Shop, utcnow
 
 #: The step × channel pairs a merchant writes texts for, in the order the admin lists them.
@@ -357,15 +358,16 @@ def save_template(
 def reset_template(session: Session, shop_id: int, step: object, channel: object, language: object) -> bool:
     """Back to the default text; False when the shop had not saved one. Raises UnknownTemplate."""
     key = template_key(step, channel, language)
-    result = session.execute(
+    removed = rows_changed(
+        session,
         delete(MessageTemplate).where(
             MessageTemplate.shop_id == shop_id,
             MessageTemplate.step == key.step.value,
             MessageTemplate.channel == key.channel.value,
             MessageTemplate.language == key.language,
-        )
+        ),
     )
-    return bool(cast(CursorResult[Any], result).rowcount)  # a DELETE's result is a CursorResult
+    return bool(removed)
 
 
 def custom_template(session: Session, shop_id: int, step: Step | str, channel: Channel | str,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, Update, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import PENDING, PlannedMessage, Status, can_move
 from shop_app.errors import ReclaimError
+from shop_app.storage.database import rows_changed
 from shop_app.storage.tables import Message
 
 #: Reasons are for people; a provider's essay is cut here.
@@ -33,12 +34,6 @@ def _checked(from_statuses: Iterable[Status], to: Status) -> tuple[str, ...]:
     if illegal or not sources:
         raise IllegalTransition(f"a message may not move from {illegal or 'nowhere'} to {to.value}")
     return tuple(s.value for s in sources)
-
-
-def _changed(session: Session, statement: Update) -> int:
-    """Run one guarded UPDATE; how many rows it changed."""
-    result = session.execute(statement.execution_options(synchronize_session=False))
-    return cast(CursorResult[Any], result).rowcount
 
 
 def _values(to: Status, values: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +58,7 @@ def transition(
     if held_by is not None:
         where.append(Message.job_id == held_by)
     statement = update(Message).where(*where).values(_values(to, values))
-    return _changed(session, statement) == 1
+    return rows_changed(session, statement.execution_options(synchronize_session=False)) == 1
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -91,7 +86,7 @@ def reschedule(session: Session, message_id: int, due_at: datetime, reason: str)
         .where(Message.id == message_id, Message.status == Status.SCHEDULED.value)
         .values(due_at=due_at, reason=reason[:MAX_REASON])
     )
-    return _changed(session, statement) == 1
+    return rows_changed(session, statement.execution_options(synchronize_session=False)) == 1
 
 
 def cancel_pending(session: Session, shop_id: int, reason: str, *, journey_ids: Iterable[int] | None = None) -> int:
@@ -101,7 +96,7 @@ def cancel_pending(session: Session, shop_id: int, reason: str, *, journey_ids: 
     if journey_ids is not None:
         statement = statement.where(Message.journey_id.in_(list(journey_ids)))
     statement = statement.values(_values(Status.CANCELLED, {"reason": reason}))
-    return _changed(session, statement)
+    return rows_changed(session, statement.execution_options(synchronize_session=False))
 
 
 # -- the dispatcher and the reconciler ---------------------------------------------------------
@@ -137,7 +132,7 @@ def hand_over(session: Session, message_id: int, lost_job: str | None, new_job: 
         .where(Message.id == message_id, Message.status == Status.QUEUED.value, Message.job_id == lost_job)
         .values(job_id=new_job)
     )
-    return _changed(session, statement) == 1
+    return rows_changed(session, statement.execution_options(synchronize_session=False)) == 1
 
 
 def expire_sending(session: Session, lease_end: datetime, reason: str) -> int:
@@ -148,7 +143,7 @@ def expire_sending(session: Session, lease_end: datetime, reason: str) -> int:
         .where(Message.status.in_(statuses), Message.sending_at < lease_end)
         .values(_values(Status.UNKNOWN, {"reason": reason}))
     )
-    return _changed(session, statement)
+    return rows_changed(session, statement.execution_options(synchronize_session=False))
 
 
 # -- the send job ------------------------------------------------------------------------------
@@ -227,4 +222,4 @@ def forget_contents(session: Session, shop_id: int, journey_ids: Iterable[int]) 
         .where(Message.shop_id == shop_id, Message.journey_id.in_(list(journey_ids)))
         .values(recipient=None, subject=None, body=None)
     )
-    _changed(session, statement)
+    rows_changed(session, statement.execution_options(synchronize_session=False))
