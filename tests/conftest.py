@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from shop_app import create_app, runtime
@@ -24,6 +25,15 @@ from shop_app.storage.tables import Base
 from tests.support import ShopifyStore
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# --- Hypothesis: `dev` is quick, `ci` is the full run ---------------------------------------------
+# Tests leave max_examples to the profile; a property that needs more than most asks for a
+# multiple of it (tests/examples.py), so `ci` keeps every count the tests had before profiles.
+hypothesis_settings.register_profile("ci", max_examples=100, print_blob=True)
+hypothesis_settings.register_profile("dev", max_examples=10)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 
 def shared_path(*parts: str) -> Path:

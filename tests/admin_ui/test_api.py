@@ -181,7 +181,7 @@ SHAPED = st.recursive(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=st.dictionaries(KEYS, SHAPED, max_size=4) | JSON_VALUES)
 def test_any_json_body_is_200_or_422(client, store, bearer, document):
     response = put(client, bearer(), json.dumps(document))
@@ -190,7 +190,7 @@ def test_any_json_body_is_200_or_422(client, store, bearer, document):
         assert response.get_json()["errors"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=64))
 def test_any_bytes_are_answered_without_a_server_error(client, store, bearer, body):
     assert put(client, bearer(), body).status_code in (200, 400, 422)

@@ -232,7 +232,7 @@ TEXTS = st.one_of(st.none(), st.integers(), st.booleans(), st.text(max_size=40),
                   st.lists(st.text(max_size=3), max_size=2))  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     document=st.dictionaries(st.sampled_from(["subject", "body", "html", "x"]), TEXTS, max_size=4)
     | st.recursive(st.none() | st.integers() | st.text(max_size=5), lambda inner: st.lists(inner, max_size=3))
@@ -243,7 +243,7 @@ def test_any_json_document_is_200_or_422(client, store, bearer, document):
         assert response.status_code in (200, 422), (url, document, response.get_data(as_text=True))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=64))
 def test_any_bytes_are_answered_without_a_server_error(client, store, bearer, body):
     assert put(client, bearer(), SMS_URL, body).status_code in (400, 422)
@@ -378,7 +378,7 @@ def test_bad_preview_requests_are_422(client, store, bearer, document, field):
     assert field in error_fields(response)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=st.dictionaries(st.sampled_from(["channel", "language", "tone", "step", "subject", "body", "html",
                                                  "with_discount"]),
                                 st.one_of(TEXTS, st.sampled_from(["sms", "email", "push", "first", "prime", "es",

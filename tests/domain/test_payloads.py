@@ -5,7 +5,7 @@ exercised by the contract tests; here every rule and every kind of bad input get
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -20,8 +20,7 @@ from shop_app.domain.payloads import (
     parse_checkout_delete,
     parse_order,
 )
-
-UTC = timezone.utc
+from tests.examples import examples
 
 
 def checkout_payload(**overrides: object) -> dict:
@@ -386,7 +385,7 @@ CHECKOUT_KEYS = sorted(checkout_payload()) + ["sms_marketing_phone", "billing_ad
 ORDER_KEYS = sorted(order_payload()) + ["contact_email"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(3), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(CHECKOUT_KEYS), JSON | TIMES, max_size=4))
 def test_checkout_never_raises_anything_but_payload_problem(changes: dict) -> None:
     data = copy.deepcopy(checkout_payload())
@@ -399,7 +398,7 @@ def test_checkout_never_raises_anything_but_payload_problem(changes: dict) -> No
     assert c.email is None or c.email == c.email.lower()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(ORDER_KEYS), JSON | TIMES, max_size=4))
 def test_order_never_raises_anything_but_payload_problem(changes: dict) -> None:
     data = copy.deepcopy(order_payload())
@@ -411,7 +410,7 @@ def test_order_never_raises_anything_but_payload_problem(changes: dict) -> None:
     assert o.created_at.utcoffset().total_seconds() == 0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(2), deadline=None)
 @given(st.lists(JSON, max_size=3))
 def test_line_items_never_raise_anything_but_payload_problem(items: list) -> None:
     try:

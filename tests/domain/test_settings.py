@@ -18,6 +18,7 @@ from shop_app.domain.models import Channel
 from shop_app.domain.settings import Incentive, ShopSettings
 from shop_app.domain.validation import ValidationError
 from shop_app.domain.windows import WEEKDAYS
+from tests.examples import examples
 
 TZ = "Europe/Madrid"
 
@@ -508,7 +509,7 @@ def _put(doc: dict, path: tuple[str, ...], value: object) -> object:
     return doc
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(3), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(PATHS), JSON), min_size=1, max_size=3))
 def test_any_json_either_parses_or_raises_validation_error(edits: list[tuple[tuple[str, ...], object]]) -> None:
     doc: object = copy.deepcopy(VALID)

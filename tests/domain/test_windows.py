@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from shop_app.domain.validation import FieldError, ValidationError
 from shop_app.domain.windows import DEFAULT_DAYS, WEEKDAYS, WeeklyWindows
+from tests.examples import examples
 
-UTC = timezone.utc
 DAYS = "delivery_windows.days"
 TZ_FIELD = "delivery_windows.timezone"
 
@@ -452,7 +452,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=examples(2), deadline=None, database=None)
 @given(
     st.one_of(json_values, st.fixed_dictionaries({name: json_values for name in WEEKDAYS})),
     st.sampled_from(["UTC", "Europe/Madrid", "nope", ""]),
@@ -622,7 +622,7 @@ def offset_changes_between(zone: str, low: datetime, high: datetime) -> list[dat
 
 
 PROPERTY_SETTINGS = settings(
-    max_examples=200,
+    max_examples=examples(2),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -688,7 +688,7 @@ def check_next_open(shop: WeeklyWindows, presented: datetime, rnd: random.Random
             assert not shop.is_open(probe), probe
 
 
-@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(max_examples=examples(2), deadline=None, database=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(st.sampled_from(ZONES), st.lists(day_windows(), min_size=7, max_size=7).filter(any))
 def test_document_round_trip(zone: str, days: list[tuple[tuple[int, int], ...]]) -> None:
     shop = WeeklyWindows(zone, tuple(days))

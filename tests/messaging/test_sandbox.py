@@ -18,6 +18,7 @@ from shop_app.messaging.sandbox import (
     sample_fields,
     validate_template,
 )
+from tests.examples import examples
 
 COMBINATIONS = [(s, c, lang, tone) for s in Step for c in Channel for lang in LANGUAGES for tone in TONES]
 
@@ -337,7 +338,7 @@ def test_gsm_folding_only_touches_data():
 LATIN = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZáéíóúñüçàèìòùâêîôûäëïöÁÉÍÓÚÑÜÇ -'’“”–…&"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(2), deadline=None)
 @given(
     first_name=st.text(alphabet=LATIN, max_size=14),
     titles=st.lists(st.text(alphabet=LATIN, min_size=1, max_size=120), min_size=1, max_size=40),
