@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from shop_app.cli.demo import run_demo
+
+pytestmark = pytest.mark.slow  # the whole demo: its own Redis server, the web app on a port, 48 simulated hours
 
 
 def test_demo_walks_48_hours_and_prints_the_timeline(tmp_path):

@@ -25,6 +25,8 @@ from shop_app.channels.push_subscriptions import vapid_keys
 from shop_app.shopify.app_proxy import signed_query
 from tests.push_peer import Browser, PushService
 
+pytestmark = pytest.mark.slow  # starts Chromium
+
 ABANDONED = "2026-03-02T19:00:00+01:00"
 WITH_PUSH = {
     "recovery": {"first": {"channels": ["email", "push"]}, "whatsapp": {"enabled": False}, "prime": {"enabled": False}}

@@ -9,7 +9,7 @@ import json
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -239,7 +239,7 @@ def test_non_utf8_body_is_400(client, rt, store):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def test_local_endpoints_only_in_development(rt, store):
@@ -372,10 +372,12 @@ def run_script(client, rt, store, tmp_path):
     return run
 
 
+@pytest.mark.slow  # runs node
 def test_script_offers_nothing_for_an_empty_cart(run_script):
     assert run_script(cart={"token": "c", "item_count": 0}) == ([], {})
 
 
+@pytest.mark.slow  # runs node
 def test_script_offers_first_and_asks_the_browser_only_after_a_yes(run_script, rt):
     log, _ = run_script(cart=CART)
     assert log == [("offered",)]  # no permission prompt on page load
@@ -394,6 +396,7 @@ def test_script_offers_first_and_asks_the_browser_only_after_a_yes(run_script, r
     assert storage == {"reclaim:push-cart": "cart-tok-1?key=k"}
 
 
+@pytest.mark.slow  # runs node
 def test_script_remembers_a_no(run_script):
     log, storage = run_script(cart=CART, click="No thanks")
     assert ("permission-requested",) not in log and "reclaim:push-declined" in storage
@@ -403,6 +406,7 @@ def test_script_remembers_a_no(run_script):
     assert run_script(cart=CART, permission="denied") == ([], {})
 
 
+@pytest.mark.slow  # runs node
 def test_script_sends_a_new_cart_once_after_an_earlier_yes(run_script):
     earlier = {"reclaim:push-cart": "cart-old"}
     log, storage = run_script(cart=CART, permission="granted", storage=earlier)
@@ -433,6 +437,7 @@ Promise.all(waits).then(() => process.stdout.write(JSON.stringify(log)));
 """
 
 
+@pytest.mark.slow  # runs node
 @pytest.mark.parametrize(
     "url, opened",
     [
