@@ -93,7 +93,7 @@ class PushService:
 
         return Handler
 
-    def __enter__(self) -> "PushService":
+    def __enter__(self) -> PushService:
         self._thread.start()
         return self
 

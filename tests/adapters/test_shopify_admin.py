@@ -219,14 +219,17 @@ def test_timeouts_are_retried_then_reported(settings, waits) -> None:
     try:
         local = settings.with_overrides(shopify_admin_base_url=f"http://127.0.0.1:{silent.getsockname()[1]}/{{shop}}")
         started = time.monotonic()
-        with AdminClient(
-            local,
-            SHOP,
-            "token",
-            sleep=waits.append,
-            timeout=(1.0, 0.2),
-            policy=RetryPolicy(max_attempts=2, base_delay=0.5),
-        ) as client, pytest.raises(AdminApiUnavailable, match="read timeout"):
+        with (
+            AdminClient(
+                local,
+                SHOP,
+                "token",
+                sleep=waits.append,
+                timeout=(1.0, 0.2),
+                policy=RetryPolicy(max_attempts=2, base_delay=0.5),
+            ) as client,
+            pytest.raises(AdminApiUnavailable, match="read timeout"),
+        ):
             client.shop_info()
         assert time.monotonic() - started < 5
         assert waits == [0.5]
@@ -268,17 +271,21 @@ def test_invalid_variables_are_refused_by_the_schema(settings, waits) -> None:
     schema = shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql")  # skips, or fails under CI
     with AdminApiServer(schema_path=schema) as strict:
         local = settings.with_overrides(shopify_admin_base_url=strict.admin_base_url)
-        with AdminClient(local, SHOP, strict.issue_token(SHOP), sleep=waits.append) as client:
-            with pytest.raises(AdminApiError) as raised:
-                client.run(Operation("CodeDiscountByCode", {"code": 5}))
+        with (
+            AdminClient(local, SHOP, strict.issue_token(SHOP), sleep=waits.append) as client,
+            pytest.raises(AdminApiError) as raised,
+        ):
+            client.run(Operation("CodeDiscountByCode", {"code": 5}))
     assert raised.value.errors and "$code" in raised.value.errors[0]["message"]
     assert waits == []
 
 
 def test_a_bad_token_is_unauthorized_and_not_retried(server, settings, shop, waits) -> None:
-    with AdminClient(settings, shop, "shpat_wrong", sleep=waits.append) as client:
-        with pytest.raises(AdminApiUnauthorized):
-            client.shop_info()
+    with (
+        AdminClient(settings, shop, "shpat_wrong", sleep=waits.append) as client,
+        pytest.raises(AdminApiUnauthorized),
+    ):
+        client.shop_info()
     assert waits == []
 
 

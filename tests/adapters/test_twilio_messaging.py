@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -285,9 +285,11 @@ def test_a_read_timeout_propagates_because_the_message_may_exist(server):
     """The send job records `unknown` for an exception, and never resends."""
     server.delay_next(1.0)
     account = server.account(from_number=SMS_NUMBER)
-    with TwilioTransport(account, api_base=server.api_base, timeout=(2.0, 0.2)) as transport:
-        with pytest.raises(requests.ReadTimeout):
-            transport.send(outgoing())
+    with (
+        TwilioTransport(account, api_base=server.api_base, timeout=(2.0, 0.2)) as transport,
+        pytest.raises(requests.ReadTimeout),
+    ):
+        transport.send(outgoing())
     assert len(server.messages) == 1  # Twilio did create it
 
 
@@ -319,9 +321,11 @@ def hangs_up():
 def test_a_connection_dropped_after_sending_propagates(server, hangs_up):
     """The request reached the peer: Twilio may have created the message, so no 'transient' retry."""
     url, received = hangs_up
-    with TwilioTransport(server.account(from_number=SMS_NUMBER), api_base=url) as transport:
-        with pytest.raises(requests.ConnectionError):
-            transport.send(outgoing())
+    with (
+        TwilioTransport(server.account(from_number=SMS_NUMBER), api_base=url) as transport,
+        pytest.raises(requests.ConnectionError),
+    ):
+        transport.send(outgoing())
     assert received and b"POST /2010-04-01/Accounts/" in received[0]
 
 
@@ -420,7 +424,7 @@ def test_callback_error_codes_share_the_rejection_table():
 
 
 def test_retry_after_reads_seconds_and_dates():
-    now = datetime(2026, 3, 2, 18, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
     assert retry_after_seconds("2") == 2.0
     assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now.timestamp()) == 30.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None

@@ -316,9 +316,8 @@ def test_require_shop_session_decorator_guards_a_view(app, store, bearer, sign_i
 
 
 def test_current_shop_outside_an_authenticated_request_is_an_error(app):
-    with app.test_request_context("/"):
-        with pytest.raises(RuntimeError, match="require_shop_session"):
-            current_shop()
+    with app.test_request_context("/"), pytest.raises(RuntimeError, match="require_shop_session"):
+        current_shop()
 
 
 # --- every admin route, shop A's token, shop B's data ------------------------------------------
@@ -372,8 +371,8 @@ def snapshot(rt, domain: str) -> dict:
 
 def test_public_endpoints_are_only_the_bounce_page_and_the_install_routes(app):
     endpoints = {rule.endpoint for rule in admin_rules(app)}
-    assert PUBLIC_ENDPOINTS == {"admin_ui.auth.bounce", "admin_ui.install.start", "admin_ui.install.callback"}
-    assert PUBLIC_ENDPOINTS <= endpoints
+    assert {"admin_ui.auth.bounce", "admin_ui.install.start", "admin_ui.install.callback"} == PUBLIC_ENDPOINTS
+    assert endpoints >= PUBLIC_ENDPOINTS
 
 
 def test_the_walk_sees_every_known_admin_route(app):

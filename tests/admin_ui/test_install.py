@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import tomllib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -57,7 +57,7 @@ def signed(pairs: list[tuple[str, str]], secret: str) -> str:
 @pytest.fixture
 def now(monkeypatch) -> datetime:
     """The routes' clock, frozen at the real time (the setup job and the dev server use real time)."""
-    frozen = datetime.now(timezone.utc).replace(microsecond=0)
+    frozen = datetime.now(UTC).replace(microsecond=0)
     monkeypatch.setattr(install_module, "clock", lambda: frozen)
     return frozen
 
@@ -106,14 +106,14 @@ def assert_refused(response, status: int) -> None:
 
 def test_scopes_are_those_of_shopify_app_toml():
     toml = tomllib.loads((ROOT / "shopify.app.toml").read_text())
-    assert install_module.SCOPES == toml["access_scopes"]["scopes"]
+    assert toml["access_scopes"]["scopes"] == install_module.SCOPES
 
 
 def test_both_install_routes_are_public(app):
     endpoints = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
     assert endpoints["admin_ui.install.start"] == "/auth"
     assert endpoints["admin_ui.install.callback"] == "/auth/callback"
-    assert PUBLIC_ENDPOINTS == {"admin_ui.auth.bounce", "admin_ui.install.start", "admin_ui.install.callback"}
+    assert {"admin_ui.auth.bounce", "admin_ui.install.start", "admin_ui.install.callback"} == PUBLIC_ENDPOINTS
 
 
 def test_after_install_the_browser_goes_to_the_app_in_the_shopify_admin(rt):
@@ -237,7 +237,7 @@ def bad_queries(secret: str, now: datetime, extra: list[tuple[str, str]]) -> dic
     }
 
 
-BAD_QUERY_NAMES = list(bad_queries("s", datetime.now(timezone.utc), []))
+BAD_QUERY_NAMES = list(bad_queries("s", datetime.now(UTC), []))
 
 
 @pytest.mark.parametrize("name", BAD_QUERY_NAMES)

@@ -20,8 +20,10 @@ from tests.support import ShopifyStore
 
 SMS_URL = "/api/templates/prime/sms/en"
 EMAIL_URL = "/api/templates/first/email/es"
-SMS = ("Hi {{ first_name }}, {{ shop_name }} saved {{ cart_summary }} ({{ cart_total }})."
-       "{% if discount_code %} Code {{ discount_code }}.{% endif %} {{ recovery_link }} Reply STOP to opt out")  # fmt: skip
+SMS = (
+    "Hi {{ first_name }}, {{ shop_name }} saved {{ cart_summary }} ({{ cart_total }})."
+    "{% if discount_code %} Code {{ discount_code }}.{% endif %} {{ recovery_link }} Reply STOP to opt out"
+)
 EMAIL = {
     "subject": "{{ shop_name }}: tu carrito",
     "body": "Hola {{ first_name }}:\n\n{{ cart_summary }} - {{ cart_total }}\n{% if discount_code %}Código: "

@@ -26,9 +26,7 @@ def shop_row(rt, domain=NEW) -> Shop | None:
 
 def test_first_document_load_installs_the_shop_by_token_exchange(rt, client, admin_api):
     admin_api.add_shop(NEW, name="Newcomer Goods", iana_timezone="America/Toronto", currency_code="CAD")
-    admin_api.add_customer(
-        NEW, first_name="Old", email="old@example.com", created_at=datetime(2025, 1, 1, tzinfo=UTC)
-    )
+    admin_api.add_customer(NEW, first_name="Old", email="old@example.com", created_at=datetime(2025, 1, 1, tzinfo=UTC))
     response = client.get(f"/?id_token={admin_api.session_token(NEW)}", headers=BROWSER)
     assert response.status_code == 200
 

@@ -4,7 +4,7 @@ validated against Shopify's 2026-07 Admin schema with graphql-core."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from tests.conftest import shared_path
 
 pytestmark = pytest.mark.contract
 
-NOW = datetime(2026, 3, 2, 18, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 CUSTOMER = "gid://shopify/Customer/6214912893"
 
 #: Deprecated fields we still select, each with the reason.

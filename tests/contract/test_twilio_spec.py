@@ -154,11 +154,8 @@ def test_invalid_message_requests_are_refused(server, form, code, parameter):
 
 
 def test_the_sdk_gets_the_refusal_as_twilio_rest_exception(server):
-    with transport_for(server, messaging_service_sid=MG) as transport:
-        with pytest.raises(TwilioRestException) as raised:
-            transport.client.messages.create(
-                to=CUSTOMER, messaging_service_sid=MG, body="Hi", content_sid="HX" + "0" * 32
-            )
+    with transport_for(server, messaging_service_sid=MG) as transport, pytest.raises(TwilioRestException) as raised:
+        transport.client.messages.create(to=CUSTOMER, messaging_service_sid=MG, body="Hi", content_sid="HX" + "0" * 32)
     assert (raised.value.status, raised.value.code) == (400, 20001)
 
 

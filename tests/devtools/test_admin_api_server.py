@@ -164,11 +164,13 @@ def test_bad_variables_are_refused(strict, variables: dict, fragment: str) -> No
 
 
 def test_without_the_schema_the_server_runs_unvalidated_and_says_so(tmp_path, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="shop_app.devtools.admin_schema"):
-        with AdminApiServer(schema_path=tmp_path / "missing.graphql") as bare:
-            assert not bare.validating
-            bare.add_shop(SHOP)
-            answer = graphql(bare, "query { shop { name nme } }").json()
+    with (
+        caplog.at_level(logging.WARNING, logger="shop_app.devtools.admin_schema"),
+        AdminApiServer(schema_path=tmp_path / "missing.graphql") as bare,
+    ):
+        assert not bare.validating
+        bare.add_shop(SHOP)
+        answer = graphql(bare, "query { shop { name nme } }").json()
     assert "WITHOUT validating" in caplog.text
     assert "nme" in answer["errors"][0]["message"]  # unknown fields still cannot be answered
 

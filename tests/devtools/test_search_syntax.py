@@ -46,9 +46,7 @@ def test_the_payment_check_query_means_what_it_says() -> None:
 
     from shop_app.adapters.shopify_admin_operations import payment_check_query
 
-    query = payment_check_query(
-        "tok", "a@b.com", ("gid://shopify/Customer/7",), datetime(2026, 3, 2, tzinfo=UTC)
-    )
+    query = payment_check_query("tok", "a@b.com", ("gid://shopify/Customer/7",), datetime(2026, 3, 2, tzinfo=UTC))
 
     def matches(order: dict) -> bool:
         def term(t: Term) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from shop_app.domain.consent import ContactFacts, refusal
 from shop_app.domain.models import Channel, Checkout
 from shop_app.domain.settings import ShopSettings
 
-NOW = datetime(2026, 3, 10, 14, 25, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 14, 25, tzinfo=UTC)
 NONE = ContactFacts()
 
 

@@ -3,7 +3,7 @@ checkout (with the discount when there is one) and a short summary of the cart."
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -14,7 +14,7 @@ from shop_app.domain.models import Checkout, LineItem
 
 SHOP = "demo-shop.myshopify.com"
 URL = "https://demo-shop.myshopify.com/123/checkouts/0f1e2d/recover?key=k1"
-NOW = datetime(2026, 3, 10, 14, 25, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 14, 25, tzinfo=UTC)
 
 
 def checkout(**overrides: object) -> Checkout:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,7 +19,7 @@ from shop_app.domain.discounts import (
     unguessable_code,
 )
 
-NOW = datetime(2026, 3, 2, 18, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=72)
 
 

@@ -6,7 +6,7 @@ that the earliest gate decides.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,6 @@ from shop_app.domain.gates import SEND, Decision, SendFacts, Verdict, decide
 from shop_app.domain.models import Step
 from shop_app.domain.windows import WeeklyWindows
 
-UTC = timezone.utc
 MADRID = WeeklyWindows.default("Europe/Madrid")  # 09:00-21:00 every day
 # Tuesday 10 March 2026, 12:00 UTC = 13:00 in Madrid (CET, UTC+1): inside the window.
 DAY = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

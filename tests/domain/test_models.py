@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import product
 
 import pytest
@@ -61,7 +61,7 @@ def test_final_states_have_no_exits(final: Status) -> None:
 
 
 def test_final_set() -> None:
-    assert FINAL == {S.SENT, S.FAILED, S.SKIPPED, S.CANCELLED}
+    assert {S.SENT, S.FAILED, S.SKIPPED, S.CANCELLED} == FINAL
     assert S.UNKNOWN not in FINAL  # a provider callback can still settle it
 
 
@@ -100,7 +100,7 @@ def test_only_pending_rows_can_be_cancelled_or_skipped() -> None:
 
 
 def test_pending_set() -> None:
-    assert PENDING == {S.SCHEDULED, S.QUEUED}
+    assert {S.SCHEDULED, S.QUEUED} == PENDING
 
 
 def test_every_status_reaches_a_final_state() -> None:
@@ -141,7 +141,7 @@ def test_string_values_are_stable() -> None:
 
 # -- checkout candidacy (product.md §1) ------------------------------------------------------------
 
-T = datetime(2026, 3, 10, 14, 25, tzinfo=timezone.utc)
+T = datetime(2026, 3, 10, 14, 25, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

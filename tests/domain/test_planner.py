@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -10,7 +10,6 @@ from shop_app.domain.models import Channel, Checkout, Plan, PlannedMessage, Step
 from shop_app.domain.planner import address_for, plan
 from shop_app.domain.settings import ShopSettings
 
-UTC = timezone.utc
 UPDATED = datetime(2026, 3, 10, 14, 25, tzinfo=UTC)  # the abandonment: last activity
 NOW = datetime(2026, 3, 10, 14, 40, tzinfo=UTC)
 
@@ -75,7 +74,8 @@ def test_a_later_update_moves_every_step() -> None:
     moved = plan(checkout(updated_at=UPDATED + timedelta(minutes=37)), DEFAULTS, NOW)
     before = plan(checkout(), DEFAULTS, NOW)
     assert [(m.step, m.channel) for m in moved.messages] == [(m.step, m.channel) for m in before.messages]
-    assert [m.due_at - n.due_at for m, n in zip(moved.messages, before.messages)] == [timedelta(minutes=37)] * 4
+    shifts = [m.due_at - n.due_at for m, n in zip(moved.messages, before.messages, strict=True)]
+    assert shifts == [timedelta(minutes=37)] * 4
 
 
 def test_due_times_are_aware_and_keep_the_instant_of_a_non_utc_updated_at() -> None:

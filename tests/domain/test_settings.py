@@ -7,6 +7,7 @@ exception.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from decimal import Decimal
 
@@ -516,10 +517,8 @@ def test_any_json_either_parses_or_raises_validation_error(edits: list[tuple[tup
     for path, value in edits:
         if not isinstance(doc, dict):
             break
-        try:
+        with contextlib.suppress(AttributeError, TypeError):  # a parent became a non-dict: garbage in its own right
             doc = _put(doc, path, value)
-        except (AttributeError, TypeError):  # a parent became a non-dict: garbage in its own right
-            pass
     try:
         result = parse(doc)
     except ValidationError as exc:

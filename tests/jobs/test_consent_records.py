@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -38,8 +38,8 @@ def test_an_older_statement_never_overwrites_a_newer_one(store, rt):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED, buyer_accepts_marketing=True))
     with transaction(rt.sessions) as session:
         shop_id = session.scalar(select(Consent.shop_id))
-        later = datetime(2026, 3, 3, tzinfo=timezone.utc)
+        later = datetime(2026, 3, 3, tzinfo=UTC)
         record_consent(session, shop_id, "email", "ana@example.com", granted=False, source="unsubscribe", at=later)
-        earlier = datetime(2026, 3, 1, tzinfo=timezone.utc)
+        earlier = datetime(2026, 3, 1, tzinfo=UTC)
         record_consent(session, shop_id, "email", "ana@example.com", granted=True, source="customer", at=earlier)
     assert consents(rt)["email"] == ("revoked", "unsubscribe")

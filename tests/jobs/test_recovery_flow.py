@@ -3,6 +3,16 @@ a real database, and simulated time driven through the dispatcher tick."""
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from jobs.dispatch import dispatch
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import CheckoutRow, Journey, Message, Suppression, WebhookDelivery
+
 ABANDONED = "2026-03-02T19:00:00+01:00"  # a Monday evening in Madrid
 
 
@@ -28,16 +38,6 @@ def test_first_stimulus_sends_email_after_one_hour_with_link_and_cart(store):
     assert "- 1 x Linen shirt (49.90 EUR)" in sent[0]["body"] and "Total: 84.90 EUR" in sent[0]["body"]
     assert store.message(step="first")["status"] == "sent"
 
-
-import threading
-from datetime import datetime, timezone
-
-import pytest
-from sqlalchemy import select
-
-from jobs.dispatch import dispatch
-from shop_app.storage.database import transaction
-from shop_app.storage.tables import CheckoutRow, Journey, Message, Suppression, WebhookDelivery
 
 LATE = "2026-03-02T21:30:00+01:00"  # 21:30 Madrid: WhatsApp falls due at 23:30, outside 09:00–21:00
 
@@ -168,7 +168,7 @@ def test_an_older_update_never_overwrites_newer_checkout_state(store):
     with transaction(store.rt.sessions) as session:
         row = session.scalar(select(CheckoutRow))
         assert row.email == "new@example.com"
-        assert row.shopify_updated_at == datetime(2026, 3, 2, 18, 40, tzinfo=timezone.utc)
+        assert row.shopify_updated_at == datetime(2026, 3, 2, 18, 40, tzinfo=UTC)
         last = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id.desc())).first()
         assert last.reason.startswith("stale: updated_at 2026-03-02 18:00:00 is older than the stored")
     assert store.message(step="first")["due_at"] == "2026-03-02T19:40:00+00:00"
@@ -177,7 +177,7 @@ def test_an_older_update_never_overwrites_newer_checkout_state(store):
 def test_two_dispatcher_ticks_racing_give_one_send(store):
     for n in range(10):
         store.deliver("checkouts/create", store.checkout(f"c{n}", ABANDONED, email=f"c{n}@example.com"))
-    now = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
     reports, barrier = [], threading.Barrier(2)
 
     def racer():
@@ -203,7 +203,7 @@ def test_two_dispatcher_ticks_racing_give_one_send(store):
 def test_flushall_mid_journey_loses_nothing_and_duplicates_nothing(store):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     store.deliver("checkouts/create", store.checkout("c2", ABANDONED, email="b@example.com", phone="+34600000002"))
-    dispatch(datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc))  # two rows queued, jobs in Redis
+    dispatch(datetime(2026, 3, 2, 19, 0, tzinfo=UTC))  # two rows queued, jobs in Redis
     store.rt.redis.flushall()
     store.drain()  # nothing left to run
     assert store.outbox() == []
@@ -237,7 +237,7 @@ def test_a_row_left_in_sending_becomes_unknown_and_is_never_resent(store, monkey
     with pytest.raises(Crash):
         from jobs.send import send_message
 
-        dispatch(datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc))
+        dispatch(datetime(2026, 3, 2, 19, 0, tzinfo=UTC))
         with transaction(store.rt.sessions) as session:
             message_id, job_id = session.execute(
                 select(Message.id, Message.job_id).where(Message.status == "queued")
@@ -360,7 +360,7 @@ def test_a_shared_code_is_recorded_once_per_journey_step(store):
     offer = StepOffer(
         journey.shop_id, journey.id, "first", "c1", None, Incentive("percentage", 10, "shared", "WELCOME10")
     )
-    now = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
     assert [code_for(store.rt.sessions, None, offer, now) for _ in range(3)] == ["WELCOME10"] * 3
     with transaction(store.rt.sessions) as session:
         assert len(session.scalars(select(Discount)).all()) == 1

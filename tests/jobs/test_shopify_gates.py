@@ -5,7 +5,7 @@ document against the 2026-07 schema from ../shared when that folder is present."
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -41,7 +41,7 @@ def test_a_customer_who_paid_without_a_webhook_is_skipped_as_paid(store):
         store.domain,
         checkout_token="c1",
         email="ana@example.com",
-        created_at=datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc),
+        created_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
         total="84.90",
     )
     store.tick(FIRST_DUE)
@@ -59,9 +59,7 @@ def test_a_customer_who_paid_without_a_webhook_is_skipped_as_paid(store):
 
 def test_an_order_before_the_abandonment_does_not_count(store):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
-    store.admin_api.add_order(
-        store.domain, email="ana@example.com", created_at=datetime(2026, 2, 1, tzinfo=timezone.utc)
-    )
+    store.admin_api.add_order(store.domain, email="ana@example.com", created_at=datetime(2026, 2, 1, tzinfo=UTC))
     store.tick(FIRST_DUE)
     assert store.message(step="first")["status"] == "sent"
 

@@ -5,7 +5,7 @@ development Twilio server (which checks every request against Twilio's OpenAPI s
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -74,7 +74,7 @@ def post_callback(store, url, params, signature):
 
 def approve_all_templates(store, twilio_api):
     transport_rt = store.rt
-    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
     with transaction(transport_rt.sessions) as session:
         transport = transport_rt.transports.twilio(session, store.shop_id)
     done = whatsapp_templates.create_missing(transport_rt.sessions, transport, store.shop_id, now)
@@ -361,7 +361,7 @@ def test_a_failed_submission_is_retried_without_creating_the_template_twice(twil
                 raise ContentApiError("Twilio 20500: Internal Server Error", status=500, code=20500)
             return real.submit_for_approval(sid, name, category)
 
-    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
     with pytest.raises(ContentApiError):
         whatsapp_templates.create_missing(store.rt.sessions, SubmissionFailsOnce(), store.shop_id, now)
     whatsapp_templates.create_missing(store.rt.sessions, real, store.shop_id, now)

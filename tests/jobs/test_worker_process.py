@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_worker_ingests_and_its_scheduler_dispatches_due_messages(store, environment):
-    abandoned = (datetime.now(timezone.utc) - timedelta(minutes=61)).isoformat()
+    abandoned = (datetime.now(UTC) - timedelta(minutes=61)).isoformat()
     worker = subprocess.Popen(
         [sys.executable, "-m", "shop_app.cli.commands", "worker"],
         env={**os.environ, **environment},

@@ -26,14 +26,18 @@ from tests.support import ShopifyStore
 
 SHOP = "demo-shop.myshopify.com"
 OTHER = "other-shop.myshopify.com"
-SMS = ("Hi {{ first_name }}, {{ shop_name }} saved {{ cart_summary }} ({{ cart_total }})."
-       "{% if discount_code %} Code {{ discount_code }}.{% endif %} {{ recovery_link }} Reply STOP to opt out")  # fmt: skip
+SMS = (
+    "Hi {{ first_name }}, {{ shop_name }} saved {{ cart_summary }} ({{ cart_total }})."
+    "{% if discount_code %} Code {{ discount_code }}.{% endif %} {{ recovery_link }} Reply STOP to opt out"
+)
 EMAIL = {
     "subject": "{{ shop_name }}: still yours",
-    "body": "Hi {{ first_name }},\n\n{{ cart_summary }} - {{ cart_total }}\n{% if discount_code %}Code: "
-            "{{ discount_code }}\n{% endif %}{{ recovery_link }}\n\n{{ shop_name }}\nUnsubscribe: {{ unsubscribe_link }}",
+    "body": (
+        "Hi {{ first_name }},\n\n{{ cart_summary }} - {{ cart_total }}\n{% if discount_code %}Code: "
+        "{{ discount_code }}\n{% endif %}{{ recovery_link }}\n\n{{ shop_name }}\nUnsubscribe: {{ unsubscribe_link }}"
+    ),
     "html": None,
-}  # fmt: skip
+}
 
 
 def key(step="prime", channel="sms", language="en"):
@@ -88,7 +92,8 @@ def test_a_good_sms_and_email_pass():
         (SMS.replace(" Reply STOP to opt out", ""), "must say how to opt out"),
         (SMS.replace("{% if discount_code %} Code {{ discount_code }}.{% endif %}", ""),
          "must show the discount code when there is one"),
-        ("{% if discount_code %}" + SMS + "{% else %}Hi{% endif %}", "must contain {{ recovery_link }} (without a discount)"),
+        ("{% if discount_code %}" + SMS + "{% else %}Hi{% endif %}",
+         "must contain {{ recovery_link }} (without a discount)"),
     ],
 )  # fmt: skip
 def test_what_every_message_carries_is_required(body, field_message):

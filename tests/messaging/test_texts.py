@@ -3,7 +3,7 @@ promises, in the checkout's language."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -23,13 +23,13 @@ PAIRS = [
     (Step.PRIME, Channel.WHATSAPP),
 ]
 LINK = "https://demo-shop.myshopify.com/discount/PRIME-ABC?redirect=%2Frecover"
-EXPIRES = datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc)
+EXPIRES = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
 
 
 def checkout(locale: str | None = "en") -> Checkout:
     return Checkout(
         token="c1",
-        updated_at=datetime(2026, 3, 2, tzinfo=timezone.utc),
+        updated_at=datetime(2026, 3, 2, tzinfo=UTC),
         first_name="Ana",
         locale=locale,
         currency="EUR",
@@ -38,7 +38,10 @@ def checkout(locale: str | None = "en") -> Checkout:
     )
 
 
-def render(step, channel, locale="en", code="PRIME-ABC", incentive=Incentive("percentage", Decimal(15), "unique")):
+PRIME_OFFER = Incentive("percentage", Decimal(15), "unique")
+
+
+def render(step, channel, locale="en", code="PRIME-ABC", incentive=PRIME_OFFER):
     link = LINK if code else "https://demo-shop.myshopify.com/recover"
     return compose(
         step,

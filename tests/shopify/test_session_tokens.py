@@ -4,7 +4,7 @@ test fails if that one rule is removed; the reason is matched so the right rule 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ API_KEY = "test-api-key"
 SECRET = "current-secret"
 PREVIOUS = "previous-secret"
 SHOP = "demo-shop.myshopify.com"
-NOW = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 T = NOW.timestamp()
 
 

@@ -301,7 +301,9 @@ const registration = {
     getSubscription: () => Promise.resolve(null),
     subscribe: (options) => {
       log.push(['subscribe', Buffer.from(options.applicationServerKey).toString('base64url'), options.userVisibleOnly]);
-      return Promise.resolve({ toJSON: () => ({ endpoint: 'https://push.example/x', keys: { p256dh: 'P', auth: 'A' } }) });
+      return Promise.resolve({
+        toJSON: () => ({ endpoint: 'https://push.example/x', keys: { p256dh: 'P', auth: 'A' } }),
+      });
     },
   },
 };
@@ -311,7 +313,10 @@ const context = {
   PushManager: function () {},
   Notification: {
     permission: scenario.permission || 'default',
-    requestPermission: () => { log.push(['permission-requested']); return Promise.resolve(scenario.answer || 'default'); },
+    requestPermission: () => {
+      log.push(['permission-requested']);
+      return Promise.resolve(scenario.answer || 'default');
+    },
   },
   navigator: {
     serviceWorker: {
@@ -425,8 +430,13 @@ const handlers = {}, log = [];
 const self = {
   addEventListener: (type, handler) => { handlers[type] = handler; },
   skipWaiting() {},
-  clients: { claim: () => Promise.resolve(), openWindow: (url) => { log.push(['open', url]); return Promise.resolve(); } },
-  registration: { showNotification: (title, options) => { log.push(['show', title, options]); return Promise.resolve(); } },
+  clients: {
+    claim: () => Promise.resolve(),
+    openWindow: (url) => { log.push(['open', url]); return Promise.resolve(); },
+  },
+  registration: {
+    showNotification: (title, options) => { log.push(['show', title, options]); return Promise.resolve(); },
+  },
 };
 vm.runInNewContext(source, { self, atob: (t) => Buffer.from(t, 'base64').toString('binary'), Uint8Array, JSON });
 const waits = [];
