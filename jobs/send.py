@@ -63,9 +63,9 @@ def _compose_and_claim(
     rt: Runtime, session: Session, candidate: Candidate, code: str | None, now: datetime
 ) -> tuple[Route, Composed] | str:
     """(route, composed message) once the row is `sending`, or what happened instead."""
-    if gate_facts.held(session, candidate.message_id, candidate.job_id) is None:
+    still_held, stopped = gate_facts.recheck(session, candidate)
+    if not still_held:
         return outcomes.NOT_HELD
-    stopped = gate_facts.journey_stopped(session, candidate.journey_id)
     if stopped:  # the journey stopped while we were asking Shopify
         outbox.settle(session, candidate.message_id, candidate.job_id, Status.CANCELLED, stopped)
         return f"cancelled: {stopped}"

@@ -17,7 +17,8 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 
 from shop_app.adapters.twilio_messaging import normalized_status, valid_signature
 from shop_app.channels.accounts import twilio_account
@@ -26,8 +27,9 @@ from shop_app.domain import delivery
 from shop_app.domain.keywords import Intent, intent_of
 from shop_app.domain.models import Status
 from shop_app.recovery import outbox
+from shop_app.runtime import Runtime
 from shop_app.shopify.signatures import InvalidShopDomain, clean_shop_domain
-from shop_app.storage.database import transaction
+from shop_app.storage.database import insert_new, transaction
 from shop_app.storage.tables import Message, MessageEvent, Shop
 
 log = logging.getLogger(__name__)
@@ -79,26 +81,24 @@ def message_status(message_id: int):
     return "", 200
 
 
-def _record_event(session, message: Message, sid: str, event: str, error: str | None, form) -> bool:
-    try:
-        with session.begin_nested():
-            session.add(
-                MessageEvent(
-                    shop_id=message.shop_id,
-                    message_id=message.id,
-                    provider="twilio",
-                    provider_id=sid,
-                    event=event,
-                    detail=f"error {error}" if error else None,
-                    raw=form.to_dict(flat=True),
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+def _record_event(
+    session: Session, message: Message, sid: str, event: str, error: str | None, form: MultiDict[str, str]
+) -> bool:
+    """Keep the callback once per (sid, status); False when it came before."""
+    return insert_new(
+        session,
+        MessageEvent,
+        shop_id=message.shop_id,
+        message_id=message.id,
+        provider="twilio",
+        provider_id=sid,
+        event=event,
+        detail=f"error {error}" if error else None,
+        raw=form.to_dict(flat=True),
+    )
 
 
-def _apply(rt, session, message: Message, status: str | None, error: str | None) -> None:
+def _apply(rt: Runtime, session: Session, message: Message, status: str | None, error: str | None) -> None:
     now = datetime.now(UTC)
     if status is None:
         return

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.shopify_admin import AdminClient
 from shop_app.domain.discounts import DiscountSpec, default_expiry, random_bytes_needed, unguessable_code
 from shop_app.domain.settings import Incentive
 from shop_app.errors import DiscountCodeTaken, DiscountUnavailable
-from shop_app.storage.database import transaction
+from shop_app.storage.database import insert_new, transaction
 from shop_app.storage.tables import Discount
 
 CODE_PREFIX = {"first": "BACK", "whatsapp": "BACK", "prime": "PRIME"}
@@ -86,16 +85,17 @@ def _reserved(offer: StepOffer) -> Select[Discount]:
 
 
 def _reserve(session: Session, offer: StepOffer, now: datetime) -> Discount:
-    existing = session.scalar(_reserved(offer))
-    if existing is not None:
-        return existing
+    """The step's code: reserved now, or the one an earlier try of this job (or a racing job)
+    reserved first, whose code then wins."""
     incentive = offer.incentive
     if incentive.code_mode == "shared":
         code, expires_at = incentive.code, None
     else:
         code = unguessable_code(CODE_PREFIX.get(offer.step, "BACK"), os.urandom(random_bytes_needed()))
         expires_at = default_expiry(now, incentive.expiry_hours)
-    row = Discount(
+    insert_new(
+        session,
+        Discount,
         shop_id=offer.shop_id,
         journey_id=offer.journey_id,
         step=offer.step,
@@ -106,9 +106,4 @@ def _reserve(session: Session, offer: StepOffer, now: datetime) -> Discount:
         expires_at=expires_at,
         created_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another job reserved it first
-        return session.scalars(_reserved(offer)).one()
-    return row
+    return session.scalars(_reserved(offer)).one()

@@ -95,9 +95,19 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
     return Collected(candidate, facts, paid)
 
 
-def journey_stopped(session: Session, journey_id: int) -> str | None:
-    """Why the journey stopped (re-read just before the claim), or None while it is active."""
-    return journey_stop_reason(session.get_one(Journey, journey_id, populate_existing=True))
+def recheck(session: Session, candidate: Candidate) -> tuple[bool, str | None]:
+    """Just before the claim, in one locked read: is the row still held by this job, and why
+    did its journey stop if it did (None while it is active)?"""
+    row = session.execute(
+        select(Message.status, Message.job_id, Journey.status, Journey.stop_reason)
+        .join(Journey, Journey.id == Message.journey_id)
+        .where(Message.id == candidate.message_id)
+        .with_for_update(of=Message)
+    ).one_or_none()
+    if row is None or row[0] != Status.QUEUED or row[1] != candidate.job_id:
+        return False, None
+    stopped = None if row[2] == JourneyStatus.ACTIVE else (row[3] or row[2])
+    return True, stopped
 
 
 def journey_stop_reason(journey: Journey) -> str | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
@@ -23,7 +22,7 @@ from shop_app.recovery.gate_facts import Candidate, Collected, held
 from shop_app.recovery.journeys import convert_journey
 from shop_app.recovery.orders import describe_order, store_order
 from shop_app.runtime import Runtime
-from shop_app.storage.database import transaction
+from shop_app.storage.database import insert_new, transaction
 from shop_app.storage.tables import Journey, Message, MessageEvent, Shop
 
 log = logging.getLogger(__name__)
@@ -107,14 +106,9 @@ def _sent(session: Session, outgoing: OutgoingMessage, provider: str, result: Se
     moved = delivery.advance(message.delivery_status, said)
     if not outbox.mark_sent(session, message.id, now, result.provider_id, moved):
         return "nothing to do"
-    if result.provider_id:
-        event = MessageEvent(shop_id=message.shop_id, message_id=message.id, provider=provider,
-                             provider_id=result.provider_id, event=said, raw=result.raw)  # fmt: skip
-        try:
-            with session.begin_nested():
-                session.add(event)
-        except IntegrityError:
-            pass  # the provider's callback told us the same first
+    if result.provider_id:  # kept once: the provider's callback may have told us the same first
+        insert_new(session, MessageEvent, shop_id=message.shop_id, message_id=message.id, provider=provider,
+                   provider_id=result.provider_id, event=said, raw=result.raw)  # fmt: skip
     return Status.SENT.value
 
 

@@ -10,6 +10,7 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,6 +43,16 @@ def rows_changed(session: Session, statement: Executable) -> int:
     """Run an UPDATE or DELETE; how many rows it changed (0 when the driver cannot tell)."""
     result = session.execute(statement)
     return cast(CursorResult[Any], result).rowcount or 0  # a DML statement's result is a CursorResult
+
+
+def insert_new(session: Session, model: type[Any], **values: Any) -> bool:
+    """INSERT one row unless it would break a unique constraint; True when the row is new.
+    One statement, no savepoint (PostgreSQL and SQLite both know ON CONFLICT DO NOTHING).
+    Whether a row went in is read from RETURNING: drivers disagree on an INSERT's rowcount."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = model.__table__
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key)
+    return session.execute(statement).first() is not None
 
 
 @contextmanager
