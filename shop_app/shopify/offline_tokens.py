@@ -56,16 +56,19 @@ def open_admin_client(
 def access_token(
     sessions: sessionmaker[Session], box: SecretBox, oauth: OAuthClient, shop_id: int, now: datetime
 ) -> tuple[str, str]:
-    """(shop domain, a usable Admin API token), refreshed first when it is about to expire."""
+    """(shop domain, a usable Admin API token), refreshed first when it is about to expire.
+
+    Most calls only read. Inside the refresh margin, a no-op write takes the row lock
+    (PostgreSQL) or the write lock (SQLite) first, so concurrent refreshers queue and the
+    second finds the token the first one stored."""
     with transaction(sessions) as session:
-        # A no-op write takes the row lock (PostgreSQL) or the write lock (SQLite) for
-        # the rest of this transaction: concurrent refreshers queue here.
+        shop = _connected(session, shop_id)
+        if _usable(shop, now):
+            return shop.domain, box.open(shop.access_token or "")
         session.execute(update(Shop).where(Shop.id == shop_id).values(scope=Shop.scope))
-        shop = session.get(Shop, shop_id, populate_existing=True)
-        if shop is None or shop.access_token is None:
-            raise ShopNotConnected("the shop has no Admin API token (not installed, or uninstalled)")
-        if shop.access_token_expires_at is None or shop.access_token_expires_at - now > REFRESH_MARGIN:
-            return shop.domain, box.open(shop.access_token)
+        shop = _connected(session, shop_id, populate_existing=True)
+        if _usable(shop, now):  # another worker refreshed it while we waited for the lock
+            return shop.domain, box.open(shop.access_token or "")
         if shop.refresh_token is None or (
             shop.refresh_token_expires_at is not None and shop.refresh_token_expires_at <= now
         ):
@@ -73,3 +76,15 @@ def access_token(
         fresh = oauth.refresh(shop.domain, box.open(shop.refresh_token), now=now)
         store_token(shop, fresh, box)
         return shop.domain, fresh.access_token
+
+
+def _connected(session: Session, shop_id: int, *, populate_existing: bool = False) -> Shop:
+    shop = session.get(Shop, shop_id, populate_existing=populate_existing)
+    if shop is None or shop.access_token is None:
+        raise ShopNotConnected("the shop has no Admin API token (not installed, or uninstalled)")
+    return shop
+
+
+def _usable(shop: Shop, now: datetime) -> bool:
+    expires_at = shop.access_token_expires_at
+    return expires_at is None or expires_at - now > REFRESH_MARGIN
