@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shop_app import public_urls
 from shop_app.domain.delivery import advance
 from shop_app.errors import ReclaimError
 from shop_app.storage.tables import Message, MessageEvent
@@ -101,7 +102,7 @@ def read_click_token(secret_key: str, token: str) -> ClickTarget:
 
 def tracked_url(secret_key: str, app_url: str, message_id: int, target_url: str) -> str:
     """`{app_url}/c/<token>`; raises ValueError for a target that is not an absolute http(s) URL."""
-    return f"{app_url.rstrip('/')}/c/{click_token(secret_key, message_id, target_url)}"
+    return public_urls.tracked_click(app_url, click_token(secret_key, message_id, target_url))
 
 
 def record_click(session: Session, target: ClickTarget, at: datetime) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from shop_app import public_urls
 from shop_app.config import Settings
 from shop_app.errors import ReclaimError
 from shop_app.storage.secret_box import SecretBox
@@ -61,4 +62,4 @@ class UnsubscribeTokens:
 def unsubscribe_url(settings: Settings, shop_id: int, channel: str, address: str) -> str:
     """The link for List-Unsubscribe and for the visible footer link."""
     token = UnsubscribeTokens(settings.secret_key).issue(UnsubscribeTarget(shop_id, channel, address))
-    return f"{settings.shopify_app_url}/u/{token}"
+    return public_urls.unsubscribe(settings.shopify_app_url, token)
