@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shop_app.config import MAX_WEBHOOK_BYTES
+from shop_app.domain.models import WebhookStatus
 from shop_app.errors import InvalidShopDomain
 from shop_app.shopify.signatures import clean_shop_domain, verify_webhook
 from shop_app.storage.database import transaction
@@ -64,21 +65,21 @@ def receive(topic: str) -> tuple[Response, int]:
     except InvalidShopDomain as exc:
         return _answer(400, error=str(exc))
 
-    status, reason, answer = "received", None, 200
+    status, reason, answer = WebhookStatus.RECEIVED, None, 200
     try:
         payload = json.loads(body)
         if not isinstance(payload, dict):
             raise ValueError("the body must be a JSON object")
     except (ValueError, UnicodeDecodeError) as exc:
-        status, reason, answer = "rejected", f"malformed JSON: {exc}"[:500], 400
+        status, reason, answer = WebhookStatus.REJECTED, f"malformed JSON: {exc}"[:500], 400
 
-    job_id = runtime.queue.new_job_id("ingest") if status == "received" else None
+    job_id = runtime.queue.new_job_id("ingest") if status is WebhookStatus.RECEIVED else None
     delivery = WebhookDelivery(
         webhook_id=webhook_id,
         topic=topic,
         api_version=(request.headers.get("X-Shopify-API-Version") or "")[:16] or None,
         triggered_at=(request.headers.get("X-Shopify-Triggered-At") or "")[:64] or None,
-        status=status,
+        status=status.value,
         reason=reason,
         # Kept for re-ingest; a rejected body may hold bytes PostgreSQL text cannot.
         body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
@@ -96,7 +97,7 @@ def receive(topic: str) -> tuple[Response, int]:
     except IntegrityError:
         return _answer(200, status="duplicate")
 
-    if status == "rejected":
+    if status is WebhookStatus.REJECTED:
         return _answer(answer, error=reason)
     try:
         runtime.queue.enqueue_ingest(delivery.id, job_id)

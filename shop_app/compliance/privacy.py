@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from shop_app.domain.models import JourneyStatus
 from shop_app.recovery import outbox
 from shop_app.recovery.orders import equal_where_given
 from shop_app.storage.tables import (
@@ -235,8 +236,8 @@ def _stop_journeys(session: Session, shop: Shop, journey_ids: list[int]) -> None
     outbox.forget_contents(session, shop.id, journey_ids)
     session.execute(
         update(Journey)
-        .where(Journey.id.in_(journey_ids), Journey.status == "active")
-        .values(status="stopped", stop_reason=REDACTED_REASON)
+        .where(Journey.id.in_(journey_ids), Journey.status == JourneyStatus.ACTIVE.value)
+        .values(status=JourneyStatus.STOPPED.value, stop_reason=REDACTED_REASON)
     )
 
 

@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
+from shop_app.domain.models import JourneyStatus, WebhookStatus
+
 Id = BigInteger().with_variant(Integer, "sqlite")
 
 
@@ -162,7 +164,7 @@ class Journey(Base):
     shop_id: Mapped[int] = shop_fk()
     checkout_id: Mapped[int] = mapped_column(Id, ForeignKey("checkouts.id", ondelete="CASCADE"))
     flow: Mapped[str] = mapped_column(String(16), default="recovery")
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | converted | stopped
+    status: Mapped[str] = mapped_column(String(16), default=JourneyStatus.ACTIVE.value)
     abandoned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     stop_reason: Mapped[str | None] = mapped_column(Text)
     order_id: Mapped[int | None] = mapped_column(Id, ForeignKey("orders.id", ondelete="SET NULL"))
@@ -251,7 +253,7 @@ class WebhookDelivery(Base):
     topic: Mapped[str] = mapped_column(String(64))
     api_version: Mapped[str | None] = mapped_column(String(16))
     triggered_at: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="received")  # received | processed | rejected
+    status: Mapped[str] = mapped_column(String(16), default=WebhookStatus.RECEIVED.value)
     reason: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[str | None] = mapped_column(String(64))
