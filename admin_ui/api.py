@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_ui.auth import app_runtime, authenticate, current_shop
+from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.domain.models import Channel, Status, Step
 from shop_app.domain.settings import TONES
 from shop_app.domain.sms import MAX_SMS_SEGMENTS
@@ -50,6 +51,7 @@ from shop_app.messaging.merchant_templates import (
 from shop_app.messaging.sandbox import FIELD_NAMES, TemplateRefused, preview
 from shop_app.messaging.texts import text_to_html
 from shop_app.recovery.activity import message_rows
+from shop_app.request_body import read_body
 from shop_app.shopify.shops import load_settings, save_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, Suppression
@@ -81,7 +83,7 @@ def _reject_constant(name: str) -> Any:
 
 def _json_body() -> tuple[Any, ResponseReturnValue | None]:
     """The request's JSON document, or a 400 answer saying why it is not one."""
-    raw = request.get_data(cache=False)
+    raw = read_body(request, MAX_WEBHOOK_BYTES)  # 413 past the app's limit, chunked or not
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant), None
     except (ValueError, RecursionError) as exc:  # includes UnicodeDecodeError and JSONDecodeError

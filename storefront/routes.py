@@ -21,10 +21,12 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop_app.channels.push_subscriptions import InvalidSubscription, save_subscription, vapid_keys
 from shop_app.errors import InvalidShopDomain
 from shop_app.recovery.journeys import replan_cart
+from shop_app.request_body import read_body
 from shop_app.shopify.app_proxy import ProxyRequestRejected, verify_proxy_request
 from shop_app.shopify.shops import load_settings
 from shop_app.shopify.signatures import clean_shop_domain
@@ -107,6 +109,8 @@ def _parse(body: bytes) -> dict[str, object]:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidSubscription(f"the body must be JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidSubscription("the body must be JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise InvalidSubscription("the body must be a JSON object {subscription, cart_token}")
     return document
@@ -116,10 +120,9 @@ def _parse(body: bytes) -> dict[str, object]:
 def subscribe() -> tuple[Response, int]:
     """Store the browser's subscription for its cart: {subscription, cart_token} → 201."""
     runtime = current_app.extensions["reclaim"]
-    if request.content_length is not None and request.content_length > MAX_SUBSCRIBE_BYTES:
-        return _answer(413, error=f"body larger than {MAX_SUBSCRIBE_BYTES} bytes")
-    body = request.get_data(cache=False)  # a chunked body is bounded by MAX_CONTENT_LENGTH, then here
-    if len(body) > MAX_SUBSCRIBE_BYTES:
+    try:
+        body = read_body(request, MAX_SUBSCRIBE_BYTES)
+    except RequestEntityTooLarge:
         return _answer(413, error=f"body larger than {MAX_SUBSCRIBE_BYTES} bytes")
     try:
         document = _parse(body)

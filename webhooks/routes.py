@@ -16,10 +16,12 @@ from functools import partial
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.domain.models import WebhookStatus
 from shop_app.errors import InvalidShopDomain
+from shop_app.request_body import read_body
 from shop_app.shopify.signatures import clean_shop_domain, verify_webhook
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, WebhookDelivery
@@ -45,11 +47,23 @@ def _answer(code: int, **body: object) -> tuple[Response, int]:
     return jsonify(body), code
 
 
+def _malformed(body: bytes) -> str | None:
+    """Why the body is not a JSON object (recorded as the delivery's reason), or None."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"malformed JSON: {exc}"[:500]
+    except RecursionError:
+        return "malformed JSON: nested too deeply"
+    return None if isinstance(payload, dict) else "malformed JSON: the body must be a JSON object"
+
+
 def receive(topic: str) -> tuple[Response, int]:
     runtime = current_app.extensions["reclaim"]
-    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
+    try:
+        body = read_body(request, MAX_WEBHOOK_BYTES)
+    except RequestEntityTooLarge:
         return _answer(413, error=f"body larger than {MAX_WEBHOOK_BYTES} bytes")
-    body = request.get_data(cache=False)  # raises 413 for an over-long chunked body
 
     if not verify_webhook(body, request.headers.get("X-Shopify-Hmac-Sha256"), runtime.settings.webhook_secrets):
         return _answer(401, error="invalid or missing HMAC signature (X-Shopify-Hmac-Sha256)")
@@ -65,13 +79,8 @@ def receive(topic: str) -> tuple[Response, int]:
     except InvalidShopDomain as exc:
         return _answer(400, error=str(exc))
 
-    status, reason, answer = WebhookStatus.RECEIVED, None, 200
-    try:
-        payload = json.loads(body)
-        if not isinstance(payload, dict):
-            raise ValueError("the body must be a JSON object")
-    except (ValueError, UnicodeDecodeError) as exc:
-        status, reason, answer = WebhookStatus.REJECTED, f"malformed JSON: {exc}"[:500], 400
+    reason = _malformed(body)
+    status = WebhookStatus.REJECTED if reason else WebhookStatus.RECEIVED
 
     job_id = runtime.queue.new_job_id("ingest") if status is WebhookStatus.RECEIVED else None
     delivery = WebhookDelivery(
@@ -98,7 +107,7 @@ def receive(topic: str) -> tuple[Response, int]:
         return _answer(200, status="duplicate")
 
     if status is WebhookStatus.REJECTED:
-        return _answer(answer, error=reason)
+        return _answer(400, error=reason)
     try:
         runtime.queue.enqueue_ingest(delivery.id, job_id)
     except Exception:  # Redis unavailable: the row is safe, the reconciler will enqueue it

@@ -28,6 +28,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop_app.compliance.consent_records import record_consent
 from shop_app.compliance.privacy import address_hash
@@ -36,6 +37,7 @@ from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.domain.delivery import advance
 from shop_app.domain.email_events import EmailEvent, InvalidBatch, InvalidEvent, decode_batch, parse_sendgrid_event
 from shop_app.errors import InvalidShopDomain, ReclaimError
+from shop_app.request_body import read_body
 from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, MessageEvent, Shop
@@ -114,9 +116,10 @@ def receive() -> tuple[Response, int]:
     except UnusableKey as exc:
         log.error("SENDGRID_WEBHOOK_PUBLIC_KEY is unusable: %s", exc)
         return _answer(503, error=f"SENDGRID_WEBHOOK_PUBLIC_KEY is unusable: {exc}")
-    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
+    try:
+        body = read_body(request, MAX_WEBHOOK_BYTES)
+    except RequestEntityTooLarge:
         return _answer(413, error=f"body larger than {MAX_WEBHOOK_BYTES} bytes")
-    body = request.get_data(cache=False)  # raises 413 for an over-long chunked body
 
     problem = signature_problem(
         key, body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER), time.time()

@@ -39,6 +39,8 @@ bp = Blueprint("twilio_callbacks", __name__, url_prefix="/webhooks/twilio")
 #: (63014); twilio.com/docs/api/errors. 30004 "message blocked" also covers carrier filtering and DND, which
 #: say nothing about the customer's wishes: it is kept as the delivery detail only.
 OPTED_OUT_CODES = {"21610", "63014"}
+#: The longest address we store (an email's limit; a phone number or whatsapp:+… is far shorter).
+MAX_ADDRESS = 320
 #: Message ids are BIGINT row ids; anything outside that range is no message of ours.
 MAX_ID = 2**63 - 1
 
@@ -147,6 +149,8 @@ def inbound(shop_domain: str):
         ):
             return _refused()
         sender = form.get("From", "")
+        if len(sender) > MAX_ADDRESS or "\x00" in sender:
+            return "From is not a phone number or WhatsApp address", 400
         channel, address = (
             ("whatsapp", sender[len("whatsapp:") :]) if sender.startswith("whatsapp:") else ("sms", sender)
         )

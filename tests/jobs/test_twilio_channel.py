@@ -257,6 +257,17 @@ def test_inbound_stop_suppresses_start_lifts_and_help_answers(twilio_store, twil
     assert b"<Message>Demo Shop: cart reminders." in response.data and b"Reply STOP to opt out." in response.data
 
 
+@pytest.mark.parametrize("sender", ["+1" + "5" * 330, "+1500555\x000006", "whatsapp:+1" + "5" * 320])
+def test_an_inbound_sender_that_is_no_address_is_400_and_changes_nothing(twilio_store, twilio_api, sender):
+    url = "http://localhost:8080/webhooks/twilio/inbound/demo-shop.myshopify.com"
+    params, signature = twilio_api.inbound(sender, "+15005550006", "STOP", url)
+    response = twilio_store.client.post(
+        url.removeprefix("http://localhost:8080"), data=params, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 400
+    assert rows(twilio_store, Suppression) == [] and rows(twilio_store, Consent) == []
+
+
 def test_without_a_twilio_connection_sms_is_not_connected(rt, store):
     """No outbox, no Twilio account: the SMS step is skipped as needing a connection."""
     settings = rt.settings.with_overrides(outbox_file=None)

@@ -474,3 +474,10 @@ def test_service_worker_shows_the_push_and_opens_its_link(client, rt, store, tmp
     show, open_ = json.loads(done.stdout)
     assert show == ["show", "Your cart is waiting", {"body": "Still there", "tag": "t1", "data": {"url": url}}]
     assert open_ == ["open", opened]
+
+
+def test_deeply_nested_json_is_400_not_a_server_error(client, rt, store):
+    response = subscribe(client, rt, "[" * 1500 + "]" * 1500)
+    assert response.status_code == 400, response.get_json()
+    assert "nested too deeply" in response.get_json()["error"]
+    assert rows(rt) == []

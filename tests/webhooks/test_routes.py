@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
 from shop_app.config import MAX_WEBHOOK_BYTES
+from shop_app.shopify.signatures import webhook_hmac
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import CheckoutRow, Journey, Message, WebhookDelivery
 from webhooks.routes import TOPICS
@@ -178,3 +182,50 @@ def test_every_subscription_in_shopify_app_toml_has_a_route(client):
         # An unsigned POST reaches the route (401), not a 404.
         assert client.post(subscription["uri"], data=b"{}").status_code == 401
     assert sorted(t for s in declared for t in s.get("topics", []) + s.get("compliance_topics", [])) == sorted(TOPICS)
+
+
+def test_deeply_nested_json_is_400_and_recorded_not_a_server_error(store):
+    body = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = store.post("checkouts/update", None, body=body, webhook_id="w-deep")
+    assert response.status_code == 400
+    assert "nested" in response.get_json()["error"]
+    [delivery] = deliveries(store.rt)
+    assert delivery.status == "rejected" and "nested" in delivery.reason
+
+
+def _post_chunked(app, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST `body` with Transfer-Encoding: chunked to `app` served by a real Werkzeug server."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        connection.putrequest("POST", path)
+        for name, value in {**headers, "Transfer-Encoding": "chunked"}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        for start in range(0, len(body), 64 * 1024):
+            part = body[start : start + 64 * 1024]
+            connection.send(b"%x\r\n%s\r\n" % (len(part), part))
+        connection.send(b"0\r\n\r\n")
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        server.shutdown()
+
+
+def test_a_chunked_body_is_read_whole_and_an_over_limit_one_is_413_not_truncated(store):
+    def headers(body: bytes, webhook_id: str) -> dict[str, str]:
+        return {
+            "X-Shopify-Topic": "checkouts/create",
+            "X-Shopify-Hmac-Sha256": webhook_hmac(body, store.rt.settings.shopify_api_secret),
+            "X-Shopify-Shop-Domain": store.domain,
+            "X-Shopify-Webhook-Id": webhook_id,
+        }
+
+    app = store.client.application
+    fits = json.dumps(store.checkout("c1", ABANDONED) | {"note": "x" * 200_000}).encode()
+    assert _post_chunked(app, "/webhooks/checkouts/create", fits, headers(fits, "w-fits"))[0] == 200
+    huge = json.dumps({"token": "c2", "note": "x" * (MAX_WEBHOOK_BYTES + 10)}).encode()
+    status, answer = _post_chunked(app, "/webhooks/checkouts/create", huge, headers(huge, "w-huge"))
+    assert status == 413, answer
+    assert [d.webhook_id for d in deliveries(store.rt)] == ["w-fits"]
