@@ -58,6 +58,9 @@ class ShopifyStore:
         payload["cart_token"] = f"cart-{token}"
         payload["abandoned_checkout_url"] = payload["abandoned_checkout_url"].replace("replace-me", token)
         payload["created_at"] = payload["updated_at"] = updated_at
+        if "phone" in fields and "sms_marketing_phone" not in fields:
+            # The shopper ticked the SMS box for the number they typed, unless a test says otherwise.
+            fields = {**fields, "sms_marketing_phone": fields["phone"]}
         payload.update(fields)
         return payload
 

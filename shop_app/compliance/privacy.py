@@ -71,6 +71,8 @@ def _addresses(customer: Customer) -> list[str]:
 
 def _checkouts(session: Session, shop: Shop, customer: Customer) -> list[CheckoutRow]:
     where = _match((CheckoutRow.customer_id, CheckoutRow.email, CheckoutRow.phone), customer)
+    if customer.phone:  # the number an SMS consent was given for may differ from the contact phone
+        where = or_(where, CheckoutRow.sms_phone == customer.phone)
     return list(session.scalars(select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, where)))
 
 
@@ -153,6 +155,7 @@ def _exported_checkout(c: CheckoutRow) -> dict[str, object]:
         "token": c.token,
         "email": c.email,
         "phone": c.phone,
+        "sms_marketing_phone": c.sms_phone,
         "first_name": c.first_name,
         "line_items": c.line_items,
         "total_price": str(c.total_price),
@@ -243,7 +246,7 @@ def _stop_journeys(session: Session, shop: Shop, journey_ids: list[int]) -> None
 
 def _erase_checkouts_and_orders(session: Session, shop: Shop, customer: Customer, checkouts: list[CheckoutRow]) -> None:
     for checkout in checkouts:
-        checkout.email = checkout.phone = checkout.customer_id = checkout.first_name = None
+        checkout.email = checkout.phone = checkout.sms_phone = checkout.customer_id = checkout.first_name = None
         checkout.abandoned_checkout_url = None
         checkout.line_items = []
         checkout.profile_id = None

@@ -39,20 +39,20 @@ def _email(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> s
 
 
 def _sms(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
-    if not checkout.phone:
+    if not checkout.marketing_phone:
         return "no consent: no phone number"
     return None if checkout.accepts_sms_marketing else "no consent: no SMS marketing consent"
 
 
 def _whatsapp(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
     if settings.whatsapp_consent == "explicit_optin":
-        if not checkout.phone:
+        if not checkout.marketing_phone:
             return "no consent: no phone number"
         return None if facts.whatsapp_optin else "no consent: no WhatsApp opt-in"
     # WhatsApp rests on the phone marketing consent, which an SMS STOP withdrew.
     if facts.sms_suppressed:
         return f"suppressed: {facts.sms_suppressed} (WhatsApp relies on the same phone marketing consent)"
-    if not checkout.phone:
+    if not checkout.marketing_phone:
         return "no consent: no phone number"
     return None if checkout.accepts_sms_marketing else "no consent: no phone marketing consent"
 

@@ -102,8 +102,15 @@ class Checkout:
     line_items: tuple[LineItem, ...] = ()
     accepts_email_marketing: bool | None = None
     accepts_sms_marketing: bool = False
+    #: The number `accepts_sms_marketing` was given for, when Shopify names one (sms_marketing_phone).
+    sms_phone: str | None = None
     locale: str | None = None
     completed_at: datetime | None = None
+
+    @property
+    def marketing_phone(self) -> str | None:
+        """Where SMS and WhatsApp go: the number the SMS marketing consent names, else the contact phone."""
+        return self.sms_phone or self.phone
 
     @property
     def reachable(self) -> bool:

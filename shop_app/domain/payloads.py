@@ -164,6 +164,7 @@ def parse_checkout(data: Any) -> Checkout:
         line_items=_line_items(data.get("line_items")),
         accepts_email_marketing=accepts_email if isinstance(accepts_email, bool) else None,
         accepts_sms_marketing=sms_consent,
+        sms_phone=normal_phone(data.get("sms_marketing_phone")) if sms_consent else None,
         locale=_text(data.get("customer_locale"), 16),
         completed_at=parse_time(data.get("completed_at"), "completed_at", required=False),
     )

@@ -17,7 +17,7 @@ def address_for(channel: Channel, checkout: Checkout, *, has_push: bool = False)
     if channel is Channel.EMAIL:
         return checkout.email
     if channel in (Channel.SMS, Channel.WHATSAPP):
-        return checkout.phone
+        return checkout.marketing_phone
     if channel is Channel.PUSH:
         return f"push:{checkout.token}" if has_push else None
     raise ValueError(channel)

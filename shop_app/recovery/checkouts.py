@@ -31,6 +31,7 @@ def checkout_of(row: CheckoutRow) -> Checkout:
         ),
         accepts_email_marketing=row.accepts_email_marketing,
         accepts_sms_marketing=row.accepts_sms_marketing,
+        sms_phone=row.sms_phone,
         locale=row.locale,
         completed_at=row.completed_at,
     )
@@ -63,6 +64,7 @@ def store_checkout(session: Session, shop: Shop, checkout: Checkout) -> tuple[Ch
     ]
     row.accepts_email_marketing = checkout.accepts_email_marketing
     row.accepts_sms_marketing = checkout.accepts_sms_marketing
+    row.sms_phone = checkout.sms_phone
     row.locale = checkout.locale
     row.completed_at = checkout.completed_at
     row.shopify_created_at = checkout.created_at
@@ -92,9 +94,10 @@ def _record_checkout_consent(session: Session, shop: Shop, row: CheckoutRow, che
             at=at,
             profile_id=row.profile_id,
         )
-    if checkout.phone and checkout.accepts_sms_marketing:
+    phone = checkout.marketing_phone  # the number the SMS box was ticked for
+    if phone and checkout.accepts_sms_marketing:
         record_consent(
-            session, shop.id, "sms", checkout.phone, granted=True, source="checkout", at=at, profile_id=row.profile_id
+            session, shop.id, "sms", phone, granted=True, source="checkout", at=at, profile_id=row.profile_id
         )
 
 

@@ -145,7 +145,7 @@ def _contact_facts(rt: Runtime, session: Session, candidate: Candidate) -> conse
     facts = consent.ContactFacts(suppressed=suppression_reason(session, secret, shop_id, channel.value, address))
     if channel is not Channel.WHATSAPP:
         return facts
-    record = consent_state(session, shop_id, Channel.WHATSAPP.value, checkout.phone)
+    record = consent_state(session, shop_id, Channel.WHATSAPP.value, address)
     return consent.ContactFacts(
         suppressed=facts.suppressed,
         sms_suppressed=suppression_reason(session, secret, shop_id, Channel.SMS.value, address),

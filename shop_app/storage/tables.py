@@ -124,6 +124,8 @@ class CheckoutRow(Base):
     line_items: Mapped[list] = mapped_column(JSON, default=list)
     accepts_email_marketing: Mapped[bool | None] = mapped_column(Boolean)
     accepts_sms_marketing: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The number the SMS marketing consent was given for (Shopify's sms_marketing_phone).
+    sms_phone: Mapped[str | None] = mapped_column(String(32))
     locale: Mapped[str | None] = mapped_column(String(16))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     shopify_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -172,6 +172,22 @@ def test_phone_sources_and_normalisation() -> None:
     assert parse_checkout(checkout_payload(phone="12", customer=None)).phone is None
 
 
+def test_the_sms_consent_names_its_own_number() -> None:
+    both = {"phone": "+34600111222", "sms_marketing_phone": "+34 600 333 444"}
+    consented = parse_checkout(checkout_payload(**both, buyer_accepts_sms_marketing=True))
+    assert (consented.phone, consented.sms_phone, consented.marketing_phone) == (
+        "+34600111222",
+        "+34600333444",
+        "+34600333444",
+    )
+    # No consent: the SMS number names nothing, and the contact phone stays the phone.
+    unticked = parse_checkout(checkout_payload(**both, buyer_accepts_sms_marketing=False))
+    assert (unticked.sms_phone, unticked.marketing_phone) == (None, "+34600111222")
+    # Consent without a number (older payloads): the contact phone is the consented one.
+    plain = parse_checkout(checkout_payload(phone="+34600111222", buyer_accepts_sms_marketing=True))
+    assert (plain.sms_phone, plain.marketing_phone) == (None, "+34600111222")
+
+
 def test_first_name_falls_back_to_addresses() -> None:
     data = checkout_payload(customer={"id": 1}, billing_address={"first_name": " Lucía "})
     assert parse_checkout(data).first_name == "Lucía"
