@@ -21,6 +21,7 @@ from shop_app.domain.payloads import (
 )
 from shop_app.recovery import outbox
 from shop_app.recovery.checkouts import store_checkout
+from shop_app.recovery.contacts import accepted
 from shop_app.recovery.journeys import convert_journey, replan, stop_journey
 from shop_app.recovery.orders import equal_where_given, journeys_paid_by, store_order
 from shop_app.shopify.offline_tokens import forget_token
@@ -55,7 +56,7 @@ def ingest_delivery(delivery_id: int) -> str:
 
 
 def on_checkout(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
-    checkout = parse_checkout(payload)
+    checkout = accepted(parse_checkout(payload))
     row, ignored = store_checkout(session, shop, checkout)
     if ignored:
         return ignored

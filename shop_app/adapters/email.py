@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, getaddresses
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -52,7 +52,10 @@ class EmailMessageSpec:
 
 
 def check_spec(spec: EmailMessageSpec) -> None:
-    """Refuse a spec that would go out without a working, visible unsubscribe link."""
+    """Refuse a spec that would reach more than one person, or go out without a working,
+    visible unsubscribe link."""
+    if getaddresses([spec.to]) != [("", spec.to)] or "@" not in spec.to or "," in spec.to:
+        raise ValueError("the recipient must be exactly one email address")
     if not spec.unsubscribe_url.startswith(("https://", "http://")):
         raise ValueError("unsubscribe_url must be an http(s) URL")
     if spec.unsubscribe_url not in spec.text:
@@ -200,7 +203,7 @@ class SmtpTransport(EmailTransport):
                         )
                 if self.username:
                     smtp.login(self.username, self.password)
-                smtp.send_message(payload)
+                smtp.send_message(payload, to_addrs=[str(payload["To"])])  # the one recipient, never parsed headers
         except smtplib.SMTPRecipientsRefused as exc:  # our single recipient was refused
             code, text = next(iter(exc.recipients.values()))
             return _smtp_error(code, text, "recipient refused")

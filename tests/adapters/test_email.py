@@ -231,3 +231,13 @@ def test_sendgrid_refuses_a_body_without_the_link_before_any_request(sendgrid):
     with pytest.raises(ValueError):
         transport.send_email(spec(html="<p>no link</p>"))
     assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "to", ["a@example.com,b@example.org", "Ana <a@example.com>", "a@example.com b@example.org", ""]
+)
+def test_a_recipient_that_is_not_exactly_one_address_is_refused_before_any_connection(smtp, to):
+    controller, handler = smtp
+    with pytest.raises(ValueError, match="exactly one email address"):
+        transport_for(controller).send_email(spec(to=to))
+    assert handler.envelopes == []
