@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import PENDING, PlannedMessage, Status, can_move
@@ -54,11 +54,23 @@ def transition(
     """Move one row from any of `from_statuses` to `to`, setting `values` too; True if it moved.
 
     `held_by` (a send job's id) also requires the row to be held by that job."""
-    where: list[ColumnElement[bool]] = [Message.id == message_id, Message.status.in_(_checked(from_statuses, to))]
+    where: list[ColumnElement[bool]] = [Message.id == message_id]
     if held_by is not None:
         where.append(Message.job_id == held_by)
-    statement = update(Message).where(*where).values(_values(to, values))
-    return rows_changed(session, statement.execution_options(synchronize_session=False)) == 1
+    return _move(session, where, from_statuses, to, **values) == 1
+
+
+def _move(
+    session: Session, where: list[ColumnElement[bool]], from_statuses: Iterable[Status], to: Status, **values: Any
+) -> int:
+    """The one status-changing UPDATE: the rows matching `where` that are in `from_statuses`."""
+    in_source = Message.status.in_(_checked(from_statuses, to))
+    return _run(session, update(Message).where(*where, in_source).values(_values(to, values)))
+
+
+def _run(session: Session, statement: Update) -> int:
+    """One UPDATE of messages; ORM objects already in the session are not synchronised (callers re-read)."""
+    return rows_changed(session, statement.execution_options(synchronize_session=False))
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -86,17 +98,15 @@ def reschedule(session: Session, message_id: int, due_at: datetime, reason: str)
         .where(Message.id == message_id, Message.status == Status.SCHEDULED.value)
         .values(due_at=due_at, reason=reason[:MAX_REASON])
     )
-    return rows_changed(session, statement.execution_options(synchronize_session=False)) == 1
+    return _run(session, statement) == 1
 
 
 def cancel_pending(session: Session, shop_id: int, reason: str, *, journey_ids: Iterable[int] | None = None) -> int:
     """Cancel every row not yet handed to a send job's provider call; returns how many."""
-    statuses = _checked(PENDING, Status.CANCELLED)
-    statement = update(Message).where(Message.shop_id == shop_id, Message.status.in_(statuses))
+    where: list[ColumnElement[bool]] = [Message.shop_id == shop_id]
     if journey_ids is not None:
-        statement = statement.where(Message.journey_id.in_(list(journey_ids)))
-    statement = statement.values(_values(Status.CANCELLED, {"reason": reason}))
-    return rows_changed(session, statement.execution_options(synchronize_session=False))
+        where.append(Message.journey_id.in_(list(journey_ids)))
+    return _move(session, where, PENDING, Status.CANCELLED, reason=reason)
 
 
 # -- the dispatcher and the reconciler ---------------------------------------------------------
@@ -132,18 +142,12 @@ def hand_over(session: Session, message_id: int, lost_job: str | None, new_job: 
         .where(Message.id == message_id, Message.status == Status.QUEUED.value, Message.job_id == lost_job)
         .values(job_id=new_job)
     )
-    return rows_changed(session, statement.execution_options(synchronize_session=False)) == 1
+    return _run(session, statement) == 1
 
 
 def expire_sending(session: Session, lease_end: datetime, reason: str) -> int:
     """Rows left `sending` since before `lease_end` become `unknown`: never resent."""
-    statuses = _checked([Status.SENDING], Status.UNKNOWN)
-    statement = (
-        update(Message)
-        .where(Message.status.in_(statuses), Message.sending_at < lease_end)
-        .values(_values(Status.UNKNOWN, {"reason": reason}))
-    )
-    return rows_changed(session, statement.execution_options(synchronize_session=False))
+    return _move(session, [Message.sending_at < lease_end], [Status.SENDING], Status.UNKNOWN, reason=reason)
 
 
 # -- the send job ------------------------------------------------------------------------------
@@ -222,4 +226,4 @@ def forget_contents(session: Session, shop_id: int, journey_ids: Iterable[int]) 
         .where(Message.shop_id == shop_id, Message.journey_id.in_(list(journey_ids)))
         .values(recipient=None, subject=None, body=None)
     )
-    rows_changed(session, statement.execution_options(synchronize_session=False))
+    _run(session, statement)
