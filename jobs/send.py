@@ -17,6 +17,7 @@ from shop_app.domain import gates
 from shop_app.domain.models import Status
 from shop_app.messaging.compose import Composed, Refusal, compose
 from shop_app.recovery import gate_facts, live_check, outbox, outcomes
+from shop_app.recovery.discounts import StepCode
 from shop_app.recovery.gate_facts import Candidate
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
@@ -60,7 +61,7 @@ def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> st
 
 
 def _compose_and_claim(
-    rt: Runtime, session: Session, candidate: Candidate, code: str | None, now: datetime
+    rt: Runtime, session: Session, candidate: Candidate, code: StepCode | None, now: datetime
 ) -> tuple[Route, Composed] | str:
     """(route, composed message) once the row is `sending`, or what happened instead."""
     still_held, stopped = gate_facts.recheck(session, candidate)

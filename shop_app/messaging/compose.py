@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop_app import public_urls
@@ -23,8 +22,8 @@ from shop_app.messaging import texts, whatsapp_templates
 from shop_app.messaging.links import tracked_url
 from shop_app.messaging.merchant_templates import custom_template
 from shop_app.messaging.unsubscribe import unsubscribe_url
+from shop_app.recovery.discounts import StepCode
 from shop_app.recovery.gate_facts import Candidate
-from shop_app.storage.tables import Discount
 
 
 @dataclass(frozen=True)
@@ -51,18 +50,16 @@ class Refusal:
 
 
 def compose(
-    session: Session, settings: Settings, candidate: Candidate, route: Route, code: str | None
+    session: Session, settings: Settings, candidate: Candidate, route: Route, step_code: StepCode | None
 ) -> Composed | Refusal:
     shop, checkout, channel = candidate.shop, candidate.checkout, candidate.channel
     address = candidate.address or ""
-    discount = session.scalar(
-        select(Discount).where(Discount.journey_id == candidate.journey_id, Discount.step == candidate.step.value)
-    )
+    code = step_code.code if step_code else None
     parts = _Parts(
         link=_link(settings, candidate, code),
         unsubscribe=unsubscribe_url(settings, shop.id, channel.value, address) if channel is Channel.EMAIL else None,
         code=code,
-        expires_at=discount.expires_at if discount is not None else None,
+        expires_at=step_code.expires_at if step_code else None,
     )
     language = texts.language_of(checkout)
     try:
@@ -105,7 +102,7 @@ def _extras(
             "unsubscribe_url": parts.unsubscribe,
         }
     if channel is Channel.PUSH:
-        subscription = subscription_for(session, shop.id, checkout.cart_token) if checkout.cart_token else None
+        subscription = subscription_for(session, shop.id, checkout.cart_token)
         if subscription is None:
             return Refusal("no consent: the browser push subscription is gone")
         return {"push_subscription": subscription, "topic": f"checkout:{checkout.token}", "link": parts.link}

@@ -40,9 +40,17 @@ class StepOffer:
     incentive: Incentive
 
 
+@dataclass(frozen=True)
+class StepCode:
+    """The code a message carries, and when it stops working (None: the merchant's own code)."""
+
+    code: str
+    expires_at: datetime | None
+
+
 def code_for(
     sessions: sessionmaker[Session], client: AdminClient | None, offer: StepOffer, now: datetime
-) -> str | None:
+) -> StepCode | None:
     """The code to put in the message, or None when the step offers nothing.
 
     Raises DiscountUnavailable (or an Admin API error) when a unique code cannot be
@@ -53,9 +61,9 @@ def code_for(
         return None
     with transaction(sessions) as session:
         row = _reserve(session, offer, now)
-        if incentive.code_mode == "shared" or row.shopify_id:
-            return row.code
         code, expires_at = row.code, row.expires_at
+        if incentive.code_mode == "shared" or row.shopify_id:
+            return StepCode(code, expires_at)
     if client is None:
         raise DiscountUnavailable("the Admin API is not reachable for this shop")
     spec = DiscountSpec(
@@ -77,7 +85,7 @@ def code_for(
             raise DiscountUnavailable(f"Shopify refused the code {code} as taken") from None
     with transaction(sessions) as session:
         session.scalars(_reserved(offer)).one().shopify_id = shopify_id
-    return code
+    return StepCode(code, expires_at)
 
 
 def _reserved(offer: StepOffer) -> Select[Discount]:

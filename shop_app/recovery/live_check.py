@@ -15,7 +15,7 @@ import requests
 from shop_app.adapters.shopify_admin import OrderSummary
 from shop_app.domain.models import Order
 from shop_app.errors import ReclaimError
-from shop_app.recovery.discounts import code_for
+from shop_app.recovery.discounts import StepCode, code_for
 from shop_app.recovery.gate_facts import Candidate
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import open_admin_client
@@ -30,7 +30,7 @@ ADMIN_FAILURES = (ReclaimError, requests.RequestException)
 class Cleared:
     """Not paid, as far as Shopify knows now; `code` is the step's discount code, if it offers one."""
 
-    code: str | None
+    code: StepCode | None
 
 
 @dataclass(frozen=True)

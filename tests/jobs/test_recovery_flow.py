@@ -351,7 +351,7 @@ def test_transient_failures_are_retried_with_backoff_and_permanent_ones_fail(sto
 
 def test_a_shared_code_is_recorded_once_per_journey_step(store):
     from shop_app.domain.settings import Incentive
-    from shop_app.recovery.discounts import StepOffer, code_for
+    from shop_app.recovery.discounts import StepCode, StepOffer, code_for
     from shop_app.storage.tables import Discount
 
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
@@ -361,6 +361,7 @@ def test_a_shared_code_is_recorded_once_per_journey_step(store):
         journey.shop_id, journey.id, "first", "c1", None, Incentive("percentage", 10, "shared", "WELCOME10")
     )
     now = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
-    assert [code_for(store.rt.sessions, None, offer, now) for _ in range(3)] == ["WELCOME10"] * 3
+    # The merchant's own code, with no expiry of ours, each time.
+    assert [code_for(store.rt.sessions, None, offer, now) for _ in range(3)] == [StepCode("WELCOME10", None)] * 3
     with transaction(store.rt.sessions) as session:
         assert len(session.scalars(select(Discount)).all()) == 1
