@@ -83,7 +83,7 @@ def _reject_constant(name: str) -> Any:
 
 def _json_body() -> tuple[Any, ResponseReturnValue | None]:
     """The request's JSON document, or a 400 answer saying why it is not one."""
-    raw = read_body(request, MAX_WEBHOOK_BYTES)  # 413 past the app's limit, chunked or not
+    raw = read_body(request, request.max_content_length or MAX_WEBHOOK_BYTES)  # 413 past the app's limit
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant), None
     except (ValueError, RecursionError) as exc:  # includes UnicodeDecodeError and JSONDecodeError

@@ -106,13 +106,16 @@ def recheck(session: Session, candidate: Candidate) -> tuple[bool, str | None]:
     ).one_or_none()
     if row is None or row[0] != Status.QUEUED or row[1] != candidate.job_id:
         return False, None
-    stopped = None if row[2] == JourneyStatus.ACTIVE else (row[3] or row[2])
-    return True, stopped
+    return True, _stop_reason(row[2], row[3])
 
 
 def journey_stop_reason(journey: Journey) -> str | None:
     """None while the journey is active, else why it stopped."""
-    return None if journey.status == JourneyStatus.ACTIVE else (journey.stop_reason or journey.status)
+    return _stop_reason(journey.status, journey.stop_reason)
+
+
+def _stop_reason(status: str, reason: str | None) -> str | None:
+    return None if status == JourneyStatus.ACTIVE else (reason or status)
 
 
 def _candidate(session: Session, message: Message, journey: Journey, shop: Shop) -> Candidate:
@@ -139,7 +142,7 @@ def _candidate(session: Session, message: Message, journey: Journey, shop: Shop)
 def _contact_facts(rt: Runtime, session: Session, candidate: Candidate) -> consent.ContactFacts:
     shop_id, checkout, channel = candidate.shop.id, candidate.checkout, candidate.channel
     if channel is Channel.PUSH:
-        subscribed = bool(checkout.cart_token) and subscription_for(session, shop_id, checkout.cart_token) is not None
+        subscribed = subscription_for(session, shop_id, checkout.cart_token) is not None
         return consent.ContactFacts(push_subscribed=subscribed)
     secret, address = rt.settings.secret_key, candidate.address
     facts = consent.ContactFacts(suppressed=suppression_reason(session, secret, shop_id, channel.value, address))

@@ -46,7 +46,7 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
     """Bring the journey of this checkout in line with the planner. Returns what happened."""
     checkout = checkout_of(row)
     journey = session.scalar(select(Journey).where(Journey.checkout_id == row.id, Journey.flow == FLOW))
-    has_push = bool(checkout.cart_token) and subscription_for(session, shop.id, checkout.cart_token) is not None
+    has_push = subscription_for(session, shop.id, checkout.cart_token) is not None
     plan = planner.plan(checkout, settings, now, has_push=has_push)
 
     paid = payment_for(session, shop.id, checkout, checkout.updated_at)

@@ -30,14 +30,23 @@ NOT_HELD = "nothing to do: not queued for this job"
 TRANSIENT_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 
 
+#: What the gates' verdict makes of the row (SEND is not recorded here).
+_DECIDED = {
+    gates.Verdict.POSTPONE: Status.SCHEDULED,
+    gates.Verdict.SKIP: Status.SKIPPED,
+    gates.Verdict.CANCEL: Status.CANCELLED,
+}
+
+
 def decided(session: Session, collected: Collected, decision: gates.Decision) -> str:
     """The gates said postpone, skip or cancel; a payment our records know stops the journey."""
     candidate, reason = collected.candidate, decision.reason or ""
-    if decision.verdict is gates.Verdict.POSTPONE and decision.until is not None:
+    status = _DECIDED[decision.verdict]
+    if status is Status.SCHEDULED:
+        if decision.until is None:
+            raise ValueError("a postponement without a time")  # domain.gates always gives one
         outbox.postpone(session, candidate.message_id, candidate.job_id, decision.until, reason)
-        status = Status.SCHEDULED
     else:
-        status = Status.SKIPPED if decision.verdict is gates.Verdict.SKIP else Status.CANCELLED
         outbox.settle(session, candidate.message_id, candidate.job_id, status, reason)
     if collected.paid is not None:
         convert_journey(session, session.get_one(Journey, candidate.journey_id), collected.paid)
