@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal, overload
+from urllib.parse import urlsplit
 
 from shop_app.domain.models import Checkout, LineItem, Order
 from shop_app.errors import ReclaimError
 
 MAX_LINE_ITEMS = 500
+#: Amounts are stored as NUMERIC(14, 2): anything from here up cannot be a real cart.
+MAX_AMOUNT = Decimal("1e11")
+MAX_QUANTITY = 1_000_000
+MAX_URL = 2048
+_CENT = Decimal("0.01")
 _NAME_ID = re.compile(r"^#?(\d{1,30})$")
+#: NUL and the other C0 controls but tab, newline and carriage return; and UTF-16 halves
+#: that JSON's \\uD800 escapes can leave unpaired (no database or provider takes them).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LONE_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
 class PayloadProblem(ReclaimError, ValueError):
@@ -48,15 +58,27 @@ def parse_time(value: Any, field: str, *, required: bool = True) -> datetime | N
 
 
 def _money(value: Any, field: str) -> Decimal:
+    """A non-negative amount in cents, below MAX_AMOUNT; anything else is a PayloadProblem."""
     if value in (None, ""):
         return Decimal("0")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise PayloadProblem(f"{field} is not a decimal amount")
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise PayloadProblem(f"{field} is not a decimal amount: {str(value)[:40]!r}") from None
+        raise PayloadProblem(f"{field} is not a decimal amount") from None
     if not amount.is_finite():
         raise PayloadProblem(f"{field} is not a finite amount")
-    return amount
+    if not 0 <= amount < MAX_AMOUNT:
+        raise PayloadProblem(f"{field} is out of range (0 to {MAX_AMOUNT:,.0f})")
+    return amount.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters or unpaired surrogates (each becomes U+FFFD)."""
+    if text.isascii():
+        return _CONTROLS.sub("", text)
+    return _LONE_SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
 
 
 def _text(value: Any, limit: int = 255) -> str | None:
@@ -64,7 +86,7 @@ def _text(value: Any, limit: int = 255) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
-    text = str(value).strip()
+    text = clean_text(str(value)[: limit * 2]).strip()
     return text[:limit] or None
 
 
@@ -74,18 +96,31 @@ def normal_email(value: Any) -> str | None:
 
 
 def normal_phone(value: Any) -> str | None:
-    text = _text(value, 32)
-    if not text:
+    """The phone as written (cleaned, at most 64 characters) if it has six digits or more.
+    Parsing it into E.164 needs the shop's country: recovery/contacts.py does that at ingest."""
+    text = _text(value, 64)
+    if not text or sum(c.isdigit() for c in text) < 6:
         return None
-    digits = re.sub(r"[^\d+]", "", text)
-    return digits if len(digits.lstrip("+")) >= 6 else None
+    return text
+
+
+def _url(value: Any) -> str | None:
+    """An absolute http(s) URL with a host, or None (the link then points at the shop's cart)."""
+    text = _text(value, MAX_URL + 1)
+    if not text or len(text) > MAX_URL or any(c.isspace() for c in text):
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
+    return text if parts.scheme in ("https", "http") and parts.hostname else None
 
 
 def _id(value: Any) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return str(value)
+        return str(value) if 0 <= value < 10**30 else None
     return _text(value, 64)
 
 
@@ -112,8 +147,8 @@ def _line_items(raw: Any) -> tuple[LineItem, ...]:
         if not isinstance(item, dict):
             raise PayloadProblem(f"line_items[{index}] must be an object")
         quantity = item.get("quantity", 1)
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
-            raise PayloadProblem(f"line_items[{index}].quantity must be a whole number")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= MAX_QUANTITY:
+            raise PayloadProblem(f"line_items[{index}].quantity must be a whole number from 0 to {MAX_QUANTITY:,}")
         items.append(
             LineItem(
                 title=_text(item.get("presentment_title") or item.get("title"), 255) or "Item",
@@ -158,7 +193,7 @@ def parse_checkout(data: Any) -> Checkout:
         or normal_phone(customer.get("phone")),
         customer_id=_id(customer.get("id")),
         first_name=_first_name(data),
-        abandoned_checkout_url=_text(data.get("abandoned_checkout_url"), 2048),
+        abandoned_checkout_url=_url(data.get("abandoned_checkout_url")),
         currency=(_text(data.get("presentment_currency") or data.get("currency"), 3) or "USD").upper(),
         total_price=_money(data.get("total_price"), "total_price"),
         line_items=_line_items(data.get("line_items")),

@@ -83,7 +83,7 @@ def test_checkout_fields() -> None:
     assert c.created_at == datetime(2026, 3, 10, 14, 10, tzinfo=UTC)
     assert c.completed_at is None
     assert c.email == "ana.garcia@example.com"
-    assert c.phone == "+34600111222"  # from the customer, spaces removed
+    assert c.phone == "+34 600 111 222"  # as written; E.164 comes at ingest, with the shop's country
     assert c.customer_id == "207119551"
     assert c.first_name == "Ana"
     assert c.currency == "EUR"
@@ -166,10 +166,13 @@ def test_unusable_email_is_none(email: object) -> None:
     assert parse_checkout(checkout_payload(email=email, customer=None)).email is None
 
 
-def test_phone_sources_and_normalisation() -> None:
-    assert parse_checkout(checkout_payload(phone="+1 (555) 010-9999")).phone == "+15550109999"
-    assert parse_checkout(checkout_payload(phone=None, sms_marketing_phone="+44 7700 900123")).phone == "+447700900123"
+def test_phone_sources_are_kept_as_written() -> None:
+    # E.164 needs the shop's country (recovery/contacts.py at ingest); the parser only cleans.
+    assert parse_checkout(checkout_payload(phone=" +1 (555) 010-9999 ")).phone == "+1 (555) 010-9999"
+    sms_only = checkout_payload(phone=None, sms_marketing_phone="+44 7700 900123")
+    assert parse_checkout(sms_only).phone == "+44 7700 900123"
     assert parse_checkout(checkout_payload(phone="12", customer=None)).phone is None
+    assert parse_checkout(checkout_payload(phone="+49 30 1234567 ext. 8")).phone == "+49 30 1234567 ext. 8"
 
 
 def test_the_sms_consent_names_its_own_number() -> None:
@@ -177,8 +180,8 @@ def test_the_sms_consent_names_its_own_number() -> None:
     consented = parse_checkout(checkout_payload(**both, buyer_accepts_sms_marketing=True))
     assert (consented.phone, consented.sms_phone, consented.marketing_phone) == (
         "+34600111222",
-        "+34600333444",
-        "+34600333444",
+        "+34 600 333 444",
+        "+34 600 333 444",
     )
     # No consent: the SMS number names nothing, and the contact phone stays the phone.
     unticked = parse_checkout(checkout_payload(**both, buyer_accepts_sms_marketing=False))
@@ -306,6 +309,12 @@ def test_body_must_be_an_object(body: object) -> None:
         ({"total_price": "Infinity"}, "total_price"),
         ({"total_price": {"amount": "1"}}, "total_price"),
         ({"total_price": True}, "total_price"),
+        # Out of range for the NUMERIC(14, 2) columns, or not an amount at all: refused, not a crash.
+        ({"total_price": "1e12"}, "total_price is out of range"),
+        ({"total_price": 1e308}, "total_price is out of range"),
+        ({"total_price": "-5.00"}, "total_price is out of range"),
+        ({"line_items": [{"title": "x", "quantity": 1, "price": 1e308}]}, "line_items[0].price is out of range"),
+        ({"line_items": [{"title": "x", "quantity": 10**12, "price": "1"}]}, "line_items[0].quantity"),
     ],
 )
 def test_bad_fields_are_payload_problems(overrides: dict, mentions: str) -> None:
@@ -316,6 +325,52 @@ def test_bad_fields_are_payload_problems(overrides: dict, mentions: str) -> None
 def test_times_at_the_edge_of_the_calendar_are_payload_problems(when: str) -> None:
     # Converting these to UTC leaves the datetime range: a PayloadProblem, not an OverflowError.
     assert "updated_at" in problem(checkout_payload(updated_at=when))
+
+
+def test_amounts_are_rounded_to_cents() -> None:
+    c = parse_checkout(checkout_payload(total_price="19.995", line_items=[{"title": "x", "price": 0.1}]))
+    assert (c.total_price, c.line_items[0].price) == (Decimal("20.00"), Decimal("0.10"))
+    assert parse_checkout(checkout_payload(total_price="99999999999.99")).total_price == Decimal("99999999999.99")
+
+
+def test_nul_controls_and_lone_surrogates_are_cleaned() -> None:
+    # json.loads turns "\u0000" and "\ud800" escapes into these; no database takes them.
+    c = parse_checkout(
+        checkout_payload(
+            token="tok\x00en",
+            customer={"first_name": "An\x00a\ud800", "id": 7},
+            line_items=[{"title": "Shirt\x07\udfff", "quantity": 1, "price": "1"}],
+        )
+    )
+    assert (c.token, c.first_name, c.line_items[0].title) == ("token", "Ana\ufffd", "Shirt\ufffd")
+    assert all(text.encode("utf-8") for text in (c.token, c.first_name, c.line_items[0].title))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "/relative/recover",
+        "https://",
+        "https://shop.example/a b",
+        "ftp://shop.example/x",
+        "https://[::1/x",
+        "https://shop.example/" + "x" * 2048,
+        12345,
+    ],
+)
+def test_a_checkout_url_that_is_not_one_is_dropped(url: object) -> None:
+    assert parse_checkout(checkout_payload(abandoned_checkout_url=url)).abandoned_checkout_url is None
+
+
+def test_a_checkout_url_is_kept() -> None:
+    url = "https://shop.example/123/checkouts/ac/abc/recover?key=k&locale=es"
+    assert parse_checkout(checkout_payload(abandoned_checkout_url=url)).abandoned_checkout_url == url
+
+
+@pytest.mark.parametrize("customer_id", [10**40, -3])
+def test_an_id_no_shop_can_have_is_none(customer_id: int) -> None:
+    assert parse_checkout(checkout_payload(customer={"id": customer_id})).customer_id is None
 
 
 @pytest.mark.parametrize("customer", [None, "x", [], 5])
