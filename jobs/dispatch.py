@@ -3,8 +3,8 @@
 `dispatch` claims due rows (`scheduled → queued`, conditional per row, with
 FOR UPDATE SKIP LOCKED on PostgreSQL) and enqueues one send job per claimed row.
 `reconcile` repairs what Redis or a crash lost: deliveries and queued rows whose
-job vanished are enqueued again; rows stuck in `sending` past the lease become
-`unknown` and are never resent.
+job vanished are enqueued again (a lost run counts as an attempt: jobs/attempts.py);
+rows stuck in `sending` past the lease become `unknown` and are never resent.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from jobs import attempts
 from shop_app import runtime
-from shop_app.config import DISPATCH_BATCH, INGEST_GRACE_SECONDS, SENDING_LEASE_SECONDS
+from shop_app.config import DISPATCH_BATCH, INGEST_GRACE_SECONDS, MAX_JOB_ATTEMPTS, SENDING_LEASE_SECONDS
 from shop_app.domain.models import WebhookStatus
 from shop_app.recovery import outbox
 from shop_app.runtime import Runtime
@@ -81,9 +82,9 @@ def reconcile(now: datetime | None = None, report: TickReport | None = None) -> 
         lease_end = at - timedelta(seconds=SENDING_LEASE_SECONDS)
         reason = f"unknown: no provider answer within {SENDING_LEASE_SECONDS} s; not resent"
         report.marked_unknown = outbox.expire_sending(session, lease_end, reason)
-        lost_sends = _hand_over_lost_sends(rt, session)
-        lost_ingests = _hand_over_lost_ingests(rt, session)
-    _restart_unfinished_setups(rt)
+        lost_sends = _hand_over_lost_sends(rt, session, at)
+        lost_ingests = _hand_over_lost_ingests(rt, session, at)
+    _restart_unfinished_setups(rt, at)
     for message_id, job_id in lost_sends:
         rt.queue.enqueue_send(message_id, job_id, now)
     for delivery_id, job_id in lost_ingests:
@@ -95,14 +96,19 @@ def reconcile(now: datetime | None = None, report: TickReport | None = None) -> 
     return report
 
 
-def _hand_over_lost_sends(rt: Runtime, session: Session) -> list[tuple[int, str]]:
-    """Queued rows whose job Redis no longer has get a new job id (enqueued after commit)."""
+def _hand_over_lost_sends(rt: Runtime, session: Session, now: datetime) -> list[tuple[int, str]]:
+    """Queued rows whose job Redis no longer has get a new job id (enqueued after commit);
+    a row whose jobs were lost MAX_JOB_ATTEMPTS times fails instead."""
     handed = []
-    for message_id, job_id in outbox.queued_jobs(session):
-        if not rt.queue.job_alive(job_id):
-            new_id = rt.queue.new_job_id("send")
-            if outbox.hand_over(session, message_id, job_id, new_id):
-                handed.append((message_id, new_id))
+    for message_id, job_id, failures in outbox.queued_jobs(session):
+        if rt.queue.job_alive(job_id):
+            continue
+        if attempts.exhausted(failures + 1):
+            outbox.give_up(session, message_id, job_id, attempts.failure_reason(failures + 1, attempts.LOST, None))
+            continue
+        new_id = rt.queue.new_job_id("send")
+        if outbox.hand_over(session, message_id, job_id, new_id):
+            handed.append((message_id, new_id))
     return handed
 
 
@@ -111,26 +117,41 @@ def _settled_before() -> datetime:
     return datetime.now(UTC) - timedelta(seconds=INGEST_GRACE_SECONDS)
 
 
-def _hand_over_lost_ingests(rt: Runtime, session: Session) -> list[tuple[int, str]]:
-    """Received deliveries whose ingest job Redis no longer has get a new job id."""
+def _hand_over_lost_ingests(rt: Runtime, session: Session, now: datetime) -> list[tuple[int, str]]:
+    """Received deliveries with no live ingest job get a new one: at once when the job was lost
+    (which counts as an attempt), after `retry_at` when a failed run released the delivery."""
     handed = []
-    waiting = select(WebhookDelivery.id, WebhookDelivery.job_id).where(
-        WebhookDelivery.status == WebhookStatus.RECEIVED.value, WebhookDelivery.received_at < _settled_before()
+    waiting = select(WebhookDelivery).where(
+        WebhookDelivery.status == WebhookStatus.RECEIVED.value,
+        WebhookDelivery.received_at < _settled_before(),
+        or_(WebhookDelivery.retry_at.is_(None), WebhookDelivery.retry_at <= now),
     )
-    for delivery_id, job_id in session.execute(waiting).all():
-        if not rt.queue.job_alive(job_id):
-            new_id = rt.queue.new_job_id("ingest")
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(job_id=new_id))
-            handed.append((delivery_id, new_id))
+    for delivery in session.scalars(waiting.with_for_update(skip_locked=True)):
+        if delivery.job_id is not None:  # held by a job: lost unless Redis still has it
+            if rt.queue.job_alive(delivery.job_id):
+                continue
+            delivery.attempts += 1
+            if attempts.exhausted(delivery.attempts):
+                delivery.status, delivery.processed_at = WebhookStatus.REJECTED.value, now
+                delivery.reason = attempts.failure_reason(delivery.attempts, attempts.LOST, None)
+                delivery.job_id = None
+                continue
+        delivery.job_id, delivery.retry_at = rt.queue.new_job_id("ingest"), None
+        handed.append((delivery.id, delivery.job_id))
     return handed
 
 
-def _restart_unfinished_setups(rt: Runtime) -> None:
-    """Shops whose post-install setup never finished (job lost or failed) get it again."""
+def _restart_unfinished_setups(rt: Runtime, now: datetime) -> None:
+    """Shops whose post-install setup never finished (job lost or failed) get it again,
+    after its backoff and while it has attempts left (jobs/shop.py counts them)."""
     with transaction(rt.sessions) as session:
         unfinished = session.scalars(
             select(Shop.id).where(
-                Shop.status == "installed", Shop.setup_completed_at.is_(None), Shop.installed_at < _settled_before()
+                Shop.status == "installed",
+                Shop.setup_completed_at.is_(None),
+                Shop.installed_at < _settled_before(),
+                Shop.setup_attempts < MAX_JOB_ATTEMPTS,
+                or_(Shop.setup_retry_at.is_(None), Shop.setup_retry_at <= now),
             )
         ).all()
     for shop_id in unfinished:

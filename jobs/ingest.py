@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from jobs import attempts
 from shop_app import runtime
 from shop_app.compliance import privacy
 from shop_app.domain.models import JourneyStatus, WebhookStatus
 from shop_app.domain.payloads import (
     PayloadProblem,
+    load_body,
     parse_checkout,
     parse_checkout_delete,
     parse_order,
     parse_privacy_request,
 )
+from shop_app.errors import describe
 from shop_app.recovery import outbox
 from shop_app.recovery.checkouts import store_checkout
 from shop_app.recovery.contacts import accepted
 from shop_app.recovery.journeys import convert_journey, replan, stop_journey
 from shop_app.recovery.orders import equal_where_given, journeys_paid_by, store_order
+from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
@@ -35,6 +38,36 @@ log = logging.getLogger(__name__)
 def ingest_delivery(delivery_id: int) -> str:
     rt = runtime.current()
     now = datetime.now(UTC)
+    try:
+        return _ingest(rt, delivery_id, now)
+    except Exception as error:  # whatever broke, the delivery is retried a bounded number of times
+        return _failed(rt, delivery_id, now, error)
+
+
+def _failed(rt: Runtime, delivery_id: int, now: datetime, error: Exception) -> str:
+    """Count the broken run: the delivery waits for its next attempt, or is rejected for good."""
+    try:
+        with transaction(rt.sessions) as session:
+            delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.status != WebhookStatus.RECEIVED:
+                return f"failed after the delivery moved on: {describe(error)}"
+            delivery.attempts += 1
+            if attempts.exhausted(delivery.attempts):
+                delivery.status, delivery.processed_at = WebhookStatus.REJECTED.value, now
+                delivery.retry_at = None
+            else:
+                delivery.retry_at = attempts.retry_at(delivery.attempts, now)
+            # Released: the reconciler starts the next run once retry_at has passed.
+            delivery.reason = attempts.failure_reason(delivery.attempts, error, delivery.retry_at)
+            delivery.job_id = None
+            reason = delivery.reason
+    except Exception as second:
+        raise attempts.JobFailed(f"{describe(error)}; recording it failed too: {describe(second)}") from None
+    log.warning("delivery %s: %s", delivery_id, reason)
+    return reason
+
+
+def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> str:
     with transaction(rt.sessions) as session:
         delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
         if delivery is None or delivery.status != WebhookStatus.RECEIVED:
@@ -42,7 +75,7 @@ def ingest_delivery(delivery_id: int) -> str:
         shop = session.get_one(Shop, delivery.shop_id)
         handler = HANDLERS[delivery.topic]
         try:
-            outcome = handler(session, shop, json.loads(delivery.body or "null"), now)
+            outcome = handler(session, shop, load_body(delivery.body), now)
         except PayloadProblem as exc:
             delivery.status, delivery.reason = WebhookStatus.REJECTED.value, f"unusable payload: {exc}"
         else:

@@ -1,20 +1,24 @@
 """The send job (README, "How it fits together"): collect the facts, let the gates decide,
 ask Shopify whether the customer paid (and for the step's code), compose, claim, deliver,
 record. The claim (`queued → sending`) is committed before the provider is called, so a
-crash leaves `sending`, which the reconciler turns into `unknown`: never a resend.
+crash leaves `sending`, which the reconciler turns into `unknown`: never a resend. A run that
+breaks before its claim releases the row for a later attempt, a bounded number of times.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from jobs import attempts
 from shop_app import runtime
 from shop_app.adapters.outgoing import SendResult
 from shop_app.channels.transports import Route
 from shop_app.domain import gates
 from shop_app.domain.models import Status
+from shop_app.errors import describe
 from shop_app.messaging.compose import Composed, Refusal, compose
 from shop_app.recovery import gate_facts, live_check, outbox, outcomes
 from shop_app.recovery.discounts import StepCode
@@ -22,11 +26,38 @@ from shop_app.recovery.gate_facts import Candidate
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
 
+log = logging.getLogger(__name__)
+
 
 def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> str:
     rt = runtime.current()
     now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
+    try:
+        return _send(rt, message_id, job_id, now)
+    except Exception as error:  # whatever broke, the row gets a bounded number of further runs
+        return _failed(rt, message_id, job_id, now, error)
 
+
+def _failed(rt: Runtime, message_id: int, job_id: str, now: datetime, error: Exception) -> str:
+    """A row this job still holds (`queued`) is released to run again after a backoff, or fails
+    once out of attempts. A row already claimed (`sending`) is left to the lease: it may have gone."""
+    try:
+        with transaction(rt.sessions) as session:
+            message = gate_facts.held(session, message_id, job_id)
+            if message is None:
+                reason = f"broke after the row moved on: {describe(error)}"
+            else:
+                failures = message.job_failures + 1
+                retry_at = None if attempts.exhausted(failures) else attempts.retry_at(failures, now)
+                reason = attempts.failure_reason(failures, error, retry_at)
+                outbox.job_failed(session, message_id, job_id, retry_at, reason)
+    except Exception as second:
+        raise attempts.JobFailed(f"{describe(error)}; recording it failed too: {describe(second)}") from None
+    log.warning("message %s: %s", message_id, reason)
+    return reason
+
+
+def _send(rt: Runtime, message_id: int, job_id: str, now: datetime) -> str:
     # 1. Our own records: the row still held by this job, and every gate they can answer.
     with transaction(rt.sessions) as session:
         collected = gate_facts.collect(rt, session, message_id, job_id, now)

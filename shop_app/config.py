@@ -38,6 +38,11 @@ DISPATCH_BATCH = 500
 INGEST_GRACE_SECONDS = 30
 #: Transient provider failures are retried this many times before `failed`.
 MAX_SEND_ATTEMPTS = 3
+#: A job run that breaks (any exception) or is lost (killed, Redis flushed) counts as an
+#: attempt; after this many its row is given up (`rejected` / `failed`) and never picked again.
+MAX_JOB_ATTEMPTS = 5
+#: Wait before the next run after the 1st, 2nd, 3rd… broken one (the last repeats).
+JOB_BACKOFF_SECONDS = (60, 300, 1800, 7200)
 
 
 def database_url_for(raw: str) -> str:

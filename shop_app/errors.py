@@ -5,9 +5,33 @@ derive from ReclaimError too (with ValueError as a mixin where callers catch tha
 library only, so the pure domain may import it. Messages never carry personal data.
 """
 
+import traceback
+
 
 class ReclaimError(Exception):
     """Base of the app's own errors."""
+
+
+def describe(error: BaseException) -> str:
+    """A failure told without the data it was about, for reasons, logs and job results.
+
+    The app's own errors say what went wrong in words that carry no personal data. Any other
+    exception is named by its class only (and, for a database error, the driver's class, e.g.
+    `DataError (NumericValueOutOfRange)`): their messages quote values, SQL parameters,
+    or a constraint's DETAIL line with the customer's email in it.
+    """
+    name = type(error).__name__
+    if isinstance(error, ReclaimError):
+        return f"{name}: {error}"[:500]
+    cause = getattr(error, "orig", None)  # SQLAlchemy wraps the driver's exception here
+    return f"{name} ({type(cause).__name__})" if isinstance(cause, BaseException) else name
+
+
+def trace(error: BaseException) -> str:
+    """Where `error` was raised (file, line, code) and `describe(error)`: a traceback for the
+    log that leaves out every exception's message."""
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    return f"Traceback (most recent call last):\n{frames}{describe(error)}"
 
 
 class ConfigurationError(ReclaimError):

@@ -44,7 +44,8 @@ class Status(enum.StrEnum):
 #: provider callback.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.SCHEDULED: frozenset({Status.QUEUED, Status.SKIPPED, Status.CANCELLED}),
-    Status.QUEUED: frozenset({Status.SENDING, Status.SCHEDULED, Status.SKIPPED, Status.CANCELLED}),
+    # QUEUED → FAILED: its send jobs broke or were lost too many times (jobs/attempts.py).
+    Status.QUEUED: frozenset({Status.SENDING, Status.SCHEDULED, Status.SKIPPED, Status.CANCELLED, Status.FAILED}),
     Status.SENDING: frozenset({Status.SENT, Status.FAILED, Status.UNKNOWN, Status.SCHEDULED}),
     Status.UNKNOWN: frozenset({Status.SENT, Status.FAILED}),
     Status.SENT: frozenset(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -122,6 +123,17 @@ def _id(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value) if 0 <= value < 10**30 else None
     return _text(value, 64)
+
+
+def load_body(body: str | None) -> Any:
+    """A stored webhook body as JSON: a leading byte-order mark is dropped, and a body that is
+    not JSON (or nests too deeply) is a PayloadProblem."""
+    try:
+        return json.loads((body or "null").removeprefix("\ufeff"))
+    except ValueError:
+        raise PayloadProblem("the stored body is not JSON") from None
+    except RecursionError:
+        raise PayloadProblem("the stored body nests too deeply") from None
 
 
 def _require_object(data: Any) -> JsonObject:

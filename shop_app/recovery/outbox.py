@@ -129,20 +129,29 @@ def queue(session: Session, message_id: int, job_id: str, now: datetime) -> bool
     return transition(session, message_id, [Status.SCHEDULED], Status.QUEUED, queued_at=now, job_id=job_id)
 
 
-def queued_jobs(session: Session) -> list[tuple[int, str | None]]:
-    """(message id, job id) of every queued row: the reconciler checks each job is alive."""
-    rows = session.execute(select(Message.id, Message.job_id).where(Message.status == Status.QUEUED.value))
-    return [(message_id, job_id) for message_id, job_id in rows]
+def queued_jobs(session: Session) -> list[tuple[int, str | None, int]]:
+    """(message id, job id, job failures) of every queued row: the reconciler checks each job is alive."""
+    query = select(Message.id, Message.job_id, Message.job_failures).where(Message.status == Status.QUEUED.value)
+    return [(message_id, job_id, failures) for message_id, job_id, failures in session.execute(query)]
 
 
 def hand_over(session: Session, message_id: int, lost_job: str | None, new_job: str) -> bool:
-    """A queued row whose job Redis lost is held by a new job (status unchanged)."""
+    """A queued row whose job was lost is held by a new job (status unchanged); the lost run
+    counts as a job failure."""
     statement = (
         update(Message)
         .where(Message.id == message_id, Message.status == Status.QUEUED.value, Message.job_id == lost_job)
-        .values(job_id=new_job)
+        .values(job_id=new_job, job_failures=Message.job_failures + 1)
     )
     return _run(session, statement) == 1
+
+
+def give_up(session: Session, message_id: int, job_id: str | None, reason: str) -> bool:
+    """`queued → failed`: its send jobs broke or were lost MAX_JOB_ATTEMPTS times."""
+    return _move(
+        session, [Message.id == message_id, Message.job_id == job_id], [Status.QUEUED], Status.FAILED,
+        job_failures=Message.job_failures + 1, job_id=None, reason=reason,
+    ) == 1  # fmt: skip
 
 
 def expire_sending(session: Session, lease_end: datetime, reason: str) -> int:
@@ -159,6 +168,16 @@ def postpone(session: Session, message_id: int, job_id: str, until: datetime, re
         session, message_id, [Status.QUEUED], Status.SCHEDULED, held_by=job_id, due_at=until, job_id=None,
         reason=reason,
     )  # fmt: skip
+
+
+def job_failed(session: Session, message_id: int, job_id: str, retry_at: datetime | None, reason: str) -> bool:
+    """The send job holding the row broke before its claim: `queued → scheduled` at `retry_at`
+    (the dispatcher runs it again), or `queued → failed` when `retry_at` is None (no attempts left)."""
+    values: dict[str, Any] = {"job_failures": Message.job_failures + 1, "job_id": None, "reason": reason}
+    if retry_at is None:
+        return transition(session, message_id, [Status.QUEUED], Status.FAILED, held_by=job_id, **values)
+    return transition(session, message_id, [Status.QUEUED], Status.SCHEDULED, held_by=job_id, due_at=retry_at,
+                      **values)  # fmt: skip
 
 
 def settle(session: Session, message_id: int, job_id: str, to: Status, reason: str) -> bool:
@@ -219,11 +238,11 @@ def settle_unknown(session: Session, message_id: int, to: Status, now: datetime,
 # -- privacy -----------------------------------------------------------------------------------
 
 
-def forget_contents(session: Session, shop_id: int, journey_ids: Iterable[int]) -> None:
+def forget_contents(session: Session, shop_id: int, message_ids: Iterable[int]) -> None:
     """A redacted customer's messages keep their history (status, reason) but not what they said or to whom."""
     statement = (
         update(Message)
-        .where(Message.shop_id == shop_id, Message.journey_id.in_(list(journey_ids)))
+        .where(Message.shop_id == shop_id, Message.id.in_(list(message_ids)))
         .values(recipient=None, subject=None, body=None)
     )
     _run(session, statement)

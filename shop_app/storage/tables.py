@@ -76,6 +76,10 @@ class Shop(Base):
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the post-install job read the shop and imported its customers; None: still to do.
     setup_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Setup runs started, when another may start, and why the last one failed (no personal data).
+    setup_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    setup_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    setup_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ShopSettingsRow(Base):
@@ -193,7 +197,9 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # provider calls (claims)
+    #: Send-job runs that broke, or whose job was lost, before the row moved on; bounded.
+    job_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     job_id: Mapped[str | None] = mapped_column(String(64))
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -259,6 +265,9 @@ class WebhookDelivery(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[str | None] = mapped_column(String(64))
+    #: Ingest runs that broke or were lost; after MAX_ATTEMPTS the delivery is rejected.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no new run before this
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -37,6 +37,7 @@ ALLOWED = {
     (S.QUEUED, S.SCHEDULED),
     (S.QUEUED, S.SKIPPED),
     (S.QUEUED, S.CANCELLED),
+    (S.QUEUED, S.FAILED),  # its send jobs broke or were lost MAX_JOB_ATTEMPTS times
     (S.SENDING, S.SENT),
     (S.SENDING, S.FAILED),
     (S.SENDING, S.UNKNOWN),
