@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shop_app.adapters.queue import JobQueue, connect
 from shop_app.channels.transports import Transports
 from shop_app.config import Settings
+from shop_app.storage import database
 from shop_app.storage.database import make_engine, session_factory
 from shop_app.storage.secret_box import SecretBox
 
@@ -34,9 +35,11 @@ class Runtime:
     admin_sleep: Callable[[float], None] = field(default=time.sleep)
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
-        engine = make_engine(settings.database_url)
-        redis = connect(settings.redis_url, settings.instance_dir)
+    def build(cls, settings: Settings, *, web: bool = False) -> Runtime:
+        """The handles for a worker, or (`web`) for the web tier, which waits on nothing for
+        long: its database and Redis calls give up within Shopify's 5-second webhook budget."""
+        engine = make_engine(settings.database_url, database.WEB if web else database.WORKER)
+        redis = connect(settings.redis_url, settings.instance_dir, quick=web)
         sessions = session_factory(engine)
         box = SecretBox(settings.secret_key)
         return cls(

