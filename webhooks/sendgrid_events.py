@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop_app.compliance.consent_records import record_consent
-from shop_app.compliance.privacy import address_hash
 from shop_app.compliance.suppressions import suppress
 from shop_app.config import MAX_WEBHOOK_BYTES
+from shop_app.domain.addresses import address_hash, scrub_provider_text
 from shop_app.domain.delivery import advance
 from shop_app.domain.email_events import EmailEvent, InvalidBatch, InvalidEvent, decode_batch, parse_sendgrid_event
 from shop_app.errors import InvalidShopDomain, ReclaimError
@@ -173,8 +173,10 @@ def _record(
         return "duplicates"
     message = _message_for(session, shop, event)
     stored = raw
-    if message is None and event.email:
-        stored = {**raw, "email": address_hash(secret_key, event.email)}
+    if message is None:  # never joined, so never erased with a customer: kept without addresses
+        stored = {k: scrub_provider_text(v, event.email) if isinstance(v, str) else v for k, v in raw.items()}
+        if event.email:
+            stored["email"] = address_hash(secret_key, event.email)
     try:
         with session.begin_nested():
             session.add(

@@ -24,6 +24,7 @@ from shop_app.adapters.twilio_messaging import normalized_status, valid_signatur
 from shop_app.channels.accounts import twilio_account
 from shop_app.compliance.suppressions import lift, record_consent, suppress
 from shop_app.domain import delivery
+from shop_app.domain.addresses import scrub_provider_text
 from shop_app.domain.keywords import Intent, intent_of
 from shop_app.domain.models import Status
 from shop_app.recovery import outbox
@@ -160,14 +161,14 @@ def inbound(shop_domain: str):
         now = datetime.now(UTC)
         secret = rt.settings.secret_key
         if intent is Intent.STOP:
+            said = scrub_provider_text(form.get("Body", ""), address).strip()  # a reply may quote a number
             suppress(
                 session,
                 secret,
                 shop.id,
                 channel,
                 address,
-                f"replied {form.get('Body', '').strip()[:20]!r} "
-                f"by {channel.upper() if channel == 'sms' else 'WhatsApp'} on {now:%Y-%m-%d}",
+                f"replied {said[:20]!r} by {channel.upper() if channel == 'sms' else 'WhatsApp'} on {now:%Y-%m-%d}",
             )
             record_consent(session, shop.id, channel, address, granted=False, source="keyword", at=now)
             log.info("shop %s: %s opt-out by keyword", shop.id, channel)

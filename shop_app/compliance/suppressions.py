@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app.compliance.consent_records import consent_state, record_consent
-from shop_app.compliance.privacy import address_hash
+from shop_app.domain.addresses import address_hash, scrub_provider_text
 from shop_app.storage.database import rows_changed
 from shop_app.storage.tables import Suppression
 
@@ -46,7 +46,8 @@ def suppress(session: Session, secret_key: str, shop_id: int, channel: str, addr
         return False
     try:
         with session.begin_nested():
-            session.add(Suppression(shop_id=shop_id, channel=channel, address=address, reason=reason[:1000]))
+            why = scrub_provider_text(reason, address)[:1000]  # reasons outlive the address (erasure)
+            session.add(Suppression(shop_id=shop_id, channel=channel, address=address, reason=why))
     except IntegrityError:
         return False
     return True

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shop_app.domain.addresses import scrub_provider_text
 from shop_app.errors import ReclaimError
 
 #: SendGrid event name → our vocabulary. Anything else becomes "unknown": kept, never acted on.
@@ -100,8 +101,9 @@ def parse_sendgrid_event(raw: Any) -> EmailEvent:
         occurred_at=_when(raw.get("timestamp")),
         message_ref=_message_ref(raw.get("reclaim_message_id")),
         shop_ref=raw["reclaim_shop"].strip().lower() if isinstance(raw.get("reclaim_shop"), str) else None,
-        detail=_scrub(detail, email),
-        suppress=_scrub(suppress, email) if suppress else None,
+        # SMTP answers often quote the address; details and reasons outlive it (suppressions survive erasure).
+        detail=scrub_provider_text(detail, email),
+        suppress=scrub_provider_text(suppress, email) if suppress else None,
         revokes_consent=revokes,
     )
 
@@ -165,13 +167,6 @@ def _text(value: Any) -> str:
 
 def _join(head: str, tail: str) -> str:
     return f"{head}: {tail}"[:DETAIL_LIMIT] if tail else head
-
-
-def _scrub(text: str, email: str | None) -> str:
-    """SMTP answers often quote the address; reasons outlive it (suppressions survive erasure)."""
-    if not email:
-        return text
-    return re.sub(re.escape(email), "<recipient>", text, flags=re.IGNORECASE)
 
 
 def _key(raw: dict[str, Any]) -> str:

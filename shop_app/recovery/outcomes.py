@@ -16,6 +16,7 @@ from shop_app.channels.push_subscriptions import forget_subscription
 from shop_app.compliance.suppressions import record_consent, suppress
 from shop_app.config import MAX_SEND_ATTEMPTS
 from shop_app.domain import delivery, gates
+from shop_app.domain.addresses import scrub_provider_text
 from shop_app.domain.models import Order, Status
 from shop_app.recovery import outbox
 from shop_app.recovery.gate_facts import Candidate, Collected, held
@@ -125,10 +126,11 @@ def _rejected(
     rt: Runtime, session: Session, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime
 ) -> str:
     """A permanent refusal: the message fails, and what the refusal says about the address is acted on."""
-    reason = f"failed: {result.detail or result.rejection or 'refused by ' + provider}"
+    said = scrub_provider_text(result.detail, outgoing.to) if result.detail else None  # providers echo the address
+    reason = f"failed: {said or result.rejection or 'refused by ' + provider}"
     shop_id = session.get_one(Message, outgoing.message_id).shop_id
     if result.rejection is Rejection.SUPPRESSED and outgoing.to:
-        why = f"{provider}: the recipient opted out ({result.detail or 'unsubscribed'})"
+        why = f"{provider}: the recipient opted out ({said or 'unsubscribed'})"
         suppress(session, rt.settings.secret_key, shop_id, outgoing.channel, outgoing.to, why)
         record_consent(session, shop_id, outgoing.channel, outgoing.to, granted=False, source="provider", at=now)
         reason += "; the address is now suppressed"
@@ -147,6 +149,7 @@ def retry_later(
     message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
     if message is None or message.status != Status.SENDING.value:
         return "nothing to do"
+    detail = scrub_provider_text(detail, message.recipient) if detail else detail  # providers echo the address
     if message.attempts >= MAX_SEND_ATTEMPTS:
         reason = f"failed after {message.attempts} attempts: {detail}"
         outbox.mark_failed(session, message_id, reason)

@@ -290,7 +290,7 @@ def test_a_bounce_suppresses_the_address_and_the_send_job_skips_the_next_email(s
     assert response.status_code == 200 and response.get_json()["stored"] == 1
 
     [suppression] = rows(rt, Suppression)
-    reason = "email bounced: 5.1.1 550 5.1.1 <<recipient>>: Recipient address rejected: User unknown"
+    reason = "email bounced: 5.1.1 550 5.1.1 <<address>>: Recipient address rejected: User unknown"
     assert (suppression.channel, suppression.address, suppression.reason) == ("email", ADDRESS, reason)
     assert email_consent(rt).source == "checkout"  # a bounce says nothing about the customer's wishes
     assert message_row(rt, message_id).delivery_status == "bounced"

@@ -1,0 +1,226 @@
+"""customers/redact: erase one customer's personal data from every table.
+
+1. Find what we hold (customer_data.gather): the customer's checkouts, orders and profiles, and
+   every address on them, whoever of them Shopify named.
+2. Erase by meaning: journeys stop, messages forget what they said and to whom, checkouts and
+   orders keep only their anonymous facts (the dashboard's counts), profiles, push subscriptions,
+   data-request exports and raw provider answers go, and webhook bodies that name the customer.
+3. Erase every remaining mention (`erase_mentions`): every text and JSON column of every table
+   of the shop is searched for each address in any spelling. A suppression survives as a keyed
+   hash of its address (a suppressed address stays suppressed), a consent record goes, and any
+   other text keeps its words with the address masked.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from sqlalchemy import JSON, ColumnElement, String, Table, Text, cast, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from shop_app.compliance.customer_data import Customer, Held, gather, matching
+from shop_app.domain.addresses import MASK, Addresses, address_hash
+from shop_app.domain.models import JourneyStatus, WebhookStatus
+from shop_app.recovery import outbox
+from shop_app.storage.tables import (
+    Base,
+    Consent,
+    DataRequest,
+    Journey,
+    Message,
+    MessageEvent,
+    Profile,
+    PushSubscription,
+    Shop,
+    Suppression,
+    WebhookDelivery,
+)
+
+REDACTED_REASON = "customer data erased on request"
+
+#: Columns whose value is the address itself and whose row must keep one: handled row by row.
+_ADDRESS_KEYS = (Suppression.__table__.c.address, Consent.__table__.c.address)
+
+
+def redact_customer(session: Session, shop: Shop, customer: Customer, secret_key: str) -> str:
+    """Erase the customer's personal data; what happened, in words (and never an address)."""
+    held = gather(session, shop, customer)
+    journey_ids = list(
+        session.scalars(select(Journey.id).where(Journey.checkout_id.in_([c.id for c in held.checkouts])))
+    )
+    message_ids = _messages(session, shop, journey_ids, held.addresses)
+    _stop_journeys(session, shop, journey_ids, message_ids)
+    # Providers' raw answers carry the address (To, From, email, WaId): the event stays, the raw goes.
+    session.execute(update(MessageEvent).where(MessageEvent.message_id.in_(message_ids)).values(raw=None))
+    _erase_checkouts_and_orders(held)
+    _drop_push_subscriptions(session, shop, held)
+    session.execute(delete(Profile).where(Profile.id.in_([p.id for p in held.profiles])))
+    exports = matching(customer, held.addresses, DataRequest.customer_id, [DataRequest.email], [DataRequest.phone])
+    session.execute(delete(DataRequest).where(DataRequest.shop_id == shop.id, exports))
+    _drop_webhook_bodies(session, shop, customer, held.addresses)
+    session.flush()
+    mentions = erase_mentions(session, shop, held.addresses, secret_key)
+    addresses = len(held.addresses.emails) + len(held.addresses.phones)
+    return (
+        f"erased: {len(held.checkouts)} checkout(s), {len(journey_ids)} journey(s), {addresses} address(es); "
+        f"{mentions} other mention(s)"
+    )
+
+
+def _messages(session: Session, shop: Shop, journey_ids: list[int], addresses: Addresses) -> list[int]:
+    """The customer's messages: those of their journeys, and any sent to one of their addresses."""
+    to_them = Message.recipient.in_(sorted(addresses.emails | addresses.phone_forms()))
+    query = select(Message.id).where(Message.shop_id == shop.id, or_(Message.journey_id.in_(journey_ids), to_them))
+    return list(session.scalars(query))
+
+
+def _stop_journeys(session: Session, shop: Shop, journey_ids: list[int], message_ids: list[int]) -> None:
+    """Pending messages are cancelled, every message forgets what it said, active journeys stop."""
+    outbox.cancel_pending(session, shop.id, REDACTED_REASON, journey_ids=journey_ids)
+    outbox.forget_contents(session, shop.id, message_ids)
+    session.execute(
+        update(Journey)
+        .where(Journey.id.in_(journey_ids), Journey.status == JourneyStatus.ACTIVE.value)
+        .values(status=JourneyStatus.STOPPED.value, stop_reason=REDACTED_REASON)
+    )
+
+
+def _erase_checkouts_and_orders(held: Held) -> None:
+    for checkout in held.checkouts:
+        checkout.email = checkout.phone = checkout.sms_phone = checkout.customer_id = checkout.first_name = None
+        checkout.abandoned_checkout_url = None
+        checkout.line_items = []
+        checkout.profile_id = None
+    for order in held.orders:
+        order.email = order.phone = order.customer_id = None
+
+
+def _drop_push_subscriptions(session: Session, shop: Shop, held: Held) -> None:
+    """The browsers of the customer's carts and profiles, and the push consents given for them."""
+    cart_tokens = [c.cart_token for c in held.checkouts if c.cart_token]
+    of_customer = (
+        PushSubscription.shop_id == shop.id,
+        or_(
+            PushSubscription.cart_token.in_(cart_tokens), PushSubscription.profile_id.in_([p.id for p in held.profiles])
+        ),
+    )
+    endpoints = list(session.scalars(select(PushSubscription.endpoint_hash).where(*of_customer)))
+    session.execute(
+        delete(Consent).where(Consent.shop_id == shop.id, Consent.channel == "push", Consent.address.in_(endpoints))
+    )
+    session.execute(delete(PushSubscription).where(*of_customer))
+
+
+def _drop_webhook_bodies(session: Session, shop: Shop, customer: Customer, addresses: Addresses) -> None:
+    """Kept webhook bodies (not yet ingested, or refused) that name the customer lose the body; one
+    still waiting is not ingested any more. A waiting customers/redact is left to run: processing
+    it drops its body."""
+    kept = select(WebhookDelivery).where(WebhookDelivery.shop_id == shop.id, WebhookDelivery.body.is_not(None))
+    for delivery in session.scalars(kept):
+        body = delivery.body or ""
+        waiting = delivery.status == WebhookStatus.RECEIVED.value
+        if waiting and delivery.topic == "customers/redact":
+            continue
+        if addresses.found_in(body) or _names_customer(body, delivery.topic, customer):
+            delivery.body = None
+            if waiting:
+                delivery.status, delivery.reason = WebhookStatus.REJECTED.value, REDACTED_REASON
+
+
+def _names_customer(body: str, topic: str, customer: Customer) -> bool:
+    try:
+        payload = json.loads(body.removeprefix("\ufeff"))
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(payload, dict):
+        return False
+    person = payload.get("customer")
+    if customer.customer_id and isinstance(person, dict) and str(person.get("id")) == customer.customer_id:
+        return True
+    return topic.startswith("orders/") and str(payload.get("id")) in customer.order_ids
+
+
+# --- every remaining mention ---------------------------------------------------------------------
+
+
+def erase_mentions(session: Session, shop: Shop, addresses: Addresses, secret_key: str) -> int:
+    """Search every text and JSON column of the shop's tables for the addresses; how many values changed."""
+    if not addresses:
+        return 0
+    changed = _hash_suppressions(session, shop, addresses, secret_key) + _drop_consents(session, shop, addresses)
+    for table in Base.metadata.sorted_tables:
+        columns = [c for c in _text_columns(table) if c not in _ADDRESS_KEYS]
+        if "shop_id" not in table.c or not columns:
+            continue
+        keys = list(table.primary_key.columns)
+        query = select(*keys, *columns).where(table.c.shop_id == shop.id, _mentioning(columns, addresses))
+        for row in session.execute(query).all():
+            values = _scrubbed(row._mapping, columns, addresses)
+            if values:
+                session.execute(update(table).where(*(k == row._mapping[k] for k in keys)).values(values))
+                changed += len(values)
+    return changed
+
+
+def _text_columns(table: Table) -> list[Any]:
+    return [c for c in table.c if isinstance(c.type, String | JSON) and not c.primary_key]
+
+
+def _mentioning(columns: list[Any], addresses: Addresses) -> ColumnElement[bool]:
+    """A first filter the database can run: a column containing an address's core characters.
+    The exact test, every spelling included, is `Addresses.found_in`."""
+    return or_(
+        *(
+            func.lower(cast(c, Text)).contains(needle, autoescape=True)
+            for c in columns
+            for needle in addresses.needles()
+        )
+    )
+
+
+def _scrubbed(row: Any, columns: list[Any], addresses: Addresses) -> dict[str, Any]:
+    """The new value of each column that mentions an address; a value that was only the address
+    becomes NULL where the column allows it."""
+    values: dict[str, Any] = {}
+    for column in columns:
+        value = row[column]
+        if value is None:
+            continue
+        new = addresses.scrub_json(value) if isinstance(column.type, JSON) else addresses.scrub(value)
+        if new != value:
+            values[column.name] = None if new == MASK and column.nullable else new
+    return values
+
+
+_Keyed = TypeVar("_Keyed", Suppression, Consent)
+
+
+def _address_rows(session: Session, shop: Shop, model: type[_Keyed], addresses: Addresses) -> list[_Keyed]:
+    rows = session.scalars(select(model).where(model.shop_id == shop.id, _mentioning([model.address], addresses)))
+    return [row for row in rows if addresses.found_in(row.address)]
+
+
+def _hash_suppressions(session: Session, shop: Shop, addresses: Addresses, secret_key: str) -> int:
+    """A suppression survives as the keyed hash of its address: later sends to it are still refused."""
+    rows = _address_rows(session, shop, Suppression, addresses)
+    for row in rows:
+        hashed = address_hash(secret_key, row.address)
+        twin = select(Suppression.id).where(
+            Suppression.shop_id == shop.id, Suppression.channel == row.channel, Suppression.address == hashed
+        )
+        if session.scalar(twin) is not None:
+            session.delete(row)
+        else:
+            row.address = hashed
+    session.flush()
+    return len(rows)
+
+
+def _drop_consents(session: Session, shop: Shop, addresses: Addresses) -> int:
+    """Consent records go: a refusal that must outlive them is a suppression (above)."""
+    rows = _address_rows(session, shop, Consent, addresses)
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return len(rows)
