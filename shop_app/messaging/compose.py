@@ -70,7 +70,7 @@ def compose(
             custom=custom_template(session, shop.id, candidate.step, channel, language),
         )  # fmt: skip
     except texts.TemplateRefused as refused:  # includes an SMS over its cap with this customer's data
-        return Refusal(f"not sent: {refused.reason}")
+        return Refusal(f"not sent: {refused.reason_without_data}")
     extras = _extras(session, settings, candidate, route, text, parts)
     if isinstance(extras, Refusal):
         return extras

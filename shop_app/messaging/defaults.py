@@ -48,6 +48,7 @@ _VOICE: dict[tuple[str, str], _Copy] = {
         "signoff": "See you soon,",
         "unsubscribe": "Don't want these reminders? Unsubscribe",
         "stop": "Reply STOP to opt out",
+        "more": "and {{ more_items }} more",
     },
     ("en", "formal"): {
         "greeting": "Hello" + _NAME + ",",
@@ -58,6 +59,7 @@ _VOICE: dict[tuple[str, str], _Copy] = {
         "signoff": "Kind regards,",
         "unsubscribe": "To stop receiving these reminders, unsubscribe",
         "stop": "Reply STOP to opt out",
+        "more": "and {{ more_items }} more items",
     },
     ("es", "informal"): {
         "greeting": "¡Hola" + _NAME + "!",
@@ -68,6 +70,7 @@ _VOICE: dict[tuple[str, str], _Copy] = {
         "signoff": "¡Hasta pronto!",
         "unsubscribe": "¿No quieres más recordatorios? Date de baja",
         "stop": "STOP para baja",
+        "more": "y {{ more_items }} más",
     },
     ("es", "formal"): {
         "greeting": "Hola" + _NAME + ":",
@@ -78,6 +81,7 @@ _VOICE: dict[tuple[str, str], _Copy] = {
         "signoff": "Atentamente,",
         "unsubscribe": "Para dejar de recibir estos recordatorios, dese de baja",
         "stop": "STOP para baja",
+        "more": "y {{ more_items }} artículos más",
     },
 }
 
@@ -165,8 +169,10 @@ _STEPS: dict[tuple[Step, str, str], _Copy] = {
     },
 }
 
+#: The cart's lines: the first MAX_CART_ITEMS (template_fields), then "and N more".
 _ITEMS_TEXT = (
     "{% for item in cart_items %}\n- {{ item.quantity }} x {{ item.title }} ({{ item.price }})\n{% endfor %}\n"
+    "{% if more_items %}\n- {more}\n{% endif %}\n"
 )
 _ITEMS_HTML = (
     '<table role="presentation" cellpadding="6" style="border-collapse:collapse">\n'
@@ -174,13 +180,14 @@ _ITEMS_HTML = (
     "<tr><td>{{ item.quantity }} &times; {{ item.title }}</td>"
     '<td style="text-align:right">{{ item.price }}</td></tr>\n'
     "{% endfor %}\n"
+    '{% if more_items %}\n<tr><td colspan="2">{more}</td></tr>\n{% endif %}\n'
 )
 
 
 def _email_text(voice: _Copy, step: _Copy) -> str:
     return (
         f"{voice['greeting']}\n\n{step['lead']}\n\n"
-        + _ITEMS_TEXT
+        + _ITEMS_TEXT.replace("{more}", voice["more"])
         + f"{voice['total']}: {{{{ cart_total }}}}\n\n"
         + f"{{% if discount_code %}}\n{voice['discount']}\n\n{{% endif %}}\n"
         + f"{voice['cta']}: {{{{ recovery_link }}}}\n\n"
@@ -193,7 +200,7 @@ def _email_html(voice: _Copy, step: _Copy) -> str:
     return (
         '<div style="font-family:sans-serif;max-width:560px;margin:auto;color:#202223">\n'
         f"<p>{voice['greeting']}</p>\n<p>{step['lead']}</p>\n"
-        + _ITEMS_HTML
+        + _ITEMS_HTML.replace("{more}", voice["more"])
         + f"<tr><td><strong>{voice['total']}</strong></td>"
         + '<td style="text-align:right"><strong>{{ cart_total }}</strong></td></tr>\n</table>\n'
         + f"{{% if discount_code %}}\n<p><strong>{voice['discount']}</strong></p>\n{{% endif %}}\n"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from shop_app.domain.content import recovery_link
 from shop_app.domain.models import Channel, Checkout
+from shop_app.domain.payloads import MAX_LINE_ITEMS
 from shop_app.messaging.template_fields import CartItem, TemplateFields
 
 SAMPLE_SHOP_NAME = "Casa Verde"
@@ -35,7 +36,8 @@ class _Cart:
 #: typical: what the preview shows. long: the send-time worst case an SMS must fit once shortened
 #: (a 14-letter name, four products with 23-31 character titles and 12 units, a four-digit total,
 #: a fixed-amount offer). small: one item, no name, no offer, so `cart_items[1]` or a division by
-#: the item count fails at save.
+#: the item count fails at save. large: the most lines a checkout can bring (MAX_LINE_ITEMS), so
+#: what grows with the cart (a join inside a join, `cart_items[20]`) fails at save, not at send.
 _CARTS = {
     ("typical", "en"): _Cart(
         "Emma",
@@ -82,7 +84,16 @@ _CARTS = {
     ("small", "en"): _Cart("", (CartItem("Gift card", 1, "25.00 EUR"),), "25.00 EUR", "", "", ""),
     ("small", "es"): _Cart("", (CartItem("Tarjeta regalo", 1, "25.00 EUR"),), "25.00 EUR", "", "", ""),
 }
-CART_SIZES = ("typical", "long", "small")
+
+
+def _large(first_name: str, title: str, value: str, expiry: str) -> _Cart:
+    items = tuple(CartItem(f"{title} {n}", 1, "18.00 EUR") for n in range(1, MAX_LINE_ITEMS + 1))
+    return _Cart(first_name, items, f"{18 * MAX_LINE_ITEMS:,}.00 EUR", "PRIME-7KQ4M2XHW9TB", value, expiry)
+
+
+_CARTS[("large", "en")] = _large("Anne-Catherine", "Hand-thrown stoneware mug no.", "15% off", "Jun 14, 18:00")
+_CARTS[("large", "es")] = _large("Maria Fernanda", "Taza de gres hecha a mano n.", "15 % de descuento", "14/06 18:00")
+CART_SIZES = ("typical", "long", "small", "large")
 
 
 def sample_fields(

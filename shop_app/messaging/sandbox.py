@@ -1,10 +1,13 @@
 """Merchant message templates: Jinja2 in a locked-down sandbox, and SMS bodies fitted to the segment cap.
 
-A template may print the fields (FIELD_NAMES), loop once over `cart_items`, use `{% if %}`, arithmetic
-on numbers and ALLOWED_FILTERS. Everything else (unknown names, `_` attributes, any call, `**`, `*` or
-`%` on text, FORBIDDEN_BLOCKS, nested loops, oversized sources or output) is refused by
-`validate_template` at save time and by `render`, so a bad template is never sent. Email HTML renders
-autoescaped. `fit_sms` shortens an SMS at send time; `sms_report` measures it on sample carts.
+A template may print the fields (FIELD_NAMES), loop once over `cart_items` (at most MAX_CART_ITEMS
+lines; `more_items` counts the rest), use `{% if %}`, arithmetic on numbers and ALLOWED_FILTERS.
+Everything else (unknown names, `_` attributes, any call, `**`, `*` or `%` on text, FORBIDDEN_BLOCKS,
+loops over anything but `cart_items`, nested loops, oversized sources) is refused by
+`validate_template` at save time and by `render`, so a bad template is never sent. A render is
+held to a budget while it runs (template_limits: what it prints and what it builds on the way),
+and any exception from the template is a TemplateRefused. Email HTML renders autoescaped.
+`fit_sms` shortens an SMS at send time; `sms_report` measures it on sample carts.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from numbers import Number
 from typing import Any, NoReturn
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
-from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -30,9 +34,23 @@ from shop_app.domain.sms import (
     gsm_fold,
     sms_length,
 )
-from shop_app.errors import ReclaimError
 from shop_app.messaging.samples import CART_SIZES, SAMPLE_SHOP_DOMAIN, SAMPLE_SHOP_NAME, sample_fields
-from shop_app.messaging.template_fields import FIELD_NAMES, MAX_SUMMARY_ITEMS, CartItem, TemplateFields
+from shop_app.messaging.template_fields import (
+    FIELD_NAMES,
+    MAX_CART_ITEMS,
+    MAX_SUMMARY_ITEMS,
+    CartItem,
+    TemplateFields,
+)
+from shop_app.messaging.template_limits import (
+    RenderBudget,
+    TemplateRefused,
+    charge_text,
+    current_budget,
+    metered_filters,
+    refusal,
+    spending,
+)
 
 __all__ = [
     "ALLOWED_FILTERS",
@@ -40,6 +58,7 @@ __all__ = [
     "COMPACT_TITLE_CHARS",
     "FIELD_NAMES",
     "FORBIDDEN_BLOCKS",
+    "MAX_CART_ITEMS",
     "MAX_HTML_OUTPUT_CHARS",
     "MAX_HTML_SOURCE_CHARS",
     "MAX_OUTPUT_CHARS",
@@ -84,14 +103,6 @@ FORBIDDEN_BLOCKS = {
 }  # fmt: skip
 
 
-class TemplateRefused(ReclaimError, ValueError):
-    """A template that may not be saved or sent; `reason` says why, in words for the merchant."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 class SmsOverCap(TemplateRefused):
     """An SMS longer than the segment cap: at save time with sample data, at send time with the
     customer's data even after shortening. `check` has the count and the encoding."""
@@ -106,8 +117,19 @@ class SmsOverCap(TemplateRefused):
         return self.check.length.segments
 
 
+class _ChargedConcat(CodeGenerator):
+    """Compiles every `~` so that the text it makes is charged to the render's budget."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.charge_text(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
 class _Sandbox(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "%", "/", "//"})
+    code_generator_class = _ChargedConcat
+    intercepted_binops = frozenset({"+", "*", "**", "%", "/", "//"})
+    charge_text = staticmethod(charge_text)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if callable(value):  # no methods: `"x".format`, `loop.cycle`, `dict.items`…
@@ -124,8 +146,12 @@ class _Sandbox(SandboxedEnvironment):
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             raise SecurityError("the ** operator is not allowed in templates")
+        if operator == "+" and _is_sequence(left) and _is_sequence(right):  # "Hi " + first_name, list + list
+            current_budget().build(len(left) + len(right))
+            return left + right
         if not (_is_number(left) and _is_number(right)):
-            raise SecurityError(f"the {operator} operator only works on numbers in templates")
+            also = ", or on two texts or two lists" if operator == "+" else ""
+            raise SecurityError(f"the {operator} operator only works on numbers{also} in templates")
         return super().call_binop(context, operator, left, right)
 
 
@@ -133,10 +159,14 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Number) and not isinstance(value, bool)
 
 
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, str | list | tuple)
+
+
 def _environment(*, autoescape: bool) -> _Sandbox:
     env = _Sandbox(autoescape=autoescape, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.clear()
-    env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS}
+    env.globals.clear()  # no range, lipsum, cycler, dict…
+    env.filters = metered_filters(env.filters, ALLOWED_FILTERS)
     return env
 
 
@@ -149,6 +179,8 @@ def _check_tree(tree: nodes.Template) -> None:
     for block in tree.find_all(tuple(FORBIDDEN_BLOCKS)):
         raise TemplateRefused(f"'{{% {FORBIDDEN_BLOCKS[type(block)]} %}}' is not allowed in templates")
     for loop in tree.find_all(nodes.For):
+        if not _over_cart_items(loop.iter):
+            raise TemplateRefused("loops can only go over cart_items: {% for item in cart_items %}")
         if any(isinstance(inner, nodes.For) or inner.find(nodes.For) for inner in loop.body):
             raise TemplateRefused("loops inside loops are not allowed in templates")
     for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
@@ -172,6 +204,13 @@ def _check_tree(tree: nodes.Template) -> None:
         )
 
 
+def _over_cart_items(iterated: nodes.Node) -> bool:
+    """`cart_items`, or a slice of it (`cart_items[:3]`): at most MAX_CART_ITEMS rounds."""
+    if isinstance(iterated, nodes.Getitem) and isinstance(iterated.arg, nodes.Slice):
+        return _over_cart_items(iterated.node)
+    return isinstance(iterated, nodes.Name) and iterated.name == "cart_items"
+
+
 def _accessed_key(access: nodes.Expr) -> object:
     """The name in `x.name`, or the constant in `x['name']` (None for a computed key)."""
     if isinstance(access, nodes.Getattr):
@@ -193,30 +232,27 @@ def _compile(source: str, html: bool) -> Template:
         return env.from_string(tree)
     except TemplateSyntaxError as exc:
         raise TemplateRefused(f"syntax error on line {exc.lineno}: {exc.message}") from None
-    except RecursionError:
+    except (RecursionError, SyntaxError):  # Jinja's parser, or Python's compiler on what Jinja made of it
         raise TemplateRefused("template is nested too deeply") from None
+    except TemplateRefused:
+        raise
+    except Exception as exc:
+        raise refusal(exc) from None
 
 
 def render(template: str, fields: TemplateFields, *, html: bool = False) -> str:
-    """Render a template; raises TemplateRefused for anything the sandbox does not allow."""
+    """Render a template within the output budget, counted while it renders; raises TemplateRefused
+    for anything the sandbox does not allow and for any exception the template raises."""
     compiled = _compile(template, html)
-    limit = MAX_HTML_OUTPUT_CHARS if html else MAX_OUTPUT_CHARS
+    budget = RenderBudget(MAX_HTML_OUTPUT_CHARS if html else MAX_OUTPUT_CHARS)
     out: list[str] = []
-    size = 0
-    try:
-        for chunk in compiled.generate(fields.context()):
-            size += len(chunk)
-            if size > limit:
-                raise TemplateRefused(f"the rendered text is longer than {limit} characters")
-            out.append(chunk)
-    except TemplateRefused:
-        raise
-    except SecurityError as exc:
-        raise TemplateRefused(f"not allowed: {exc}") from None
-    except UndefinedError as exc:
-        raise TemplateRefused(f"unknown field: {exc}") from None
-    except (TemplateError, TypeError, ValueError, ArithmeticError, RecursionError) as exc:
-        raise TemplateRefused(f"the template fails to render: {exc}") from None
+    with spending(budget):
+        try:
+            for chunk in compiled.generate(fields.context()):
+                budget.print(len(chunk))
+                out.append(chunk)
+        except Exception as exc:  # the merchant's template, whatever it raised: never the caller's problem
+            raise refusal(exc) from None
     return "".join(out)
 
 
@@ -231,13 +267,15 @@ def _cut(text: str, limit: int) -> str:
 
 def compacted(fields: TemplateFields, language: str = "en") -> TemplateFields:
     """The cart said in few characters: `cart_summary` becomes a count ("12 items"), and a loop
-    over `cart_items` sees the first MAX_SUMMARY_ITEMS items with their titles cut."""
+    over `cart_items` sees the first MAX_SUMMARY_ITEMS items with their titles cut (`more_items`
+    counts the others)."""
     count = sum(item.quantity for item in fields.cart_items)
     one, many = _ITEMS_WORD.get(language, _ITEMS_WORD["en"])
-    items = tuple(
+    shown = tuple(
         replace(item, title=_cut(item.title, COMPACT_TITLE_CHARS)) for item in fields.cart_items[:MAX_SUMMARY_ITEMS]
     )
-    return replace(fields, cart_items=items, summary_override=f"{count} {one if count == 1 else many}")
+    return replace(fields, cart_items=shown + fields.cart_items[MAX_SUMMARY_ITEMS:], items_shown=MAX_SUMMARY_ITEMS,
+                   summary_override=f"{count} {one if count == 1 else many}")  # fmt: skip
 
 
 def gsm_folded(fields: TemplateFields) -> TemplateFields:

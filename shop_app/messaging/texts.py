@@ -4,8 +4,9 @@ language (merchant_templates.check_template says what every message carries).
 
 `TemplateRefused` (`SmsOverCap` for an SMS over the segment cap even after shortening) stops
 the message with a reason for the merchant. A merchant's template that fails with this
-customer's data is no reason to lose the message: the default text is sent and
-`Rendered.notes` says why.
+customer's data (whatever it raised, or too much text: sandbox.render) is no reason to lose
+the message: the default text is sent and `Rendered.notes` says why, in words that quote none
+of the customer's data (TemplateRefused.reason_without_data).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def compose(
     try:
         return _render(custom, channel, fields, language)
     except TemplateRefused as refused:
-        problem = refused.reason
+        problem = refused.reason_without_data
     try:
         rendered = _render(default, channel, fields, language)
     except SmsOverCap as over:

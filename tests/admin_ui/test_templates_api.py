@@ -4,6 +4,8 @@ shop of the session token; refused input is 4xx with a reason, never a 500, and 
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -388,3 +390,44 @@ def test_bad_preview_requests_are_422(client, store, bearer, document, field):
 def test_any_preview_request_is_200_or_422(client, store, bearer, document):
     response = preview(client, bearer(), document)
     assert response.status_code in (200, 422), (document, response.get_data(as_text=True))
+
+
+# --- templates that would exhaust the worker (issue 9, item 3) ---------------------------------
+
+NESTED_JOIN = "{{ cart_items|join(cart_items|join(cart_items|join(', '))) }}"
+#: Each fails with some cart a checkout can bring (most render with the typical sample cart), with this reason.
+FAILING = [
+    (NESTED_JOIN, r"^the template builds more than 250000 characters|^the rendered text is longer than 200000"),
+    ("{{ first_name|truncate(-5) }}", r"^truncate needs a length of at least 3 .*not -5$"),
+    ("{{ 100 // (more_items - 480) }}", r"^the template fails to render: integer division or modulo by zero$"),
+    ("{% if more_items %}{{ cart_items[20].title }}{% endif %}", r"^unknown field: list object has no element 20$"),
+    ("{{ (1e308 * 10)|round(0, 'floor') }}", r"^the template fails to render: cannot convert float infinity"),
+    ("{{ cart_items[first_name] }}", r"^unknown field: 'list object' has no attribute"),
+]
+
+
+@pytest.mark.parametrize("source, reason", FAILING)
+def test_a_template_that_fails_with_some_cart_is_refused_at_save_quickly(client, rt, store, bearer, source, reason):
+    document = {**EMAIL, "body": EMAIL["body"] + "\n" + source}
+    started = time.perf_counter()
+    response = put(client, bearer(), EMAIL_URL, document)
+    assert time.perf_counter() - started < 1
+    assert response.status_code == 422, response.get_json()
+    assert re.search(reason, error_fields(response)["body"])
+    assert stored(rt) == []
+
+
+@pytest.mark.parametrize("source, reason", FAILING)
+@pytest.mark.parametrize("part", ["subject", "body", "html"])
+def test_preview_of_a_failing_template_is_never_a_server_error(client, store, bearer, source, reason, part):
+    document = {"channel": "email", "language": "en", **EMAIL, part: (EMAIL[part] or "") + source}
+    response = preview(client, bearer(), document)
+    assert response.status_code in (200, 422), response.get_data(as_text=True)
+    body = response.get_json()
+    found = error_fields(response) if response.status_code == 422 else {p["field"]: p["message"] for p in
+                                                                        body["problems"]}  # fmt: skip
+    assert re.search(reason, found[part])
+
+
+def test_the_fields_list_offers_more_items_for_and_n_more(client, store, bearer):
+    assert "more_items" in client.get("/api/templates", headers=bearer()).get_json()["fields"]

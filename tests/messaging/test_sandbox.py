@@ -158,8 +158,9 @@ def test_unknown_field_is_refused_and_named():
         validate_template("Hi {{ first_name }}, use {{ coupon }}", Channel.EMAIL)
     with pytest.raises(TemplateRefused, match="coupon"):
         validate_template("{% if coupon is defined %}x{% endif %}", Channel.EMAIL)
-    with pytest.raises(TemplateRefused, match="no attribute 'titel'"):
+    with pytest.raises(TemplateRefused) as refused:
         validate_template("{{ cart_items[0].titel }}", Channel.EMAIL)
+    assert "no attribute 'titel'" in refused.value.reason  # for the merchant; str() names only the kind
 
 
 def test_syntax_error_is_refused_with_the_line():
