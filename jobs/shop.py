@@ -2,29 +2,65 @@
 
 Customers that existed before the install are recorded as `imported` profiles: the
 referral flow must never write to them (it runs only for customers the store captured).
+Each run counts as an attempt before it starts (jobs/attempts.py), so a setup that keeps
+breaking, or keeps killing its worker, stops after MAX_JOB_ATTEMPTS with its reason kept.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 
+from jobs import attempts
 from shop_app import runtime
 from shop_app.compliance.consent_records import record_consent
 from shop_app.domain.payloads import normal_email, normal_phone
+from shop_app.errors import describe
 from shop_app.recovery.orders import equal_where_given
+from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import open_admin_client
 from shop_app.shopify.shops import save_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Profile, Shop, ShopSettingsRow
 
+log = logging.getLogger(__name__)
 MAX_IMPORT_PAGES = 1000
 
 
 def after_install(shop_id: int) -> str:
     rt = runtime.current()
     now = datetime.now(UTC)
+    with transaction(rt.sessions) as session:
+        shop = session.get(Shop, shop_id, with_for_update=True)
+        if shop is None or shop.status != "installed" or shop.setup_completed_at is not None:
+            return "nothing to do"
+        if attempts.exhausted(shop.setup_attempts):
+            return f"not set up: {shop.setup_error}"
+        shop.setup_attempts += 1
+        run = shop.setup_attempts
+        # No other run before this time, even if this one dies with its worker.
+        shop.setup_retry_at = attempts.retry_at(run, now)
+    try:
+        return _set_up(rt, shop_id, now)
+    except Exception as error:
+        return _failed(rt, shop_id, run, now, error)
+
+
+def _failed(rt: Runtime, shop_id: int, run: int, now: datetime, error: Exception) -> str:
+    next_run = None if attempts.exhausted(run) else attempts.retry_at(run, now)
+    reason = attempts.failure_reason(run, error, next_run)
+    try:
+        with transaction(rt.sessions) as session:
+            session.get_one(Shop, shop_id).setup_error = reason
+    except Exception as second:
+        raise attempts.JobFailed(f"{describe(error)}; recording it failed too: {describe(second)}") from None
+    log.warning("setup of shop %s: %s", shop_id, reason)
+    return f"not set up: {reason}"
+
+
+def _set_up(rt: Runtime, shop_id: int, now: datetime) -> str:
     with open_admin_client(rt.sessions, rt.box, rt.settings, shop_id, now, rt.admin_sleep) as client:
         info = client.shop_info()
         with transaction(rt.sessions) as session:
@@ -42,7 +78,8 @@ def after_install(shop_id: int) -> str:
                 break
             after = page.end_cursor
     with transaction(rt.sessions) as session:
-        session.get_one(Shop, shop_id).setup_completed_at = now
+        shop = session.get_one(Shop, shop_id)
+        shop.setup_completed_at, shop.setup_error = now, None
     return f"set up {info.myshopify_domain}: {imported} existing customer(s) imported"
 
 

@@ -30,7 +30,7 @@ def complete_install(rt: Runtime, domain: str, token: OfflineToken, now: datetim
             )
             session.add(shop)
         shop.status, shop.installed_at, shop.uninstalled_at = "installed", now, None
-        shop.setup_completed_at = None
+        shop.setup_completed_at, shop.setup_attempts, shop.setup_retry_at, shop.setup_error = None, 0, None, None
         store_token(shop, token, rt.box)
         session.flush()
         shop_id = shop.id

@@ -146,3 +146,30 @@ def test_imported_customers_marketing_state_becomes_consent_records(rt, client, 
         ("email", "sub@example.com", "granted", "customer"),
         ("sms", "+14165550100", "revoked", "customer"),
     }
+
+
+def test_a_setup_that_keeps_failing_stops_after_bounded_attempts(rt, client, admin_api, monkeypatch):
+    """Shopify refuses the token every time: the setup is tried MAX_JOB_ATTEMPTS times, with
+    a backoff between runs, then left with its reason for the operator; never a loop."""
+    import jobs.dispatch
+    from shop_app.config import MAX_JOB_ATTEMPTS
+
+    admin_api.add_shop(NEW, name="Newcomer Goods", iana_timezone="Asia/Tokyo", currency_code="JPY")
+    client.get(f"/?id_token={admin_api.session_token(NEW)}", headers=BROWSER)
+    admin_api.revoke_tokens(NEW)
+    store = ShopifyStore(rt, client, NEW)
+    store.drain()
+    shop = shop_row(rt)
+    assert (shop.setup_attempts, shop.setup_completed_at) == (1, None)
+    assert shop.setup_error.startswith(f"attempt 1 of {MAX_JOB_ATTEMPTS} failed (")
+
+    monkeypatch.setattr(jobs.dispatch, "INGEST_GRACE_SECONDS", 0)
+    store.tick(datetime.now(UTC))  # within the backoff: not restarted
+    assert shop_row(rt).setup_attempts == 1
+    at = datetime.now(UTC)
+    for _ in range(MAX_JOB_ATTEMPTS + 3):
+        at += timedelta(hours=3)
+        store.tick(at)
+    shop = shop_row(rt)
+    assert (shop.setup_attempts, shop.setup_completed_at) == (MAX_JOB_ATTEMPTS, None)
+    assert shop.setup_error.startswith(f"gave up after {MAX_JOB_ATTEMPTS} failed attempts; last: ")
