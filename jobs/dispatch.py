@@ -10,6 +10,7 @@ rows stuck in `sending` past the lease become `unknown` and are never resent.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,7 @@ from jobs import attempts
 from shop_app import runtime
 from shop_app.config import DISPATCH_BATCH, INGEST_GRACE_SECONDS, MAX_JOB_ATTEMPTS, SENDING_LEASE_SECONDS
 from shop_app.domain.models import WebhookStatus
+from shop_app.errors import describe
 from shop_app.recovery import outbox
 from shop_app.runtime import Runtime
 from shop_app.shopify.post_install import enqueue_setup, setup_job_id
@@ -67,8 +69,8 @@ def dispatch(now: datetime | None = None, report: TickReport | None = None) -> T
     for message_id, job_id in claimed:
         try:
             rt.queue.enqueue_send(message_id, job_id, now)
-        except Exception:
-            log.exception("enqueue of message %s failed; the reconciler will retry", message_id)
+        except Exception as exc:
+            log.warning("enqueue of message %s failed (%s); the reconciler will retry", message_id, describe(exc))
     report.dispatched += len(claimed)
     return report
 
@@ -161,9 +163,18 @@ def _restart_unfinished_setups(rt: Runtime, now: datetime) -> None:
 
 def dispatch_job() -> str:
     """Entry for the worker's periodic scheduler (real time)."""
-    return str(dispatch())
+    return _periodic(dispatch)
 
 
 def reconcile_job() -> str:
     """Entry for the worker's periodic scheduler (real time)."""
-    return str(reconcile())
+    return _periodic(reconcile)
+
+
+def _periodic(run: Callable[[], TickReport]) -> str:
+    """A periodic pass holds no row: a broken one is simply the next pass's to redo. It fails
+    in RQ with the failure named, never the exception's own text (it may quote a customer)."""
+    try:
+        return str(run())
+    except Exception as error:
+        raise attempts.JobFailed(describe(error)) from None

@@ -58,3 +58,34 @@ def test_the_function_check_can_fail(tmp_path):
     assert long_functions(sample, MAX_FUNCTION_LINES, root=tmp_path) == [
         f"sample.py:1 long() is {MAX_FUNCTION_LINES + 1} lines"
     ]
+
+
+def logged_tracebacks(path: Path, root: Path = ROOT) -> list[str]:
+    """`log.exception(...)` or `exc_info=True`: both print the exception's own text, which may
+    quote a customer's data (a constraint's DETAIL line, a provider's error)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "exception":
+            found.append(f"{path.relative_to(root)}:{node.lineno} .exception()")
+        found += [
+            f"{path.relative_to(root)}:{node.lineno} exc_info="
+            for keyword in node.keywords
+            if keyword.arg == "exc_info" and not (isinstance(keyword.value, ast.Constant) and not keyword.value.value)
+        ]
+    return found
+
+
+def test_failures_are_logged_by_name_not_by_their_text():
+    """Use errors.describe (or errors.trace for a traceback) instead. The development servers
+    handle no customer data and may log as they like."""
+    devtools = ROOT / "shop_app" / "devtools"
+    found = [hit for path in source_files() if devtools not in path.parents for hit in logged_tracebacks(path)]
+    assert found == []
+
+
+def test_the_traceback_check_can_fail(tmp_path):
+    sample = tmp_path / "m.py"
+    sample.write_text("log.exception('x')\nlog.warning('y', exc_info=True)\nlog.info('z', exc_info=False)\n")
+    assert logged_tracebacks(sample, tmp_path) == ["m.py:1 .exception()", "m.py:2 exc_info="]

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, redirect, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
+from shop_app.errors import describe
 from shop_app.messaging.links import BadClickToken, read_click_token, record_click
 from shop_app.storage.database import transaction
 
@@ -47,8 +48,10 @@ def follow(token: str) -> ResponseReturnValue:
                 count = record_click(session, target, datetime.now(UTC))
             if count is None:
                 log.info("click on a link of message %s, which no longer exists", target.message_id)
-        except SQLAlchemyError:
-            log.exception("could not record a click on message %s; redirecting anyway", target.message_id)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "could not record a click on message %s (%s); redirecting anyway", target.message_id, describe(exc)
+            )
     response = redirect(target.url, code=302)
     response.headers.update(_HEADERS)
     return response

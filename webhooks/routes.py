@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.domain.models import WebhookStatus
-from shop_app.errors import InvalidShopDomain
+from shop_app.errors import InvalidShopDomain, describe
 from shop_app.request_body import read_body
 from shop_app.shopify.signatures import clean_shop_domain, verify_webhook
 from shop_app.storage.database import transaction
@@ -110,8 +110,10 @@ def receive(topic: str) -> tuple[Response, int]:
         return _answer(400, error=reason)
     try:
         runtime.queue.enqueue_ingest(delivery.id, job_id)
-    except Exception:  # Redis unavailable: the row is safe, the reconciler will enqueue it
-        log.exception("could not enqueue ingest for delivery %s; the reconciler will retry", delivery.id)
+    except Exception as exc:  # Redis unavailable: the row is safe, the reconciler will enqueue it
+        log.warning(
+            "could not enqueue ingest for delivery %s (%s); the reconciler will retry", delivery.id, describe(exc)
+        )
     return _answer(200, status="accepted")
 
 

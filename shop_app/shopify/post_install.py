@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from shop_app.adapters.shopify_oauth import OfflineToken
+from shop_app.errors import describe
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import store_token
 from shop_app.shopify.signatures import clean_shop_domain
@@ -50,5 +51,5 @@ def enqueue_setup(rt: Runtime, shop_id: int) -> None:
     try:
         rt.redis.set(_SETUP_KEY.format(shop_id), job_id, ex=86400)
         rt.queue.enqueue_setup(shop_id, job_id)
-    except Exception:  # Redis down: the reconciler finds shops whose setup never finished
-        log.exception("could not enqueue setup of shop %s; the reconciler will retry", shop_id)
+    except Exception as exc:  # Redis down: the reconciler finds shops whose setup never finished
+        log.warning("could not enqueue setup of shop %s (%s); the reconciler will retry", shop_id, describe(exc))

@@ -211,3 +211,16 @@ def test_nothing_is_left_in_a_non_final_state(rt, store, monkeypatch):
             .where(Message.status.in_([Status.QUEUED.value, Status.SENDING.value]))
         )
     assert (stuck_deliveries, stuck_messages) == (0, 0)
+
+
+def test_a_broken_periodic_pass_fails_in_rq_without_the_exceptions_text(rt, monkeypatch):
+    from jobs.attempts import JobFailed
+
+    def broken(*args):
+        raise ValueError(f"constraint failed for {SECRET_EMAIL}")
+
+    monkeypatch.setattr(jobs.dispatch, "reconcile", broken)
+    with pytest.raises(JobFailed) as raised:
+        jobs.dispatch.reconcile_job()
+    assert str(raised.value) == "ValueError"
+    assert raised.value.__suppress_context__  # RQ's stored traceback does not chain the original
