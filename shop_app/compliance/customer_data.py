@@ -11,11 +11,12 @@ addresses are not taken as this customer's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from shop_app.domain.addresses import Addresses
+from shop_app.domain.addresses import SEPARATORS, Addresses
 from shop_app.storage.tables import CheckoutRow, OrderRow, Profile, Shop
 
 #: Rounds of "addresses find rows, rows bring addresses"; real customers settle in two.
@@ -40,6 +41,14 @@ class Held:
     addresses: Addresses
 
 
+def without_separators(text: Any) -> Any:
+    """The SQL text with the separators people write phone numbers with removed: a number stored
+    before phones were kept in E.164 ("+49 30 1234567") still matches its spellings."""
+    for separator in SEPARATORS:
+        text = func.replace(text, separator, "")
+    return text
+
+
 def matching(
     customer: Customer, addresses: Addresses, id_column: _Column, emails: list[_Column], phones: list[_Column]
 ) -> ColumnElement[bool]:
@@ -51,7 +60,7 @@ def matching(
         conditions += [column.in_(sorted(addresses.emails)) for column in emails]
     forms = sorted(addresses.phone_forms())
     if forms:
-        conditions += [column.in_(forms) for column in phones]
+        conditions += [without_separators(column).in_(forms) for column in phones]
     return or_(*conditions) if conditions else false()
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, ColumnElement, String, Table, Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from shop_app.compliance.customer_data import Customer, Held, gather, matching
+from shop_app.compliance.customer_data import Customer, Held, gather, matching, without_separators
 from shop_app.domain.addresses import MASK, Addresses, address_hash
 from shop_app.domain.models import JourneyStatus, WebhookStatus
 from shop_app.recovery import outbox
@@ -168,15 +168,12 @@ def _text_columns(table: Table) -> list[Any]:
 
 
 def _mentioning(columns: list[Any], addresses: Addresses) -> ColumnElement[bool]:
-    """A first filter the database can run: a column containing an address's core characters.
-    The exact test, every spelling included, is `Addresses.found_in`."""
-    return or_(
-        *(
-            func.lower(cast(c, Text)).contains(needle, autoescape=True)
-            for c in columns
-            for needle in addresses.needles()
-        )
-    )
+    """A first filter the database can run: an email, or a number's digits once separators are
+    dropped. The exact test, every spelling included, is `Addresses.found_in`."""
+    texts = [cast(c, Text) for c in columns]
+    emails = [func.lower(t).contains(email, autoescape=True) for t in texts for email in addresses.emails]
+    phones = [without_separators(t).contains(core, autoescape=True) for t in texts for core in addresses.phone_cores()]
+    return or_(*emails, *phones)
 
 
 def _scrubbed(row: Any, columns: list[Any], addresses: Addresses) -> dict[str, Any]:

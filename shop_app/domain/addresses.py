@@ -32,6 +32,7 @@ _SHORT_CODES = frozenset({
 #: A national number this long is distinctive enough to be matched without its country code.
 _MIN_BARE_NATIONAL = 7
 #: What people put between the digits of a phone number.
+SEPARATORS = " \t-./()"
 _SEP_CHAR = r"[\s\-./()]"
 _SEP = _SEP_CHAR + "{0,3}"
 _EMAIL_CHARS = r"[\w.!#$%&'*+/=?^`{|}~-]"
@@ -152,15 +153,14 @@ class Addresses:
         """Every stored spelling of every phone number."""
         return frozenset(form for phone in self.phones for form in phone_spellings(phone))
 
-    def needles(self) -> frozenset[str]:
-        """Lower-case substrings every unseparated spelling contains: a database's first filter.
-        (A number written with separators is found by `found_in`, not by these.)"""
+    def phone_cores(self) -> frozenset[str]:
+        """The digits every spelling of each number contains once its separators are dropped (the
+        national number): a first filter a database can run; `found_in` is the exact test."""
         cores = set()
         for phone in self.phones:
-            digits = _phone_digits(phone)
-            international = _international(digits)
-            cores.add(split_country(international)[1] if international else digits.lstrip("+"))
-        return frozenset(self.emails | cores)
+            international = _international(phone)
+            cores.add(split_country(international)[1] if international else phone.lstrip("+"))
+        return frozenset(cores)
 
     def found_in(self, text: str) -> bool:
         pattern = _pattern(self.emails, self.phones)

@@ -49,7 +49,7 @@ def test_other_addresses_and_numbers_are_left_alone(other):
     assert ANA.scrub(other) == other
 
 
-def test_stored_spellings_and_the_database_needles():
+def test_stored_spellings_and_what_a_database_looks_for():
     assert phone_spellings("+49 30 1234567") == {
         "+49301234567",
         "0049301234567",
@@ -58,7 +58,7 @@ def test_stored_spellings_and_the_database_needles():
         "301234567",
     }
     assert phone_spellings("0301234567") == {"0301234567"}  # a national number: its country is unknown
-    assert ANA.needles() == {"ana@example.com", "301234567"}  # every unseparated spelling contains one
+    assert ANA.phone_cores() == {"301234567"}  # every spelling contains it, separators dropped
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import Base, Suppression
+from shop_app.storage.tables import Base, Profile, Shop, Suppression
 from tests.jobs import test_twilio_channel
 from tests.jobs.test_twilio_channel import post_callback
 from tests.support import DrainWorker
@@ -133,12 +133,16 @@ def inbound(store, twilio_api, sender: str, body: str, **extra: str):
 
 def checkouts(store) -> None:
     """c1 and c2 are the customer's (they carry the id); c3 is a guest checkout with c2's number
-    spelled another way, so only that number leads to it and to its email."""
-    c1 = {"phone": "+49 30 86472913", "sms_marketing_phone": "+49 171 3982745", "customer": CUSTOMER}
-    c2 = {"phone": "+43 664 5172938", "customer": {**CUSTOMER, "email": EMAILS[1]}}
+    spelled another way, so only that number leads to it and to its email; an old profile holds
+    the number as it was typed."""
+    c1 = {"phone": "+49 30 86472913", "sms_marketing_phone": "+491713982745", "customer": CUSTOMER}
+    c2 = {"phone": "+436645172938", "customer": {**CUSTOMER, "email": EMAILS[1]}}
     c3 = {"phone": "0043 664 5172938", "customer": None}
     for token, email, fields in (("c1", EMAILS[0], c1), ("c2", EMAILS[1], c2), ("c3", EMAILS[2], c3)):
         store.deliver("checkouts/create", store.checkout(token, ABANDONED, email=email, **fields))
+    with transaction(store.rt.sessions) as session:  # kept before phones were stored in E.164
+        shop_id = session.scalar(select(Shop.id))
+        session.add(Profile(shop_id=shop_id, phone="+43 664 517 29 38", origin="capture"))
 
 
 def messages_and_answers(store, twilio_api, signer) -> None:
@@ -146,7 +150,7 @@ def messages_and_answers(store, twilio_api, signer) -> None:
     store.tick(FIRST_DUE)  # the first emails
     store.tick(PRIME_RELEASED)  # the SMS: c1's goes out, c2's and c3's are refused
     refused = [m for m in store.messages(channel="sms") if m["status"] == "failed"]
-    assert [m["reason"][-54:] for m in refused] == ["The 'To' number <address> is not a valid phone number."] * 2
+    assert len(refused) == 2 and all("<address>" in m["reason"] for m in refused)  # stored without the number
     [sent] = twilio_api.messages
     assert sent.params["To"] == "+491713982745"
     assert (
@@ -200,7 +204,7 @@ def test_customer_redact_leaves_no_address_in_any_table_redis_key_or_log(twilio_
         assert len(kept) == 3 and all(s.address.startswith("hmac-sha256:") for s in kept)
     # The same person comes back with the number that texted STOP and the email that bounced.
     store.deliver(
-        "checkouts/create", store.checkout("c4", "2026-03-04T12:00:00+01:00", email=EMAILS[0], phone="+49 30 86472913")
+        "checkouts/create", store.checkout("c4", "2026-03-04T12:00:00+01:00", email=EMAILS[0], phone="+493086472913")
     )
     store.tick("2026-03-04T12:00:00+00:00")
     store.tick("2026-03-05T08:00:00+00:00")
