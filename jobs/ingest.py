@@ -23,7 +23,7 @@ from shop_app.domain.payloads import (
 from shop_app.errors import describe
 from shop_app.recovery import outbox
 from shop_app.recovery.checkouts import store_checkout
-from shop_app.recovery.contacts import accepted
+from shop_app.recovery.contacts import accepted, accepted_order, phone_region
 from shop_app.recovery.journeys import convert_journey, replan, stop_journey
 from shop_app.recovery.orders import equal_where_given, journeys_paid_by, store_order
 from shop_app.runtime import Runtime
@@ -89,7 +89,7 @@ def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> str:
 
 
 def on_checkout(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
-    checkout = accepted(parse_checkout(payload))
+    checkout = accepted(parse_checkout(payload), phone_region(shop.country_code, payload))
     row, ignored = store_checkout(session, shop, checkout)
     if ignored:
         return ignored
@@ -109,7 +109,7 @@ def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetim
 
 
 def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
-    order = store_order(session, shop, parse_order(payload))
+    order = store_order(session, shop, accepted_order(parse_order(payload), phone_region(shop.country_code, payload)))
     journeys = journeys_paid_by(session, shop.id, order)
     for journey in journeys:
         convert_journey(session, journey, order)

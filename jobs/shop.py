@@ -19,6 +19,7 @@ from shop_app.compliance.consent_records import record_consent
 from shop_app.domain.payloads import normal_email, normal_phone
 from shop_app.errors import describe
 from shop_app.recovery.orders import equal_where_given
+from shop_app.recovery.phones import e164, region_code
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import open_admin_client
 from shop_app.shopify.shops import save_settings
@@ -67,13 +68,15 @@ def _set_up(rt: Runtime, shop_id: int, now: datetime) -> str:
             shop = session.get_one(Shop, shop_id)
             shop.name, shop.email = info.name, info.email
             shop.timezone, shop.currency = info.iana_timezone, info.currency_code
+            shop.country_code = region_code(info.country_code)
             if session.get(ShopSettingsRow, shop_id) is None:
                 save_settings(session, shop, {})  # the defaults, delivery windows in the shop's zone
+            region = shop.country_code
         imported, after = 0, None
         for _ in range(MAX_IMPORT_PAGES):
             page = client.customers_page(after)
             with transaction(rt.sessions) as session:
-                imported += sum(_import(session, shop_id, customer, now) for customer in page.customers)
+                imported += sum(_import(session, shop_id, customer, region, now) for customer in page.customers)
             if not page.has_next_page:
                 break
             after = page.end_cursor
@@ -88,8 +91,9 @@ def _set_up(rt: Runtime, shop_id: int, now: datetime) -> str:
 MARKETING_STATEMENTS = {"SUBSCRIBED": True, "UNSUBSCRIBED": False}
 
 
-def _import(session, shop_id: int, customer, now: datetime) -> int:
-    email, phone = normal_email(customer.email), normal_phone(customer.phone)
+def _import(session, shop_id: int, customer, region: str | None, now: datetime) -> int:
+    # Shopify keeps customer phones in E.164; read like any other, an odd one is dropped, not stored.
+    email, phone = normal_email(customer.email), e164(normal_phone(customer.phone), region, "imported customer phone")
     if not (email or phone):
         return 0
     match = equal_where_given((Profile.email, email), (Profile.phone, phone))

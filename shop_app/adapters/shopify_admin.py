@@ -88,6 +88,8 @@ class ShopInfo:
     currency_code: str
     myshopify_domain: str
     primary_domain_host: str
+    #: The shop's country (ISO 3166 alpha-2), when its address names one.
+    country_code: str | None = None
 
 
 class CreatedDiscount(NamedTuple):
@@ -195,6 +197,7 @@ class AdminClient:
             currency_code=shop["currencyCode"],
             myshopify_domain=shop["myshopifyDomain"],
             primary_domain_host=shop["primaryDomain"]["host"],
+            country_code=(shop.get("shopAddress") or {}).get("countryCodeV2"),
         )
 
     def create_discount_code(self, spec: DiscountSpec) -> CreatedDiscount:

@@ -7,6 +7,7 @@ only by name, and tests/contract/test_graphql_documents.py validates all of them
 
 from __future__ import annotations
 
+# Shop.billingAddress is deprecated in 2026-07 for shopAddress (the same ShopAddress type).
 SHOP_INFO = """
 query ShopInfo {
   shop {
@@ -16,6 +17,7 @@ query ShopInfo {
     currencyCode
     myshopifyDomain
     primaryDomain { host }
+    shopAddress { countryCodeV2 }
   }
 }
 """

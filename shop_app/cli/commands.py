@@ -143,15 +143,19 @@ def shop() -> None:
 @click.option("--name", default=None)
 @click.option("--timezone", "tz", default="UTC", show_default=True)
 @click.option("--currency", default="USD", show_default=True)
-def shop_install(domain: str, token: str, name: str | None, tz: str, currency: str) -> None:
+@click.option("--country", default=None, help="ISO 3166 code (e.g. DE): the country national phone numbers are read in")
+def shop_install(domain: str, token: str, name: str | None, tz: str, currency: str, country: str | None) -> None:
     """Register a shop with its Admin API token (a merchant's custom app)."""
     from shop_app.shopify.shops import install_shop
 
     rt = _runtime()
     try:
         with transaction(rt.sessions) as session:
-            installed = install_shop(session, rt.box, domain, token, name=name, timezone=tz, currency=currency)
-            click.echo(f"installed {installed.domain} ({installed.name}, {installed.timezone}, {installed.currency})")
+            installed = install_shop(
+                session, rt.box, domain, token, name=name, timezone=tz, currency=currency, country=country
+            )
+            place = ", ".join(filter(None, (installed.timezone, installed.currency, installed.country_code)))
+            click.echo(f"installed {installed.domain} ({installed.name}, {place})")
     except InvalidShopDomain as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

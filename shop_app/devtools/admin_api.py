@@ -61,6 +61,7 @@ class DevShop:
     iana_timezone: str
     currency_code: str
     primary_domain_host: str
+    country_code: str | None = None
     discounts: dict[str, DevDiscount] = field(default_factory=dict)  # by upper-cased code
     orders: list[DevOrder] = field(default_factory=list)
     customers: list[DevCustomer] = field(default_factory=list)
@@ -226,6 +227,7 @@ class AdminApiServer(BackgroundServer):
         iana_timezone: str = "UTC",
         currency_code: str = "USD",
         primary_domain_host: str | None = None,
+        country_code: str | None = None,
     ) -> DevShop:
         with self._lock:
             shop = self._shops.get(domain)
@@ -238,6 +240,7 @@ class AdminApiServer(BackgroundServer):
                     iana_timezone,
                     currency_code,
                     primary_domain_host or domain,
+                    country_code,
                 )
                 self._shops[domain] = shop
             return shop
@@ -657,6 +660,7 @@ class _Root:
                 "host": s.primary_domain_host,
                 "url": f"https://{s.primary_domain_host}",
             },
+            "shopAddress": {"__typename": "ShopAddress", "countryCodeV2": s.country_code},
         }
 
     def code_by_code(self, code: str) -> dict | None:

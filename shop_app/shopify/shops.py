@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from shop_app.domain.settings import ShopSettings
 from shop_app.domain.validation import FieldError, ValidationError
 from shop_app.errors import UnknownShop
+from shop_app.recovery.phones import region_code
 from shop_app.shopify.offline_tokens import forget_token
 from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.secret_box import SecretBox
@@ -26,9 +27,11 @@ def install_shop(
     name: str | None = None,
     timezone: str = "UTC",
     currency: str = "USD",
+    country: str | None = None,
     now: datetime | None = None,
 ) -> Shop:
-    """Register (or re-register) a shop with an Admin API token, sealed at rest."""
+    """Register (or re-register) a shop with an Admin API token, sealed at rest. `country`
+    (ISO 3166 alpha-2) is the region national phone numbers are read in; None keeps the one known."""
     domain = clean_shop_domain(domain)
     errors = []
     try:
@@ -37,6 +40,8 @@ def install_shop(
         errors.append(FieldError("timezone", f"unknown time zone {timezone!r}"))
     if not (len(currency) == 3 and currency.isalpha()):
         errors.append(FieldError("currency", "must be a three-letter ISO 4217 code"))
+    if country is not None and region_code(country) is None:
+        errors.append(FieldError("country", "must be a two-letter ISO 3166 country code"))
     if not token or len(token) > 512:
         errors.append(FieldError("token", "an Admin API access token is required"))
     if errors:
@@ -48,6 +53,8 @@ def install_shop(
     shop.name = name or domain.split(".")[0].replace("-", " ").title()
     shop.timezone = timezone
     shop.currency = currency.upper()
+    if country is not None:
+        shop.country_code = region_code(country)
     forget_token(shop)  # a custom app's token does not expire: no refresh token
     shop.access_token = box.seal(token)
     shop.status = "installed"

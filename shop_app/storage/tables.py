@@ -66,6 +66,8 @@ class Shop(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    #: ISO 3166 alpha-2 (Shopify's shopAddress.countryCodeV2): the region national phone numbers are read in.
+    country_code: Mapped[str | None] = mapped_column(String(2))
     access_token: Mapped[str | None] = mapped_column(Text)  # sealed with SecretBox
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never expires
     refresh_token: Mapped[str | None] = mapped_column(Text)  # sealed with SecretBox

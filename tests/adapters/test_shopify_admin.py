@@ -66,6 +66,7 @@ def shop(server):
         iana_timezone="Europe/Madrid",
         currency_code="EUR",
         primary_domain_host="demo.example",
+        country_code="ES",
     )
     return domain
 
@@ -102,7 +103,7 @@ def test_shop_info_goes_to_the_configured_base_url_with_the_token(server, api, s
         "Europe/Madrid",
         "EUR",
     )
-    assert (info.myshopify_domain, info.primary_domain_host) == (shop, "demo.example")
+    assert (info.myshopify_domain, info.primary_domain_host, info.country_code) == (shop, "demo.example", "ES")
     sent = server.graphql_requests("ShopInfo", shop=shop)[-1]
     assert sent.path == f"/{shop}/admin/api/2026-07/graphql.json"
     assert sent.headers["X-Shopify-Access-Token"] == api._headers["X-Shopify-Access-Token"]

@@ -106,7 +106,9 @@ def test_a_valid_request_is_answered_with_data_and_cost(strict) -> None:
         "currencyCode",
         "myshopifyDomain",
         "primaryDomain",
+        "shopAddress",
     }  # exactly what was selected
+    assert answer["data"]["shop"]["shopAddress"] == {"countryCodeV2": None}  # the shop was added without one
     cost = answer["extensions"]["cost"]
     assert cost["throttleStatus"]["maximumAvailable"] == 2000.0 and cost["requestedQueryCost"] == 1
 

@@ -394,3 +394,22 @@ def test_connecting_another_twilio_account_forgets_the_old_accounts_templates(tw
             TwilioAccount("AC" + "f" * 32, "another-token", messaging_service_sid=SERVICE),
         )
     assert {t["status"] for t in templates(store)} == {"not created"}
+
+
+def test_a_national_sms_number_is_texted_in_e164_in_the_shops_country(twilio_store, twilio_api):
+    """Issue 9, item 7: numbers written nationally are read in the shop's country; the SMS and its
+    consent use the sms_marketing_phone in E.164 (the contact phone's extension is no part of it)."""
+    store = twilio_store
+    with transaction(store.rt.sessions) as session:
+        get_shop(session, store.domain).country_code = "GB"
+    store.set_settings(ONLY_SMS)
+    checkout = store.checkout("c1", ABANDONED, phone="020 7946 0958 ext. 12", sms_marketing_phone="07911 123456")
+    checkout["customer"] = checkout["billing_address"] = None
+    store.deliver("checkouts/create", checkout)
+    store.tick(PRIME_RELEASED)
+
+    assert store.message(channel="sms")["status"] == "sent"
+    [sent] = twilio_api.messages
+    assert sent.params["To"] == "+447911123456"
+    [consent] = rows(store, Consent, channel="sms")
+    assert consent.address == "+447911123456"
