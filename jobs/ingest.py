@@ -26,6 +26,7 @@ from shop_app.recovery.checkouts import store_checkout
 from shop_app.recovery.contacts import accepted, accepted_order, phone_region
 from shop_app.recovery.journeys import convert_journey, replan, stop_journey
 from shop_app.recovery.orders import equal_where_given, journeys_paid_by, store_order
+from shop_app.recovery.phones import e164
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
 from shop_app.shopify.shops import load_settings
@@ -129,20 +130,22 @@ def on_app_uninstalled(session: Session, shop: Shop, payload: dict, now: datetim
     return f"{reason}: {cancelled} pending message(s) cancelled"
 
 
-def _customer(payload: dict) -> tuple[privacy.Customer, str | None]:
+def _customer(shop: Shop, payload: dict) -> tuple[privacy.Customer, str | None]:
     customer_id, email, phone, orders, request_id = parse_privacy_request(payload)
+    # In E.164 like every stored number; one we cannot read is still matched as written.
+    phone = e164(phone, shop.country_code, "privacy request phone") or phone
     return privacy.Customer(customer_id, email, phone, orders), request_id
 
 
 def on_data_request(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
-    customer, request_id = _customer(payload)
+    customer, request_id = _customer(shop, payload)
     request = privacy.export_customer(session, shop, customer, request_id)
     found = {k: len(v) for k, v in request.export.items() if isinstance(v, list)}
     return f"export #{request.id} recorded for the merchant: " + ", ".join(f"{n} {k}" for k, n in found.items())
 
 
 def on_customer_redact(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
-    customer, _ = _customer(payload)
+    customer, _ = _customer(shop, payload)
     return privacy.redact_customer(session, shop, customer, runtime.current().settings.secret_key)
 
 

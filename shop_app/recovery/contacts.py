@@ -31,11 +31,12 @@ def one_email(value: str | None) -> str | None:
 
 
 def phone_region(shop_country: str | None, payload: Any = None) -> str | None:
-    """The region a national number is read in: the shop's country, else the country of the
-    payload's billing, then shipping address (checkouts and orders carry both), else None."""
+    """The region a national number is read in: the buyer's own country when the payload
+    names one (billing, then shipping address: a French buyer types a French number in a
+    German shop), else the shop's country, the default; else None."""
     payload = payload if isinstance(payload, dict) else {}
     addresses = [payload.get("billing_address"), payload.get("shipping_address")]
-    return region_code(shop_country, *(a.get("country_code") for a in addresses if isinstance(a, dict)))
+    return region_code(*(a.get("country_code") for a in addresses if isinstance(a, dict)), shop_country)
 
 
 def accepted(checkout: Checkout, region: str | None = None) -> Checkout:

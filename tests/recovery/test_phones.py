@@ -77,12 +77,13 @@ def test_region_code_takes_the_first_known_region():
     assert region_code(None, 49, "Germany") is None
 
 
-def test_the_shops_country_comes_before_the_address():
+def test_the_buyers_country_comes_first_and_the_shops_is_the_default():
     payload = {"billing_address": {"country_code": "FR"}, "shipping_address": {"country_code": "ES"}}
-    assert phone_region("DE", payload) == "DE"
+    assert phone_region("DE", payload) == "FR"  # a French buyer in a German shop types a French number
     assert phone_region(None, payload) == "FR"
-    assert phone_region(None, {"billing_address": None, "shipping_address": {"country_code": "es"}}) == "ES"
-    assert phone_region(None, {"billing_address": "Berlin"}) is None
+    assert phone_region("DE", {"billing_address": None, "shipping_address": {"country_code": "es"}}) == "ES"
+    assert phone_region("DE", {"billing_address": "Berlin"}) == "DE"
+    assert phone_region("DE", {"billing_address": {"country_code": "ZZ"}}) == "DE"
     assert phone_region(None, None) is None
 
 
