@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
+from multiprocessing.process import BaseProcess
 
 from redis import Redis
 from rq import SimpleWorker
@@ -17,6 +19,8 @@ from shop_app.config import RECONCILE_INTERVAL_SECONDS, TICK_INTERVAL_SECONDS
 log = logging.getLogger(__name__)
 #: Ingest first (Shopify's facts), then dispatch, then sends.
 QUEUE_ORDER = (INGEST, DISPATCH, SEND)
+#: How often the worker checks that its scheduler process is still running.
+SCHEDULER_CHECK_SECONDS = 2
 
 
 def run(burst: bool = False) -> bool:
@@ -27,15 +31,45 @@ def run(burst: bool = False) -> bool:
     worker = SimpleWorker(queues, connection=rt.redis)
     if burst:
         return worker.work(burst=True, logging_level="WARNING")
-    scheduler = multiprocessing.get_context("spawn").Process(
-        target=_run_scheduler, args=(url_of(rt.redis),), name="reclaim-cron", daemon=True
-    )
+    scheduler = Scheduler(url_of(rt.redis))
     scheduler.start()
     try:
         return worker.work(with_scheduler=False)
     finally:
-        scheduler.terminate()
-        scheduler.join(5)
+        scheduler.stop()
+
+
+class Scheduler:
+    """RQ's cron scheduler in a process of its own, started again whenever it exits. It exits when
+    it loses Redis (a restart, a failover), and a worker left without it would go on running jobs
+    but never dispatch a due message again."""
+
+    def __init__(self, redis_url: str):
+        self._redis_url = redis_url
+        self._process: BaseProcess | None = None
+        self._stopping = threading.Event()
+        self._watch = threading.Thread(target=self._keep_running, name="reclaim-cron-watch", daemon=True)
+
+    def start(self) -> None:
+        self._watch.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._watch.join()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(5)
+
+    def _keep_running(self) -> None:
+        while not self._stopping.is_set():
+            if self._process is None or not self._process.is_alive():
+                if self._process is not None:
+                    log.warning("the cron scheduler exited (code %s); starting it again", self._process.exitcode)
+                self._process = multiprocessing.get_context("spawn").Process(
+                    target=_run_scheduler, args=(self._redis_url,), name="reclaim-cron", daemon=True
+                )
+                self._process.start()
+            self._stopping.wait(SCHEDULER_CHECK_SECONDS)
 
 
 def _run_scheduler(redis_url: str) -> None:
