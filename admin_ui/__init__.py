@@ -8,21 +8,37 @@ endpoint is named `admin_ui.<feature>.<view>`:
     admin_ui.api    /api/...             JSON API (session required, fetch only)
     admin_ui.channels /api/channels/...  channel connections and WhatsApp templates (session required)
     admin_ui.install /auth, /auth/callback authorization-code install (public, Shopify-signed)
+    admin_ui.static  /admin-assets/...   the pages' JavaScript modules (public: no data in them)
+    admin_ui.dev     /dev/...            development sign-in and CDN stand-ins (404 in production)
+
+Page templates live in `templates/` (every page extends layout.html), their scripts in `static/`.
 """
 
 from flask import Blueprint, Flask
 
-from admin_ui import api, auth, channels_api, install, pages
+from admin_ui import api, auth, channels_api, dev, install, pages
 
-bp = Blueprint("admin_ui", __name__)
+bp = Blueprint(
+    "admin_ui", __name__, template_folder="templates", static_folder="static", static_url_path="/admin-assets"
+)
 bp.register_blueprint(auth.bp)
 bp.register_blueprint(pages.bp)
 bp.register_blueprint(api.bp)
 bp.register_blueprint(channels_api.bp)
 bp.register_blueprint(install.bp)
+bp.register_blueprint(dev.bp)
 
 #: Endpoints reachable without a session token; tests assert every other one refuses.
-PUBLIC_ENDPOINTS = frozenset({"admin_ui.auth.bounce", "admin_ui.install.start", "admin_ui.install.callback"})
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "admin_ui.auth.bounce",
+        "admin_ui.install.start",
+        "admin_ui.install.callback",
+        "admin_ui.static",
+        "admin_ui.dev.sign_in",
+        "admin_ui.dev.stand_in",
+    }
+)
 
 
 def init_app(app: Flask) -> None:

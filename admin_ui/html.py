@@ -1,7 +1,6 @@
-"""The few HTML documents the embedded admin serves so far, as autoescaped Jinja strings.
-
-They live in Python (not template files) so they ship inside the package without extra
-package-data. Every page loads App Bridge as Shopify prescribes: the API-key meta tag, then the CDN script.
+"""The two bare documents of the auth pipeline (the bounce page and a notice), as autoescaped
+Jinja strings; the admin pages are templates (admin_ui/templates, rendered by admin_ui.layout).
+Both load App Bridge as Shopify prescribes: the API-key meta tag, then the CDN script.
 """
 
 from __future__ import annotations
@@ -21,20 +20,6 @@ _HEAD = """<!DOCTYPE html>
 #: The bounce page only loads App Bridge, which fetches a fresh session token and
 #: reloads the `shopify-reload` URL with it.
 BOUNCE = _HEAD + "</head>\n<body></body>\n</html>\n"
-
-HOME = (
-    _HEAD
-    + """<title>Reclaim</title>
-</head>
-<body>
-<h1>Reclaim</h1>
-<p>Signed in to <strong>{{ shop_name }}</strong> ({{ shop_domain }}).</p>
-<p>The admin pages are not built yet. Recovery settings and the message log are available to this
-app's frontend through <code>/api/settings</code> and <code>/api/messages</code>.</p>
-</body>
-</html>
-"""
-)
 
 NOTICE = (
     _HEAD
