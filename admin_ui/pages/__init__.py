@@ -8,7 +8,7 @@ loads App Bridge and Polaris as Shopify prescribes and lists the app's navigatio
     flows       /flows, /flows/recovery engagement flows and the recovery configuration
     windows     /settings/windows       delivery windows
     channels    /settings/channels      email, Twilio, WhatsApp templates, push, tests to me
-    templates   /templates[/…]          message templates with preview
+    message_templates /templates[/…]    message templates with preview
     activity    /activity[/<id>]        journeys and their timelines
     privacy     /privacy                suppressions and data-request exports
 """
@@ -23,4 +23,4 @@ bp = Blueprint("pages", __name__)
 bp.before_request(authenticate)
 
 # Each module adds its routes to `bp` (imported for that effect).
-from admin_ui.pages import home  # noqa: E402, F401
+from admin_ui.pages import activity, channels, flows, home, message_templates, privacy, windows  # noqa: E402, F401
