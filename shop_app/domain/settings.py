@@ -8,7 +8,9 @@ problems as FieldErrors, and fills the product defaults (README) for keys left o
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -207,8 +209,26 @@ class ShopSettings:
             "tone": self.tone,
         }
 
-    def warnings(self) -> list[str]:
-        """Advice that does not block saving (Prime should offer more than the first stimulus)."""
+    def warnings(self, connected: Mapping[Channel, bool] | None = None) -> list[str]:
+        """Advice that does not block saving, each "<field>: <message>": Prime should offer more
+        than the first stimulus, and come while the earlier code still works; with `connected`
+        (whether the shop can send on each channel now), SMS and WhatsApp steps that are on but
+        not connected. Without it, connection is not judged."""
+        return [*self._weak_prime(), *self._code_lapses(), *self._not_connected(connected or {})]
+
+    def release_time(self, channel: Channel, due: datetime) -> datetime:
+        """When a message on `channel` falling due at `due` goes out (UTC): then, or at the next
+        window opening when the channel waits for delivery windows."""
+        return self.windows.next_open(due) if channel in self.windowed_channels else due.astimezone(UTC)
+
+    def whatsapp_time(self, abandoned_at: datetime) -> datetime | None:
+        """When the WhatsApp orchestration message of a cart abandoned at `abandoned_at` goes
+        out (UTC), or None while that step is off."""
+        if not self.whatsapp.enabled:
+            return None
+        return self.release_time(Channel.WHATSAPP, abandoned_at + timedelta(minutes=self.whatsapp.delay_minutes))
+
+    def _weak_prime(self) -> list[str]:
         first, prime = self.first.incentive, self.prime.incentive
         if not (self.prime.enabled and first.offered):
             return []
@@ -220,6 +240,57 @@ class ShopSettings:
         if prime.type == first.type and prime.amount <= first.amount:
             return [weak + f" ({prime.amount.normalize():f} is not more than {first.amount.normalize():f})"]
         return []
+
+    def _code_lapses(self) -> list[str]:
+        """A unique first code that stops working before Prime arrives (a 40 h Prime with a short
+        expiry): between the two the customer holds an offer that no longer works."""
+        code = self.first.incentive
+        if not (self.prime.enabled and code.offered and code.code_mode == "unique"):
+            return []
+        # The WhatsApp orchestration repeats the first offer with a code of its own.
+        sent = [step.delay_minutes for step in (self.first, self.whatsapp) if step.enabled]
+        if not sent:
+            return []
+        lapses, prime = max(sent) + code.expiry_hours * 60, self.prime.delay_hours * 60
+        if lapses >= prime:
+            return []
+        needed = -(-(prime - max(sent)) // 60)  # whole hours, rounded up
+        return [
+            f"recovery.first.incentive.expiry_hours: the first code stops working {_duration(lapses)} after "
+            f"abandonment, before Prime goes out at {self.prime.delay_hours} h; make it valid for at least "
+            f"{needed} h so the offer still works when Prime reminds the customer"
+        ]
+
+    def _not_connected(self, connected: Mapping[Channel, bool]) -> list[str]:
+        fix = "nothing goes out on it until you connect Twilio under Channels"
+        found = []
+        if self.whatsapp.enabled and connected.get(Channel.WHATSAPP) is False:
+            found.append(
+                f"recovery.whatsapp.enabled: WhatsApp orchestration is on but WhatsApp is not connected; {fix}"
+            )
+        if self.prime.enabled:
+            found += [
+                f"recovery.prime.channels: Prime sends by {CHANNEL_NAMES[c]} but {CHANNEL_NAMES[c]} is not "
+                f"connected; {fix}"
+                for c in self.prime.channels
+                if connected.get(c) is False
+            ]
+        return found
+
+
+#: How a message names a channel.
+CHANNEL_NAMES = {
+    Channel.EMAIL: "email",
+    Channel.PUSH: "browser push",
+    Channel.SMS: "SMS",
+    Channel.WHATSAPP: "WhatsApp",
+}
+
+
+def _duration(minutes: int) -> str:
+    """Minutes as a person reads a delay: 25 h, 24 h 45 min."""
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h" + (f" {rest} min" if rest else "")
 
 
 class _Reader:

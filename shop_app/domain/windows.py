@@ -275,7 +275,7 @@ def _parse_day(value: list[object], path: str, errors: list[FieldError]) -> Day:
         if end is None:
             problems.append(f"end {item[1]!r} is not a time in HH:MM format (00:01 to 24:00)")
         if start is not None and end is not None and not problems and start >= end:
-            problems.append(f"start {format_minute(start)} must be before end {format_minute(end)}")
+            problems.append(_order_problem(start, end))
         if problems or start is None or end is None:
             errors.append(FieldError(where, "; ".join(problems)))
             continue
@@ -298,6 +298,20 @@ def _parse_day(value: list[object], path: str, errors: list[FieldError]) -> Day:
         if reach is None or current[1] > reach[1]:
             reach = current
     return tuple((start, end) for start, end, _ in parsed)
+
+
+def _order_problem(start: int, end: int) -> str:
+    """Why an interval whose start is not before its end is refused. A window never crosses
+    midnight: the merchant splits it in two, the second half on the next day."""
+    if start == end:
+        return f"start {format_minute(start)} must be before end {format_minute(end)}"
+    written = f"{format_minute(start)}-{format_minute(end)}"
+    if end == 0:
+        return f"{written} ends at midnight: write the end of the day as 24:00 ({format_minute(start)}-24:00)"
+    return (
+        f"{written} crosses midnight, and a window must end by 24:00: split it into "
+        f"{format_minute(start)}-24:00 and 00:00-{format_minute(end)} on the next day"
+    )
 
 
 def _transition(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:

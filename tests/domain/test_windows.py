@@ -335,10 +335,30 @@ def test_bad_interval_is_reported_on_its_path(interval: object) -> None:
     assert fields_of(excinfo) == [f"{DAYS}.thu[1]"]
 
 
-def test_start_after_end_has_a_clear_message() -> None:
+def test_a_window_crossing_midnight_is_refused_with_how_to_split_it() -> None:
     with pytest.raises(ValidationError) as excinfo:
-        WeeklyWindows.from_document(doc(mon=[["21:00", "09:00"]]), timezone="UTC")
-    assert excinfo.value.errors[0] == FieldError(f"{DAYS}.mon[0]", "start 21:00 must be before end 09:00")
+        WeeklyWindows.from_document(doc(mon=[["09:00", "12:00"], ["22:00", "02:00"]]), timezone="UTC")
+    assert excinfo.value.errors == [
+        FieldError(
+            f"{DAYS}.mon[1]",
+            "22:00-02:00 crosses midnight, and a window must end by 24:00: "
+            "split it into 22:00-24:00 and 00:00-02:00 on the next day",
+        )
+    ]
+
+
+def test_an_end_written_as_00_00_is_refused_with_24_00_suggested() -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        WeeklyWindows.from_document(doc(fri=[["18:00", "00:00"]]), timezone="UTC")
+    assert excinfo.value.errors == [
+        FieldError(f"{DAYS}.fri[0]", "18:00-00:00 ends at midnight: write the end of the day as 24:00 (18:00-24:00)")
+    ]
+
+
+def test_an_empty_interval_says_start_must_be_before_end() -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        WeeklyWindows.from_document(doc(mon=[["09:00", "09:00"]]), timezone="UTC")
+    assert excinfo.value.errors[0] == FieldError(f"{DAYS}.mon[0]", "start 09:00 must be before end 09:00")
 
 
 def test_24_00_is_only_an_end() -> None:
