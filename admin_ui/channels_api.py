@@ -5,6 +5,9 @@
     DELETE /api/channels/twilio                   disconnect it (SMS and WhatsApp then need a connection)
     POST   /api/channels/whatsapp-templates       create and submit the WhatsApp templates the app needs
     POST   /api/channels/whatsapp-templates/refresh  ask Twilio for their approval state
+    POST   /api/channels/test                     {"channel", "to"?, "language"?}: a test to the merchant's own
+                                                  address (shop_app/channels/test_sends.py), never counted; 422
+                                                  {"errors": [...]}, 409 not possible now, 502 the provider refused
 
 The auth token is sealed at rest and never sent back.
 """
@@ -22,7 +25,7 @@ from admin_ui.api import _errors, _json_body, _shop
 from admin_ui.auth import app_runtime, authenticate
 from shop_app import public_urls
 from shop_app.adapters.twilio_messaging import ContentApiError, TwilioAccount, TwilioTransport
-from shop_app.channels import accounts
+from shop_app.channels import accounts, test_sends
 from shop_app.domain.validation import FieldError
 from shop_app.messaging import whatsapp_templates
 from shop_app.runtime import Runtime
@@ -116,6 +119,32 @@ def refresh_templates() -> ResponseReturnValue:
     return _with_twilio(
         lambda rt, transport, shop_id, now: whatsapp_templates.refresh(rt.sessions, transport, shop_id, now)
     )
+
+
+@bp.post("/test")
+def send_test_to_me() -> ResponseReturnValue:
+    if (request.content_length or 0) > MAX_BODY:
+        return jsonify(error=f"request body is larger than {MAX_BODY} bytes"), 413
+    document, bad_json = _json_body()
+    if bad_json:
+        return bad_json
+    if not isinstance(document, dict):
+        return _errors([FieldError("test", "must be a JSON object with channel and to")])
+    unknown = [FieldError(str(k), "unknown field") for k in document if k not in ("channel", "to", "language")]
+    if unknown:
+        return _errors(unknown)
+    rt = app_runtime()
+    with transaction(rt.sessions) as session:
+        shop_id = _shop(session).id
+    try:
+        test = test_sends.send_test(rt, shop_id, document.get("channel"), document.get("to"),
+                                    document.get("language", "en"))  # fmt: skip
+    except test_sends.NotSent as exc:
+        return _errors(exc.errors) if exc.errors else (jsonify(error=str(exc)), 409)
+    if not test.sent:
+        refused = f"{test.provider} did not take the test: {test.result.detail or 'no reason given'}"
+        return jsonify(error=refused, test=test.to_json()), 502
+    return jsonify(test=test.to_json())
 
 
 def _account(document: dict[str, object]) -> TwilioAccount:
