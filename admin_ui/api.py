@@ -3,7 +3,8 @@ and every query is scoped by the shop of that token (never by a parameter or the
 
     GET /api/settings             {"settings": {...}, "warnings": [...]}
     PUT /api/settings             the whole settings document; 400 bad JSON, 422 {"errors": [...]}
-    GET /api/messages[?status=s]  {"messages": [...]} as shop_app.recovery.activity.message_rows
+    GET /api/messages[?status=s]  {"messages": [...], "page": {...}} newest first, a keyset page at a time
+                                  (rows as shop_app.recovery.activity.message_rows); see `paging`
     GET /api/messages/<id>        {"message": {...}}; 404 when the id is not this shop's
     GET /api/suppressions         {"suppressions": [{"channel", "address", "reason", "since"}]}
 
@@ -13,6 +14,10 @@ and every query is scoped by the shop of that token (never by a parameter or the
     DELETE /api/templates/<step>/<channel>/<language> back to the default → {"template": entry, "removed": bool}
     POST   /api/templates/preview                     {"channel", "language"?, "tone"?, "step"?, "subject"?,
                                                       "body"?, "html"?, "with_discount"?} → {"preview", "problems"}
+
+Listings are keyset pages, newest first: `?limit=` (default 50, at most 100), `?after=<page.next>` for
+older rows, `?before=<page.previous>` for newer ones; `page.next`/`page.previous` are null at the ends.
+A cursor or limit that is not one the API gave out is a 400 {"error": ...}, never a 500.
 
 An entry is merchant_templates.TemplateEntry.to_json(). An unknown step, channel or language is a 404.
 A preview answers 422 only when a part does not render; what a save would still refuse comes back as
@@ -50,10 +55,11 @@ from shop_app.messaging.merchant_templates import (
 )
 from shop_app.messaging.sandbox import FIELD_NAMES, TemplateRefused, preview
 from shop_app.messaging.texts import text_to_html
-from shop_app.recovery.activity import message_rows
+from shop_app.recovery.activity import message_page, message_rows
 from shop_app.request_body import read_body
 from shop_app.shopify.shops import load_settings, save_settings
 from shop_app.storage.database import transaction
+from shop_app.storage.keyset import BadCursor, Page, decode, page_size
 from shop_app.storage.tables import Shop, Suppression
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -117,15 +123,35 @@ def write_settings() -> ResponseReturnValue:
     return jsonify(settings=settings.to_document(), warnings=settings.warnings())
 
 
+def paging() -> dict[str, Any]:
+    """`after`, `before` and `limit` from the query string, checked; BadCursor when they are not
+    usable (the caller answers 400)."""
+    after, before = request.args.get("after"), request.args.get("before")
+    if after is not None and before is not None:
+        raise BadCursor("give either after or before, not both")
+    for cursor in (after, before):
+        if cursor is not None:
+            decode(cursor)
+    return {"after": after, "before": before, "limit": page_size(request.args.get("limit"))}
+
+
+def page_json(page: Page[Any], limit: int) -> dict[str, Any]:
+    return {"next": page.older, "previous": page.newer, "limit": limit}
+
+
 @bp.get("/messages")
 def list_messages() -> ResponseReturnValue:
     wanted = request.args.getlist("status")
     bad = [value for value in wanted if value not in STATUSES]
     if bad:
         return _errors([FieldError("status", f"{value!r} is not one of {', '.join(STATUSES)}") for value in bad])
+    try:
+        cursor = paging()
+    except BadCursor as exc:
+        return jsonify(error=str(exc)), 400
     with transaction(app_runtime().sessions) as session:
-        rows = message_rows(session, _shop(session).domain, statuses=tuple(wanted))
-    return jsonify(messages=rows)
+        page = message_page(session, _shop(session).id, statuses=tuple(wanted), **cursor)
+    return jsonify(messages=page.rows, page=page_json(page, cursor["limit"]))
 
 
 @bp.get("/messages/<int:message_id>")

@@ -169,6 +169,7 @@ def inbound(shop_domain: str):
                 channel,
                 address,
                 f"replied {said[:20]!r} by {channel.upper() if channel == 'sms' else 'WhatsApp'} on {now:%Y-%m-%d}",
+                source="keyword",
             )
             record_consent(session, shop.id, channel, address, granted=False, source="keyword", at=now)
             log.info("shop %s: %s opt-out by keyword", shop.id, channel)

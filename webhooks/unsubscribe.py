@@ -114,7 +114,15 @@ def one_click(token: str) -> _Page:
                 )
             )
             if exists is None:
-                session.add(Suppression(shop_id=shop.id, channel=target.channel, address=target.address, reason=REASON))
+                session.add(
+                    Suppression(
+                        shop_id=shop.id,
+                        channel=target.channel,
+                        address=target.address,
+                        reason=REASON,
+                        source="unsubscribe",
+                    )
+                )
     except IntegrityError:  # a concurrent click inserted the same row first
         pass
     log.info("shop %s: %s address unsubscribed by link", target.shop_id, target.channel)

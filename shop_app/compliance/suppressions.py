@@ -37,8 +37,13 @@ def suppression_reason(
     )
 
 
-def suppress(session: Session, secret_key: str, shop_id: int, channel: str, address: str, reason: str) -> bool:
+def suppress(
+    session: Session, secret_key: str, shop_id: int, channel: str, address: str, reason: str, source: str = "provider"
+) -> bool:
     """Add the address to the shop's list for the channel; False when it was already there.
+
+    `source` says who asked (Suppression.source): the customer by `keyword` or `unsubscribe`
+    link, which staff may lift in the admin, or a `provider`, which they may not.
 
     Runs in a savepoint, so a concurrent insert of the same row does not spoil the caller's transaction.
     """
@@ -47,7 +52,7 @@ def suppress(session: Session, secret_key: str, shop_id: int, channel: str, addr
     try:
         with session.begin_nested():
             why = scrub_provider_text(reason, address)[:1000]  # reasons outlive the address (erasure)
-            session.add(Suppression(shop_id=shop_id, channel=channel, address=address, reason=why))
+            session.add(Suppression(shop_id=shop_id, channel=channel, address=address, reason=why, source=source))
     except IntegrityError:
         return False
     return True

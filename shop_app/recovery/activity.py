@@ -1,12 +1,61 @@
-"""Read models for operators and the admin: what was planned, sent, skipped, and why."""
+"""Read models for operators and the admin: what was planned, sent, skipped, and why.
+
+- `message_rows`: every message of a shop (the CLI and tests), oldest due first.
+- `message_page`: the same rows a page at a time, newest first (the admin's /api/messages).
+- `journey_page`: journeys newest first, searched by a contact or checkout token, filtered by
+  status and flow (the admin's /activity). The timeline of one journey is in `timeline.py`.
+
+Pages are keyset pages (storage/keyset.py): never OFFSET, never every row.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from shop_app.domain.models import JourneyStatus, Status
+from shop_app.recovery.journeys import FLOW
+from shop_app.recovery.phones import read_phone
 from shop_app.shopify.shops import get_shop
+from shop_app.storage.keyset import DEFAULT_LIMIT, Page, fetch_page, mapped
 from shop_app.storage.tables import CheckoutRow, Journey, Message, Shop
+
+#: The flows a journey can belong to, with the name the merchant knows them by.
+FLOW_NAMES = {FLOW: "Revenue Recovery"}
+JOURNEY_STATUSES = tuple(s.value for s in JourneyStatus)
+#: What a phone search looks like: digits and the separators people write numbers with.
+_PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ()./-]{4,30}")
+
+
+def _message_json(m: Message, domain: str, token: str) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "shop": domain,
+        "checkout_token": token,
+        "flow": m.flow,
+        "step": m.step,
+        "channel": m.channel,
+        "status": m.status,
+        "due_at": m.due_at.isoformat(),
+        "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+        "reason": m.reason,
+        "delivery_status": m.delivery_status,
+        "body": m.body,
+    }
+
+
+def _messages_query(statuses: tuple[str, ...]) -> Any:
+    query = (
+        select(Message, Shop.domain, CheckoutRow.token)
+        .join(Shop, Shop.id == Message.shop_id)
+        .join(Journey, Journey.id == Message.journey_id)
+        .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+    )
+    return query.where(Message.status.in_(statuses)) if statuses else query
 
 
 def message_rows(
@@ -17,33 +66,130 @@ def message_rows(
     message_id: int | None = None,
 ) -> list[dict]:
     """Messages with their checkout, oldest due first; filtered in SQL by shop, status and id."""
-    query = (
-        select(Message, Shop.domain, CheckoutRow.token)
-        .join(Shop, Shop.id == Message.shop_id)
-        .join(Journey, Journey.id == Message.journey_id)
-        .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
-        .order_by(Message.due_at, Message.id)
-    )
+    query = _messages_query(statuses).order_by(Message.due_at, Message.id)
     if shop_domain is not None:
         query = query.where(Message.shop_id == get_shop(session, shop_domain).id)
-    if statuses:
-        query = query.where(Message.status.in_(statuses))
     if message_id is not None:
         query = query.where(Message.id == message_id)
-    return [
-        {
-            "id": m.id,
-            "shop": domain,
-            "checkout_token": token,
-            "flow": m.flow,
-            "step": m.step,
-            "channel": m.channel,
-            "status": m.status,
-            "due_at": m.due_at.isoformat(),
-            "sent_at": m.sent_at.isoformat() if m.sent_at else None,
-            "reason": m.reason,
-            "delivery_status": m.delivery_status,
-            "body": m.body,
-        }
-        for m, domain, token in session.execute(query).all()
-    ]
+    return [_message_json(m, domain, token) for m, domain, token in session.execute(query).all()]
+
+
+def message_page(
+    session: Session,
+    shop_id: int,
+    *,
+    statuses: tuple[str, ...] = (),
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Page[dict]:
+    """One page of the shop's messages, newest first (by id), each as `message_rows` shows it."""
+    query = _messages_query(statuses).where(Message.shop_id == shop_id)
+    page = fetch_page(session, query, Message.id, lambda row: row[0].id, after=after, before=before, limit=limit)
+    return mapped(page, lambda row: _message_json(*row))
+
+
+# --- journeys ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JourneyFilter:
+    """What the merchant looks for: a contact or checkout token, a journey status, a flow."""
+
+    search: str = ""
+    status: str | None = None
+    flow: str | None = None
+
+
+@dataclass(frozen=True)
+class Search:
+    """How a search text is read: `email`, `phone` (also tried as a token) or `token`."""
+
+    kind: str
+    value: str
+
+
+def read_search(text: str, region: str | None) -> Search | None:
+    """An email (lower-cased), a phone number (in E.164, national ones read in `region`, the
+    shop's country) or a checkout token; None for an empty search. Every one is an exact match."""
+    text = text.strip()
+    if not text:
+        return None
+    if "@" in text:
+        return Search("email", text.lower())
+    if _PHONE_LIKE.fullmatch(text):
+        number = read_phone(text, region).number
+        if number is not None:
+            return Search("phone", number)
+    return Search("token", text)
+
+
+def _search_condition(search: Search, raw: str) -> ColumnElement[bool]:
+    if search.kind == "email":
+        return CheckoutRow.email == search.value
+    if search.kind == "phone":  # a token may be all digits too
+        return or_(
+            CheckoutRow.phone == search.value, CheckoutRow.sms_phone == search.value, CheckoutRow.token == raw.strip()
+        )
+    return CheckoutRow.token == search.value
+
+
+def journey_page(
+    session: Session,
+    shop: Shop,
+    wanted: JourneyFilter,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Page[dict]:
+    """One page of the shop's journeys, newest first, with their checkout's contact and totals
+    and how many of their messages went out."""
+    query = (
+        select(Journey, CheckoutRow)
+        .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        .where(Journey.shop_id == shop.id)
+    )
+    if wanted.status:
+        query = query.where(Journey.status == wanted.status)
+    if wanted.flow:
+        query = query.where(Journey.flow == wanted.flow)
+    search = read_search(wanted.search, shop.country_code)
+    if search is not None:
+        query = query.where(CheckoutRow.shop_id == shop.id, _search_condition(search, wanted.search))
+    page = fetch_page(session, query, Journey.id, lambda row: row[0].id, after=after, before=before, limit=limit)
+    counts = _message_counts(session, [journey.id for journey, _ in page.rows])
+    return mapped(page, lambda row: _journey_json(row[0], row[1], counts.get(row[0].id, (0, 0))))
+
+
+def _message_counts(session: Session, journey_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(sent, all) messages per journey of one page: one grouped query over at most a page of ids."""
+    if not journey_ids:
+        return {}
+    sent = func.sum(case((Message.status == Status.SENT.value, 1), else_=0))
+    query = (
+        select(Message.journey_id, sent, func.count(Message.id))
+        .where(Message.journey_id.in_(journey_ids))
+        .group_by(Message.journey_id)
+    )
+    return {journey_id: (int(done or 0), int(total)) for journey_id, done, total in session.execute(query)}
+
+
+def _journey_json(journey: Journey, checkout: CheckoutRow, counts: tuple[int, int]) -> dict[str, Any]:
+    return {
+        "id": journey.id,
+        "flow": journey.flow,
+        "flow_name": FLOW_NAMES.get(journey.flow, journey.flow),
+        "status": journey.status,
+        "stop_reason": journey.stop_reason,
+        "abandoned_at": journey.abandoned_at.isoformat(),
+        "created_at": journey.created_at.isoformat(),
+        "checkout_token": checkout.token,
+        "email": checkout.email,
+        "phone": checkout.phone or checkout.sms_phone,
+        "total_price": str(checkout.total_price),
+        "currency": checkout.currency,
+        "recovered_revenue": str(journey.recovered_revenue) if journey.recovered_revenue is not None else None,
+        "messages_sent": counts[0],
+        "messages": counts[1],
+    }

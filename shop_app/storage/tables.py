@@ -113,6 +113,10 @@ class CheckoutRow(Base):
         UniqueConstraint("shop_id", "token", name="uq_checkouts_shop_token"),
         Index("ix_checkouts_shop_cart", "shop_id", "cart_token"),
         Index("ix_checkouts_shop_shopify_id", "shop_id", "shopify_id"),
+        # The admin's activity search: exact matches on a contact (issue 10).
+        Index("ix_checkouts_shop_email", "shop_id", "email"),
+        Index("ix_checkouts_shop_phone", "shop_id", "phone"),
+        Index("ix_checkouts_shop_sms_phone", "shop_id", "sms_phone"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -167,7 +171,10 @@ class Journey(Base):
     """One recovery journey per checkout; never a second sequence."""
 
     __tablename__ = "journeys"
-    __table_args__ = (UniqueConstraint("checkout_id", "flow", name="uq_journeys_checkout_flow"),)
+    __table_args__ = (
+        UniqueConstraint("checkout_id", "flow", name="uq_journeys_checkout_flow"),
+        Index("ix_journeys_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
     checkout_id: Mapped[int] = mapped_column(Id, ForeignKey("checkouts.id", ondelete="CASCADE"))
@@ -189,6 +196,7 @@ class Message(Base):
         UniqueConstraint("journey_id", "step", "channel", name="uq_messages_journey_step_channel"),
         Index("ix_messages_status_due", "status", "due_at"),
         Index("ix_messages_provider_id", "provider_id"),
+        Index("ix_messages_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -282,7 +290,28 @@ class Suppression(Base):
     channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(Text)
+    #: Who asked: `keyword` (STOP by SMS/WhatsApp), `unsubscribe` (our one-click link), or
+    #: `provider` (a bounce, complaint or carrier opt-out). Only the first two may be lifted.
+    source: Mapped[str] = mapped_column(String(16), default="provider", server_default="provider")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuppressionLift(Base):
+    """A suppression a staff member lifted in the admin: what it was, who lifted it and when.
+
+    Lifting removes the suppression row; this record keeps the decision. Erasing the customer
+    clears `address` like any other mention."""
+
+    __tablename__ = "suppression_lifts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop_id: Mapped[int] = shop_fk()
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    suppressed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str] = mapped_column(String(64))  # the session token's `sub`: a staff user id
+    lifted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DataRequest(Base):

@@ -21,7 +21,7 @@ from shop_app.messaging.merchant_templates import save_template
 from shop_app.recovery.activity import message_rows
 from shop_app.shopify.shops import get_shop, install_shop, load_settings
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import MessageTemplate, Shop, ShopSettingsRow
+from shop_app.storage.tables import DataRequest, Message, MessageTemplate, Shop, ShopSettingsRow, Suppression
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
 
 RETRY = "X-Shopify-Retry-Invalid-Session-Request"
@@ -342,6 +342,21 @@ def guarded_calls(app):
     return calls
 
 
+def owned_ids(rt, domain: str, message_id: int) -> dict:
+    """Ids of rows the shop owns, for every id a route takes: the message, its journey, and a
+    suppression its staff may lift and a data-request export, made here."""
+    with transaction(rt.sessions) as session:
+        shop_id = get_shop(session, domain).id
+        suppression = Suppression(shop_id=shop_id, channel="sms", address=f"+3460000{shop_id:04d}",
+                                  reason="replied 'STOP'", source="keyword")  # fmt: skip
+        export = DataRequest(shop_id=shop_id, customer_id=f"walk-{shop_id}", export={"shop": domain})
+        session.add_all([suppression, export])
+        session.flush()
+        journey_id = session.get_one(Message, message_id).journey_id
+        return {"message_id": message_id, "journey_id": journey_id, "suppression_id": suppression.id,
+                "export_id": export.id}  # fmt: skip
+
+
 def url_for_rule(app, rule, values: dict) -> str:
     missing = set(rule.arguments) - set(values)
     assert not missing, (
@@ -360,6 +375,10 @@ def snapshot(rt, domain: str) -> dict:
             "settings_row": None if row is None else copy.deepcopy(row.document),
             "settings": load_settings(session, shop).to_document(),
             "messages": message_rows(session, domain),
+            "suppressions": sorted(
+                (r.id, r.channel, r.address, r.source)
+                for r in session.scalars(select(Suppression).where(Suppression.shop_id == shop.id))
+            ),
             "templates": [
                 (t.step, t.channel, t.language, t.subject, t.body, t.html)
                 for t in session.scalars(
@@ -393,9 +412,10 @@ def test_the_walk_sees_every_known_admin_route(app):
     }
 
 
-def test_every_admin_route_refuses_without_a_valid_token(app, client, shops, bearer):
+def test_every_admin_route_refuses_without_a_valid_token(app, client, rt, shops, bearer):
+    owned = {**owned_ids(rt, SHOP_A, shops.a_message_ids[0]), **TEMPLATE_KEY}
     for endpoint, method, rule in guarded_calls(app):
-        url = url_for_rule(app, rule, {"message_id": shops.a_message_ids[0], **TEMPLATE_KEY})
+        url = url_for_rule(app, rule, owned)
         for headers in ({}, JSON, bearer(secret="forged"), bearer(now=time.time() - 3600), BROWSER):
             response = client.open(url, method=method, headers=headers, json={})
             if response.status_code == 302:
@@ -406,8 +426,8 @@ def test_every_admin_route_refuses_without_a_valid_token(app, client, shops, bea
 
 
 def test_every_admin_route_refuses_shop_b_data_to_a_shop_a_token(app, client, rt, shops, bearer):
-    owned_by_a = {"message_id": shops.a_message_ids[0], **TEMPLATE_KEY}
-    owned_by_b = {"message_id": shops.b_message_ids[0], **TEMPLATE_KEY}
+    owned_by_a = {**owned_ids(rt, SHOP_A, shops.a_message_ids[0]), **TEMPLATE_KEY}
+    owned_by_b = {**owned_ids(rt, SHOP_B, shops.b_message_ids[0]), **TEMPLATE_KEY}
     with transaction(rt.sessions) as session:  # B has a text of its own that A must not see or change
         save_template(
             session,

@@ -1,0 +1,151 @@
+"""One journey's timeline for the admin: its checkout, and every message — planned, postponed,
+sent, skipped, cancelled, failed — with its reason, then what the provider and the customer did
+with it (delivered, opened, bounced, clicked), in time order.
+
+The outbox keeps each message's current state, not a log of every move, so the timeline is read
+from it: when the row was planned, the latest postponement (a pending row with a reason), when it
+was sent, and its final state with the reason; the message events add the provider's and the
+customer's side. Every query is scoped by the shop: another shop's journey is None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop_app.domain.models import PENDING, Status
+from shop_app.recovery.activity import FLOW_NAMES
+from shop_app.storage.tables import CheckoutRow, Discount, Journey, Message, MessageEvent
+
+#: The steps as the merchant knows them.
+STEP_NAMES = {"first": "First stimulus", "whatsapp": "WhatsApp", "prime": "Prime (second stimulus)"}
+CHANNEL_NAMES = {"email": "Email", "push": "Browser push", "sms": "SMS", "whatsapp": "WhatsApp"}
+_PENDING = {s.value for s in PENDING}
+_ENDED = {Status.SKIPPED.value, Status.CANCELLED.value, Status.FAILED.value, Status.UNKNOWN.value}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the timeline."""
+
+    at: datetime
+    what: str  # planned | postponed | sent | skipped | cancelled | failed | unknown | an event name
+    message_id: int
+    label: str  # "First stimulus · Email"
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    id: int
+    label: str
+    step: str
+    channel: str
+    status: str
+    due_at: datetime
+    sent_at: datetime | None
+    reason: str | None
+    delivery_status: str | None
+    delivery_detail: str | None
+    clicks: int
+
+
+@dataclass(frozen=True)
+class JourneyTimeline:
+    journey: Journey
+    checkout: CheckoutRow
+    flow_name: str
+    messages: list[MessageSummary]
+    entries: list[Entry]
+    discounts: list[Discount] = field(default_factory=list)
+
+
+def label(step: str, channel: str) -> str:
+    return f"{STEP_NAMES.get(step, step)} · {CHANNEL_NAMES.get(channel, channel)}"
+
+
+def journey_timeline(session: Session, shop_id: int, journey_id: int) -> JourneyTimeline | None:
+    """The journey of this shop with its timeline; None when it is not this shop's (or none)."""
+    found = session.execute(
+        select(Journey, CheckoutRow)
+        .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        .where(Journey.id == journey_id, Journey.shop_id == shop_id)
+    ).first()
+    if found is None:
+        return None
+    journey, checkout = found
+    messages = list(
+        session.scalars(
+            select(Message)
+            .where(Message.journey_id == journey.id, Message.shop_id == shop_id)
+            .order_by(Message.due_at, Message.id)
+        )
+    )
+    events = list(
+        session.scalars(
+            select(MessageEvent)
+            .where(MessageEvent.shop_id == shop_id, MessageEvent.message_id.in_([m.id for m in messages]))
+            .order_by(MessageEvent.created_at, MessageEvent.id)
+        )
+    )
+    discounts = list(
+        session.scalars(select(Discount).where(Discount.journey_id == journey.id, Discount.shop_id == shop_id))
+    )
+    clicks = {e.message_id: _clicks(e) for e in events if e.event == "clicked"}
+    entries = [entry for m in messages for entry in _message_entries(m)]
+    by_id = {m.id: m for m in messages}
+    entries += [_event_entry(e, by_id[e.message_id]) for e in events if e.message_id in by_id]
+    entries.sort(key=lambda e: (e.at, e.message_id))
+    return JourneyTimeline(
+        journey=journey,
+        checkout=checkout,
+        flow_name=FLOW_NAMES.get(journey.flow, journey.flow),
+        messages=[_summary(m, clicks.get(m.id, 0)) for m in messages],
+        entries=entries,
+        discounts=discounts,
+    )
+
+
+def _summary(m: Message, clicks: int) -> MessageSummary:
+    return MessageSummary(
+        id=m.id,
+        label=label(m.step, m.channel),
+        step=m.step,
+        channel=m.channel,
+        status=m.status,
+        due_at=m.due_at,
+        sent_at=m.sent_at,
+        reason=m.reason,
+        delivery_status=m.delivery_status,
+        delivery_detail=m.delivery_detail,
+        clicks=clicks,
+    )
+
+
+def _message_entries(m: Message) -> list[Entry]:
+    name = label(m.step, m.channel)
+    due = f"{m.due_at:%Y-%m-%d %H:%M} UTC"
+    entries = [Entry(m.created_at, "planned", m.id, name, f"due {due}")]
+    if m.status in _PENDING and m.reason:
+        entries.append(Entry(m.updated_at, "postponed", m.id, name, f"{m.reason}; now due {due}"))
+    if m.sent_at is not None:
+        entries.append(Entry(m.sent_at, "sent", m.id, name, m.reason))
+    if m.status in _ENDED:
+        entries.append(Entry(m.updated_at, m.status, m.id, name, m.reason))
+    return entries
+
+
+def _event_entry(event: MessageEvent, message: Message) -> Entry:
+    return Entry(event.created_at, event.event, message.id, label(message.step, message.channel), event.detail)
+
+
+def _clicks(event: MessageEvent) -> int:
+    raw: Any = event.raw or {}
+    try:
+        return int(raw.get("clicks") or 1)
+    except (TypeError, ValueError):
+        return 1
