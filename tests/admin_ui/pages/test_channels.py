@@ -18,6 +18,8 @@ from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Journey, Message, PushSubscription
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
+from tests.admin_ui.markup_spec import load_spec, markup_problems
+from tests.conftest import shared_path
 from tests.smtp_server import smtp_server
 from tests.support import ShopifyStore
 
@@ -252,3 +254,15 @@ def test_a_provider_refusal_is_reported_and_still_counts_nowhere(twilio_client, 
 
 def test_the_test_endpoint_needs_a_session(client, store):
     assert post_test(client, {}, {"channel": "email", "to": OWNER}).status_code == 401
+
+
+@pytest.mark.contract
+def test_the_connected_page_uses_only_what_polaris_defines(twilio_client, sign_in, bearer):
+    """The markup check walks the page of a shop with nothing connected; this is the other branch."""
+    spec = load_spec(
+        shared_path("fixtures", "polaris", "custom-elements.json"), shared_path("fixtures", "app-bridge", "index.d.ts")
+    )
+    twilio_rt, client = twilio_client
+    set_shop_email(twilio_rt, SHOP_A, OWNER)
+    assert client.post("/api/channels/whatsapp-templates", headers=bearer()).status_code == 200
+    assert markup_problems(page(client, sign_in), spec) == []
