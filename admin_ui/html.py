@@ -5,7 +5,7 @@ Both load App Bridge as Shopify prescribes: the API-key meta tag, then the CDN s
 
 from __future__ import annotations
 
-from flask import Response, make_response, render_template_string
+from flask import Response, current_app, make_response, render_template_string
 
 APP_BRIDGE_SRC = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 
@@ -15,7 +15,9 @@ _HEAD = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="shopify-api-key" content="{{ api_key }}">
 <script src="{{ app_bridge_src }}"></script>
-"""
+{% if stand_ins -%}
+<script>window.shopify || document.write('<script src="/dev/stand-ins/app-bridge.js"><\\/script>')</script>
+{% endif %}"""
 
 #: The bounce page only loads App Bridge, which fetches a fresh session token and
 #: reloads the `shopify-reload` URL with it.
@@ -36,6 +38,10 @@ NOTICE = (
 
 def page(source: str, status: int = 200, **context: object) -> Response:
     """Render one of the documents above; admin HTML is per shop, so it is never cached."""
-    response = make_response(render_template_string(source, app_bridge_src=APP_BRIDGE_SRC, **context), status)
+    # Outside production, App Bridge's development stand-in takes over when the CDN is unreachable
+    # (as in layout.html), so the bounce page works in the offline demo too.
+    stand_ins = current_app.extensions["reclaim"].settings.dev_mode
+    html = render_template_string(source, app_bridge_src=APP_BRIDGE_SRC, stand_ins=stand_ins, **context)
+    response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
     return response
