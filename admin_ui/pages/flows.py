@@ -1,5 +1,363 @@
-"""/flows, /flows/recovery: engagement flows and the recovery configuration (not built yet)."""
+"""/flows, /flows/recovery: the engagement flows, and the Revenue Recovery configuration.
+
+`/flows` lists every flow with its steps: on, off or "needs connection", channels, timing,
+incentive, and the last RESULT_DAYS days' results. Referral Generation joins the list once that
+flow exists (it is not built yet). The results are a few counts per shop in `recovery_results`;
+the shared read model (shop_app/reporting) had not landed when this page was written, and these
+counts should move to it when it does.
+
+`/flows/recovery` edits each step's channels, timing and incentive in one form that
+`static/flows.js` saves whole through `PUT /api/settings` (each control's `name` is the settings
+document's dotted field, so a refused field gets its message beside it). Warnings come from
+`ShopSettings.warnings` with the shop's connection facts, and every step shows a preview of its
+content per channel: the shop's own template or the default, rendered with sample data.
+"""
 
 from __future__ import annotations
 
-from admin_ui.pages import bp  # noqa: F401
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from flask import abort
+from flask.typing import ResponseReturnValue
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from admin_ui.auth import app_runtime, current_shop
+from admin_ui.layout import render_page
+from admin_ui.pages import bp
+from shop_app.domain.models import Channel, JourneyStatus, Status, Step
+from shop_app.domain.settings import (
+    CHANNEL_NAMES,
+    CODE_MODES,
+    INCENTIVE_TYPES,
+    PRIME_DELAYS,
+    TONES,
+    WHATSAPP_DELAYS,
+    Incentive,
+    ShopSettings,
+)
+from shop_app.messaging import links, whatsapp_templates
+from shop_app.messaging.defaults import default_template
+from shop_app.messaging.merchant_templates import custom_template
+from shop_app.messaging.samples import sample_fields
+from shop_app.messaging.sandbox import TemplateRefused, preview
+from shop_app.runtime import Runtime
+from shop_app.shopify.shops import load_settings
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Journey, Message, MessageEvent, OrderRow, Shop
+
+FLOW = "recovery"
+RESULT_DAYS = 15
+#: The channels each step may use, in the order the page shows them.
+STEP_CHANNELS = {
+    Step.FIRST: (Channel.EMAIL, Channel.PUSH),
+    Step.WHATSAPP: (Channel.WHATSAPP,),
+    Step.PRIME: (Channel.SMS, Channel.WHATSAPP),
+}
+STEP_NAMES = {
+    Step.FIRST: "First stimulus",
+    Step.WHATSAPP: "WhatsApp orchestration",
+    Step.PRIME: "Revenue Recovery Prime",
+}
+INCENTIVE_NAMES = {
+    "none": "No incentive",
+    "percentage": "Percentage off",
+    "fixed_amount": "Fixed amount off",
+    "free_shipping": "Free shipping",
+}
+CODE_MODE_NAMES = {"shared": "A code I created in Shopify", "unique": "A unique code per customer, created by Reclaim"}
+PRIME_DELAY_NAMES = {16: "16 h (short-cycle purchases)", 40: "40 h (high-value goods)"}
+PREVIEW_LANGUAGE = "en"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- facts --------------------------------------------------------------------------------------
+
+
+def connection_facts(rt: Runtime, session: Session, shop_id: int) -> dict[Channel, bool]:
+    """Whether the shop can send on each channel now: the send gates' own answer."""
+    return {channel: rt.transports.connected(session, shop_id, channel.value) for channel in Channel}
+
+
+@dataclass
+class Results:
+    """One flow's figures over the last RESULT_DAYS days (see `recovery_results`)."""
+
+    abandoned: int = 0
+    recovered: int = 0
+    revenue: Decimal = Decimal("0.00")
+    sent: dict[tuple[str, str], int] = field(default_factory=dict)  # (step, channel) → messages sent
+    clicked: dict[str, int] = field(default_factory=dict)  # step → messages with a followed link
+
+    def sent_by(self, step: Step) -> int:
+        return sum(n for (s, _), n in self.sent.items() if s == step.value)
+
+    def clicked_by(self, step: Step) -> int:
+        return self.clicked.get(step.value, 0)
+
+    @property
+    def rate(self) -> str:
+        return f"{100 * self.recovered / self.abandoned:.1f} %" if self.abandoned else "–"
+
+
+def recovery_results(session: Session, shop_id: int, since: datetime) -> Results:
+    """Revenue Recovery since `since`, for one shop: journeys started (abandoned checkouts),
+    messages sent per step and channel, messages whose link was followed, and journeys converted
+    by an order placed since then after we had reached the customer, with their revenue."""
+    recovery = (Message.shop_id == shop_id, Message.flow == FLOW, Message.status == Status.SENT.value)
+    sent = session.execute(
+        select(Message.step, Message.channel, func.count())
+        .where(*recovery, Message.sent_at >= since)
+        .group_by(Message.step, Message.channel)
+    ).all()
+    clicked = session.execute(
+        select(Message.step, func.count(distinct(Message.id)))
+        .join(MessageEvent, MessageEvent.message_id == Message.id)
+        .where(*recovery, MessageEvent.shop_id == shop_id, MessageEvent.event == links.EVENT)
+        .where(Message.sent_at >= since)
+        .group_by(Message.step)
+    ).all()
+    journeys = (Journey.shop_id == shop_id, Journey.flow == FLOW)
+    abandoned = session.scalar(select(func.count()).where(*journeys, Journey.abandoned_at >= since))
+    recovered, revenue = session.execute(
+        select(func.count(), func.sum(Journey.recovered_revenue))
+        .join(OrderRow, OrderRow.id == Journey.order_id)
+        .where(*journeys, Journey.status == JourneyStatus.CONVERTED.value, Journey.recovered_revenue.is_not(None))
+        .where(OrderRow.shop_id == shop_id, OrderRow.shopify_created_at >= since)
+    ).one()
+    return Results(
+        abandoned=abandoned or 0,
+        recovered=recovered or 0,
+        revenue=Decimal(revenue or 0).quantize(Decimal("0.01")),
+        sent={(step, channel): count for step, channel, count in sent},
+        clicked={step: count for step, count in clicked},
+    )
+
+
+# --- what the pages show -----------------------------------------------------------------------
+
+
+def duration(minutes: int) -> str:
+    """A delay as the merchant reads it: 45 min, 2 h, 1 h 30 min."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h" + (f" {rest} min" if rest else "")
+
+
+def amount_text(value: Decimal | None) -> str:
+    """An incentive's value as the merchant typed it: 10, 12.5 (not 1E+1)."""
+    return "" if value is None else f"{value.normalize():f}"
+
+
+def describe_incentive(incentive: Incentive, currency: str) -> str:
+    if not incentive.offered:
+        return "No incentive"
+    if incentive.code_mode == "unique":
+        return f"{incentive.describe(currency)}, unique code valid {incentive.expiry_hours} h"
+    return f"{incentive.describe(currency)}, code {incentive.code}"
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One step of a flow as /flows lists it."""
+
+    step: Step
+    name: str
+    enabled: bool
+    channels: tuple[tuple[str, bool], ...]  # (channel name, connected)
+    timing: str
+    incentive: str
+    sent: int
+    clicked: int
+
+    @property
+    def status(self) -> tuple[str, str]:
+        """(label, badge tone)."""
+        if not self.enabled:
+            return "Off", "neutral"
+        if not all(connected for _, connected in self.channels):
+            return "Needs connection", "warning"
+        return "On", "success"
+
+
+def step_rows(settings: ShopSettings, connected: dict[Channel, bool], results: Results, currency: str) -> list[StepRow]:
+    windowed = settings.windowed_channels
+    whatsapp_timing = duration(settings.whatsapp.delay_minutes) + " after abandonment"
+    if Channel.WHATSAPP in windowed:
+        whatsapp_timing += ", inside delivery windows"
+    steps = (
+        (Step.FIRST, settings.first.enabled, settings.first.channels,
+         duration(settings.first.delay_minutes) + " after abandonment", settings.first.incentive),
+        (Step.WHATSAPP, settings.whatsapp.enabled, (Channel.WHATSAPP,), whatsapp_timing, settings.first.incentive),
+        (Step.PRIME, settings.prime.enabled, settings.prime.channels,
+         f"{settings.prime.delay_hours} h after abandonment", settings.prime.incentive),
+    )  # fmt: skip
+    return [
+        StepRow(
+            step,
+            STEP_NAMES[step],
+            enabled,
+            tuple((channel_label(c), connected.get(c, False)) for c in channels),
+            timing,
+            describe_incentive(incentive, currency),
+            results.sent_by(step),
+            results.clicked_by(step),
+        )
+        for step, enabled, channels, timing, incentive in steps
+    ]
+
+
+def channel_label(channel: Channel) -> str:
+    """Email, Browser push, SMS, WhatsApp."""
+    name = CHANNEL_NAMES[channel]
+    return name[:1].upper() + name[1:]
+
+
+@dataclass(frozen=True)
+class ContentPreview:
+    """One step's message on one channel, rendered with sample data."""
+
+    channel: Channel
+    source: str  # "your template", "default text", "WhatsApp template"
+    subject: str | None = None  # email subject, push title
+    body: str = ""
+    note: str | None = None  # SMS length, or why the template does not render
+
+
+def content_previews(session: Session, shop: Shop, settings: ShopSettings) -> dict[Step, list[ContentPreview]]:
+    offers = {Step.FIRST: settings.first.incentive, Step.WHATSAPP: settings.first.incentive,
+              Step.PRIME: settings.prime.incentive}  # fmt: skip
+    previews: dict[Step, list[ContentPreview]] = {}
+    for step, channels in STEP_CHANNELS.items():
+        with_discount = offers[step].offered
+        previews[step] = [
+            _whatsapp_preview(step, shop, with_discount)
+            if channel is Channel.WHATSAPP
+            else _template_preview(session, shop, settings.tone, step, channel, with_discount)
+            for channel in channels
+        ]
+    return previews
+
+
+def _template_preview(
+    session: Session, shop: Shop, tone: str, step: Step, channel: Channel, with_discount: bool
+) -> ContentPreview:
+    custom = custom_template(session, shop.id, step, channel, PREVIEW_LANGUAGE)
+    template = custom or default_template(step, channel, PREVIEW_LANGUAGE, tone)
+    source = "default text" if custom is None else "your template"
+    try:
+        shown = {
+            part: preview(
+                source,
+                channel,
+                PREVIEW_LANGUAGE,
+                tone,
+                with_discount=with_discount,
+                shop_name=shop.name,
+                shop_domain=shop.domain,
+            )  # fmt: skip
+            for part, source in (("subject", template.subject), ("body", template.body))
+            if source is not None
+        }
+    except TemplateRefused as refused:
+        return ContentPreview(channel, source, note=f"This template does not render: {refused.reason}")
+    note = None
+    sms = shown["body"].sms
+    if sms is not None:
+        plural = "s" if sms.segments != 1 else ""
+        note = f"{sms.characters} characters, {sms.segments} segment{plural} ({sms.encoding.upper()})"
+    subject = shown.get("subject")
+    return ContentPreview(
+        channel, source, " ".join(subject.text.split()) if subject else None, shown["body"].text.strip(), note
+    )
+
+
+def _whatsapp_preview(step: Step, shop: Shop, with_discount: bool) -> ContentPreview:
+    """WhatsApp sends only the templates Meta approved (messaging/whatsapp_templates)."""
+    fields = sample_fields(PREVIEW_LANGUAGE, with_discount=with_discount, channel=Channel.WHATSAPP,
+                           shop_name=shop.name, shop_domain=shop.domain)  # fmt: skip
+    offer = None
+    if fields.discount_code:
+        offer = whatsapp_templates.offer_line(
+            PREVIEW_LANGUAGE, fields.discount_code, fields.discount_value, fields.discount_expiry
+        )
+    values = whatsapp_templates.variables(
+        PREVIEW_LANGUAGE, first_name=fields.first_name, shop_name=fields.shop_name,
+        cart_summary=fields.cart_summary, link=fields.recovery_link, offer=offer,
+    )  # fmt: skip
+    key = whatsapp_templates.key_for(step.value, has_offer=offer is not None)
+    body = whatsapp_templates.render(key, PREVIEW_LANGUAGE, values)
+    return ContentPreview(Channel.WHATSAPP, "WhatsApp template", body=body, note="Sent once Meta approved it")
+
+
+def split_warnings(warnings: list[str]) -> list[tuple[str, str]]:
+    """Each "field: message" of `ShopSettings.warnings` as (field, message)."""
+    split = [w.partition(": ") for w in warnings]
+    return [(field, message) if message else ("", field) for field, _, message in split]
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+
+def _shop(session: Session) -> Shop:
+    shop = session.get(Shop, current_shop().id)
+    if shop is None:  # erased between authentication and now
+        abort(401)
+    return shop
+
+
+@bp.get("/flows")
+def flows() -> ResponseReturnValue:
+    rt = app_runtime()
+    now = _now()
+    with transaction(rt.sessions) as session:
+        shop = _shop(session)
+        settings = load_settings(session, shop)
+        connected = connection_facts(rt, session, shop.id)
+        results = recovery_results(session, shop.id, now - timedelta(days=RESULT_DAYS))
+        currency = shop.currency
+    return render_page(
+        "flows/index.html",
+        title="Engagement flows",
+        steps=step_rows(settings, connected, results, currency),
+        results=results,
+        currency=currency,
+        days=RESULT_DAYS,
+        warnings=split_warnings(settings.warnings(connected)),
+    )
+
+
+@bp.get("/flows/recovery")
+def recovery() -> ResponseReturnValue:
+    rt = app_runtime()
+    with transaction(rt.sessions) as session:
+        shop = _shop(session)
+        settings = load_settings(session, shop)
+        connected = connection_facts(rt, session, shop.id)
+        previews = content_previews(session, shop, settings)
+        currency = shop.currency
+    return render_page(
+        "flows/recovery.html",
+        title="Revenue Recovery",
+        settings=settings,
+        document=settings.to_document(),
+        connected={c.value: ok for c, ok in connected.items()},
+        warnings=split_warnings(settings.warnings(connected)),
+        previews={step.value: shown for step, shown in previews.items()},
+        channel_label=channel_label,
+        currency=currency,
+        amount=amount_text,
+        choices={
+            "incentive_types": [(t, INCENTIVE_NAMES[t]) for t in INCENTIVE_TYPES],
+            "code_modes": [(m, CODE_MODE_NAMES[m]) for m in CODE_MODES],
+            "whatsapp_delays": [(d, duration(d)) for d in WHATSAPP_DELAYS],
+            "prime_delays": [(d, PRIME_DELAY_NAMES.get(d, f"{d} h")) for d in PRIME_DELAYS],
+            "tones": [(t, t.capitalize()) for t in TONES],
+        },
+    )
