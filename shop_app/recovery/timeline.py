@@ -1,5 +1,5 @@
-"""One journey's timeline for the admin: its checkout, and every message — planned, postponed,
-sent, skipped, cancelled, failed — with its reason, then what the provider and the customer did
+"""One journey's timeline for the admin: its checkout, and every message — planned, postponed or
+rescheduled, sent, skipped, cancelled, failed — with its reason, then what the provider and the customer did
 with it (delivered, opened, bounced, clicked), in time order.
 
 The outbox keeps each message's current state, not a log of every move, so the timeline is read
@@ -37,6 +37,7 @@ class Entry:
     message_id: int
     label: str  # "First stimulus · Email"
     detail: str | None = None
+    due: datetime | None = None  # when a planned or postponed message is (now) due
 
 
 @dataclass(frozen=True)
@@ -128,10 +129,10 @@ def _summary(m: Message, clicks: int) -> MessageSummary:
 
 def _message_entries(m: Message) -> list[Entry]:
     name = label(m.step, m.channel)
-    due = f"{m.due_at:%Y-%m-%d %H:%M} UTC"
-    entries = [Entry(m.created_at, "planned", m.id, name, f"due {due}")]
-    if m.status in _PENDING and m.reason:
-        entries.append(Entry(m.updated_at, "postponed", m.id, name, f"{m.reason}; now due {due}"))
+    entries = [Entry(m.created_at, "planned", m.id, name, due=m.due_at)]
+    if m.status in _PENDING and m.reason:  # moved by the checkout's update, or held back by a gate
+        what = "rescheduled" if m.reason.startswith("rescheduled") else "postponed"
+        entries.append(Entry(m.updated_at, what, m.id, name, m.reason, due=m.due_at))
     if m.sent_at is not None:
         entries.append(Entry(m.sent_at, "sent", m.id, name, m.reason))
     if m.status in _ENDED:

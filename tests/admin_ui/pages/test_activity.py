@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from shop_app.compliance.suppressions import suppress
+from shop_app.recovery import outbox
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.keyset import encode
@@ -220,6 +221,21 @@ def test_a_journeys_timeline_shows_each_message_with_its_reasons_delivery_and_cl
     assert "clicked 2 times" in page
     row = re.search(rf'data-message-id="{email["id"]}">(.*?)</s-table-row>', page, re.S).group(1)
     assert "sent" in row and "clicked" in row and "<s-table-cell>2</s-table-cell>" in row
+
+
+def test_a_postponed_or_rescheduled_message_shows_why_and_when_it_is_now_due(rt, client, store, sign_in):
+    store.deliver("checkouts/create", store.checkout("later-1", "2026-03-02T19:00:00+01:00"))
+    first = store.message(step="first", channel="email")
+    prime = store.message(step="prime", channel="sms")
+    window = "outside delivery window; postponed to Tue 2026-03-03 09:00 Europe/Madrid"
+    with transaction(rt.sessions) as session:
+        assert outbox.reschedule(session, first["id"], datetime(2026, 3, 3, 8, 0, tzinfo=UTC), window)
+        assert outbox.reschedule(session, prime["id"], AT + timedelta(days=2), "rescheduled: the checkout was updated")
+        journey_id = session.query(Journey.id).scalar()
+    page = html.unescape(open_page(client, sign_in, f"/activity/{journey_id}").get_data(as_text=True))
+    entries = re.findall(r'data-entry="([a-z]+)" data-message-id="(\d+)"', page)
+    assert ("postponed", str(first["id"])) in entries and ("rescheduled", str(prime["id"])) in entries
+    assert f"{window}; now due 2026-03-03 09:00 CET" in page  # in the shop's time zone
 
 
 def test_a_journey_of_another_shop_is_a_404_like_a_missing_one(rt, client, shops, sign_in):
