@@ -39,6 +39,10 @@ BANNER = "Polaris look needs Shopify's CDN: showing development stand-ins"
 #: ARIA roles of form controls; each must have an accessible name (its label).
 FORM_ROLES = ("textbox", "searchbox", "spinbutton", "combobox", "listbox", "checkbox", "switch", "radio", "slider")
 _UNNAMED = re.compile(rf"^\s*- ({'|'.join(FORM_ROLES)})(?: \[[^\]]*\])*(?::.*)?$")
+#: Chromium's console line for an HTTP error answer, as the tab records it (with the URL).
+_REFUSAL = re.compile(
+    r"^Failed to load resource: the server responded with a status of (?P<status>\d+) .*\((?P<url>[^()]+)\)$"
+)
 #: The deepest focused element, through open shadow roots (Polaris controls live in them).
 DEEP_FOCUS = """el => {
   let active = document.activeElement;
@@ -142,6 +146,21 @@ class AdminTab:
         taken, self.errors = self.errors, []
         return taken
 
+    def take_refusals(self) -> list[str]:
+        """The app's refusals the browser logged ("422 /api/…"), forgotten; other errors stay.
+
+        Chromium logs every 4xx/5xx answer as a console error, also the 422 a page expects and
+        shows on its fields; a test that provokes one names it by taking it."""
+        refusals, others = [], []
+        for error in self.errors:
+            match = _REFUSAL.match(error)
+            if match and match["url"].startswith(self.origin):
+                refusals.append(f"{match['status']} {urlsplit(match['url']).path}")
+            else:
+                others.append(error)
+        self.errors = others
+        return refusals
+
     @property
     def auth(self) -> dict[str, str]:
         """The tab's session token as App Bridge's fetch would send it (for API checks)."""
@@ -175,10 +194,11 @@ class AdminTab:
     def tab_to(self, locator, *, limit: int = 80) -> None:
         """Press Tab until `locator` has the keyboard focus (a keyboard user reaching it)."""
         for _ in range(limit):
-            self.page.keyboard.press("Tab")
             if locator.evaluate(DEEP_FOCUS):
                 return
-        raise AssertionError(f"Tab never reached {locator} in {limit} presses")
+            self.page.keyboard.press("Tab")
+        if not locator.evaluate(DEEP_FOCUS):
+            raise AssertionError(f"Tab never reached {locator} in {limit} presses")
 
     def type_over(self, text: str) -> None:
         """Replace the focused field's text by typing, as a keyboard user would."""
@@ -188,7 +208,8 @@ class AdminTab:
     def save_by_keyboard(self) -> dict:
         """Tab to the save bar's Save, press Enter, and return the toast the page shows."""
         before = len(self.toasts())
-        self.tab_to(self.page.get_by_role("button", name="Save", exact=True))
+        save_bar = self.page.get_by_role("region", name="Unsaved changes")
+        self.tab_to(save_bar.get_by_role("button", name="Save", exact=True))
         self.page.keyboard.press("Enter")
         return self.wait_for_toast(before)
 
