@@ -46,7 +46,7 @@ function setTwilioStatus(connected) {
   if (disconnect) disconnect.hidden = !connected;
   for (const id of ["whatsapp-create", "whatsapp-refresh"]) {
     const button = document.getElementById(id);
-    if (button) button.disabled = !connected;
+    button?.toggleAttribute("disabled", !connected);
   }
 }
 
@@ -117,14 +117,14 @@ function wireTemplateButton(id, path, done) {
   const button = document.getElementById(id);
   if (!button) return;
   button.addEventListener("click", async () => {
-    button.loading = true;
+    button.toggleAttribute("loading", true);
     try {
       const { ok, status, data } = await api(path, { method: "POST" });
       if (!ok) return toast((data && data.error) || `Twilio did not answer (HTTP ${status})`, { isError: true });
       renderTemplates(data.whatsapp_templates);
       toast(done);
     } finally {
-      button.loading = false;
+      button.toggleAttribute("loading", false);
     }
   });
 }
@@ -143,7 +143,7 @@ function wireTestForm(form) {
     clearErrors(form);
     form.querySelector("[data-test-result]")?.setAttribute("hidden", "");
     const button = form.querySelector('s-button[type="submit"]');
-    if (button) button.loading = true;
+    button?.toggleAttribute("loading", true);
     const body = { channel: form.dataset.channel, to: valueOf(form, "to"), language: valueOf(form, "language") || "en" };
     try {
       const { ok, status, data } = await api("/api/channels/test", { method: "POST", body });
@@ -157,7 +157,7 @@ function wireTestForm(form) {
         showResult(form, "critical", (data && data.error) || `The test was not sent (HTTP ${status})`);
       }
     } finally {
-      if (button) button.loading = false;
+      button?.toggleAttribute("loading", false);
     }
   });
 }

@@ -46,7 +46,7 @@ function showState(custom, updatedAt) {
     words.textContent = custom ? `Your own text${when}.` : "The default text; saving makes it your own.";
   }
   const reset = document.getElementById("template-reset");
-  if (reset) reset.disabled = !custom;
+  reset?.toggleAttribute("disabled", !custom);
 }
 
 function defaults() {
