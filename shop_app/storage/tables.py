@@ -150,6 +150,7 @@ class OrderRow(Base):
         UniqueConstraint("shop_id", "shopify_id", name="uq_orders_shop_shopify_id"),
         Index("ix_orders_shop_checkout", "shop_id", "checkout_token"),
         Index("ix_orders_shop_email", "shop_id", "email"),
+        Index("ix_orders_shop_created", "shop_id", "shopify_created_at"),  # the validation cycle (0010)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -174,6 +175,9 @@ class Journey(Base):
     __table_args__ = (
         UniqueConstraint("checkout_id", "flow", name="uq_journeys_checkout_flow"),
         Index("ix_journeys_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
+        # The validation cycle (0010): journeys by abandonment, converted journeys by order.
+        Index("ix_journeys_shop_abandoned", "shop_id", "abandoned_at", "flow", "status"),
+        Index("ix_journeys_shop_status_order", "shop_id", "status", "order_id"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -197,6 +201,7 @@ class Message(Base):
         Index("ix_messages_status_due", "status", "due_at"),
         Index("ix_messages_provider_id", "provider_id"),
         Index("ix_messages_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
+        Index("ix_messages_shop_sent", "shop_id", "sent_at", "status", "flow", "step", "channel"),  # the cycle (0010)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -396,7 +401,10 @@ class MessageEvent(Base):
     """
 
     __tablename__ = "message_events"
-    __table_args__ = (UniqueConstraint("provider", "provider_id", "event", name="uq_message_events_provider_event"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_id", "event", name="uq_message_events_provider_event"),
+        Index("ix_message_events_shop_event", "shop_id", "event", "created_at"),  # the validation cycle (0010)
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
     message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="CASCADE"), index=True)

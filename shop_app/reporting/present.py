@@ -1,0 +1,140 @@
+"""The cycle's figures as a merchant reads them: labels, formatted values and the change against the
+previous window. The admin's Home page and `reclaim report` print the same lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from shop_app.reporting.cycle import Cycle, Figures, stage_channel_rank
+
+STAGES = {"first": "First reminder", "whatsapp": "WhatsApp step", "prime": "Prime"}
+CHANNELS = {"email": "email", "push": "push", "sms": "SMS", "whatsapp": "WhatsApp"}
+
+
+@dataclass(frozen=True)
+class Line:
+    key: str
+    label: str
+    current: str
+    previous: str
+    #: "+20 %", "−5 %", "+2.5 pts", "new", or "" when there is nothing to compare.
+    change: str
+    #: A breakdown of the line above it (messages per stage and channel).
+    detail: bool = False
+
+
+def lines(report: Cycle) -> list[Line]:
+    """Every figure of the report, current against previous, in reading order."""
+    cur, prev = report.current, report.previous
+    out = [
+        _count("abandoned", "Abandoned checkouts", cur.abandoned, prev.abandoned),
+        _count("reachable", "Reachable (a message planned)", cur.reachable, prev.reachable),
+        Line(
+            "journeys",
+            "Journeys now active / converted / stopped",
+            _states(cur),
+            _states(prev),
+            "",
+        ),
+        _count("messages_sent", "Messages sent", cur.messages_sent, prev.messages_sent),
+    ]
+    for step, channel in _pairs(cur, prev):
+        label = f"{STAGES.get(step, step)} by {CHANNELS.get(channel, channel)}"
+        line = _count(f"sent.{step}.{channel}", label, _sent(cur, step, channel), _sent(prev, step, channel))
+        out.append(Line(line.key, line.label, line.current, line.previous, line.change, detail=True))
+    out += [
+        _count("clicks", "Clicks", cur.clicks, prev.clicks),
+        _count("clicked_messages", "Messages clicked", cur.clicked_messages, prev.clicked_messages),
+        _count("recovered_orders", "Recovered orders", cur.recovered_orders, prev.recovered_orders),
+        Line(
+            "recovered_revenue",
+            f"Recovered revenue ({report.currency})",
+            money(cur.recovered_revenue),
+            money(prev.recovered_revenue),
+            _relative(cur.recovered_revenue, prev.recovered_revenue),
+        ),
+        Line(
+            "recovery_rate",
+            "Recovery rate (recovered ÷ abandoned)",
+            percent(cur.recovery_rate),
+            percent(prev.recovery_rate),
+            _points(cur.recovery_rate, prev.recovery_rate),
+        ),
+    ]
+    return out
+
+
+def money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def percent(rate: Decimal | None) -> str:
+    return "–" if rate is None else f"{rate * 100:.1f} %"
+
+
+def day_label(day: date) -> str:
+    """ "2 Mar" """
+    return f"{day.day} {day:%b}"
+
+
+def period_label(first: date, last: date) -> str:
+    """ "2 Mar – 16 Mar 2026" (the year once when both days share it)."""
+    start = day_label(first) if first.year == last.year else f"{day_label(first)} {first.year}"
+    return f"{start} – {day_label(last)} {last.year}"
+
+
+def text_report(report: Cycle) -> str:
+    """`reclaim report`: the comparison, then the days."""
+    cur, prev = report.current_period, report.previous_period
+    head = [
+        f"{report.shop_domain}: {report.days} days, {period_label(cur.first_day, cur.last_day)} ({report.timezone}),",
+        f"against the {report.days} days before ({period_label(prev.first_day, prev.last_day)})",
+        "",
+        f"{'':44}{'current':>12}{'previous':>12}{'change':>12}",
+    ]
+    rows = [
+        f"{('  ' if line.detail else '') + line.label:44}{line.current:>12}{line.previous:>12}{line.change:>12}"
+        for line in lines(report)
+    ]
+    days = [
+        "",
+        f"{'day':10}{'abandoned':>10}{'reachable':>10}{'sent':>8}{'clicks':>8}{'recovered':>10}{'revenue':>12}",
+    ]
+    days += [
+        f"{d.day.isoformat():10}{d.abandoned:>10}{d.reachable:>10}{d.sent:>8}{d.clicks:>8}"
+        f"{d.recovered_orders:>10}{money(d.recovered_revenue):>12}"
+        for d in report.series
+    ]
+    return "\n".join(head + rows + days)
+
+
+def _count(key: str, label: str, current: int, previous: int) -> Line:
+    return Line(key, label, f"{current:,}", f"{previous:,}", _relative(Decimal(current), Decimal(previous)))
+
+
+def _relative(current: Decimal, previous: Decimal) -> str:
+    if not previous:
+        return "new" if current else ""
+    change = (current - previous) / previous * 100
+    return f"{change:+.0f} %".replace("-", "−")
+
+
+def _points(current: Decimal | None, previous: Decimal | None) -> str:
+    if current is None or previous is None:
+        return ""
+    return f"{(current - previous) * 100:+.1f} pts".replace("-", "−")
+
+
+def _states(figures: Figures) -> str:
+    return f"{figures.active:,} / {figures.converted:,} / {figures.stopped:,}"
+
+
+def _pairs(*windows: Figures) -> list[tuple[str, str]]:
+    """Every (stage, channel) that sent in either window, in the flow's order."""
+    return sorted({(step, channel) for figures in windows for step, channel, _ in figures.sent}, key=stage_channel_rank)
+
+
+def _sent(figures: Figures, step: str, channel: str) -> int:
+    return next((count for s, c, count in figures.sent if (s, c) == (step, channel)), 0)
