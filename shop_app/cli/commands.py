@@ -116,6 +116,26 @@ def messages(shop_domain: str | None, as_json: bool) -> None:
         )
 
 
+@main.command()
+@click.option("--shop", "shop_domain", required=True, help="the shop's *.myshopify.com domain")
+@click.option("--days", type=click.IntRange(1, 366), default=15, show_default=True, help="the window, in days")
+@click.option("--now", "now_text", default=None, help="report as if it were this ISO 8601 time")
+def report(shop_domain: str, days: int, now_text: str | None) -> None:
+    """The validation cycle: a shop's figures for the last DAYS days against the DAYS before (as on Home)."""
+    from shop_app.reporting.cycle import cycle
+    from shop_app.reporting.present import text_report
+    from shop_app.shopify.shops import get_shop
+
+    now = _parse_now(now_text) or datetime.now(UTC)
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        try:
+            figures = cycle(session, get_shop(session, shop_domain), days, now)
+        except (UnknownShop, InvalidShopDomain) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(text_report(figures))
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""
