@@ -2,10 +2,12 @@
 
 `admin_standins/polaris.js` (served at /dev/stand-ins/polaris.js, for the browser tests and the
 offline demo) is hand-written JavaScript around one generated block: every <s-*> tag of
-`@shopify/polaris-types`' custom-elements.json, whether it is a form control, and the attributes
-it observes. A tag is a form control when the manifest declares it form-associated (a static
-`formAssociated` member) or gives it a `name` attribute (the field components: text, number,
-select, checkbox…). Run it again after the manifest changes:
+`@shopify/polaris-types`' custom-elements.json, whether it is a form control, its properties
+(each reflecting an attribute: "kind" when the attribute is the property's name in lower case,
+"kind attribute" otherwise, as `defaultChecked: "boolean checked"`; the kind is boolean, number
+or string; the manifest's methods are left out) and its named slots. A tag is a form control when the manifest
+declares it form-associated (a static `formAssociated` member) or gives it a `name` attribute
+(the field components: text, number, select, checkbox…). Run it again after the manifest changes:
 
     python -m shop_app.devtools.polaris_standin ../shared/fixtures/polaris/custom-elements.json
 
@@ -29,37 +31,62 @@ INDENT = "  "
 class Element:
     tag: str
     form_associated: bool
-    attributes: tuple[str, ...]
+    properties: tuple[tuple[str, str], ...]  # (property, "kind" or "kind attribute"), by property
+    slots: tuple[str, ...] = ()  # named slots, in the manifest's order
+
+
+def _kind(type_text: str) -> str | None:
+    """How a property reflects its attribute; None for a method."""
+    if "=>" in type_text:
+        return None
+    return type_text if type_text in ("boolean", "number") else "string"
+
+
+def _element(declaration: dict) -> Element:
+    properties: dict[str, str] = {}
+    for attribute in declaration.get("attributes", []):
+        kind = _kind(attribute.get("type", {}).get("text", "string"))
+        if kind is None:
+            continue
+        name = attribute.get("fieldName") or attribute["name"]
+        reflected = attribute["name"].lower()
+        properties[name] = kind if reflected == name.lower() else f"{kind} {reflected}"
+    static_form_associated = any(
+        m.get("name") == "formAssociated" and m.get("static") for m in declaration.get("members", [])
+    )
+    named = any(name.lower() == "name" for name in properties)
+    slots = tuple(dict.fromkeys(s["name"] for s in declaration.get("slots", []) if s.get("name")))
+    return Element(declaration["tagName"], static_form_associated or named, tuple(sorted(properties.items())), slots)
 
 
 def elements(manifest: dict) -> list[Element]:
     """Every custom element the manifest declares, by tag."""
-    found: dict[str, Element] = {}
-    for module in manifest["modules"]:
-        for declaration in module.get("declarations", []):
-            tag = declaration.get("tagName")
-            if not tag or not declaration.get("customElement"):
-                continue
-            attributes = sorted({a["name"].lower() for a in declaration.get("attributes", [])})
-            static_form_associated = any(
-                m.get("name") == "formAssociated" and m.get("static") for m in declaration.get("members", [])
-            )
-            found[tag] = Element(tag, static_form_associated or "name" in attributes, tuple(attributes))
+    found = {
+        declaration["tagName"]: _element(declaration)
+        for module in manifest["modules"]
+        for declaration in module.get("declarations", [])
+        if declaration.get("tagName") and declaration.get("customElement")
+    }
     return [found[tag] for tag in sorted(found)]
 
 
+def _entry(element: Element) -> str:
+    properties = ", ".join(f"{name}: {json.dumps(kind)}" for name, kind in element.properties)
+    slots = ", ".join(json.dumps(slot) for slot in element.slots)
+    field = "true" if element.form_associated else "false"
+    return f"{json.dumps(element.tag)}: {{ field: {field}, properties: {{ {properties} }}, slots: [{slots}] }},"
+
+
 def block(found: list[Element]) -> str:
-    """The generated JavaScript: `const ELEMENTS = { tag: [formAssociated, [attributes]] }`."""
+    """The generated JavaScript: `const ELEMENTS = { tag: { field, properties, slots } }`."""
     lines = [
         f"{INDENT}{BEGIN}",
-        f"{INDENT}/** Every Polaris tag: [form-associated?, the attributes it observes]. */",
+        f"{INDENT}/** Every Polaris tag: a form control or not, its properties (attributes) and named slots. */",
         f"{INDENT}const ELEMENTS = {{",
+        *(f"{INDENT * 2}{_entry(element)}" for element in found),
+        f"{INDENT}}};",
+        f"{INDENT}{END}",
     ]
-    for element in found:
-        attributes = ", ".join(json.dumps(a) for a in element.attributes)
-        flag = "true" if element.form_associated else "false"
-        lines.append(f"{INDENT * 2}{json.dumps(element.tag)}: [{flag}, [{attributes}]],")
-    lines += [f"{INDENT}}};", f"{INDENT}{END}"]
     return "\n".join(lines)
 
 

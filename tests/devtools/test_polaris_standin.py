@@ -25,39 +25,63 @@ def test_the_committed_stand_in_is_what_the_manifest_generates():
     assert not fields & {"s-button", "s-section", "s-table", "s-option", "s-page"}
 
 
-def declaration(tag: str | None, attributes=(), members=()) -> dict:
+def declaration(tag: str | None, attributes=(), members=(), slots=()) -> dict:
     found: dict = {"kind": "class", "name": "X", "customElement": True, "members": list(members)}
-    found["attributes"] = [{"name": name} for name in attributes]
+    found["attributes"] = [
+        {"name": name.lower(), "fieldName": name, "type": {"text": kind}} for name, kind in attributes
+    ]
+    found["slots"] = [{"name": slot, "description": ""} for slot in slots]
     if tag:
         found["tagName"] = tag
     return found
 
 
-def test_form_controls_are_those_declared_form_associated_or_named():
+def test_form_controls_properties_and_slots_come_from_the_manifest():
+    form_associated = [{"name": "formAssociated", "static": True}]
     manifest = {
         "modules": [
-            {"declarations": [declaration("s-color-picker", ["value"], [{"name": "formAssociated", "static": True}])]},
-            {"declarations": [declaration("s-text-field", ["label", "Name", "value", "label"])]},
-            {"declarations": [declaration("s-badge", ["tone"]), declaration(None, ["name"])]},
+            {"declarations": [declaration("s-color-picker", [("value", "string")], form_associated)]},
+            {
+                "declarations": [
+                    declaration("s-text-field", [("label", "string"), ("name", "string"), ("maxLength", "number")])
+                ]
+            },
+            {
+                "declarations": [
+                    declaration(
+                        "s-modal",
+                        [("heading", '"a" | "b"'), ("showOverlay", "() => void"), ("open", "boolean")],
+                        slots=["", "primary-action", "primary-action"],
+                    ),
+                    declaration(None, [("name", "string")]),
+                ]
+            },
         ]
     }
+    manifest["modules"][1]["declarations"][0]["attributes"].append(
+        {"name": "value", "fieldName": "defaultValue", "type": {"text": "string"}}
+    )
     assert elements(manifest) == [
-        Element("s-badge", False, ("tone",)),
-        Element("s-color-picker", True, ("value",)),
-        Element("s-text-field", True, ("label", "name", "value")),
+        Element("s-color-picker", True, (("value", "string"),)),
+        Element("s-modal", False, (("heading", "string"), ("open", "boolean")), ("primary-action",)),
+        Element(
+            "s-text-field",
+            True,
+            (("defaultValue", "string value"), ("label", "string"), ("maxLength", "number"), ("name", "string")),
+        ),
     ]
 
 
 def test_regenerating_replaces_only_the_generated_block():
     source = f"(() => {{\n  const before = 1;\n  {BEGIN}\n  const ELEMENTS = {{}};\n  {END}\n"
     source += "  const after = 2;\n})();\n"
-    manifest = {"modules": [{"declarations": [declaration("s-text-field", ["label", "name"])]}]}
+    manifest = {"modules": [{"declarations": [declaration("s-text-field", [("label", "string"), ("name", "string")])]}]}
     assert regenerate(source, manifest) == (
         "(() => {\n  const before = 1;\n"
         f"  {BEGIN}\n"
-        "  /** Every Polaris tag: [form-associated?, the attributes it observes]. */\n"
+        "  /** Every Polaris tag: a form control or not, its properties (attributes) and named slots. */\n"
         "  const ELEMENTS = {\n"
-        '    "s-text-field": [true, ["label", "name"]],\n'
+        '    "s-text-field": { field: true, properties: { label: "string", name: "string" }, slots: [] },\n'
         "  };\n"
         f"  {END}\n"
         "  const after = 2;\n})();\n"

@@ -122,10 +122,12 @@ class AdminTab:
         self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
 
     def sign_in(self, shop: str) -> AdminTab:
-        """The development sign-in, as `reclaim demo --serve` prints it: lands on Home with a session token."""
+        """The development sign-in, as `reclaim demo --serve` prints it: its redirect carries the session
+        token (the tab opens pages with it; following the redirect would render Home first)."""
         self.shop = shop
-        self.page.goto(f"{self.origin}/dev/sign-in?shop={shop}")
-        self.token = parse_qs(urlsplit(self.page.url).query)["id_token"][0]
+        answer = self.context.request.get(f"{self.origin}/dev/sign-in?shop={shop}", max_redirects=0)
+        assert answer.status == 302, answer.text()
+        self.token = parse_qs(urlsplit(answer.headers["location"]).query)["id_token"][0]
         return self
 
     def _outside(self, route) -> None:
@@ -167,9 +169,12 @@ class AdminTab:
         return {"Authorization": f"Bearer {self.token}"}
 
     def open(self, path: str) -> None:
-        """Follow a link to `path` the way a merchant would: without a token, through the bounce page."""
+        """Open `path` as the Shopify admin opens the app: with `id_token` in the URL."""
+        self.page.goto(f"{self.origin}{path}{'&' if '?' in path else '?'}id_token={self.token}")
+
+    def follow(self, path: str) -> None:
+        """Go to `path` as a link inside the app does: without a token, through the bounce page."""
         self.page.goto(self.origin + path)
-        self.page.wait_for_load_state("load")
 
     def screenshot(self, name: str) -> Path:
         folder = screenshots_folder()

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow  # starts Chromium
 
 def test_pages_work_and_say_so_when_the_cdn_is_unreachable(store, admin):
     tab = admin(store.domain, cdn=False)
+    tab.open("/")
     page = tab.page
     expect(page.get_by_role("heading", name="Home", level=1)).to_be_visible()
     expect(page.get_by_role("note")).to_have_text(BANNER)

@@ -26,6 +26,7 @@ PAGE = """<!DOCTYPE html>
 <s-page heading="Stand-ins">
 <form data-save-bar id="settings">
   <s-section heading="Fields">
+    <s-button slot="primary-action" id="help">Help</s-button>
     <s-text-field name="sender" label="Sender name" value="Demo Shop" details="Shown to customers"></s-text-field>
     <s-number-field name="delay" label="Delay" value="60" min="1" suffix="minutes"></s-number-field>
     <s-select name="mode" label="Code mode">
@@ -78,7 +79,30 @@ def test_fields_are_labelled_native_controls_that_give_the_form_its_values(tab):
     assert tab.unlabelled_controls() == ["- textbox"]
     expect(page.get_by_role("note")).to_have_text(BANNER)
     expect(page.get_by_role("navigation").get_by_role("link", name="Form")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("button", name="Help")).to_be_visible()  # a named slot (the section's primary action)
     tab.screenshot("stand-ins")
+
+
+def test_properties_reflect_their_attributes_as_the_manifest_names_them(tab):
+    page = tab.page
+    save = page.locator("s-button[type=submit]")
+    save.evaluate("el => { el.disabled = true; el.accessibilityLabel = 'Save the fields'; }")
+    expect(save).to_have_attribute("disabled", "")
+    expect(page.get_by_role("button", name="Save the fields")).to_be_disabled()
+    save.evaluate("el => { el.disabled = false; }")
+    expect(page.get_by_role("button", name="Save the fields")).to_be_enabled()
+    # defaultValue / defaultChecked are the attributes; value / checked the current state.
+    sender = page.locator("s-text-field[name=sender]")
+    assert sender.evaluate("el => { el.value = 'Typed'; return [el.defaultValue, el.value]; }") == [
+        "Demo Shop",
+        "Typed",
+    ]
+    sms = page.locator("s-checkbox[name=sms]")
+    assert sms.evaluate("el => { el.defaultChecked = false; return [el.hasAttribute('checked'), el.checked]; }") == [
+        False,
+        False,
+    ]
+    assert page.locator("s-number-field").evaluate("el => el.min") == 1  # a number in the manifest
 
 
 def test_a_keyboard_user_edits_and_saves_through_the_save_bar(tab):
