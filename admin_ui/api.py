@@ -103,9 +103,12 @@ def _too_large(exc: Exception) -> ResponseReturnValue:
 
 @bp.get("/settings")
 def read_settings() -> ResponseReturnValue:
-    with transaction(app_runtime().sessions) as session:
-        settings = load_settings(session, _shop(session))
-    return jsonify(settings=settings.to_document(), warnings=settings.warnings())
+    rt = app_runtime()
+    with transaction(rt.sessions) as session:
+        shop = _shop(session)
+        settings = load_settings(session, shop)
+        connected = rt.transports.connection_facts(session, shop.id)
+    return jsonify(settings=settings.to_document(), warnings=settings.warnings(connected))
 
 
 @bp.put("/settings")
@@ -115,12 +118,15 @@ def write_settings() -> ResponseReturnValue:
         return bad_json
     if not isinstance(document, dict):
         return _errors([FieldError("settings", "must be a JSON object")])
+    rt = app_runtime()
     try:
-        with transaction(app_runtime().sessions) as session:  # a ValidationError rolls it back
-            settings = save_settings(session, _shop(session), document)
+        with transaction(rt.sessions) as session:  # a ValidationError rolls it back
+            shop = _shop(session)
+            settings = save_settings(session, shop, document)
+            connected = rt.transports.connection_facts(session, shop.id)
     except ValidationError as exc:
         return _errors(exc.errors)
-    return jsonify(settings=settings.to_document(), warnings=settings.warnings())
+    return jsonify(settings=settings.to_document(), warnings=settings.warnings(connected))
 
 
 def paging() -> dict[str, Any]:

@@ -43,7 +43,6 @@ from shop_app.messaging.defaults import default_template
 from shop_app.messaging.merchant_templates import custom_template
 from shop_app.messaging.samples import sample_fields
 from shop_app.messaging.sandbox import TemplateRefused, preview
-from shop_app.runtime import Runtime
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Journey, Message, MessageEvent, OrderRow, Shop
@@ -77,11 +76,6 @@ def _now() -> datetime:
 
 
 # --- facts --------------------------------------------------------------------------------------
-
-
-def connection_facts(rt: Runtime, session: Session, shop_id: int) -> dict[Channel, bool]:
-    """Whether the shop can send on each channel now: the send gates' own answer."""
-    return {channel: rt.transports.connected(session, shop_id, channel.value) for channel in Channel}
 
 
 @dataclass
@@ -319,7 +313,7 @@ def flows() -> ResponseReturnValue:
     with transaction(rt.sessions) as session:
         shop = _shop(session)
         settings = load_settings(session, shop)
-        connected = connection_facts(rt, session, shop.id)
+        connected = rt.transports.connection_facts(session, shop.id)
         results = recovery_results(session, shop.id, now - timedelta(days=RESULT_DAYS))
         currency = shop.currency
     return render_page(
@@ -339,7 +333,7 @@ def recovery() -> ResponseReturnValue:
     with transaction(rt.sessions) as session:
         shop = _shop(session)
         settings = load_settings(session, shop)
-        connected = connection_facts(rt, session, shop.id)
+        connected = rt.transports.connection_facts(session, shop.id)
         previews = content_previews(session, shop, settings)
         currency = shop.currency
     return render_page(

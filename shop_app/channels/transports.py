@@ -24,6 +24,7 @@ from shop_app.adapters.webpush import PushTransport
 from shop_app.channels.accounts import has_twilio, twilio_account
 from shop_app.channels.push_subscriptions import vapid_keys
 from shop_app.config import Settings
+from shop_app.domain.models import Channel
 from shop_app.storage.secret_box import SecretBox
 
 
@@ -74,6 +75,10 @@ class Transports:
         if channel in ("sms", "whatsapp"):
             return has_twilio(session, shop_id) or self._outbox is not None
         return self.transport(session, shop_id, channel) is not None
+
+    def connection_facts(self, session: Session, shop_id: int) -> dict[Channel, bool]:
+        """Whether the shop can send on each channel now (what settings warnings judge by)."""
+        return {channel: self.connected(session, shop_id, channel.value) for channel in Channel}
 
     def twilio(self, session: Session, shop_id: int) -> TwilioTransport | None:
         """The shop's Twilio transport, one per account, so its HTTP connections are reused."""

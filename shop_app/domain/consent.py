@@ -14,6 +14,10 @@ class ContactFacts:
     """What the app knows about the recipient beyond the checkout itself."""
 
     suppressed: str | None = None  # reason the address is on the suppression list
+    #: The newest consent statement for this address and channel is the customer's opt-out
+    #: (its source: keyword, unsubscribe, provider, customer). It outlives a lifted suppression;
+    #: only a newer statement of consent (a ticked box at a later checkout, START) ends it.
+    withdrawn: str | None = None
     #: Why the phone is suppressed for SMS: an SMS STOP withdraws the phone marketing consent
     #: that WhatsApp rests on, unless the shop asks for a separate WhatsApp opt-in.
     sms_suppressed: str | None = None
@@ -25,6 +29,8 @@ def refusal(channel: Channel, checkout: Checkout, settings: ShopSettings, facts:
     """None when the channel may be used, else the reason a merchant can read."""
     if facts.suppressed:
         return f"suppressed: {facts.suppressed}"
+    if facts.withdrawn:
+        return f"no consent: withdrawn ({facts.withdrawn})"
     if channel not in _RULES:
         raise ValueError(channel)
     return _RULES[channel](checkout, settings, facts)

@@ -145,15 +145,31 @@ def _contact_facts(rt: Runtime, session: Session, candidate: Candidate) -> conse
         subscribed = subscription_for(session, shop_id, checkout.cart_token) is not None
         return consent.ContactFacts(push_subscribed=subscribed)
     secret, address = rt.settings.secret_key, candidate.address
-    facts = consent.ContactFacts(suppressed=suppression_reason(session, secret, shop_id, channel.value, address))
+    suppressed = suppression_reason(session, secret, shop_id, channel.value, address)
     if channel is not Channel.WHATSAPP:
-        return facts
+        return consent.ContactFacts(suppressed, withdrawn=_opt_out(session, shop_id, channel, address))
     record = consent_state(session, shop_id, Channel.WHATSAPP.value, address)
+    sms_stop = suppression_reason(session, secret, shop_id, Channel.SMS.value, address)
+    sms_withdrawn = _opt_out(session, shop_id, Channel.SMS, address)
     return consent.ContactFacts(
-        suppressed=facts.suppressed,
-        sms_suppressed=suppression_reason(session, secret, shop_id, Channel.SMS.value, address),
+        suppressed,
+        withdrawn=_opt_out(session, shop_id, Channel.WHATSAPP, address),
+        sms_suppressed=sms_stop or (f"SMS consent withdrawn ({sms_withdrawn})" if sms_withdrawn else None),
         whatsapp_optin=record is not None and record.state == "granted",
     )
+
+
+#: Consent sources whose withdrawal is the customer's own opt-out. An unticked checkout box
+#: ("checkout") is not one: it is how most checkouts arrive.
+OPT_OUT_SOURCES = frozenset({"keyword", "unsubscribe", "provider", "customer"})
+
+
+def _opt_out(session: Session, shop_id: int, channel: Channel, address: str | None) -> str | None:
+    """The source of the customer's opt-out when it is the newest statement for the address."""
+    record = consent_state(session, shop_id, channel.value, address)
+    if record is None or record.state != "revoked" or record.source not in OPT_OUT_SOURCES:
+        return None
+    return record.source
 
 
 def _later_steps_started(session: Session, message: Message, settings: ShopSettings, now: datetime) -> tuple[Step, ...]:

@@ -37,6 +37,14 @@ def test_suppressed_address_is_refused_on_every_channel(channel: Channel) -> Non
     assert refusal(channel, c, settings(whatsapp="explicit_optin"), facts) == "suppressed: STOP received"
 
 
+@pytest.mark.parametrize("channel", list(Channel))
+def test_an_opt_out_outlives_a_lifted_suppression(channel: Channel) -> None:
+    """The checkout's old tick does not bring consent back: the newer opt-out stands."""
+    c = checkout(accepts_email_marketing=True, accepts_sms_marketing=True)
+    facts = ContactFacts(withdrawn="keyword", whatsapp_optin=True, push_subscribed=True)
+    assert refusal(channel, c, settings(), facts) == "no consent: withdrawn (keyword)"
+
+
 # -- email -------------------------------------------------------------------------------------
 
 

@@ -413,3 +413,38 @@ def test_a_national_sms_number_is_texted_in_e164_in_the_shops_country(twilio_sto
     assert sent.params["To"] == "+447911123456"
     [consent] = rows(store, Consent, channel="sms")
     assert consent.address == "+447911123456"
+
+
+def test_a_lifted_stop_sends_nothing_until_the_customer_consents_again(twilio_store, twilio_api):
+    """The merchant lifts a STOP suppression from /privacy: the STOP is still the newest word
+    on that number, so neither the old checkout's tick nor the lift brings SMS back; a later
+    checkout where the customer ticks the box again does."""
+    store = twilio_store
+    store.set_settings(ONLY_SMS)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED, phone=PHONE, buyer_accepts_sms_marketing=True))
+    url = "http://localhost:8080/webhooks/twilio/inbound/demo-shop.myshopify.com"
+    params, signature = twilio_api.inbound(PHONE, "+15005550006", "STOP", url)
+    assert store.client.post(url.removeprefix("http://localhost:8080"), data=params,
+                             headers={"X-Twilio-Signature": signature}).status_code == 200  # fmt: skip
+    [suppression] = rows(store, Suppression, channel="sms")
+    location = store.client.get(f"/dev/sign-in?shop={store.domain}").headers["Location"]
+    token = location.split("id_token=")[1]
+    lifted = store.client.post(
+        f"/api/suppressions/{suppression.id}/lift", json={"confirm": True}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert lifted.status_code == 200 and rows(store, Suppression) == []
+
+    store.tick(PRIME_RELEASED)
+    assert (store.message(channel="sms")["status"], store.message(channel="sms")["reason"]) == (
+        "skipped",
+        "no consent: withdrawn (keyword)",
+    )
+    assert twilio_api.messages == []
+
+    # Months later the customer ticks the SMS box again: that statement is newer than the STOP, so
+    # our gates let the message go to Twilio, whose own opt-out list still holds until START.
+    later = "2027-01-04T12:00:00+01:00"
+    store.deliver("checkouts/create", store.checkout("c2", later, phone=PHONE, buyer_accepts_sms_marketing=True))
+    store.tick("2027-01-05T09:00:00+00:00")
+    second = store.messages(channel="sms")[1]
+    assert second["status"] == "failed" and "21610" in second["reason"], second
