@@ -9,10 +9,12 @@ happened to every message and a summary. Everything lives in instance/demo/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -48,6 +50,7 @@ DEMO_ENVIRONMENT = (
     "RECLAIM_OUTBOX_FILE",
     "RECLAIM_INSTANCE_DIR",
     "SHOPIFY_ADMIN_BASE_URL",
+    "SHOPIFY_APP_URL",
 )
 
 
@@ -102,8 +105,8 @@ def order_payload(spec: Spec, at: datetime) -> dict[str, object]:
 
 
 class Demo:
-    def __init__(self, folder: Path, out: Output = print):
-        self.folder, self.out = folder, out
+    def __init__(self, folder: Path, out: Output = print, port: int = 0):
+        self.folder, self.out, self.port = folder, out, port
         self.story = load_story()
         self.zone = ZoneInfo(self.story["shop"]["timezone"])
         self.domain = self.story["shop"]["domain"]
@@ -118,7 +121,10 @@ class Demo:
         # Shopify itself is played by the development Admin API (shop_app/devtools/admin_api.py):
         # unique codes and the live payment check go through it.
         self.shopify = AdminApiServer().start()
+        self.port = self.port or _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
         os.environ.update(
+            SHOPIFY_APP_URL=self.base_url,  # the bounce page reloads only URLs of this app
             DATABASE_URL=f"sqlite:///{self.folder / 'demo.db'}",
             REDIS_URL=url_of(self.redis),
             RECLAIM_OUTBOX_FILE=str(self.folder / "outbox.jsonl"),
@@ -146,8 +152,7 @@ class Demo:
             save_settings(session, installed, self.story["settings"])
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("jobs").setLevel(logging.ERROR)
-        self.server = make_server("127.0.0.1", 0, create_app(runtime=self.rt), threaded=True)
-        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server = make_server("127.0.0.1", self.port, create_app(runtime=self.rt), threaded=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -294,15 +299,36 @@ class Demo:
         self.out(f"  outbox: {self.folder / 'outbox.jsonl'} (one JSON line per message)")
 
 
-def run_demo(folder: Path | None = None, out: Output = print) -> int:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_interrupt(url: str) -> None:
+    """`reclaim demo --serve`: keep the admin up until Ctrl-C."""
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+
+
+def run_demo(
+    folder: Path | None = None, out: Output = print, *, serve: Callable[[str], None] | None = None, port: int = 0
+) -> int:
+    """Tell the story; with `serve`, then keep the admin running and call `serve(sign-in URL)`,
+    which returns when it is time to stop (the CLI waits for Ctrl-C)."""
     target = folder or Path(os.environ.get("RECLAIM_INSTANCE_DIR") or Path.cwd() / "instance") / "demo"
-    demo = Demo(target, out)
+    demo = Demo(target, out, port)
     saved = {k: os.environ.get(k) for k in DEMO_ENVIRONMENT}
     demo.start()
     try:
         out(f"Reclaim demo: shop {demo.domain}, app at {demo.base_url}, data in {target}\n")
         demo.run()
         demo.summary()
+        if serve is not None:
+            url = f"{demo.base_url}/dev/sign-in?shop={demo.domain}"
+            out(f"\nThe admin of {demo.domain} (development sign-in; Ctrl-C stops it):\n  {url}")
+            out("Without Shopify's CDN the pages use plain development stand-ins instead of the Polaris look.")
+            serve(url)
     finally:
         demo.stop()
         for key, value in saved.items():
