@@ -140,6 +140,8 @@
 
   const setOrRemove = (el, name, value) => (value == null ? el.removeAttribute(name) : el.setAttribute(name, value));
   const optionValue = (option) => option.getAttribute("value") ?? option.textContent.trim();
+  /** An attribute as a CSS value (Polaris takes CSS-like values: "8rem 1fr auto"); "none" if unsafe or absent. */
+  const cssValue = (text) => (text && /^[\w\s.%(),-]+$/.test(text) ? text : "none");
   const escape = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   // Run `fn` once the body is there (never on a document left before it had one: a bounce).
   const whenParsed = (fn) => {
@@ -231,7 +233,7 @@
     "s-badge": ":host { padding: 0 .5rem; border-radius: .5rem; background: #e3e3e3; font-size: .85rem; }",
     "s-stack": ":host { display: flex; flex-direction: column; gap: .5rem; } :host([direction=inline]) { flex-direction: row; flex-wrap: wrap; align-items: center; }",
     "s-button-group": ":host { display: flex; gap: .5rem; }",
-    "s-grid": ":host { display: grid; gap: .75rem; }",
+    "s-grid": (el) => `:host { display: grid; gap: .75rem; grid-template-columns: ${cssValue(el.getAttribute("gridtemplatecolumns"))}; }`,
     "s-table": ".table { display: table; width: 100%; border-collapse: collapse; }",
     "s-table-header": ":host { padding: .4rem; font-weight: 600; text-align: start; border-bottom: 1px solid #ccc; }",
     "s-table-cell": ":host { padding: .4rem; border-bottom: 1px solid #eee; }",
@@ -267,7 +269,8 @@
     }
     get styles() {
       const display = DISPLAY[this.localName];
-      return `${BASE_CSS}${display ? `:host { display: ${display}; }` : ""}${CSS[this.localName] || ""}`;
+      const css = CSS[this.localName] || "";
+      return `${BASE_CSS}${display ? `:host { display: ${display}; }` : ""}${typeof css === "function" ? css(this) : css}`;
     }
     render() {
       const view = VIEWS[this.localName] || (() => "<slot></slot>");
