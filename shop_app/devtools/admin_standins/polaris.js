@@ -164,6 +164,7 @@
     button { padding: .35rem .8rem; border: 1px solid #8a8a8a; border-radius: .5rem; background: #fff; cursor: pointer; }
     button.primary { background: #303030; color: #fff; border-color: #303030; }
     button.critical { color: #8e1f0b; }
+    button.primary.critical { background: #8e1f0b; color: #fff; border-color: #8e1f0b; }
     button:disabled { opacity: .5; cursor: default; }
     .field { display: grid; gap: .25rem; margin: 0 0 .75rem; }
     .check { grid-template-columns: auto 1fr; align-items: center; }
@@ -239,6 +240,7 @@
     "s-table-cell": ":host { padding: .4rem; border-bottom: 1px solid #eee; }",
     "s-paragraph": "p { margin: 0 0 .5rem; }",
     "s-box": ":host([padding]) { padding: .75rem; }",
+    "s-modal": "dialog { max-width: 40rem; border: 0; border-radius: .75rem; padding: 1rem 1.25rem; box-shadow: 0 4px 24px #0005; }",
     "s-popover": ":host(:not([data-open])) { display: none; }",
     "s-menu": ":host(:not([data-open])) { display: none; }",
   };
