@@ -155,6 +155,15 @@
   };
   const headingLevel = (el) => Math.min(6, 2 + depth(el, "s-section"));
 
+  // While the parser is still adding a select's options, draw it once it is done (a long list
+  // would otherwise be redrawn for every chunk); that is before the page's own scripts run.
+  const unparsed = new Set();
+  document.addEventListener("readystatechange", () => {
+    for (const field of unparsed) if (field.isConnected) field.render();
+    unparsed.clear();
+  });
+  const afterParsing = (field) => (document.readyState === "loading" ? unparsed.add(field) : field.render());
+
   const BASE_CSS = `
     :host { display: block; }
     :host([hidden]) { display: none !important; }
@@ -372,7 +381,7 @@
       // <s-select>/<s-choice-list> draw their options from their children, which may come later.
       // (the element's own attributes are not options: attributeChangedCallback handles those).
       this.options = new MutationObserver((records) => {
-        if (this.isConnected && records.some((r) => r.target !== this || r.type !== "attributes")) this.render();
+        if (this.isConnected && records.some((r) => r.target !== this || r.type !== "attributes")) afterParsing(this);
       });
     }
     get kind() {
