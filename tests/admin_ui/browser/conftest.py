@@ -29,6 +29,11 @@ from werkzeug.serving import make_server
 from shop_app.devtools import polaris_standin
 from tests.storefront.test_in_a_browser import chromium_path
 
+try:  # the test modules take `expect` from here; without Playwright the `chromium` fixture skips (or fails in CI)
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - Playwright is a test dependency
+    expect = None  # type: ignore[assignment]
+
 ROOT = Path(__file__).resolve().parents[3]
 STAND_INS = polaris_standin.STAND_IN.parent
 CDN = {

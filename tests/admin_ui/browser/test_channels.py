@@ -5,8 +5,8 @@ stored, "send a test to me" works from the keyboard, and one shop never sees ano
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 
+from tests.admin_ui.browser.conftest import expect
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
 
 pytestmark = pytest.mark.slow  # starts Chromium

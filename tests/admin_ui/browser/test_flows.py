@@ -6,8 +6,8 @@ never shown to or changed by another."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 
+from tests.admin_ui.browser.conftest import expect
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
 
 pytestmark = pytest.mark.slow  # starts Chromium

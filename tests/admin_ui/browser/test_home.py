@@ -6,10 +6,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import expect
 
 from admin_ui.layout import NAV
-from tests.admin_ui.browser.conftest import BANNER
+from tests.admin_ui.browser.conftest import BANNER, expect
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
 
 pytestmark = pytest.mark.slow  # starts Chromium

@@ -4,9 +4,8 @@ served by the app itself, keeps working, and says that the Polaris look needs th
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.admin_ui.browser.conftest import BANNER, CDN
+from tests.admin_ui.browser.conftest import BANNER, CDN, expect
 
 pytestmark = pytest.mark.slow  # starts Chromium
 

@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 from sqlalchemy import select
 
 from shop_app.compliance.suppressions import suppress
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import DataRequest, Suppression, SuppressionLift
+from tests.admin_ui.browser.conftest import expect
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
 
 pytestmark = pytest.mark.slow  # starts Chromium

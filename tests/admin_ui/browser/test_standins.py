@@ -9,9 +9,8 @@ field errors, toasts, the session token and the bounce page.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.admin_ui.browser.conftest import BANNER
+from tests.admin_ui.browser.conftest import BANNER, expect
 
 pytestmark = pytest.mark.slow  # starts Chromium
 

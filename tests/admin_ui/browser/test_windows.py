@@ -5,8 +5,8 @@ field with nothing saved; and one shop's windows are never shown to or changed b
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 
+from tests.admin_ui.browser.conftest import expect
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
 
 pytestmark = pytest.mark.slow  # starts Chromium
