@@ -47,7 +47,7 @@ from shop_app.storage.tables import Journey, Message, MessageEvent, OrderRow, Sh
 FLOW = "recovery"
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-#: The order stages and channels are listed in (the flow's order, then the others alphabetically).
+#: The order stages and channels are listed in: the flow's, then any other by name.
 STEPS = tuple(s.value for s in Step)
 CHANNELS = tuple(c.value for c in Channel)
 
