@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import uuid
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from rq import SimpleWorker
 
 from jobs.dispatch import tick
@@ -30,6 +32,15 @@ class DrainWorker(SimpleWorker):
 
     def subscribe(self) -> None:
         pass
+
+
+def postgres_only(rt, why: str) -> None:
+    """Skip, saying `why`, unless the database is PostgreSQL; under CI=true, which sets
+    DATABASE_URL to PostgreSQL, fail instead: there the test must run."""
+    if not rt.settings.database_url.startswith("postgresql"):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI sets DATABASE_URL to PostgreSQL and this test must run there ({why})")
+        pytest.skip(f"{why}; set DATABASE_URL to a PostgreSQL database to run this")
 
 
 def fixture(name: str) -> dict:

@@ -9,7 +9,6 @@ that accept a connection and never say a word.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -26,7 +25,7 @@ from shop_app import create_app, runtime
 from shop_app.errors import describe, trace
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, Suppression, WebhookDelivery
-from tests.support import ShopifyStore
+from tests.support import ShopifyStore, postgres_only
 
 T0 = "2026-03-02T18:00:00+00:00"
 EMAIL = "ana.hidden@example.com"
@@ -104,15 +103,11 @@ def test_healthz_is_ok_when_all_answer(client):
     assert (health.status_code, health.get_json()) == (200, {"ok": True, "problems": {}})
 
 
-def postgres_only(rt) -> None:
-    if not rt.settings.database_url.startswith("postgresql"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI sets DATABASE_URL to PostgreSQL: the table-lock test must run there")
-        pytest.skip("table locks and lock_timeout are PostgreSQL's; set DATABASE_URL to run this")
+POSTGRES_ONLY = "table locks, lock_timeout and statement_timeout are PostgreSQL's"
 
 
 def test_a_locked_table_is_a_quick_503_and_shopifys_retry_is_recorded(rt, store):
-    postgres_only(rt)
+    postgres_only(rt, POSTGRES_ONLY)
     web = web_runtime(rt)
     locker = create_engine(rt.settings.database_url)
     payload = store.checkout("tok-lock", T0)
@@ -139,7 +134,7 @@ def test_a_locked_table_is_a_quick_503_and_shopifys_retry_is_recorded(rt, store)
 
 
 def test_a_statement_that_runs_too_long_on_the_web_tier_is_stopped(rt):
-    postgres_only(rt)
+    postgres_only(rt, POSTGRES_ONLY)
     web = web_runtime(rt)
     try:
         with pytest.raises(Exception) as raised, web.engine.connect() as conn:
