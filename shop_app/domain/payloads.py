@@ -244,7 +244,9 @@ def parse_order(data: Any) -> Order:
         phone=normal_phone(data.get("phone")) or normal_phone(customer.get("phone")),
         customer_id=_id(customer.get("id")),
         financial_status=_text(data.get("financial_status"), 32),
-        currency=(_text(data.get("presentment_currency") or data.get("currency"), 3) or "USD").upper(),
+        # An order's total_price is in the shop's currency (`currency`); the buyer's is only in
+        # total_price_set.presentment_money. Recovered revenue is reported in the shop's currency.
+        currency=(_text(data.get("currency"), 3) or "USD").upper(),
         total_price=_money(data.get("total_price"), "total_price"),
     )
 

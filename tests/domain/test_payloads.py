@@ -399,6 +399,11 @@ def test_order_fields() -> None:
     assert o.total_price == Decimal("59.90")
 
 
+def test_an_orders_total_is_in_the_shops_currency() -> None:
+    order = parse_order(order_payload(currency="eur", presentment_currency="USD", total_price="50.00"))
+    assert (order.currency, order.total_price) == ("EUR", Decimal("50.00"))
+
+
 def test_order_email_fallbacks_are_lower_cased() -> None:
     assert parse_order(order_payload(email=None, contact_email="Contact@X.io")).email == "contact@x.io"
     o = parse_order(order_payload(email="", contact_email=None, customer={"email": "C@Y.io", "id": 9}))
