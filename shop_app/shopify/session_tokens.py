@@ -181,9 +181,15 @@ def _json_object(segment: str, what: str) -> _Claims:
 
 def _number(claims: _Claims, name: str) -> float:
     value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidSessionToken(f"claim {name} must be a number of seconds since the epoch")
-    return float(value)
+    try:
+        seconds = float(value)  # JSON integers have no bound; floats stop near 1.8e308
+    except OverflowError:
+        raise InvalidSessionToken(f"claim {name} is out of range") from None
+    if not math.isfinite(seconds):
+        raise InvalidSessionToken(f"claim {name} must be a number of seconds since the epoch")
+    return seconds
 
 
 def _text(claims: _Claims, name: str) -> str:

@@ -169,6 +169,12 @@ def test_absurd_expiry_is_refused_not_crashed():
     refused(token(exp=1e300), "out of range")
 
 
+@pytest.mark.parametrize("claim", ["exp", "nbf"])
+def test_an_integer_beyond_any_float_is_refused_not_crashed(claim):
+    """JSON integers are unbounded; 10**400 used to raise OverflowError (a 500) before any check."""
+    refused(token(**{claim: 10**400}), f"claim {claim} is out of range")
+
+
 def test_now_must_be_timezone_aware():
     with pytest.raises(ValueError, match="timezone-aware"):
         verify(token(), now=NOW.replace(tzinfo=None))
