@@ -28,13 +28,16 @@ from shop_app.adapters.shopify_admin_operations import (
     customers_page_operation,
     discount_create_operation,
     find_code_operation,
+    find_code_title_operation,
     orders_operation,
     payment_check_query,
+    referral_code_operation,
     shop_operation,
 )
 from shop_app.adapters.shopify_http import DEFAULT_TIMEOUT, Timeout, json_or_none, post, shop_base_url
 from shop_app.config import Settings
 from shop_app.domain.discounts import DiscountSpec
+from shop_app.domain.referral_codes import ReferralCodeSpec
 from shop_app.errors import (
     AdminApiError,
     AdminApiUnauthorized,
@@ -95,6 +98,11 @@ class ShopInfo:
 class CreatedDiscount(NamedTuple):
     id: str
     code: str
+
+
+class FoundDiscount(NamedTuple):
+    id: str
+    title: str | None
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,29 @@ class AdminClient:
         if not node:
             raise AdminApiError(f"{operation.name} returned neither a discount nor userErrors")
         return CreatedDiscount(node["id"], spec.code)
+
+    def create_referral_code(self, spec: ReferralCodeSpec) -> CreatedDiscount:
+        """Create an advocate's shared code (issue 11); DiscountCodeTaken whenever Shopify answers
+        TAKEN, even after a lost answer: a readable code may be someone else's, so the caller
+        decides by the title (`find_code_titled`) whether it is ours."""
+        operation = referral_code_operation(spec)
+        payload = self.run(operation)["discountCodeBasicCreate"]
+        errors = payload.get("userErrors") or []
+        if any(error.get("code") == "TAKEN" for error in errors):
+            raise DiscountCodeTaken(spec.code, errors)
+        if errors:
+            raise AdminUserError("; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors), errors)
+        node = payload.get("codeDiscountNode")
+        if not node:
+            raise AdminApiError(f"{operation.name} returned neither a discount nor userErrors")
+        return CreatedDiscount(node["id"], spec.code)
+
+    def find_code_titled(self, code: str) -> FoundDiscount | None:
+        """The code discount with this code (case-insensitive) and its title, or None."""
+        node = self.run(find_code_title_operation(code))["codeDiscountNodeByCode"]
+        if not node:
+            return None
+        return FoundDiscount(node["id"], (node.get("codeDiscount") or {}).get("title"))
 
     def find_code(self, code: str) -> str | None:
         """The id of the code discount with this code (case-insensitive), or None."""

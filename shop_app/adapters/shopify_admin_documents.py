@@ -48,6 +48,20 @@ query CodeDiscountByCode($code: String!) {
 }
 """
 
+# The referral flow (issue 11) reads the title too: a readable referral code someone else already
+# holds must not be taken for ours after a lost answer (domain/referral_codes.py).
+CODE_DISCOUNT_TITLE_BY_CODE = """
+query CodeDiscountTitleByCode($code: String!) {
+  codeDiscountNodeByCode(code: $code) {
+    id
+    codeDiscount {
+      ... on DiscountCodeBasic { title }
+      ... on DiscountCodeFreeShipping { title }
+    }
+  }
+}
+"""
+
 # Order.checkoutToken exists from 2026-07 on; the `checkout_token:` search filter earlier.
 ORDERS_FOR_PAYMENT_CHECK = """
 query OrdersForPaymentCheck($first: Int!, $query: String!) {
@@ -100,6 +114,7 @@ DOCUMENTS: dict[str, str] = {
     "DiscountCodeBasicCreate": DISCOUNT_CODE_BASIC_CREATE,
     "DiscountCodeFreeShippingCreate": DISCOUNT_CODE_FREE_SHIPPING_CREATE,
     "CodeDiscountByCode": CODE_DISCOUNT_BY_CODE,
+    "CodeDiscountTitleByCode": CODE_DISCOUNT_TITLE_BY_CODE,
     "OrdersForPaymentCheck": ORDERS_FOR_PAYMENT_CHECK,
     "CustomerIdsByPhone": CUSTOMER_IDS_BY_PHONE,
     "CustomersPage": CUSTOMERS_PAGE,

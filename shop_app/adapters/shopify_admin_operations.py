@@ -11,6 +11,7 @@ from typing import Any
 
 from shop_app.adapters.shopify_http import require_aware
 from shop_app.domain.discounts import DiscountSpec
+from shop_app.domain.referral_codes import ReferralCodeSpec
 
 #: Orders looked at by one payment check (newest first).
 PAYMENT_CHECK_ORDERS = 10
@@ -56,6 +57,27 @@ def discount_create_operation(spec: DiscountSpec) -> Operation:
 
 def find_code_operation(code: str) -> Operation:
     return Operation("CodeDiscountByCode", {"code": code})
+
+
+def referral_code_operation(spec: ReferralCodeSpec) -> Operation:
+    """The advocate's shared code (issue 11): every buyer, once each, no usage limit, no end.
+    "New customers only" has no code-discount input for guests: see domain/referral_codes.py."""
+    variables: dict[str, Any] = {
+        "title": spec.title,
+        "code": spec.code,
+        "startsAt": _iso(spec.starts_at),
+        "endsAt": None,
+        "usageLimit": None,
+        "appliesOncePerCustomer": True,
+        "context": {"all": "ALL"},
+        "combinesWith": {"productDiscounts": False, "orderDiscounts": False, "shippingDiscounts": False},
+        "customerGets": {"value": {"percentage": float(spec.fraction)}, "items": {"all": True}},
+    }
+    return Operation("DiscountCodeBasicCreate", {"input": variables})
+
+
+def find_code_title_operation(code: str) -> Operation:
+    return Operation("CodeDiscountTitleByCode", {"code": code})
 
 
 def shop_operation() -> Operation:

@@ -334,6 +334,14 @@ class AdminApiServer(BackgroundServer):
             shop.customers.append(customer)
             return customer
 
+    def add_discount(self, domain: str, code: str, title: str) -> DevDiscount:
+        """A code discount the merchant (or another app) made: a readable code can clash with it."""
+        data = {"code": code, "title": title, "startsAt": _iso(datetime.now(UTC)), "usageLimit": None}
+        with self._lock:
+            discount = DevDiscount(f"gid://shopify/DiscountCodeNode/{next(self._ids)}", code, "basic", data)
+            self._shops[domain].discounts[code.upper()] = discount
+        return discount
+
     def discounts(self, domain: str) -> list[DevDiscount]:
         with self._lock:
             return list(self._shops[domain].discounts.values()) if domain in self._shops else []

@@ -28,6 +28,7 @@ from shop_app.adapters import shopify_admin as shopify
 from shop_app.adapters.shopify_admin_documents import DOCUMENTS
 from shop_app.devtools.admin_schema import load_schema
 from shop_app.domain.discounts import DiscountSpec
+from shop_app.domain.referral_codes import ReferralCodeSpec, reward_spec
 from tests.conftest import shared_path
 
 pytestmark = pytest.mark.contract
@@ -82,6 +83,13 @@ def built_operations() -> dict[str, shopify.Operation]:
         "free shipping, anyone": shopify.discount_create_operation(spec("free_shipping", None, None)),
         "free shipping, one customer": shopify.discount_create_operation(spec("free_shipping", None, CUSTOMER, True)),
         "find code": shopify.find_code_operation("BACK-7KQ2M9XWPR"),
+        "referral code": shopify.referral_code_operation(
+            ReferralCodeSpec("ANA-7KQ2M9", "Reclaim referral code, advocate 1-2", Decimal("10"), NOW)
+        ),
+        "referral reward": shopify.discount_create_operation(
+            reward_spec("THANKS-7KQ2M9XWPRAB", "Reclaim referral reward 1-3", "6214912893", NOW)
+        ),
+        "find code with its title": shopify.find_code_title_operation("ANA-7KQ2M9"),
         "shop": shopify.shop_operation(),
         "customers, first page": shopify.customers_page_operation(),
         "customers, next page": shopify.customers_page_operation("eyJsYXN0X2lkIjo2MjE0fQ==", 50),
@@ -146,6 +154,16 @@ def test_discount_inputs_use_context_and_fractions() -> None:
     assert built["percentage, anyone"].variables["input"]["customerGets"]["value"] == {"percentage": 0.1}
     assert built["percentage, one customer"].variables["input"]["context"] == {"customers": {"add": [CUSTOMER]}}
     assert built["free shipping, anyone"].variables["input"]["context"] == {"all": "ALL"}
+
+
+def test_referral_codes_are_shared_once_each_and_rewards_single_use_for_the_advocate() -> None:
+    built = built_operations()
+    shared = built["referral code"].variables["input"]
+    assert shared["usageLimit"] is None and shared["endsAt"] is None and shared["appliesOncePerCustomer"] is True
+    assert shared["context"] == {"all": "ALL"} and shared["customerGets"]["value"] == {"percentage": 0.1}
+    reward = built["referral reward"].variables["input"]
+    assert reward["usageLimit"] == 1 and reward["context"] == {"customers": {"add": [CUSTOMER]}}
+    assert reward["endsAt"] == "2026-05-01T18:00:00Z"  # 60 days
 
 
 def test_the_variable_check_can_fail(schema) -> None:
