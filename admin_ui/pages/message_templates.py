@@ -52,7 +52,16 @@ FIELD_HELP = {
     "discount_value": 'What the discount is worth, e.g. "15% off".',
     "discount_expiry": "When the code expires, in the shop's time zone.",
     "unsubscribe_link": "Email only: the one-click unsubscribe link every email must show.",
-    "referral_link": "The customer's personal referral link.",
+    "referral_link": "Referral messages: the advocate's personal link, https://your-shop/discount/CODE (it applies "
+    "their code); set from the invite step on.",
+    "referral_code": "Referral messages: the advocate's personal referral code; set from the invite step on.",
+    "friend_offer": 'Referral messages: what a friend gets with the code, e.g. "10% off their first order".',
+    "reward_code": "Reward step: the advocate's single-use reward code, for them alone.",
+    "reward_value": 'Reward step: what the reward is worth, e.g. "10% off".',
+    "reward_expiry": "Reward step: when the reward code expires, in the shop's time zone.",
+    "review_link": "Referral messages: where to leave a review: your review page when set in the referral settings, "
+    "else the order's status page.",
+    "shop_url": "Referral messages: your storefront's home page.",
 }
 #: What the body and subject are called on each channel.
 LABELS = {

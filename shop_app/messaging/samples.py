@@ -19,7 +19,11 @@ _CHECKOUT_URL = (
     "/recover?key=5d4c2f30b6b0b8a3e0a0c7b5f3c0d0e1&locale={language}"
 )
 _UNSUBSCRIBE_LINK = "https://app.reclaim.example/u/eyJzIjoxLCJjIjoiZW1haWwiLCJhIjoiZW1tYUBleGFtcGxlLmNvbSJ9.Xa91LmQ2"
-_REFERRAL_LINK = "https://app.reclaim.example/f/{name}-7Q2K"
+#: A real order status URL's shape (shop id, 32-character order token, key): the default review link.
+_ORDER_STATUS_URL = (
+    "https://{domain}/71234567890/orders/5d4c2f30b6b0b8a3e0a0c7b5f3c0d0e1"
+    "/authenticate?key=9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+)
 _NOW = datetime(2026, 6, 11, tzinfo=UTC)
 
 
@@ -96,6 +100,33 @@ _CARTS[("large", "es")] = _large("Maria Fernanda", "Taza de gres hecha a mano n.
 CART_SIZES = ("typical", "long", "small", "large")
 
 
+@dataclass(frozen=True)
+class _Referral:
+    code: str
+    friend_offer: str
+    reward_code: str
+    reward_value: str
+    reward_expiry: str
+
+
+#: The Referral Generation fields per sample (template_fields.py); long: the longest code, offer and
+#: reward an SMS must still carry within the cap.
+_REFERRALS = {
+    ("typical", "en"): _Referral("EMMA-7Q2K", "10% off their first order", "THANKS-4K9PQ2", "10% off", "Aug 10, 2026"),
+    ("typical", "es"): _Referral("MARTA-7Q2K", "un 10 % de descuento en su primer pedido", "GRACIAS-4K9PQ2",
+                                 "10 % de descuento", "10/08/2026"),
+    ("long", "en"): _Referral("ANNECATHERINE-7Q2K9XHW", "12.50 EUR off their first order of 50.00 EUR or more",
+                              "REWARD-7KQ4M2XHW9TB4NPZ", "12.50 EUR off", "Aug 10, 2026, 23:59"),
+    ("long", "es"): _Referral("MARIAFERNANDA-7Q2K9XHW", "12.50 EUR de descuento en su primer pedido desde 50.00 EUR",
+                              "REWARD-7KQ4M2XHW9TB4NPZ", "12.50 EUR de descuento", "10/08/2026 23:59"),
+    ("small", "en"): _Referral("REF-7Q2K", "10% off their first order", "THANKS-4K9PQ2", "10% off", "Aug 10, 2026"),
+    ("small", "es"): _Referral("REF-7Q2K", "un 10 % de descuento en su primer pedido", "GRACIAS-4K9PQ2",
+                               "10 % de descuento", "10/08/2026"),
+}  # fmt: skip
+_REFERRALS[("large", "en")] = _REFERRALS[("long", "en")]
+_REFERRALS[("large", "es")] = _REFERRALS[("long", "es")]
+
+
 def sample_fields(
     language: str = "en",
     *,
@@ -116,6 +147,7 @@ def sample_fields(
     checkout = Checkout(token="sample", updated_at=_NOW,
                         abandoned_checkout_url=_CHECKOUT_URL.format(domain=domain, language=language))  # fmt: skip
     email = channel is None or Channel(channel) is Channel.EMAIL
+    referral = _REFERRALS[(cart, language)]
     return TemplateFields(
         first_name=sample.first_name,
         shop_name=shop_name or SAMPLE_SHOP_NAME,
@@ -126,5 +158,12 @@ def sample_fields(
         discount_value=sample.value if with_discount else None,
         discount_expiry=sample.expiry if with_discount else None,
         unsubscribe_link=_UNSUBSCRIBE_LINK if email else None,
-        referral_link=_REFERRAL_LINK.format(name=sample.first_name or "friend"),
+        referral_link=f"https://{domain}/discount/{referral.code}",
+        referral_code=referral.code,
+        friend_offer=referral.friend_offer,
+        reward_code=referral.reward_code,
+        reward_value=referral.reward_value,
+        reward_expiry=referral.reward_expiry,
+        review_link=_ORDER_STATUS_URL.format(domain=domain),
+        shop_url=f"https://{domain}",
     )

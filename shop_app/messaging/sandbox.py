@@ -292,6 +292,9 @@ def gsm_folded(fields: TemplateFields) -> TemplateFields:
         discount_code=_fold_optional(fields.discount_code),
         discount_value=_fold_optional(fields.discount_value),
         discount_expiry=_fold_optional(fields.discount_expiry),
+        friend_offer=_fold_optional(fields.friend_offer),
+        reward_value=_fold_optional(fields.reward_value),
+        reward_expiry=_fold_optional(fields.reward_expiry),
     )
 
 

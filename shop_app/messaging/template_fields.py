@@ -5,6 +5,19 @@ whatever the cart; `more_items` says how many lines it leaves out, for "and 480 
 
     {% for item in cart_items %}{{ item.quantity }} x {{ item.title }}
     {% endfor %}{% if more_items %}and {{ more_items }} more{% endif %}
+
+The Referral Generation flow's messages (steps review, social, invite, reward) also see:
+
+- `referral_code`, `referral_link`: the advocate's personal code and `https://{shop}/discount/{CODE}`
+  (the storefront applies the code and opens the shop); set from the invite step on.
+- `friend_offer`: what a friend gets with the code, said about the friend ("10% off their first order").
+- `reward_code`, `reward_value`, `reward_expiry`: the advocate's single-use reward (reward step).
+- `review_link`: where to leave a review. The shop's review page when the merchant set one in the
+  referral settings, else the order's status page (Shopify's `order_status_url`), which shows the
+  order and is where review apps put their "write a review" form; never empty in a referral message.
+- `shop_url`: the storefront's home page, `https://{shop}` (social and reward link to it).
+
+Every one of them is "" in a Revenue Recovery message.
 """
 
 from __future__ import annotations
@@ -37,7 +50,14 @@ class TemplateFields:
     discount_value: str | None = None  # e.g. "15% off" / "15 % de descuento"
     discount_expiry: str | None = None  # e.g. "Jun 14, 18:00"
     unsubscribe_link: str | None = None
-    referral_link: str | None = None
+    referral_link: str | None = None  # https://{shop}/discount/{CODE}
+    referral_code: str | None = None
+    friend_offer: str | None = None  # e.g. "10% off their first order"
+    reward_code: str | None = None
+    reward_value: str | None = None  # e.g. "10% off"
+    reward_expiry: str | None = None  # e.g. "Aug 10, 2026"
+    review_link: str | None = None  # the shop's review page, else the order status URL
+    shop_url: str | None = None  # https://{shop}
     #: Not a template field: what `cart_summary` prints instead of the titles ("12 items"),
     #: set by `sandbox.compacted` for an SMS that has to be shortened.
     summary_override: str | None = field(default=None, repr=False)
