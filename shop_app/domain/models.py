@@ -15,15 +15,41 @@ class Channel(enum.StrEnum):
     WHATSAPP = "whatsapp"
 
 
+class Flow(enum.StrEnum):
+    """A journey's flow: what it is for, and which steps it has (journeys.flow, messages.flow)."""
+
+    RECOVERY = "recovery"
+    REFERRAL = "referral"
+
+
 class Step(enum.StrEnum):
-    """The stages of the Revenue Recovery flow, in the order they fire."""
+    """The steps of every flow: Revenue Recovery's, then the Referral Generation Flow's (issue 11).
+
+    The values are part of the contract (messages.step, `reclaim messages --json`)."""
 
     FIRST = "first"
     WHATSAPP = "whatsapp"
     PRIME = "prime"
+    REVIEW = "review"
+    SOCIAL = "social"
+    INVITE = "invite"
+    REWARD = "reward"
 
 
-STEP_ORDER = {Step.FIRST: 0, Step.WHATSAPP: 1, Step.PRIME: 2}
+#: Each flow's steps, in the order they fire.
+FLOW_STEPS: dict[Flow, tuple[Step, ...]] = {
+    Flow.RECOVERY: (Step.FIRST, Step.WHATSAPP, Step.PRIME),
+    Flow.REFERRAL: (Step.REVIEW, Step.SOCIAL, Step.INVITE, Step.REWARD),
+}
+RECOVERY_STEPS = FLOW_STEPS[Flow.RECOVERY]
+REFERRAL_STEPS = FLOW_STEPS[Flow.REFERRAL]
+
+#: A step's place within its own flow (steps of different flows are never compared).
+STEP_ORDER = {step: place for steps in FLOW_STEPS.values() for place, step in enumerate(steps)}
+
+
+def flow_of(step: Step) -> Flow:
+    return Flow.REFERRAL if step in REFERRAL_STEPS else Flow.RECOVERY
 
 
 class Status(enum.StrEnum):

@@ -116,7 +116,8 @@ def _profile_for(session: Session, shop: Shop, checkout: Checkout) -> Profile:
             phone=checkout.phone,
             customer_id=checkout.customer_id,
             first_name=checkout.first_name,
-            origin="checkout",
+            origin="captured",
+            captured_by="checkout",
         )
         session.add(profile)
         session.flush()

@@ -103,7 +103,11 @@ class Profile(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(String(64))
     first_name: Mapped[str | None] = mapped_column(String(80))
-    origin: Mapped[str] = mapped_column(String(16))  # checkout | signup | capture | imported
+    #: `captured` (first seen through the store after install) or `imported` (existed before the
+    #: install); imported never becomes captured (issue 11). See shop_app/domain/origin.py.
+    origin: Mapped[str] = mapped_column(String(16))
+    #: How a captured profile reached us: checkout | order | push | customer (None when imported).
+    captured_by: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -169,11 +173,15 @@ class OrderRow(Base):
 
 
 class Journey(Base):
-    """One recovery journey per checkout; never a second sequence."""
+    """One recovery journey per checkout, one referral journey per profile; never a second sequence.
+
+    A recovery journey names its checkout; a referral journey (issue 11) names its advocate's
+    profile and the paid order that triggered it (its `abandoned_at` is when the flow started)."""
 
     __tablename__ = "journeys"
     __table_args__ = (
         UniqueConstraint("checkout_id", "flow", name="uq_journeys_checkout_flow"),
+        UniqueConstraint("profile_id", "flow", name="uq_journeys_profile_flow"),
         Index("ix_journeys_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
         # The validation cycle (0010): journeys by abandonment, converted journeys by order.
         Index("ix_journeys_shop_abandoned", "shop_id", "abandoned_at", "flow", "status"),
@@ -181,7 +189,10 @@ class Journey(Base):
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
-    checkout_id: Mapped[int] = mapped_column(Id, ForeignKey("checkouts.id", ondelete="CASCADE"))
+    checkout_id: Mapped[int | None] = mapped_column(Id, ForeignKey("checkouts.id", ondelete="CASCADE"))
+    #: Referral journeys only (recovery journeys leave both None).
+    profile_id: Mapped[int | None] = mapped_column(Id, ForeignKey("profiles.id", ondelete="CASCADE"))
+    trigger_order_id: Mapped[int | None] = mapped_column(Id, ForeignKey("orders.id", ondelete="SET NULL"))
     flow: Mapped[str] = mapped_column(String(16), default="recovery")
     status: Mapped[str] = mapped_column(String(16), default=JourneyStatus.ACTIVE.value)
     abandoned_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -447,3 +458,7 @@ class MessageTemplate(Base):
     body: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# The referral tables live beside these (one Base, one metadata); imported last so Alembic sees them.
+from shop_app.storage.referral_tables import ReferralAdvocate, ReferralReward  # noqa: E402, F401

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from shop_app.domain.models import Channel, Step
+from shop_app.domain.models import RECOVERY_STEPS, Channel, Step
 from shop_app.domain.sms import GSM7, MAX_SMS_SEGMENTS, UCS2
 from shop_app.messaging import sandbox as templating
 from shop_app.messaging.defaults import DEFAULT_TEMPLATES, LANGUAGES, TONES, default_template
@@ -20,7 +20,8 @@ from shop_app.messaging.sandbox import (
 )
 from tests.examples import examples
 
-COMBINATIONS = [(s, c, lang, tone) for s in Step for c in Channel for lang in LANGUAGES for tone in TONES]
+#: Revenue Recovery's defaults; the Referral Generation flow's: tests/messaging/test_referral_defaults.py.
+COMBINATIONS = [(s, c, lang, tone) for s in RECOVERY_STEPS for c in Channel for lang in LANGUAGES for tone in TONES]
 
 INJECTIONS = [
     "{{ ''.__class__.__mro__ }}",
