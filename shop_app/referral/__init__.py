@@ -1,0 +1,1 @@
+"""The Referral Generation Flow: profiles' origin, the referral journey, codes and rewards (issue 11)."""
