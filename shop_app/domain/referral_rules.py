@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Rewards an advocate may earn in `CAP_WINDOW_DAYS` unless the settings say otherwise.
 DEFAULT_REWARD_CAP = 10
@@ -83,6 +84,28 @@ def normal_address(
     if not street:
         return None
     return f"{street}|{fold(zip_code).replace(' ', '')}|{fold(country_code)}"
+
+
+def codes_used(payload: Any) -> frozenset[str]:
+    """The discount codes an order webhook says were used (`discount_codes[].code`), upper-cased."""
+    raw = payload.get("discount_codes") if isinstance(payload, dict) else None
+    if not isinstance(raw, list):
+        return frozenset()
+    codes = (entry.get("code") for entry in raw[:50] if isinstance(entry, dict))
+    return frozenset(code.strip().upper() for code in codes if isinstance(code, str) and code.strip())
+
+
+def shipping_address_of(payload: Any) -> str | None:
+    """The order's shipping address (`shipping_address`) as a `normal_address` key, or None."""
+    raw = payload.get("shipping_address") if isinstance(payload, dict) else None
+    if not isinstance(raw, dict):
+        return None
+
+    def text(key: str) -> str | None:
+        value = raw.get(key)
+        return value[:255] if isinstance(value, str) else None
+
+    return normal_address(text("address1"), text("address2"), text("zip"), text("country_code"))
 
 
 @dataclass(frozen=True)

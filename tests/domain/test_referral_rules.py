@@ -13,6 +13,7 @@ from shop_app.domain.referral_rules import (
     SELF_REFERRAL,
     AdvocateFacts,
     FriendFacts,
+    codes_used,
     decide,
     facts,
     friend_facts,
@@ -20,6 +21,7 @@ from shop_app.domain.referral_rules import (
     normal_email,
     normal_phone,
     same_phone,
+    shipping_address_of,
 )
 
 HOME = normal_address("Calle Mayor, 5 - 2ºB", None, "28013", "ES")
@@ -148,3 +150,14 @@ def test_a_reward_needs_every_rule_to_pass(
         assert decision.rule == SELF_REFERRAL
     # Deciding twice gives the same answer: the rules read nothing but their arguments.
     assert decide(advocate_facts, friend_facts_, count, cap) == decision
+
+
+def test_what_an_order_payload_says() -> None:
+    payload = {
+        "discount_codes": [{"code": " ana-7kq2m9 ", "amount": "5.00"}, {"code": ""}, "junk", {"code": 7}],
+        "shipping_address": {"address1": "Calle Mayor, 5", "address2": "2ºB", "zip": "28013", "country_code": "ES"},
+    }
+    assert codes_used(payload) == {"ANA-7KQ2M9"}
+    assert shipping_address_of(payload) == HOME
+    assert codes_used({"discount_codes": None}) == frozenset() and codes_used([]) == frozenset()
+    assert shipping_address_of({"shipping_address": "x"}) is None and shipping_address_of(None) is None
