@@ -35,7 +35,15 @@ from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop
 
-STEP_NAMES = {"first": "First reminder", "whatsapp": "WhatsApp", "prime": "Revenue Recovery Prime"}
+STEP_NAMES = {
+    "first": "First reminder",
+    "whatsapp": "WhatsApp",
+    "prime": "Revenue Recovery Prime",
+    "review": "Referral: thank-you and review request",
+    "social": "Referral: social mention",
+    "invite": "Referral: invite friends",
+    "reward": "Referral: advocate reward",
+}
 CHANNEL_NAMES = {"email": "Email", "push": "Browser push", "sms": "SMS", "whatsapp": "WhatsApp"}
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 #: What each dynamic field prints (template_fields.py); a test keeps it in step with FIELD_NAMES.

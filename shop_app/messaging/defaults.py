@@ -1,5 +1,8 @@
 """The texts a shop sends until the merchant writes its own: every step × channel × language × tone.
 
+DEFAULT_TEMPLATES holds both flows: Revenue Recovery's texts (written here) and the Referral Generation
+flow's (shop_app/messaging/referral_defaults.py, steps review, social, invite and reward).
+
 Every default passes the checks a merchant's own text must pass (merchant_templates.check_template).
 SMS copy stays in GSM-7 (á, í, ó, ú would force UCS-2: "STOP para baja", no "código") so it fits the
 segment cap with the long sample cart. The copy is assembled from phrases per language and tone
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 
 from shop_app.domain.models import Channel, Step
 from shop_app.domain.settings import TONES
+from shop_app.messaging.referral_defaults import REFERRAL_TEMPLATES
 
 LANGUAGES = ("en", "es")
 __all__ = ["DEFAULT_TEMPLATES", "DefaultTemplate", "LANGUAGES", "TONES", "default_template"]
@@ -254,6 +258,8 @@ def _build() -> dict[tuple[Step, Channel, str, str], DefaultTemplate]:
         )
         table[(step, Channel.SMS, language, tone)] = DefaultTemplate(body=_sms(language, voice, copy))
         table[(step, Channel.WHATSAPP, language, tone)] = DefaultTemplate(body=_whatsapp(voice, copy))
+    for (name, channel, language, tone), parts in REFERRAL_TEMPLATES.items():
+        table[(Step(name), Channel(channel), language, tone)] = DefaultTemplate(**parts)
     return table
 
 

@@ -4,7 +4,10 @@ A merchant edits the EDITABLE step × channel pairs, per language (WhatsApp send
 approved: shop_app/messaging/whatsapp_templates.py); without a saved text the default in the shop's tone
 applies (shop_app/messaging/defaults.py). A text is saved only when `check_template` finds that every part
 renders with every sample cart and carries what each message must: the shop's name, the cart, the recovery
-link, the discount code when there is one, and the way to opt out.
+link, the discount code when there is one, and the way to opt out. A Referral Generation message (steps
+review, social, invite, reward) has no cart: it must carry what its step gives instead
+(referral_defaults.REQUIRED_FIELDS: the review link, the shop's address, the referral code and link, the
+reward code).
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop_app.domain.models import Channel, Step
+from shop_app.domain.models import REFERRAL_STEPS, Channel, Step
 from shop_app.domain.validation import FieldError, ValidationError
 from shop_app.errors import ReclaimError
 from shop_app.messaging.defaults import LANGUAGES, DefaultTemplate, default_template
+from shop_app.messaging.referral_defaults import LINK_FIELDS, REQUIRED_FIELDS
 from shop_app.messaging.samples import sample_fields
 from shop_app.messaging.sandbox import (
     MAX_HTML_SOURCE_CHARS,
@@ -38,8 +42,11 @@ from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import rows_changed
 from shop_app.storage.tables import MessageTemplate, Shop, utcnow
 
-#: The step × channel pairs a merchant writes texts for, in the order the admin lists them.
-EDITABLE = ((Step.FIRST, Channel.EMAIL), (Step.FIRST, Channel.PUSH), (Step.PRIME, Channel.SMS))
+#: The step × channel pairs a merchant writes texts for, in the order the admin lists them:
+#: Revenue Recovery's, then the Referral Generation flow's (each step by email, push or SMS).
+EDITABLE = ((Step.FIRST, Channel.EMAIL), (Step.FIRST, Channel.PUSH), (Step.PRIME, Channel.SMS)) + tuple(
+    (step, channel) for step in REFERRAL_STEPS for channel in (Channel.EMAIL, Channel.PUSH, Channel.SMS)
+)
 PARTS = ("subject", "body", "html")
 MAX_SUBJECT_SOURCE_CHARS = 1_000
 MAX_BODY_SOURCE_CHARS = {Channel.EMAIL: 20_000, Channel.PUSH: 1_000, Channel.SMS: 2_000}
@@ -212,7 +219,7 @@ def _content_errors(key: TemplateKey, sources: dict[str, str], shop_name: str | 
     long_cart = sample_fields(language, cart="long", channel=channel, shop_name=shop_name, shop_domain=shop_domain)
     renderings = [{name: render(src, s.fields, html=name == "html") for name, src in sources.items()} for s in samples]
     rendered = list(zip(samples, renderings, strict=True))
-    errors = _rule_errors(_rules(channel, sources), sources, rendered)
+    errors = _rule_errors(_rules(key, sources), sources, rendered)
     errors += _shop_name_errors(sources, rendered)
     if "subject" in sources:
         errors += _subject_errors(channel, sources["subject"], renderings, long_cart)
@@ -221,7 +228,17 @@ def _content_errors(key: TemplateKey, sources: dict[str, str], shop_name: str | 
     return errors
 
 
-def _rules(channel: Channel, sources: dict[str, str]) -> list[_Rule]:
+def _rules(key: TemplateKey, sources: dict[str, str]) -> list[_Rule]:
+    """What the body must carry; an email's HTML must carry the same."""
+    rules = _referral_rules(key) if key.step in REFERRAL_STEPS else _cart_rules(key.channel)
+    rules += _channel_rules(key.channel)
+    if key.channel is Channel.EMAIL and "html" in sources:
+        rules += [(("html",) + rule[1:]) for rule in rules]
+    return rules
+
+
+def _cart_rules(channel: Channel) -> list[_Rule]:
+    """A Revenue Recovery message: the cart, the discount code, the recovery link."""
     rules: list[_Rule] = [
         ("body", lambda text, f: f.cart_items[0].title in text and f.cart_total in text,
          "must show the cart: {{ cart_summary }} (or a loop over cart_items) and {{ cart_total }}"),
@@ -230,11 +247,32 @@ def _rules(channel: Channel, sources: dict[str, str]) -> list[_Rule]:
     ]  # fmt: skip
     if channel is not Channel.PUSH:  # a notification opens the link on click
         rules.append(("body", lambda text, f: f.recovery_link in text, "must contain {{ recovery_link }}"))
+    return rules
+
+
+def _referral_rules(key: TemplateKey) -> list[_Rule]:
+    """A Referral Generation message: what its step gives (referral_defaults.REQUIRED_FIELDS; a push
+    opens its link on click) and the step's incentive code when there is one."""
+    rules: list[_Rule] = [
+        ("body", lambda text, f: not f.discount_code or f.discount_code in text,
+         "must show the discount code when there is one: {% if discount_code %}… {{ discount_code }}…{% endif %}"),
+    ]  # fmt: skip
+    for name in REQUIRED_FIELDS[key.step.value]:
+        if key.channel is not Channel.PUSH or name not in LINK_FIELDS:
+            rules.append(("body", _shows(name), f"must contain {{{{ {name} }}}}"))
+    return rules
+
+
+def _shows(name: str) -> Callable[[str, TemplateFields], bool]:
+    return lambda text, fields: str(getattr(fields, name)) in text
+
+
+def _channel_rules(channel: Channel) -> list[_Rule]:
+    """Every flow: the email's unsubscribe link, the SMS's opt-out."""
+    rules: list[_Rule] = []
     if channel is Channel.EMAIL:
         rules.append(("body", lambda text, f: f.unsubscribe_link is not None and f.unsubscribe_link in text,
                       "must contain {{ unsubscribe_link }}"))  # fmt: skip
-        if "html" in sources:
-            rules += [(("html",) + rule[1:]) for rule in rules]
     if channel is Channel.SMS:
         rules.append(("body", lambda text, f: bool(_STOP.search(text)), 'must say how to opt out ("Reply STOP …")'))
     return rules
@@ -383,7 +421,7 @@ def custom_template(session: Session, shop_id: int, step: Step | str, channel: C
     )
     if row is None:
         return None
-    url = default_template(step, channel, language).url  # a push always opens the recovery link
+    url = default_template(step, channel, language).url  # a push opens the step's link (recovery, review…)
     return DefaultTemplate(body=row.body, subject=row.subject, html=row.html, url=url)
 
 

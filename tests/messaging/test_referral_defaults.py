@@ -3,8 +3,11 @@ with every sample, shows what its step must show, and an SMS stays GSM-7 within 
 
 import pytest
 
+from shop_app.domain.models import REFERRAL_STEPS, Channel, Step
 from shop_app.domain.sms import GSM7, MAX_SMS_SEGMENTS
 from shop_app.messaging import sandbox
+from shop_app.messaging.defaults import DEFAULT_TEMPLATES, default_template
+from shop_app.messaging.merchant_templates import EDITABLE, TemplateKey, UnknownTemplate, check_template, template_key
 from shop_app.messaging.referral_defaults import (
     CHANNELS,
     LANGUAGES,
@@ -103,3 +106,62 @@ def test_a_recovery_message_sees_no_referral_values():
     context = sandbox.TemplateFields(first_name="", shop_name="S", cart_items=(), cart_total="0",
                                      recovery_link="https://x").context()  # fmt: skip
     assert all(context[name] == "" for name in ("referral_code", "reward_code", "review_link", "shop_url"))
+
+
+# --- through the domain's steps: DEFAULT_TEMPLATES, check_template, the editable list ----------
+
+CHECKED = [k for k in KEYS if k[1] != "whatsapp"]  # WhatsApp sends Meta-approved templates, not edited texts
+
+
+@pytest.mark.parametrize("key", CHECKED, ids="-".join)
+def test_every_referral_default_passes_the_checks_a_merchants_own_text_must_pass(key):
+    step, channel, language, tone = key
+    template = default_template(step, channel, language, tone)
+    assert template is DEFAULT_TEMPLATES[(Step(step), Channel(channel), language, tone)]
+    assert TemplateKey(Step(step), Channel(channel), language) == template_key(step, channel, language)
+    problems = check_template(template_key(step, channel, language), subject=template.subject,
+                              body=template.body, html=template.html)  # fmt: skip
+    assert problems == []
+    key = template_key(step, channel, language)
+    shop = check_template(key, subject=template.subject, body=template.body, html=template.html,
+                          shop_name="Tienda de Ejemplo Muy Larga", shop_domain="x.example")  # fmt: skip
+    assert shop == []
+
+
+def test_referral_steps_are_editable_by_email_push_and_sms():
+    for step in REFERRAL_STEPS:
+        assert [c for s, c in EDITABLE if s is step] == [Channel.EMAIL, Channel.PUSH, Channel.SMS]
+    with pytest.raises(UnknownTemplate):
+        template_key("invite", "whatsapp", "en")
+
+
+@pytest.mark.parametrize(
+    ("step", "channel", "missing", "message"),
+    [
+        ("review", "email", "{{ review_link }}", "review_link"),
+        ("invite", "sms", "{{ referral_link }}", "referral_link"),  # the link carries the code, so that is enough
+        ("invite", "email", "{{ referral_link }}", "referral_link"),
+        ("reward", "push", "{{ reward_code }}", "reward_code"),
+        ("social", "sms", "STOP", "STOP"),
+    ],
+)
+def test_a_referral_text_without_what_its_step_gives_is_refused(step, channel, missing, message):
+    template = default_template(step, channel, "en", "informal")
+    body = template.body.replace(missing, "")
+    html = template.html.replace(missing, "") if template.html else None
+    problems = check_template(template_key(step, channel, "en"), subject=template.subject, body=body, html=html)
+    assert problems and any(message in p.message for p in problems), problems
+
+
+def test_a_referral_push_need_not_print_its_link_and_a_referral_text_needs_no_cart():
+    template = default_template("invite", "push", "es", "formal")
+    assert "referral_link" not in template.body and "cart" not in template.body
+    assert check_template(template_key("invite", "push", "es"), subject=template.subject, body=template.body,
+                          html=None) == []  # fmt: skip
+
+
+def test_the_recovery_checks_still_want_the_cart_and_the_recovery_link():
+    review = default_template("review", "sms", "en", "informal").body
+    problems = check_template(template_key("prime", "sms", "en"), subject=None, body=review, html=None)
+    assert {"body"} == {p.field for p in problems}
+    assert any("cart" in p.message for p in problems) and any("recovery_link" in p.message for p in problems)
