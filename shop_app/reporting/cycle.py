@@ -217,19 +217,7 @@ class _Aggregates:
         return dict(tallies)
 
     def _day(self, column: Any) -> ColumnElement[int]:
-        """The shop's day number of a stored (naive UTC) time: (seconds since the epoch + the zone's
-        offset at that instant) // a day, computed by the database."""
-        seconds: ColumnElement[int]
-        if self.session.get_bind().dialect.name == "postgresql":
-            # date_part is double precision; EXTRACT is numeric since PostgreSQL 14, several times slower.
-            seconds = cast(func.floor(func.date_part("epoch", column)), BigInteger)
-        else:  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"
-            seconds = cast(func.strftime("%s", column), Integer)
-        *changes, (_, last) = self.zone_offsets
-        offset: ColumnElement[int] = _constant(last)
-        if changes:
-            offset = case(*((column < until, _constant(value)) for until, value in changes), else_=offset)
-        return ((seconds + offset) // _constant(DAY_SECONDS)).label("day")
+        return local_day(self.session, column, self.zone_offsets)
 
     def _between(self, column: Any) -> ColumnElement[bool]:
         return and_(column >= self.start, column < self.end)
@@ -297,6 +285,22 @@ class _Aggregates:
             .group_by("day")
         )
         return self.session.execute(query).all()
+
+
+def local_day(session: Session, column: Any, zone_offsets: tuple[tuple[datetime | None, int], ...]) -> Any:
+    """The shop's day number of a stored (naive UTC) time, labelled "day": (seconds since the epoch + the
+    zone's offset at that instant) // a day, computed by the database (periods.offsets)."""
+    seconds: ColumnElement[int]
+    if session.get_bind().dialect.name == "postgresql":
+        # date_part is double precision; EXTRACT is numeric since PostgreSQL 14, several times slower.
+        seconds = cast(func.floor(func.date_part("epoch", column)), BigInteger)
+    else:  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"
+        seconds = cast(func.strftime("%s", column), Integer)
+    *changes, (_, last) = zone_offsets
+    offset: ColumnElement[int] = _constant(last)
+    if changes:
+        offset = case(*((column < until, _constant(value)) for until, value in changes), else_=offset)
+    return ((seconds + offset) // _constant(DAY_SECONDS)).label("day")
 
 
 def _constant(value: int) -> ColumnElement[int]:
