@@ -174,3 +174,13 @@ def test_the_send_makes_the_reward_code_once(rt, store, admin_api, advocate) -> 
     with transaction(rt.sessions) as session:
         assert session.scalars(select(OrderRow.id)).all()  # the orders stay
         assert session.scalars(select(ReferralReward.reward_code)).one() == code.code
+
+
+def test_through_the_webhook_a_friend_order_is_decided_once(rt, store, advocate) -> None:
+    payload = _order(5550002, "bea@example.com", 7002, **BEA)
+    store.deliver("orders/paid", payload)
+    store.deliver("orders/paid", payload, webhook_id="another-delivery-of-the-same-order")
+    store.deliver("orders/paid", _order(5550003, "ana@example.com", 7003, **BEA))  # Ana's own code
+    assert [(r[0], r[2] is not None) for r in rewards(rt)] == [("pending", True), ("refused", False)]
+    assert "same email" in (rewards(rt)[1][1] or "")
+    assert reward_messages(rt) == [("sms", "scheduled", "referral")]
