@@ -123,17 +123,21 @@ def messages(shop_domain: str | None, as_json: bool) -> None:
 def report(shop_domain: str, days: int, now_text: str | None) -> None:
     """The validation cycle: a shop's figures for the last DAYS days against the DAYS before (as on Home)."""
     from shop_app.reporting.cycle import cycle
-    from shop_app.reporting.present import text_report
+    from shop_app.reporting.present import referral_text, text_report
+    from shop_app.reporting.referral import referral_results
     from shop_app.shopify.shops import get_shop
 
     now = _parse_now(now_text) or datetime.now(UTC)
     rt = _runtime()
     with transaction(rt.sessions) as session:
         try:
-            figures = cycle(session, get_shop(session, shop_domain), days, now)
+            shop = get_shop(session, shop_domain)
         except (UnknownShop, InvalidShopDomain) as exc:
             raise click.ClickException(str(exc)) from None
+        figures = cycle(session, shop, days, now)
+        referrals = referral_results(session, shop, days, now)
     click.echo(text_report(figures))
+    click.echo(referral_text(referrals))
 
 
 @main.group()

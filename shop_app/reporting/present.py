@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from shop_app.reporting.cycle import Cycle, Figures, stage_channel_rank
+from shop_app.reporting.referral import ReferralResults
 
 STAGES = {"first": "First reminder", "whatsapp": "WhatsApp step", "prime": "Prime"}
 CHANNELS = {"email": "email", "push": "push", "sms": "SMS", "whatsapp": "WhatsApp"}
@@ -108,6 +109,32 @@ def text_report(report: Cycle) -> str:
         for d in report.series
     ]
     return "\n".join(head + rows + days)
+
+
+def referral_lines(results: ReferralResults) -> list[Line]:
+    """The Referral Generation flow's figures (reporting/referral.py), current against previous."""
+    cur, prev = results.current, results.previous
+    return [
+        _count("referral.invites_sent", "Referral invites sent", cur.invites_sent, prev.invites_sent),
+        _count("referral.codes_redeemed", "Referral codes redeemed", cur.codes_redeemed, prev.codes_redeemed),
+        _count("referral.referred_orders", "Referred orders", cur.referred_orders, prev.referred_orders),
+        Line(
+            "referral.referred_revenue",
+            f"Referred revenue ({results.currency})",
+            money(cur.referred_revenue),
+            money(prev.referred_revenue),
+            _relative(cur.referred_revenue, prev.referred_revenue),
+        ),
+        _count("referral.rewards_issued", "Advocate rewards issued", cur.rewards_issued, prev.rewards_issued),
+    ]
+
+
+def referral_text(results: ReferralResults) -> str:
+    """`reclaim report`'s Referral Generation block, in the columns of the cycle's."""
+    rows = [
+        f"{line.label:44}{line.current:>12}{line.previous:>12}{line.change:>12}" for line in referral_lines(results)
+    ]
+    return "\n".join(["", "Referral Generation", *rows])
 
 
 def _count(key: str, label: str, current: int, previous: int) -> Line:

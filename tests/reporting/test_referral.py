@@ -121,3 +121,25 @@ def test_days_are_the_shops_calendar_days(rt):
     build(rt, shop, edges)
     result = results(rt, shop)
     assert result.current.referred_revenue == Decimal("2.00") and result.previous.referred_revenue == Decimal("1.00")
+
+
+def test_reclaim_report_prints_the_referral_figures(rt):
+    from click.testing import CliRunner
+
+    from shop_app.cli.commands import main
+    from shop_app.reporting.present import referral_lines
+
+    shop = install(rt)
+    build(rt, shop, story)
+    result = CliRunner().invoke(main, ["report", "--shop", DOMAIN, "--now", NOW.isoformat()], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    block = result.output.split("Referral Generation\n", 1)[1].splitlines()
+    assert len(block) == 5
+    printed = {line.label: (line.current, line.previous, line.change) for line in referral_lines(results(rt, shop))}
+    assert printed["Referral invites sent"] == ("1", "1", "+0 %")
+    assert printed["Referral codes redeemed"] == ("5", "1", "+400 %")
+    assert printed["Referred revenue (EUR)"] == ("110.50", "30.00", "+268 %")
+    assert printed["Advocate rewards issued"] == ("2", "1", "+100 %")
+    for label, (current, previous, _) in printed.items():
+        assert any(text.startswith(label) and text.split()[len(label.split()):][:2] == [current, previous]
+                   for text in block), (label, block)  # fmt: skip
