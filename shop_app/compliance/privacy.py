@@ -101,6 +101,7 @@ def _exported_profile(p: Profile) -> dict[str, object]:
         "phone": p.phone,
         "first_name": p.first_name,
         "origin": p.origin,
+        "captured_by": p.captured_by,
         "created_at": _when(p.created_at),
     }
 

@@ -1,4 +1,4 @@
-"""A shop's Revenue Recovery settings (and the tone of its messages): the JSON document merchants
+"""A shop's Revenue Recovery and Referral settings (and the tone of its messages): the JSON document merchants
 and operators edit.
 
 `ShopSettings.from_document` is the only way in: it checks every field, collects all
@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from shop_app.domain.models import Channel
+from shop_app.domain.referral_settings import ReferralSettings, read_referral
 from shop_app.domain.validation import FieldError, ValidationError
 from shop_app.domain.windows import DEFAULT_DAYS, WEEKDAYS, WeeklyWindows, format_minute
 
@@ -117,6 +118,7 @@ class ShopSettings:
     email_consent: str
     whatsapp_consent: str
     tone: str = TONES[0]
+    referral: ReferralSettings = ReferralSettings()
 
     @classmethod
     def defaults(cls, timezone: str) -> ShopSettings:
@@ -128,7 +130,7 @@ class ShopSettings:
         reader = _Reader(errors)
         doc = reader.obj(doc, "settings")
         recovery = reader.obj(doc.get("recovery", {}), "recovery")
-        reader.no_extra(doc, "settings", {"recovery", "delivery_windows", "consent", "tone"})
+        reader.no_extra(doc, "settings", {"recovery", "delivery_windows", "consent", "tone", "referral"})
         reader.no_extra(recovery, "recovery", {"first", "whatsapp", "prime"})
 
         f = reader.obj(recovery.get("first", {}), "recovery.first")
@@ -178,10 +180,11 @@ class ShopSettings:
         if not isinstance(tone, str) or tone not in TONES:
             reader.fail("tone", "must be one of " + ", ".join(TONES))
             tone = TONES[0]
+        referral = read_referral(reader, doc.get("referral"))
 
         if errors or windows is None:  # windows is None only when parsing them recorded errors
             raise ValidationError(errors)
-        return cls(first, whatsapp, prime, windows, windowed, email_consent, whatsapp_consent, tone)
+        return cls(first, whatsapp, prime, windows, windowed, email_consent, whatsapp_consent, tone, referral)
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -207,6 +210,7 @@ class ShopSettings:
             },
             "consent": {"email": self.email_consent, "whatsapp": self.whatsapp_consent},
             "tone": self.tone,
+            "referral": self.referral.to_document(),
         }
 
     def warnings(self, connected: Mapping[Channel, bool] | None = None) -> list[str]:
