@@ -1,10 +1,10 @@
 """/flows, /flows/recovery: the engagement flows, and the Revenue Recovery configuration.
 
 `/flows` lists every flow with its steps: on, off or "needs connection", channels, timing,
-incentive, and the last RESULT_DAYS days' results. Referral Generation joins the list once that
-flow exists (it is not built yet). The results are a few counts per shop in `recovery_results`;
-the shared read model (shop_app/reporting) had not landed when this page was written, and these
-counts should move to it when it does.
+incentive, and the last RESULT_DAYS days' results. Revenue Recovery's are a few counts per shop in
+`recovery_results` (the shared read model, shop_app/reporting, had not landed when this page was
+written, and these counts should move to it); Referral Generation's card (referral_card.py) shows
+its steps and its results from the shared read model (shop_app/reporting/referral.py).
 
 `/flows/recovery` edits each step's channels, timing and incentive in one form that
 `static/flows.js` saves whole through `PUT /api/settings` (each control's `name` is the settings
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from admin_ui.auth import app_runtime, current_shop
 from admin_ui.layout import render_page
 from admin_ui.pages import bp
+from admin_ui.pages.referral_card import referral_card
 from shop_app.domain.models import Channel, JourneyStatus, Status, Step
 from shop_app.domain.settings import (
     CHANNEL_NAMES,
@@ -43,6 +44,7 @@ from shop_app.messaging.defaults import default_template
 from shop_app.messaging.merchant_templates import custom_template
 from shop_app.messaging.samples import sample_fields
 from shop_app.messaging.sandbox import TemplateRefused, preview
+from shop_app.reporting.referral import referral_results
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Journey, Message, MessageEvent, OrderRow, Shop
@@ -315,10 +317,12 @@ def flows() -> ResponseReturnValue:
         settings = load_settings(session, shop)
         connected = rt.transports.connection_facts(session, shop.id)
         results = recovery_results(session, shop.id, now - timedelta(days=RESULT_DAYS))
+        referral = referral_card(settings.referral, referral_results(session, shop, RESULT_DAYS, now))
         currency = shop.currency
     return render_page(
         "flows/index.html",
         title="Engagement flows",
+        referral=referral,
         steps=step_rows(settings, connected, results, currency),
         results=results,
         currency=currency,
