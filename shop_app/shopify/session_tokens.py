@@ -36,6 +36,9 @@ REQUIRED_CLAIMS = ("iss", "dest", "aud", "sub", "exp", "jti", "sid")
 MAX_TOKEN_CHARS = 8192
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+#: Control characters, and halves of UTF-16 pairs that JSON's \uD800 escapes can leave alone:
+#: no database column or log line takes them, so no identity claim may hold them.
+_NOT_TEXT = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 #: A decoded JSON object: the header or the claims.
 _Claims = dict[str, Any]
 
@@ -71,7 +74,7 @@ def verify_session_token(
     missing = [name for name in REQUIRED_CLAIMS if name not in claims]
     if missing:
         raise InvalidSessionToken("missing claim(s): " + ", ".join(missing))
-    if not isinstance(claims["aud"], str) or not hmac.compare_digest(claims["aud"].encode(), api_key.encode()):
+    if claims["aud"] != api_key:  # the API key is public: a plain comparison, whatever `aud` holds
         raise InvalidSessionToken("audience (aud) is not this app's API key")
     expires = _check_lifetime(claims, now.timestamp(), leeway)
     user_id = _text(claims, "sub")
@@ -194,8 +197,8 @@ def _number(claims: _Claims, name: str) -> float:
 
 def _text(claims: _Claims, name: str) -> str:
     value = claims[name]
-    if not isinstance(value, str) or not value:
-        raise InvalidSessionToken(f"claim {name} must be a non-empty string")
+    if not isinstance(value, str) or not value or _NOT_TEXT.search(value):
+        raise InvalidSessionToken(f"claim {name} must be a non-empty string of printable characters")
     return value
 
 

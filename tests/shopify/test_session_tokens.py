@@ -124,8 +124,9 @@ def test_wrong_audience_is_refused():
     refused(token(aud="another-apps-key"), "audience")
 
 
-@pytest.mark.parametrize("aud", [[API_KEY], None, 42, ""])
+@pytest.mark.parametrize("aud", [[API_KEY], None, 42, "", "\ud800"])
 def test_audience_must_be_the_api_key_string(aud):
+    """A lone surrogate ("\\ud800" in the JSON) used to fail encoding the claim: a 500, not a 401."""
     refused(token(aud=aud), "audience")
 
 
@@ -192,6 +193,13 @@ def test_each_required_claim_must_be_present(claim):
 @pytest.mark.parametrize("value", ["", 42, None, ["x"]])
 def test_identity_claims_must_be_non_empty_strings(claim, value):
     refused(token(**{claim: value}), f"claim {claim} must be a non-empty string")
+
+
+@pytest.mark.parametrize("claim", ["sub", "jti", "sid"])
+@pytest.mark.parametrize("value", ["4\ud8002", "42\x00", "\x1b[2J"])
+def test_identity_claims_must_be_printable(claim, value):
+    """`sub` is stored as who lifted a suppression: no database takes a lone surrogate or a NUL."""
+    refused(token(**{claim: value}), f"claim {claim} must be a non-empty string of printable characters")
 
 
 # --- iss / dest --------------------------------------------------------------------------------
