@@ -45,6 +45,9 @@ E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+#: An auth token as Twilio shows it: visible ASCII. It goes out in HTTP Basic auth and is sealed
+#: (UTF-8) at rest, so a control character or a lone surrogate must be refused here, not crash there.
+AUTH_TOKEN = re.compile(r"[\x21-\x7e]{1,256}")
 #: Meta's rule for WhatsApp template names: lower-case letters, digits and underscores.
 TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 WHATSAPP_PREFIX = "whatsapp:"
@@ -109,6 +112,8 @@ class TwilioAccount:
             problems.append("Account SID must be AC followed by 32 hexadecimal digits")
         if not self.auth_token:
             problems.append("Auth token is missing")
+        elif not AUTH_TOKEN.fullmatch(self.auth_token):
+            problems.append("Auth token must be the token Twilio shows: letters, digits and punctuation")
         if self.messaging_service_sid and not MESSAGING_SERVICE_SID.match(self.messaging_service_sid):
             problems.append("Messaging Service SID must be MG followed by 32 hexadecimal digits")
         if self.from_number and not E164.match(self.from_number):

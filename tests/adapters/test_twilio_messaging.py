@@ -88,6 +88,13 @@ def test_account_problems_are_listed_one_by_one():
     assert any("WhatsApp sender" in p for p in problems)
 
 
+@pytest.mark.parametrize("token", ["\ud800", "tok\x00en", "tok en", "ünïcode", "x" * 257])
+def test_an_auth_token_that_is_not_visible_ascii_is_a_problem_not_a_crash(token):
+    """A lone surrogate ("\\ud800" in the admin's JSON) used to reach the sealing of the token: a 500."""
+    account = TwilioAccount("AC" + "0" * 32, token, messaging_service_sid=MG)
+    assert account.validate() == ["Auth token must be the token Twilio shows: letters, digits and punctuation"]
+
+
 def test_an_account_without_sms_sender_says_so():
     account = TwilioAccount("AC" + "0" * 32, "token", whatsapp_from=WHATSAPP_NUMBER)
     assert account.validate(channels=("whatsapp",)) == []

@@ -55,6 +55,7 @@ def test_connecting_twilio_seals_the_token_and_never_returns_it(client, rt, stor
         ({"account_sid": "AC" + "0" * 32, "auth_token": "x"}, "sender"),
         ({"account_sid": "AC" + "0" * 32, "auth_token": "x", "from_number": "0034 600"}, "E.164"),
         ({"account_sid": "AC" + "0" * 32, "from_number": "+14155550100"}, "Auth token"),
+        ({"account_sid": "AC" + "0" * 32, "auth_token": "\ud800", "from_number": "+14155550100"}, "Auth token"),
         ({"account_sid": "AC" + "0" * 32, "auth_token": 5, "from_number": "+14155550100"}, "must be a string"),
         ({"account_sid": "AC" + "0" * 32, "auth_token": "x", "from_number": "+14155550100", "admin": True}, "unknown"),
         (["not", "an", "object"], "JSON object"),
