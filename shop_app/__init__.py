@@ -7,24 +7,18 @@ from __future__ import annotations
 
 import importlib
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as Late
 
 from flask import Flask, jsonify, request
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from shop_app import health
 from shop_app import runtime as runtime_mod
 from shop_app.config import MAX_WEBHOOK_BYTES, Settings
 from shop_app.errors import describe, trace
 
 log = logging.getLogger(__name__)
-#: /healthz answers within this, whatever hangs; a check still running is reported as such.
-HEALTH_DEADLINE_SECONDS = 0.8
-#: Health checks run here, so a hung database or Redis never holds the request itself.
-_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reclaim-health")
 
 #: The web packages beside shop_app; each registers its blueprints with `init_app(app)`.
 BLUEPRINT_PACKAGES = ("webhooks", "storefront", "admin_ui")
@@ -44,7 +38,7 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
 
     @app.get("/healthz")
     def healthz():
-        problems = _health_problems(runtime)
+        problems = health.problems(runtime)
         return jsonify(ok=not problems, problems=problems), (503 if problems else 200)
 
     @app.errorhandler(HTTPException)
@@ -66,25 +60,3 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
         return jsonify(error="internal error; it has been logged"), 500
 
     return app
-
-
-def _health_problems(runtime: runtime_mod.Runtime) -> dict[str, str]:
-    """What is wrong with the database and Redis, each asked at once and given until the deadline."""
-
-    def database() -> None:
-        with runtime.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    checks: dict[str, Future[object]] = {
-        "database": _checks.submit(database),
-        "redis": _checks.submit(runtime.queue.ping),
-    }
-    problems = {}
-    for name, check in checks.items():
-        try:
-            check.result(timeout=HEALTH_DEADLINE_SECONDS)
-        except Late:
-            problems[name] = f"no answer within {HEALTH_DEADLINE_SECONDS} s"
-        except Exception as exc:  # report, don't crash: this is what operators poll
-            problems[name] = describe(exc)
-    return problems
