@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from jobs import attempts
+from jobs import attempts, referral_ingest
 from shop_app import runtime
 from shop_app.compliance import privacy
 from shop_app.domain.models import JourneyStatus, WebhookStatus
@@ -32,7 +32,7 @@ from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import CheckoutRow, Journey, Shop, WebhookDelivery
+from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,14 @@ def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     return f"{outcome}; {referral}" if referral else outcome
 
 
+def on_order_paid(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    """As on_order, then the referral trigger (issue 11); its reason is the delivery's."""
+    converted = on_order(session, shop, payload, now)
+    order_id = parse_order(payload).shopify_id
+    order = session.scalars(select(OrderRow).where(OrderRow.shop_id == shop.id, OrderRow.shopify_id == order_id)).one()
+    return f"{converted}; {referral_ingest.start_referral(session, shop, order, payload, now)}"
+
+
 def on_app_uninstalled(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     reason = "app uninstalled"
     cancelled = outbox.cancel_pending(session, shop.id, reason)
@@ -161,9 +169,10 @@ HANDLERS = {
     "checkouts/update": on_checkout,
     "checkouts/delete": on_checkout_delete,
     "orders/create": on_order,
-    "orders/paid": on_order,
+    "orders/paid": on_order_paid,
     "app/uninstalled": on_app_uninstalled,
     "customers/data_request": on_data_request,
     "customers/redact": on_customer_redact,
     "shop/redact": on_shop_redact,
+    **referral_ingest.HANDLERS,
 }

@@ -36,9 +36,11 @@ RECOVERY_TOPICS = (
     "orders/create",
     "orders/paid",
 )
+#: The Referral Generation Flow's (issue 11): capture, fulfilment, cancellation and refunds.
+REFERRAL_TOPICS = ("customers/create", "orders/fulfilled", "orders/cancelled", "refunds/create")
 LIFECYCLE_TOPICS = ("app/uninstalled",)
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
-TOPICS = RECOVERY_TOPICS + LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
+TOPICS = RECOVERY_TOPICS + REFERRAL_TOPICS + LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
 #: Topics still accepted after uninstall (shop/redact arrives 48 h later).
 AFTER_UNINSTALL = LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
 

@@ -22,7 +22,7 @@ from shop_app.recovery.journeys import FLOW
 from shop_app.recovery.phones import read_phone
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.keyset import DEFAULT_LIMIT, Page, fetch_page, mapped
-from shop_app.storage.tables import CheckoutRow, Journey, Message, Shop
+from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop
 
 #: The flows a journey can belong to, with the name the merchant knows them by.
 FLOW_NAMES = {FLOW: "Revenue Recovery"}
@@ -50,10 +50,12 @@ def _message_json(m: Message, domain: str, token: str) -> dict[str, Any]:
 
 def _messages_query(statuses: tuple[str, ...]) -> Any:
     query = (
-        select(Message, Shop.domain, CheckoutRow.token)
+        # A referral row (issue 11) has no checkout: its token is the triggering order's.
+        select(Message, Shop.domain, func.coalesce(CheckoutRow.token, OrderRow.checkout_token))
         .join(Shop, Shop.id == Message.shop_id)
         .join(Journey, Journey.id == Message.journey_id)
-        .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        .outerjoin(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        .outerjoin(OrderRow, OrderRow.id == Journey.trigger_order_id)
     )
     return query.where(Message.status.in_(statuses)) if statuses else query
 

@@ -68,7 +68,7 @@ def test_orders_paid_before_prime_cancels_prime_with_the_reason(store):
 def test_an_order_that_arrives_before_the_checkout_webhook_means_nothing_is_planned(store):
     store.deliver("orders/paid", store.order("c1", "2026-03-02T19:30:00+01:00"))
     store.deliver("checkouts/update", store.checkout("c1", ABANDONED))
-    assert store.messages() == []
+    assert store.messages(flow="recovery") == []
     with transaction(store.rt.sessions) as session:
         reasons = [d.reason for d in session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))]
     assert reasons[1].startswith("paid: order #1001")
@@ -77,7 +77,7 @@ def test_an_order_that_arrives_before_the_checkout_webhook_means_nothing_is_plan
 def test_the_same_customer_paying_by_another_checkout_stops_the_journey(store):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     store.deliver("orders/create", store.order("other-checkout", "2026-03-02T19:40:00+01:00", name="#1002"))
-    assert {m["status"] for m in store.messages()} == {"cancelled"}
+    assert {m["status"] for m in store.messages(flow="recovery")} == {"cancelled"}
     store.tick("2026-03-04T12:00:00+00:00")
     assert store.outbox() == []
 

@@ -1,0 +1,74 @@
+"""The Referral Generation Flow's webhook handlers (issue 11), registered in jobs/ingest.py's HANDLERS."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop_app.domain.referral_payloads import (
+    is_test_order,
+    parse_cancelled,
+    parse_customer,
+    parse_fulfilled,
+    parse_refund,
+)
+from shop_app.recovery.phones import e164
+from shop_app.referral import journeys
+from shop_app.referral.profiles import BY_CUSTOMER, profile_for
+from shop_app.shopify.shops import load_settings
+from shop_app.storage.tables import OrderRow, Shop
+
+
+def start_referral(session: Session, shop: Shop, order: OrderRow, payload: dict, now: datetime) -> str:
+    settings = load_settings(session, shop)
+    return journeys.start_on_paid(session, shop, order, settings, test=is_test_order(payload), now=now)
+
+
+def on_customer_create(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    customer = parse_customer(payload)
+    phone = e164(customer.phone, shop.country_code, "customer phone")
+    profile = profile_for(
+        session, shop, by=BY_CUSTOMER, customer_id=customer.customer_id, email=customer.email, phone=phone,
+        first_name=customer.first_name, created_in_shopify=customer.created_at,
+    )  # fmt: skip
+    return f"customer profile #{profile.id}: {profile.origin}" if profile else "customer without contact details"
+
+
+def _order(session: Session, shop: Shop, shopify_id: str) -> OrderRow | None:
+    return session.scalar(select(OrderRow).where(OrderRow.shop_id == shop.id, OrderRow.shopify_id == shopify_id))
+
+
+def on_fulfilled(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    event = parse_fulfilled(payload)
+    order = _order(session, shop, event.order_id)
+    if order is None:
+        return "fulfilment of an order we do not know"
+    return journeys.on_fulfilled(session, shop, order, load_settings(session, shop), event.at or now)
+
+
+def on_cancelled(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    order = _order(session, shop, parse_cancelled(payload).order_id)
+    if order is None:
+        return "cancellation of an order we do not know"
+    return journeys.on_stopped(session, order, f"order {order.name or order.shopify_id} cancelled")
+
+
+def on_refund(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    event = parse_refund(payload)
+    order = _order(session, shop, event.order_id)
+    if order is None:
+        return "refund of an order we do not know"
+    if not journeys.fully_refunded(order, event.refunded):
+        return f"order {order.name or order.shopify_id} partly refunded: the referral flow goes on"
+    return journeys.on_stopped(session, order, f"order {order.name or order.shopify_id} fully refunded")
+
+
+HANDLERS = {
+    "customers/create": on_customer_create,
+    "orders/fulfilled": on_fulfilled,
+    "fulfillments/create": on_fulfilled,
+    "orders/cancelled": on_cancelled,
+    "refunds/create": on_refund,
+}

@@ -1,0 +1,130 @@
+"""The Referral Generation Flow's state changes (issue 11), as shop_app/recovery/journeys.py is
+recovery's: a captured profile's first paid order starts one journey (never a second: the
+(profile, flow) constraint decides between concurrent webhooks); its fulfilment plans the steps;
+a cancelled or fully refunded triggering order cancels what is still pending.
+
+TODO(issue 11): ask Shopify's numberOfOrders through the Admin API when the profile has a
+customer id (TriggerFacts.shopify_orders); today only our own paid orders count.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from shop_app.domain.models import Flow, JourneyStatus, Status
+from shop_app.domain.referral import AWAITING_FULFILMENT, TriggerFacts, plan_on_fulfilled, plan_on_paid, trigger_refusal
+from shop_app.domain.settings import ShopSettings
+from shop_app.recovery import outbox
+from shop_app.recovery.orders import equal_where_given
+from shop_app.referral.profiles import BY_ORDER, profile_for
+from shop_app.storage.database import insert_new
+from shop_app.storage.tables import Journey, Message, OrderRow, Profile, Shop
+
+FLOW = Flow.REFERRAL.value
+PAID_STATUSES = ("paid", "partially_refunded")
+
+
+def start_on_paid(
+    session: Session, shop: Shop, order: OrderRow, settings: ShopSettings, *, test: bool, now: datetime
+) -> str:
+    """Start the referral journey this paid order triggers, or say why it starts none."""
+    profile = profile_for(
+        session, shop, by=BY_ORDER, customer_id=order.customer_id, email=order.email, phone=order.phone
+    )
+    facts = TriggerFacts(
+        test_order=test,
+        origin=profile.origin if profile else None,
+        earlier_paid_orders=_earlier_paid(session, shop.id, order, profile),
+        journey_exists=profile is not None and _journey_of(session, profile.id) is not None,
+        flow_enabled=settings.referral.enabled,
+    )
+    refusal = trigger_refusal(facts)
+    if refusal is not None or profile is None:
+        return refusal or "no referral flow"
+    started = order.shopify_created_at
+    if not insert_new(
+        session, Journey, shop_id=shop.id, profile_id=profile.id, trigger_order_id=order.id, flow=FLOW,
+        status=JourneyStatus.ACTIVE.value, abandoned_at=started, created_at=now, updated_at=now,
+    ):  # fmt: skip
+        return "no referral flow: this customer already has a referral journey"
+    journey = _journey_of(session, profile.id)
+    assert journey is not None
+    for planned in plan_on_paid(settings.referral, started):
+        outbox.add_planned(session, shop.id, journey.id, FLOW, planned)
+    session.flush()
+    _note_waiting(session, journey.id)
+    return f"referral journey #{journey.id} started: {AWAITING_FULFILMENT}"
+
+
+def on_fulfilled(session: Session, shop: Shop, order: OrderRow, settings: ShopSettings, at: datetime) -> str:
+    journey = _journey_triggered_by(session, order)
+    if journey is None:
+        return "no referral journey for this order"
+    if journey.status != JourneyStatus.ACTIVE:
+        return f"referral journey #{journey.id} is {journey.status}"
+    planned = plan_on_fulfilled(settings.referral, journey.abandoned_at, at)
+    if not planned:
+        return f"referral journey #{journey.id}: fulfilled after the review's deadline; nothing planned"
+    existing = {
+        (step, channel): (mid, status)
+        for mid, step, channel, status in session.execute(
+            select(Message.id, Message.step, Message.channel, Message.status).where(Message.journey_id == journey.id)
+        )
+    }
+    for p in planned:
+        found = existing.get((p.step.value, p.channel.value))
+        if found is None:
+            outbox.add_planned(session, shop.id, journey.id, FLOW, p)
+        elif found[1] == Status.SCHEDULED:
+            outbox.reschedule(session, found[0], p.due_at, "order fulfilled")
+    return f"referral journey #{journey.id}: {len(planned)} message(s) planned from the fulfilment"
+
+
+def on_stopped(session: Session, order: OrderRow, reason: str) -> str:
+    """The triggering order was cancelled or fully refunded: pending steps are cancelled."""
+    journey = _journey_triggered_by(session, order)
+    if journey is None:
+        return "no referral journey for this order"
+    journey.status, journey.stop_reason = JourneyStatus.STOPPED.value, reason
+    cancelled = outbox.cancel_pending(session, journey.shop_id, reason, journey_ids=[journey.id])
+    return f"referral journey #{journey.id} stopped ({reason}): {cancelled} pending message(s) cancelled"
+
+
+def fully_refunded(order: OrderRow, refunded: Decimal) -> bool:
+    return refunded > 0 and refunded >= order.total_price
+
+
+def _earlier_paid(session: Session, shop_id: int, order: OrderRow, profile: Profile | None) -> int:
+    keys = (
+        (OrderRow.customer_id, profile.customer_id if profile else order.customer_id),
+        (OrderRow.email, profile.email if profile else order.email),
+        (OrderRow.phone, profile.phone if profile else order.phone),
+    )
+    match = equal_where_given(*keys)
+    if not match:
+        return 0
+    query = select(func.count(OrderRow.id)).where(
+        OrderRow.shop_id == shop_id,
+        OrderRow.id != order.id,
+        OrderRow.financial_status.in_(PAID_STATUSES),
+        OrderRow.shopify_created_at < order.shopify_created_at,
+        or_(*match),
+    )
+    return int(session.scalar(query) or 0)
+
+
+def _journey_of(session: Session, profile_id: int) -> Journey | None:
+    return session.scalar(select(Journey).where(Journey.profile_id == profile_id, Journey.flow == FLOW))
+
+
+def _journey_triggered_by(session: Session, order: OrderRow) -> Journey | None:
+    return session.scalar(select(Journey).where(Journey.trigger_order_id == order.id, Journey.flow == FLOW))
+
+
+def _note_waiting(session: Session, journey_id: int) -> None:
+    for message in session.scalars(select(Message).where(Message.journey_id == journey_id)):
+        outbox.reschedule(session, message.id, message.due_at, AWAITING_FULFILMENT)
