@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from shop_app.domain.models import Channel, Checkout
+from shop_app.domain.models import Channel
 from shop_app.domain.settings import ShopSettings
+
+
+class Reachable(Protocol):
+    """What the rules read of the recipient: a recovery Checkout, or a referral Contact."""
+
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def accepts_email_marketing(self) -> bool | None: ...
+    @property
+    def accepts_sms_marketing(self) -> bool: ...
+    @property
+    def marketing_phone(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -25,7 +39,7 @@ class ContactFacts:
     push_subscribed: bool = False  # a live browser push subscription exists
 
 
-def refusal(channel: Channel, checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+def refusal(channel: Channel, checkout: Reachable, settings: ShopSettings, facts: ContactFacts) -> str | None:
     """None when the channel may be used, else the reason a merchant can read."""
     if facts.suppressed:
         return f"suppressed: {facts.suppressed}"
@@ -36,7 +50,7 @@ def refusal(channel: Channel, checkout: Checkout, settings: ShopSettings, facts:
     return _RULES[channel](checkout, settings, facts)
 
 
-def _email(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+def _email(checkout: Reachable, settings: ShopSettings, facts: ContactFacts) -> str | None:
     if not checkout.email:
         return "no consent: no email address"
     if settings.email_consent == "subscribers_only" and checkout.accepts_email_marketing is not True:
@@ -44,13 +58,13 @@ def _email(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> s
     return None
 
 
-def _sms(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+def _sms(checkout: Reachable, settings: ShopSettings, facts: ContactFacts) -> str | None:
     if not checkout.marketing_phone:
         return "no consent: no phone number"
     return None if checkout.accepts_sms_marketing else "no consent: no SMS marketing consent"
 
 
-def _whatsapp(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+def _whatsapp(checkout: Reachable, settings: ShopSettings, facts: ContactFacts) -> str | None:
     if settings.whatsapp_consent == "explicit_optin":
         if not checkout.marketing_phone:
             return "no consent: no phone number"
@@ -63,11 +77,11 @@ def _whatsapp(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -
     return None if checkout.accepts_sms_marketing else "no consent: no phone marketing consent"
 
 
-def _push(checkout: Checkout, settings: ShopSettings, facts: ContactFacts) -> str | None:
+def _push(checkout: Reachable, settings: ShopSettings, facts: ContactFacts) -> str | None:
     return None if facts.push_subscribed else "no consent: no browser push subscription"
 
 
-_RULES: dict[Channel, Callable[[Checkout, ShopSettings, ContactFacts], str | None]] = {
+_RULES: dict[Channel, Callable[[Reachable, ShopSettings, ContactFacts], str | None]] = {
     Channel.EMAIL: _email,
     Channel.SMS: _sms,
     Channel.WHATSAPP: _whatsapp,

@@ -38,6 +38,7 @@ class SendFacts:
     connected: bool
     window: WeeklyWindows | None  # None: the channel is not windowed
     later_steps_started: tuple[Step, ...] = ()  # later steps already sent, or also due now
+    skip_reason: str | None = None  # this message can no longer be sent (a referral review never fulfilled)
 
 
 SEND = Decision(Verdict.SEND)
@@ -49,6 +50,8 @@ def decide(facts: SendFacts, now: datetime) -> Decision:
     if facts.paid_reason:
         # This message is refused by the gate; the journey's other messages are cancelled.
         return Decision(Verdict.SKIP, f"paid: {facts.paid_reason}")
+    if facts.skip_reason:
+        return Decision(Verdict.SKIP, facts.skip_reason)
     if facts.due_at > now:
         # The checkout was updated after this row was queued: its new time is later.
         return Decision(Verdict.POSTPONE, "rescheduled: the checkout changed after it was queued", facts.due_at)

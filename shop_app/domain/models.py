@@ -162,6 +162,28 @@ class Order:
     financial_status: str | None = None
     currency: str = "USD"
     total_price: Decimal = Decimal("0")
+    #: Shopify's buyer_accepts_marketing (email), None when the payload does not say.
+    accepts_marketing: bool | None = None
+    #: Shopify's order_status_url: the order's status page (a referral review link).
+    status_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whom a message without a checkout goes to (a referral journey's profile and order): what
+    the consent rules and the texts read, the same names a Checkout gives them."""
+
+    email: str | None = None
+    phone: str | None = None  # E.164
+    accepts_email_marketing: bool | None = None
+    accepts_sms_marketing: bool = False  # a granted SMS consent record for `phone`
+    first_name: str | None = None
+    locale: str | None = None
+    cart_token: str | None = None  # where a browser push subscription would be found
+
+    @property
+    def marketing_phone(self) -> str | None:
+        return self.phone
 
 
 @dataclass(frozen=True)

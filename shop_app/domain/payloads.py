@@ -248,6 +248,8 @@ def parse_order(data: Any) -> Order:
         # total_price_set.presentment_money. Recovered revenue is reported in the shop's currency.
         currency=(_text(data.get("currency"), 3) or "USD").upper(),
         total_price=_money(data.get("total_price"), "total_price"),
+        accepts_marketing=marketing if isinstance(marketing := data.get("buyer_accepts_marketing"), bool) else None,
+        status_url=_text(data.get("order_status_url"), 2000),
     )
 
 

@@ -1,6 +1,7 @@
 """Compose one send: the rendered text, the links, and what the route's transport needs
 beyond it (email headers, a push subscription and topic, Twilio's status callback, the
-approved WhatsApp template). Nothing here changes the message's status.
+approved WhatsApp template). Nothing here changes the message's status. A referral message
+(issue 11) takes its text from referral_texts.py and its link from its step.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.channels.transports import Route
 from shop_app.config import Settings
 from shop_app.domain import content
-from shop_app.domain.models import Channel
-from shop_app.messaging import texts, whatsapp_templates
+from shop_app.domain.models import Channel, Contact
+from shop_app.messaging import referral_texts, texts, whatsapp_templates
 from shop_app.messaging.links import tracked_url
 from shop_app.messaging.merchant_templates import custom_template
 from shop_app.messaging.unsubscribe import unsubscribe_url
@@ -52,23 +53,19 @@ class Refusal:
 def compose(
     session: Session, settings: Settings, candidate: Candidate, route: Route, step_code: StepCode | None
 ) -> Composed | Refusal:
-    shop, checkout, channel = candidate.shop, candidate.checkout, candidate.channel
+    shop, channel = candidate.shop, candidate.channel
     address = candidate.address or ""
     code = step_code.code if step_code else None
+    if candidate.referral is not None and (missing := referral_texts.missing_code(candidate.step, code)):
+        return Refusal(missing)
     parts = _Parts(
         link=_link(settings, candidate, code),
         unsubscribe=unsubscribe_url(settings, shop.id, channel.value, address) if channel is Channel.EMAIL else None,
         code=code,
         expires_at=step_code.expires_at if step_code else None,
     )
-    language = texts.language_of(checkout)
     try:
-        text = texts.compose(
-            candidate.step, channel, checkout, shop_name=shop.name, shop_timezone=shop.timezone, link=parts.link,
-            incentive=candidate.offer.incentive, code=code, expires_at=parts.expires_at,
-            unsubscribe_link=parts.unsubscribe, tone=candidate.settings.tone,
-            custom=custom_template(session, shop.id, candidate.step, channel, language),
-        )  # fmt: skip
+        text = _text(session, candidate, parts)
     except texts.TemplateRefused as refused:  # includes an SMS over its cap with this customer's data
         return Refusal(f"not sent: {refused.reason_without_data}")
     extras = _extras(session, settings, candidate, route, text, parts)
@@ -81,10 +78,29 @@ def compose(
     return Composed(outgoing, "; ".join(text.notes) or None)
 
 
+def _text(session: Session, candidate: Candidate, parts: _Parts) -> texts.Rendered:
+    shop, channel, contact = candidate.shop, candidate.channel, candidate.contact
+    custom = custom_template(session, shop.id, candidate.step, channel, texts.language_of(contact))
+    if candidate.referral is not None and isinstance(contact, Contact):
+        return referral_texts.compose(
+            candidate.step, channel, contact, candidate.referral, shop_name=shop.name, shop_domain=shop.domain,
+            shop_timezone=shop.timezone, code=parts.code, expires_at=parts.expires_at,
+            unsubscribe_link=parts.unsubscribe, tone=candidate.settings.tone, custom=custom,
+        )  # fmt: skip
+    return texts.compose(
+        candidate.step, channel, candidate.cart, shop_name=shop.name, shop_timezone=shop.timezone, link=parts.link,
+        incentive=candidate.step_offer.incentive, code=parts.code, expires_at=parts.expires_at,
+        unsubscribe_link=parts.unsubscribe, tone=candidate.settings.tone, custom=custom,
+    )  # fmt: skip
+
+
 def _link(settings: Settings, candidate: Candidate, code: str | None) -> str:
-    """The checkout's recovery link (with the code applied). Clicks are counted through our signed
-    redirect, except in SMS, where the longer link costs a segment."""
-    cart_link = content.recovery_link(candidate.checkout, candidate.shop.domain, code)
+    """The checkout's recovery link (with the code applied), or the referral step's link. Clicks are
+    counted through our signed redirect, except in SMS, where the longer link costs a segment."""
+    if candidate.referral is not None:
+        cart_link = referral_texts.main_link(candidate.step, candidate.referral, candidate.shop.domain, code)
+    else:
+        cart_link = content.recovery_link(candidate.cart, candidate.shop.domain, code)
     if candidate.channel is Channel.SMS:
         return cart_link
     return tracked_url(settings.secret_key, settings.shopify_app_url, candidate.message_id, cart_link)
@@ -93,7 +109,7 @@ def _link(settings: Settings, candidate: Candidate, code: str | None) -> str:
 def _extras(
     session: Session, settings: Settings, candidate: Candidate, route: Route, text: texts.Rendered, parts: _Parts
 ) -> dict[str, Any] | Refusal:
-    shop, checkout, channel = candidate.shop, candidate.checkout, candidate.channel
+    shop, channel = candidate.shop, candidate.channel
     if channel is Channel.EMAIL:
         return {
             "html": text.html,
@@ -102,10 +118,11 @@ def _extras(
             "unsubscribe_url": parts.unsubscribe,
         }
     if channel is Channel.PUSH:
-        subscription = subscription_for(session, shop.id, checkout.cart_token)
+        subscription = subscription_for(session, shop.id, candidate.contact.cart_token)
         if subscription is None:
             return Refusal("no consent: the browser push subscription is gone")
-        return {"push_subscription": subscription, "topic": f"checkout:{checkout.token}", "link": parts.link}
+        topic = f"checkout:{candidate.cart.token}" if candidate.referral is None else f"referral:{candidate.journey_id}"
+        return {"push_subscription": subscription, "topic": topic, "link": parts.link}
     if not route.twilio:
         return {}
     extras: dict[str, Any] = {
@@ -121,6 +138,8 @@ def _extras(
 
 def _whatsapp_template(session: Session, candidate: Candidate, parts: _Parts) -> dict[str, Any] | Refusal:
     """The approved template's content sid, its variables and its text, or why there is none."""
+    if candidate.checkout is None:  # issue 11: no WhatsApp templates for the referral steps yet
+        return Refusal(f"needs connection: no approved WhatsApp template for the referral '{candidate.step}' step")
     checkout, shop, code = candidate.checkout, candidate.shop, parts.code
     language = texts.language_of(checkout)
     key = whatsapp_templates.key_for(candidate.step.value, has_offer=code is not None)
@@ -133,7 +152,7 @@ def _whatsapp_template(session: Session, candidate: Candidate, parts: _Parts) ->
         )
     offer = None
     if code is not None:
-        value = candidate.offer.incentive.describe(checkout.currency, language)
+        value = candidate.step_offer.incentive.describe(checkout.currency, language)
         expiry = texts.expiry_text(parts.expires_at, shop.timezone, language)
         offer = whatsapp_templates.offer_line(language, code, value, expiry)
     values = whatsapp_templates.variables(

@@ -18,7 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from shop_app.domain.content import money
-from shop_app.domain.models import Channel, Checkout, Step
+from shop_app.domain.models import Channel, Checkout, Contact, Step
 from shop_app.domain.settings import TONES, Incentive
 from shop_app.domain.sms import SmsLength
 from shop_app.messaging.defaults import DefaultTemplate, default_template
@@ -27,7 +27,7 @@ from shop_app.messaging.sandbox import CartItem, SmsOverCap, TemplateFields, Tem
 LANGUAGES = ("en", "es")
 DEFAULT_TONE = TONES[0]
 __all__ = ["DEFAULT_TONE", "LANGUAGES", "Rendered", "SmsOverCap", "TemplateRefused", "compose", "expiry_text",
-           "language_of", "text_to_html"]  # fmt: skip
+           "language_of", "render_step", "text_to_html"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class Rendered:
     notes: tuple[str, ...] = ()  # what was changed to send it (fallback to the default, shortening)
 
 
-def language_of(checkout: Checkout) -> str:
-    """The checkout's language when we have texts for it, else English."""
+def language_of(checkout: Checkout | Contact) -> str:
+    """The checkout's (or referral contact's) language when we have texts for it, else English."""
     code = (checkout.locale or "").split("-")[0].lower()
     return code if code in LANGUAGES else "en"
 
@@ -84,6 +84,13 @@ def compose(
         discount_expiry=expiry_text(expires_at, shop_timezone, language) if code else None,
         unsubscribe_link=unsubscribe_link,
     )
+    return render_step(step, channel, fields, language, tone, custom)
+
+
+def render_step(
+    step: Step, channel: Channel, fields: TemplateFields, language: str, tone: str, custom: DefaultTemplate | None
+) -> Rendered:
+    """The shop's own text for the step when it renders with these fields, else the default in `tone`."""
     default = default_template(step, channel, language, tone)
     if custom is None:
         return _render(default, channel, fields, language)

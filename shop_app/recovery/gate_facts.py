@@ -3,6 +3,8 @@
 `collect` locks the message row (only if it is still queued for this send job) and returns
 the `Candidate` the rest of the send job works on, with the `gates.SendFacts` that
 `domain.gates.decide` judges. Shopify is asked later, outside any lock (recovery/live_check.py).
+A referral message (issue 11) has no checkout: its recipient is its journey's profile and
+triggering order (referral/send_facts.py), and no referral step supersedes another.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.compliance.consent_records import consent_state
 from shop_app.compliance.suppressions import suppression_reason
 from shop_app.domain import consent, gates
-from shop_app.domain.models import PENDING, UNDER_WAY, Channel, Checkout, JourneyStatus, Status, Step
+from shop_app.domain.models import PENDING, UNDER_WAY, Channel, Checkout, Contact, Flow, JourneyStatus, Status, Step
 from shop_app.domain.planner import address_for
 from shop_app.domain.settings import ShopSettings
 from shop_app.recovery.checkouts import checkout_of
 from shop_app.recovery.discounts import StepOffer
 from shop_app.recovery.orders import describe_order, payment_for
+from shop_app.referral import send_facts
+from shop_app.referral.send_facts import ReferralFacts
 from shop_app.runtime import Runtime
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop
@@ -47,14 +51,38 @@ class Candidate:
     step: Step
     channel: Channel
     shop: ShopFacts
-    checkout: Checkout
+    checkout: Checkout | None  # None for a referral message
     abandoned_at: datetime
     settings: ShopSettings
-    offer: StepOffer
+    offer: StepOffer | None  # the recovery step's offer
+    #: Whom it goes to: the checkout itself, or a referral journey's profile and order.
+    contact: Checkout | Contact
+    referral: ReferralFacts | None = None
+
+    @property
+    def flow(self) -> Flow:
+        return Flow.RECOVERY if self.referral is None else Flow.REFERRAL
+
+    @property
+    def cart(self) -> Checkout:
+        """A recovery message's checkout."""
+        if self.checkout is None:
+            raise ValueError("a referral message has no checkout")
+        return self.checkout
+
+    @property
+    def step_offer(self) -> StepOffer:
+        if self.offer is None:
+            raise ValueError("a referral message has no recovery offer")
+        return self.offer
 
     @property
     def address(self) -> str | None:
-        return address_for(self.channel, self.checkout, has_push=True)
+        if self.checkout is not None:
+            return address_for(self.channel, self.checkout, has_push=True)
+        if self.channel is Channel.PUSH:
+            return f"push:{self.contact.cart_token}" if self.contact.cart_token else None
+        return self.contact.email if self.channel is Channel.EMAIL else self.contact.marketing_phone
 
 
 @dataclass(frozen=True)
@@ -78,8 +106,10 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
         return None
     journey = session.get_one(Journey, message.journey_id)
     shop = session.get_one(Shop, message.shop_id)
+    if journey.flow == Flow.REFERRAL:
+        return _collect_referral(rt, session, message, journey, shop)
     candidate = _candidate(session, message, journey, shop)
-    checkout, channel = candidate.checkout, candidate.channel
+    checkout, channel = candidate.cart, candidate.channel
     paid = payment_for(session, shop.id, checkout, journey.abandoned_at)
     contact = _contact_facts(rt, session, candidate)
     facts = gates.SendFacts(
@@ -93,6 +123,31 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
         later_steps_started=_later_steps_started(session, message, candidate.settings, now),
     )
     return Collected(candidate, facts, paid)
+
+
+def _collect_referral(rt: Runtime, session: Session, message: Message, journey: Journey, shop: Shop) -> Collected:
+    """A referral row's facts: no payment to look for, no superseding; a refunded or voided
+    triggering order cancels, a review whose order was never fulfilled in time is skipped."""
+    settings = load_settings(session, shop)
+    found = send_facts.find(session, message, journey, shop, settings)
+    candidate = Candidate(
+        message_id=message.id, job_id=message.job_id or "", journey_id=journey.id, step=Step(message.step),
+        channel=Channel(message.channel), shop=ShopFacts(shop.id, shop.domain, shop.name, shop.email, shop.timezone),
+        checkout=None, abandoned_at=journey.abandoned_at, settings=settings, offer=None, contact=found.contact,
+        referral=found.referral,
+    )  # fmt: skip
+    channel = candidate.channel
+    facts = gates.SendFacts(
+        step=candidate.step,
+        due_at=message.due_at,
+        journey_stop_reason=journey_stop_reason(journey) or found.stop_reason,
+        paid_reason=None,
+        consent_refusal=consent.refusal(channel, found.contact, settings, _contact_facts(rt, session, candidate)),
+        connected=rt.transports.connected(session, shop.id, channel.value),
+        window=settings.windows if channel in settings.windowed_channels else None,
+        skip_reason=found.skip_reason,
+    )
+    return Collected(candidate, facts, None)
 
 
 def recheck(session: Session, candidate: Candidate) -> tuple[bool, str | None]:
@@ -136,13 +191,14 @@ def _candidate(session: Session, message: Message, journey: Journey, shop: Shop)
         abandoned_at=journey.abandoned_at,
         settings=settings,
         offer=offer,
+        contact=checkout,
     )
 
 
 def _contact_facts(rt: Runtime, session: Session, candidate: Candidate) -> consent.ContactFacts:
-    shop_id, checkout, channel = candidate.shop.id, candidate.checkout, candidate.channel
+    shop_id, contact, channel = candidate.shop.id, candidate.contact, candidate.channel
     if channel is Channel.PUSH:
-        subscribed = subscription_for(session, shop_id, checkout.cart_token) is not None
+        subscribed = subscription_for(session, shop_id, contact.cart_token) is not None
         return consent.ContactFacts(push_subscribed=subscribed)
     secret, address = rt.settings.secret_key, candidate.address
     suppressed = suppression_reason(session, secret, shop_id, channel.value, address)

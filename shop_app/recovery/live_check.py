@@ -3,6 +3,10 @@ discount code. Called between two short transactions, never while a row is locke
 
 If Shopify cannot answer (Admin API errors, no usable token, the network), the message waits:
 it is never sent just in case.
+
+A referral message (issue 11) has no payment to look for: the invite asks for the advocate's
+personal code (made once, referral/codes.py), the reward for its unique code (referral/rewards.py);
+when either cannot be had now, the message waits as for a recovery code.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from datetime import datetime, timedelta
 import requests
 
 from shop_app.adapters.shopify_admin import OrderSummary
-from shop_app.domain.models import Order
+from shop_app.domain.models import Order, Step
 from shop_app.errors import ReclaimError
 from shop_app.recovery.discounts import StepCode, code_for
 from shop_app.recovery.gate_facts import Candidate
+from shop_app.referral.codes import advocate_code
+from shop_app.referral.rewards import RewardTerms, issue_reward
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import open_admin_client
 
@@ -47,8 +53,10 @@ class PaidElsewhere:
 
 
 def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | PaidElsewhere:
+    if candidate.referral is not None:
+        return _referral_code(rt, candidate, now)
     waiting = "waiting: the payment check could not reach Shopify ({})"
-    checkout = candidate.checkout
+    checkout = candidate.cart
     try:
         client = open_admin_client(rt.sessions, rt.box, rt.settings, candidate.shop.id, now, rt.admin_sleep)
     except ADMIN_FAILURES as exc:
@@ -64,9 +72,30 @@ def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Pa
         if paid:
             return PaidElsewhere(order_of(paid[0]))
         try:
-            return Cleared(code_for(rt.sessions, client, candidate.offer, now))
+            return Cleared(code_for(rt.sessions, client, candidate.step_offer, now))
         except ADMIN_FAILURES as exc:
             return Wait(now + DISCOUNT_RETRY, f"waiting for the discount code: {exc}")
+
+
+def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait:
+    """The invite's personal code or the reward's code (None for the other steps, and for a
+    reward cancelled meanwhile: compose refuses it)."""
+    referral = candidate.referral
+    assert referral is not None
+    try:
+        if candidate.step is Step.REWARD:
+            terms = RewardTerms(candidate.settings.referral.max_rewards_per_30_days, referral.reward_percent,
+                                referral.reward_days)  # fmt: skip
+            issued = issue_reward(rt, candidate.message_id, now, terms)
+            return Cleared(StepCode(issued[0].code, issued[1]) if issued else None)
+        if candidate.step is not Step.INVITE or referral.advocate_id is None:
+            return Cleared(None)
+        with open_admin_client(rt.sessions, rt.box, rt.settings, candidate.shop.id, now, rt.admin_sleep) as client:
+            code = advocate_code(rt.sessions, client, referral.advocate_id, now,
+                                 first_name=candidate.contact.first_name, percent=referral.friend_percent)  # fmt: skip
+        return Cleared(StepCode(code.code, None))
+    except ADMIN_FAILURES as exc:
+        return Wait(now + DISCOUNT_RETRY, f"waiting for the referral code: {exc}")
 
 
 def order_of(found: OrderSummary) -> Order:

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 from shop_app.domain.models import Checkout, JourneyStatus, Order
 from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop
 
+#: What an order summary from the Admin API does not carry: a stored value is kept.
+KEPT_WHEN_UNSAID = frozenset({"accepts_marketing", "status_url"})
+
 
 def store_order(session: Session, shop: Shop, order: Order) -> OrderRow:
     row = session.scalar(
@@ -25,6 +28,8 @@ def store_order(session: Session, shop: Shop, order: Order) -> OrderRow:
     fields.pop("shopify_id")
     fields["shopify_created_at"] = fields.pop("created_at")
     for key, value in fields.items():
+        if value is None and key in KEPT_WHEN_UNSAID:
+            continue
         setattr(row, key, value)
     session.flush()
     return row

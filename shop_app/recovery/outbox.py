@@ -116,8 +116,7 @@ def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
     """Scheduled rows due by `now`, oldest first, locked (other dispatchers skip them)."""
     query = (
         select(Message.id)
-        # Referral rows wait, scheduled, until jobs/send.py can send them (issue 11, not wired yet).
-        .where(Message.status == Status.SCHEDULED.value, Message.due_at <= now, Message.flow == "recovery")
+        .where(Message.status == Status.SCHEDULED.value, Message.due_at <= now)
         .order_by(Message.due_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -169,6 +169,8 @@ class OrderRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     total_price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     shopify_created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepts_marketing: Mapped[bool | None] = mapped_column(Boolean)  # buyer_accepts_marketing (0012)
+    status_url: Mapped[str | None] = mapped_column(Text)  # order_status_url (0012)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
