@@ -92,7 +92,7 @@ def read_referral(reader: Any, value: Any) -> ReferralSettings:
     defaults = ReferralSettings()
     review = _step(reader, doc.get("review", {}), "referral.review", defaults.review, set())
     social = _step(reader, doc.get("social", {}), "referral.social", defaults.social, set())
-    i = doc.get("invite", {})
+    i = reader.obj(doc.get("invite", {}), "referral.invite")  # a non-object is an error and reads as {}
     invite = _step(reader, i, "referral.invite", defaults.invite, {"friend_percent"})
     friend = _percent(reader, i, "friend_percent", "referral.invite", DEFAULT_FRIEND_PERCENT)
     r = reader.obj(doc.get("reward", {}), "referral.reward")

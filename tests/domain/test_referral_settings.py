@@ -61,3 +61,11 @@ def test_every_bad_field_is_listed() -> None:
         "referral.reward.colour",
         "referral.extra",
     }
+
+
+@pytest.mark.parametrize("invite", [[], "10%", 5, True])
+def test_an_invite_that_is_not_an_object_is_a_field_error_not_a_crash(invite: object) -> None:
+    """Found by the admin API fuzz: a list or text in place of the invite object raised TypeError (a 500)."""
+    with pytest.raises(ValidationError) as refused:
+        ShopSettings.from_document({"referral": {"invite": invite}}, shop_timezone="UTC")
+    assert [e.field for e in refused.value.errors] == ["referral.invite"]
