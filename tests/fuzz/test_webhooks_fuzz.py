@@ -36,29 +36,47 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 #: Few checkouts, many updates: the sends after the run stay a few hundred, not thousands.
 TOKENS = [f"fuzz-{n}" for n in range(8)]
 ANA = {"id": 7001, "email": "ana@example.com", "phone": "+34600111222", "first_name": "Ana"}
+BEA = {"id": 7002, "email": "bea@example.com", "phone": "+34600333444", "first_name": "Bea"}
+
+ORDER_ID = 5551  # Bea's order for checkout fuzz-2, stored before the run
 
 moments = st.integers(-24 * 60, 60).map(lambda minutes: (NOW + timedelta(minutes=minutes)).isoformat())
 tokens = st.sampled_from(TOKENS)
+order_ids = st.sampled_from([ORDER_ID, 5552]) | st.integers(1, 10**6)
 
 
 def seeds(store: ShopifyStore, topic: str) -> st.SearchStrategy:
-    """Payloads the app accepts for `topic`, as Shopify sends them."""
+    """Payloads the app accepts for `topic`, as Shopify sends them (a new topic needs one here)."""
     shop = {"shop_id": 1, "shop_domain": store.domain}
-    if topic.startswith("checkouts/") and topic != "checkouts/delete":
-        return st.builds(lambda token, at: store.checkout(token, at), tokens, moments)
-    if topic == "checkouts/delete":
-        return st.builds(lambda token: {"id": 981820079255243537, "cart_token": f"cart-{token}"}, tokens)
-    if topic.startswith("orders/"):
-        return st.builds(
-            lambda token, at, order_id: store.order(token, at, id=order_id), tokens, moments, st.integers(1, 10**6)
-        )
-    if topic == "customers/data_request":
-        return st.just({**shop, "customer": ANA, "orders_requested": [5551], "data_request": {"id": 9999}})
-    if topic == "customers/redact":
-        return st.just({**shop, "customer": ANA, "orders_to_redact": [5551]})
-    if topic == "shop/redact":
-        return st.just(shop)
-    return st.just({"id": 1, "name": "Demo Shop", "myshopify_domain": store.domain})  # app/uninstalled
+    checkout = st.builds(lambda token, at: store.checkout(token, at), tokens, moments)
+    order = st.builds(lambda token, at, order_id: store.order(token, at, id=order_id), tokens, moments, order_ids)
+    refund = st.builds(
+        lambda order_id, at: {
+            "id": 509562969,
+            "order_id": order_id,
+            "created_at": at,
+            "transactions": [{"kind": "refund", "status": "success", "amount": "84.90"}],
+        },
+        order_ids,
+        moments,
+    )
+    return {
+        "checkouts/create": checkout,
+        "checkouts/update": checkout,
+        "checkouts/delete": st.builds(lambda token: {"id": 981820079255243537, "cart_token": f"cart-{token}"}, tokens),
+        "orders/create": order,
+        "orders/paid": order,
+        "orders/fulfilled": order,
+        "orders/cancelled": st.builds(lambda payload, at: {**payload, "cancelled_at": at}, order, moments),
+        "refunds/create": refund,
+        "customers/create": st.builds(lambda at: {**ANA, "created_at": at}, moments),
+        "app/uninstalled": st.just({"id": 1, "name": "Demo Shop", "myshopify_domain": store.domain}),
+        "customers/data_request": st.just(
+            {**shop, "customer": ANA, "orders_requested": [ORDER_ID], "data_request": {"id": 9999}}
+        ),
+        "customers/redact": st.just({**shop, "customer": ANA, "orders_to_redact": [ORDER_ID]}),
+        "shop/redact": st.just(shop),
+    }[topic]
 
 
 #: What an HTTP server lets through in a header value: visible ASCII, tab, space and Latin-1 (obs-text).
@@ -95,10 +113,15 @@ def keep_installed(store: ShopifyStore) -> None:
 
 @pytest.fixture
 def shop_with_checkouts(store, monkeypatch) -> ShopifyStore:
-    """The store with a few abandoned checkouts and their journeys, for orders, deletes and redacts."""
+    """The store with a few abandoned checkouts and their journeys, for orders, refunds, deletes and
+    redacts to find: two of Ana's, and one of Bea's that she paid."""
     monkeypatch.setattr(jobs.dispatch, "INGEST_GRACE_SECONDS", 0)
-    for token in TOKENS[:3]:
-        store.deliver("checkouts/create", store.checkout(token, (NOW - timedelta(minutes=30)).isoformat()))
+    abandoned = (NOW - timedelta(minutes=30)).isoformat()
+    for token in TOKENS[:2]:
+        store.deliver("checkouts/create", store.checkout(token, abandoned))
+    store.deliver("checkouts/create", store.checkout(TOKENS[2], abandoned, email=BEA["email"], phone=BEA["phone"],
+                                                     customer=BEA))  # fmt: skip
+    store.deliver("orders/paid", store.order(TOKENS[2], NOW.isoformat(), id=ORDER_ID, email=BEA["email"], customer=BEA))
     return store
 
 
