@@ -35,6 +35,8 @@ from shop_app.storage.database import transaction
 from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop, WebhookDelivery
 
 log = logging.getLogger(__name__)
+#: data_requests.phone holds this many characters.
+MAX_PHONE_TEXT = 32
 
 
 def ingest_delivery(delivery_id: int) -> str:
@@ -143,8 +145,10 @@ def on_app_uninstalled(session: Session, shop: Shop, payload: dict, now: datetim
 
 def _customer(shop: Shop, payload: dict) -> tuple[privacy.Customer, str | None]:
     customer_id, email, phone, orders, request_id = parse_privacy_request(payload)
-    # In E.164 like every stored number; one we cannot read is still matched as written.
-    phone = e164(phone, shop.country_code, "privacy request phone") or phone
+    # In E.164 like every stored number; one we cannot read is still matched as written (when
+    # it fits the request's record: a longer text is no phone any shop stored).
+    read = e164(phone, shop.country_code, "privacy request phone")
+    phone = read or (phone if phone and len(phone) <= MAX_PHONE_TEXT else None)
     return privacy.Customer(customer_id, email, phone, orders), request_id
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import Base, DataRequest, Shop, Suppression
+from shop_app.storage.tables import Base, DataRequest, Shop, Suppression, WebhookDelivery
 from tests.support import ShopifyStore
 
 ABANDONED = "2026-03-02T19:00:00+01:00"
@@ -151,3 +152,18 @@ def test_every_table_that_belongs_to_a_shop_has_a_shop_id():
         if table.name not in APP_WIDE:
             assert "shop_id" in table.c, table.name
             assert any(fk.column.table.name == "shops" for fk in table.c.shop_id.foreign_keys), table.name
+
+
+@pytest.mark.parametrize("phone", ["+34 600 111 222", "600 111 222 ext. 12345 (office, ask for Ana)", "x" * 64])
+def test_a_privacy_request_phone_in_any_spelling_is_recorded_or_dropped_never_a_failure(store, phone):
+    """Found by the webhook fuzz on PostgreSQL: a 40-character phone that could not be read was
+    kept as written and overflowed the request's phone column; the ingest run broke."""
+    store.deliver(
+        "customers/data_request",
+        {"shop_id": 1, "shop_domain": store.domain, "customer": {**ANA, "phone": phone}, "data_request": {"id": 7}},
+    )
+    with transaction(store.rt.sessions) as session:
+        [request] = session.scalars(select(DataRequest)).all()
+        [delivery] = session.scalars(select(WebhookDelivery)).all()
+    assert delivery.status == "processed", delivery.reason
+    assert request.phone in (None, "+34600111222") or len(request.phone) <= 32
