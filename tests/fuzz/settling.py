@@ -19,8 +19,8 @@ from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message, WebhookDelivery
 
 #: Past every backoff (2 h at most) and every recovery step (Prime: 40 h) with its window wait.
-TICK_STEP = timedelta(hours=4)
-MAX_TICKS = 20
+TICK_STEP = timedelta(hours=6)
+MAX_TICKS = 14
 
 
 @dataclass

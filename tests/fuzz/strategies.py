@@ -19,13 +19,16 @@ from hypothesis import strategies as st
 
 from tests.examples import examples
 
-#: 1,000 examples per fuzz test under the `ci` profile, 100 under `dev`. Examples share the test's
-#: database (that is the point), and some bodies are large on purpose.
-FUZZ_SETTINGS = settings(
-    max_examples=examples(10),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+
+def fuzz_settings(factor: int) -> settings:
+    """`factor` times the profile's examples (ci: 100 × factor, dev: 10 × factor) for one fuzz test.
+    Examples share the test's database (that is the point), and some bodies are large on purpose."""
+    return settings(
+        max_examples=examples(factor),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
 
 #: Strings that have broken parsers, databases and templates before.
 AWKWARD_STRINGS = [
