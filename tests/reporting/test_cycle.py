@@ -187,3 +187,18 @@ def test_a_range_outside_one_to_366_days_is_refused(rt, shops):
     for bad in (0, 367):
         with pytest.raises(ValueError):
             report(rt, shops[0], days=bad)
+
+
+def test_sqlite_unixepoch_agrees_with_strftime_on_stored_times():
+    """The day expression uses unixepoch() where SQLite has it (3.38+) and strftime('%s') before;
+    both must read the stored "YYYY-MM-DD HH:MM:SS.ffffff" to the same second."""
+    import sqlite3
+
+    if sqlite3.sqlite_version_info < (3, 38, 0):
+        return  # only strftime exists here: nothing to compare
+    connection = sqlite3.connect(":memory:")
+    for stored in ("2026-03-29 00:59:59.999999", "2026-10-25 01:00:00", "1999-12-31 23:59:59.5"):
+        new, old = connection.execute(
+            "SELECT unixepoch(?), CAST(strftime('%s', ?) AS INTEGER)", (stored, stored)
+        ).fetchone()
+        assert new == old, stored
