@@ -1,9 +1,10 @@
 """Fuzz the admin's JSON API (issue 9): every endpoint that changes something, with generated
 bodies, path segments and query parameters, authenticated like App Bridge.
 
-Each example sends one request and then reads back what it may have changed: both answers must
-be below 500. What the API accepted is then used: settings plan the checkouts delivered after
-them, and saved templates render in the messages the workers send once the run is over.
+Each example sends one request, which must be answered below 500; when it changed something, the
+page's read of it must then be a 200. What the API accepted is then used: settings plan the
+checkouts delivered after them, and saved templates render in the messages the workers send
+once the run is over.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Call:
     path: str
     body: bytes | None = None
     query: str = ""
-    reads: list[str] = dataclasses.field(default_factory=list)  # GETs that show what the call changed
+    reads: list[str] = dataclasses.field(default_factory=list)  # GETs that show what the call changed, if it did
     token: str | None = None  # a session token of its own; otherwise a valid one for SHOP_A
     upstream: bool = False  # asks a provider (Twilio, the email service): its refusal is a 502 by design
 
@@ -315,7 +316,8 @@ def test_any_request_is_answered_below_500(shop, held, twilio_api, endpoint):
         refused_upstream = call.upstream and response.status_code == 502  # the provider said no: by design
         assert response.status_code < 500 or refused_upstream, (call, query, response.get_data(as_text=True)[:500])
         answers[response.status_code] += 1
-        for path in call.reads:  # what the shop's admin sees next, with a valid token
+        changed = response.status_code < 300
+        for path in call.reads if changed else ():  # what the shop's admin sees next, with a valid token
             read = shop.client.get(path, headers={"Authorization": f"Bearer {session_token(SHOP_A)}"})
             assert read.status_code == 200, (call, path, read.get_data(as_text=True)[:500])
         if response.status_code == 200 and call.method != "GET":
