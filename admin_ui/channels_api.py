@@ -69,13 +69,9 @@ def overview() -> ResponseReturnValue:
 
 @bp.put("/twilio")
 def connect_twilio() -> ResponseReturnValue:
-    if (request.content_length or 0) > MAX_BODY:
-        return jsonify(error=f"request body is larger than {MAX_BODY} bytes"), 413
-    document, bad_json = _json_body()
-    if bad_json:
-        return bad_json
-    if not isinstance(document, dict):
-        return _errors([FieldError("twilio", "must be a JSON object")])
+    document, refused = _object_body("twilio", "must be a JSON object")
+    if refused:
+        return refused
     errors = [FieldError(f"twilio.{k}", "unknown field") for k in document if k not in _FIELDS]
     errors += [
         FieldError(f"twilio.{k}", "must be a string")
@@ -123,13 +119,9 @@ def refresh_templates() -> ResponseReturnValue:
 
 @bp.post("/test")
 def send_test_to_me() -> ResponseReturnValue:
-    if (request.content_length or 0) > MAX_BODY:
-        return jsonify(error=f"request body is larger than {MAX_BODY} bytes"), 413
-    document, bad_json = _json_body()
-    if bad_json:
-        return bad_json
-    if not isinstance(document, dict):
-        return _errors([FieldError("test", "must be a JSON object with channel and to")])
+    document, refused = _object_body("test", "must be a JSON object with channel and to")
+    if refused:
+        return refused
     unknown = [FieldError(str(k), "unknown field") for k in document if k not in ("channel", "to", "language")]
     if unknown:
         return _errors(unknown)
@@ -182,3 +174,15 @@ def _with_twilio(action: _Action) -> ResponseReturnValue:
     except (ContentApiError, TwilioException) as exc:
         return jsonify(error=f"Twilio refused the request: {exc}"), 502
     return jsonify(whatsapp_templates=templates)
+
+
+def _object_body(field: str, message: str) -> tuple[dict, ResponseReturnValue | None]:
+    """The request's JSON object within MAX_BODY, or the answer refusing it (413, 400, 422)."""
+    if (request.content_length or 0) > MAX_BODY:
+        return {}, (jsonify(error=f"request body is larger than {MAX_BODY} bytes"), 413)
+    document, bad_json = _json_body()
+    if bad_json:
+        return {}, bad_json
+    if not isinstance(document, dict):
+        return {}, _errors([FieldError(field, message)])
+    return document, None
