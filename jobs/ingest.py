@@ -27,7 +27,7 @@ from shop_app.recovery.contacts import accepted, accepted_order, phone_region
 from shop_app.recovery.journeys import convert_journey, replan, stop_journey
 from shop_app.recovery.orders import equal_where_given, journeys_paid_by, store_order
 from shop_app.recovery.phones import e164
-from shop_app.referral.rewards import on_friend_order
+from shop_app.referral.rewards import RewardTerms, on_friend_order
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
 from shop_app.shopify.shops import load_settings
@@ -118,7 +118,8 @@ def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     for journey in journeys:
         convert_journey(session, journey, order)
     outcome = f"order {order.name or order.shopify_id}: {len(journeys)} journey(s) converted"
-    referral = on_friend_order(session, shop, order, payload, now)  # issue 11: a friend used a code
+    terms = RewardTerms.of(load_settings(session, shop).referral)
+    referral = on_friend_order(session, shop, order, payload, now, terms)  # issue 11: a friend used a code
     return f"{outcome}; {referral}" if referral else outcome
 
 

@@ -33,6 +33,8 @@ SELF_REFERRAL = "self_referral"
 ORDERED_BEFORE = "ordered_before"
 ALREADY_COUNTED = "already_counted"
 CAP_REACHED = "cap_reached"
+#: Not a fraud rule: the merchant turned advocate rewards off (referral.reward.enabled).
+REWARDS_OFF = "rewards_off"
 
 
 def normal_email(value: str | None) -> str | None:

@@ -84,9 +84,7 @@ def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared 
     assert referral is not None
     try:
         if candidate.step is Step.REWARD:
-            terms = RewardTerms(candidate.settings.referral.max_rewards_per_30_days, referral.reward_percent,
-                                referral.reward_days)  # fmt: skip
-            issued = issue_reward(rt, candidate.message_id, now, terms)
+            issued = issue_reward(rt, candidate.message_id, now, RewardTerms.of(candidate.settings.referral))
             return Cleared(StepCode(issued[0].code, issued[1]) if issued else None)
         if candidate.step is not Step.INVITE or referral.advocate_id is None:
             return Cleared(None)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from shop_app.domain import referral_rules as rules
 from shop_app.domain.models import PENDING as PENDING_MESSAGE
 from shop_app.domain.models import Channel, PlannedMessage, Status, Step
-from shop_app.domain.referral_codes import DEFAULT_REWARD_DAYS, DEFAULT_REWARD_PERCENT
+from shop_app.domain.referral_settings import ReferralSettings
 from shop_app.recovery import outbox
 from shop_app.recovery.orders import equal_where_given
 from shop_app.referral.codes import IssuedCode, reward_code_for
@@ -42,17 +42,34 @@ PAID = frozenset({"paid"})
 
 @dataclass(frozen=True)
 class RewardTerms:
-    """The referral settings a reward needs (the settings document's `referral` section)."""
+    """The referral settings a reward needs (the settings document's `referral.reward`): whether
+    rewards are on, the cap per advocate per 30 days, the reward's percentage and its life in days.
+    Built by `of` from the shop's settings, for the decision and for the send alike."""
 
-    cap: int = rules.DEFAULT_REWARD_CAP
-    percent: Decimal = DEFAULT_REWARD_PERCENT
-    days: int = DEFAULT_REWARD_DAYS
+    cap: int = ReferralSettings.max_rewards_per_30_days
+    percent: Decimal = ReferralSettings.reward_percent
+    days: int = ReferralSettings.reward_days
+    enabled: bool = ReferralSettings.reward_enabled
+
+    @classmethod
+    def of(cls, settings: ReferralSettings) -> RewardTerms:
+        return cls(
+            cap=settings.max_rewards_per_30_days,
+            percent=settings.reward_percent,
+            days=settings.reward_days,
+            enabled=settings.reward_enabled,
+        )
+
+
+#: The merchant turned advocate rewards off: a friend's order is recorded, and earns nothing.
+REWARDS_OFF = rules.Decision(False, "refused: advocate rewards are off in the referral settings", rules.REWARDS_OFF)
 
 
 def on_friend_order(
-    session: Session, shop: Shop, order: OrderRow, payload: Any, now: datetime, terms: RewardTerms = RewardTerms()
+    session: Session, shop: Shop, order: OrderRow, payload: Any, now: datetime, terms: RewardTerms
 ) -> str | None:
-    """Decide a reward for a paid order that used an advocate's code; None when it used none."""
+    """Decide a reward for a paid order that used an advocate's code; None when it used none.
+    `terms`: RewardTerms.of(the shop's referral settings)."""
     codes = rules.codes_used(payload)
     if not codes or (order.financial_status or "").lower() not in PAID:
         return None
@@ -67,11 +84,15 @@ def on_friend_order(
         return f"referral: order {order.name or order.shopify_id} was already decided"
     if isinstance(payload, dict) and payload.get("test") is True:
         return f"referral: order {order.name or order.shopify_id} is a test order: no reward"
-    decision = rules.decide(
-        _advocate_facts(session, advocate),
-        _friend_facts(session, advocate, order, payload),
-        _rewards_in_window(session, advocate, now),
-        terms.cap,
+    decision = (
+        rules.decide(
+            _advocate_facts(session, advocate),
+            _friend_facts(session, advocate, order, payload),
+            _rewards_in_window(session, advocate, now),
+            terms.cap,
+        )
+        if terms.enabled
+        else REWARDS_OFF
     )
     status = PENDING if decision.reward else REFUSED
     inserted = insert_new(
@@ -111,9 +132,7 @@ def on_friend_order_stopped(session: Session, shop: Shop, order_shopify_id: str,
     return f"referral: {why}"
 
 
-def issue_reward(
-    rt: Runtime, message_id: int, now: datetime, terms: RewardTerms = RewardTerms()
-) -> tuple[IssuedCode, datetime] | None:
+def issue_reward(rt: Runtime, message_id: int, now: datetime, terms: RewardTerms) -> tuple[IssuedCode, datetime] | None:
     """For the send of a `reward` message: its code (created once) and when it stops working;
     None when the message carries no live reward (cancelled). Raises when Shopify cannot make
     the code now: the send waits, as for a recovery code."""

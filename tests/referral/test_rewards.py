@@ -163,8 +163,8 @@ def test_the_send_makes_the_reward_code_once(rt, store, admin_api, advocate) -> 
     [(_, _, message_id)] = rewards(rt)
     assert message_id is not None
     admin_api.inject_status(503)
-    first = issue_reward(rt, message_id, NOW)
-    again = issue_reward(rt, message_id, NOW)
+    first = issue_reward(rt, message_id, NOW, RewardTerms())
+    again = issue_reward(rt, message_id, NOW, RewardTerms())
     assert first is not None and first == again
     code, expires = first
     assert expires == NOW + timedelta(days=60) and code.code.startswith("THANKS-")
