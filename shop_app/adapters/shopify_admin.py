@@ -25,6 +25,7 @@ from shop_app.adapters.shopify_admin_operations import (
     CUSTOMERS_PAGE_SIZE,
     Operation,
     customer_ids_by_phone_operation,
+    customer_order_count_operation,
     customers_page_operation,
     discount_create_operation,
     find_code_operation,
@@ -262,6 +263,17 @@ class AdminClient:
     def customer_ids_by_phone(self, phone: str) -> tuple[str, ...]:
         nodes = self.run(customer_ids_by_phone_operation(phone))["customers"]["nodes"]
         return tuple(node["id"] for node in nodes)
+
+    def customer_order_count(self, customer_id: str) -> int | None:
+        """Shopify's count of the customer's orders at the store (numberOfOrders, this order
+        included); None when Shopify knows no such customer."""
+        customer = self.run(customer_order_count_operation(customer_id))["customer"]
+        if customer is None:
+            return None
+        count = str(customer.get("numberOfOrders"))
+        if not count.isdigit():
+            raise AdminApiError("CustomerOrderCount: numberOfOrders is not a count")
+        return int(count)
 
     def orders_for_payment_check(
         self, checkout_token: str | None, email: str | None, phone: str | None, since: datetime

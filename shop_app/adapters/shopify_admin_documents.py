@@ -109,6 +109,14 @@ query CustomersPage($first: Int!, $after: String) {
 }
 """
 
+# The referral trigger (issue 11): the customer's lifetime orders at the store, this one included.
+# numberOfOrders is an UnsignedInt64, sent as a string of digits.
+CUSTOMER_ORDER_COUNT = """
+query CustomerOrderCount($id: ID!) {
+  customer(id: $id) { numberOfOrders }
+}
+"""
+
 DOCUMENTS: dict[str, str] = {
     "ShopInfo": SHOP_INFO,
     "DiscountCodeBasicCreate": DISCOUNT_CODE_BASIC_CREATE,
@@ -118,4 +126,5 @@ DOCUMENTS: dict[str, str] = {
     "OrdersForPaymentCheck": ORDERS_FOR_PAYMENT_CHECK,
     "CustomerIdsByPhone": CUSTOMER_IDS_BY_PHONE,
     "CustomersPage": CUSTOMERS_PAGE,
+    "CustomerOrderCount": CUSTOMER_ORDER_COUNT,
 }

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shop_app.adapters.shopify_http import require_aware
-from shop_app.domain.discounts import DiscountSpec
+from shop_app.domain.discounts import CUSTOMER_GID_PREFIX, DiscountSpec
 from shop_app.domain.referral_codes import ReferralCodeSpec
 
 #: Orders looked at by one payment check (newest first).
@@ -90,6 +90,12 @@ def customers_page_operation(after: str | None = None, first: int = CUSTOMERS_PA
 
 def customer_ids_by_phone_operation(phone: str) -> Operation:
     return Operation("CustomerIdsByPhone", {"first": PHONE_CUSTOMERS, "query": f"phone:{search_value(e164(phone))}"})
+
+
+def customer_order_count_operation(customer_id: str) -> Operation:
+    """Shopify's numberOfOrders for a customer, by its numeric id (as webhooks give it) or its gid."""
+    gid = customer_id if customer_id.startswith(CUSTOMER_GID_PREFIX) else CUSTOMER_GID_PREFIX + customer_id
+    return Operation("CustomerOrderCount", {"id": gid})
 
 
 def e164(phone: str) -> str:

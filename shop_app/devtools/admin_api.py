@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import functools
 import itertools
 import secrets
@@ -100,6 +101,8 @@ class DevCustomer:
     phone: str | None
     sms_marketing_state: str
     created_at: datetime
+    #: Shopify's numberOfOrders when a test set it; None: counted from the shop's orders.
+    number_of_orders: int | None = None
 
 
 @dataclass
@@ -150,6 +153,7 @@ class AdminApiServer(BackgroundServer):
             token = server.issue_token("demo-shop.myshopify.com")
             server.add_order("demo-shop.myshopify.com", checkout_token="abc", email="a@b.com")
             server.inject_status(503, count=2, retry_after=1)
+            server.set_order_count("demo-shop.myshopify.com", "7001", 3)   # numberOfOrders
             ...
             server.graphql_requests("DiscountCodeBasicCreate")   # what the app sent
 
@@ -318,11 +322,15 @@ class AdminApiServer(BackgroundServer):
         phone: str | None = None,
         sms_marketing_state: str = "NOT_SUBSCRIBED",
         created_at: datetime | None = None,
+        customer_id: str | None = None,
+        number_of_orders: int | None = None,
     ) -> DevCustomer:
+        """A customer of the store; `customer_id` (numeric, as webhooks name it) picks its id,
+        `number_of_orders` what Shopify counts (default: the shop's orders of this customer)."""
         shop = self.add_shop(domain)
         with self._lock:
             customer = DevCustomer(
-                id=f"gid://shopify/Customer/{next(self._ids)}",
+                id=_customer_gid(customer_id) if customer_id else f"gid://shopify/Customer/{next(self._ids)}",
                 first_name=first_name,
                 last_name=last_name,
                 email=email,
@@ -330,9 +338,22 @@ class AdminApiServer(BackgroundServer):
                 phone=phone,
                 sms_marketing_state=sms_marketing_state,
                 created_at=_aware(created_at or datetime.fromtimestamp(self.clock(), UTC)),
+                number_of_orders=number_of_orders,
             )
             shop.customers.append(customer)
             return customer
+
+    def set_order_count(self, domain: str, customer_id: str, count: int) -> DevCustomer:
+        """What Shopify's numberOfOrders says for this customer (numeric id or gid), whatever
+        orders the shop holds; a customer the shop does not know yet is added."""
+        shop = self.add_shop(domain)
+        gid = _customer_gid(customer_id)
+        with self._lock:
+            for i, customer in enumerate(shop.customers):
+                if customer.id == gid:
+                    shop.customers[i] = dataclasses.replace(customer, number_of_orders=count)
+                    return shop.customers[i]
+        return self.add_customer(domain, customer_id=customer_id, number_of_orders=count)
 
     def add_discount(self, domain: str, code: str, title: str) -> DevDiscount:
         """A code discount the merchant (or another app) made: a readable code can clash with it."""
@@ -642,6 +663,7 @@ class _Root:
             "codeDiscountNodeByCode": self.code_by_code,
             "orders": self.orders,
             "customers": self.customers,
+            "customer": self.customer,
         }
         mutations: dict[str, Callable[..., Any]] = {
             "discountCodeBasicCreate": self.basic_create,
@@ -714,7 +736,11 @@ class _Root:
         if sortKey not in (None, "ID"):
             raise _DevError(f"customers sortKey {sortKey} is not modelled")
         customers.sort(key=lambda c: int(c.id.rsplit("/", 1)[1]), reverse=bool(reverse))
-        return _connection([_customer_node(c) for c in customers], first, after)
+        return _connection([_customer_node(c, self.shop) for c in customers], first, after)
+
+    def customer(self, id: str) -> dict | None:
+        found = next((c for c in self.shop.customers if c.id == id), None)
+        return _customer_node(found, self.shop) if found else None
 
     def basic_create(self, basicCodeDiscount: dict) -> dict:
         return self._create("basic", "basicCodeDiscount", basicCodeDiscount)
@@ -828,10 +854,14 @@ def _order_node(order: DevOrder) -> dict:
     }
 
 
-def _customer_node(customer: DevCustomer) -> dict:
+def _customer_node(customer: DevCustomer, shop: DevShop) -> dict:
+    count = customer.number_of_orders
+    if count is None:
+        count = sum(1 for order in shop.orders if order.customer_id == customer.id)
     return {
         "__typename": "Customer",
         "id": customer.id,
+        "numberOfOrders": str(count),  # UnsignedInt64: a string of digits
         "firstName": customer.first_name,
         "lastName": customer.last_name,
         "createdAt": _iso(customer.created_at),
@@ -850,6 +880,10 @@ def _customer_node(customer: DevCustomer) -> dict:
         if customer.phone
         else None,
     }
+
+
+def _customer_gid(customer_id: str) -> str:
+    return customer_id if customer_id.startswith("gid://") else f"gid://shopify/Customer/{customer_id}"
 
 
 def _connection(nodes: list[dict], first: int | None, after: str | None) -> dict:

@@ -94,6 +94,8 @@ def built_operations() -> dict[str, shopify.Operation]:
         "customers, first page": shopify.customers_page_operation(),
         "customers, next page": shopify.customers_page_operation("eyJsYXN0X2lkIjo2MjE0fQ==", 50),
         "customers by phone": shopify.customer_ids_by_phone_operation("+34 600 111 222"),
+        "customer's order count": shopify.customer_order_count_operation("6214912893"),
+        "customer's order count by gid": shopify.customer_order_count_operation(CUSTOMER),
         "orders, every criterion": shopify.orders_operation(
             shopify.payment_check_query("c1a2b3", "ana@example.com", (CUSTOMER,), since)
         ),
