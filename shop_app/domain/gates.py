@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from shop_app.domain import holdout
 from shop_app.domain.models import STEP_ORDER, Step
 from shop_app.domain.windows import WeeklyWindows
 
@@ -39,6 +40,7 @@ class SendFacts:
     window: WeeklyWindows | None  # None: the channel is not windowed
     later_steps_started: tuple[Step, ...] = ()  # later steps already sent, or also due now
     skip_reason: str | None = None  # this message can no longer be sent (a referral review never fulfilled)
+    holdout: bool = False  # the journey is in the holdout's control group: it never sends (issue 12)
 
 
 SEND = Decision(Verdict.SEND)
@@ -52,6 +54,8 @@ def decide(facts: SendFacts, now: datetime) -> Decision:
         return Decision(Verdict.SKIP, f"paid: {facts.paid_reason}")
     if facts.skip_reason:
         return Decision(Verdict.SKIP, facts.skip_reason)
+    if facts.holdout:
+        return Decision(Verdict.SKIP, holdout.REASON)
     if facts.due_at > now:
         # The checkout was updated after this row was queued: its new time is later.
         return Decision(Verdict.POSTPONE, "rescheduled: the checkout changed after it was queued", facts.due_at)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from shop_app.domain.measurement_settings import MeasurementSettings, read_measurement
 from shop_app.domain.models import Channel
 from shop_app.domain.referral_settings import ReferralSettings, read_referral
 from shop_app.domain.validation import FieldError, ValidationError
@@ -119,6 +120,7 @@ class ShopSettings:
     whatsapp_consent: str
     tone: str = TONES[0]
     referral: ReferralSettings = ReferralSettings()
+    measurement: MeasurementSettings = MeasurementSettings()
 
     @classmethod
     def defaults(cls, timezone: str) -> ShopSettings:
@@ -130,7 +132,7 @@ class ShopSettings:
         reader = _Reader(errors)
         doc = reader.obj(doc, "settings")
         recovery = reader.obj(doc.get("recovery", {}), "recovery")
-        reader.no_extra(doc, "settings", {"recovery", "delivery_windows", "consent", "tone", "referral"})
+        reader.no_extra(doc, "settings", {"recovery", "delivery_windows", "consent", "tone", "referral", "measurement"})
         reader.no_extra(recovery, "recovery", {"first", "whatsapp", "prime"})
 
         f = reader.obj(recovery.get("first", {}), "recovery.first")
@@ -181,10 +183,12 @@ class ShopSettings:
             reader.fail("tone", "must be one of " + ", ".join(TONES))
             tone = TONES[0]
         referral = read_referral(reader, doc.get("referral"))
+        measurement = read_measurement(reader, doc.get("measurement"))
 
         if errors or windows is None:  # windows is None only when parsing them recorded errors
             raise ValidationError(errors)
-        return cls(first, whatsapp, prime, windows, windowed, email_consent, whatsapp_consent, tone, referral)
+        return cls(first, whatsapp, prime, windows, windowed, email_consent, whatsapp_consent, tone, referral,
+                   measurement=measurement)  # fmt: skip
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -211,6 +215,7 @@ class ShopSettings:
             "consent": {"email": self.email_consent, "whatsapp": self.whatsapp_consent},
             "tone": self.tone,
             "referral": self.referral.to_document(),
+            "measurement": self.measurement.to_document(),
         }
 
     def warnings(self, connected: Mapping[Channel, bool] | None = None) -> list[str]:
