@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from jobs import attempts, referral_ingest
+from jobs import attempts, referral_check, referral_ingest
 from shop_app import runtime
 from shop_app.compliance import privacy
 from shop_app.domain.models import JourneyStatus, WebhookStatus
@@ -42,8 +42,8 @@ MAX_PHONE_TEXT = 32
 def ingest_delivery(delivery_id: int) -> str:
     rt = runtime.current()
     now = datetime.now(UTC)
-    try:
-        return _ingest(rt, delivery_id, now)
+    try:  # after the commit, a referral journey it started has Shopify's order count asked (issue 11)
+        return referral_check.after_ingest(rt, _ingest(rt, delivery_id, now))
     except Exception as error:  # whatever broke, the delivery is retried a bounded number of times
         return _failed(rt, delivery_id, now, error)
 

@@ -2,9 +2,6 @@
 recovery's: a captured profile's first paid order starts one journey (never a second: the
 (profile, flow) constraint decides between concurrent webhooks); its fulfilment plans the steps;
 a cancelled or fully refunded triggering order cancels what is still pending.
-
-TODO(issue 11): ask Shopify's numberOfOrders through the Admin API when the profile has a
-customer id (TriggerFacts.shopify_orders); today only our own paid orders count.
 """
 
 from __future__ import annotations
@@ -128,3 +125,32 @@ def _journey_triggered_by(session: Session, order: OrderRow) -> Journey | None:
 def _note_waiting(session: Session, journey_id: int) -> None:
     for message in session.scalars(select(Message).where(Message.journey_id == journey_id)):
         outbox.reschedule(session, message.id, message.due_at, AWAITING_FULFILMENT)
+
+
+def on_shopify_orders(
+    session: Session, journey_id: int, shopify_orders: int | None, *, unasked: str | None = None
+) -> str:
+    """Shopify's numberOfOrders for the journey's customer (this order included), asked after the
+    trigger committed (jobs/referral_check.py): more than this order stops the journey and cancels
+    its pending messages with the reason. Otherwise it goes on; when our own records decided alone
+    (Shopify could not be asked, `unasked` saying why, or knows no such customer: None), the active
+    journey's stop_reason says so, as its note for the merchant (gates read it only once stopped;
+    the pending rows' reasons are their state and stay as they are). A journey no longer active
+    is left as it is: decided once."""
+    journey = session.get(Journey, journey_id, with_for_update=True)
+    if journey is None or journey.flow != FLOW:
+        return f"no referral journey #{journey_id}"
+    if journey.status != JourneyStatus.ACTIVE:
+        return f"referral journey #{journey.id} is already {journey.status}"
+    # The rest of the trigger was judged when the journey started; only Shopify's count is new.
+    facts = TriggerFacts(test_order=False, origin="captured", earlier_paid_orders=0, shopify_orders=shopify_orders)
+    if trigger_refusal(facts) is not None:
+        reason = f"not a first purchase: Shopify counts {shopify_orders} orders for this customer"
+        journey.status, journey.stop_reason = JourneyStatus.STOPPED.value, reason
+        cancelled = outbox.cancel_pending(session, journey.shop_id, reason, journey_ids=[journey.id])
+        return f"referral journey #{journey.id} stopped ({reason}): {cancelled} pending message(s) cancelled"
+    if shopify_orders is not None:
+        return f"referral journey #{journey.id} goes on: Shopify counts {shopify_orders}, a first purchase"
+    unknown = f"could not be asked for the customer's orders ({unasked})" if unasked else "does not know the customer"
+    journey.stop_reason = f"Shopify {unknown}; our own records count this order as the first purchase"
+    return f"referral journey #{journey.id} goes on: {journey.stop_reason}"
