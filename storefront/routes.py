@@ -21,17 +21,19 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop_app.channels.push_subscriptions import InvalidSubscription, save_subscription, vapid_keys
 from shop_app.errors import InvalidShopDomain
 from shop_app.recovery.journeys import replan_cart
+from shop_app.referral.profiles import BY_PUSH, profile_for
 from shop_app.request_body import read_body
 from shop_app.shopify.app_proxy import ProxyRequestRejected, verify_proxy_request
 from shop_app.shopify.shops import load_settings
 from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import Shop
+from shop_app.storage.tables import PushSubscription, Shop
 
 bp = Blueprint("storefront", __name__, url_prefix="/proxy")
 
@@ -40,6 +42,8 @@ CONFIG_PLACEHOLDER = "__RECLAIM_CONFIG__"
 JS_MIME = "text/javascript; charset=utf-8"
 #: A subscription is ~400 bytes of JSON; anything far bigger is not one.
 MAX_SUBSCRIBE_BYTES = 4096
+#: A Shopify customer id as the proxy signs it (logged_in_customer_id): an unsigned 64-bit number.
+_CUSTOMER_ID = re.compile(r"[1-9][0-9]{0,18}")
 #: The proxy path as Shopify reports it, e.g. "/apps/reclaim"; it ends up inside JavaScript.
 _PATH_PREFIX = re.compile(r"^(/[A-Za-z0-9_.-]{1,40}){1,4}$")
 SCRIPT_CACHE = "public, max-age=3600"
@@ -104,6 +108,21 @@ def service_worker() -> Response:
     return _script("sw.js", WORKER_CACHE)
 
 
+def _capture_subscriber(session: Session, shop: Shop, row: PushSubscription, customer_id: str | None) -> None:
+    """A subscription from a logged-in customer makes their profile, captured by push (issue 11).
+
+    Shopify signs the logged-in customer's id into the proxy query: it is the subscription's only
+    identity. The body comes from an anonymous storefront page and could name anyone, so no email or
+    customer id in it is ever taken; a shopper who is not logged in (an empty id) brings no identity
+    and nothing is made here: the checkout their cart token joins captures them, if one comes. A
+    known profile keeps its origin (profile_for): an imported customer never becomes captured."""
+    if not customer_id or not _CUSTOMER_ID.fullmatch(customer_id):
+        return
+    profile = profile_for(session, shop, by=BY_PUSH, customer_id=customer_id, email=None, phone=None)
+    if profile is not None and row.profile_id is None:  # a checkout of the cart may have linked one
+        row.profile_id = profile.id
+
+
 def _parse(body: bytes) -> dict[str, object]:
     try:
         document = json.loads(body)
@@ -118,7 +137,8 @@ def _parse(body: bytes) -> dict[str, object]:
 
 @bp.post("/subscribe")
 def subscribe() -> tuple[Response, int]:
-    """Store the browser's subscription for its cart: {subscription, cart_token} → 201."""
+    """Store the browser's subscription for its cart: {subscription, cart_token} → 201; a logged-in
+    customer's profile is captured by it (`_capture_subscriber`)."""
     runtime = current_app.extensions["reclaim"]
     try:
         body = read_body(request, MAX_SUBSCRIBE_BYTES)
@@ -136,8 +156,9 @@ def subscribe() -> tuple[Response, int]:
                 now,
                 allow_local=runtime.settings.dev_mode,  # http://127.0.0.1 endpoints: development only
             )
-            # A checkout of this cart may already be abandoned: its journey gains a push reminder.
             shop = session.get_one(Shop, g.shop_id)
+            _capture_subscriber(session, shop, row, g.proxy.logged_in_customer_id)
+            # A checkout of this cart may already be abandoned: its journey gains a push reminder.
             if row.cart_token:  # always: save_subscription stores the checked token
                 replan_cart(session, shop, row.cart_token, load_settings(session, shop), now)
     except InvalidSubscription as exc:
