@@ -2,8 +2,8 @@
 
 - `message_rows`: every message of a shop (the CLI and tests), oldest due first.
 - `message_page`: the same rows a page at a time, newest first (the admin's /api/messages).
-- `journey_page`: journeys newest first, searched by a contact or checkout token, filtered by
-  status and flow (the admin's /activity). The timeline of one journey is in `timeline.py`.
+- `journey_page`: journeys newest first, recovery and referral ones alike, searched by a contact or
+  checkout token, filtered by status and flow (the admin's /activity). The timeline of one journey is in `timeline.py`.
 
 Pages are keyset pages (storage/keyset.py): never OFFSET, never every row.
 """
@@ -14,18 +14,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import case, func, or_, select, union
 from sqlalchemy.orm import Session
 
-from shop_app.domain.models import JourneyStatus, Status
+from shop_app.domain.models import Flow, JourneyStatus, Status
 from shop_app.recovery.journeys import FLOW
 from shop_app.recovery.phones import read_phone
+from shop_app.referral.profiles import origin_label
 from shop_app.shopify.shops import get_shop
 from shop_app.storage.keyset import DEFAULT_LIMIT, Page, fetch_page, mapped
-from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop
+from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Profile, Shop
 
 #: The flows a journey can belong to, with the name the merchant knows them by.
-FLOW_NAMES = {FLOW: "Revenue Recovery"}
+FLOW_NAMES = {FLOW: "Revenue Recovery", Flow.REFERRAL.value: "Referral Generation"}
 JOURNEY_STATUSES = tuple(s.value for s in JourneyStatus)
 #: What a phone search looks like: digits and the separators people write numbers with.
 _PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ()./-]{4,30}")
@@ -126,14 +127,31 @@ def read_search(text: str, region: str | None) -> Search | None:
     return Search("token", text)
 
 
-def _search_condition(search: Search, raw: str) -> ColumnElement[bool]:
+def _matching_journeys(shop_id: int, search: Search, raw: str) -> Any:
+    """The ids of the shop's journeys the search names, one equality per way in so that each is an
+    indexed lookup: a recovery journey through its checkout; a referral journey (issue 11) through
+    its advocate's profile or its triggering order (the order's contact, or the checkout token it
+    was paid from)."""
+    value, token = search.value, raw.strip()
     if search.kind == "email":
-        return CheckoutRow.email == search.value
-    if search.kind == "phone":  # a token may be all digits too
-        return or_(
-            CheckoutRow.phone == search.value, CheckoutRow.sms_phone == search.value, CheckoutRow.token == raw.strip()
-        )
-    return CheckoutRow.token == search.value
+        checkout, profile, order = [CheckoutRow.email == value], [Profile.email == value], [OrderRow.email == value]
+    elif search.kind == "phone":  # a token may be all digits too
+        checkout = [CheckoutRow.phone == value, CheckoutRow.sms_phone == value, CheckoutRow.token == token]
+        profile, order = [Profile.phone == value], [OrderRow.phone == value, OrderRow.checkout_token == token]
+    else:
+        checkout, profile, order = [CheckoutRow.token == value], [], [OrderRow.checkout_token == value]
+    through_checkout = select(Journey.id).join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+    through_profile = select(Journey.id).join(Profile, Profile.id == Journey.profile_id)
+    # journeys.trigger_order_id has no index: the orders' way reads the shop's journeys once.
+    orders = select(OrderRow.id).where(OrderRow.shop_id == shop_id, or_(*order))
+    through_order = select(Journey.id).where(
+        Journey.shop_id == shop_id, Journey.flow == Flow.REFERRAL.value, Journey.trigger_order_id.in_(orders)
+    )
+    return union(
+        *(through_checkout.where(CheckoutRow.shop_id == shop_id, match) for match in checkout),
+        *(through_profile.where(Profile.shop_id == shop_id, match) for match in profile),
+        through_order,
+    )
 
 
 def journey_page(
@@ -145,11 +163,13 @@ def journey_page(
     before: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> Page[dict]:
-    """One page of the shop's journeys, newest first, with their checkout's contact and totals
-    and how many of their messages went out."""
+    """One page of the shop's journeys, newest first: a recovery journey with its checkout's
+    contact and cart, a referral journey with its triggering order and its advocate's contact;
+    each with the profile's origin and how many of its messages went out."""
     query = (
-        select(Journey, CheckoutRow)
-        .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        select(Journey, CheckoutRow, OrderRow)
+        .outerjoin(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        .outerjoin(OrderRow, OrderRow.id == Journey.trigger_order_id)
         .where(Journey.shop_id == shop.id)
     )
     if wanted.status:
@@ -158,10 +178,24 @@ def journey_page(
         query = query.where(Journey.flow == wanted.flow)
     search = read_search(wanted.search, shop.country_code)
     if search is not None:
-        query = query.where(CheckoutRow.shop_id == shop.id, _search_condition(search, wanted.search))
+        query = query.where(Journey.id.in_(_matching_journeys(shop.id, search, wanted.search)))
     page = fetch_page(session, query, Journey.id, lambda row: row[0].id, after=after, before=before, limit=limit)
-    counts = _message_counts(session, [journey.id for journey, _ in page.rows])
-    return mapped(page, lambda row: _journey_json(row[0], row[1], counts.get(row[0].id, (0, 0))))
+    counts = _message_counts(session, [journey.id for journey, _, _ in page.rows])
+    profiles = _profiles(session, shop.id, [_profile_id(journey, checkout) for journey, checkout, _ in page.rows])
+    return mapped(page, lambda row: _journey_json(row[0], row[1], row[2], profiles, counts))
+
+
+def _profile_id(journey: Journey, checkout: CheckoutRow | None) -> int | None:
+    """A referral journey's advocate, or the profile a recovery journey's checkout captured."""
+    return journey.profile_id or (checkout.profile_id if checkout is not None else None)
+
+
+def _profiles(session: Session, shop_id: int, ids: list[int | None]) -> dict[int, Profile]:
+    """The profiles of one page: one query over at most a page of ids."""
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    return {p.id: p for p in session.scalars(select(Profile).where(Profile.shop_id == shop_id, Profile.id.in_(wanted)))}
 
 
 def _message_counts(session: Session, journey_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -177,7 +211,26 @@ def _message_counts(session: Session, journey_ids: list[int]) -> dict[int, tuple
     return {journey_id: (int(done or 0), int(total)) for journey_id, done, total in session.execute(query)}
 
 
-def _journey_json(journey: Journey, checkout: CheckoutRow, counts: tuple[int, int]) -> dict[str, Any]:
+def origin_of(profile: Profile | None) -> str | None:
+    """How the merchant reads the profile's origin ("captured (order)", "imported"); None without one."""
+    return origin_label(profile.origin, profile.captured_by) if profile is not None else None
+
+
+def _journey_json(
+    journey: Journey,
+    checkout: CheckoutRow | None,
+    order: OrderRow | None,
+    profiles: dict[int, Profile],
+    counts: dict[int, tuple[int, int]],
+) -> dict[str, Any]:
+    profile = profiles.get(_profile_id(journey, checkout) or 0)
+    sent, planned = counts.get(journey.id, (0, 0))
+    if checkout is not None:
+        email, phone = checkout.email, checkout.phone or checkout.sms_phone
+    else:  # a referral journey: its advocate's contact, the order's where the profile has none (as it is sent)
+        email = (profile.email if profile else None) or (order.email if order else None)
+        phone = (profile.phone if profile else None) or (order.phone if order else None)
+    amounts: CheckoutRow | OrderRow | None = checkout if checkout is not None else order
     return {
         "id": journey.id,
         "flow": journey.flow,
@@ -186,12 +239,15 @@ def _journey_json(journey: Journey, checkout: CheckoutRow, counts: tuple[int, in
         "stop_reason": journey.stop_reason,
         "abandoned_at": journey.abandoned_at.isoformat(),
         "created_at": journey.created_at.isoformat(),
-        "checkout_token": checkout.token,
-        "email": checkout.email,
-        "phone": checkout.phone or checkout.sms_phone,
-        "total_price": str(checkout.total_price),
-        "currency": checkout.currency,
+        # As /api/messages names it: a referral journey's token is its triggering order's checkout token.
+        "checkout_token": checkout.token if checkout is not None else (order.checkout_token if order else None),
+        "order_name": (order.name or order.shopify_id) if order is not None else None,
+        "email": email,
+        "phone": phone,
+        "origin": origin_of(profile),
+        "total_price": str(amounts.total_price) if amounts is not None else None,
+        "currency": amounts.currency if amounts is not None else None,
         "recovered_revenue": str(journey.recovered_revenue) if journey.recovered_revenue is not None else None,
-        "messages_sent": counts[0],
-        "messages": counts[1],
+        "messages_sent": sent,
+        "messages": planned,
     }

@@ -1,6 +1,7 @@
-"""One journey's timeline for the admin: its checkout, and every message — planned, postponed or
-rescheduled, sent, skipped, cancelled, failed — with its reason, then what the provider and the customer did
-with it (delivered, opened, bounced, clicked), in time order.
+"""One journey's timeline for the admin: its checkout (a referral journey's triggering order, advocate
+and rewards), and every message — planned, postponed or rescheduled, sent, skipped, cancelled, failed —
+with its reason, then what the provider and the customer did with it (delivered, opened, bounced,
+clicked), in time order. The profile's origin (captured or imported, issue 11) is shown with it.
 
 The outbox keeps each message's current state, not a log of every move, so the timeline is read
 from it: when the row was planned, the latest postponement (a pending row with a reason), when it
@@ -18,11 +19,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import PENDING, Status
-from shop_app.recovery.activity import FLOW_NAMES
-from shop_app.storage.tables import CheckoutRow, Discount, Journey, Message, MessageEvent
+from shop_app.recovery.activity import FLOW_NAMES, origin_of
+from shop_app.storage.referral_tables import ReferralAdvocate, ReferralReward
+from shop_app.storage.tables import CheckoutRow, Discount, Journey, Message, MessageEvent, OrderRow, Profile
 
 #: The steps as the merchant knows them.
-STEP_NAMES = {"first": "First stimulus", "whatsapp": "WhatsApp", "prime": "Prime (second stimulus)"}
+STEP_NAMES = {
+    "first": "First stimulus",
+    "whatsapp": "WhatsApp",
+    "prime": "Prime (second stimulus)",
+    "review": "Review request",
+    "social": "Social mention",
+    "invite": "Invite friends",
+    "reward": "Advocate reward",
+}
 CHANNEL_NAMES = {"email": "Email", "push": "Browser push", "sms": "SMS", "whatsapp": "WhatsApp"}
 _PENDING = {s.value for s in PENDING}
 _ENDED = {Status.SKIPPED.value, Status.CANCELLED.value, Status.FAILED.value, Status.UNKNOWN.value}
@@ -56,13 +66,29 @@ class MessageSummary:
 
 
 @dataclass(frozen=True)
+class RewardLine:
+    """One decision on a friend's order that used the advocate's code: issued, refused, cancelled."""
+
+    friend_order: str
+    status: str
+    reason: str | None
+    reward_code: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class JourneyTimeline:
     journey: Journey
-    checkout: CheckoutRow
+    checkout: CheckoutRow | None  # None for a referral journey
     flow_name: str
     messages: list[MessageSummary]
     entries: list[Entry]
     discounts: list[Discount] = field(default_factory=list)
+    order: OrderRow | None = None  # a referral journey's triggering order
+    profile: Profile | None = None  # the advocate, or the profile the checkout captured
+    origin: str | None = None  # "captured (checkout)", "imported"
+    referral_code: str | None = None  # the advocate's personal code, once Shopify made it
+    rewards: list[RewardLine] = field(default_factory=list)
 
 
 def label(step: str, channel: str) -> str:
@@ -72,13 +98,14 @@ def label(step: str, channel: str) -> str:
 def journey_timeline(session: Session, shop_id: int, journey_id: int) -> JourneyTimeline | None:
     """The journey of this shop with its timeline; None when it is not this shop's (or none)."""
     found = session.execute(
-        select(Journey, CheckoutRow)
-        .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        select(Journey, CheckoutRow, OrderRow)
+        .outerjoin(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        .outerjoin(OrderRow, OrderRow.id == Journey.trigger_order_id)
         .where(Journey.id == journey_id, Journey.shop_id == shop_id)
     ).first()
     if found is None:
         return None
-    journey, checkout = found
+    journey, checkout, order = found
     messages = list(
         session.scalars(
             select(Message)
@@ -101,6 +128,12 @@ def journey_timeline(session: Session, shop_id: int, journey_id: int) -> Journey
     by_id = {m.id: m for m in messages}
     entries += [_event_entry(e, by_id[e.message_id]) for e in events if e.message_id in by_id]
     entries.sort(key=lambda e: (e.at, e.message_id))
+    profile_id = journey.profile_id or (checkout.profile_id if checkout is not None else None)
+    profile = session.get(Profile, profile_id) if profile_id else None
+    profile = profile if profile is not None and profile.shop_id == shop_id else None
+    advocate = session.scalar(
+        select(ReferralAdvocate).where(ReferralAdvocate.journey_id == journey.id, ReferralAdvocate.shop_id == shop_id)
+    )
     return JourneyTimeline(
         journey=journey,
         checkout=checkout,
@@ -108,7 +141,25 @@ def journey_timeline(session: Session, shop_id: int, journey_id: int) -> Journey
         messages=[_summary(m, clicks.get(m.id, 0)) for m in messages],
         entries=entries,
         discounts=discounts,
+        order=order,
+        profile=profile,
+        origin=origin_of(profile),
+        referral_code=advocate.code if advocate is not None else None,
+        rewards=_rewards(session, shop_id, advocate.id) if advocate is not None else [],
     )
+
+
+def _rewards(session: Session, shop_id: int, advocate_id: int) -> list[RewardLine]:
+    """The advocate's reward decisions, oldest first, each naming the friend's order."""
+    rows = session.execute(
+        select(ReferralReward, OrderRow.name, OrderRow.shopify_id)
+        .join(OrderRow, OrderRow.id == ReferralReward.friend_order_id)
+        .where(ReferralReward.advocate_id == advocate_id, ReferralReward.shop_id == shop_id)
+        .order_by(ReferralReward.id)
+    ).all()
+    return [
+        RewardLine(name or shopify_id, r.status, r.reason, r.reward_code, r.created_at) for r, name, shopify_id in rows
+    ]
 
 
 def _summary(m: Message, clicks: int) -> MessageSummary:
