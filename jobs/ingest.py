@@ -113,7 +113,8 @@ def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetim
 
 
 def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
-    order = store_order(session, shop, accepted_order(parse_order(payload), phone_region(shop.country_code, payload)))
+    accepted_one = accepted_order(parse_order(payload), phone_region(shop.country_code, payload))
+    order = store_order(session, shop, accepted_one, referral_ingest.order_facts(payload))  # + address key, locale
     journeys = journeys_paid_by(session, shop.id, order)
     for journey in journeys:
         convert_journey(session, journey, order)

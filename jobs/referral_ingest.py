@@ -7,11 +7,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shop_app import runtime
 from shop_app.domain.referral_payloads import (
+    OrderFacts,
     is_test_order,
     parse_cancelled,
     parse_customer,
     parse_fulfilled,
+    parse_order_facts,
     parse_refund,
 )
 from shop_app.recovery.phones import e164
@@ -19,6 +22,12 @@ from shop_app.referral import journeys
 from shop_app.referral.profiles import BY_CUSTOMER, profile_for
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.tables import OrderRow, Shop
+
+
+def order_facts(payload: dict) -> OrderFacts:
+    """What the order upsert keeps of an orders/* body for the referral flow (the shipping
+    address's key under the app's secret, the buyer's locale)."""
+    return parse_order_facts(payload, runtime.current().settings.secret_key)
 
 
 def start_referral(session: Session, shop: Shop, order: OrderRow, payload: dict, now: datetime) -> str:

@@ -93,7 +93,7 @@ def _erase_checkouts_and_orders(held: Held) -> None:
         checkout.line_items = []
         checkout.profile_id = None
     for order in held.orders:
-        order.email = order.phone = order.customer_id = None
+        order.email = order.phone = order.customer_id = order.shipping_address_key = None
 
 
 def _drop_push_subscriptions(session: Session, shop: Shop, held: Held) -> None:

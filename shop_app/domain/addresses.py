@@ -8,6 +8,10 @@ separators anywhere between the digits.
 
 Used to erase a customer (compliance/erasure.py: every spelling, every table) and to store
 provider texts without the addresses they echo (`scrub_provider_text`).
+
+A shipping address is never stored: an order keeps `shipping_address_key`, a keyed hash of the
+address in a normal form, so the referral fraud rule "same shipping address" can compare orders
+without anyone reading the address back.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +50,46 @@ def address_hash(secret_key: str, address: str) -> str:
     """A keyed one-way hash: an erased opt-out can still be matched, never read back."""
     digest = hmac.new(secret_key.encode(), address.strip().lower().encode(), hashlib.sha256).hexdigest()
     return f"hmac-sha256:{digest}"
+
+
+#: The parts of Shopify's address object (`shipping_address`) that say where a parcel goes, in
+#: the order they are joined; names, company and phone say to whom, and are left out.
+SHIPPING_PARTS = ("address1", "address2", "zip", "city", "country_code")
+#: Longer values are cut before they are read (Shopify's fields are far shorter).
+_MAX_PART = 255
+
+
+def _fold(text: str) -> str:
+    """Only letters and digits, accents and case dropped: `Calle Mayor, 5 - 2º B` → `callemayor52ob`.
+    Spacing and punctuation say nothing about where a parcel goes, and differ between spellings."""
+    decomposed = unicodedata.normalize("NFKD", text[:_MAX_PART])
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return re.sub(r"[\W_]+", "", plain)
+
+
+def normal_shipping_address(address: Mapping[str, Any] | None) -> str | None:
+    """A shipping address (Shopify's address object) in one comparable form: address1 and
+    address2 as one street, zip, city and country code, each folded (`_fold`) and joined by `|`.
+    None without a street: an address of only a city and country is no one's in particular."""
+    if not isinstance(address, Mapping):
+        return None
+    parts = {name: _fold(value) if isinstance(value := address.get(name), str) else "" for name in SHIPPING_PARTS}
+    street = parts["address1"] + parts["address2"]
+    if not street:
+        return None
+    return "|".join((street, parts["zip"], parts["city"], parts["country_code"]))
+
+
+def shipping_address_key(secret_key: str, address: Mapping[str, Any] | None) -> str | None:
+    """The address's key as stored in `orders.shipping_address_key`: HMAC-SHA256 (64 hex digits)
+    of `normal_shipping_address`, keyed by a key derived from the app's secret for this purpose
+    only. Equal for two spellings of one address; the address cannot be read back from it, nor
+    guessed without the secret. None when there is no street to key."""
+    normal = normal_shipping_address(address)
+    if normal is None:
+        return None
+    key = hashlib.sha256(b"reclaim-shipping-address:" + secret_key.encode()).digest()
+    return hmac.new(key, normal.encode(), hashlib.sha256).hexdigest()
 
 
 def _phone_digits(value: str) -> str:

@@ -1,23 +1,31 @@
 """Orders as stored, and the one rule for "this customer paid": an order for the checkout
-(checkout or cart token), or by the same customer (email or phone) since the abandonment."""
+(checkout or cart token), or by the same customer (email or phone) since the abandonment.
+
+This module owns the order rows: the upsert from an order body (with what the referral flow
+reads beyond the Order: the shipping address's key and the buyer's locale) and the sum of the
+refunds (`add_refund`)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Checkout, JourneyStatus, Order
+from shop_app.domain.referral_payloads import OrderFacts
 from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop
 
 #: What an order summary from the Admin API does not carry: a stored value is kept.
 KEPT_WHEN_UNSAID = frozenset({"accepts_marketing", "status_url"})
 
 
-def store_order(session: Session, shop: Shop, order: Order) -> OrderRow:
+def store_order(session: Session, shop: Shop, order: Order, facts: OrderFacts | None = None) -> OrderRow:
+    """Insert or update the order. `facts` come with a webhook's order body; a value it does not
+    give (None), like one an Admin API summary does not carry, keeps what was stored."""
     row = session.scalar(
         select(OrderRow).where(OrderRow.shop_id == shop.id, OrderRow.shopify_id == order.shopify_id).with_for_update()
     )
@@ -31,8 +39,25 @@ def store_order(session: Session, shop: Shop, order: Order) -> OrderRow:
         if value is None and key in KEPT_WHEN_UNSAID:
             continue
         setattr(row, key, value)
+    for key, value in asdict(facts or OrderFacts()).items():
+        if value is not None:
+            setattr(row, key, value)
     session.flush()
     return row
+
+
+def add_refund(session: Session, order: OrderRow, amount: Decimal) -> Decimal:
+    """Add one refund's amount to the order's refunded total; the new total. One UPDATE, so two
+    refunds ingested at once both count (each refunds/create delivery is ingested once: the
+    webhook layer records a delivery once per X-Shopify-Webhook-Id, which Shopify keeps on retries)."""
+    total = session.execute(
+        update(OrderRow)
+        .where(OrderRow.id == order.id)
+        .values(refunded_total=OrderRow.refunded_total + amount)
+        .returning(OrderRow.refunded_total)
+    ).scalar_one()
+    session.refresh(order, ["refunded_total"])
+    return Decimal(total)
 
 
 def equal_where_given(*pairs: tuple[Any, Any]) -> list[ColumnElement[bool]]:

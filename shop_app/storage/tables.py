@@ -171,6 +171,12 @@ class OrderRow(Base):
     shopify_created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     accepts_marketing: Mapped[bool | None] = mapped_column(Boolean)  # buyer_accepts_marketing (0012)
     status_url: Mapped[str | None] = mapped_column(Text)  # order_status_url (0012)
+    #: HMAC-SHA256 hex of the normalised shipping address (domain/addresses.shipping_address_key,
+    #: keyed by the app's secret): compared by the referral fraud rules, never the address (0013).
+    shipping_address_key: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))  # customer_locale: the messages' language (0013)
+    #: The sum of the order's refunds so far (refunds/create); the referral flow stops at the total (0013).
+    refunded_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"), server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
