@@ -1,4 +1,10 @@
-"""The Referral Generation Flow's webhook handlers (issue 11), registered in jobs/ingest.py's HANDLERS."""
+"""The Referral Generation Flow's webhook handlers (issue 11), registered in jobs/ingest.py's HANDLERS.
+
+orders/cancelled and refunds/create each do two things, since one order can be both: stop the
+referral journey the order triggered (an advocate's first order), and cancel the reward a
+friend's order earned when it was not sent yet (rewards.on_friend_order_stopped). A refund adds
+its amount to the order's refunded total; only a total that reaches the order's stops anything.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +23,11 @@ from shop_app.domain.referral_payloads import (
     parse_order_facts,
     parse_refund,
 )
+from shop_app.recovery.orders import add_refund
 from shop_app.recovery.phones import e164
 from shop_app.referral import journeys
 from shop_app.referral.profiles import BY_CUSTOMER, profile_for
+from shop_app.referral.rewards import on_friend_order_stopped
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.tables import OrderRow, Shop
 
@@ -49,6 +57,18 @@ def _order(session: Session, shop: Shop, shopify_id: str) -> OrderRow | None:
     return session.scalar(select(OrderRow).where(OrderRow.shop_id == shop.id, OrderRow.shopify_id == shopify_id))
 
 
+def _label(order: OrderRow) -> str:
+    return f"order {order.name or order.shopify_id}"
+
+
+def _stopped(session: Session, shop: Shop, order: OrderRow, what: str) -> str:
+    """The order was cancelled or fully refunded (`what`): as a triggering order its journey
+    stops; as a friend's order its reward is cancelled if not sent yet."""
+    outcome = journeys.on_stopped(session, order, f"{_label(order)} {what}")
+    friend = on_friend_order_stopped(session, shop, order.shopify_id, what)
+    return f"{outcome}; {friend}" if friend else outcome
+
+
 def on_fulfilled(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     event = parse_fulfilled(payload)
     order = _order(session, shop, event.order_id)
@@ -61,17 +81,24 @@ def on_cancelled(session: Session, shop: Shop, payload: dict, now: datetime) -> 
     order = _order(session, shop, parse_cancelled(payload).order_id)
     if order is None:
         return "cancellation of an order we do not know"
-    return journeys.on_stopped(session, order, f"order {order.name or order.shopify_id} cancelled")
+    return _stopped(session, shop, order, "cancelled")
 
 
 def on_refund(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
+    """Add the refund to the order's refunded total (once per refund: the webhook layer ingests a
+    delivery once); the order stops the flow when the total reaches the order's."""
     event = parse_refund(payload)
     order = _order(session, shop, event.order_id)
     if order is None:
         return "refund of an order we do not know"
-    if not journeys.fully_refunded(order, event.refunded):
-        return f"order {order.name or order.shopify_id} partly refunded: the referral flow goes on"
-    return journeys.on_stopped(session, order, f"order {order.name or order.shopify_id} fully refunded")
+    if event.currency is not None and event.currency != order.currency:
+        # Shopify pays a refund back in the buyer's currency; the order's total is the shop's.
+        return f"{_label(order)}: a refund in {event.currency} is not added to a total in {order.currency}"
+    refunded = add_refund(session, order, event.refunded)
+    summary = f"{_label(order)}: {refunded} of {order.total_price} {order.currency} refunded"
+    if not journeys.fully_refunded(order):
+        return f"{summary}, partly: the referral flow goes on"
+    return f"{summary}; {_stopped(session, shop, order, 'fully refunded')}"
 
 
 HANDLERS = {

@@ -7,7 +7,6 @@ a cancelled or fully refunded triggering order cancels what is still pending.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -82,17 +81,21 @@ def on_fulfilled(session: Session, shop: Shop, order: OrderRow, settings: ShopSe
 
 
 def on_stopped(session: Session, order: OrderRow, reason: str) -> str:
-    """The triggering order was cancelled or fully refunded: pending steps are cancelled."""
+    """The triggering order was cancelled or fully refunded: pending steps are cancelled. A
+    journey that already ended keeps its first reason (a later refund of a cancelled order)."""
     journey = _journey_triggered_by(session, order)
     if journey is None:
         return "no referral journey for this order"
+    if journey.status != JourneyStatus.ACTIVE:
+        return f"referral journey #{journey.id} is already {journey.status}"
     journey.status, journey.stop_reason = JourneyStatus.STOPPED.value, reason
     cancelled = outbox.cancel_pending(session, journey.shop_id, reason, journey_ids=[journey.id])
     return f"referral journey #{journey.id} stopped ({reason}): {cancelled} pending message(s) cancelled"
 
 
-def fully_refunded(order: OrderRow, refunded: Decimal) -> bool:
-    return refunded > 0 and refunded >= order.total_price
+def fully_refunded(order: OrderRow) -> bool:
+    """The order's refunds so far (orders.refunded_total, every partial refund added) return its total."""
+    return order.refunded_total > 0 and order.refunded_total >= order.total_price
 
 
 def _earlier_paid(session: Session, shop_id: int, order: OrderRow, profile: Profile | None) -> int:
