@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Update, func, select, update
 from sqlalchemy.orm import Session
 
-from shop_app.domain.models import PENDING, PlannedMessage, Status, can_move
+from shop_app.domain.models import PENDING, PlannedMessage, Status, Step, can_move
 from shop_app.errors import ReclaimError
 from shop_app.storage.database import rows_changed
 from shop_app.storage.tables import Message
@@ -76,19 +76,31 @@ def _run(session: Session, statement: Update) -> int:
 # -- planning ---------------------------------------------------------------------------------
 
 
-def add_planned(session: Session, shop_id: int, journey_id: int, flow: str, planned: PlannedMessage) -> None:
-    """A new row for a step the planner wants: the outbox's only way in."""
-    session.add(
-        Message(
-            shop_id=shop_id,
-            journey_id=journey_id,
-            flow=flow,
-            step=planned.step.value,
-            channel=planned.channel.value,
-            status=Status.SCHEDULED.value,
-            due_at=planned.due_at,
-        )
+#: Steps a journey may send more than once on a channel, one row per occurrence: an advocate's
+#: `reward`, once per friend (the occurrence is the referral_rewards row's id). Every other step
+#: has occurrence 0, so one row, one send, per (journey, step, channel).
+REPEATABLE_STEPS = frozenset({Step.REWARD})
+
+
+def add_planned(
+    session: Session, shop_id: int, journey_id: int, flow: str, planned: PlannedMessage, *, occurrence: int = 0
+) -> Message:
+    """A new row for a step the planner wants: the outbox's only way in. The row is added, not
+    flushed; the unique (journey, step, channel, occurrence) refuses a second one at the flush."""
+    if occurrence != 0 and planned.step not in REPEATABLE_STEPS:
+        raise ValueError(f"the {planned.step.value} step is sent once per channel; it has no occurrences")
+    message = Message(
+        shop_id=shop_id,
+        journey_id=journey_id,
+        flow=flow,
+        step=planned.step.value,
+        channel=planned.channel.value,
+        occurrence=occurrence,
+        status=Status.SCHEDULED.value,
+        due_at=planned.due_at,
     )
+    session.add(message)
+    return message
 
 
 def reschedule(session: Session, message_id: int, due_at: datetime, reason: str) -> bool:

@@ -4,8 +4,10 @@
 whose code the order used, decides with the fraud rules (domain/referral_rules.py), records one
 referral_rewards row per friend order (`pending`, or `refused` with the reason; the unique
 friend_order_id makes a repeated webhook decide once), and plans the advocate's `reward` message on
-their journey by the invite's channel (delivery windows apply at send). The reward's code is made
-by the send (`issue_reward`, never inside a transaction), once, as in codes.py.
+their journey by the invite's channel (delivery windows apply at send). An advocate earns a reward
+per friend, so each reward has a message of its own (its occurrence is the reward's id; every
+other step has one message per channel). The reward's code is made by the send (`issue_reward`,
+never inside a transaction), once per reward, as in codes.py.
 
 `on_friend_order_stopped`: a friend's order cancelled or refunded before the reward was sent
 cancels the reward and its message with the reason; after it was sent, nothing is taken back.
@@ -73,10 +75,10 @@ def on_friend_order(
     codes = rules.codes_used(payload)
     if not codes or (order.financial_status or "").lower() not in PAID:
         return None
-    advocate = session.scalars(
-        select(ReferralAdvocate).where(
-            ReferralAdvocate.shop_id == shop.id, func.upper(ReferralAdvocate.code).in_(codes)
-        )
+    advocate = session.scalars(  # locked: one advocate's decisions (cap, friend counted) take turns
+        select(ReferralAdvocate)
+        .where(ReferralAdvocate.shop_id == shop.id, func.upper(ReferralAdvocate.code).in_(codes))
+        .with_for_update()
     ).first()
     if advocate is None:
         return None
@@ -241,7 +243,8 @@ def _profile_id(session: Session, shop_id: int, order: OrderRow) -> int | None:
 
 
 def _plan_reward(session: Session, shop: Shop, advocate: ReferralAdvocate, order: OrderRow, now: datetime) -> str:
-    """The advocate's `reward` message, by the invite's channel, due now (windows apply at send)."""
+    """The advocate's `reward` message for this friend's order, by the invite's channel, due now
+    (windows apply at send). Each reward has its own row: its occurrence is the reward's id."""
     invites = session.execute(
         select(Message.channel, Message.status)
         .where(Message.journey_id == advocate.journey_id, Message.step == Step.INVITE.value)
@@ -249,23 +252,10 @@ def _plan_reward(session: Session, shop: Shop, advocate: ReferralAdvocate, order
     ).all()
     sent = [row.channel for row in invites if row.status == Status.SENT.value]
     channel = Channel((sent or [row.channel for row in invites] or [Channel.EMAIL.value])[0])
-    label = f"order {order.name or order.shopify_id}"
-    taken = session.scalar(
-        select(Message.id).where(
-            Message.journey_id == advocate.journey_id, Message.step == Step.REWARD.value, Message.channel == channel
-        )
-    )
     reward = session.scalars(select(ReferralReward).where(ReferralReward.friend_order_id == order.id)).one()
-    if taken is not None:
-        # One message per (journey, step, channel): a later reward of the same advocate waits for
-        # the core's answer (see the report); it still counts, and it is recorded with its reason.
-        reward.reason = f"{reward.reason}; not planned: the journey already has its {channel} reward message"
-        return f"referral: {label}: reward recorded, no second reward message on {channel}"
-    outbox.add_planned(session, shop.id, advocate.journey_id, "referral", PlannedMessage(Step.REWARD, channel, now))
+    planned = PlannedMessage(Step.REWARD, channel, now)
+    message = outbox.add_planned(session, shop.id, advocate.journey_id, "referral", planned, occurrence=reward.id)
     session.flush()
-    reward.message_id = session.scalar(
-        select(Message.id).where(
-            Message.journey_id == advocate.journey_id, Message.step == Step.REWARD.value, Message.channel == channel
-        )
-    )
+    reward.message_id = message.id
+    label = f"order {order.name or order.shopify_id}"
     return f"referral: {label} used the code {advocate.code}: reward planned by {channel}"

@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -212,11 +213,18 @@ class Journey(Base):
 
 
 class Message(Base):
-    """The outbox. At most one row, so one send, per (journey, step, channel)."""
+    """The outbox. At most one row, so one send, per (journey, step, channel, occurrence).
+
+    `occurrence` is 0 for every step but the referral `reward`, which an advocate earns once per
+    friend: each reward's message has its own row, its occurrence the referral_rewards row's id.
+    So every other step keeps one send per (journey, step, channel), and each reward one too (0014)."""
 
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("journey_id", "step", "channel", name="uq_messages_journey_step_channel"),
+        UniqueConstraint(
+            "journey_id", "step", "channel", "occurrence", name="uq_messages_journey_step_channel_occurrence"
+        ),
+        CheckConstraint("occurrence = 0 OR step = 'reward'", name="ck_messages_occurrence_reward_only"),
         Index("ix_messages_status_due", "status", "due_at"),
         Index("ix_messages_provider_id", "provider_id"),
         Index("ix_messages_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
@@ -228,6 +236,8 @@ class Message(Base):
     flow: Mapped[str] = mapped_column(String(16), default="recovery")
     step: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
+    #: 0, or for a `reward` message the id of the referral_rewards row it announces (0014).
+    occurrence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)

@@ -20,12 +20,16 @@ from tests.tokens import session_token
 ANA = "ana@example.com"
 
 
+HOME = {"first_name": "Ana", "address1": "Calle Mayor, 5", "address2": "2ºB", "zip": "28013", "city": "Madrid",
+        "country_code": "ES"}  # fmt: skip
+
+
 def _advocate(store: ShopifyStore, admin_api) -> str:
-    """Ana, captured by her checkout, pays her first order (#1001), which is fulfilled; the review,
-    social and invite go out and the invite carries her personal code, which is returned."""
+    """Ana, captured by her checkout, pays her first order (#1001, shipped HOME), which is fulfilled;
+    the review, social and invite go out and the invite carries her personal code, which is returned."""
     store.deliver("checkouts/create", store.checkout("c1", "2026-03-02T18:00:00+01:00", email=ANA))
     order = store.order("c1", "2026-03-02T19:00:00+01:00", id=9001, name="#1001")
-    order.update(email=ANA, buyer_accepts_marketing=True)
+    order.update(email=ANA, buyer_accepts_marketing=True, shipping_address=HOME)
     store.deliver("orders/paid", order)
     store.deliver("orders/fulfilled", {"id": 9001, "updated_at": "2026-03-03T10:00:00Z"})
     for day in ("2026-03-06", "2026-03-08", "2026-03-10"):  # review, social, invite
@@ -99,3 +103,24 @@ def test_rewards_turned_off_in_the_admin_refuse_with_the_reason(rt, store, admin
     _send_due(store)
     assert _rewards(store) == [("refused", "refused: advocate rewards are off in the referral settings", None)]
     assert store.messages(flow="referral", step="reward") == []
+
+
+def test_each_friend_earns_the_advocate_a_reward_message_of_its_own(store, admin_api) -> None:
+    code = _advocate(store, admin_api)
+    bea = _friend(9501, "bea@example.com", 7501, code, store)
+    store.deliver("orders/paid", bea)
+    store.deliver("orders/paid", _friend(9502, "cai@example.com", 7502, code, store))
+    store.deliver("orders/paid", bea, webhook_id="bea-order-delivered-again")  # Shopify sends it twice
+    _send_due(store)
+    store.deliver("orders/paid", bea, webhook_id="bea-order-delivered-late")  # and once more, after the send
+
+    [(first, _, bea_code), (second, _, cai_code)] = _rewards(store)
+    assert (first, second) == ("issued", "issued") and bea_code and cai_code and bea_code != cai_code
+    rewards = store.messages(flow="referral", step="reward")
+    assert [(m["channel"], m["status"]) for m in rewards] == [("email", "sent"), ("email", "sent")]
+    last_two = [m["body"] for m in _mails_to(store, ANA)[-2:]]
+    assert sorted([c for c in (bea_code, cai_code) if c in body] for body in last_two) == sorted(
+        [[bea_code], [cai_code]]
+    )
+    made = sorted(d.input["code"] for d in admin_api.discounts(store.domain))
+    assert made == sorted([code, bea_code, cai_code])  # the advocate's code, then one code per reward

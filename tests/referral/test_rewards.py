@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from shop_app.domain.models import Channel, PlannedMessage, Status, Step
 from shop_app.domain.payloads import parse_order
@@ -184,3 +185,23 @@ def test_through_the_webhook_a_friend_order_is_decided_once(rt, store, advocate)
     assert [(r[0], r[2] is not None) for r in rewards(rt)] == [("pending", True), ("refused", False)]
     assert "same email" in (rewards(rt)[1][1] or "")
     assert reward_messages(rt) == [("sms", "scheduled", "referral")]
+
+
+def test_each_reward_has_its_own_message_and_every_other_step_one_per_channel(rt, store, advocate) -> None:
+    friend_order(rt, store, _order(5550002, "bea@example.com", 7002, **BEA))
+    friend_order(rt, store, _order(5550003, "cai@example.com", 7003, **BEA))
+    with transaction(rt.sessions) as session:
+        rows = session.scalars(select(ReferralReward).order_by(ReferralReward.id)).all()
+        messages = {m.id: m for m in session.scalars(select(Message).where(Message.step == "reward"))}
+        assert [r.status for r in rows] == ["pending", "pending"] and len(messages) == 2
+        assert [messages[r.message_id].occurrence for r in rows if r.message_id] == [r.id for r in rows]
+        shop_id = session.scalars(select(Shop.id)).one()
+    # Every other step still has one row, so one send, per journey and channel.
+    again = PlannedMessage(Step.INVITE, Channel.SMS, NOW)
+    with pytest.raises(IntegrityError), transaction(rt.sessions) as session:
+        outbox.add_planned(session, shop_id, advocate, "referral", again)
+    with pytest.raises(ValueError, match="sent once per channel"), transaction(rt.sessions) as session:
+        outbox.add_planned(session, shop_id, advocate, "referral", again, occurrence=2)
+    with pytest.raises(IntegrityError), transaction(rt.sessions) as session:  # the database says so too
+        session.add(Message(shop_id=shop_id, journey_id=advocate, flow="referral", step="invite", channel="sms",
+                            occurrence=2, status="scheduled", due_at=NOW))  # fmt: skip
