@@ -92,6 +92,7 @@ def _contact(session: Session, shop_id: int, profile: Profile | None, order: Ord
         accepts_email_marketing=accepts_email,
         accepts_sms_marketing=sms_record is not None and sms_record.state == "granted",
         first_name=profile.first_name if profile else None,
+        locale=order.locale if order else None,  # the triggering order's customer_locale: the texts' language
         cart_token=order.cart_token if order else None,
     )
 

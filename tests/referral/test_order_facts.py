@@ -1,6 +1,6 @@
 """What an order keeps for the referral flow (issue 11, migration 0013): its shipping address only as
-a keyed hash, and its buyer's locale, through the real webhook routes and worker; the key is gone
-after customers/redact."""
+a keyed hash, its buyer's locale (the language of the referral messages), through the real webhook
+routes and worker; the key is gone after customers/redact."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import json
 import logging
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import JSON, String, select
 
+from shop_app.cli.commands import main
 from shop_app.domain.addresses import normal_shipping_address, shipping_address_key
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Base, OrderRow
@@ -121,3 +123,33 @@ def test_customers_redact_clears_the_address_key(store) -> None:
     )
     row = _order_row(store, "9001")
     assert (row.shipping_address_key, row.email, row.customer_id) == (None, None, None)
+
+
+# --- the referral messages' language --------------------------------------------------------------
+
+
+def _review_sent(store, locale: str | None) -> dict:
+    """A captured first-time buyer whose order says `locale`; the review step is sent."""
+    store.deliver("checkouts/create", store.checkout("c1", "2026-03-02T18:00:00+01:00", email="ana@example.com"))
+    order = store.order("c1", "2026-03-02T19:00:00+01:00", id=9001, name="#1001", buyer_accepts_marketing=True)
+    if locale is not None:
+        order["customer_locale"] = locale
+    store.deliver("orders/paid", order)
+    store.deliver("orders/fulfilled", {"id": 9001, "updated_at": "2026-03-03T10:00:00Z"})
+    store.tick("2026-03-06T10:01:00+00:00")
+    result = CliRunner().invoke(main, ["messages", "--shop", store.domain, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    [review] = [r for r in json.loads(result.output) if r["flow"] == "referral" and r["step"] == "review"]
+    assert review["status"] == "sent", review
+    return review
+
+
+@pytest.mark.parametrize(
+    ("locale", "spanish"), [("es-MX", True), ("es", True), ("fr-CA", False), (None, False)], ids=str
+)
+def test_the_referral_messages_speak_the_orders_language(store, locale, spanish) -> None:
+    review = _review_sent(store, locale)
+    [mail] = [m for m in store.outbox() if m["to"] == "ana@example.com"]
+    assert ("Gracias por tu pedido" in mail["subject"]) is spanish, mail["subject"]
+    assert ("reseña" in review["body"]) is spanish
+    assert ("review" in review["body"]) is not spanish
