@@ -7,14 +7,15 @@ A reward is refused, with a reason the merchant can read, when
 4. the advocate reached the cap of rewards in the last 30 days (a setting, default 10).
 
 The rules are checked in that order and the first that applies is the reason. Contact details are
-compared in a normal form (`normal_email`, `normal_phone`, `normal_address`), so spelling an address
-differently is not a way round a rule.
+compared in a normal form (`normal_email`, `normal_phone`), so spelling an address differently is
+not a way round a rule. A shipping address is compared by its key (orders.shipping_address_key:
+a keyed hash of the address in a normal form, domain/addresses.shipping_address_key), never read;
+a refusal for it says so without the address.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ SELF_REFERRAL = "self_referral"
 ORDERED_BEFORE = "ordered_before"
 ALREADY_COUNTED = "already_counted"
 CAP_REACHED = "cap_reached"
+#: What `self_referral` says when the friend's order ships to one of the advocate's addresses.
+SAME_ADDRESS = "same shipping address"
 #: Not a fraud rule: the merchant turned advocate rewards off (referral.reward.enabled).
 REWARDS_OFF = "rewards_off"
 
@@ -68,26 +71,6 @@ def same_phone(a: str, b: str) -> bool:
     return len(shorter) >= MIN_PHONE_SUFFIX and longer.endswith(shorter)
 
 
-def normal_address(
-    address1: str | None,
-    address2: str | None = None,
-    zip_code: str | None = None,
-    country_code: str | None = None,
-) -> str | None:
-    """A shipping address as one comparable key: accents, case, punctuation and spacing dropped,
-    e.g. `Calle Mayor, 5 - 2ºB` / `28013` / `ES` → `calle mayor 5 2ob|28013|es`. None without a street."""
-
-    def fold(text: str | None) -> str:
-        decomposed = unicodedata.normalize("NFKD", text or "")
-        plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-        return " ".join(re.sub(r"[^\w]+", " ", plain).split())
-
-    street = " ".join(part for part in (fold(address1), fold(address2)) if part)
-    if not street:
-        return None
-    return f"{street}|{fold(zip_code).replace(' ', '')}|{fold(country_code)}"
-
-
 def codes_used(payload: Any) -> frozenset[str]:
     """The discount codes an order webhook says were used (`discount_codes[].code`), upper-cased."""
     raw = payload.get("discount_codes") if isinstance(payload, dict) else None
@@ -97,23 +80,10 @@ def codes_used(payload: Any) -> frozenset[str]:
     return frozenset(code.strip().upper() for code in codes if isinstance(code, str) and code.strip())
 
 
-def shipping_address_of(payload: Any) -> str | None:
-    """The order's shipping address (`shipping_address`) as a `normal_address` key, or None."""
-    raw = payload.get("shipping_address") if isinstance(payload, dict) else None
-    if not isinstance(raw, dict):
-        return None
-
-    def text(key: str) -> str | None:
-        value = raw.get(key)
-        return value[:255] if isinstance(value, str) else None
-
-    return normal_address(text("address1"), text("address2"), text("zip"), text("country_code"))
-
-
 @dataclass(frozen=True)
 class AdvocateFacts:
-    """Everything known about the advocate: their customer id and every email, phone and shipping
-    address we saw for them (already in normal form)."""
+    """Everything known about the advocate: their customer id, every email and phone we saw for
+    them (in normal form) and the keys of the shipping addresses of their orders."""
 
     customer_id: str | None = None
     emails: frozenset[str] = field(default_factory=frozenset)
@@ -128,7 +98,7 @@ class FriendFacts:
     customer_id: str | None = None
     email: str | None = None
     phone: str | None = None
-    address: str | None = None
+    address: str | None = None  # the key of the order's shipping address
     #: The friend had a paid order before this one (ours, or Shopify's count for the customer).
     ordered_before: bool = False
     #: An earlier order of the same friend already earned (or is earning) this advocate a reward.
@@ -168,7 +138,7 @@ def friend_facts(
     ordered_before: bool = False,
     already_counted: bool = False,
 ) -> FriendFacts:
-    """FriendFacts from raw spellings (the address already through `normal_address`)."""
+    """FriendFacts from raw spellings (the address as its key)."""
     return FriendFacts(
         customer_id=customer_id or None,
         email=normal_email(email),
@@ -188,7 +158,7 @@ def self_referral(advocate: AdvocateFacts, friend: FriendFacts) -> str | None:
     if friend.phone and any(same_phone(friend.phone, phone) for phone in advocate.phones):
         return "same phone"
     if friend.address and friend.address in advocate.addresses:
-        return "same shipping address"
+        return SAME_ADDRESS
     return None
 
 
@@ -205,6 +175,8 @@ def decide(
     if cap < 0 or rewards_in_window < 0:
         raise ValueError("the cap and the count of rewards are never negative")
     same = self_referral(advocate, friend)
+    if same == SAME_ADDRESS:
+        return Decision(False, "refused: the friend's shipping address is the advocate's", SELF_REFERRAL)
     if same:
         return Decision(False, f"refused: the friend is the advocate ({same})", SELF_REFERRAL)
     if friend.ordered_before:

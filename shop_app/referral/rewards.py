@@ -89,7 +89,7 @@ def on_friend_order(
     decision = (
         rules.decide(
             _advocate_facts(session, advocate),
-            _friend_facts(session, advocate, order, payload),
+            _friend_facts(session, advocate, order),
             _rewards_in_window(session, advocate, now),
             terms.cap,
         )
@@ -168,11 +168,12 @@ def issue_reward(rt: Runtime, message_id: int, now: datetime, terms: RewardTerms
 
 
 def _advocate_facts(session: Session, advocate: ReferralAdvocate) -> rules.AdvocateFacts:
-    """The advocate's profile and every order we hold of theirs (by customer, email or phone)."""
+    """The advocate's profile and every order we hold of theirs (their triggering order, and any by
+    their customer, email or phone): its emails, phones and shipping address keys."""
     profile = session.get_one(Profile, advocate.profile_id)
     same = _same_person(profile.customer_id, profile.email, profile.phone)
     orders = session.execute(
-        select(OrderRow.customer_id, OrderRow.email, OrderRow.phone).where(
+        select(OrderRow.email, OrderRow.phone, OrderRow.shipping_address_key).where(
             OrderRow.shop_id == advocate.shop_id, or_(OrderRow.id == advocate.order_id, *same)
         )
     ).all()
@@ -180,11 +181,11 @@ def _advocate_facts(session: Session, advocate: ReferralAdvocate) -> rules.Advoc
         profile.customer_id,
         emails=[profile.email, *(o.email for o in orders)],
         phones=[profile.phone, *(o.phone for o in orders)],
-        addresses=(),  # not stored yet: see the report (orders need a normalised shipping address)
+        addresses=[o.shipping_address_key for o in orders],
     )
 
 
-def _friend_facts(session: Session, advocate: ReferralAdvocate, order: OrderRow, payload: Any) -> rules.FriendFacts:
+def _friend_facts(session: Session, advocate: ReferralAdvocate, order: OrderRow) -> rules.FriendFacts:
     same = _same_person(order.customer_id, order.email, order.phone)
     ordered_before = bool(same) and session.scalar(
         select(func.count())
@@ -206,7 +207,7 @@ def _friend_facts(session: Session, advocate: ReferralAdvocate, order: OrderRow,
         order.customer_id,
         order.email,
         order.phone,
-        rules.shipping_address_of(payload),
+        order.shipping_address_key,
         ordered_before=bool(ordered_before),
         already_counted=bool(counted),
     )

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from shop_app.cli.commands import main
 from shop_app.storage.database import transaction
 from shop_app.storage.referral_tables import ReferralReward
+from shop_app.storage.tables import WebhookDelivery
 from tests.support import ShopifyStore
 from tests.tokens import session_token
 
@@ -58,6 +59,13 @@ def _rewards(store: ShopifyStore) -> list[tuple[str, str | None, str | None]]:
 
 def _mails_to(store: ShopifyStore, address: str) -> list[dict]:
     return [m for m in store.outbox() if m["to"] == address]
+
+
+def _delivery_reason(store: ShopifyStore, webhook_id: str) -> str:
+    """The reason the ingest recorded on a webhook delivery."""
+    with transaction(store.rt.sessions) as session:
+        found = session.scalars(select(WebhookDelivery.reason).where(WebhookDelivery.webhook_id == webhook_id)).one()
+        return found or ""
 
 
 def _settings_set(store: ShopifyStore, tmp_path, change: dict) -> None:
@@ -124,3 +132,24 @@ def test_each_friend_earns_the_advocate_a_reward_message_of_its_own(store, admin
     )
     made = sorted(d.input["code"] for d in admin_api.discounts(store.domain))
     assert made == sorted([code, bea_code, cai_code])  # the advocate's code, then one code per reward
+
+
+def test_a_friend_shipping_to_the_advocates_address_earns_no_reward(store, admin_api) -> None:
+    code = _advocate(store, admin_api)
+    # Another name and email, the same home spelled another way: refused, and the reason says so
+    # without the address.
+    same_home = {"first_name": "Bea", "address1": "calle mayor 5", "address2": "2OB", "zip": "28 013",
+                 "city": "MADRID", "country_code": "es"}  # fmt: skip
+    bea = _friend(9501, "bea@example.com", 7501, code, store, shipping_address=same_home)
+    store.deliver("orders/paid", bea, webhook_id="bea-order")
+    elsewhere = {**same_home, "address1": "Gran Vía 1", "address2": None, "zip": "28001"}
+    store.deliver("orders/paid", _friend(9502, "cai@example.com", 7502, code, store, shipping_address=elsewhere))
+    _send_due(store)
+
+    [(refused, reason, none), (issued, _, reward_code)] = _rewards(store)
+    assert (refused, none, issued) == ("refused", None, "issued") and reward_code
+    assert reason == "refused: the friend's shipping address is the advocate's"
+    assert [m["status"] for m in store.messages(flow="referral", step="reward")] == ["sent"]
+    delivery = _delivery_reason(store, "bea-order")
+    assert "shipping address is the advocate's" in delivery
+    assert not any(word in delivery.lower() for word in ("mayor", "28013", "28 013", "madrid"))
