@@ -34,6 +34,9 @@ PRIME_DELAYS = (16, 40)
 MAX_FIRST_DELAY_MINUTES = 7 * 24 * 60
 MAX_AMOUNT = 1_000_000
 DEFAULT_EXPIRY_HOURS = 72
+#: A customer who received a recovery code within this many days gets no new one (issue 12, offer discipline).
+DEFAULT_DISCOUNT_MEMORY_DAYS = 30
+MAX_DISCOUNT_MEMORY_DAYS = 365
 MAX_EXPIRY_HOURS = 90 * 24
 DEFAULT_DAYS_DOCUMENT = {
     day: [[format_minute(start), format_minute(end)] for start, end in windows]
@@ -121,6 +124,8 @@ class ShopSettings:
     tone: str = TONES[0]
     referral: ReferralSettings = ReferralSettings()
     measurement: MeasurementSettings = MeasurementSettings()
+    #: Days after a recovery code was sent to a person during which their other journeys offer none (0: off).
+    discount_memory_days: int = DEFAULT_DISCOUNT_MEMORY_DAYS
 
     @classmethod
     def defaults(cls, timezone: str) -> ShopSettings:
@@ -133,7 +138,7 @@ class ShopSettings:
         doc = reader.obj(doc, "settings")
         recovery = reader.obj(doc.get("recovery", {}), "recovery")
         reader.no_extra(doc, "settings", {"recovery", "delivery_windows", "consent", "tone", "referral", "measurement"})
-        reader.no_extra(recovery, "recovery", {"first", "whatsapp", "prime"})
+        reader.no_extra(recovery, "recovery", {"first", "whatsapp", "prime", "discount_memory_days"})
 
         f = reader.obj(recovery.get("first", {}), "recovery.first")
         reader.no_extra(f, "recovery.first", {"enabled", "delay_minutes", "channels", "incentive"})
@@ -158,6 +163,10 @@ class ShopSettings:
             delay_hours=reader.choice(p, "delay_hours", "recovery.prime", 16, PRIME_DELAYS),
             channels=reader.channels(p, "channels", "recovery.prime", PRIME_CHANNELS, PRIME_CHANNELS),
             incentive=reader.incentive(p.get("incentive"), "recovery.prime.incentive"),
+        )
+
+        memory_days = reader.integer(
+            recovery, "discount_memory_days", "recovery", DEFAULT_DISCOUNT_MEMORY_DAYS, 0, MAX_DISCOUNT_MEMORY_DAYS
         )
 
         dw = reader.obj(doc.get("delivery_windows", {}), "delivery_windows")
@@ -188,7 +197,7 @@ class ShopSettings:
         if errors or windows is None:  # windows is None only when parsing them recorded errors
             raise ValidationError(errors)
         return cls(first, whatsapp, prime, windows, windowed, email_consent, whatsapp_consent, tone, referral,
-                   measurement=measurement)  # fmt: skip
+                   measurement=measurement, discount_memory_days=memory_days)  # fmt: skip
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -206,6 +215,7 @@ class ShopSettings:
                     "channels": [c.value for c in self.prime.channels],
                     "incentive": self.prime.incentive.to_document(),
                 },
+                "discount_memory_days": self.discount_memory_days,
             },
             "delivery_windows": {
                 "timezone": self.windows.timezone,

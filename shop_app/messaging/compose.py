@@ -1,7 +1,9 @@
 """Compose one send: the rendered text, the links, and what the route's transport needs
 beyond it (email headers, a push subscription and topic, Twilio's status callback, the
 approved WhatsApp template). Nothing here changes the message's status. A referral message
-(issue 11) takes its text from referral_texts.py and its link from its step.
+(issue 11) takes its text from referral_texts.py and its link from its step. A recovery step whose
+offer the discount memory withheld (issue 12) has no code, so its texts take their no-offer variant
+(`{% if discount_code %}`, the WhatsApp template without "+offer"), and its note says why.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def compose(
         text = texts.Rendered(None, extras.pop("template_text"))
     outgoing = OutgoingMessage(candidate.message_id, shop.domain, channel.value, address, text.subject, text.body,
                                **extras)  # fmt: skip
-    return Composed(outgoing, "; ".join(text.notes) or None)
+    withheld = candidate.offer.withheld if candidate.offer is not None and code is None else None
+    return Composed(outgoing, "; ".join(note for note in (withheld, *text.notes) if note) or None)
 
 
 def _text(session: Session, candidate: Candidate, parts: _Parts) -> texts.Rendered:

@@ -38,6 +38,9 @@ class StepOffer:
     checkout_token: str
     customer_id: str | None
     incentive: Incentive
+    #: Why the step carries no new code although its incentive offers one (the discount memory,
+    #: domain/discount_memory.py); None: as the settings say.
+    withheld: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,13 @@ class StepCode:
 def code_for(
     sessions: sessionmaker[Session], client: AdminClient | None, offer: StepOffer, now: datetime
 ) -> StepCode | None:
-    """The code to put in the message, or None when the step offers nothing.
+    """The code to put in the message, or None when the step offers nothing (or withholds its offer).
 
     Raises DiscountUnavailable (or an Admin API error) when a unique code cannot be
     created now: the caller postpones the message rather than send it without.
     """
     incentive = offer.incentive
-    if not incentive.offered:
+    if not incentive.offered or offer.withheld:
         return None
     with transaction(sessions) as session:
         row = _reserve(session, offer, now)

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.compliance.consent_records import consent_state
 from shop_app.compliance.suppressions import suppression_reason
-from shop_app.domain import consent, gates
+from shop_app.domain import consent, discount_memory, gates
 from shop_app.domain.models import PENDING, UNDER_WAY, Channel, Checkout, Contact, Flow, JourneyStatus, Status, Step
 from shop_app.domain.planner import address_for
 from shop_app.domain.settings import ShopSettings
+from shop_app.recovery import offer_memory
 from shop_app.recovery.checkouts import checkout_of
 from shop_app.recovery.discounts import StepOffer
 from shop_app.recovery.orders import describe_order, payment_for
@@ -108,7 +109,7 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
     shop = session.get_one(Shop, message.shop_id)
     if journey.flow == Flow.REFERRAL:
         return _collect_referral(rt, session, message, journey, shop)
-    candidate = _candidate(session, message, journey, shop)
+    candidate = _candidate(session, message, journey, shop, now)
     checkout, channel = candidate.cart, candidate.channel
     paid = payment_for(session, shop.id, checkout, journey.abandoned_at)
     contact = _contact_facts(rt, session, candidate)
@@ -173,13 +174,17 @@ def _stop_reason(status: str, reason: str | None) -> str | None:
     return None if status == JourneyStatus.ACTIVE else (reason or status)
 
 
-def _candidate(session: Session, message: Message, journey: Journey, shop: Shop) -> Candidate:
+def _candidate(session: Session, message: Message, journey: Journey, shop: Shop, now: datetime) -> Candidate:
     settings = load_settings(session, shop)
     checkout = checkout_of(session.get_one(CheckoutRow, journey.checkout_id))
     step = Step(message.step)
     # WhatsApp orchestration repeats the first offer; Prime brings the stronger one.
     incentive = settings.prime.incentive if step is Step.PRIME else settings.first.incentive
-    offer = StepOffer(shop.id, journey.id, step.value, checkout.token, checkout.customer_id, incentive)
+    withheld = None
+    if incentive.offered and settings.discount_memory_days:  # a person sent a code lately gets none
+        last_sent = offer_memory.last_code_sent(session, shop.id, journey.id, checkout)
+        withheld = discount_memory.withheld_reason(last_sent, settings.discount_memory_days, now)
+    offer = StepOffer(shop.id, journey.id, step.value, checkout.token, checkout.customer_id, incentive, withheld)
     return Candidate(
         message_id=message.id,
         job_id=message.job_id or "",

@@ -1,0 +1,46 @@
+"""When a person last received a recovery code: the lookup behind the discount memory
+(domain/discount_memory.py decides what it means).
+
+A code was *received* when a recovery message of a step that has a code (its `discounts` row, one
+per journey step) went out, or may have (`sending`, `unknown`: a missed offer beats a second one).
+A code reserved but never sent (the customer paid meanwhile, the message was refused) does not count.
+The person is matched as the payment rule matches a customer (orders.equal_where_given): the same
+customer id, email or phone on the checkout, where given. The journey asking is left out: its own
+steps share its offer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from shop_app.domain.models import UNDER_WAY, Checkout, Flow
+from shop_app.recovery.orders import equal_where_given
+from shop_app.storage.tables import CheckoutRow, Discount, Journey, Message
+
+
+def last_code_sent(session: Session, shop_id: int, journey_id: int, checkout: Checkout) -> datetime | None:
+    """The newest time a message carrying a recovery code went to this checkout's person from
+    another journey of the shop, or None."""
+    same_person = equal_where_given(
+        (CheckoutRow.customer_id, checkout.customer_id),
+        (CheckoutRow.email, checkout.email),
+        (CheckoutRow.phone, checkout.phone),
+    )
+    if not same_person:
+        return None
+    return session.scalar(
+        select(func.max(func.coalesce(Message.sent_at, Message.sending_at)))
+        .select_from(CheckoutRow)
+        .join(Journey, and_(Journey.checkout_id == CheckoutRow.id, Journey.flow == Flow.RECOVERY.value))
+        .join(Message, Message.journey_id == Journey.id)
+        .join(Discount, and_(Discount.journey_id == Message.journey_id, Discount.step == Message.step))
+        .where(
+            CheckoutRow.shop_id == shop_id,
+            or_(*same_person),
+            Journey.id != journey_id,
+            Message.status.in_([status.value for status in UNDER_WAY]),
+        )
+    )
