@@ -161,7 +161,9 @@ def issue_reward(rt: Runtime, message_id: int, now: datetime, terms: RewardTerms
         reward = session.get_one(ReferralReward, found.id)
         if reward.status == PENDING:
             reward.status = ISSUED
-    return issued, found.created_at + timedelta(days=terms.days)
+    # The code ends `days` after it was made (between the decision and this send): the message
+    # never promises more than that, whichever clock (the demo's is simulated) each one read.
+    return issued, min(found.created_at, now) + timedelta(days=terms.days)
 
 
 # --- facts ------------------------------------------------------------------------------------
@@ -254,7 +256,9 @@ def _plan_reward(session: Session, shop: Shop, advocate: ReferralAdvocate, order
     sent = [row.channel for row in invites if row.status == Status.SENT.value]
     channel = Channel((sent or [row.channel for row in invites] or [Channel.EMAIL.value])[0])
     reward = session.scalars(select(ReferralReward).where(ReferralReward.friend_order_id == order.id)).one()
-    planned = PlannedMessage(Step.REWARD, channel, now)
+    # Due when the friend's order was placed (as recovery steps count from the checkout's own time),
+    # never after now: a late webhook's reward goes at once, and the demo's simulated clock sees it.
+    planned = PlannedMessage(Step.REWARD, channel, min(now, order.shopify_created_at or now))
     message = outbox.add_planned(session, shop.id, advocate.journey_id, "referral", planned, occurrence=reward.id)
     session.flush()
     reward.message_id = message.id
