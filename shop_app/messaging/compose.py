@@ -20,13 +20,14 @@ from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.channels.transports import Route
 from shop_app.config import Settings
 from shop_app.domain import content
-from shop_app.domain.models import Channel, Contact
+from shop_app.domain.models import Channel, Contact, Step
 from shop_app.messaging import referral_texts, texts, whatsapp_templates
 from shop_app.messaging.links import tracked_url
 from shop_app.messaging.merchant_templates import custom_template
 from shop_app.messaging.unsubscribe import unsubscribe_url
 from shop_app.recovery.discounts import StepCode
 from shop_app.recovery.gate_facts import Candidate
+from shop_app.referral.send_facts import ReferralFacts
 
 
 @dataclass(frozen=True)
@@ -141,18 +142,14 @@ def _extras(
 
 def _whatsapp_template(session: Session, candidate: Candidate, parts: _Parts) -> dict[str, Any] | Refusal:
     """The approved template's content sid, its variables and its text, or why there is none."""
-    if candidate.checkout is None:  # issue 11: no WhatsApp templates for the referral steps yet
-        return Refusal(f"needs connection: no approved WhatsApp template for the referral '{candidate.step}' step")
-    checkout, shop, code = candidate.checkout, candidate.shop, parts.code
+    if candidate.referral is not None:
+        return _referral_template(session, candidate, candidate.referral, parts)
+    checkout, shop, code = candidate.cart, candidate.shop, parts.code
     language = texts.language_of(checkout)
     key = whatsapp_templates.key_for(candidate.step.value, has_offer=code is not None)
-    template = whatsapp_templates.find(session, shop.id, key, language)
-    if template is None or template.approval_status != whatsapp_templates.APPROVED:
-        state = template.approval_status if template is not None else "not created"
-        return Refusal(
-            f"needs connection: WhatsApp template {key} ({language}) is {state}; "
-            "only templates WhatsApp approved may start a conversation"
-        )
+    template = whatsapp_templates.approved(session, shop.id, key, language)
+    if isinstance(template, str):
+        return Refusal(template)
     offer = None
     if code is not None:
         value = candidate.step_offer.incentive.describe(checkout.currency, language)
@@ -161,6 +158,32 @@ def _whatsapp_template(session: Session, candidate: Candidate, parts: _Parts) ->
     values = whatsapp_templates.variables(
         language, first_name=checkout.first_name or "", shop_name=shop.name,
         cart_summary=whatsapp_templates.cart_line(checkout), link=parts.link, offer=offer,
+    )  # fmt: skip
+    return {
+        "content_sid": template.content_sid,
+        "content_variables": values,
+        "template_text": whatsapp_templates.render(key, language, values),
+    }
+
+
+def _referral_template(
+    session: Session, candidate: Candidate, facts: ReferralFacts, parts: _Parts
+) -> dict[str, Any] | Refusal:
+    """A referral step's own approved template (issue 11): the step's link (the invite's is the
+    referral link itself, to be passed on), the invite's code and what a friend gets, the reward's
+    code, value and expiry."""
+    shop, code, language = candidate.shop, parts.code, texts.language_of(candidate.contact)
+    key = whatsapp_templates.key_for(candidate.step.value, has_offer=code is not None)
+    template = whatsapp_templates.approved(session, shop.id, key, language)
+    if isinstance(template, str):
+        return Refusal(template)
+    invite = candidate.step is Step.INVITE and code is not None
+    value = referral_texts.friend_offer(facts.friend_percent, language) if invite else None
+    values = whatsapp_templates.referral_variables(
+        key, language, first_name=candidate.contact.first_name or "", shop_name=shop.name,
+        link=referral_texts.referral_link(shop.domain, code) if invite and code else parts.link, code=code,
+        value=value or referral_texts.percent_off(facts.reward_percent, language),
+        expiry=texts.expiry_text(parts.expires_at, shop.timezone, language),
     )  # fmt: skip
     return {
         "content_sid": template.content_sid,

@@ -4,6 +4,12 @@ A recovery message is business-initiated, so WhatsApp only ever sends approved t
 MARKETING): one per step and language, with and without an offer. Variables are numbered as the Content
 API wants them: {{1}} first name, {{2}} shop name, {{3}} cart summary, {{4}} recovery link, {{5}} the
 offer. Meta refuses a template that starts or ends with a variable, so every body has text around them.
+
+The Referral Generation Flow's steps (issue 11) have one template each per language, keyed by the step
+(`review`, `social`, `invite`, `reward`) and named `reclaim_referral_<step>_<language>`: {{1}} first
+name, {{2}} shop name, {{3}} the step's link (the review page, the shop, the advocate's referral link);
+the invite adds {{4}} the personal code and {{5}} what a friend gets; the reward {{4}} the reward code,
+{{5}} its value and {{6}} its expiry. They are created, submitted and refreshed with the recovery ones.
 """
 
 from __future__ import annotations
@@ -42,7 +48,27 @@ _BODIES: dict[tuple[str, str], str] = {
     "Completa tu pedido: {{4}} Responde BAJA para no recibir más mensajes.",
     ("prime+offer", "es"): "Hola {{1}}, somos {{2}}. Tu {{3}} te sigue esperando. {{5}} "
     "Completa tu pedido: {{4}} Responde BAJA para no recibir más mensajes.",
+    # The Referral Generation Flow (issue 11).
+    ("review", "en"): "Hi {{1}}, thank you for your order from {{2}}! Would you tell others what you think of it? "
+    "Leave a review here: {{3}} Reply STOP to opt out.",
+    ("social", "en"): "Hi {{1}}, {{2}} here. Enjoying your order? Share it on social media and tag us, "
+    "we would love to see it: {{3}} Reply STOP to opt out.",
+    ("invite", "en"): "Hi {{1}}, {{2}} here. Share your personal code {{4}} with your friends: they get {{5}}, "
+    "and you get a reward when they order. Your link to share: {{3}} Reply STOP to opt out.",
+    ("reward", "en"): "Hi {{1}}, a friend ordered from {{2}} with your code, thank you! Your reward: {{5}} "
+    "with code {{4}}, valid until {{6}}. Shop here: {{3}} Reply STOP to opt out.",
+    ("review", "es"): "Hola {{1}}, ¡gracias por tu pedido en {{2}}! ¿Nos cuentas qué te parece? "
+    "Deja tu reseña aquí: {{3}} Responde BAJA para no recibir más mensajes.",
+    ("social", "es"): "Hola {{1}}, somos {{2}}. ¿Te gusta tu pedido? Compártelo en redes sociales y "
+    "menciónanos, nos encantará verlo: {{3}} Responde BAJA para no recibir más mensajes.",
+    ("invite", "es"): "Hola {{1}}, somos {{2}}. Comparte tu código personal {{4}} con tus amigos: ellos "
+    "consiguen {{5}} y tú un regalo cuando compren. Tu enlace para compartir: {{3}} "
+    "Responde BAJA para no recibir más mensajes.",
+    ("reward", "es"): "Hola {{1}}, un amigo ha comprado en {{2}} con tu código, ¡gracias! Tu regalo: {{5}} "
+    "con el código {{4}}, válido hasta el {{6}}. Compra aquí: {{3}} Responde BAJA para no recibir más mensajes.",
 }
+#: The referral steps that have a template of their own (the step is its key).
+REFERRAL_STEPS = ("review", "social", "invite", "reward")
 #: Shown to Meta's reviewers and used when a value is missing.
 _SAMPLES = {
     "en": {
@@ -60,7 +86,27 @@ _SAMPLES = {
         "5": "Usa el código SAVE10 para un 10% de descuento hasta el viernes.",
     },
 }
+#: The referral templates' own sample values, over the ones above.
+_REFERRAL_SAMPLES = {
+    "en": {
+        "review": {"3": "https://demo-shop.example/orders/1001"},
+        "social": {"3": "https://demo-shop.example"},
+        "invite": {"3": "https://demo-shop.example/discount/ANA-7KQ2M9", "4": "ANA-7KQ2M9",
+                   "5": "10% off their first order"},
+        "reward": {"3": "https://demo-shop.example", "4": "THANKS-8J2KQ4", "5": "10% off", "6": "May 10, 12:00"},
+    },
+    "es": {
+        "review": {"3": "https://demo-shop.example/orders/1001"},
+        "social": {"3": "https://demo-shop.example"},
+        "invite": {"3": "https://demo-shop.example/discount/ANA-7KQ2M9", "4": "ANA-7KQ2M9",
+                   "5": "10 % de descuento en su primer pedido"},
+        "reward": {"3": "https://demo-shop.example", "4": "THANKS-8J2KQ4", "5": "10 % de descuento",
+                   "6": "10/05 12:00"},
+    },
+}  # fmt: skip
 _NO_NAME = {"en": "there", "es": "de nuevo"}
+#: A reward whose expiry is not known (every reward code has one; WhatsApp refuses an empty value).
+_NO_EXPIRY = {"en": "further notice", "es": "nuevo aviso"}
 _VARIABLE = re.compile(r"\{\{(\d+)\}\}")
 
 
@@ -88,12 +134,14 @@ class Needed:
 
     @property
     def friendly_name(self) -> str:
-        return f"reclaim_{self.key.replace('+', '_')}_{self.language}"
+        flow = "referral_" if self.key in REFERRAL_STEPS else ""
+        return f"reclaim_{flow}{self.key.replace('+', '_')}_{self.language}"
 
     @property
     def variables(self) -> dict[str, str]:
         used = set(_VARIABLE.findall(self.body))
-        return {k: v for k, v in _SAMPLES[self.language].items() if k in used}
+        samples = {**_SAMPLES[self.language], **_REFERRAL_SAMPLES[self.language].get(self.key, {})}
+        return {k: v for k, v in samples.items() if k in used}
 
 
 def needed() -> list[Needed]:
@@ -101,7 +149,23 @@ def needed() -> list[Needed]:
 
 
 def key_for(step: str, has_offer: bool) -> str:
+    """The template of a step: a recovery step's with or without its offer; a referral step's own
+    (the invite's and the reward's code are part of it)."""
+    if step in REFERRAL_STEPS:
+        return step
     return f"{step}+offer" if has_offer else step
+
+
+def approved(session: Session, shop_id: int, key: str, language: str) -> ContentTemplate | str:
+    """The shop's template for (key, language) once WhatsApp approved it, else why it cannot be sent."""
+    template = find(session, shop_id, key, language)
+    if template is not None and template.approval_status == APPROVED:
+        return template
+    state = template.approval_status if template is not None else "not created"
+    return (
+        f"needs connection: WhatsApp template {key} ({language}) is {state}; "
+        "only templates WhatsApp approved may start a conversation"
+    )
 
 
 def variables(
@@ -111,6 +175,22 @@ def variables(
     values = {"1": first_name or _NO_NAME.get(language, ""), "2": shop_name, "3": cart_summary, "4": link}
     if offer:
         values["5"] = offer
+    return _tidy(values)
+
+
+def referral_variables(
+    step: str, language: str, *, first_name: str, shop_name: str, link: str, code: str | None = None,
+    value: str | None = None, expiry: str | None = None,
+) -> dict[str, str]:  # fmt: skip
+    """The values of a referral step's template: the invite's `code` and `value` (what a friend gets),
+    the reward's `code`, `value` and `expiry`; only those its body uses."""
+    values = {"1": first_name or _NO_NAME.get(language, ""), "2": shop_name, "3": link}
+    values.update({"4": code or "", "5": value or "", "6": expiry or _NO_EXPIRY.get(language, "")})
+    used = set(_VARIABLE.findall(_BODIES[(step, language)]))
+    return _tidy({k: v for k, v in values.items() if k in used})
+
+
+def _tidy(values: dict[str, str]) -> dict[str, str]:
     return {k: " ".join(v.split())[:1000] for k, v in values.items()}
 
 
