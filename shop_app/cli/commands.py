@@ -244,7 +244,7 @@ def settings_set(domain: str, file: str) -> None:
 @click.option("--serve", is_flag=True, help="afterwards keep the admin running and print a sign-in URL")
 @click.option("--port", type=int, default=0, help="with --serve: the port (default: a free one)")
 def demo(serve: bool, port: int) -> None:
-    """The whole story on the embedded defaults: webhooks in, 48 simulated hours, a timeline."""
+    """The whole story on the embedded defaults: webhooks in, ten simulated days (recovery, referral), a timeline."""
     from shop_app.cli.demo import run_demo, wait_for_interrupt
 
     sys.exit(run_demo(serve=wait_for_interrupt if serve else None, port=port))

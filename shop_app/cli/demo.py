@@ -1,10 +1,14 @@
 """`reclaim demo`: the whole story on the embedded defaults.
 
-It creates a demo shop, starts the web app on a local port and a development
-Shopify Admin API (for unique discount codes and the live payment check), posts signed webhooks
-for a handful of realistic checkouts to the real endpoints, runs the worker, and
-walks simulated time through 48 hours with the dispatcher tick, printing what
-happened to every message and a summary. Everything lives in instance/demo/.
+It installs a demo shop the way Shopify does (the setup job imports the customers the shop had
+before), starts the web app on a local port and a development Shopify Admin API (for discount
+codes and the live payment check), posts signed webhooks for a handful of realistic checkouts and
+orders to the real endpoints, runs the worker, and walks simulated time through ten days with the
+dispatcher tick, printing what happened to every message, every referral decision and a summary.
+The recovery flow plays in the first two days; then Lucía, a first-time buyer the store captured,
+becomes an advocate (review, social, invite with her personal code), a friend buys with her code
+(reward), she tries her own code (refused) and a customer imported at install buys (no referral
+flow). Everything lives in instance/demo/.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -29,17 +33,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rq import SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, stop_embedded, url_of
+from shop_app.adapters.shopify_oauth import OfflineToken
 from shop_app.config import Settings
-from shop_app.devtools.admin_api import AdminApiServer
-from shop_app.shopify.shops import install_shop, save_settings
+from shop_app.devtools.admin_api import DEFAULT_SCOPES, AdminApiServer
+from shop_app.shopify.post_install import complete_install
+from shop_app.shopify.shops import get_shop, save_settings
 from shop_app.shopify.signatures import webhook_hmac
 from shop_app.storage.database import transaction, upgrade
-from shop_app.storage.tables import CheckoutRow, Journey, Message, WebhookDelivery
+from shop_app.storage.referral_tables import ReferralAdvocate, ReferralReward
+from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Profile, WebhookDelivery
 
 #: Where the demo prints its timeline (print, or a test's collector).
 Output = Callable[[str], object]
@@ -91,17 +98,38 @@ def checkout_payload(spec: Spec, at: datetime, domain: str) -> dict[str, object]
     }
 
 
-def order_payload(spec: Spec, at: datetime) -> dict[str, object]:
+def order_payload(
+    spec: Spec, at: datetime, domain: str, *, customer_id: str | None = None, codes: tuple[str, ...] = ()
+) -> dict[str, object]:
+    """A paid order as Shopify sends it: `customer_id` is Shopify's customer (None: a guest),
+    `codes` the discount codes the buyer entered."""
     return {
         "id": spec["id"],
         "name": spec["name"],
-        "checkout_token": spec["checkout_token"],
+        "checkout_token": spec.get("checkout_token"),
         "email": spec["email"],
         "created_at": at.isoformat(),
         "financial_status": "paid",
         "currency": "EUR",
         "total_price": spec["total"],
+        "buyer_accepts_marketing": True,
+        "order_status_url": f"https://{domain}/70001/orders/{spec['id']}/authenticate?key=demo",
+        "discount_codes": [{"code": code, "amount": "0.00", "type": "percentage"} for code in codes],
+        "customer": (
+            {"id": int(customer_id), "email": spec["email"], "first_name": spec.get("first_name")}
+            if customer_id
+            else None
+        ),
     }
+
+
+class DrainWorker(SimpleWorker):
+    """RQ's SimpleWorker for one burst drain, without the command channel (pubsub): a drain takes
+    no `rq` commands, and stopping RQ's pubsub thread waited up to a second per drain (most of the
+    demo's time). The jobs run exactly as in `reclaim worker`."""
+
+    def subscribe(self) -> None:
+        pass
 
 
 class Demo:
@@ -111,7 +139,13 @@ class Demo:
         self.zone = ZoneInfo(self.story["shop"]["timezone"])
         self.domain = self.story["shop"]["domain"]
         self.seen: dict[int, tuple[str, datetime, str | None]] = {}
+        self.seen_rewards: dict[int, str] = {}
+        #: Who is who in the printout: checkout tokens and email addresses to first names.
         self.names: dict[str, str] = {}
+        #: The Shopify customer ids of the customers the shop had before the install.
+        self.customer_ids: dict[str, str] = {}
+        #: The story's orders Shopify (the development Admin API) already holds.
+        self.orders: set[int] = set()
 
     # --- setup -------------------------------------------------------------------
     def start(self) -> None:
@@ -119,7 +153,7 @@ class Demo:
         self.folder.mkdir(parents=True)
         self.redis = connect(None, self.folder)
         # Shopify itself is played by the development Admin API (shop_app/devtools/admin_api.py):
-        # unique codes and the live payment check go through it.
+        # the shop, its older customers, discount codes and the live payment check go through it.
         self.shopify = AdminApiServer().start()
         self.port = self.port or _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -135,25 +169,47 @@ class Demo:
         upgrade(settings.database_url)
         runtime.reset()
         self.rt = runtime.install(runtime.Runtime.build(settings))
-        shop = self.story["shop"]
-        self.shopify.add_shop(
-            self.domain, name=shop["name"], iana_timezone=shop["timezone"], currency_code=shop["currency"]
-        )
-        with transaction(self.rt.sessions) as session:
-            installed = install_shop(
-                session,
-                self.rt.box,
-                self.domain,
-                self.shopify.issue_token(self.domain),
-                name=shop["name"],
-                timezone=shop["timezone"],
-                currency=shop["currency"],
-            )
-            save_settings(session, installed, self.story["settings"])
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("jobs").setLevel(logging.ERROR)
+        self.install()
         self.server = make_server("127.0.0.1", self.port, create_app(runtime=self.rt), threaded=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def install(self) -> None:
+        """Install as Shopify does: the offline token is stored and the setup job reads the shop and
+        imports the customers it already had (`imported` profiles: never referral advocates)."""
+        shop = self.story["shop"]
+        self.shopify.add_shop(
+            self.domain,
+            name=shop["name"],
+            iana_timezone=shop["timezone"],
+            currency_code=shop["currency"],
+            country_code=shop["country"],
+        )
+        for spec in self.story["imported_customers"]:
+            customer = self.shopify.add_customer(
+                self.domain,
+                first_name=spec["first_name"],
+                email=spec["email"],
+                email_marketing_state=spec["email_marketing_state"],
+                created_at=self.local(spec["created_at"]),
+            )
+            self.customer_ids[spec["email"]] = customer.id.rsplit("/", 1)[-1]
+            self.names[spec["email"]] = spec["first_name"]
+        token = OfflineToken(self.shopify.issue_token(self.domain), DEFAULT_SCOPES, None, None, None)
+        installed_at = self.local(self.story["installed_at"])
+        complete_install(self.rt, self.domain, token, installed_at)
+        self.work()  # the setup job
+        with transaction(self.rt.sessions) as session:
+            installed = get_shop(session, self.domain)
+            save_settings(session, installed, self.story["settings"])
+            imported = session.scalar(
+                select(func.count(Profile.id)).where(Profile.shop_id == installed.id, Profile.origin == "imported")
+            )
+        self.installed = (
+            f"{self.clock(installed_at)}  install                   {shop['name']} installs Reclaim: "
+            f"the setup job imports {imported} existing customer(s)"
+        )
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -188,7 +244,7 @@ class Demo:
             return exc.code
 
     def work(self) -> None:
-        SimpleWorker(list(self.rt.queue.queues.values()), connection=self.rt.redis).work(
+        DrainWorker(list(self.rt.queue.queues.values()), connection=self.rt.redis).work(
             burst=True, logging_level="ERROR"
         )
 
@@ -203,8 +259,9 @@ class Demo:
 
         events = sorted(self.story["events"], key=lambda e: e["at"])
         now = self.local(self.story["start"])
-        end = now + timedelta(hours=self.story["hours"])
+        end = self.local(self.story["end"])
         self.out(f"Simulated time {self.clock(now)} → {self.clock(end)} ({self.story['shop']['timezone']})\n")
+        self.out(self.installed)
         while True:
             due = self.next_due()
             upcoming = self.local(events[0]["at"]) if events else None
@@ -215,6 +272,7 @@ class Demo:
             while events and self.local(events[0]["at"]) <= now:
                 self.happen(events.pop(0), now)
             self.work()
+            self.report(now)  # what the webhooks planned, before the tick sends what is due
             tick(now.isoformat())
             self.work()
             self.report(now)
@@ -235,12 +293,71 @@ class Demo:
             spec = event["checkout"]
             self.names[spec["token"]] = spec["first_name"] or "anonymous"
             status = self.post(event["topic"], checkout_payload(spec, now, self.domain))
+        elif "customer" in event:
+            status = self.post(event["topic"], self.new_customer(event["customer"], now))
+        elif "fulfilled" in event:
+            fulfilled = {
+                "id": event["fulfilled"]["id"],
+                "fulfillment_status": "fulfilled",
+                "updated_at": now.isoformat(),
+            }
+            status = self.post(event["topic"], fulfilled)
         else:
-            status = self.post(event["topic"], order_payload(event["order"], now))
+            spec = event["order"]
+            if spec.get("first_name"):
+                self.names[spec["email"]] = spec["first_name"]
+            codes = (self.referral_code(spec["code_of"]),) if spec.get("code_of") else ()
+            customer = self.customer_ids.get(spec["email"])
+            if spec["id"] not in self.orders:  # Shopify holds every order it sends (numberOfOrders counts them)
+                self.orders.add(spec["id"])
+                self.shopify.add_order(
+                    self.domain,
+                    checkout_token=spec.get("checkout_token"),
+                    email=spec["email"],
+                    customer_id=f"gid://shopify/Customer/{customer}" if customer else None,
+                    created_at=now,
+                    total=spec["total"],
+                )
+            status = self.post(event["topic"], order_payload(spec, now, self.domain, customer_id=customer, codes=codes))
         self.work()  # the ingest job
         with transaction(self.rt.sessions) as session:
             outcome = session.scalar(select(WebhookDelivery.reason).order_by(WebhookDelivery.id.desc()).limit(1))
-        self.out(f"{self.clock(now)}  webhook {event['topic']:<17} {event['who']}: HTTP {status}, {outcome}")
+        # An order's outcome says what each flow made of it, one part a line.
+        first, *more = (outcome or "").split("; ")
+        self.out(f"{self.clock(now)}  webhook {event['topic']:<17} {event['who']}: HTTP {status}, {first}")
+        for part in more:
+            self.out(f"{'':<18}↳ {part}")
+
+    def new_customer(self, spec: Spec, now: datetime) -> dict[str, object]:
+        """A customer Shopify creates after the install (so the profile is `captured`): in the
+        development Admin API, which answers for it from now on, and as the customers/create body."""
+        customer = self.shopify.add_customer(
+            self.domain, first_name=spec["first_name"], email=spec["email"], phone=spec["phone"], created_at=now
+        )
+        self.customer_ids[spec["email"]] = customer_id = customer.id.rsplit("/", 1)[-1]
+        self.names[spec["email"]] = spec["first_name"]
+        stamp = now.isoformat()
+        return {
+            "id": int(customer_id),
+            "email": spec["email"],
+            "phone": spec["phone"],
+            "first_name": spec["first_name"],
+            "created_at": stamp,
+            "updated_at": stamp,
+            "state": "enabled",
+        }
+
+    def referral_code(self, email: str) -> str:
+        """The personal code the invite gave this advocate (made through the Admin API at its send)."""
+        with transaction(self.rt.sessions) as session:
+            code = session.scalar(
+                select(ReferralAdvocate.code)
+                .join(Profile, Profile.id == ReferralAdvocate.profile_id)
+                .where(Profile.email == email, ReferralAdvocate.code_discount_id.is_not(None))
+            )
+        if code is None:
+            raise RuntimeError("the story's advocate was sent no referral code before the friend's order")
+        return code
 
     # --- output ------------------------------------------------------------------
     def clock(self, at: datetime) -> str:
@@ -249,21 +366,37 @@ class Demo:
     def report(self, now: datetime) -> None:
         with transaction(self.rt.sessions) as session:
             rows = session.execute(
-                select(Message, CheckoutRow.token)
+                select(Message, CheckoutRow.token, Profile.email)
                 .join(Journey, Journey.id == Message.journey_id)
-                .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+                .outerjoin(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+                .outerjoin(Profile, Profile.id == Journey.profile_id)
                 .order_by(Message.id)
             ).all()
-        for message, token in rows:
+            rewards = session.execute(
+                select(ReferralReward, OrderRow.name, OrderRow.email, ReferralAdvocate.code)
+                .join(OrderRow, OrderRow.id == ReferralReward.friend_order_id)
+                .join(ReferralAdvocate, ReferralAdvocate.id == ReferralReward.advocate_id)
+                .order_by(ReferralReward.id)
+            ).all()
+        for reward, order_name, email, code in rewards:
+            # A friend's order with an advocate's code is one decision, recorded with its reason.
+            if self.seen_rewards.get(reward.id) == reward.status:
+                continue
+            self.seen_rewards[reward.id] = reward.status
+            self.out(
+                f"{self.clock(now)}    {self.who(email)} referral decision         "
+                f"order {order_name} with {code}: {self.decision(reward)}"
+            )
+        for message, token, email in rows:
             state = (message.status, message.due_at, message.reason)
             before = self.seen.get(message.id)
             self.seen[message.id] = state
             if before == state:
                 continue
-            who = f"{self.names.get(token, token):<8}"
-            where = f"{message.step:<8} {message.channel:<8}"
+            where = f"{self.who(token or email)} {message.flow:<8} {message.step:<8} {message.channel:<8}"
             if before is None:
-                line = f"planned for {self.clock(message.due_at)}"
+                why = f", {message.reason}" if message.reason else ""
+                line = f"planned for {self.clock(message.due_at)}{why}"
             elif message.status == "scheduled" and before[1] != message.due_at:
                 line = f"now due {self.clock(message.due_at)} ({message.reason})"
             elif message.status == "sent":
@@ -271,32 +404,81 @@ class Demo:
                 line = f"SENT to {message.recipient}{quoted}"
             else:
                 line = f"{message.status}: {message.reason}"
-            self.out(f"{self.clock(now)}    {who} {where} {line}")
+            self.out(f"{self.clock(now)}    {where} {line}")
+
+    @staticmethod
+    def decision(reward: ReferralReward) -> str:
+        """A reward decision as the merchant reads it: its status, then why (or the reward's code)."""
+        detail = f"code {reward.reward_code}" if reward.status == "issued" else (reward.reason or "")
+        return detail if detail.startswith(f"{reward.status}:") else f"{reward.status}: {detail}"
+
+    def who(self, key: str | None) -> str:
+        return f"{self.names.get(key or '', key or 'anonymous'):<8}"
 
     def summary(self) -> None:
         with transaction(self.rt.sessions) as session:
             messages = session.scalars(select(Message)).all()
             checkouts = session.scalars(select(CheckoutRow)).all()
             journeys = session.scalars(select(Journey)).all()
-        sent = Counter(m.channel for m in messages if m.status == "sent")
+            advocates = session.execute(
+                select(ReferralAdvocate.code, Profile.email).join(Profile, Profile.id == ReferralAdvocate.profile_id)
+            ).all()
+            rewards = session.scalars(select(ReferralReward).order_by(ReferralReward.id)).all()
+            no_flow = session.scalars(
+                select(WebhookDelivery.reason)
+                .where(WebhookDelivery.topic == "orders/paid", WebhookDelivery.reason.contains("no referral flow"))
+                .order_by(WebhookDelivery.id)
+            ).all()
+        flows = Counter(j.flow for j in journeys)
         stopped = Counter(m.status for m in messages if m.status in ("skipped", "cancelled"))
         revenue = sum((j.recovered_revenue or Decimal(0)) for j in journeys)
         reachable = sum(1 for c in checkouts if c.email or c.phone)
         self.out("\nSummary")
-        self.out(f"  checkouts: {len(checkouts)} ({reachable} reachable), journeys: {len(journeys)}")
-        self.out("  sent: " + ", ".join(f"{n} {channel}" for channel, n in sorted(sent.items())))
+        self.out(
+            f"  checkouts: {len(checkouts)} ({reachable} reachable), journeys: "
+            + ", ".join(f"{n} {flow}" for flow, n in sorted(flows.items()))
+        )
+        self.out("  sent: " + "; ".join(self.sent(messages, flow) for flow in ("recovery", "referral")))
         self.out("  not sent: " + (", ".join(f"{n} {status}" for status, n in sorted(stopped.items())) or "none"))
         self.out(
             f"  recovered: {sum(1 for j in journeys if j.status == 'converted')} order(s), "
             f"{revenue:.2f} {self.story['shop']['currency']} attributed"
         )
+        steps = [
+            m.step for m in sorted(messages, key=lambda m: m.due_at) if m.flow == "referral" and m.status == "sent"
+        ]
+        self.out(
+            "  referral: "
+            + ", ".join(f"{self.names.get(email or '', 'advocate')}'s code {code}" for code, email in advocates)
+            + f"; sent in turn: {' → '.join(steps) or 'nothing'}"
+        )
+        for reward in rewards:
+            self.out(f"  reward {self.decision(reward)}")
+        for reason in no_flow:
+            order, _, why = (reason or "").partition(": ")
+            self.out(f"  {order}: {next((p for p in why.split('; ') if 'no referral flow' in p), why)}")
         codes = [d.code for d in self.shopify.discounts(self.domain)]
         checks = len(self.shopify.graphql_requests("OrdersForPaymentCheck"))
         self.out(
             f"  Shopify (development Admin API): {checks} live payment check(s), "
-            f"{len(codes)} unique code(s) created: {', '.join(codes) or 'none'}"
+            f"{len(codes)} code(s) created: {', '.join(codes) or 'none'}"
         )
         self.out(f"  outbox: {self.folder / 'outbox.jsonl'} (one JSON line per message)")
+
+    @staticmethod
+    def sent(messages: Sequence[Message], flow: str) -> str:
+        counts = Counter(m.channel for m in messages if m.status == "sent" and m.flow == flow)
+        return (", ".join(f"{n} {channel}" for channel, n in sorted(counts.items())) or "nothing") + f" ({flow})"
+
+    def unfinished(self) -> list[str]:
+        """Webhooks the story expects processed that were not (a broken ingest): the demo then fails."""
+        with transaction(self.rt.sessions) as session:
+            rows = session.execute(
+                select(WebhookDelivery.topic, WebhookDelivery.status, WebhookDelivery.reason)
+                .where(WebhookDelivery.status != "processed")
+                .order_by(WebhookDelivery.id)
+            ).all()
+        return [f"{topic} {status}: {reason}" for topic, status, reason in rows]
 
 
 def _free_port() -> int:
@@ -315,7 +497,8 @@ def run_demo(
     folder: Path | None = None, out: Output = print, *, serve: Callable[[str], None] | None = None, port: int = 0
 ) -> int:
     """Tell the story; with `serve`, then keep the admin running and call `serve(sign-in URL)`,
-    which returns when it is time to stop (the CLI waits for Ctrl-C)."""
+    which returns when it is time to stop (the CLI waits for Ctrl-C). 1 when a webhook of the
+    story was not processed, so CI, which runs the demo, sees a broken ingest."""
     target = folder or Path(os.environ.get("RECLAIM_INSTANCE_DIR") or Path.cwd() / "instance") / "demo"
     demo = Demo(target, out, port)
     saved = {k: os.environ.get(k) for k in DEMO_ENVIRONMENT}
@@ -324,6 +507,9 @@ def run_demo(
         out(f"Reclaim demo: shop {demo.domain}, app at {demo.base_url}, data in {target}\n")
         demo.run()
         demo.summary()
+        broken = demo.unfinished()
+        for line in broken:
+            out(f"  NOT PROCESSED: {line}")
         if serve is not None:
             url = f"{demo.base_url}/dev/sign-in?shop={demo.domain}"
             out(f"\nThe admin of {demo.domain} (development sign-in; Ctrl-C stops it):\n  {url}")
@@ -336,4 +522,4 @@ def run_demo(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return 0
+    return 1 if broken else 0
