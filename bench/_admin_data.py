@@ -134,6 +134,7 @@ def _journey(shop_id: int, checkout_id: int, order_id: int | None, plan: dict[st
         ],
         "order_id": order_id,
         "recovered_revenue": Decimal("76.50") if reached else None,
+        "reached": True,  # every journey gets messages below, and outbox.add_planned would mark it
     }
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from shop_app.domain.models import PENDING, PlannedMessage, Status, Step, can_move
 from shop_app.errors import ReclaimError
 from shop_app.storage.database import rows_changed
-from shop_app.storage.tables import Message
+from shop_app.storage.tables import Journey, Message
 
 #: Reasons are for people; a provider's essay is cut here.
 MAX_REASON = 1000
@@ -86,9 +86,12 @@ def add_planned(
     session: Session, shop_id: int, journey_id: int, flow: str, planned: PlannedMessage, *, occurrence: int = 0
 ) -> Message:
     """A new row for a step the planner wants: the outbox's only way in. The row is added, not
-    flushed; the unique (journey, step, channel, occurrence) refuses a second one at the flush."""
+    flushed; the unique (journey, step, channel, occurrence) refuses a second one at the flush.
+    Its journey is now reachable (`Journey.reached`, what the validation cycle counts)."""
     if occurrence != 0 and planned.step not in REPEATABLE_STEPS:
         raise ValueError(f"the {planned.step.value} step is sent once per channel; it has no occurrences")
+    with session.no_autoflush:  # rows added before this one keep being flushed together, later
+        session.execute(update(Journey).where(Journey.id == journey_id, Journey.reached.is_(False)).values(reached=True))
     message = Message(
         shop_id=shop_id,
         journey_id=journey_id,

@@ -4,7 +4,8 @@ What each figure counts (the Revenue Recovery flow's journeys and messages, one 
 
 - **abandoned checkouts**: checkouts whose journey started in the window (its `abandoned_at`,
   the checkout's last activity, which every delay counts from);
-- **reachable**: those of them with at least one planned message (any channel, any status);
+- **reachable**: those of them with at least one planned message (any channel, any status: the
+  journey's `reached`, which the outbox sets when it plans the first);
 - **journeys**: the same journeys by their state now (active, converted, stopped);
 - **messages sent**: messages whose send was confirmed (`sent`) in the window, per stage and channel;
 - **clicks**: tracked links followed (`/c/…`, messaging/links.py), counted on the day of a
@@ -15,7 +16,8 @@ What each figure counts (the Revenue Recovery flow's journeys and messages, one 
 - **recovery rate**: recovered orders ÷ abandoned checkouts of the same window.
 
 Four aggregate queries (GROUP BY the shop's local day, and the state, or the stage and channel)
-over indexes on (shop, time) (migration 0010) read both windows at once; no row is read into Python.
+over covering indexes on (shop, time) (migrations 0010, 0015) read both windows at once; no row is
+read into Python.
 """
 
 from __future__ import annotations
@@ -226,10 +228,7 @@ class _Aggregates:
     def _journeys(self) -> Any:
         """Journeys started per day and state, and how many of them have a message planned."""
         day = self._day(Journey.abandoned_at)
-        # A LIMIT 1 probe of messages(journey_id) per journey of the windows: its cost follows the
-        # windows, where an EXISTS lets PostgreSQL hash every message the shop ever had.
-        planned = select(literal_column("1")).where(Message.journey_id == Journey.id).limit(1).scalar_subquery()
-        reached = func.count(planned)
+        reached = func.sum(case((Journey.reached, 1), else_=0))  # set by the outbox (migration 0015)
         query = (
             select(day, Journey.status, func.count(), reached)
             .where(Journey.shop_id == self.shop_id, Journey.flow == FLOW, self._between(Journey.abandoned_at))

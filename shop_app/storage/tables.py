@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
@@ -193,7 +194,7 @@ class Journey(Base):
         UniqueConstraint("profile_id", "flow", name="uq_journeys_profile_flow"),
         Index("ix_journeys_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
         # The validation cycle (0010): journeys by abandonment, converted journeys by order.
-        Index("ix_journeys_shop_abandoned", "shop_id", "abandoned_at", "flow", "status"),
+        Index("ix_journeys_shop_abandoned", "shop_id", "abandoned_at", "flow", "status", "reached"),  # + reached (0015)
         Index("ix_journeys_shop_status_order", "shop_id", "status", "order_id"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -208,6 +209,9 @@ class Journey(Base):
     stop_reason: Mapped[str | None] = mapped_column(Text)
     order_id: Mapped[int | None] = mapped_column(Id, ForeignKey("orders.id", ondelete="SET NULL"))
     recovered_revenue: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    #: At least one message was ever planned for it (outbox.add_planned sets it; never unset): the
+    #: validation cycle's "reachable", read from the journeys' index instead of a probe per journey.
+    reached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -85,6 +85,7 @@ class Rows:
             sent_at=at(sent_at) if sent_at else None,
         )
         self.session.add(message)
+        journey.reached = True  # as outbox.add_planned marks it
         self.session.flush()
         return message
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from shop_app.reporting.cycle import Day, Figures, cycle
 from shop_app.shopify.shops import install_shop
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import Shop
+from shop_app.storage.tables import Journey, Message, Shop
 from tests.reporting.rows import Rows, at
 
 DOMAIN = "cycle-shop.myshopify.com"
@@ -202,3 +202,18 @@ def test_sqlite_unixepoch_agrees_with_strftime_on_stored_times():
             "SELECT unixepoch(?), CAST(strftime('%s', ?) AS INTEGER)", (stored, stored)
         ).fetchone()
         assert new == old, stored
+
+
+def test_reachable_is_what_the_outbox_planned_through_the_webhook(store):
+    """Through the real route and worker: a checkout we can write to counts as reachable (the outbox
+    planned its messages and marked the journey); the journeys' `reached` agrees with their messages."""
+    store.deliver("checkouts/create", store.checkout("e2e-1", "2026-03-02T19:00:00+01:00"))
+    store.deliver("checkouts/create", store.checkout("e2e-2", "2026-03-03T19:00:00+01:00"))
+    with transaction(store.rt.sessions) as session:
+        shop = session.scalar(select(Shop).where(Shop.domain == store.domain))
+        journeys = session.scalars(select(Journey).where(Journey.shop_id == shop.id)).all()
+        planned = set(session.scalars(select(Message.journey_id).where(Message.shop_id == shop.id)))
+        assert len(journeys) == 2 and {j.id for j in journeys if j.reached} == planned == {j.id for j in journeys}
+        shop_id = shop.id
+    figures = report(store.rt, shop_id).current
+    assert (figures.abandoned, figures.reachable) == (2, 2)
