@@ -182,15 +182,8 @@ class ShopSettings:
         except ValidationError as exc:
             errors.extend(exc.errors)
 
-        c = reader.obj(doc.get("consent", {}), "consent")
-        reader.no_extra(c, "consent", {"email", "whatsapp"})
-        email_consent = reader.choice(c, "email", "consent", "unless_unsubscribed", EMAIL_CONSENT)
-        whatsapp_consent = reader.choice(c, "whatsapp", "consent", "phone_marketing", WHATSAPP_CONSENT)
-
-        tone = doc.get("tone", TONES[0])
-        if not isinstance(tone, str) or tone not in TONES:
-            reader.fail("tone", "must be one of " + ", ".join(TONES))
-            tone = TONES[0]
+        email_consent, whatsapp_consent = reader.consent(doc.get("consent", {}))
+        tone = reader.tone(doc.get("tone", TONES[0]))
         referral = read_referral(reader, doc.get("referral"))
         measurement = read_measurement(reader, doc.get("measurement"))
 
@@ -336,6 +329,19 @@ class _Reader:
         if not isinstance(value, bool):
             self.fail(f"{where}.{key}", "must be true or false")
             return default
+        return value
+
+    def consent(self, value: Any) -> tuple[str, str]:
+        """The `consent` section: (email, whatsapp)."""
+        c = self.obj(value, "consent")
+        self.no_extra(c, "consent", {"email", "whatsapp"})
+        email = self.choice(c, "email", "consent", "unless_unsubscribed", EMAIL_CONSENT)
+        return email, self.choice(c, "whatsapp", "consent", "phone_marketing", WHATSAPP_CONSENT)
+
+    def tone(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in TONES:
+            self.fail("tone", "must be one of " + ", ".join(TONES))
+            return TONES[0]
         return value
 
     def integer(self, doc: dict[str, Any], key: str, where: str, default: int, low: int, high: int) -> int:
