@@ -146,7 +146,7 @@ def _ours_or_create(
     except DiscountCodeTaken:
         found = client.find_code_titled(reserved.code)  # made by a try whose answer was lost?
         if found is None:
-            raise DiscountUnavailable(f"Shopify refused the code {reserved.code} as taken") from None
+            raise DiscountUnavailable("Shopify refused the code as taken") from None  # no code: it holds a name
         return found.id if owns(found.title, title) else None
 
 

@@ -112,7 +112,7 @@ def on_friend_order(
         return f"referral: order {order.name or order.shopify_id} was already decided"
     if decision.reward:
         return _plan_reward(session, shop, advocate, order, now)
-    return f"referral: order {order.name or order.shopify_id} with code {advocate.code}: {decision.reason}"
+    return f"referral: order {order.name or order.shopify_id} with advocate #{advocate.id}'s code: {decision.reason}"
 
 
 def on_friend_order_stopped(session: Session, shop: Shop, order_shopify_id: str, reason: str) -> str | None:
@@ -263,4 +263,4 @@ def _plan_reward(session: Session, shop: Shop, advocate: ReferralAdvocate, order
     session.flush()
     reward.message_id = message.id
     label = f"order {order.name or order.shopify_id}"
-    return f"referral: {label} used the code {advocate.code}: reward planned by {channel}"
+    return f"referral: {label} used advocate #{advocate.id}'s code: reward planned by {channel}"
