@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from shop_app.compliance.customer_data import Customer, Held, gather
@@ -68,7 +68,14 @@ def _export(session: Session, shop: Shop, customer: Customer) -> dict[str, objec
     messages = session.scalars(
         select(Message)
         .join(Journey, Journey.id == Message.journey_id)
-        .where(Message.shop_id == shop.id, Journey.checkout_id.in_([c.id for c in held.checkouts]))
+        .where(
+            Message.shop_id == shop.id,
+            # A referral journey (issue 11) has no checkout: it is the profile's.
+            or_(
+                Journey.checkout_id.in_([c.id for c in held.checkouts]),
+                Journey.profile_id.in_([p.id for p in held.profiles]),
+            ),
+        )
         .order_by(Message.id)
     ).all()
     return {
