@@ -1,7 +1,7 @@
 """/activity and a journey's timeline in a browser: the list opens the timeline, the search and
 the filters work from the keyboard (Enter in the search field, a status picked with the arrow
-keys), a filter the page does not know is reported and ignored, and a shop never sees another
-shop's journeys, by list, by search or by id."""
+keys), a filter the page does not know is reported and ignored, a shop never sees another shop's
+journeys, by list, by search or by id, and a referral journey is found by its flow and opened."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from shop_app.storage.database import transaction
 from shop_app.storage.tables import Journey, Shop
 from tests.admin_ui.browser.conftest import expect
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
+from tests.admin_ui.pages.test_activity_referral import ana_becomes_an_advocate
 
 pytestmark = pytest.mark.slow  # starts Chromium
 
@@ -94,3 +95,35 @@ def test_a_shop_never_sees_another_shops_journeys(rt, shops, admin):
     expect(page.get_by_role("heading", name="Journey not found", level=1)).to_be_visible()
     assert "a-checkout-1" not in page.content()
     assert tab.take_refusals() == [f"404 /activity/{a_journey}"]
+
+
+def test_referral_journeys_are_found_by_flow_and_show_their_advocate(store, admin):
+    """Issue 11: Ana's first order made her an advocate; the flow filter, picked with the keyboard,
+    lists her referral journey by its order; its page shows the origin, the code and each step."""
+    code = ana_becomes_an_advocate(store)
+    tab = admin(SHOP_A)
+    tab.open("/activity")
+    page = tab.page
+    journeys = page.locator("#journeys")
+    expect(journeys.get_by_role("link", name="Order #1001")).to_be_visible()
+    expect(journeys.get_by_role("link", name="c1")).to_be_visible()
+
+    # "Referral Generation" (Every flow, Revenue Recovery, Referral Generation: two down).
+    tab.tab_to(page.get_by_label("Flow"))
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    tab.tab_to(page.get_by_role("button", name="Search"))
+    page.keyboard.press("Enter")
+    page.wait_for_url("**flow=referral**")
+    expect(page.locator("#journeys s-table-row")).to_have_count(1)
+    expect(page.locator("[data-origin]")).to_have_text("captured (checkout)")
+    tab.screenshot("activity-referral")
+
+    journeys.get_by_role("link", name="Order #1001").click()
+    page.wait_for_url("**/activity/*")
+    expect(page.get_by_text(f"Personal referral code: {code}")).to_be_visible()
+    expect(page.get_by_text("Profile: captured (checkout)")).to_be_visible()
+    expect(page.locator("#journey-messages s-table-row")).to_have_count(4)  # review, social by email and push, invite
+    assert tab.unlabelled_controls() == []
+    tab.screenshot("activity-referral-journey")
+    assert tab.errors == []
