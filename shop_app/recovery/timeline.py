@@ -131,8 +131,14 @@ def journey_timeline(session: Session, shop_id: int, journey_id: int) -> Journey
     profile_id = journey.profile_id or (checkout.profile_id if checkout is not None else None)
     profile = session.get(Profile, profile_id) if profile_id else None
     profile = profile if profile is not None and profile.shop_id == shop_id else None
-    advocate = session.scalar(
-        select(ReferralAdvocate).where(ReferralAdvocate.journey_id == journey.id, ReferralAdvocate.shop_id == shop_id)
+    advocate = (  # one per shop and profile (its unique index): a referral journey's advocate
+        session.scalar(
+            select(ReferralAdvocate).where(
+                ReferralAdvocate.shop_id == shop_id, ReferralAdvocate.profile_id == journey.profile_id
+            )
+        )
+        if journey.profile_id is not None
+        else None
     )
     return JourneyTimeline(
         journey=journey,
