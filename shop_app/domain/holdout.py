@@ -8,8 +8,9 @@ stores the answer when it is created and keeps it; a later change of the share m
 
 The share (`measurement.holdout_percent`): an explicit 0–50 always applies; none set means 10 during
 the validation cycle (the first 15 days after install, the product's recommended proving period)
-and 0 after it. The cycle is judged by when the checkout was abandoned, as the report's ranges are:
-a webhook processed late, or replayed, lands in the same cycle it was abandoned in.
+and 0 outside it. The cycle is judged by when the checkout was abandoned, as the report's ranges
+are: a webhook processed late, or replayed, lands in the cycle it was abandoned in. A checkout
+abandoned before the install (an update that arrives afterwards) is not in it.
 
 Pure: standard library only, times passed in.
 """
@@ -25,7 +26,8 @@ REASON = "holdout (control group)"
 VALIDATION_DAYS = 15
 VALIDATION_PERCENT = 10
 MAX_PERCENT = 50
-_BITS = 64
+_BYTES = 8
+_SPAN = 1 << (8 * _BYTES)  # hash points fall in [0, _SPAN)
 
 
 def holdout_percent(setting: int | None, installed_at: datetime, abandoned_at: datetime) -> int:
@@ -33,7 +35,7 @@ def holdout_percent(setting: int | None, installed_at: datetime, abandoned_at: d
     the default for a checkout abandoned at `abandoned_at` in a shop installed at `installed_at`."""
     if setting is not None:
         return setting
-    in_cycle = abandoned_at < installed_at + timedelta(days=VALIDATION_DAYS)
+    in_cycle = installed_at <= abandoned_at < installed_at + timedelta(days=VALIDATION_DAYS)
     return VALIDATION_PERCENT if in_cycle else 0
 
 
@@ -43,9 +45,9 @@ def in_control(secret_key: str, checkout_token: str, percent: int) -> bool:
     if percent <= 0:
         return False
     digest = hmac.new(_key(secret_key), checkout_token.encode("utf-8"), hashlib.sha256).digest()
-    point = int.from_bytes(digest[: _BITS // 8], "big")  # uniform on [0, 2**64)
-    # point / 2**64 < percent / 100, in whole numbers: no rounding, no modulo bias.
-    return point * 100 < percent * 2**_BITS
+    point = int.from_bytes(digest[:_BYTES], "big")  # uniform on [0, _SPAN)
+    # point / _SPAN < percent / 100, in whole numbers: no rounding, no modulo bias.
+    return point * 100 < percent * _SPAN
 
 
 def _key(secret_key: str) -> bytes:

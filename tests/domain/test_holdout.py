@@ -52,9 +52,9 @@ def test_another_key_assigns_other_journeys() -> None:
     assert both < 0.03 * len(TOKENS)
 
 
-def test_the_default_is_10_percent_during_the_first_15_days_after_install_then_0() -> None:
+def test_the_default_is_10_percent_in_the_first_15_days_after_install_0_outside_them() -> None:
     assert holdout_percent(None, INSTALLED, INSTALLED) == 10
-    assert holdout_percent(None, INSTALLED, INSTALLED - timedelta(days=2)) == 10  # abandoned before install
+    assert holdout_percent(None, INSTALLED, INSTALLED - timedelta(seconds=1)) == 0  # abandoned before install
     assert holdout_percent(None, INSTALLED, INSTALLED + timedelta(days=15) - timedelta(seconds=1)) == 10
     assert holdout_percent(None, INSTALLED, INSTALLED + timedelta(days=15)) == 0
     assert holdout_percent(None, INSTALLED, INSTALLED + timedelta(days=200)) == 0
