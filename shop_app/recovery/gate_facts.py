@@ -117,6 +117,7 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
         step=candidate.step,
         due_at=message.due_at,
         journey_stop_reason=journey_stop_reason(journey),
+        holdout=journey.holdout,
         paid_reason=describe_order(paid) if paid else None,
         consent_refusal=consent.refusal(channel, checkout, candidate.settings, contact),
         connected=rt.transports.connected(session, shop.id, channel.value),

@@ -1,4 +1,8 @@
-"""Journeys: the planner's answer written to the outbox, and journeys stopped or converted."""
+"""Journeys: the planner's answer written to the outbox, and journeys stopped or converted.
+
+A new recovery journey is assigned to the holdout's control group or not (issue 12,
+domain/holdout.py) when it is created, and keeps that answer whatever the settings say later.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shop_app import runtime
 from shop_app.channels.push_subscriptions import subscription_for
-from shop_app.domain import planner
-from shop_app.domain.models import JourneyStatus, Status
+from shop_app.domain import holdout, planner
+from shop_app.domain.models import Checkout, JourneyStatus, Status
 from shop_app.domain.settings import ShopSettings
 from shop_app.recovery import outbox
 from shop_app.recovery.checkouts import checkout_of
@@ -63,7 +68,10 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
         return plan.stop_reason
 
     if journey is None:
-        journey = Journey(shop_id=shop.id, checkout_id=row.id, flow=FLOW, abandoned_at=checkout.updated_at)
+        control = held_out(shop, checkout, settings)  # decided once, here: never changed afterwards
+        journey = Journey(
+            shop_id=shop.id, checkout_id=row.id, flow=FLOW, abandoned_at=checkout.updated_at, holdout=control
+        )
         session.add(journey)
         session.flush()
     journey.abandoned_at = checkout.updated_at
@@ -82,6 +90,13 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
             moved += outbox.reschedule(session, message.id, planned.due_at, "rescheduled: the checkout was updated")
     session.flush()
     return f"planned: {created} new, {moved} moved"
+
+
+def held_out(shop: Shop, checkout: Checkout, settings: ShopSettings) -> bool:
+    """Whether a new journey for `checkout` joins the control group: its token's keyed hash under
+    the share the settings give for when it was abandoned. The key is the app's server-side secret."""
+    percent = settings.measurement.holdout_share(shop.installed_at, checkout.updated_at)
+    return holdout.in_control(runtime.current().settings.secret_key, checkout.token, percent)
 
 
 def replan_cart(session: Session, shop: Shop, cart_token: str, settings: ShopSettings, now: datetime) -> list[str]:
