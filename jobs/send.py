@@ -78,7 +78,7 @@ def _send(rt: Runtime, message_id: int, job_id: str, now: datetime) -> str:
 
     # 3. Compose and claim in one short transaction.
     with transaction(rt.sessions) as session:
-        claimed = _compose_and_claim(rt, session, candidate, answer.code, now)
+        claimed = _compose_and_claim(rt, session, candidate, answer.code, now, decision.reason)
     if isinstance(claimed, str):
         return claimed
     route, composed = claimed
@@ -92,9 +92,10 @@ def _send(rt: Runtime, message_id: int, job_id: str, now: datetime) -> str:
 
 
 def _compose_and_claim(
-    rt: Runtime, session: Session, candidate: Candidate, code: StepCode | None, now: datetime
+    rt: Runtime, session: Session, candidate: Candidate, code: StepCode | None, now: datetime, sending_note: str | None
 ) -> tuple[Route, Composed] | str:
-    """(route, composed message) once the row is `sending`, or what happened instead."""
+    """(route, composed message) once the row is `sending`, or what happened instead. `sending_note`
+    is what the gates said of a send (outside the shop's window, in the recipient's hours)."""
     still_held, stopped = gate_facts.recheck(session, candidate)
     if not still_held:
         return outcomes.NOT_HELD
@@ -110,5 +111,6 @@ def _compose_and_claim(
         return outcomes.skip(session, candidate, composed.reason)
     outgoing = composed.outgoing
     claimed = outbox.claim(session, candidate.message_id, candidate.job_id, now, recipient=candidate.address,
-                           subject=outgoing.subject, body=outgoing.body, note=composed.note)  # fmt: skip
+                           subject=outgoing.subject, body=outgoing.body,
+                           note="; ".join(n for n in (sending_note, composed.note) if n) or None)  # fmt: skip
     return (route, composed) if claimed else outcomes.NOT_HELD

@@ -8,9 +8,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from shop_app.domain import holdout
+from shop_app.domain import holdout, quiet_hours
 from shop_app.domain.models import STEP_ORDER, Step
 from shop_app.domain.windows import WeeklyWindows
 
@@ -41,6 +40,9 @@ class SendFacts:
     later_steps_started: tuple[Step, ...] = ()  # later steps already sent, or also due now
     skip_reason: str | None = None  # this message can no longer be sent (a referral review never fulfilled)
     holdout: bool = False  # the journey is in the holdout's control group: it never sends (issue 12)
+    #: The recipient's IANA time zone when their phone number names one: windowed messages also
+    #: wait for their local 09:00-21:00 (domain/quiet_hours.py, issue 12).
+    recipient_zone: str | None = None
 
 
 SEND = Decision(Verdict.SEND)
@@ -63,14 +65,9 @@ def decide(facts: SendFacts, now: datetime) -> Decision:
         return Decision(Verdict.SKIP, facts.consent_refusal)
     if not facts.connected:
         return Decision(Verdict.SKIP, "needs connection: the channel is not connected for this shop")
-    if facts.window is not None and not facts.window.is_open(now):
-        opens = facts.window.next_open(now)
-        local = opens.astimezone(ZoneInfo(facts.window.timezone))
-        return Decision(
-            Verdict.POSTPONE,
-            f"outside delivery window; postponed to {local:%a %Y-%m-%d %H:%M} {facts.window.timezone}",
-            opens,
-        )
+    timing = quiet_hours.release(facts.window, facts.recipient_zone, now) if facts.window is not None else None
+    if timing is not None and timing.at > now:
+        return Decision(Verdict.POSTPONE, timing.reason, timing.at)
     later = sorted(
         (s for s in facts.later_steps_started if STEP_ORDER[s] > STEP_ORDER[facts.step]),
         key=STEP_ORDER.__getitem__,
@@ -78,4 +75,5 @@ def decide(facts: SendFacts, now: datetime) -> Decision:
     )
     if later:
         return Decision(Verdict.SKIP, f"superseded: the later '{later[0].value}' step has already started")
-    return SEND
+    # Sent outside the shop's window because the recipient's hours never meet it: the reason says so.
+    return Decision(Verdict.SEND, timing.reason) if timing is not None and timing.reason else SEND

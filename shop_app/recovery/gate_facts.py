@@ -4,7 +4,9 @@
 the `Candidate` the rest of the send job works on, with the `gates.SendFacts` that
 `domain.gates.decide` judges. Shopify is asked later, outside any lock (recovery/live_check.py).
 A referral message (issue 11) has no checkout: its recipient is its journey's profile and
-triggering order (referral/send_facts.py), and no referral step supersedes another.
+triggering order (referral/send_facts.py), and no referral step supersedes another. The
+recipient's time zone, when their phone number names one (recipient_zone.py), joins the
+delivery window (domain/quiet_hours.py).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from sqlalchemy.orm import Session
 from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.compliance.consent_records import consent_state
 from shop_app.compliance.suppressions import suppression_reason
-from shop_app.domain import consent, discount_memory, gates
+from shop_app.domain import consent, discount_memory, gates, quiet_hours
 from shop_app.domain.models import PENDING, UNDER_WAY, Channel, Checkout, Contact, Flow, JourneyStatus, Status, Step
 from shop_app.domain.planner import address_for
 from shop_app.domain.settings import ShopSettings
-from shop_app.recovery import offer_memory
+from shop_app.recovery import offer_memory, recipient_zone
 from shop_app.recovery.checkouts import checkout_of
 from shop_app.recovery.discounts import StepOffer
 from shop_app.recovery.orders import describe_order, payment_for
@@ -113,6 +115,7 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
     checkout, channel = candidate.cart, candidate.channel
     paid = payment_for(session, shop.id, checkout, journey.abandoned_at)
     contact = _contact_facts(rt, session, candidate)
+    zone = recipient_zone.zone_of(checkout.marketing_phone)
     facts = gates.SendFacts(
         step=candidate.step,
         due_at=message.due_at,
@@ -122,7 +125,8 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
         consent_refusal=consent.refusal(channel, checkout, candidate.settings, contact),
         connected=rt.transports.connected(session, shop.id, channel.value),
         window=candidate.settings.windows if channel in candidate.settings.windowed_channels else None,
-        later_steps_started=_later_steps_started(session, message, candidate.settings, now),
+        later_steps_started=_later_steps_started(session, message, candidate.settings, zone, now),
+        recipient_zone=zone,
     )
     return Collected(candidate, facts, paid)
 
@@ -148,6 +152,7 @@ def _collect_referral(rt: Runtime, session: Session, message: Message, journey: 
         connected=rt.transports.connected(session, shop.id, channel.value),
         window=settings.windows if channel in settings.windowed_channels else None,
         skip_reason=found.skip_reason,
+        recipient_zone=recipient_zone.zone_of(found.contact.marketing_phone),
     )
     return Collected(candidate, facts, None)
 
@@ -234,9 +239,12 @@ def _opt_out(session: Session, shop_id: int, channel: Channel, address: str | No
     return record.source
 
 
-def _later_steps_started(session: Session, message: Message, settings: ShopSettings, now: datetime) -> tuple[Step, ...]:
+def _later_steps_started(
+    session: Session, message: Message, settings: ShopSettings, zone: str | None, now: datetime
+) -> tuple[Step, ...]:
     """Later steps already under way, or due now on an open channel (they would go out in the
-    same pass): the earlier, weaker message is then superseded, not sent too."""
+    same pass): the earlier, weaker message is then superseded, not sent too. A windowed channel
+    is open when the shop's window and the recipient's hours (`zone`) let it go now."""
     others = session.execute(
         select(Message.step, Message.channel, Message.status, Message.due_at).where(
             Message.journey_id == message.journey_id, Message.step != message.step
@@ -244,7 +252,9 @@ def _later_steps_started(session: Session, message: Message, settings: ShopSetti
     ).all()
 
     def open_now(channel: str) -> bool:
-        return Channel(channel) not in settings.windowed_channels or settings.windows.is_open(now)
+        if Channel(channel) not in settings.windowed_channels:
+            return True
+        return quiet_hours.release(settings.windows, zone, now).at == now
 
     started = {
         Step(step)

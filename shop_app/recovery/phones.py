@@ -1,5 +1,6 @@
 """Phone numbers as Reclaim keeps them: E.164, read by `phonenumbers` (libphonenumber's rules
-and numbering plans). The one module that imports it.
+and numbering plans). The one module that reads numbers with it; recipient_zone.py only asks a
+stored number's time zone.
 
 Shoppers type numbers the way they say them: "+49 30 1234567 ext. 8", "+44 (0)20 7946 0958",
 "020 7946 0958". Keeping only the digits would send the extension along and keep the trunk

@@ -1,0 +1,190 @@
+"""Recipient quiet hours (domain/quiet_hours.py): the first instant both the shop's window and the
+recipient's local 09:00-21:00 allow, the recipient's time winning when they never meet within a
+week; around the US and European DST changes, which move New York against Madrid by an hour for
+three weeks each spring and one week each autumn."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shop_app.domain import quiet_hours
+from shop_app.domain.gates import Decision, SendFacts, Verdict, decide
+from shop_app.domain.models import Step
+from shop_app.domain.quiet_hours import NO_OVERLAP_LATER, NO_OVERLAP_NOW, Release, first_open_in_both, release
+from shop_app.domain.windows import WEEKDAYS, WeeklyWindows
+
+NEW_YORK = "America/New_York"
+MADRID = WeeklyWindows.default("Europe/Madrid")  # 09:00-21:00 every day
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def madrid_days(start: str, end: str, days: tuple[str, ...] = WEEKDAYS) -> WeeklyWindows:
+    return WeeklyWindows.from_document(
+        {day: [[start, end]] if day in days else [] for day in WEEKDAYS}, timezone="Europe/Madrid"
+    )
+
+
+# -- without a recipient zone: the shop's window alone, as before --------------------------------
+
+
+@pytest.mark.parametrize("zone", [None, "", "Mars/Olympus_Mons", "localtime"])
+def test_without_a_usable_zone_only_the_shop_window_counts(zone) -> None:
+    day = utc(2026, 3, 2, 11, 0)  # 12:00 Madrid
+    assert release(MADRID, zone, day) == Release(day)
+    night = utc(2026, 3, 2, 22, 30)
+    assert release(MADRID, zone, night) == Release(
+        utc(2026, 3, 3, 8, 0), "outside delivery window; postponed to Tue 2026-03-03 09:00 Europe/Madrid"
+    )
+
+
+# -- both windows ----------------------------------------------------------------------------------
+
+
+def test_open_for_both_goes_now() -> None:
+    now = utc(2026, 3, 2, 15, 0)  # 16:00 Madrid, 10:00 New York
+    assert release(MADRID, NEW_YORK, now) == Release(now)
+
+
+def test_shop_open_recipient_asleep_waits_for_nine_in_new_york() -> None:
+    now = utc(2026, 3, 2, 11, 0)  # 12:00 Madrid, 06:00 New York (EST, UTC-5)
+    assert release(MADRID, NEW_YORK, now) == Release(
+        utc(2026, 3, 2, 14, 0),
+        "outside the recipient's local hours (09:00-21:00); postponed to Mon 2026-03-02 15:00 Europe/Madrid",
+    )
+
+
+def test_both_closed_waits_for_the_later_opening_and_says_both() -> None:
+    now = utc(2026, 3, 3, 1, 0)  # 02:00 Madrid, 20:00 New York: Madrid opens when New York sleeps
+    assert release(MADRID, NEW_YORK, now) == Release(
+        utc(2026, 3, 3, 14, 0),
+        "outside delivery window and the recipient's local hours (09:00-21:00); "
+        "postponed to Tue 2026-03-03 15:00 Europe/Madrid",
+    )
+
+
+def test_shop_closed_and_recipient_awake_when_it_opens_keeps_the_window_reason() -> None:
+    now = utc(2026, 3, 2, 7, 30)  # 08:30 Madrid, 09:30 Athens
+    assert release(MADRID, "Europe/Athens", now) == Release(
+        utc(2026, 3, 2, 8, 0), "outside delivery window; postponed to Mon 2026-03-02 09:00 Europe/Madrid"
+    )
+
+
+def test_a_recipient_east_of_the_shop_gets_it_in_the_morning_of_madrid() -> None:
+    """Sydney (UTC+11 in March) is open 22:00-10:00 UTC, Madrid 08:00-20:00 UTC: both 08:00-10:00."""
+    now = utc(2026, 3, 2, 11, 0)  # 12:00 Madrid, 22:00 Sydney
+    assert release(MADRID, "Australia/Sydney", now) == Release(
+        utc(2026, 3, 3, 8, 0),
+        "outside the recipient's local hours (09:00-21:00); postponed to Tue 2026-03-03 09:00 Europe/Madrid",
+    )
+
+
+# -- no overlap: the recipient wins --------------------------------------------------------------
+
+
+def test_no_overlap_within_a_week_postpones_to_the_recipients_nine() -> None:
+    morning = madrid_days("09:00", "13:00")  # 03:00-07:00 New York (04:00-08:00 after 8 March)
+    now = utc(2026, 3, 2, 11, 0)
+    assert release(morning, NEW_YORK, now) == Release(utc(2026, 3, 2, 14, 0), NO_OVERLAP_LATER)
+    assert NO_OVERLAP_LATER == "postponed to the recipient's 09:00 local time: no shop window overlaps it"
+
+
+def test_no_overlap_and_the_recipient_awake_goes_now_saying_why() -> None:
+    morning = madrid_days("09:00", "13:00")
+    now = utc(2026, 3, 2, 14, 0)  # 09:00 New York, 15:00 Madrid
+    assert release(morning, NEW_YORK, now) == Release(now, NO_OVERLAP_NOW)
+
+
+def test_an_overlap_just_inside_the_week_is_waited_for_and_one_beyond_it_is_not() -> None:
+    """Mondays 14:30-15:30 Madrid: before 8 March that is 08:30-09:30 New York (overlap from 14:00
+    UTC), on 9 March 09:30-10:30 EDT (overlap from 13:30 UTC)."""
+    mondays = madrid_days("14:30", "15:30", ("mon",))
+    now = utc(2026, 3, 2, 15, 0)  # just after this Monday's window
+    assert release(mondays, NEW_YORK, now).at == utc(2026, 3, 9, 13, 30)  # 6 days 22.5 hours later
+    later = utc(2026, 3, 2, 14, 15)  # 15:15 Madrid, 09:15 New York: inside both
+    assert release(mondays, NEW_YORK, later) == Release(later)
+    assert first_open_in_both(mondays, quiet_hours.recipient_hours(NEW_YORK), now, now + timedelta(days=6)) is None
+
+
+def test_a_shop_window_that_never_meets_the_recipient_lets_the_recipient_win() -> None:
+    early = madrid_days("09:00", "10:00", ("mon",))  # 03:00/04:00 in New York: never
+    now = utc(2026, 3, 3, 2, 0)  # Tuesday 21:00 in New York (EST): closed
+    assert release(early, NEW_YORK, now) == Release(utc(2026, 3, 3, 14, 0), NO_OVERLAP_LATER)
+
+
+# -- DST -------------------------------------------------------------------------------------------
+
+
+def test_the_us_spring_change_opens_an_overlap_the_week_before_did_not_have() -> None:
+    """Madrid 09:00-15:00. New York's 09:00 is 15:00 Madrid in winter (the window's excluded end);
+    from Sunday 8 March (US summer time, Europe still on winter time) it is 14:00 Madrid."""
+    shop = madrid_days("09:00", "15:00")
+    friday = utc(2026, 3, 6, 11, 0)  # 12:00 Madrid, 06:00 New York
+    assert release(shop, NEW_YORK, friday) == Release(
+        utc(2026, 3, 8, 13, 0),
+        "outside the recipient's local hours (09:00-21:00); postponed to Sun 2026-03-08 14:00 Europe/Madrid",
+    )
+
+
+def test_the_european_spring_change_closes_that_overlap_again() -> None:
+    """From Sunday 29 March Madrid is on summer time too: New York's 09:00 is 15:00 Madrid again."""
+    shop = madrid_days("09:00", "15:00")
+    saturday_inside = utc(2026, 3, 28, 13, 30)  # 14:30 Madrid, 09:30 New York
+    assert release(shop, NEW_YORK, saturday_inside) == Release(saturday_inside)
+    saturday_after = utc(2026, 3, 28, 14, 30)  # 15:30 Madrid (closed), 10:30 New York
+    assert release(shop, NEW_YORK, saturday_after) == Release(saturday_after, NO_OVERLAP_NOW)
+    saturday_evening = utc(2026, 3, 29, 1, 30)  # Sunday 03:30 CEST Madrid, Saturday 21:30 New York
+    assert release(shop, NEW_YORK, saturday_evening) == Release(utc(2026, 3, 29, 13, 0), NO_OVERLAP_LATER)
+
+
+def test_the_autumn_week_between_the_changes_opens_the_overlap_for_a_week() -> None:
+    """Europe falls back on 25 October, the US on 1 November: for that week New York's 09:00 (EDT,
+    13:00 UTC) is 14:00 Madrid (CET)."""
+    shop = madrid_days("09:00", "15:00")
+    before = utc(2026, 10, 24, 14, 0)  # Saturday 16:00 Madrid (CEST), 10:00 New York
+    assert release(shop, NEW_YORK, before).at == utc(2026, 10, 25, 13, 0)  # Sunday 14:00 CET, 09:00 EDT
+    after = utc(2026, 11, 1, 14, 0)  # Sunday 15:00 Madrid, 09:00 EST: that week is over
+    assert release(shop, NEW_YORK, after) == Release(after, NO_OVERLAP_NOW)
+
+
+def test_the_recipients_own_clock_change_moves_their_nine() -> None:
+    """New York's 09:00 is 14:00 UTC on Saturday 7 March and 13:00 UTC on Sunday 8 March."""
+    night = utc(2026, 3, 7, 4, 0)  # Friday 23:00 New York
+    assert release(MADRID, NEW_YORK, night).at == utc(2026, 3, 7, 14, 0)
+    sunday_night = utc(2026, 3, 8, 4, 0)  # Saturday 23:00 EST; the clocks jump at 02:00
+    assert release(MADRID, NEW_YORK, sunday_night).at == utc(2026, 3, 8, 13, 0)
+
+
+# -- the gate -----------------------------------------------------------------------------------
+
+
+def gate_facts(**overrides: object) -> SendFacts:
+    values: dict = {
+        "step": Step.WHATSAPP,
+        "due_at": utc(2026, 3, 2, 10, 0),
+        "journey_stop_reason": None,
+        "paid_reason": None,
+        "consent_refusal": None,
+        "connected": True,
+        "window": MADRID,
+    }
+    values.update(overrides)
+    return SendFacts(**values)
+
+
+def test_the_send_gate_postpones_for_the_recipient_and_sends_with_the_reason_when_they_never_meet() -> None:
+    now = utc(2026, 3, 2, 11, 0)
+    decision = decide(gate_facts(recipient_zone=NEW_YORK), now)
+    assert decision.verdict is Verdict.POSTPONE and decision.until == utc(2026, 3, 2, 14, 0)
+    assert decide(gate_facts(), now) == Decision(Verdict.SEND)
+    morning = madrid_days("09:00", "13:00")
+    at_nine = utc(2026, 3, 2, 14, 0)
+    assert decide(gate_facts(window=morning, recipient_zone=NEW_YORK), at_nine) == Decision(
+        Verdict.SEND, NO_OVERLAP_NOW
+    )
+    # An unwindowed channel ignores the recipient's hours.
+    assert decide(gate_facts(window=None, recipient_zone=NEW_YORK), now) == Decision(Verdict.SEND)
