@@ -28,7 +28,8 @@ def ana_pays(store: ShopifyStore, *, checkout: str | None = "c1", fulfilled: str
     #1001 (id 9001) at PAID_AT; it is fulfilled at `fulfilled` (orders/fulfilled) when given."""
     if checkout is not None:
         store.deliver("checkouts/create", store.checkout(checkout, "2026-03-02T18:00:00+01:00", email=ANA, phone=PHONE))
-    payload = store.order(checkout, PAID_AT, id=9001, name="#1001", email=ANA, phone=PHONE, buyer_accepts_marketing=True)
+    payload = store.order(checkout, PAID_AT, id=9001, name="#1001", email=ANA, phone=PHONE)
+    payload["buyer_accepts_marketing"] = True
     payload["customer"] = {"id": 7001, "email": ANA, "phone": PHONE, "first_name": "Ana"}
     payload.update(order)
     store.deliver("orders/paid", payload)
