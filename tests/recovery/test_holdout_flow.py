@@ -1,8 +1,8 @@
 """The holdout group end to end (issue 12): signed webhooks over the real routes, the real worker
 and simulated time. A control journey is planned and tracked like any other, but every message is
 skipped with "holdout (control group)" and nothing goes out; the share is the settings' (set through
-the admin API and `reclaim settings set`), 10 % by default in the 15 days after install and 0 after;
-a journey keeps the side it was given when it was created."""
+the admin API and `reclaim settings set`), 10 % by default for checkouts abandoned in the 15 days
+after install and 0 for any other; a journey keeps the side it was given when it was created."""
 
 from __future__ import annotations
 
