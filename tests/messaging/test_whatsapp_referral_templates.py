@@ -8,6 +8,7 @@ OpenAPI specs (the twilio_store fixture fails the test on any refused request)."
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from shop_app.messaging import whatsapp_templates
 from shop_app.storage.database import transaction
 from tests.jobs import test_twilio_channel
 from tests.jobs.test_twilio_channel import approve_all_templates, templates
+from tests.tokens import session_token
 
 twilio_store = test_twilio_channel.twilio_store  # the demo shop with its Twilio account (a fixture)
 
@@ -61,6 +63,20 @@ def test_every_referral_step_has_a_template_per_language_listed_with_its_state(t
             assert names[(step, language)] == f"reclaim_referral_{step}_{language}"
     listed = {t["name"]: t["status"] for t in templates(twilio_store)}
     assert listed["reclaim_referral_invite_en"] == "not created" and listed["reclaim_whatsapp_en"] == "not created"
+
+
+def test_the_channels_page_lists_the_referral_templates_with_their_approval(twilio_store, twilio_api) -> None:
+    store = twilio_store
+    approve_all_templates(store, twilio_api)
+    settings = store.rt.settings
+    token = session_token(store.domain, secret=settings.shopify_api_secret, api_key=settings.shopify_api_key)
+    page = store.client.get(
+        f"/settings/channels?shop={store.domain}&id_token={token}", headers={"Accept": "text/html"}
+    ).get_data(as_text=True)
+    for step in ("review", "social", "invite", "reward"):
+        for language in ("en", "es"):
+            row = re.search(rf'data-template="reclaim_referral_{step}_{language}">(.*?)</s-table-row>', page, re.S)
+            assert row and ">approved</s-badge>" in row.group(1), (step, language)
 
 
 def test_referral_steps_wait_for_their_approved_template_then_send_it(twilio_store, twilio_api) -> None:
