@@ -196,6 +196,7 @@ class Journey(Base):
         # The validation cycle (0010): journeys by abandonment, converted journeys by order.
         Index("ix_journeys_shop_abandoned", "shop_id", "abandoned_at", "flow", "status", "reached"),  # + reached (0015)
         Index("ix_journeys_shop_status_order", "shop_id", "status", "order_id"),
+        Index("ix_journeys_shopify_check_due", "shopify_check", "shopify_check_due_at"),  # the dispatcher (0017)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -212,6 +213,16 @@ class Journey(Base):
     #: At least one message was ever planned for it (outbox.add_planned sets it; never unset): the
     #: validation cycle's "reachable", read from the journeys' index instead of a probe per journey.
     reached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Referral journeys (issue 11, 0017): Shopify's numberOfOrders for the advocate, asked after the
+    #: trigger committed (jobs/referral_check.py). `pending` (its next run due at shopify_check_due_at,
+    #: the dispatcher enqueues it) → `done` (Shopify answered) or `unasked` (given up after
+    #: MAX_JOB_ATTEMPTS); `none-needed` when there is nothing to ask (no Shopify customer id, or the
+    #: journey ended first). None for recovery journeys and referral journeys older than 0017.
+    shopify_check: Mapped[str | None] = mapped_column(String(16))
+    shopify_check_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    shopify_check_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the merchant should know about a journey that goes on (stop_reason says why one stopped).
+    note: Mapped[str | None] = mapped_column(Text)
     #: In the holdout's control group (issue 12, domain/holdout.py): planned and tracked, every
     #: message skipped. Decided when the journey is created and never changed (0016).
     holdout: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
