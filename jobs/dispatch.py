@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from jobs import attempts
+from jobs import attempts, referral_check
 from shop_app import runtime
 from shop_app.config import DISPATCH_BATCH, INGEST_GRACE_SECONDS, MAX_JOB_ATTEMPTS, SENDING_LEASE_SECONDS
 from shop_app.domain.models import WebhookStatus
@@ -72,6 +72,7 @@ def dispatch(now: datetime | None = None, report: TickReport | None = None) -> T
         except Exception as exc:
             log.warning("enqueue of message %s failed (%s); the reconciler will retry", message_id, describe(exc))
     report.dispatched += len(claimed)
+    referral_check.enqueue_due(rt, now)  # Shopify's order counts for new referral journeys (issue 11)
     return report
 
 

@@ -42,10 +42,12 @@ MAX_PHONE_TEXT = 32
 def ingest_delivery(delivery_id: int) -> str:
     rt = runtime.current()
     now = datetime.now(UTC)
-    try:  # after the commit, a referral journey it started has Shopify's order count asked (issue 11)
-        return referral_check.after_ingest(rt, _ingest(rt, delivery_id, now))
+    try:
+        outcome = _ingest(rt, delivery_id, now)
     except Exception as error:  # whatever broke, the delivery is retried a bounded number of times
         return _failed(rt, delivery_id, now, error)
+    referral_check.after_ingest(rt)  # committed: a referral journey it started is asked Shopify's count (issue 11)
+    return outcome
 
 
 def _failed(rt: Runtime, delivery_id: int, now: datetime, error: Exception) -> str:

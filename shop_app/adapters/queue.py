@@ -90,9 +90,10 @@ class JobQueue:
     def enqueue_setup(self, shop_id: int, job_id: str) -> None:
         self._enqueue(INGEST, "jobs.shop.after_install", job_id, shop_id)
 
-    def enqueue_referral_check(self, journey_id: int, attempt: int, job_id: str) -> None:
+    def enqueue_referral_check(self, journey_id: int, attempt: int, job_id: str, now: datetime | None) -> None:
         """Shopify's order count for a new referral journey (issue 11): beside the ingest, Shopify's facts."""
-        self._enqueue(INGEST, "jobs.referral_check.check_first_purchase", job_id, journey_id, attempt)
+        when = now.isoformat() if now else None
+        self._enqueue(INGEST, "jobs.referral_check.check_first_purchase", job_id, journey_id, attempt, when)
 
     def enqueue_send(self, message_id: int, job_id: str, now: datetime | None) -> None:
         when = now.isoformat() if now else None
