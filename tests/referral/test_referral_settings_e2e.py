@@ -14,13 +14,17 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from jobs.ingest import HANDLERS
+from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.messaging.referral_defaults import LANGUAGES, STEPS, TONES
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import WebhookDelivery
 from tests.conftest import shared_path
 from tests.referral.e2e import reclaim
 from tests.tokens import session_token
-from webhooks.routes import TOPICS
+from webhooks.routes import REFERRAL_TOPICS, TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = {
@@ -148,6 +152,30 @@ def test_the_referral_topics_are_subscribed_with_their_routes(client) -> None:
     assert referral <= _subscribed() and referral <= set(TOPICS)
     for topic in referral:  # an unsigned POST reaches the route (401), not a 404
         assert client.post(f"/webhooks/{topic}", data=b"{}").status_code == 401
+
+
+REFERRAL_BODIES = {
+    "customers/create": {"id": 7001, "email": "ana@example.com", "created_at": "2020-01-01T00:00:00Z"},
+    "orders/fulfilled": {"id": 9001, "updated_at": "2026-03-03T10:00:00Z"},
+    "orders/cancelled": {"id": 9001, "cancelled_at": "2026-03-04T10:00:00Z"},
+    "refunds/create": {"id": 801, "order_id": 9001, "created_at": "2026-03-04T10:00:00Z", "transactions": []},
+}
+
+
+@pytest.mark.parametrize("topic", REFERRAL_TOPICS)
+def test_a_referral_topic_is_signed_deduplicated_and_size_limited_like_the_others(store, topic) -> None:
+    body = REFERRAL_BODIES[topic]
+    assert store.post(topic, body, secret="not-the-app-secret").status_code == 401
+    first = store.post(topic, body, webhook_id="w-1")
+    assert (first.status_code, first.get_json()["status"]) == (200, "accepted")
+    again = store.post(topic, body, webhook_id="w-1")  # Shopify's retry of the same delivery
+    assert (again.status_code, again.get_json()["status"]) == (200, "duplicate")
+    huge = json.dumps({**body, "note": "x" * (MAX_WEBHOOK_BYTES + 10)}).encode()
+    assert store.post(topic, None, body=huge, webhook_id="w-2").status_code == 413
+    store.drain()
+    with transaction(store.rt.sessions) as session:
+        recorded = session.execute(select(WebhookDelivery.webhook_id, WebhookDelivery.status)).all()
+    assert [tuple(r) for r in recorded] == [("w-1", "processed")]
 
 
 def _scopes_topics_need(schema: str) -> dict[str, set[str]]:
