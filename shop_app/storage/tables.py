@@ -496,5 +496,5 @@ class MessageTemplate(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-# The referral tables live beside these (one Base, one metadata); imported last so Alembic sees them.
-from shop_app.storage.referral_tables import ReferralAdvocate, ReferralReward  # noqa: E402, F401
+# The referral and measurement tables live beside these (one Base, one metadata); imported last so Alembic sees them.
+from shop_app.storage import measurement_tables, referral_tables  # noqa: E402, F401
