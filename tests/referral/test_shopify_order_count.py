@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from jobs.dispatch import tick
 from shop_app.config import JOB_BACKOFF_SECONDS, MAX_JOB_ATTEMPTS
 from shop_app.domain.referral import AWAITING_FULFILMENT
 from shop_app.storage.database import transaction
@@ -24,6 +25,10 @@ CUSTOMER = "7001"  # the order fixture's customer
 COUNT = "CustomerOrderCount"
 PAID = datetime.fromisoformat("2026-03-02T19:00:00+01:00")
 GOES_ON = "; our own records count this order as the first purchase"
+
+
+class WorkerKilled(BaseException):
+    """What a run sees of its worker being killed: nothing it could catch and record."""
 
 
 @pytest.fixture
@@ -48,6 +53,11 @@ def _post_paid(store, *, customer: str | None = CUSTOMER, paid: datetime = PAID)
         checkout["customer"]["id"] = order["customer"]["id"] = int(customer)
     store.deliver("checkouts/create", checkout)
     assert store.post("orders/paid", order).status_code == 200
+
+
+def _ingest_only(store) -> None:
+    """The worker takes one job, the order's ingest, and stops (whatever the ingest enqueued waits)."""
+    DrainWorker(list(store.rt.queue.queues.values()), connection=store.rt.redis).work(burst=True, max_jobs=1)
 
 
 def _pay(store, *, customer: str | None = CUSTOMER, paid: datetime = PAID) -> None:
@@ -140,7 +150,7 @@ def test_throttled_then_answered_is_decided_once(shop, admin_api) -> None:
 def test_a_check_lost_with_redis_is_asked_by_the_dispatchers_next_pass(shop, admin_api) -> None:
     admin_api.set_order_count(shop.domain, CUSTOMER, 3)
     _post_paid(shop)
-    DrainWorker(list(shop.rt.queue.queues.values()), connection=shop.rt.redis).work(burst=True, max_jobs=1)
+    _ingest_only(shop)
     journey = _journey(shop)  # the ingest committed the journey and enqueued its question…
     assert (journey.status, journey.shopify_check, journey.shopify_check_attempts) == ("active", "pending", 0)
     shop.rt.redis.flushall()  # …which Redis loses before any worker takes it
@@ -156,6 +166,19 @@ def test_a_check_lost_with_redis_is_asked_by_the_dispatchers_next_pass(shop, adm
     assert shop.message(flow="referral", step="review")["status"] == "cancelled"
     shop.tick(datetime.now(UTC) + timedelta(hours=3))  # asked once
     assert len(_asked(admin_api, shop)) == 1
+
+
+def test_a_check_waiting_in_the_queue_is_not_enqueued_again_and_runs_once(shop, admin_api) -> None:
+    admin_api.set_order_count(shop.domain, CUSTOMER, 1)
+    _post_paid(shop)
+    _ingest_only(shop)
+    journey_id = _journey(shop).id
+    for _ in range(2):  # the dispatcher's passes while the ingest's check still waits for a worker
+        tick(datetime.now(UTC).isoformat())
+    assert shop.rt.queue.queues["ingest"].job_ids == [f"referral-check-{journey_id}-1"]
+    shop.drain()
+    assert len(_asked(admin_api, shop)) == 1
+    assert _journey(shop).shopify_check == "done"
 
 
 def test_a_failed_run_is_tried_again_after_its_backoff_not_before(shop, admin_api, client) -> None:
@@ -220,6 +243,37 @@ def test_when_shopify_cannot_be_asked_the_journey_goes_on_and_its_note_says_so(s
     shop.tick(fulfilled + timedelta(days=3, minutes=1))
     assert shop.message(flow="referral", step="review")["status"] == "sent"
     assert len(_asked(admin_api, shop)) == 5 * MAX_JOB_ATTEMPTS
+
+
+def test_a_last_run_lost_with_its_worker_gives_the_check_up_after_its_backoff(shop, admin_api) -> None:
+    admin_api.set_order_count(shop.domain, CUSTOMER, 3)
+    admin_api.inject_status(500, count=100, operation=COUNT)
+    _pay(shop, paid=datetime.now(UTC) - timedelta(hours=1))
+    at = datetime.now(UTC)
+    for seconds in JOB_BACKOFF_SECONDS[:-1]:  # runs 2 to 4 fail and are recorded
+        at += timedelta(seconds=seconds + 1)
+        shop.tick(at)
+
+    def killed(seconds: float) -> None:
+        raise WorkerKilled
+
+    shop.rt.admin_sleep = killed  # the last run dies between the client's tries, recording nothing
+    at += timedelta(seconds=JOB_BACKOFF_SECONDS[-1] + 1)
+    shop.tick(at)
+    assert len(_asked(admin_api, shop)) == 5 * (MAX_JOB_ATTEMPTS - 1) + 1
+    journey = _journey(shop)
+    assert (journey.shopify_check, journey.shopify_check_attempts) == ("pending", MAX_JOB_ATTEMPTS)
+    shop.tick(journey.shopify_check_due_at - timedelta(seconds=1))  # maybe still running: not before its backoff
+    assert _journey(shop).shopify_check == "pending"
+    shop.tick(journey.shopify_check_due_at)
+    journey = _journey(shop)
+    assert (journey.status, journey.stop_reason, journey.shopify_check) == ("active", None, "unasked")
+    lost = "the job was lost or its worker killed"
+    assert journey.note == (
+        f"Shopify could not be asked for the customer's orders (gave up after {MAX_JOB_ATTEMPTS} failed attempts; "
+        f"last: {lost})" + GOES_ON
+    )
+    assert len(_asked(admin_api, shop)) == 5 * (MAX_JOB_ATTEMPTS - 1) + 1
 
 
 def test_a_profile_without_a_customer_id_is_not_asked_about(shop, admin_api) -> None:
