@@ -5,8 +5,8 @@ Each item is computed from the shop's real state, and says what is known when it
 - **email sender**: the app's email provider (SMTP or SendGrid, set by the operator); messages go
   out with the shop's name as sender and its email address as Reply-To;
 - **Twilio**: the shop connected its own Twilio account (SMS and WhatsApp);
-- **WhatsApp templates**: every template the flows need is approved by WhatsApp (not needed when
-  no flow step uses WhatsApp);
+- **WhatsApp templates**: every template the enabled WhatsApp steps need is approved by WhatsApp
+  (a referral step's only when that step sends WhatsApp; not needed when no step does);
 - **storefront push embed**: Reclaim cannot read the theme's settings (that needs a theme scope it
   does not ask for), so the item is done once a shopper has subscribed from the storefront, which
   only the enabled embed makes possible;
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from shop_app.channels import accounts
 from shop_app.config import Settings
-from shop_app.domain.models import Channel
+from shop_app.domain.models import Channel, Step
 from shop_app.domain.settings import ShopSettings
 from shop_app.messaging import whatsapp_templates
 from shop_app.shopify.shops import load_settings
@@ -53,12 +53,11 @@ def setup_guide(session: Session, shop: Shop, settings: Settings) -> tuple[Setup
     """The six items, in the order a merchant would do them."""
     saved = session.get(ShopSettingsRow, shop.id)
     flows = load_settings(session, shop)
-    uses_whatsapp = flows.whatsapp.enabled or (flows.prime.enabled and Channel.WHATSAPP in flows.prime.channels)
     twilio = accounts.describe(session, shop.id)["twilio"]
     return (
         _email(shop, settings),
         _twilio(twilio),
-        _templates(session, shop.id, connected=twilio is not None, needed=uses_whatsapp),
+        _templates(session, shop.id, connected=twilio is not None, steps=whatsapp_steps(flows)),
         _push(session, shop.id),
         _windows(saved, flows.windows.timezone),
         _prime(saved is not None, flows, shop.currency),
@@ -92,13 +91,32 @@ def _twilio(connected: dict[str, str | None] | None) -> SetupItem:
     return SetupItem(TWILIO, title, True, "Connected: " + ", ".join(senders) + ".")
 
 
-def _templates(session: Session, shop_id: int, *, connected: bool, needed: bool) -> SetupItem:
+def whatsapp_steps(flows: ShopSettings) -> frozenset[str]:
+    """The steps that send WhatsApp as the settings stand: each needs its templates approved. An
+    advocate's reward goes by the invite's channels."""
+    steps = set()
+    if flows.whatsapp.enabled:
+        steps.add(Step.WHATSAPP.value)
+    if flows.prime.enabled and Channel.WHATSAPP in flows.prime.channels:
+        steps.add(Step.PRIME.value)
+    referral = flows.referral
+    if referral.enabled:
+        for step in (Step.REVIEW, Step.SOCIAL, Step.INVITE):
+            if referral.step(step).enabled and Channel.WHATSAPP in referral.step(step).channels:
+                steps.add(step.value)
+        if referral.reward_enabled and Step.INVITE.value in steps:
+            steps.add(Step.REWARD.value)
+    return frozenset(steps)
+
+
+def _templates(session: Session, shop_id: int, *, connected: bool, steps: frozenset[str]) -> SetupItem:
     title = "WhatsApp templates approved"
-    if not needed:
+    if not steps:
         return SetupItem(WHATSAPP_TEMPLATES, title, True, "Not needed: no flow step sends WhatsApp.")
     if not connected:
         return SetupItem(WHATSAPP_TEMPLATES, title, False, "Connect Twilio first, then submit the templates.")
-    states = [t["status"] for t in whatsapp_templates.listing(session, shop_id)]
+    listed = whatsapp_templates.listing(session, shop_id)
+    states = [t["status"] for t in listed if str(t["key"]).split("+")[0] in steps]
     approved = states.count(whatsapp_templates.APPROVED)
     rejected = states.count("rejected")
     status = f"{approved} of {len(states)} approved"

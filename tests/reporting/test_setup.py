@@ -6,6 +6,7 @@ import copy
 
 from shop_app.adapters.twilio_messaging import TwilioAccount
 from shop_app.channels.accounts import save_twilio
+from shop_app.domain.settings import ShopSettings
 from shop_app.messaging import whatsapp_templates
 from shop_app.reporting import setup
 from shop_app.shopify.shops import install_shop, save_settings
@@ -82,10 +83,13 @@ def test_each_item_turns_done_from_the_state_that_proves_it(rt):
     assert done(guide(rt, other_id, smtp)) == {key: key == setup.EMAIL for key in items}
 
 
-def test_whatsapp_templates_are_done_when_every_one_is_approved(rt):
+def test_whatsapp_templates_are_done_when_every_one_the_steps_use_is_approved(rt):
     shop_id = install(rt)
     in_session(rt, shop_id, lambda s, shop: save_twilio(s, rt.box, shop.id, ACCOUNT))
     needed = whatsapp_templates.needed()
+    # By default the recovery flow's WhatsApp and Prime steps send WhatsApp; the referral steps email.
+    recovery = [item for item in needed if item.key.split("+")[0] in ("whatsapp", "prime")]
+    assert 0 < len(recovery) < len(needed)
 
     def add_templates(session, shop, status_of) -> None:
         for n, item in enumerate(needed):
@@ -95,21 +99,45 @@ def test_whatsapp_templates_are_done_when_every_one_is_approved(rt):
                     step=item.key,
                     language=item.language,
                     content_sid=f"HX{n:032d}",
-                    approval_status=status_of(n),
+                    approval_status=status_of(item),
                 )
             )
 
-    in_session(rt, shop_id, lambda s, shop: add_templates(s, shop, lambda n: "rejected" if n == 0 else "approved"))
+    first = recovery[0]
+    in_session(rt, shop_id, lambda s, shop: add_templates(s, shop, lambda i: "rejected" if i == first else "approved"))
     item = guide(rt, shop_id)[setup.WHATSAPP_TEMPLATES]
-    assert (item.done, item.status) == (False, f"{len(needed) - 1} of {len(needed)} approved, 1 rejected.")
+    assert (item.done, item.status) == (False, f"{len(recovery) - 1} of {len(recovery)} approved, 1 rejected.")
 
-    def approve_all(session, shop) -> None:
-        for row in session.query(ContentTemplate).filter_by(shop_id=shop.id):
-            row.approval_status = "approved"
+    def set_status(status: str, key: str | None = None, language: str | None = None):
+        def change(session, shop) -> None:
+            for row in session.query(ContentTemplate).filter_by(shop_id=shop.id):
+                if key is None or (row.step, row.language) == (key, language):
+                    row.approval_status = status
 
-    in_session(rt, shop_id, approve_all)
+        return change
+
+    in_session(rt, shop_id, set_status("approved"))
+    in_session(rt, shop_id, set_status("rejected", "review", "en"))
     item = guide(rt, shop_id)[setup.WHATSAPP_TEMPLATES]
-    assert (item.done, item.status) == (True, f"{len(needed)} of {len(needed)} approved.")
+    assert (item.done, item.status) == (True, f"{len(recovery)} of {len(recovery)} approved.")  # review emails
+
+    document = {"referral": {"review": {"channels": ["email", "whatsapp"]}}}
+    in_session(rt, shop_id, lambda s, shop: save_settings(s, shop, document))
+    item = guide(rt, shop_id)[setup.WHATSAPP_TEMPLATES]
+    with_review = len(recovery) + 2  # the review's English and Spanish templates
+    assert (item.done, item.status) == (False, f"{with_review - 1} of {with_review} approved, 1 rejected.")
+
+
+def test_the_reward_needs_its_template_when_the_invite_sends_whatsapp():
+    def steps(referral: dict) -> frozenset[str]:
+        recovery = {"whatsapp": {"enabled": False}, "prime": {"enabled": False}}
+        document = {"recovery": recovery, "referral": referral}
+        return setup.whatsapp_steps(ShopSettings.from_document(document, shop_timezone="UTC"))
+
+    assert steps({}) == frozenset()
+    assert steps({"invite": {"channels": ["whatsapp"]}}) == {"invite", "reward"}
+    assert steps({"invite": {"channels": ["whatsapp"]}, "reward": {"enabled": False}}) == {"invite"}
+    assert steps({"enabled": False, "invite": {"channels": ["whatsapp"]}}) == frozenset()
 
 
 def test_templates_are_not_needed_when_no_step_sends_whatsapp(rt):
