@@ -21,7 +21,7 @@ from shop_app.domain.payloads import (
     parse_privacy_request,
 )
 from shop_app.errors import describe
-from shop_app.recovery import outbox
+from shop_app.recovery import attribution, outbox
 from shop_app.recovery.checkouts import store_checkout
 from shop_app.recovery.contacts import accepted, accepted_order, phone_region
 from shop_app.recovery.journeys import convert_journey, replan, stop_journey
@@ -131,6 +131,7 @@ def on_order_paid(session: Session, shop: Shop, payload: dict, now: datetime) ->
     converted = on_order(session, shop, payload, now)
     order_id = parse_order(payload).shopify_id
     order = session.scalars(select(OrderRow).where(OrderRow.shop_id == shop.id, OrderRow.shopify_id == order_id)).one()
+    converted = f"{converted}; {attribution.on_paid(session, shop, order, payload, now)}"  # issue 12
     return f"{converted}; {referral_ingest.start_referral(session, shop, order, payload, now)}"
 
 

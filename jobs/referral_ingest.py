@@ -23,6 +23,7 @@ from shop_app.domain.referral_payloads import (
     parse_order_facts,
     parse_refund,
 )
+from shop_app.recovery import attribution
 from shop_app.recovery.orders import add_refund
 from shop_app.recovery.phones import e164
 from shop_app.referral import journeys
@@ -66,6 +67,7 @@ def _stopped(session: Session, shop: Shop, order: OrderRow, what: str) -> str:
     stops; as a friend's order its reward is cancelled if not sent yet."""
     outcome = journeys.on_stopped(session, order, f"{_label(order)} {what}")
     friend = on_friend_order_stopped(session, shop, order.shopify_id, what)
+    outcome = "; ".join(filter(None, (outcome, attribution.on_stopped(session, order, what))))  # issue 12
     return f"{outcome}; {friend}" if friend else outcome
 
 

@@ -1,0 +1,110 @@
+"""Attribution's state changes (issue 12): a paid order credited to the recovery journey that
+recovered it, and the credit taken out when the order is cancelled or fully refunded.
+
+Which journey, which message and what revenue are shop_app/domain/attribution.py's rules; this
+module finds the candidates (the journey of the order's checkout, and the journeys of the same
+person with a message sent within the attribution window before the order), and owns the rows of
+the `attributions` table. Journey conversion (recovery/journeys.convert_journey) is unchanged: the
+attribution is the separate read model of the results report.
+
+An order is credited once: the table holds one row per order (a unique key), so a redelivered
+orders/paid, or two deliveries ingested at once, leave the first credit as it is; a removed
+credit stays removed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from shop_app.domain import attribution
+from shop_app.domain.attribution import Candidate, PaidOrder, Person, Sent
+from shop_app.domain.models import Status
+from shop_app.recovery.orders import equal_where_given
+from shop_app.shopify.shops import load_settings
+from shop_app.storage.database import insert_new
+from shop_app.storage.measurement_tables import CREDITED, REMOVED, Attribution
+from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop
+
+FLOW = "recovery"  # as recovery/journeys.FLOW: only recovery journeys recover orders
+
+
+def on_paid(session: Session, shop: Shop, order: OrderRow, payload: dict[str, Any], now: datetime) -> str:
+    """Credit the paid `order` (its webhook body gives the money) to the journey that recovered it."""
+    existing = session.scalar(select(Attribution).where(Attribution.order_id == order.id))
+    if existing is not None:
+        return f"attribution: already {existing.status} (journey #{existing.journey_id})"
+    days = load_settings(session, shop).measurement.attribution_days
+    paid = PaidOrder(order.checkout_token, _person(order), order.shopify_created_at)
+    credit = attribution.credit(paid, _candidates(session, shop.id, order, days), days, now)
+    if credit is None:
+        return "attribution: no journey recovered it"
+    money = attribution.revenue(payload)
+    new = insert_new(
+        session, Attribution, shop_id=shop.id, order_id=order.id, journey_id=credit.journey_id,
+        message_id=credit.message.message_id, step=credit.message.step, channel=credit.message.channel,
+        revenue=money.amount, currency=money.currency, presentment_amount=money.presentment_amount,
+        presentment_currency=money.presentment_currency, status=CREDITED, reason=credit.why, created_at=now,
+    )  # fmt: skip
+    if not new:
+        return "attribution: already credited"
+    where = f"{credit.message.step} {credit.message.channel}"
+    return f"attribution: {money.amount} {money.currency} credited to journey #{credit.journey_id} ({where})"
+
+
+def on_stopped(session: Session, order: OrderRow, what: str) -> str | None:
+    """The order was cancelled or fully refunded (`what`): its credit, if any, is removed with
+    the reason. None when no journey was credited with it."""
+    row = session.scalar(select(Attribution).where(Attribution.order_id == order.id).with_for_update())
+    if row is None:
+        return None
+    if row.status == REMOVED:
+        return f"attribution already removed ({row.reason})"
+    row.status, row.reason = REMOVED, f"order {what}"
+    return f"attribution to journey #{row.journey_id} removed: order {what}"
+
+
+def _person(row: OrderRow | CheckoutRow) -> Person:
+    return Person(row.customer_id, row.email, row.phone)
+
+
+def _candidates(session: Session, shop_id: int, order: OrderRow, days: int) -> list[Candidate]:
+    """The recovery journeys that may have recovered `order`, each with its messages sent up to the
+    order's time: the journey of its checkout, and those of the same person (customer id, email or
+    phone) with a message sent in the window before the order. The domain rules decide."""
+    ordered_at = order.shopify_created_at
+    sent_in_window = exists().where(
+        Message.journey_id == Journey.id,
+        Message.status == Status.SENT.value,
+        Message.sent_at >= ordered_at - timedelta(days=days),
+        Message.sent_at <= ordered_at,
+    )
+    same_person = equal_where_given(
+        (CheckoutRow.customer_id, order.customer_id), (CheckoutRow.email, order.email), (CheckoutRow.phone, order.phone)
+    )
+    match = equal_where_given((CheckoutRow.token, order.checkout_token))
+    if same_person:
+        match.append(and_(or_(*same_person), sent_in_window))
+    if not match:
+        return []
+    journeys = session.execute(
+        select(Journey.id, CheckoutRow)
+        .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        .where(Journey.shop_id == shop_id, Journey.flow == FLOW, CheckoutRow.shop_id == shop_id, or_(*match))
+    ).all()
+    sent: dict[int, list[Sent]] = {journey_id: [] for journey_id, _ in journeys}
+    messages = session.execute(
+        select(Message.journey_id, Message.id, Message.step, Message.channel, Message.sent_at).where(
+            Message.journey_id.in_(sent),
+            Message.status == Status.SENT.value,
+            Message.sent_at.is_not(None),
+            Message.sent_at <= ordered_at,
+        )
+    )
+    for journey_id, message_id, step, channel, sent_at in messages:
+        if sent_at is not None:  # the query asked for sent_at; the column type allows None
+            sent[journey_id].append(Sent(message_id, step, channel, sent_at))
+    return [Candidate(j, checkout.token, _person(checkout), tuple(sent[j])) for j, checkout in journeys]

@@ -1,0 +1,208 @@
+"""Attribution end to end (issue 12): signed webhooks over the real routes, the real worker and
+simulated time. Hand-computed: Pat abandons checkouts whose first email goes out one hour after
+(the store's Madrid window allows it at once), orders arrive with their money in the shop's
+currency (EUR) and the buyer's (USD), and each order is credited to the one journey the rules
+name (shop_app/domain/attribution.py) or to none, and taken out when cancelled or fully refunded."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from shop_app.storage.database import transaction
+from shop_app.storage.measurement_tables import Attribution
+from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, WebhookDelivery
+from tests.recovery.test_holdout_flow import put_settings
+from tests.support import ShopifyStore
+
+PAT = {"email": "pat@example.com", "phone": None, "customer": {"id": 9101, "email": "pat@example.com"}}
+QUINN = {"email": "quinn@example.com", "phone": None, "customer": {"id": 9102, "email": "quinn@example.com"}}
+#: Checkout a-1 is abandoned at 18:00 UTC on 2 March; its first email goes out at 19:00 UTC.
+A_ABANDONED, A_SENT = "2026-03-02T19:00:00+01:00", "2026-03-02T19:00:00+00:00"
+#: Checkout b-1, the same person's next day; its first email at 12:00 UTC on 3 March.
+B_ABANDONED, B_SENT = "2026-03-03T12:00:00+01:00", "2026-03-03T12:00:00+00:00"
+FIRST_EMAIL = ("first", "email")
+SAME_CHECKOUT, SAME_PERSON = "same checkout", "same person within the attribution window"
+
+
+def abandon(store: ShopifyStore, token: str, at: str, person: dict = PAT) -> None:
+    store.deliver("checkouts/create", store.checkout(token, at, **person))
+
+
+def pay(store: ShopifyStore, order_id: int, checkout: str, at: str, person: dict = PAT, **kwargs) -> str:
+    """orders/paid for 84.90 EUR in the shop's money, 92.30 USD in the buyer's; the delivery's reason."""
+    money = {
+        "total_price": "84.90",
+        "currency": "EUR",
+        "presentment_currency": "USD",
+        "total_price_set": {
+            "shop_money": {"amount": "84.90", "currency_code": "EUR"},
+            "presentment_money": {"amount": "92.30", "currency_code": "USD"},
+        },
+    }
+    payload = store.order(checkout, at, id=order_id, name=f"#{order_id}", **{**person, **money})
+    store.deliver("orders/paid", payload, **kwargs)
+    return last_reason(store)
+
+
+def last_reason(store: ShopifyStore) -> str:
+    with transaction(store.rt.sessions) as session:
+        return session.scalars(select(WebhookDelivery.reason).order_by(WebhookDelivery.id.desc())).first() or ""
+
+
+def credits(store: ShopifyStore) -> list[dict]:
+    """Every attribution row, naming its order by Shopify id and its journey by checkout token."""
+    with transaction(store.rt.sessions) as session:
+        rows = session.execute(
+            select(Attribution, OrderRow.shopify_id, CheckoutRow.token)
+            .join(OrderRow, OrderRow.id == Attribution.order_id)
+            .join(Journey, Journey.id == Attribution.journey_id)
+            .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+            .order_by(Attribution.id)
+        ).all()
+        return [
+            {
+                "order": order, "checkout": token, "message_id": a.message_id, "step": a.step,
+                "channel": a.channel, "revenue": a.revenue, "currency": a.currency,
+                "presentment": (a.presentment_amount, a.presentment_currency), "status": a.status,
+                "reason": a.reason,
+            }
+            for a, order, token in rows
+        ]  # fmt: skip
+
+
+def first_email_id(store: ShopifyStore, token: str) -> int:
+    message = store.message(checkout_token=token, step="first", channel="email")
+    assert message["status"] == "sent"
+    return message["id"]
+
+
+def credited(store: ShopifyStore, order: str, checkout: str, reason: str) -> dict:
+    return {
+        "order": order, "checkout": checkout, "message_id": first_email_id(store, checkout), "step": "first",
+        "channel": "email", "revenue": Decimal("84.90"), "currency": "EUR",
+        "presentment": (Decimal("92.30"), "USD"), "status": "credited", "reason": reason,
+    }  # fmt: skip
+
+
+def test_an_order_for_the_same_checkout_is_credited_to_the_first_email_with_its_revenue(store):
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    reason = pay(store, 9001, "a-1", "2026-03-02T22:00:00+01:00")
+    assert "attribution: 84.90 EUR credited to journey" in reason and "(first email)" in reason
+    assert credits(store) == [credited(store, "9001", "a-1", SAME_CHECKOUT)]
+    with transaction(store.rt.sessions) as session:  # today's conversion is unchanged beside it
+        journey = session.scalars(select(Journey).where(Journey.flow == "recovery")).one()
+        assert (journey.status, journey.recovered_revenue) == ("converted", Decimal("84.90"))
+
+
+def test_the_same_person_ordering_days_later_is_credited_to_the_journey_messaged_last(store):
+    abandon(store, "a-1", A_ABANDONED)
+    abandon(store, "b-1", B_ABANDONED)
+    store.tick(A_SENT)
+    store.tick(B_SENT)
+    # 3 days after a-1's email and 2 days 22 hours after b-1's: both in the 5-day window; b-1 was last.
+    reason = pay(store, 9002, "c-9", "2026-03-06T10:00:00+00:00")
+    assert "(first email)" in reason
+    assert credits(store) == [credited(store, "9002", "b-1", SAME_PERSON)]
+
+
+def test_the_customer_id_alone_names_the_same_person(store):
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    other_email = {"email": "pat.work@example.com", "customer": {"id": 9101, "email": "pat.work@example.com"}}
+    pay(store, 9003, "c-9", "2026-03-05T19:00:00+00:00", person=other_email)
+    assert credits(store) == [credited(store, "9003", "a-1", SAME_PERSON)]
+    # Someone else (no key in common) ordering in the window is nobody's recovered order.
+    pay(store, 9004, "c-8", "2026-03-05T19:00:00+00:00", person=QUINN)
+    assert [c["order"] for c in credits(store)] == ["9003"]
+
+
+def test_an_order_after_the_window_is_not_credited_and_the_setting_moves_the_window(rt, store, client):
+    abandon(store, "a-1", A_ABANDONED)
+    abandon(store, "q-1", A_ABANDONED, person=QUINN)
+    store.tick(A_SENT)
+    # 6 days after Pat's email, with the default 5: not recovered. Quinn's, exactly 5 days after: recovered.
+    assert "attribution: no journey recovered it" in pay(store, 9005, "c-9", "2026-03-08T19:00:00+00:00")
+    pay(store, 9006, "c-8", "2026-03-07T19:00:00+00:00", person=QUINN)
+    assert credits(store) == [credited(store, "9006", "q-1", SAME_PERSON)]
+    # With a 7-day window, Pat's next order 6 days after the email counts.
+    put_settings(rt, store, client, {"attribution_days": 7})
+    pay(store, 9007, "c-7", "2026-03-08T19:00:00+00:00")
+    assert [c["order"] for c in credits(store)] == ["9006", "9007"]
+
+
+def test_an_order_paid_before_any_message_was_sent_is_not_credited(store):
+    abandon(store, "a-1", A_ABANDONED)
+    abandon(store, "q-1", A_ABANDONED, person=QUINN)
+    abandon(store, "b-1", B_ABANDONED)
+    store.tick(A_SENT)  # a-1's and q-1's first emails
+    store.tick(B_SENT)  # b-1's, at 12:00 UTC on 3 March
+    # Quinn paid q-1 at 18:30 UTC, half an hour before its email; the delivery comes late: nobody's.
+    assert "no journey recovered it" in pay(store, 9009, "q-1", "2026-03-02T18:30:00+00:00", person=QUINN)
+    # Pat paid b-1 at 11:30 UTC, before b-1's email: not b-1's, though it is its checkout. a-1's
+    # email had gone out 16.5 hours before, to the same person: a-1's journey is credited.
+    pay(store, 9008, "b-1", "2026-03-03T11:30:00+00:00")
+    assert credits(store) == [credited(store, "9008", "a-1", SAME_PERSON)]
+
+
+def test_a_cancelled_order_is_taken_out_and_stays_out(store):
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    pay(store, 9001, "a-1", "2026-03-02T22:00:00+01:00")
+    store.deliver("orders/cancelled", {"id": 9001, "cancelled_at": "2026-03-04T10:00:00Z"})
+    assert "removed: order cancelled" in last_reason(store)
+    removed = {**credited(store, "9001", "a-1", SAME_CHECKOUT), "status": "removed", "reason": "order cancelled"}
+    assert credits(store) == [removed]
+    # orders/paid delivered again (a new webhook id) does not credit it a second time.
+    assert "attribution: already removed" in pay(store, 9001, "a-1", "2026-03-02T22:00:00+01:00")
+    assert credits(store) == [removed]
+
+
+def refund(store: ShopifyStore, refund_id: int, order_id: int, amount: str) -> str:
+    payload = {
+        "id": refund_id, "order_id": order_id, "created_at": "2026-03-05T10:00:00Z",
+        "transactions": [{"id": refund_id * 10, "kind": "refund", "status": "success", "amount": amount,
+                          "currency": "EUR"}],
+    }  # fmt: skip
+    store.deliver("refunds/create", payload)
+    return last_reason(store)
+
+
+def test_a_fully_refunded_order_is_taken_out_and_a_partial_refund_leaves_it(store):
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    pay(store, 9001, "a-1", "2026-03-02T22:00:00+01:00")
+    assert "attribution" not in refund(store, 801, 9001, "40.00")
+    assert [c["status"] for c in credits(store)] == ["credited"]
+    assert "removed: order fully refunded" in refund(store, 802, 9001, "44.90")
+    assert [(c["status"], c["reason"]) for c in credits(store)] == [("removed", "order fully refunded")]
+
+
+def test_another_shops_order_is_never_credited(rt, client, admin_api, store):
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    other = ShopifyStore.install(rt, client, "other-shop.myshopify.com", admin_api=admin_api)
+    # The same checkout token and the same person, in another shop: neither the token nor Pat
+    # connects it to this shop's journey.
+    assert "no journey recovered it" in pay(other, 9001, "a-1", "2026-03-02T22:00:00+01:00")
+    assert credits(store) == []
+    with transaction(store.rt.sessions) as session:
+        assert session.scalars(select(Journey.status).where(Journey.flow == "recovery")).one() == "active"
+    pay(store, 9002, "a-1", "2026-03-02T22:00:00+01:00")
+    assert [(c["order"], c["checkout"]) for c in credits(store)] == [("9002", "a-1")]
+
+
+def test_one_order_is_credited_once_to_one_journey(store):
+    abandon(store, "a-1", A_ABANDONED)
+    abandon(store, "b-1", B_ABANDONED)
+    store.tick(A_SENT)
+    store.tick(B_SENT)
+    # Paid with a-1's checkout after b-1's email: both journeys qualify, the checkout's wins.
+    pay(store, 9001, "a-1", "2026-03-03T13:00:00+00:00")
+    assert credits(store) == [credited(store, "9001", "a-1", SAME_CHECKOUT)]
+    # Shopify delivers orders/paid again, and orders/create comes late: still one credit.
+    assert "attribution: already credited (journey #" in pay(store, 9001, "a-1", "2026-03-03T13:00:00+00:00")
+    store.deliver("orders/create", store.order("a-1", "2026-03-03T13:00:00+00:00", id=9001, **PAT))
+    assert credits(store) == [credited(store, "9001", "a-1", SAME_CHECKOUT)]
