@@ -26,8 +26,9 @@ from shop_app.domain.models import Channel
 from shop_app.messaging import whatsapp_templates
 from shop_app.messaging.defaults import LANGUAGES
 from shop_app.shopify.shops import load_settings
+from shop_app.storage.channel_tables import AppKey
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import AppKey, PushSubscription, Shop
+from shop_app.storage.tables import PushSubscription, Shop
 
 #: The theme app extension's app embed block (extensions/reclaim-push/blocks/reclaim-push.liquid).
 EMBED_HANDLE = "reclaim-push"

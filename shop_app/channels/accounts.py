@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop_app.adapters.twilio_messaging import TwilioAccount
+from shop_app.storage.channel_tables import ChannelConnection, ContentTemplate
 from shop_app.storage.secret_box import SecretBox
-from shop_app.storage.tables import ChannelConnection, ContentTemplate
 
 TWILIO = "twilio"
 _PUBLIC_FIELDS = ("account_sid", "messaging_service_sid", "from_number", "whatsapp_from")

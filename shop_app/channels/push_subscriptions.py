@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from shop_app.adapters.webpush import generate_vapid_keys
 from shop_app.compliance.consent_records import record_consent
 from shop_app.errors import ReclaimError
+from shop_app.storage.channel_tables import AppKey
 from shop_app.storage.database import rows_changed, transaction
 from shop_app.storage.secret_box import SecretBox
-from shop_app.storage.tables import AppKey, CheckoutRow, PushSubscription
+from shop_app.storage.tables import CheckoutRow, PushSubscription
 
 VAPID_KEY_NAME = "vapid"
 CHANNEL = "push"

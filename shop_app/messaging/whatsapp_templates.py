@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.domain.models import Checkout
+from shop_app.storage.channel_tables import ContentTemplate
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import ContentTemplate
 
 CATEGORY = "MARKETING"
 APPROVED = "approved"

@@ -91,7 +91,8 @@ def add_planned(
     if occurrence != 0 and planned.step not in REPEATABLE_STEPS:
         raise ValueError(f"the {planned.step.value} step is sent once per channel; it has no occurrences")
     with session.no_autoflush:  # rows added before this one keep being flushed together, later
-        session.execute(update(Journey).where(Journey.id == journey_id, Journey.reached.is_(False)).values(reached=True))
+        unreached = update(Journey).where(Journey.id == journey_id, Journey.reached.is_(False))
+        session.execute(unreached.values(reached=True))
     message = Message(
         shop_id=shop_id,
         journey_id=journey_id,

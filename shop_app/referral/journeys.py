@@ -133,7 +133,11 @@ def _journey_of(session: Session, profile_id: int) -> Journey | None:
 
 
 def _journey_triggered_by(session: Session, order: OrderRow) -> Journey | None:
-    return session.scalar(select(Journey).where(Journey.trigger_order_id == order.id, Journey.flow == FLOW))
+    return session.scalar(
+        select(Journey).where(
+            Journey.shop_id == order.shop_id, Journey.trigger_order_id == order.id, Journey.flow == FLOW
+        )
+    )
 
 
 def _note_waiting(session: Session, journey_id: int) -> None:

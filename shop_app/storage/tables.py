@@ -123,6 +123,7 @@ class CheckoutRow(Base):
         Index("ix_checkouts_shop_email", "shop_id", "email"),
         Index("ix_checkouts_shop_phone", "shop_id", "phone"),
         Index("ix_checkouts_shop_sms_phone", "shop_id", "sms_phone"),
+        Index("ix_checkouts_shop_customer", "shop_id", "customer_id"),  # the discount memory (0019)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -197,6 +198,7 @@ class Journey(Base):
         Index("ix_journeys_shop_abandoned", "shop_id", "abandoned_at", "flow", "status", "reached"),  # + reached (0015)
         Index("ix_journeys_shop_status_order", "shop_id", "status", "order_id"),
         Index("ix_journeys_shopify_check_due", "shopify_check", "shopify_check_due_at"),  # the dispatcher (0017)
+        Index("ix_journeys_shop_trigger_order", "shop_id", "trigger_order_id"),  # referral journey by order (0019)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -380,40 +382,6 @@ class DataRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ChannelConnection(Base):
-    """A shop's own provider account (today: Twilio for SMS and WhatsApp).
-
-    `config` holds what is not secret (account SID, sender, Messaging Service);
-    `secret` is the auth token, sealed with SecretBox.
-    """
-
-    __tablename__ = "channel_connections"
-    __table_args__ = (UniqueConstraint("shop_id", "provider", name="uq_channel_connections_shop_provider"),)
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    shop_id: Mapped[int] = shop_fk()
-    provider: Mapped[str] = mapped_column(String(16))
-    config: Mapped[dict] = mapped_column(JSON)
-    secret: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class ContentTemplate(Base):
-    """A WhatsApp template the app created through Twilio's Content API, and Meta's verdict on it."""
-
-    __tablename__ = "content_templates"
-    __table_args__ = (UniqueConstraint("shop_id", "step", "language", name="uq_content_templates_shop_step_lang"),)
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    shop_id: Mapped[int] = shop_fk()
-    step: Mapped[str] = mapped_column(String(16))
-    language: Mapped[str] = mapped_column(String(8))
-    content_sid: Mapped[str] = mapped_column(String(34))
-    approval_status: Mapped[str] = mapped_column(String(16), default="unsubmitted")
-    rejection_reason: Mapped[str | None] = mapped_column(Text)
-    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class PushSubscription(Base):
     """A browser's Web Push subscription, joined to a checkout through its cart token."""
 
@@ -427,16 +395,6 @@ class PushSubscription(Base):
     endpoint_hash: Mapped[str] = mapped_column(String(64))
     p256dh: Mapped[str] = mapped_column(String(128))
     auth: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class AppKey(Base):
-    """Keys the app generates once and keeps (the VAPID key pair for Web Push)."""
-
-    __tablename__ = "app_keys"
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    private: Mapped[str] = mapped_column(Text)  # sealed with SecretBox
-    public: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -496,5 +454,6 @@ class MessageTemplate(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-# The referral and measurement tables live beside these (one Base, one metadata); imported last so Alembic sees them.
-from shop_app.storage import measurement_tables, referral_tables  # noqa: E402, F401
+# The channel, referral and measurement tables live beside these (one Base, one metadata);
+# imported last so Alembic sees them.
+from shop_app.storage import channel_tables, measurement_tables, referral_tables  # noqa: E402, F401

@@ -24,8 +24,8 @@ from shop_app.adapters.webpush import (
     topic_header,
 )
 from shop_app.channels.push_subscriptions import vapid_keys
+from shop_app.storage.channel_tables import AppKey
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import AppKey
 from tests.push_peer import Browser, PushService, unb64url, verify_vapid
 
 CONTACT = "mailto:push@reclaim.example"

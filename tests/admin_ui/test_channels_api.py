@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from shop_app import create_app, runtime
+from shop_app.storage.channel_tables import ChannelConnection
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import ChannelConnection
 from tests.admin_ui.conftest import SHOP_B
 from tests.support import ShopifyStore
 

@@ -10,8 +10,9 @@ from shop_app.domain.settings import ShopSettings
 from shop_app.messaging import whatsapp_templates
 from shop_app.reporting import setup
 from shop_app.shopify.shops import install_shop, save_settings
+from shop_app.storage.channel_tables import ContentTemplate
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import ContentTemplate, PushSubscription, Shop
+from shop_app.storage.tables import PushSubscription, Shop
 
 DOMAIN = "setup-shop.myshopify.com"
 OTHER = "other-setup-shop.myshopify.com"
