@@ -4,6 +4,9 @@ orders/cancelled and refunds/create each do two things, since one order can be b
 referral journey the order triggered (an advocate's first order), and cancel the reward a
 friend's order earned when it was not sent yet (rewards.on_friend_order_stopped). A refund adds
 its amount to the order's refunded total; only a total that reaches the order's stops anything.
+
+The fulfilment that starts the review's delay is heard from orders/fulfilled alone: it needs no
+scope beyond read_orders, where fulfillments/create would need read_fulfillments for nothing more.
 """
 
 from __future__ import annotations
@@ -106,7 +109,6 @@ def on_refund(session: Session, shop: Shop, payload: dict, now: datetime) -> str
 HANDLERS = {
     "customers/create": on_customer_create,
     "orders/fulfilled": on_fulfilled,
-    "fulfillments/create": on_fulfilled,
     "orders/cancelled": on_cancelled,
     "refunds/create": on_refund,
 }

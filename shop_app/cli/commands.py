@@ -110,8 +110,10 @@ def messages(shop_domain: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
+        # A referral row whose order was not paid through a checkout (draft, POS) has no token: its order's name.
+        what = r["checkout_token"] or r["order"] or "–"
         click.echo(
-            f"{r['id']:>5} {r['shop']:<28} {r['checkout_token'][:14]:<14} {r['step']:<8} {r['channel']:<8} "
+            f"{r['id']:>5} {r['shop']:<28} {what[:14]:<14} {r['step']:<8} {r['channel']:<8} "
             f"{r['status']:<9} due {r['due_at'][:16]}  {r['reason'] or ''}"
         )
 

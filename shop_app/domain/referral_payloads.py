@@ -87,11 +87,11 @@ def is_test_order(data: Any) -> bool:
 
 
 def parse_fulfilled(data: Any) -> OrderEvent:
-    """orders/fulfilled (an order body) or fulfillments/create (a fulfillment with order_id)."""
+    """orders/fulfilled (an order body)."""
     data = _require_object(data)
-    order_id = _id(data.get("order_id")) or _id(data.get("id"))
+    order_id = _id(data.get("id"))
     if not order_id:
-        raise PayloadProblem("id is missing: not an order or fulfillment payload")
+        raise PayloadProblem("id is missing: not an order payload")
     at = data.get("closed_at") or data.get("updated_at") or data.get("created_at")
     return OrderEvent(order_id, parse_time(at, "updated_at", required=False))
 

@@ -32,11 +32,12 @@ JOURNEY_STATUSES = tuple(s.value for s in JourneyStatus)
 _PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ()./-]{4,30}")
 
 
-def _message_json(m: Message, domain: str, token: str) -> dict[str, Any]:
+def _message_json(m: Message, domain: str, token: str | None, order: str | None) -> dict[str, Any]:
     return {
         "id": m.id,
         "shop": domain,
         "checkout_token": token,
+        "order": order,
         "flow": m.flow,
         "step": m.step,
         "channel": m.channel,
@@ -51,12 +52,19 @@ def _message_json(m: Message, domain: str, token: str) -> dict[str, Any]:
 
 def _messages_query(statuses: tuple[str, ...]) -> Any:
     query = (
-        # A referral row (issue 11) has no checkout: its token is the triggering order's.
-        select(Message, Shop.domain, func.coalesce(CheckoutRow.token, OrderRow.checkout_token))
+        # A referral row (issue 11) has no checkout: its token is the triggering order's (None for
+        # an order not paid through a checkout). `order` names the referral row's triggering order,
+        # or the order a recovery journey converted into: its name (#1001), else its Shopify id.
+        select(
+            Message,
+            Shop.domain,
+            func.coalesce(CheckoutRow.token, OrderRow.checkout_token),
+            func.coalesce(OrderRow.name, OrderRow.shopify_id),
+        )
         .join(Shop, Shop.id == Message.shop_id)
         .join(Journey, Journey.id == Message.journey_id)
         .outerjoin(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
-        .outerjoin(OrderRow, OrderRow.id == Journey.trigger_order_id)
+        .outerjoin(OrderRow, OrderRow.id == func.coalesce(Journey.trigger_order_id, Journey.order_id))
     )
     return query.where(Message.status.in_(statuses)) if statuses else query
 
@@ -74,7 +82,7 @@ def message_rows(
         query = query.where(Message.shop_id == get_shop(session, shop_domain).id)
     if message_id is not None:
         query = query.where(Message.id == message_id)
-    return [_message_json(m, domain, token) for m, domain, token in session.execute(query).all()]
+    return [_message_json(*row) for row in session.execute(query).all()]
 
 
 def message_page(

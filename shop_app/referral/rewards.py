@@ -88,7 +88,7 @@ def on_friend_order(
         return f"referral: order {order.name or order.shopify_id} is a test order: no reward"
     decision = (
         rules.decide(
-            _advocate_facts(session, advocate),
+            _advocate_facts(session, advocate, order),
             _friend_facts(session, advocate, order),
             _rewards_in_window(session, advocate, now),
             terms.cap,
@@ -169,14 +169,20 @@ def issue_reward(rt: Runtime, message_id: int, now: datetime, terms: RewardTerms
 # --- facts ------------------------------------------------------------------------------------
 
 
-def _advocate_facts(session: Session, advocate: ReferralAdvocate) -> rules.AdvocateFacts:
+def _advocate_facts(session: Session, advocate: ReferralAdvocate, deciding: OrderRow) -> rules.AdvocateFacts:
     """The advocate's profile and every order we hold of theirs (their triggering order, and any by
-    their customer, email or phone): its emails, phones and shipping address keys."""
+    their customer, email or phone): its emails, phones and shipping address keys.
+
+    The friend's order being decided is left out: stored just before, it matches the advocate
+    when it shares her phone, and would lend her its other contacts, so the refusal would name
+    the wrong match ("same email" for a friend who gave her own email and the advocate's phone)."""
     profile = session.get_one(Profile, advocate.profile_id)
     same = _same_person(profile.customer_id, profile.email, profile.phone)
     orders = session.execute(
         select(OrderRow.email, OrderRow.phone, OrderRow.shipping_address_key).where(
-            OrderRow.shop_id == advocate.shop_id, or_(OrderRow.id == advocate.order_id, *same)
+            OrderRow.shop_id == advocate.shop_id,
+            OrderRow.id != deciding.id,
+            or_(OrderRow.id == advocate.order_id, *same),
         )
     ).all()
     return rules.facts(

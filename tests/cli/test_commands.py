@@ -137,6 +137,7 @@ def test_tick_and_messages_show_the_journey(run, store):
         "id",
         "shop",
         "checkout_token",
+        "order",
         "flow",
         "step",
         "channel",

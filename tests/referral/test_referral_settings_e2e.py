@@ -137,11 +137,6 @@ def _subscribed() -> set[str]:
     return {t for s in subscriptions for t in s.get("topics", []) + s.get("compliance_topics", [])}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: jobs/referral_ingest.HANDLERS handles fulfillments/create, but shopify.app.toml does not "
-    "subscribe to it and webhooks/routes.TOPICS has no route for it",
-)
 def test_every_topic_the_ingest_handles_is_subscribed_and_routed(client) -> None:
     assert set(HANDLERS) - _subscribed() == set()
     assert set(HANDLERS) - set(TOPICS) == set()

@@ -144,27 +144,16 @@ def test_reclaim_messages_json_lists_the_referral_rows_with_the_orders_checkout_
     assert rows[0]["sent_at"] and ANA not in (rows[1]["reason"] or "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: shop_app/recovery/activity._message_json gives a referral row no field naming its triggering "
-    "order (issue 11's Tests: 'the row names the order'); only the order's checkout token is there",
-)
 def test_a_referral_row_in_reclaim_messages_json_names_its_order(store) -> None:
     ana_pays(store, fulfilled="2026-03-03T10:00:00Z")
     [review] = [r for r in messages_json(store) if r["flow"] == "referral" and r["step"] == "review"]
     named = {key for key, value in review.items() if key != "body" and "#1001" in str(value)}
-    assert named, review
+    assert named == {"order"}, review
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: shop_app/cli/commands.messages (the text listing) slices r['checkout_token'][:14], which is None "
-    "for a referral row whose order was not paid through a checkout (a draft or POS order): TypeError",
-)
 def test_reclaim_messages_lists_a_referral_row_whose_order_had_no_checkout(store) -> None:
     store.deliver("orders/paid", store.order(None, PAID_AT, id=9001, name="#1001"))  # captured by her order
     [row] = [r for r in messages_json(store) if r["flow"] == "referral"]
-    assert row["checkout_token"] is None and row["step"] == "review"
+    assert (row["checkout_token"], row["order"], row["step"]) == (None, "#1001", "review")
     listed = reclaim("messages", "--shop", store.domain)
-    assert listed.exit_code == 0 and "review" in listed.output, listed.output
+    assert listed.exit_code == 0 and "review" in listed.output and "#1001" in listed.output, listed.output
