@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from admin_ui.auth import app_runtime, current_shop
 from admin_ui.layout import render_page
 from admin_ui.pages import bp
-from admin_ui.pages.referral_card import referral_card
+from admin_ui.pages.referral_card import latest_paid_orders, referral_card
 from shop_app.domain.models import Channel, JourneyStatus, Status, Step
 from shop_app.domain.settings import (
     CHANNEL_NAMES,
@@ -317,7 +317,8 @@ def flows() -> ResponseReturnValue:
         settings = load_settings(session, shop)
         connected = rt.transports.connection_facts(session, shop.id)
         results = recovery_results(session, shop.id, now - timedelta(days=RESULT_DAYS))
-        referral = referral_card(settings.referral, referral_results(session, shop, RESULT_DAYS, now))
+        referral_figures = referral_results(session, shop, RESULT_DAYS, now)
+        referral = referral_card(settings.referral, referral_figures, latest_paid_orders(session, shop))
         currency = shop.currency
     return render_page(
         "flows/index.html",

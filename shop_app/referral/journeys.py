@@ -35,7 +35,19 @@ CHECK_PENDING, CHECK_DONE, CHECK_UNASKED, CHECK_NONE_NEEDED = "pending", "done",
 def start_on_paid(
     session: Session, shop: Shop, order: OrderRow, settings: ShopSettings, *, test: bool, now: datetime
 ) -> str:
-    """Start the referral journey this paid order triggers, or say why it starts none."""
+    """Start the referral journey this paid order triggers, or say why it starts none. The order
+    keeps the outcome where the merchant reads it (orders.referral_note, on /flows' referral card):
+    fixed sentences and the journey's number, never the buyer's details. An order that started its
+    journey keeps saying so when it is delivered again ("already has a referral journey")."""
+    outcome = _start_on_paid(session, shop, order, settings, test=test, now=now)
+    if order.referral_note is None or _journey_triggered_by(session, order) is None:
+        order.referral_note = outcome
+    return outcome
+
+
+def _start_on_paid(
+    session: Session, shop: Shop, order: OrderRow, settings: ShopSettings, *, test: bool, now: datetime
+) -> str:
     profile = profile_for(
         session, shop, by=BY_ORDER, customer_id=order.customer_id, email=order.email, phone=order.phone
     )

@@ -180,6 +180,7 @@ class OrderRow(Base):
     locale: Mapped[str | None] = mapped_column(String(16))  # customer_locale: the messages' language (0013)
     #: The sum of the order's refunds so far (refunds/create); the referral flow stops at the total (0013).
     refunded_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"), server_default="0")
+    referral_note: Mapped[str | None] = mapped_column(Text)  # what the referral flow made of it, paid (0020)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
