@@ -5,6 +5,9 @@ text (texts.render_step: the shop's own template, else the default in its tone).
 The invite carries the advocate's personal code and link (`https://{shop}/discount/{CODE}`), the
 reward the advocate's unique code, its value and expiry; every step has the review link and the
 shop's URL. A step whose code is missing is refused (the invite and reward say nothing without it).
+A review or social step with an incentive carries its thank-you code as `discount_code` (with
+`discount_value` and `discount_expiry`): the defaults' offer sentence, a merchant's own template's
+`{% if discount_code %}`; without a code those fields are empty and the texts are unchanged.
 """
 
 from __future__ import annotations
@@ -63,12 +66,16 @@ def compose(
     """Raises texts.TemplateRefused (SmsOverCap for an SMS over the cap), as texts.compose."""
     language = texts.language_of(contact)
     invite, reward = step is Step.INVITE and code, step is Step.REWARD and code
+    thanks = step in (Step.REVIEW, Step.SOCIAL) and code is not None and facts.incentive_percent is not None
     fields = TemplateFields(
         first_name=contact.first_name or "",
         shop_name=shop_name,
         cart_items=(),
         cart_total="",
         recovery_link="",
+        discount_code=code if thanks else None,
+        discount_value=percent_off(facts.incentive_percent, language) if thanks and facts.incentive_percent else None,
+        discount_expiry=texts.expiry_text(expires_at, shop_timezone, language) if thanks else None,
         unsubscribe_link=unsubscribe_link,
         referral_code=code if invite else None,
         referral_link=referral_link(shop_domain, code) if invite and code else None,

@@ -7,6 +7,9 @@ it is never sent just in case.
 A referral message (issue 11) has no payment to look for: the invite asks for the advocate's
 personal code (made once, referral/codes.py), the reward for its unique code (referral/rewards.py);
 when either cannot be had now, the message waits as for a recovery code.
+
+A review or social step with an incentive asks for its thank-you code (referral/codes.step_code_for)
+and waits the same way when it cannot be had.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from datetime import datetime, timedelta
 import requests
 
 from shop_app.adapters.shopify_admin import OrderSummary
-from shop_app.domain.models import Order, Step
+from shop_app.domain.models import Channel, Order, Step
 from shop_app.errors import ReclaimError
 from shop_app.recovery.discounts import StepCode, code_for
 from shop_app.recovery.gate_facts import Candidate
-from shop_app.referral.codes import advocate_code
+from shop_app.referral.codes import advocate_code, step_code_for
 from shop_app.referral.rewards import RewardTerms, issue_reward
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import open_admin_client
@@ -86,6 +89,8 @@ def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared 
         if candidate.step is Step.REWARD:
             issued = issue_reward(rt, candidate.message_id, now, RewardTerms.of(candidate.settings.referral))
             return Cleared(StepCode(issued[0].code, issued[1]) if issued else None)
+        if candidate.step in (Step.REVIEW, Step.SOCIAL):
+            return Cleared(_thank_you_code(rt, candidate, now))
         if candidate.step is not Step.INVITE or referral.advocate_id is None:
             return Cleared(None)
         with open_admin_client(rt.sessions, rt.box, rt.settings, candidate.shop.id, now, rt.admin_sleep) as client:
@@ -94,6 +99,17 @@ def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared 
         return Cleared(StepCode(code.code, None))
     except ADMIN_FAILURES as exc:
         return Wait(now + DISCOUNT_RETRY, f"waiting for the referral code: {exc}")
+
+
+def _thank_you_code(rt: Runtime, candidate: Candidate, now: datetime) -> StepCode | None:
+    """The step's incentive code when the settings give it one. Not for WhatsApp: the step's
+    approved template has no place for a code, and a code made for nobody to read is not made."""
+    incentive = candidate.settings.referral.step(candidate.step).incentive
+    if incentive is None or candidate.channel is Channel.WHATSAPP:
+        return None
+    with open_admin_client(rt.sessions, rt.box, rt.settings, candidate.shop.id, now, rt.admin_sleep) as client:
+        issued, ends_at = step_code_for(rt.sessions, client, candidate.journey_id, candidate.step.value, incentive, now)
+    return StepCode(issued.code, ends_at)
 
 
 def order_of(found: OrderSummary) -> Order:

@@ -2,6 +2,9 @@
 
 - `advocate_code`: the advocate's personal referral code, made for the `invite` step and reused.
 - `reward_code_for`: the reward a friend's order earned the advocate.
+- `step_code_for`: the thank-you code a `review` or `social` step carries when the merchant set
+  its incentive (domain/referral_settings.py): unique, single use, restricted to the advocate's
+  customer, kept like a recovery step's code on the discounts row of its (journey, step).
 
 Both follow the reservation of recovery/discounts.py: the code string is stored on its row before
 Shopify is asked, so a retried job (after THROTTLED, a 5xx, or an answer that never arrived) asks
@@ -17,7 +20,7 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -25,7 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.shopify_admin import AdminClient, CreatedDiscount
-from shop_app.domain.discounts import random_bytes_needed
+from shop_app.domain.discounts import CUSTOMER_GID_PREFIX, DiscountSpec, random_bytes_needed, unguessable_code
 from shop_app.domain.referral_codes import (
     DEFAULT_FRIEND_PERCENT,
     DEFAULT_REWARD_DAYS,
@@ -39,12 +42,16 @@ from shop_app.domain.referral_codes import (
     reward_spec,
     reward_title,
 )
+from shop_app.domain.referral_settings import StepIncentive
 from shop_app.errors import DiscountCodeTaken, DiscountUnavailable
-from shop_app.storage.database import transaction
+from shop_app.storage.database import insert_new, transaction
 from shop_app.storage.referral_tables import ReferralAdvocate, ReferralReward
+from shop_app.storage.tables import Discount, Journey, Profile
 
 #: New codes drawn when a readable code is someone else's, before giving up for this run.
 MAX_CLASHES = 3
+#: The review's and social's thank-you codes: `THANKS-…`, unguessable like the reward's.
+STEP_CODE_PREFIX = "THANKS"
 
 
 class IssuedCode(NamedTuple):
@@ -127,6 +134,61 @@ def reward_code_for(
         raise DiscountUnavailable(f"Shopify holds the reward code {reserved.code} under another title")
     _record(sessions, ReferralReward, reward_id, reserved.code, discount_id, None)
     return IssuedCode(reserved.code, discount_id)
+
+
+def step_code_for(
+    sessions: sessionmaker[Session],
+    client: AdminClient | None,
+    journey_id: int,
+    step: str,
+    incentive: StepIncentive,
+    now: datetime,
+    *,
+    random: Callable[[int], bytes] = os.urandom,
+) -> tuple[IssuedCode, datetime]:
+    """The review's or social's thank-you code for this journey (created once) and when it stops
+    working. Its percentage and end are those of the first reservation: a retry after the merchant
+    changed the incentive asks Shopify for the same code, and the message says what it gives."""
+    with transaction(sessions) as session:
+        shop_id, customer_id = session.execute(
+            select(Journey.shop_id, Profile.customer_id)
+            .outerjoin(Profile, Profile.id == Journey.profile_id)
+            .where(Journey.id == journey_id)
+        ).one()
+        new = insert_new(
+            session, Discount, shop_id=shop_id, journey_id=journey_id, step=step, mode="unique", kind="percentage",
+            code=unguessable_code(STEP_CODE_PREFIX, random(random_bytes_needed())), value=incentive.percent,
+            expires_at=now + timedelta(days=incentive.expiry_days), created_at=now,
+        )  # fmt: skip
+        row = session.scalars(select(Discount).where(Discount.journey_id == journey_id, Discount.step == step)).one()
+        reserved, percent, ends_at = _Reserved(row.code, row.shopify_id, earlier=not new), row.value, row.expires_at
+    assert percent is not None and ends_at is not None  # a step's thank-you row always has both
+    if reserved.discount_id:
+        return IssuedCode(reserved.code, reserved.discount_id), ends_at
+    if client is None:
+        raise DiscountUnavailable("the Admin API is not reachable for this shop")
+    if ends_at <= now:
+        raise DiscountUnavailable(f"the {step} code's validity ended before Shopify could make it")
+    title = step_title(shop_id, journey_id, step)
+    customer = None
+    if customer_id:  # restricted to the advocate; without a customer, single use by the code's holder
+        customer = customer_id if customer_id.startswith(CUSTOMER_GID_PREFIX) else CUSTOMER_GID_PREFIX + customer_id
+    spec = DiscountSpec("percentage", percent, reserved.code, title, now, ends_at, customer_gid=customer)
+    discount_id = _ours_or_create(client, reserved, title, functools.partial(client.create_discount_code, spec))
+    if discount_id is None:  # an unguessable code held by someone else: not by chance
+        raise DiscountUnavailable(f"Shopify holds the {step} code {reserved.code} under another title")
+    with transaction(sessions) as session:
+        session.execute(
+            update(Discount)
+            .where(Discount.journey_id == journey_id, Discount.step == step, Discount.code == reserved.code)
+            .values(shopify_id=discount_id)
+        )
+    return IssuedCode(reserved.code, discount_id), ends_at
+
+
+def step_title(shop_id: int, journey_id: int, step: str) -> str:
+    """The discount's title in the Shopify admin: it names the journey, so a found code is known ours."""
+    return f"Reclaim referral {step} thank-you, journey {shop_id}-{journey_id}"
 
 
 # --- the steps --------------------------------------------------------------------------------

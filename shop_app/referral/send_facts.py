@@ -20,7 +20,7 @@ from shop_app.domain.referral import AWAITING_FULFILMENT, NOT_FULFILLED
 from shop_app.domain.settings import ShopSettings
 from shop_app.storage.database import insert_new
 from shop_app.storage.referral_tables import ReferralAdvocate
-from shop_app.storage.tables import Journey, Message, OrderRow, Profile, Shop
+from shop_app.storage.tables import Discount, Journey, Message, OrderRow, Profile, Shop
 
 #: The triggering order's financial statuses that end the flow (our records).
 STOPPING_STATUSES = {"refunded": "refunded", "voided": "voided"}
@@ -39,6 +39,8 @@ class ReferralFacts:
     reward_percent: Decimal
     reward_days: int
     advocate_id: int | None = None  # the invite step's advocate (the row is made on its first send)
+    #: A review's or social's thank-you code: its percentage (the code's own once reserved, else the settings').
+    incentive_percent: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ def find(session: Session, message: Message, journey: Journey, shop: Shop, setti
         reward_percent=terms.reward_percent,
         reward_days=terms.reward_days,
         advocate_id=advocate_id,
+        incentive_percent=_incentive_percent(session, journey, step, settings),
     )
     waiting = message.reason == AWAITING_FULFILMENT and step is not Step.REWARD
     return Found(
@@ -102,6 +105,16 @@ def _order_stopped(order: OrderRow | None) -> str | None:
     if order is None or status is None:
         return None
     return f"order {order.name or order.shopify_id} {status}"
+
+
+def _incentive_percent(session: Session, journey: Journey, step: Step, settings: ShopSettings) -> Decimal | None:
+    if step not in (Step.REVIEW, Step.SOCIAL):
+        return None
+    reserved = session.scalar(
+        select(Discount.value).where(Discount.journey_id == journey.id, Discount.step == step.value)
+    )
+    incentive = settings.referral.step(step).incentive
+    return reserved or (incentive.percent if incentive else None)
 
 
 def _advocate(session: Session, shop_id: int, journey: Journey, profile: Profile) -> int:

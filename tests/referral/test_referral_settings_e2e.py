@@ -29,8 +29,8 @@ from webhooks.routes import REFERRAL_TOPICS, TOPICS
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = {
     "enabled": True,
-    "review": {"enabled": True, "channels": ["email"], "delay": {"value": 3, "unit": "days"}},
-    "social": {"enabled": True, "channels": ["email"], "delay": {"value": 2, "unit": "days"}},
+    "review": {"enabled": True, "channels": ["email"], "delay": {"value": 3, "unit": "days"}, "incentive": None},
+    "social": {"enabled": True, "channels": ["email"], "delay": {"value": 2, "unit": "days"}, "incentive": None},
     "invite": {"enabled": True, "channels": ["email"], "delay": {"value": 2, "unit": "days"}, "friend_percent": 10},
     "reward": {"enabled": True, "percent": 10, "expiry_days": 60, "max_per_30_days": 10},
 }
