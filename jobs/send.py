@@ -75,6 +75,9 @@ def _send(rt: Runtime, message_id: int, job_id: str, now: datetime) -> str:
             return outcomes.wait(session, candidate, answer.until, answer.reason)
     if isinstance(answer, live_check.PaidElsewhere):
         return outcomes.paid_elsewhere(rt, candidate, answer.order)
+    if isinstance(answer, live_check.Skip):
+        with transaction(rt.sessions) as session:
+            return outcomes.skip(session, candidate, answer.reason)
 
     # 3. Compose and claim in one short transaction.
     with transaction(rt.sessions) as session:

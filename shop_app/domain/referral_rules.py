@@ -2,7 +2,10 @@
 
 A reward is refused, with a reason the merchant can read, when
 1. the friend is the advocate: the same Shopify customer, email, phone or shipping address;
-2. the friend had ordered before (a referral brings a *new* customer);
+2. the friend had ordered before (a referral brings a *new* customer): by our own orders when the
+   friend's order comes in, then by Shopify's count of the customer's orders at the reward's send
+   (`shopify_refusal`: our records only know the orders since install, and Shopify is never asked
+   inside a transaction);
 3. the same friend already counted for this advocate (one reward per friend);
 4. the advocate reached the cap of rewards in the last 30 days (a setting, default 10).
 
@@ -190,3 +193,21 @@ def decide(
             CAP_REACHED,
         )
     return Decision(True, "a new friend's first paid order used the advocate's code")
+
+
+def shopify_refusal(shopify_orders: int | None, later_orders: int = 0) -> Decision | None:
+    """The "ordered before" rule by Shopify's count, asked when the reward is sent: refused when
+    Shopify's numberOfOrders for the friend (this order included) leaves an order before this one.
+
+    `later_orders`: the friend's orders we hold placed after this one (a reward may wait hours for
+    its window or days for a template, and Shopify counts an order placed meanwhile too).
+    None when the reward goes on, including when Shopify knows no such customer (None): our own
+    count, judged at the decision, stands."""
+    if shopify_orders is None:
+        return None
+    if shopify_orders < 0 or later_orders < 0:
+        raise ValueError("counts of orders are never negative")
+    if shopify_orders - later_orders <= 1:
+        return None
+    reason = f"refused: Shopify counts {shopify_orders} orders for the friend: not a first order"
+    return Decision(False, reason, ORDERED_BEFORE)

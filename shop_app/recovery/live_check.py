@@ -6,7 +6,9 @@ it is never sent just in case.
 
 A referral message (issue 11) has no payment to look for: the invite asks for the advocate's
 personal code (made once, referral/codes.py), the reward for its unique code (referral/rewards.py);
-when either cannot be had now, the message waits as for a recovery code.
+when either cannot be had now, the message waits as for a recovery code. Before the reward's code
+is made, Shopify is asked how many orders the friend has: an order before this one refuses the
+reward and the message is skipped with the reason (Skip); when Shopify cannot answer, it waits.
 
 A review or social step with an incentive asks for its thank-you code (referral/codes.step_code_for)
 and waits the same way when it cannot be had.
@@ -25,7 +27,7 @@ from shop_app.errors import ReclaimError
 from shop_app.recovery.discounts import StepCode, code_for
 from shop_app.recovery.gate_facts import Candidate
 from shop_app.referral.codes import advocate_code, step_code_for
-from shop_app.referral.rewards import RewardTerms, issue_reward
+from shop_app.referral.rewards import RewardRefused, RewardTerms, issue_reward
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import open_admin_client
 
@@ -49,13 +51,20 @@ class Wait:
 
 
 @dataclass(frozen=True)
+class Skip:
+    """The message must not go out, for `reason` (a reward Shopify's count of the friend's orders refused)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class PaidElsewhere:
     """Shopify knows an order our webhooks have not told us about."""
 
     order: Order
 
 
-def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | PaidElsewhere:
+def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Skip | PaidElsewhere:
     if candidate.referral is not None:
         return _referral_code(rt, candidate, now)
     waiting = "waiting: the payment check could not reach Shopify ({})"
@@ -80,14 +89,16 @@ def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Pa
             return Wait(now + DISCOUNT_RETRY, f"waiting for the discount code: {exc}")
 
 
-def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait:
+def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Skip:
     """The invite's personal code or the reward's code (None for the other steps, and for a
-    reward cancelled meanwhile: compose refuses it)."""
+    reward cancelled meanwhile: compose refuses it); Skip for a reward refused by Shopify's count."""
     referral = candidate.referral
     assert referral is not None
     try:
         if candidate.step is Step.REWARD:
             issued = issue_reward(rt, candidate.message_id, now, RewardTerms.of(candidate.settings.referral))
+            if isinstance(issued, RewardRefused):
+                return Skip(issued.reason)
             return Cleared(StepCode(issued[0].code, issued[1]) if issued else None)
         if candidate.step in (Step.REVIEW, Step.SOCIAL):
             return Cleared(_thank_you_code(rt, candidate, now))

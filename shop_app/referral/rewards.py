@@ -9,6 +9,11 @@ per friend, so each reward has a message of its own (its occurrence is the rewar
 other step has one message per channel). The reward's code is made by the send (`issue_reward`,
 never inside a transaction), once per reward, as in codes.py.
 
+Our own orders only go back to the install, so before the code is made the send asks Shopify how
+many orders the friend's customer has (numberOfOrders, outside any transaction, as
+jobs/referral_check.py does for the trigger): an earlier order refuses the reward then, with the
+reason, and the message is skipped (domain/referral_rules.shopify_refusal).
+
 `on_friend_order_stopped`: a friend's order cancelled or refunded before the reward was sent
 cancels the reward and its message with the reason; after it was sent, nothing is taken back.
 """
@@ -134,10 +139,33 @@ def on_friend_order_stopped(session: Session, shop: Shop, order_shopify_id: str,
     return f"referral: {why}"
 
 
-def issue_reward(rt: Runtime, message_id: int, now: datetime, terms: RewardTerms) -> tuple[IssuedCode, datetime] | None:
+@dataclass(frozen=True)
+class RewardRefused:
+    """Shopify's count of the friend's orders refused the reward at its send: the message is
+    skipped with `reason`."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class _FriendToAsk:
+    """The friend's Shopify customer, and how many of her orders we hold placed after this one."""
+
+    customer_id: str
+    later_orders: int
+
+
+def issue_reward(
+    rt: Runtime, message_id: int, now: datetime, terms: RewardTerms
+) -> tuple[IssuedCode, datetime] | RewardRefused | None:
     """For the send of a `reward` message: its code (created once) and when it stops working;
-    None when the message carries no live reward (cancelled). Raises when Shopify cannot make
-    the code now: the send waits, as for a recovery code."""
+    None when the message carries no live reward (cancelled, refused); RewardRefused when Shopify
+    counts an order of the friend before this one (the reward is refused now). Raises when Shopify
+    cannot answer or make the code now: the send waits, as for a recovery code.
+
+    Shopify is asked once the reward is due and before its code is reserved, so a try after the
+    code's creation failed does not ask again; a friend without a customer id is not asked (our
+    own count stands, as when Shopify does not know the customer)."""
     with transaction(rt.sessions) as session:
         found = session.execute(
             select(
@@ -145,15 +173,22 @@ def issue_reward(rt: Runtime, message_id: int, now: datetime, terms: RewardTerms
                 ReferralReward.shop_id,
                 ReferralReward.status,
                 ReferralReward.created_at,
+                ReferralReward.reward_code,
+                ReferralReward.friend_order_id,
                 Profile.customer_id,
             )
             .join(ReferralAdvocate, ReferralAdvocate.id == ReferralReward.advocate_id)
             .join(Profile, Profile.id == ReferralAdvocate.profile_id)
             .where(ReferralReward.message_id == message_id)
         ).first()
-    if found is None or found.status not in COUNTED:
-        return None
+        if found is None or found.status not in COUNTED:
+            return None
+        friend = _friend_to_ask(session, found.friend_order_id) if found.reward_code is None else None
     with open_admin_client(rt.sessions, rt.box, rt.settings, found.shop_id, now, rt.admin_sleep) as client:
+        if friend is not None:
+            refusal = rules.shopify_refusal(client.customer_order_count(friend.customer_id), friend.later_orders)
+            if refusal is not None:
+                return _refuse(rt, found.id, refusal)
         issued = reward_code_for(
             rt.sessions, client, found.id, found.customer_id, now, percent=terms.percent, days=terms.days
         )
@@ -164,6 +199,34 @@ def issue_reward(rt: Runtime, message_id: int, now: datetime, terms: RewardTerms
     # The code ends `days` after it was made (between the decision and this send): the message
     # never promises more than that, whichever clock (the demo's is simulated) each one read.
     return issued, min(found.created_at, now) + timedelta(days=terms.days)
+
+
+def _friend_to_ask(session: Session, friend_order_id: int) -> _FriendToAsk | None:
+    """What Shopify is asked about the friend's order: None when it has no customer id."""
+    order = session.get_one(OrderRow, friend_order_id)
+    if not order.customer_id:
+        return None
+    later = session.scalar(
+        select(func.count())
+        .select_from(OrderRow)
+        .where(
+            OrderRow.shop_id == order.shop_id,
+            OrderRow.customer_id == order.customer_id,
+            OrderRow.shopify_created_at > order.shopify_created_at,
+        )
+    )
+    return _FriendToAsk(order.customer_id, int(later or 0))
+
+
+def _refuse(rt: Runtime, reward_id: int, decision: rules.Decision) -> RewardRefused | None:
+    """Refuse a reward still pending with the decision's reason; None when it moved on meanwhile
+    (the friend's order was cancelled or refunded while Shopify was asked)."""
+    with transaction(rt.sessions) as session:
+        reward = session.get_one(ReferralReward, reward_id, with_for_update=True)
+        if reward.status != PENDING:
+            return None
+        reward.status, reward.reason = REFUSED, decision.reason
+    return RewardRefused(decision.reason)
 
 
 # --- facts ------------------------------------------------------------------------------------
