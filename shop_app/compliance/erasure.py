@@ -13,14 +13,33 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+import sys
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, ColumnElement, String, Table, Text, cast, delete, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    String,
+    Table,
+    Text,
+    and_,
+    cast,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from shop_app.compliance.customer_data import Customer, Held, gather, matching, without_separators
-from shop_app.domain.addresses import MASK, Addresses, address_hash
+from shop_app.domain.addresses import MASK, SEPARATORS, Addresses, address_hash
 from shop_app.domain.models import JourneyStatus, WebhookStatus
 from shop_app.recovery import outbox
 from shop_app.storage.tables import (
@@ -115,17 +134,101 @@ def _drop_push_subscriptions(session: Session, shop: Shop, held: Held) -> None:
 def _drop_webhook_bodies(session: Session, shop: Shop, customer: Customer, addresses: Addresses) -> None:
     """Kept webhook bodies (not yet ingested, or refused) that name the customer lose the body; one
     still waiting is not ingested any more. A waiting customers/redact is left to run: processing
-    it drops its body."""
-    kept = select(WebhookDelivery).where(WebhookDelivery.shop_id == shop.id, WebhookDelivery.body.is_not(None))
-    for delivery in session.scalars(kept):
+    it drops its body.
+
+    The database picks the bodies that may name the customer (`_may_name`, never narrower than the
+    exact test); only those are read and tested here, with `found_in` and `_names_customer`."""
+    may_name = _may_name(session, customer, addresses)
+    if may_name is None:
+        return
+    waiting_redact = and_(
+        WebhookDelivery.status == WebhookStatus.RECEIVED.value, WebhookDelivery.topic == "customers/redact"
+    )
+    candidates = select(WebhookDelivery).where(
+        WebhookDelivery.shop_id == shop.id, WebhookDelivery.body.is_not(None), not_(waiting_redact), may_name
+    )
+    for delivery in session.scalars(candidates):
         body = delivery.body or ""
-        waiting = delivery.status == WebhookStatus.RECEIVED.value
-        if waiting and delivery.topic == "customers/redact":
-            continue
         if addresses.found_in(body) or _names_customer(body, delivery.topic, customer):
             delivery.body = None
-            if waiting:
+            if delivery.status == WebhookStatus.RECEIVED.value:
                 delivery.status, delivery.reason = WebhookStatus.REJECTED.value, REDACTED_REASON
+
+
+#: More order ids than this are not spelled out in SQL: every orders/* body is read instead.
+_MAX_ORDER_IDS_IN_SQL = 100
+#: What SQL's lower() may not fold as re.IGNORECASE does: the letters it matches with non-ASCII
+#: ones (i with İ and ı, k with K the Kelvin sign, s with ſ), and any non-ASCII character.
+_UNFOLDABLE = re.compile("[iks\u0080-\U0010ffff]+")
+
+
+def _may_name(session: Session, customer: Customer, addresses: Addresses) -> ColumnElement[bool] | None:
+    """A condition on webhook bodies that holds for every body the exact test would drop (and for
+    some it would not); None when there is nothing to look for.
+
+    - An email: `found_in` ignores case the way Python's re does, where i, k and s also match
+      İ, ı, K and ſ, and lower() may fold nothing but ASCII: those letters and any non-ASCII one
+      become a LIKE wildcard; the rest is compared lower-cased.
+    - A phone number: every spelling holds the national digits with separators between them; the
+      body without any of those separators must hold them.
+    - The customer id and order ids are compared as JSON values: a body holds an id of digits
+      as written, or, with a JSON escape for a digit (\\u003N), in any spelling. An id that is
+      not all digits may equal str() of a number, null or true: then no body is left out.
+
+    Stored bodies hold no NUL (webhooks/routes.py replaces it), where SQLite's LIKE would stop."""
+    body = WebhookDelivery.body
+    conditions: list[ColumnElement[bool]] = [
+        func.lower(body).like(_email_pattern(email), escape="/") for email in sorted(addresses.emails)
+    ]
+    if addresses.phones:
+        conditions.append(_holds_digits(session, body, sorted(addresses.phone_cores())))
+    if customer.customer_id:
+        conditions.append(_holds_id(body, [customer.customer_id]))
+    if customer.order_ids:
+        orders = WebhookDelivery.topic.startswith("orders/", autoescape=True)
+        many = len(customer.order_ids) > _MAX_ORDER_IDS_IN_SQL
+        conditions.append(and_(orders, true() if many else _holds_id(body, customer.order_ids)))
+    return or_(*conditions) if conditions else None
+
+
+def _email_pattern(email: str) -> str:
+    """A LIKE pattern (escape /) matching the lower-cased text of every spelling of `email` that
+    `Addresses.found_in` matches: the email's runs of plain characters, in order."""
+    runs = _UNFOLDABLE.split(email)
+    escaped = (run.replace("/", "//").replace("%", "/%").replace("_", "/_") for run in runs if run)
+    return "%" + "%".join(escaped) + "%"
+
+
+@functools.cache
+def _phone_separators() -> str:
+    """What `found_in` allows between a phone number's digits: its pattern's -./() and \\s, which
+    Python's re takes for any character str.isspace() calls whitespace (some 30, not only ASCII)."""
+    spaces = (chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())
+    return "".join(sorted(set(SEPARATORS).union(spaces)))
+
+
+def _holds_digits(session: Session, body: Any, cores: list[str]) -> ColumnElement[bool]:
+    """Bodies that hold one of `cores` once every phone separator is taken out. PostgreSQL takes
+    them all out in one translate(); SQLite parses some 30 nested calls at most, so it takes out
+    the usual ones, and a body with any of the others (Unicode spaces, ASCII control characters)
+    is read whole."""
+    separators = _phone_separators()
+    if session.get_bind().dialect.name == "postgresql":
+        stripped = func.translate(body, separators, "")
+        return or_(*(stripped.contains(core, autoescape=True) for core in cores))
+    usual = [c for c in separators if c in SEPARATORS or c in "\n\r"]
+    stripped = body
+    for separator in usual:
+        stripped = func.replace(stripped, separator, "")
+    others = "".join(c for c in separators if c not in usual)
+    return or_(body.op("GLOB")(f"*[{others}]*"), *(stripped.contains(core, autoescape=True) for core in cores))
+
+
+def _holds_id(body: Any, ids: Sequence[str]) -> ColumnElement[bool]:
+    """Bodies where a JSON value may read as one of `ids` (see `_may_name`)."""
+    if not all(i.isascii() and i.isdigit() for i in ids):
+        return true()
+    return or_(body.contains("\\u003", autoescape=True), *(body.contains(i, autoescape=True) for i in ids))
 
 
 def _names_customer(body: str, topic: str, customer: Customer) -> bool:
