@@ -6,7 +6,8 @@ flow's (shop_app/messaging/referral_defaults.py, steps review, social, invite an
 Every default passes the checks a merchant's own text must pass (merchant_templates.check_template).
 SMS copy stays in GSM-7 (á, í, ó, ú would force UCS-2: "STOP para baja", no "código") so it fits the
 segment cap with the long sample cart. The copy is assembled from phrases per language and tone
-(_VOICE) and per step (_STEPS); Jinja snippets stay out of f-strings so their braces stay literal.
+(_VOICE) and per step (_STEPS) by the frames both flows share (default_copy.py); the cart is
+Revenue Recovery's own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,19 @@ from dataclasses import dataclass
 
 from shop_app.domain.models import Channel, Step
 from shop_app.domain.settings import TONES
+from shop_app.messaging.default_copy import (
+    EXPIRY,
+    NAME,
+    SMS_EXPIRY,
+    Copy,
+    build,
+    email_html,
+    email_text,
+    field,
+    push_offer,
+    sms,
+    whatsapp,
+)
 from shop_app.messaging.referral_defaults import REFERRAL_TEMPLATES
 
 LANGUAGES = ("en", "es")
@@ -29,24 +43,11 @@ class DefaultTemplate:
     url: str | None = None  # push: where a click on the notification goes
 
 
-#: One language and tone's phrases, or what one step says.
-_Copy = dict[str, str]
-
-_NAME = "{% if first_name %} {{ first_name }}{% endif %}"
-_EXPIRY = {
-    "en": "{% if discount_expiry %}, valid until {{ discount_expiry }}{% endif %}",
-    "es": "{% if discount_expiry %}, válido hasta el {{ discount_expiry }}{% endif %}",
-}
-_SMS_EXPIRY = {
-    "en": "{% if discount_expiry %} until {{ discount_expiry }}{% endif %}",
-    "es": "{% if discount_expiry %} hasta el {{ discount_expiry }}{% endif %}",
-}
-
-_VOICE: dict[tuple[str, str], _Copy] = {
+_VOICE: dict[tuple[str, str], Copy] = {
     ("en", "informal"): {
         "greeting": 'Hi {{ first_name or "there" }},',
         "sms_greeting": 'Hi {{ first_name or "there" }}',
-        "discount": "Use code {{ discount_code }} for {{ discount_value }}" + _EXPIRY["en"] + ".",
+        "discount": "Use code {{ discount_code }} for {{ discount_value }}" + EXPIRY["en"] + ".",
         "cta": "Finish your order",
         "total": "Total",
         "signoff": "See you soon,",
@@ -55,9 +56,9 @@ _VOICE: dict[tuple[str, str], _Copy] = {
         "more": "and {{ more_items }} more",
     },
     ("en", "formal"): {
-        "greeting": "Hello" + _NAME + ",",
-        "sms_greeting": "Hello" + _NAME,
-        "discount": "Please use code {{ discount_code }} for {{ discount_value }}" + _EXPIRY["en"] + ".",
+        "greeting": "Hello" + NAME + ",",
+        "sms_greeting": "Hello" + NAME,
+        "discount": "Please use code {{ discount_code }} for {{ discount_value }}" + EXPIRY["en"] + ".",
         "cta": "Complete your order",
         "total": "Total",
         "signoff": "Kind regards,",
@@ -66,9 +67,9 @@ _VOICE: dict[tuple[str, str], _Copy] = {
         "more": "and {{ more_items }} more items",
     },
     ("es", "informal"): {
-        "greeting": "¡Hola" + _NAME + "!",
-        "sms_greeting": "Hola" + _NAME,
-        "discount": "Usa el código {{ discount_code }} y llévate {{ discount_value }}" + _EXPIRY["es"] + ".",
+        "greeting": "¡Hola" + NAME + "!",
+        "sms_greeting": "Hola" + NAME,
+        "discount": "Usa el código {{ discount_code }} y llévate {{ discount_value }}" + EXPIRY["es"] + ".",
         "cta": "Termina tu pedido",
         "total": "Total",
         "signoff": "¡Hasta pronto!",
@@ -77,9 +78,9 @@ _VOICE: dict[tuple[str, str], _Copy] = {
         "more": "y {{ more_items }} más",
     },
     ("es", "formal"): {
-        "greeting": "Hola" + _NAME + ":",
-        "sms_greeting": "Hola" + _NAME,
-        "discount": "Utilice el código {{ discount_code }} para obtener {{ discount_value }}" + _EXPIRY["es"] + ".",
+        "greeting": "Hola" + NAME + ":",
+        "sms_greeting": "Hola" + NAME,
+        "discount": "Utilice el código {{ discount_code }} para obtener {{ discount_value }}" + EXPIRY["es"] + ".",
         "cta": "Complete su pedido",
         "total": "Total",
         "signoff": "Atentamente,",
@@ -90,7 +91,7 @@ _VOICE: dict[tuple[str, str], _Copy] = {
 }
 
 # subject: email subject; title: push title; lead: email opening; short: SMS / WhatsApp / push line.
-_STEPS: dict[tuple[Step, str, str], _Copy] = {
+_STEPS: dict[tuple[str, str, str], Copy] = {
     (Step.FIRST, "en", "informal"): {
         "subject": "{{ shop_name }}: you left something in your cart",
         "title": "Your cart at {{ shop_name }} is waiting",
@@ -188,79 +189,51 @@ _ITEMS_HTML = (
 )
 
 
-def _email_text(voice: _Copy, step: _Copy) -> str:
-    return (
-        f"{voice['greeting']}\n\n{step['lead']}\n\n"
-        + _ITEMS_TEXT.replace("{more}", voice["more"])
-        + f"{voice['total']}: {{{{ cart_total }}}}\n\n"
-        + f"{{% if discount_code %}}\n{voice['discount']}\n\n{{% endif %}}\n"
-        + f"{voice['cta']}: {{{{ recovery_link }}}}\n\n"
-        + f"{voice['signoff']}\n{{{{ shop_name }}}}\n\n"
-        + f"{voice['unsubscribe']}: {{{{ unsubscribe_link }}}}\n"
-    )
-
-
-def _email_html(voice: _Copy, step: _Copy) -> str:
-    return (
-        '<div style="font-family:sans-serif;max-width:560px;margin:auto;color:#202223">\n'
-        f"<p>{voice['greeting']}</p>\n<p>{step['lead']}</p>\n"
-        + _ITEMS_HTML.replace("{more}", voice["more"])
-        + f"<tr><td><strong>{voice['total']}</strong></td>"
-        + '<td style="text-align:right"><strong>{{ cart_total }}</strong></td></tr>\n</table>\n'
-        + f"{{% if discount_code %}}\n<p><strong>{voice['discount']}</strong></p>\n{{% endif %}}\n"
-        + '<p><a href="{{ recovery_link }}" style="display:inline-block;padding:12px 20px;background:#008060;'
-        + f'color:#ffffff;text-decoration:none;border-radius:4px">{voice["cta"]}</a></p>\n'
-        + f"<p>{voice['signoff']}<br>{{{{ shop_name }}}}</p>\n"
-        + '<p style="font-size:12px;color:#6d7175">'
-        + f'<a href="{{{{ unsubscribe_link }}}}">{voice["unsubscribe"]}</a></p>\n'
-        + "</div>\n"
-    )
-
-
-def _push_body(language: str) -> str:
-    code = {"en": "Code", "es": "Código"}[language]
-    return (
-        "{{ cart_summary }} · {{ cart_total }}"
-        + f"{{% if discount_code %}} · {code} {{{{ discount_code }}}}: {{{{ discount_value }}}}{{% endif %}}"
-    )
-
-
-def _sms(language: str, voice: _Copy, step: _Copy) -> str:
+def _channels(step: str, language: str, voice: Copy, copy: Copy) -> dict[str, dict[str, str]]:
+    """A recovery step's texts: the cart in the email and WhatsApp, its summary in push and SMS."""
+    link, offer, cta = "recovery_link", voice["discount"], voice["cta"]
     use = {"en": "Code", "es": "Usa"}[language]
-    return (
-        f"{voice['sms_greeting']}, {step['short']} ({{{{ cart_summary }}}}, {{{{ cart_total }}}})."
-        + f"{{% if discount_code %}} {use} {{{{ discount_code }}}}: {{{{ discount_value }}}}"
-        + _SMS_EXPIRY[language]
-        + ".{% endif %} {{ recovery_link }} "
-        + voice["stop"]
-    )
+    cart = f"({field('cart_summary')}, {field('cart_total')})."
+    sms_offer = f"{use} {field('discount_code')}: {field('discount_value')}{SMS_EXPIRY[language]}."
+    return {
+        "email": {
+            "subject": copy["subject"],
+            "body": email_text(voice, copy["lead"], offer, cta, link, cart=_cart_text(voice)),
+            "html": email_html(voice, copy["lead"], offer, cta, link, cart=_cart_html(voice)),
+        },
+        "push": {
+            "subject": copy["title"],
+            "body": f"{field('cart_summary')} · {field('cart_total')}" + push_offer(language),
+            "url": field(link),
+        },
+        "sms": {"body": sms(voice, f"{copy['short']} {cart}", sms_offer, link)},
+        "whatsapp": {
+            "body": whatsapp(
+                voice, copy["lead"], offer, cta, link, cart=f"*{field('cart_summary')}* ({field('cart_total')})\n"
+            )
+        },
+    }
 
 
-def _whatsapp(voice: _Copy, step: _Copy) -> str:
+def _cart_text(voice: Copy) -> str:
+    return _ITEMS_TEXT.replace("{more}", voice["more"]) + f"{voice['total']}: {field('cart_total')}\n\n"
+
+
+def _cart_html(voice: Copy) -> str:
     return (
-        f"{voice['greeting']}\n\n{step['lead']}\n"
-        + "*{{ cart_summary }}* ({{ cart_total }})\n"
-        + f"{{% if discount_code %}}\n{voice['discount']}\n{{% endif %}}\n"
-        + f"{voice['cta']}: {{{{ recovery_link }}}}\n"
-        + f"{voice['stop']}"
+        _ITEMS_HTML.replace("{more}", voice["more"])
+        + f"<tr><td><strong>{voice['total']}</strong></td>"
+        + f'<td style="text-align:right"><strong>{field("cart_total")}</strong></td></tr>\n</table>\n'
     )
 
 
 def _build() -> dict[tuple[Step, Channel, str, str], DefaultTemplate]:
-    table: dict[tuple[Step, Channel, str, str], DefaultTemplate] = {}
-    for (step, language, tone), copy in _STEPS.items():
-        voice = _VOICE[(language, tone)]
-        table[(step, Channel.EMAIL, language, tone)] = DefaultTemplate(
-            subject=copy["subject"], body=_email_text(voice, copy), html=_email_html(voice, copy)
-        )
-        table[(step, Channel.PUSH, language, tone)] = DefaultTemplate(
-            subject=copy["title"], body=_push_body(language), url="{{ recovery_link }}"
-        )
-        table[(step, Channel.SMS, language, tone)] = DefaultTemplate(body=_sms(language, voice, copy))
-        table[(step, Channel.WHATSAPP, language, tone)] = DefaultTemplate(body=_whatsapp(voice, copy))
-    for (name, channel, language, tone), parts in REFERRAL_TEMPLATES.items():
-        table[(Step(name), Channel(channel), language, tone)] = DefaultTemplate(**parts)
-    return table
+    """Recovery's steps, then the Referral Generation flow's, each channel in turn."""
+    table = {**build(_STEPS, _VOICE, _channels), **REFERRAL_TEMPLATES}
+    return {
+        (Step(step), Channel(channel), language, tone): DefaultTemplate(**parts)
+        for (step, channel, language, tone), parts in table.items()
+    }
 
 
 DEFAULT_TEMPLATES: dict[tuple[Step, Channel, str, str], DefaultTemplate] = _build()

@@ -15,6 +15,21 @@ domain's Step enum; each value holds the parts of a DefaultTemplate (subject, bo
 
 from __future__ import annotations
 
+from shop_app.messaging.default_copy import (
+    EXPIRY,
+    NAME,
+    SMS_EXPIRY,
+    Copy,
+    Table,
+    build,
+    email_html,
+    email_text,
+    field,
+    push_offer,
+    sms,
+    whatsapp,
+)
+
 LANGUAGES = ("en", "es")
 TONES = ("formal", "informal")
 STEPS = ("review", "social", "invite", "reward")
@@ -31,18 +46,6 @@ LINK_FIELDS = frozenset({"review_link", "shop_url", "referral_link"})
 #: Where each step's button, SMS link and notification click go.
 STEP_LINKS = {"review": "review_link", "social": "shop_url", "invite": "referral_link", "reward": "shop_url"}
 
-#: One language and tone's phrases, or what one step says.
-_Copy = dict[str, str]
-
-_NAME = "{% if first_name %} {{ first_name }}{% endif %}"
-_EXPIRY = {
-    "en": "{% if discount_expiry %}, valid until {{ discount_expiry }}{% endif %}",
-    "es": "{% if discount_expiry %}, válido hasta el {{ discount_expiry }}{% endif %}",
-}
-_SMS_EXPIRY = {
-    "en": "{% if discount_expiry %} until {{ discount_expiry }}{% endif %}",
-    "es": "{% if discount_expiry %} hasta el {{ discount_expiry }}{% endif %}",
-}
 _REWARD_EXPIRY = {
     "en": "{% if reward_expiry %}, valid until {{ reward_expiry }}{% endif %}",
     "es": "{% if reward_expiry %}, válido hasta el {{ reward_expiry }}{% endif %}",
@@ -52,45 +55,45 @@ _SMS_REWARD_EXPIRY = {
     "es": "{% if reward_expiry %} hasta el {{ reward_expiry }}{% endif %}",
 }
 
-_VOICE: dict[tuple[str, str], _Copy] = {
+_VOICE: dict[tuple[str, str], Copy] = {
     ("en", "informal"): {
         "greeting": 'Hi {{ first_name or "there" }},',
         "sms_greeting": 'Hi {{ first_name or "there" }}',
-        "gift": "A little thank-you: use code {{ discount_code }} for {{ discount_value }}" + _EXPIRY["en"] + ".",
-        "sms_gift": "Code {{ discount_code }}: {{ discount_value }}" + _SMS_EXPIRY["en"] + ".",
+        "gift": "A little thank-you: use code {{ discount_code }} for {{ discount_value }}" + EXPIRY["en"] + ".",
+        "sms_gift": "Code {{ discount_code }}: {{ discount_value }}" + SMS_EXPIRY["en"] + ".",
         "signoff": "Thanks again,",
         "unsubscribe": "Don't want these emails? Unsubscribe",
         "stop": "Reply STOP to opt out",
     },
     ("en", "formal"): {
-        "greeting": "Hello" + _NAME + ",",
-        "sms_greeting": "Hello" + _NAME,
+        "greeting": "Hello" + NAME + ",",
+        "sms_greeting": "Hello" + NAME,
         "gift": "As a token of thanks, please use code {{ discount_code }} for {{ discount_value }}"
-        + _EXPIRY["en"]
+        + EXPIRY["en"]
         + ".",
-        "sms_gift": "Code {{ discount_code }}: {{ discount_value }}" + _SMS_EXPIRY["en"] + ".",
+        "sms_gift": "Code {{ discount_code }}: {{ discount_value }}" + SMS_EXPIRY["en"] + ".",
         "signoff": "Kind regards,",
         "unsubscribe": "To stop receiving these emails, unsubscribe",
         "stop": "Reply STOP to opt out",
     },
     ("es", "informal"): {
-        "greeting": "¡Hola" + _NAME + "!",
-        "sms_greeting": "Hola" + _NAME,
+        "greeting": "¡Hola" + NAME + "!",
+        "sms_greeting": "Hola" + NAME,
         "gift": "Un pequeño regalo: usa el código {{ discount_code }} y llévate {{ discount_value }}"
-        + _EXPIRY["es"]
+        + EXPIRY["es"]
         + ".",
-        "sms_gift": "Usa {{ discount_code }}: {{ discount_value }}" + _SMS_EXPIRY["es"] + ".",
+        "sms_gift": "Usa {{ discount_code }}: {{ discount_value }}" + SMS_EXPIRY["es"] + ".",
         "signoff": "¡Gracias de nuevo!",
         "unsubscribe": "¿No quieres recibir estos correos? Date de baja",
         "stop": "STOP para baja",
     },
     ("es", "formal"): {
-        "greeting": "Hola" + _NAME + ":",
-        "sms_greeting": "Hola" + _NAME,
+        "greeting": "Hola" + NAME + ":",
+        "sms_greeting": "Hola" + NAME,
         "gift": "Como agradecimiento, utilice el código {{ discount_code }} para obtener {{ discount_value }}"
-        + _EXPIRY["es"]
+        + EXPIRY["es"]
         + ".",
-        "sms_gift": "Use {{ discount_code }}: {{ discount_value }}" + _SMS_EXPIRY["es"] + ".",
+        "sms_gift": "Use {{ discount_code }}: {{ discount_value }}" + SMS_EXPIRY["es"] + ".",
         "signoff": "Atentamente,",
         "unsubscribe": "Para dejar de recibir estos correos, dese de baja",
         "stop": "STOP para baja",
@@ -99,7 +102,7 @@ _VOICE: dict[tuple[str, str], _Copy] = {
 
 # subject: email subject; title / push: notification title and text; lead: email and WhatsApp
 # paragraph; cta: the button (its link is STEP_LINKS[step]); sms: the SMS sentence after the greeting.
-_STEPS: dict[tuple[str, str, str], _Copy] = {
+_STEPS: dict[tuple[str, str, str], Copy] = {
     ("review", "en", "informal"): {
         "subject": "Thanks for your order at {{ shop_name }}! How did we do?",
         "title": "How was your order from {{ shop_name }}?",
@@ -267,76 +270,21 @@ _STEPS: dict[tuple[str, str, str], _Copy] = {
 }
 
 
-def _field(name: str) -> str:
-    return "{{ " + name + " }}"
-
-
-def _email_text(voice: _Copy, copy: _Copy, link: str) -> str:
-    return (
-        f"{voice['greeting']}\n\n{copy['lead']}\n\n"
-        + f"{{% if discount_code %}}\n{voice['gift']}\n\n{{% endif %}}\n"
-        + f"{copy['cta']}: {_field(link)}\n\n"
-        + f"{voice['signoff']}\n{_field('shop_name')}\n\n"
-        + f"{voice['unsubscribe']}: {_field('unsubscribe_link')}\n"
-    )
-
-
-def _email_html(voice: _Copy, copy: _Copy, link: str) -> str:
-    lead = copy["lead"].replace("\n\n", "</p>\n<p>")
-    return (
-        '<div style="font-family:sans-serif;max-width:560px;margin:auto;color:#202223">\n'
-        f"<p>{voice['greeting']}</p>\n<p>{lead}</p>\n"
-        + f"{{% if discount_code %}}\n<p><strong>{voice['gift']}</strong></p>\n{{% endif %}}\n"
-        + f'<p><a href="{_field(link)}" style="display:inline-block;padding:12px 20px;background:#008060;'
-        + f'color:#ffffff;text-decoration:none;border-radius:4px">{copy["cta"]}</a></p>\n'
-        + f"<p>{voice['signoff']}<br>{_field('shop_name')}</p>\n"
-        + '<p style="font-size:12px;color:#6d7175">'
-        + f'<a href="{_field("unsubscribe_link")}">{voice["unsubscribe"]}</a></p>\n'
-        + "</div>\n"
-    )
-
-
-def _push_body(language: str, copy: _Copy) -> str:
-    code = {"en": "Code", "es": "Código"}[language]
-    offer = f"{{% if discount_code %}} · {code} {_field('discount_code')}: {_field('discount_value')}{{% endif %}}"
-    return copy["push"] + offer
-
-
-def _sms(voice: _Copy, copy: _Copy, link: str) -> str:
-    return (
-        f"{voice['sms_greeting']}, {copy['sms']}"
-        + f"{{% if discount_code %}} {voice['sms_gift']}{{% endif %}}"
-        + f" {_field(link)} {voice['stop']}"
-    )
-
-
-def _whatsapp(voice: _Copy, copy: _Copy, link: str) -> str:
-    return (
-        f"{voice['greeting']}\n\n{copy['lead']}\n"
-        + f"{{% if discount_code %}}\n{voice['gift']}\n{{% endif %}}\n"
-        + f"{copy['cta']}: {_field(link)}\n"
-        + voice["stop"]
-    )
-
-
-def _build() -> dict[tuple[str, str, str, str], dict[str, str]]:
-    table: dict[tuple[str, str, str, str], dict[str, str]] = {}
-    for (step, language, tone), copy in _STEPS.items():
-        voice, link = _VOICE[(language, tone)], STEP_LINKS[step]
-        table[(step, "email", language, tone)] = {
+def _channels(step: str, language: str, voice: Copy, copy: Copy) -> dict[str, dict[str, str]]:
+    """A referral step's texts: each channel's button, link or click goes to STEP_LINKS[step]."""
+    link, offer = STEP_LINKS[step], voice["gift"]
+    lead_html = copy["lead"].replace("\n\n", "</p>\n<p>")
+    return {
+        "email": {
             "subject": copy["subject"],
-            "body": _email_text(voice, copy, link),
-            "html": _email_html(voice, copy, link),
-        }
-        table[(step, "push", language, tone)] = {
-            "subject": copy["title"],
-            "body": _push_body(language, copy),
-            "url": _field(link),
-        }
-        table[(step, "sms", language, tone)] = {"body": _sms(voice, copy, link)}
-        table[(step, "whatsapp", language, tone)] = {"body": _whatsapp(voice, copy, link)}
-    return table
+            "body": email_text(voice, copy["lead"], offer, copy["cta"], link),
+            "html": email_html(voice, lead_html, offer, copy["cta"], link),
+        },
+        "push": {"subject": copy["title"], "body": copy["push"] + push_offer(language), "url": field(link)},
+        "sms": {"body": sms(voice, copy["sms"], voice["sms_gift"], link)},
+        "whatsapp": {"body": whatsapp(voice, copy["lead"], offer, copy["cta"], link)},
+    }
 
 
 #: (step, channel, language, tone) → the parts of its DefaultTemplate: subject, body, html, url.
-REFERRAL_TEMPLATES: dict[tuple[str, str, str, str], dict[str, str]] = _build()
+REFERRAL_TEMPLATES: Table = build(_STEPS, _VOICE, _channels)
