@@ -11,25 +11,17 @@ them (compliance/customer_data.py).
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from shop_app.compliance.customer_data import Customer, Held, gather
 from shop_app.compliance.erasure import REDACTED_REASON, redact_customer
+from shop_app.compliance.row_json import row_json
 from shop_app.domain.addresses import address_hash
-from shop_app.storage.tables import (
-    CheckoutRow,
-    Consent,
-    DataRequest,
-    Journey,
-    Message,
-    OrderRow,
-    Profile,
-    Shop,
-    Suppression,
-)
+from shop_app.storage.tables import Consent, DataRequest, Journey, Message, Shop, Suppression
 
 __all__ = [
     "REDACTED_REASON",
@@ -41,8 +33,7 @@ __all__ = [
 ]
 
 
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_Addressed = TypeVar("_Addressed", Consent, Suppression)
 
 
 # --- customers/data_request ----------------------------------------------------------------------
@@ -63,6 +54,18 @@ def export_customer(session: Session, shop: Shop, customer: Customer, request_id
     return request
 
 
+#: What the export shows of each kind of row, and the columns shown under another name.
+_PROFILE = ("email", "phone", "first_name", "origin", "captured_by", "created_at")
+_CHECKOUT = ("token", "email", "phone", "sms_marketing_phone", "first_name", "line_items", "total_price", "currency",
+             "accepts_email_marketing", "accepts_sms_marketing", "updated_at", "completed_at")  # fmt: skip
+_CHECKOUT_COLUMNS = {"sms_marketing_phone": "sms_phone", "updated_at": "shopify_updated_at"}
+_ORDER = ("id", "name", "email", "phone", "total_price", "currency", "created_at")
+_ORDER_COLUMNS = {"id": "shopify_id", "created_at": "shopify_created_at"}
+_MESSAGE = ("step", "channel", "status", "to", "subject", "body", "sent_at", "reason")
+_CONSENT = ("channel", "state", "source", "recorded_at")
+_SUPPRESSION = ("channel", "reason", "since")
+
+
 def _export(session: Session, shop: Shop, customer: Customer) -> dict[str, object]:
     held = gather(session, shop, customer)
     messages = session.scalars(
@@ -81,78 +84,21 @@ def _export(session: Session, shop: Shop, customer: Customer) -> dict[str, objec
     return {
         "shop": shop.domain,
         "customer": {"id": customer.customer_id, "email": customer.email, "phone": customer.phone},
-        "profiles": [_exported_profile(p) for p in held.profiles],
-        "checkouts": [_exported_checkout(c) for c in held.checkouts],
-        "orders": [_exported_order(o) for o in held.orders],
-        "messages": [_exported_message(m) for m in messages],
-        "consents": [
-            {"channel": c.channel, "state": c.state, "source": c.source, "recorded_at": _when(c.recorded_at)}
-            for c in session.scalars(select(Consent).where(Consent.shop_id == shop.id, _held_address(Consent, held)))
-        ],
+        "profiles": [row_json(p, _PROFILE) for p in held.profiles],
+        "checkouts": [row_json(c, _CHECKOUT, _CHECKOUT_COLUMNS) for c in held.checkouts],
+        "orders": [row_json(o, _ORDER, _ORDER_COLUMNS) for o in held.orders],
+        "messages": [row_json(m, _MESSAGE, {"to": "recipient"}) for m in messages],
+        "consents": [row_json(c, _CONSENT) for c in _of_addresses(session, shop, Consent, held)],
         "suppressions": [
-            {"channel": s.channel, "reason": s.reason, "since": _when(s.created_at)}
-            for s in session.scalars(
-                select(Suppression).where(Suppression.shop_id == shop.id, _held_address(Suppression, held))
-            )
+            row_json(s, _SUPPRESSION, {"since": "created_at"}) for s in _of_addresses(session, shop, Suppression, held)
         ],
     }
 
 
-def _held_address(model: type[Consent] | type[Suppression], held: Held) -> ColumnElement[bool]:
-    return model.address.in_(sorted(held.addresses.emails | held.addresses.phone_forms()))
-
-
-def _exported_profile(p: Profile) -> dict[str, object]:
-    return {
-        "email": p.email,
-        "phone": p.phone,
-        "first_name": p.first_name,
-        "origin": p.origin,
-        "captured_by": p.captured_by,
-        "created_at": _when(p.created_at),
-    }
-
-
-def _exported_checkout(c: CheckoutRow) -> dict[str, object]:
-    return {
-        "token": c.token,
-        "email": c.email,
-        "phone": c.phone,
-        "sms_marketing_phone": c.sms_phone,
-        "first_name": c.first_name,
-        "line_items": c.line_items,
-        "total_price": str(c.total_price),
-        "currency": c.currency,
-        "accepts_email_marketing": c.accepts_email_marketing,
-        "accepts_sms_marketing": c.accepts_sms_marketing,
-        "updated_at": _when(c.shopify_updated_at),
-        "completed_at": _when(c.completed_at),
-    }
-
-
-def _exported_order(o: OrderRow) -> dict[str, object]:
-    return {
-        "id": o.shopify_id,
-        "name": o.name,
-        "email": o.email,
-        "phone": o.phone,
-        "total_price": str(o.total_price),
-        "currency": o.currency,
-        "created_at": _when(o.shopify_created_at),
-    }
-
-
-def _exported_message(m: Message) -> dict[str, object]:
-    return {
-        "step": m.step,
-        "channel": m.channel,
-        "status": m.status,
-        "to": m.recipient,
-        "subject": m.subject,
-        "body": m.body,
-        "sent_at": _when(m.sent_at),
-        "reason": m.reason,
-    }
+def _of_addresses(session: Session, shop: Shop, model: type[_Addressed], held: Held) -> Sequence[_Addressed]:
+    """The shop's rows of `model` for any of the held addresses."""
+    addresses = sorted(held.addresses.emails | held.addresses.phone_forms())
+    return session.scalars(select(model).where(model.shop_id == shop.id, model.address.in_(addresses))).all()
 
 
 # --- shop/redact ---------------------------------------------------------------------------------

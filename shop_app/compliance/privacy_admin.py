@@ -15,11 +15,12 @@ Lifting rules:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from shop_app.compliance.row_json import row_json
 from shop_app.errors import ReclaimError
 from shop_app.storage.keyset import DEFAULT_LIMIT, Page, fetch_page, mapped
 from shop_app.storage.tables import DataRequest, Suppression, SuppressionLift
@@ -29,6 +30,8 @@ LIFTABLE = {"keyword": "STOP reply", "unsubscribe": "one-click unsubscribe"}
 SOURCE_NAMES = {**LIFTABLE, "provider": "provider (bounce, complaint, carrier opt-out)"}
 ERASED_PREFIX = "hmac-sha256:"
 MAX_STAFF_ID = 64
+
+_Owned = TypeVar("_Owned", Suppression, DataRequest)
 
 
 class LiftRefused(ReclaimError):
@@ -54,14 +57,10 @@ def why_not_liftable(row: Suppression) -> str | None:
 def suppression_json(row: Suppression) -> dict[str, Any]:
     erased = is_erased(row.address)
     return {
-        "id": row.id,
-        "channel": row.channel,
+        **row_json(row, ("id", "channel", "reason", "source", "since"), {"since": "created_at"}),
         "address": None if erased else row.address,
         "erased": erased,
-        "reason": row.reason,
-        "source": row.source,
         "source_name": SOURCE_NAMES.get(row.source, row.source),
-        "since": row.created_at.isoformat(),
         "liftable": why_not_liftable(row) is None,
         "not_liftable_because": why_not_liftable(row),
     }
@@ -81,8 +80,13 @@ def suppression_page(
     return mapped(page, lambda row: suppression_json(row[0]))
 
 
+def _of_shop(model: type[_Owned], shop_id: int, row_id: int) -> Select[_Owned]:
+    """The query for one row of `model` by id, only when the shop owns it."""
+    return select(model).where(model.id == row_id, model.shop_id == shop_id)
+
+
 def find_suppression(session: Session, shop_id: int, suppression_id: int) -> Suppression | None:
-    return session.scalar(select(Suppression).where(Suppression.id == suppression_id, Suppression.shop_id == shop_id))
+    return session.scalar(_of_shop(Suppression, shop_id, suppression_id))
 
 
 def lift_suppression(
@@ -90,9 +94,7 @@ def lift_suppression(
 ) -> SuppressionLift | None:
     """Lift one of the shop's suppressions for `staff_user`; None when the shop has no such row,
     LiftRefused when it may not be lifted. The consent record is left as it is."""
-    row = session.scalar(
-        select(Suppression).where(Suppression.id == suppression_id, Suppression.shop_id == shop_id).with_for_update()
-    )
+    row = session.scalar(_of_shop(Suppression, shop_id, suppression_id).with_for_update())
     if row is None:
         return None
     refusal = why_not_liftable(row)
@@ -115,16 +117,7 @@ def lift_suppression(
 
 
 def lift_json(lift: SuppressionLift) -> dict[str, Any]:
-    return {
-        "id": lift.id,
-        "channel": lift.channel,
-        "address": lift.address,
-        "reason": lift.reason,
-        "source": lift.source,
-        "suppressed_at": lift.suppressed_at.isoformat(),
-        "lifted_by": lift.lifted_by,
-        "lifted_at": lift.lifted_at.isoformat(),
-    }
+    return row_json(lift, ("id", "channel", "address", "reason", "source", "suppressed_at", "lifted_by", "lifted_at"))
 
 
 def recent_lifts(session: Session, shop_id: int, limit: int = 10) -> list[dict]:
@@ -150,9 +143,9 @@ def export_page(
                DataRequest.phone, DataRequest.created_at)  # fmt: skip
     query = select(*columns).where(DataRequest.shop_id == shop_id)
     page = fetch_page(session, query, DataRequest.id, lambda row: row.id, after=after, before=before, limit=limit)
-    return mapped(page, lambda row: {**row._asdict(), "created_at": row.created_at.isoformat()})
+    return mapped(page, lambda row: row_json(row, row._fields))
 
 
 def export_for(session: Session, shop_id: int, export_id: int) -> DataRequest | None:
     """One export of this shop with its contents; None when the shop has no such export."""
-    return session.scalar(select(DataRequest).where(DataRequest.id == export_id, DataRequest.shop_id == shop_id))
+    return session.scalar(_of_shop(DataRequest, shop_id, export_id))
