@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from jobs import attempts, referral_check, referral_ingest
 from shop_app import runtime
 from shop_app.compliance import privacy
+from shop_app.compliance.consent_records import record_order_consent
 from shop_app.domain.models import JourneyStatus, WebhookStatus
 from shop_app.domain.payloads import (
     PayloadProblem,
@@ -27,6 +28,7 @@ from shop_app.recovery.contacts import accepted, accepted_order, phone_region
 from shop_app.recovery.journeys import convert_journey, replan, stop_journey
 from shop_app.recovery.orders import equal_where_given, journeys_paid_by, store_order
 from shop_app.recovery.phones import e164
+from shop_app.referral.profiles import customer_created_at
 from shop_app.referral.rewards import RewardTerms, on_friend_order
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
@@ -96,7 +98,7 @@ def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> str:
 
 def on_checkout(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     checkout = accepted(parse_checkout(payload), phone_region(shop.country_code, payload))
-    row, ignored = store_checkout(session, shop, checkout)
+    row, ignored = store_checkout(session, shop, checkout, customer_created_at=customer_created_at(payload))
     if ignored:
         return ignored
     return replan(session, shop, row, load_settings(session, shop), now)
@@ -117,6 +119,7 @@ def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetim
 def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     accepted_one = accepted_order(parse_order(payload), phone_region(shop.country_code, payload))
     order = store_order(session, shop, accepted_one, referral_ingest.order_facts(payload))  # + address key, locale
+    record_order_consent(session, shop.id, accepted_one)  # the box as she paid: the newest statement decides
     journeys = journeys_paid_by(session, shop.id, order)
     for journey in journeys:
         convert_journey(session, journey, order)

@@ -30,7 +30,7 @@ from shop_app.recovery import attribution
 from shop_app.recovery.orders import add_refund
 from shop_app.recovery.phones import e164
 from shop_app.referral import journeys
-from shop_app.referral.profiles import BY_CUSTOMER, profile_for
+from shop_app.referral.profiles import BY_CUSTOMER, customer_created_at, profile_for
 from shop_app.referral.rewards import on_friend_order_stopped
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.tables import OrderRow, Shop
@@ -44,7 +44,10 @@ def order_facts(payload: dict) -> OrderFacts:
 
 def start_referral(session: Session, shop: Shop, order: OrderRow, payload: dict, now: datetime) -> str:
     settings = load_settings(session, shop)
-    return journeys.start_on_paid(session, shop, order, settings, test=is_test_order(payload), now=now)
+    return journeys.start_on_paid(
+        session, shop, order, settings, test=is_test_order(payload), now=now,
+        customer_created_at=customer_created_at(payload),
+    )  # fmt: skip
 
 
 def on_customer_create(session: Session, shop: Shop, payload: dict, now: datetime) -> str:

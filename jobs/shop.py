@@ -1,7 +1,10 @@
 """After install: read the shop from Shopify, seed its settings, import existing customers.
 
 Customers that existed before the install are recorded as `imported` profiles: the
-referral flow must never write to them (it runs only for customers the store captured).
+referral flow must never write to them (it runs only for customers the store captured). A
+customer already profiled as captured, because her order or checkout came before this import,
+is made imported when Shopify created her before the install and her referral journey has not
+started (shop_app/referral/profiles.correct_origin).
 Each run counts as an attempt before it starts (jobs/attempts.py), so a setup that keeps
 breaking, or keeps killing its worker, stops after MAX_JOB_ATTEMPTS with its reason kept.
 """
@@ -11,15 +14,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
-
 from jobs import attempts
 from shop_app import runtime
 from shop_app.compliance.consent_records import record_consent
 from shop_app.domain.payloads import normal_email, normal_phone
 from shop_app.errors import describe
-from shop_app.recovery.orders import equal_where_given
 from shop_app.recovery.phones import e164, region_code
+from shop_app.referral.profiles import correct_origin, find_profile
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import open_admin_client
 from shop_app.shopify.shops import save_settings
@@ -96,14 +97,18 @@ def _import(session, shop_id: int, customer, region: str | None, now: datetime) 
     email, phone = normal_email(customer.email), e164(normal_phone(customer.phone), region, "imported customer phone")
     if not (email or phone):
         return 0
-    match = equal_where_given((Profile.email, email), (Profile.phone, phone))
-    if session.scalar(select(Profile.id).where(Profile.shop_id == shop_id, or_(*match)).limit(1)):
-        return 0  # already known (captured by the store since install, or imported before)
+    customer_id = customer.id.rsplit("/", 1)[-1]
+    known = find_profile(session, shop_id, customer_id=customer_id, email=email, phone=phone)
+    if known is not None:
+        # Already known (captured by the store since install, or imported before). One captured
+        # only because her order or checkout came before this import, with no journey yet, is
+        # imported after all (referral/profiles.correct_origin).
+        return int(correct_origin(session, session.get_one(Shop, shop_id), known, customer.created_at))
     profile = Profile(
         shop_id=shop_id,
         email=email,
         phone=phone,
-        customer_id=customer.id.rsplit("/", 1)[-1],
+        customer_id=customer_id,
         first_name=customer.first_name,
         origin="imported",
         created_at=customer.created_at,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop_app.compliance.consent_records import record_consent
 from shop_app.domain.models import Checkout, LineItem
+from shop_app.referral.profiles import BY_CHECKOUT, profile_for
 from shop_app.storage.tables import CheckoutRow, Profile, Shop
 
 
@@ -37,8 +39,12 @@ def checkout_of(row: CheckoutRow) -> Checkout:
     )
 
 
-def store_checkout(session: Session, shop: Shop, checkout: Checkout) -> tuple[CheckoutRow, str | None]:
-    """Upsert; returns (row, why_ignored). A stale `updated_at` never overwrites newer state."""
+def store_checkout(
+    session: Session, shop: Shop, checkout: Checkout, *, customer_created_at: datetime | None = None
+) -> tuple[CheckoutRow, str | None]:
+    """Upsert; returns (row, why_ignored). A stale `updated_at` never overwrites newer state.
+    `customer_created_at`: when Shopify created the checkout's customer (its body's), which decides
+    a new profile's origin."""
     row = session.scalar(
         select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, CheckoutRow.token == checkout.token).with_for_update()
     )
@@ -70,7 +76,7 @@ def store_checkout(session: Session, shop: Shop, checkout: Checkout) -> tuple[Ch
     row.shopify_created_at = checkout.created_at
     row.shopify_updated_at = checkout.updated_at
     if row.profile_id is None and checkout.reachable:
-        row.profile_id = _profile_for(session, shop, checkout).id
+        row.profile_id = _profile_for(session, shop, checkout, customer_created_at).id
     _record_checkout_consent(session, shop, row, checkout)
     session.flush()
     return row, None
@@ -101,24 +107,13 @@ def _record_checkout_consent(session: Session, shop: Shop, row: CheckoutRow, che
         )
 
 
-def _profile_for(session: Session, shop: Shop, checkout: Checkout) -> Profile:
-    """The customer's profile, created with origin 'checkout' when the store captures them first."""
-    match = []
-    if checkout.email:
-        match.append(Profile.email == checkout.email)
-    if checkout.phone:
-        match.append(Profile.phone == checkout.phone)
-    profile = session.scalar(select(Profile).where(Profile.shop_id == shop.id, or_(*match)).limit(1))
-    if profile is None:
-        profile = Profile(
-            shop_id=shop.id,
-            email=checkout.email,
-            phone=checkout.phone,
-            customer_id=checkout.customer_id,
-            first_name=checkout.first_name,
-            origin="captured",
-            captured_by="checkout",
-        )
-        session.add(profile)
-        session.flush()
+def _profile_for(session: Session, shop: Shop, checkout: Checkout, customer_created_at: datetime | None) -> Profile:
+    """The customer's profile: captured by this checkout when the store meets her first, imported
+    when the checkout's customer.created_at says Shopify had her before the install (see
+    shop_app/referral/profiles.py)."""
+    profile = profile_for(
+        session, shop, by=BY_CHECKOUT, customer_id=checkout.customer_id, email=checkout.email,
+        phone=checkout.phone, first_name=checkout.first_name, created_in_shopify=customer_created_at,
+    )  # fmt: skip
+    assert profile is not None  # a reachable checkout has an email or a phone
     return profile

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop_app.channels.push_subscriptions import subscription_for
-from shop_app.compliance.consent_records import consent_state
+from shop_app.compliance.consent_records import OPT_OUT_SOURCES, consent_state
 from shop_app.compliance.suppressions import suppression_reason
 from shop_app.domain import consent, discount_memory, gates, quiet_hours
 from shop_app.domain.models import PENDING, UNDER_WAY, Channel, Checkout, Contact, Flow, JourneyStatus, Status, Step
@@ -224,11 +224,6 @@ def _contact_facts(rt: Runtime, session: Session, candidate: Candidate) -> conse
         sms_suppressed=sms_stop or (f"SMS consent withdrawn ({sms_withdrawn})" if sms_withdrawn else None),
         whatsapp_optin=record is not None and record.state == "granted",
     )
-
-
-#: Consent sources whose withdrawal is the customer's own opt-out. An unticked checkout box
-#: ("checkout") is not one: it is how most checkouts arrive.
-OPT_OUT_SOURCES = frozenset({"keyword", "unsubscribe", "provider", "customer"})
 
 
 def _opt_out(session: Session, shop_id: int, channel: Channel, address: str | None) -> str | None:

@@ -33,24 +33,41 @@ CHECK_PENDING, CHECK_DONE, CHECK_UNASKED, CHECK_NONE_NEEDED = "pending", "done",
 
 
 def start_on_paid(
-    session: Session, shop: Shop, order: OrderRow, settings: ShopSettings, *, test: bool, now: datetime
+    session: Session,
+    shop: Shop,
+    order: OrderRow,
+    settings: ShopSettings,
+    *,
+    test: bool,
+    now: datetime,
+    customer_created_at: datetime | None = None,
 ) -> str:
     """Start the referral journey this paid order triggers, or say why it starts none. The order
     keeps the outcome where the merchant reads it (orders.referral_note, on /flows' referral card):
     fixed sentences and the journey's number, never the buyer's details. An order that started its
     journey keeps saying so when it is delivered again ("already has a referral journey")."""
-    outcome = _start_on_paid(session, shop, order, settings, test=test, now=now)
+    outcome = _start_on_paid(session, shop, order, settings, test=test, now=now, created=customer_created_at)
     if order.referral_note is None or _journey_triggered_by(session, order) is None:
         order.referral_note = outcome
     return outcome
 
 
 def _start_on_paid(
-    session: Session, shop: Shop, order: OrderRow, settings: ShopSettings, *, test: bool, now: datetime
+    session: Session,
+    shop: Shop,
+    order: OrderRow,
+    settings: ShopSettings,
+    *,
+    test: bool,
+    now: datetime,
+    created: datetime | None,
 ) -> str:
+    # `created`: the order's customer.created_at; a customer Shopify had before the install is
+    # imported even when her order comes before the setup job's import (referral/profiles.py).
     profile = profile_for(
-        session, shop, by=BY_ORDER, customer_id=order.customer_id, email=order.email, phone=order.phone
-    )
+        session, shop, by=BY_ORDER, customer_id=order.customer_id, email=order.email, phone=order.phone,
+        created_in_shopify=created,
+    )  # fmt: skip
     facts = TriggerFacts(
         test_order=test,
         origin=profile.origin if profile else None,

@@ -81,7 +81,12 @@ def find(session: Session, message: Message, journey: Journey, shop: Shop, setti
 
 
 def _contact(session: Session, shop_id: int, profile: Profile | None, order: OrderRow | None) -> Contact:
-    """The profile's details, the order's where the profile has none; consent from our records."""
+    """The profile's details, the order's where the profile has none; consent from our records.
+
+    The newest consent record decides: the order's email box is recorded at the order's time
+    (compliance/consent_records.record_order_consent), so a box ticked, or unticked, between
+    checkouts/create and paying outweighs what the checkout said; the customer's own opt-out
+    is never replaced by an order's tick. The order's box is read here only without a record."""
     email = (profile.email if profile else None) or (order.email if order else None)
     phone = (profile.phone if profile else None) or (order.phone if order else None)
     email_record = consent_state(session, shop_id, Channel.EMAIL.value, email)

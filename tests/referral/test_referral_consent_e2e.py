@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import pytest
-
 from tests.jobs import test_twilio_channel
 from tests.jobs.test_twilio_channel import approve_all_templates
 from tests.referral.e2e import ANA, ana_pays, steps
@@ -36,13 +34,6 @@ def test_a_buyer_who_subscribed_with_her_order_is_mailed_by_a_subscribers_only_s
     assert steps(store)["review"]["status"] == "sent"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: shop_app/referral/send_facts._contact takes any email consent record over the triggering order's "
-    "buyer_accepts_marketing, even an older one: the box still unticked when checkouts/create came (recorded as "
-    "revoked, source checkout, 18:00) outweighs the tick the order carries (19:00), so a subscribers-only shop "
-    "never mails a buyer who subscribed as she paid; the newer statement should win",
-)
 def test_a_buyer_who_ticked_the_box_before_paying_is_mailed_by_a_subscribers_only_shop(store) -> None:
     store.set_settings({"consent": {"email": "subscribers_only"}})
     ana_pays(store, fulfilled="2026-03-03T10:00:00Z", buyer_accepts_marketing=True)  # unticked at checkouts/create

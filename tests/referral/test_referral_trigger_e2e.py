@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from shop_app.storage.database import transaction
@@ -63,13 +62,6 @@ def test_an_imported_customer_stays_imported_through_a_later_checkout_and_starts
     assert store.messages(flow="referral") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an order (or checkout) of a Shopify customer created before the install, arriving before the "
-    "setup job imported that customer, makes a captured profile: referral/journeys.start_on_paid calls "
-    "profile_for(by=order) without the order's customer.created_at (recovery/checkouts._profile_for likewise), "
-    "and the import then leaves the profile captured; issue 11 point 1 makes such a customer imported",
-)
 def test_an_order_of_a_customer_shopify_created_before_the_install_starts_nothing(store) -> None:
     order = store.order(None, PAID_AT, id=9001, name="#1001")
     order["customer"] = _customer(7001, ANA, datetime(2020, 1, 1, tzinfo=UTC))
