@@ -2,7 +2,10 @@
 
 An order is *recovered* by a journey when
 
-- its checkout token is the journey's (the customer came back and paid that very checkout), or
+- it pays the journey's checkout: its checkout token is the checkout's, or its cart token is the
+  checkout's cart token (the customer came back and paid that very checkout; the same two keys as
+  the payment rule, shop_app/recovery/orders.payment_for, so a journey converted by its checkout is
+  also the one credited with it), or
 - the same person (customer id, email or phone; any one is enough) ordered within the attribution
   window (`measurement.attribution_days`, 5 days by default) after one of the journey's messages
   was **sent**;
@@ -69,6 +72,7 @@ class Candidate:
     checkout_token: str | None
     person: Person
     sent: tuple[Sent, ...]
+    cart_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,13 @@ class PaidOrder:
     checkout_token: str | None
     person: Person
     ordered_at: datetime
+    cart_token: str | None = None
+
+    def pays_checkout_of(self, candidate: Candidate) -> bool:
+        """The payment rule's "same checkout": the checkout token or the cart token, an unknown
+        one ("" or None) matching nothing."""
+        pairs = ((self.checkout_token, candidate.checkout_token), (self.cart_token, candidate.cart_token))
+        return any(mine and mine == theirs for mine, theirs in pairs)
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,7 @@ def qualifies(order: PaidOrder, candidate: Candidate, attribution_days: int, now
     last = last_sent_before(candidate.sent, order.ordered_at, now)
     if last is None:
         return None  # nothing had gone out yet: not recovered, whatever matched
-    if order.checkout_token and order.checkout_token == candidate.checkout_token:
+    if order.pays_checkout_of(candidate):
         return Credit(candidate.journey_id, last, BY_CHECKOUT)
     # The last send before the order is the one whose window reaches furthest.
     if order.person.same_as(candidate.person) and order.ordered_at <= last.sent_at + window(attribution_days):

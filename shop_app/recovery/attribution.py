@@ -2,8 +2,9 @@
 recovered it, and the credit taken out when the order is cancelled or fully refunded.
 
 Which journey, which message and what revenue are shop_app/domain/attribution.py's rules; this
-module finds the candidates (the journey of the order's checkout, and the journeys of the same
-person with a message sent within the attribution window before the order), and owns the rows of
+module finds the candidates (the journey of the order's checkout, by checkout or cart token, and
+the journeys of the same person with a message sent within the attribution window before the
+order), and owns the rows of
 the `attributions` table. Journey conversion (recovery/journeys.convert_journey) is unchanged: the
 attribution is the separate read model of the results report.
 
@@ -38,7 +39,7 @@ def on_paid(session: Session, shop: Shop, order: OrderRow, payload: dict[str, An
     if existing is not None:
         return f"attribution: already {existing.status} (journey #{existing.journey_id})"
     days = load_settings(session, shop).measurement.attribution_days
-    paid = PaidOrder(order.checkout_token, _person(order), order.shopify_created_at)
+    paid = PaidOrder(order.checkout_token, _person(order), order.shopify_created_at, order.cart_token)
     credit = attribution.credit(paid, _candidates(session, shop.id, order, days), days, now)
     if credit is None:
         return "attribution: no journey recovered it"
@@ -85,7 +86,7 @@ def _candidates(session: Session, shop_id: int, order: OrderRow, days: int) -> l
     same_person = equal_where_given(
         (CheckoutRow.customer_id, order.customer_id), (CheckoutRow.email, order.email), (CheckoutRow.phone, order.phone)
     )
-    match = equal_where_given((CheckoutRow.token, order.checkout_token))
+    match = equal_where_given((CheckoutRow.token, order.checkout_token), (CheckoutRow.cart_token, order.cart_token))
     if same_person:
         match.append(and_(or_(*same_person), sent_in_window))
     if not match:
@@ -107,4 +108,6 @@ def _candidates(session: Session, shop_id: int, order: OrderRow, days: int) -> l
     for journey_id, message_id, step, channel, sent_at in messages:
         if sent_at is not None:  # the query asked for sent_at; the column type allows None
             sent[journey_id].append(Sent(message_id, step, channel, sent_at))
-    return [Candidate(j, checkout.token, _person(checkout), tuple(sent[j])) for j, checkout in journeys]
+    return [
+        Candidate(j, checkout.token, _person(checkout), tuple(sent[j]), checkout.cart_token) for j, checkout in journeys
+    ]

@@ -110,3 +110,24 @@ def test_revenue_falls_back_to_total_price_and_keeps_what_it_knows_of_the_presen
     assert revenue({}) == Revenue(Decimal("0.00"), "USD", Decimal("0.00"), "USD")
     # shop_money without its currency code is in the order's currency.
     assert revenue({"currency": "JPY", "total_price_set": {"shop_money": {"amount": 1200}}}).currency == "JPY"
+
+
+def test_the_cart_token_pays_the_checkout_as_in_the_payment_rule():
+    """orders.payment_for converts a journey whose checkout's token or cart token the order names;
+    attribution's "same checkout" is the same two keys, an unknown one matching nothing."""
+    a = Candidate(1, "a-1", Person(), (FIRST,), cart_token="cart-a-1")
+    at = T0 + timedelta(days=40)  # far outside any window: only the checkout can qualify
+    assert credit(PaidOrder(None, Person(), at, "cart-a-1"), [a], 5, NOW + timedelta(days=40)) == Credit(
+        1, FIRST, BY_CHECKOUT
+    )
+    assert credit(PaidOrder("other", Person(), at, "cart-a-1"), [a], 5, NOW + timedelta(days=40)) == Credit(
+        1, FIRST, BY_CHECKOUT
+    )
+    assert credit(PaidOrder(None, Person(), at, "cart-b-1"), [a], 5, NOW + timedelta(days=40)) is None
+    unknown = Candidate(2, None, Person(), (FIRST,), cart_token="")
+    assert credit(PaidOrder(None, Person(), at, ""), [unknown], 5, NOW + timedelta(days=40)) is None
+    # The cart's journey wins over a journey of the same person messaged later.
+    b = Candidate(3, "b-1", PAT, (Sent(31, "first", "email", at - timedelta(hours=1)),))
+    assert credit(PaidOrder(None, PAT, at, "cart-a-1"), [b, a], 5, NOW + timedelta(days=40)) == Credit(
+        1, FIRST, BY_CHECKOUT
+    )

@@ -30,8 +30,17 @@ def abandon(store: ShopifyStore, token: str, at: str, person: dict = PAT) -> Non
     store.deliver("checkouts/create", store.checkout(token, at, **person))
 
 
-def pay(store: ShopifyStore, order_id: int, checkout: str, at: str, person: dict = PAT, **kwargs) -> str:
-    """orders/paid for 84.90 EUR in the shop's money, 92.30 USD in the buyer's; the delivery's reason."""
+def pay(
+    store: ShopifyStore,
+    order_id: int,
+    checkout: str | None,
+    at: str,
+    person: dict = PAT,
+    fields: dict | None = None,
+    **kwargs,
+) -> str:
+    """orders/paid for 84.90 EUR in the shop's money, 92.30 USD in the buyer's (with `fields` over the
+    body); the delivery's reason."""
     money = {
         "total_price": "84.90",
         "currency": "EUR",
@@ -41,7 +50,7 @@ def pay(store: ShopifyStore, order_id: int, checkout: str, at: str, person: dict
             "presentment_money": {"amount": "92.30", "currency_code": "USD"},
         },
     }
-    payload = store.order(checkout, at, id=order_id, name=f"#{order_id}", **{**person, **money})
+    payload = store.order(checkout, at, id=order_id, name=f"#{order_id}", **{**person, **money, **(fields or {})})
     store.deliver("orders/paid", payload, **kwargs)
     return last_reason(store)
 
@@ -206,3 +215,20 @@ def test_one_order_is_credited_once_to_one_journey(store):
     assert "attribution: already credited (journey #" in pay(store, 9001, "a-1", "2026-03-03T13:00:00+00:00")
     store.deliver("orders/create", store.order("a-1", "2026-03-03T13:00:00+00:00", id=9001, **PAT))
     assert credits(store) == [credited(store, "9001", "a-1", SAME_CHECKOUT)]
+
+
+def test_an_order_naming_only_the_checkouts_cart_token_is_credited_to_its_journey(store):
+    """As orders.payment_for: the cart token pays the checkout too, so the journey it converts is
+    the one credited, even for a buyer who gives other details, ten days later."""
+    abandon(store, "a-1", A_ABANDONED)  # its cart token is cart-a-1
+    store.tick(A_SENT)
+    stranger = {"email": "someone@example.com", "customer": {"id": 9200, "email": "someone@example.com"}}
+    reason = pay(store, 9011, None, "2026-03-12T19:00:00+00:00", person=stranger, fields={"cart_token": "cart-a-1"})
+    assert "credited to journey" in reason
+    assert credits(store) == [credited(store, "9011", "a-1", SAME_CHECKOUT)]
+    with transaction(store.rt.sessions) as session:  # the payment rule converted the same journey
+        assert session.scalars(select(Journey.status).where(Journey.flow == "recovery")).one() == "converted"
+    # Another cart's token is nobody's.
+    assert "no journey recovered it" in pay(
+        store, 9012, None, "2026-03-12T19:00:00+00:00", person=stranger, fields={"cart_token": "cart-z-9"}
+    )
