@@ -1,0 +1,262 @@
+"""Benchmark: the results report (issue 12) over one big shop, against a plain COUNT(*) of its messages.
+
+Run from the project root:  python bench/report.py [--rounds 15] [--scale 1]
+
+bench/README.md says what a run does and checks, which backends it uses and how to read its
+numbers. Timings are printed, never asserted; the budget (report p95 ≤ 500 ms) is printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from _report_data import JOURNEYS, build  # bench/ is the script's folder, first on sys.path
+from _stats import percentile_ms
+from admin_pages import bench_environment
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
+
+from shop_app.config import Settings
+from shop_app.reporting.cycle import cycle
+from shop_app.reporting.periods import periods, zone
+from shop_app.runtime import Runtime
+from shop_app.shopify.shops import install_shop
+from shop_app.storage.database import transaction, upgrade
+from shop_app.storage.measurement_tables import Attribution
+from shop_app.storage.tables import Journey, Message, Shop
+
+SHOP = "bench-report.myshopify.com"
+TIMEZONE = "Europe/Madrid"
+BUDGET_MS = 500.0
+WARMUP = 3  # rounds, not timed
+RANGES = (15, 90)
+#: Without --scale: the issue's shop on PostgreSQL; a tenth of it on SQLite, which CI runs.
+DEFAULT_SCALE = {"postgresql": 1.0, "sqlite": 0.1}
+
+
+@dataclass
+class Timings:
+    seconds: list[float] = field(default_factory=list)
+
+    def p(self, q: float) -> float:
+        return percentile_ms(self.seconds, q)
+
+
+def the_report() -> tuple[Callable[..., Any], Callable[[Any], dict]] | None:
+    """measure() and to_json() of shop_app/reporting/measurement.py; None before that module exists."""
+    try:
+        from shop_app.reporting.measurement import measure, to_json  # noqa: PLC0415 (may not exist yet)
+    except ImportError:
+        return None
+    return measure, to_json
+
+
+def local_range(now: datetime, days: int) -> tuple[date, date]:
+    """The `days` local days ending today in the shop's zone (the CLI's --days), first and last."""
+    current, _ = periods(now, days, zone(TIMEZONE))
+    return current.first_day, current.last_day
+
+
+def cases(shop_id: int, now: datetime) -> dict[str, Callable[[Session], Any]]:
+    """What one round times, by label: the floor, the validation cycle, and the report (when it exists)."""
+    timed: dict[str, Callable[[Session], Any]] = {
+        "floor": lambda s: s.scalar(select(func.count()).select_from(Message).where(Message.shop_id == shop_id)),
+    }
+    for days in RANGES:
+        timed[f"cycle --days {days}"] = lambda s, d=days: cycle(s, s.get(Shop, shop_id), d, now)
+    report = the_report()
+    if report is not None:
+        measure, to_json = report
+        for days in RANGES:
+            start, end = local_range(now, days)
+            timed[f"report --days {days}"] = lambda s, a=start, b=end: to_json(
+                measure(s, s.get(Shop, shop_id), a, b, now)
+            )
+    return timed
+
+
+def run_rounds(rt: Runtime, timed: dict[str, Callable[[Session], Any]], rounds: int) -> dict[str, Timings]:
+    """WARMUP rounds, then `rounds` timed ones; a round runs the floor and then each case once, each in
+    its own transaction, so a busy moment on the machine slows the floor and the cases alike."""
+    timings = {label: Timings() for label in timed}
+    for number in range(WARMUP + rounds):
+        for label, call in timed.items():
+            with transaction(rt.sessions) as session:
+                started = time.perf_counter()
+                call(session)
+                seconds = time.perf_counter() - started
+            if number >= WARMUP:
+                timings[label].seconds.append(seconds)
+    return timings
+
+
+def check(rt: Runtime, shop_id: int, now: datetime) -> str:
+    """The cycle's and the report's abandoned checkouts (and the report's control journeys) for the last
+    15 days against plain counts of the same journeys."""
+    current, _ = periods(now, 15, zone(TIMEZONE))
+    in_range = (Journey.shop_id == shop_id, Journey.abandoned_at >= current.start, Journey.abandoned_at < current.end)
+    with transaction(rt.sessions) as session:
+        abandoned = session.scalar(select(func.count()).select_from(Journey).where(*in_range))
+        control = session.scalar(select(func.count()).select_from(Journey).where(*in_range, Journey.holdout))
+        shop = session.get(Shop, shop_id)
+        shown = cycle(session, shop, 15, now).current.abandoned
+        if shown != abandoned:
+            raise RuntimeError(f"the cycle counts {shown} abandoned checkouts in 15 days; the journeys say {abandoned}")
+        said = f"the cycle counts {abandoned:,} abandoned checkouts in the last 15 days"
+        report = the_report()
+        if report is None:
+            return said + ", as a plain count of the journeys says"
+        measure, to_json = report
+        document = to_json(measure(session, shop, *local_range(now, 15), now))
+    if document.get("abandoned") != abandoned:
+        raise RuntimeError(
+            f"the report says {document.get('abandoned')} abandoned in 15 days; journeys say {abandoned}"
+        )
+    if document.get("journeys", {}).get("control") != control:
+        raise RuntimeError(f"the report says {document.get('journeys')} journeys; {control} control ones in 15 days")
+    recovered = document.get("recovered", {})
+    return (
+        f"{said}, the report too with {control:,} control journeys, as plain counts of the journeys say "
+        f"(it recovered {recovered.get('orders')} orders, {recovered.get('revenue')} {document.get('currency')}; "
+        f"incremental {document.get('incremental')})"
+    )
+
+
+def remove_shop(rt: Runtime) -> None:
+    """The bench shop and every row of it (also what an interrupted run left), in steps: a single
+    cascade would run the foreign keys' ON DELETE actions row by row against columns no index leads
+    with (attributions.message_id, journeys.order_id), a scan of the whole table for each of a
+    million messages and fifty thousand orders. Each step's table is vacuumed before the next
+    step's rows point into it, so those scans find an empty table."""
+    with transaction(rt.sessions) as session:
+        shop_id = session.scalar(select(Shop.id).where(Shop.domain == SHOP))
+    if shop_id is None:
+        return
+    for model in (Attribution, Journey, Shop):  # the journeys cascade to their messages and events
+        with transaction(rt.sessions) as session:
+            column = model.id if model is Shop else model.shop_id
+            session.execute(delete(model).where(column == shop_id))
+        vacuum(rt, model.__tablename__)
+
+
+def vacuum(rt: Runtime, table: str = "", analyze: bool = False) -> None:
+    """PostgreSQL's VACUUM (ANALYZE): what autovacuum does for tables that grew or shrank."""
+    if rt.engine.dialect.name != "postgresql":
+        return
+    with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"VACUUM {'ANALYZE ' if analyze else ''}{table}"))
+
+
+def load_shop(settings: Settings, now: datetime, scale: float, reuse: bool) -> tuple[int, str]:
+    """Install the shop and bulk load its rows (or, with --reuse, take the one a --keep run left):
+    (shop id, what was built). Loaded with a worker's database limits."""
+    loader = Runtime.build(settings)
+    try:
+        with transaction(loader.sessions) as session:
+            kept = session.scalar(select(Shop.id).where(Shop.domain == SHOP)) if reuse else None
+        if kept is not None:
+            return kept, "the shop a --keep run left (--reuse: not loaded again)"
+        started = time.perf_counter()
+        remove_shop(loader)
+        removed = time.perf_counter() - started
+        started = time.perf_counter()
+        with transaction(loader.sessions) as session:
+            shop = install_shop(
+                session, loader.box, SHOP, "shpat_bench", name="Bench Shop", timezone=TIMEZONE, currency="EUR"
+            )
+            built = build(session, shop.id, now, scale)
+            shop_id = shop.id
+        loaded = time.perf_counter() - started
+        started = time.perf_counter()
+        vacuum(loader, analyze=True)  # statistics, and the visibility map index-only scans use
+        vacuumed = time.perf_counter() - started
+    finally:
+        loader.close()
+    summary = (
+        f"one shop: {built.journeys:,} journeys ({built.control:,} control), {built.messages:,} messages, "
+        f"{built.events:,} message events, {built.orders:,} orders, {built.attributions:,} attributions over 90 days\n"
+        f"load: {loaded:.1f} s"
+        + (f" + VACUUM ANALYZE {vacuumed:.1f} s" if settings.database_url.startswith("postgresql") else "")
+        + (f" (a leftover shop removed first in {removed:.1f} s)" if removed > 1 else "")
+    )
+    return shop_id, summary
+
+
+def print_timings(timings: dict[str, Timings], rounds: int, db_kind: str) -> list[str]:
+    """One line per case against the floor's p50; the budget's verdict for the report, or why there is none."""
+    floor = timings.pop("floor")
+    print(f"{rounds} timed rounds after {WARMUP} warm-up, in process, {db_kind}")
+    print(f"floor (COUNT(*) over the shop's messages): p50 {floor.p(0.5):.2f} ms, p95 {floor.p(0.95):.2f} ms")
+    for label, t in timings.items():
+        print(
+            f"  {label:<18} p50 {t.p(0.5):8.2f} ms  p95 {t.p(0.95):8.2f} ms  "
+            f"({t.p(0.5) / floor.p(0.5):5.1f}x the floor's p50)"
+        )
+    reports = {label: t for label, t in timings.items() if label.startswith("report")}
+    if not reports:
+        return ["budget: report p95 ≤ 500 ms: not measured (shop_app/reporting/measurement.py has no measure() yet)"]
+    over = [label for label, t in reports.items() if t.p(0.95) > BUDGET_MS]
+    worst = max(t.p(0.95) for t in reports.values())
+    verdict = "ok" if not over else f"OVER ({', '.join(over)})"
+    return [f"budget: report p95 ≤ {BUDGET_MS:.0f} ms: {verdict} (worst p95 {worst:.2f} ms)"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds (default 15)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        help=f"share of the issue's shop ({JOURNEYS:,} journeys); default 1 on PostgreSQL, 0.1 on SQLite",
+    )
+    parser.add_argument("--keep", action="store_true", help="leave the shop in the database (for EXPLAIN, --reuse)")
+    parser.add_argument("--reuse", action="store_true", help="time the shop a --keep run left instead of loading")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="reclaim-bench-") as tmp, contextlib.ExitStack() as stack:
+        env = bench_environment(Path(tmp), stack)
+        settings = Settings.from_env(env)
+        db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+        scale = args.scale if args.scale is not None else DEFAULT_SCALE.get(db_kind, 1.0)
+        upgrade(settings.database_url)
+        now = datetime.now(UTC)
+        if not args.keep:
+            stack.callback(remove_shop_at_the_end, settings)
+        shop_id, summary = load_shop(settings, now, scale, args.reuse)
+        rt = Runtime.build(settings, web=True)  # the web tier's timeouts, as GET /api/report runs
+        stack.callback(rt.close)
+        timed = cases(shop_id, now)
+        verified = check(rt, shop_id, now)
+        timings = run_rounds(rt, timed, args.rounds)
+        print(summary)
+        lines = print_timings(timings, args.rounds, db_kind)
+        print(f"verified: {verified}")
+        for line in lines:
+            print(line)
+    return 0
+
+
+def remove_shop_at_the_end(settings: Settings) -> None:
+    started = time.perf_counter()
+    cleaner = Runtime.build(settings)
+    try:
+        remove_shop(cleaner)
+    finally:
+        cleaner.close()
+    print(f"removed the shop and its rows in {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
