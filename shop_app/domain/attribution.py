@@ -21,6 +21,12 @@ order paid wins; otherwise the journey whose last message sent before the order 
 most recent nudge), and on a tie the newer journey (the higher id). Within that journey, the credit
 goes to the last message sent before the order: its step and channel (ties: the higher message id).
 
+An order that is cancelled or fully refunded is taken out (`taken_out`): when it already was by the
+time its orders/paid is ingested (Shopify does not promise the order of its webhooks, and a
+delivery can come late), the journey it would have been credited to keeps a `removed` row with the
+reason, exactly as when the cancellation comes after the credit, and the order is never credited.
+A test order (the body's `"test": true`, made by a test gateway or the bogus one) is never credited.
+
 Revenue is counted in the shop's currency: Shopify's `total_price_set.shop_money.amount` (falling
 back to the order's `total_price` and `currency`, which Shopify also gives in the shop's currency);
 the presentment (buyer's) amount and currency are kept beside it.
@@ -38,6 +44,11 @@ from typing import Any
 
 BY_CHECKOUT = "same checkout"
 BY_PERSON = "same person within the attribution window"
+CANCELLED = "cancelled"
+FULLY_REFUNDED = "fully refunded"
+#: Shopify's financial_status once the money is gone: refunded in full, or the authorization voided
+#: (what cancelling an order that was not captured does).
+_REFUNDED, _VOIDED = "refunded", "voided"
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,18 @@ def credit(order: PaidOrder, candidates: Iterable[Candidate], attribution_days: 
         key=lambda c: (c.why == BY_CHECKOUT, c.message.sent_at, c.journey_id),
         default=None,
     )
+
+
+def taken_out(cancelled: bool, financial_status: str | None, total: Decimal, refunded: Decimal) -> str | None:
+    """Why the order cannot be credited (CANCELLED, FULLY_REFUNDED), or None while it stands:
+    `cancelled` is what the order is known to be (a body's `cancelled_at`), `financial_status`
+    Shopify's, `refunded` the sum of its refunds so far against its `total` (the referral flow's
+    "fully refunded" too, referral/journeys.fully_refunded)."""
+    if cancelled or financial_status == _VOIDED:
+        return CANCELLED
+    if financial_status == _REFUNDED or (refunded > 0 and refunded >= total):
+        return FULLY_REFUNDED
+    return None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ attribution is the separate read model of the results report.
 
 An order is credited once: the table holds one row per order (a unique key), so a redelivered
 orders/paid, or two deliveries ingested at once, leave the first credit as it is; a removed
-credit stays removed.
+credit stays removed. A cancellation or full refund ingested before the order's orders/paid writes
+that row `removed` at once (the order row keeps no cancellation of its own), and an orders/paid
+whose order is already cancelled (its body's `cancelled_at`, a `voided` or `refunded` status) or
+fully refunded (orders.refunded_total) writes it `removed` too; a test order is never credited.
 """
 
 from __future__ import annotations
@@ -24,48 +27,104 @@ from sqlalchemy.orm import Session
 from shop_app.domain import attribution
 from shop_app.domain.attribution import Candidate, PaidOrder, Person, Sent
 from shop_app.domain.models import Status
+from shop_app.domain.referral_payloads import is_test_order
 from shop_app.recovery.orders import equal_where_given
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import insert_new
 from shop_app.storage.measurement_tables import CREDITED, REMOVED, Attribution
-from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop
+from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop, utcnow
 
 FLOW = "recovery"  # as recovery/journeys.FLOW: only recovery journeys recover orders
 
 
 def on_paid(session: Session, shop: Shop, order: OrderRow, payload: dict[str, Any], now: datetime) -> str:
-    """Credit the paid `order` (its webhook body gives the money) to the journey that recovered it."""
+    """Credit the paid `order` (its webhook body gives the money) to the journey that recovered it;
+    a test order never, and an order already cancelled or fully refunded only as `removed`."""
+    if is_test_order(payload):
+        return "attribution: a test order is never credited"
     existing = session.scalar(select(Attribution).where(Attribution.order_id == order.id))
     if existing is not None:
         return f"attribution: already {existing.status} (journey #{existing.journey_id})"
     days = load_settings(session, shop).measurement.attribution_days
-    paid = PaidOrder(order.checkout_token, _person(order), order.shopify_created_at, order.cart_token)
-    credit = attribution.credit(paid, _candidates(session, shop.id, order, days), days, now)
+    credit = attribution.credit(_paid(order), _candidates(session, shop.id, order, days), days, now)
     if credit is None:
         return "attribution: no journey recovered it"
     money = attribution.revenue(payload)
-    new = insert_new(
-        session, Attribution, shop_id=shop.id, order_id=order.id, journey_id=credit.journey_id,
-        message_id=credit.message.message_id, step=credit.message.step, channel=credit.message.channel,
-        revenue=money.amount, currency=money.currency, presentment_amount=money.presentment_amount,
-        presentment_currency=money.presentment_currency, status=CREDITED, reason=credit.why, created_at=now,
-    )  # fmt: skip
-    if not new:
-        return "attribution: already credited"
+    out = attribution.taken_out(
+        bool(payload.get("cancelled_at")), order.financial_status, order.total_price, order.refunded_total
+    )
+    status, reason = (CREDITED, credit.why) if out is None else (REMOVED, f"order {out}")
+    if not _insert(session, order, credit, money, status, reason, now):
+        return _already(session, order)
     where = f"{credit.message.step} {credit.message.channel}"
+    if out is not None:
+        return f"attribution: not credited, order {out} before it was paid (journey #{credit.journey_id}, {where})"
     return f"attribution: {money.amount} {money.currency} credited to journey #{credit.journey_id} ({where})"
 
 
 def on_stopped(session: Session, order: OrderRow, what: str) -> str | None:
     """The order was cancelled or fully refunded (`what`): its credit, if any, is removed with
-    the reason. None when no journey was credited with it."""
+    the reason. Not credited yet (its orders/paid not ingested: Shopify's webhooks come in any
+    order), the journey the rules name gets its row `removed` at once, so a late orders/paid finds
+    it so and credits nothing. None when no journey was or would be credited with it."""
     row = session.scalar(select(Attribution).where(Attribution.order_id == order.id).with_for_update())
     if row is None:
-        return None
+        removed = _removed_before_paid(session, order, what)
+        if removed is not None:
+            return removed
+        # An orders/paid ingested at the same time won the insert: take its credit out.
+        row = session.scalar(select(Attribution).where(Attribution.order_id == order.id).with_for_update())
+        if row is None:
+            return None
     if row.status == REMOVED:
         return f"attribution already removed ({row.reason})"
     row.status, row.reason = REMOVED, f"order {what}"
     return f"attribution to journey #{row.journey_id} removed: order {what}"
+
+
+def _removed_before_paid(session: Session, order: OrderRow, what: str) -> str | None:
+    """The `removed` row of the journey that would be credited with the order; None when none would
+    be, or a concurrent orders/paid holds the order's row already."""
+    shop = session.get_one(Shop, order.shop_id)
+    days = load_settings(session, shop).measurement.attribution_days
+    # The candidates hold only the messages sent by the order's time: no later clock is needed.
+    at = order.shopify_created_at
+    credit = attribution.credit(_paid(order), _candidates(session, shop.id, order, days), days, at)
+    if credit is None:
+        return None
+    # The order row holds the total in the shop's currency; the buyer's money is not known here.
+    money = attribution.Revenue(order.total_price, order.currency, None, None)
+    if not _insert(session, order, credit, money, REMOVED, f"order {what}", None):
+        return None
+    return f"attribution to journey #{credit.journey_id} removed before it was credited: order {what}"
+
+
+def _insert(
+    session: Session,
+    order: OrderRow,
+    credit: attribution.Credit,
+    money: attribution.Revenue,
+    status: str,
+    reason: str,
+    now: datetime | None,
+) -> bool:
+    """The order's one row; False when it has one already (a concurrent delivery's)."""
+    return insert_new(
+        session, Attribution, shop_id=order.shop_id, order_id=order.id, journey_id=credit.journey_id,
+        message_id=credit.message.message_id, step=credit.message.step, channel=credit.message.channel,
+        revenue=money.amount, currency=money.currency, presentment_amount=money.presentment_amount,
+        presentment_currency=money.presentment_currency, status=status, reason=reason,
+        created_at=now or utcnow(),
+    )  # fmt: skip
+
+
+def _already(session: Session, order: OrderRow) -> str:
+    row = session.scalars(select(Attribution).where(Attribution.order_id == order.id)).one()
+    return f"attribution: already {row.status} (journey #{row.journey_id})"
+
+
+def _paid(order: OrderRow) -> PaidOrder:
+    return PaidOrder(order.checkout_token, _person(order), order.shopify_created_at, order.cart_token)
 
 
 def _person(row: OrderRow | CheckoutRow) -> Person:

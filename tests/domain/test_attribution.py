@@ -9,6 +9,8 @@ from decimal import Decimal
 from shop_app.domain.attribution import (
     BY_CHECKOUT,
     BY_PERSON,
+    CANCELLED,
+    FULLY_REFUNDED,
     Candidate,
     Credit,
     PaidOrder,
@@ -17,6 +19,7 @@ from shop_app.domain.attribution import (
     Sent,
     credit,
     revenue,
+    taken_out,
 )
 
 T0 = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
@@ -131,3 +134,14 @@ def test_the_cart_token_pays_the_checkout_as_in_the_payment_rule():
     assert credit(PaidOrder(None, PAT, at, "cart-a-1"), [b, a], 5, NOW + timedelta(days=40)) == Credit(
         1, FIRST, BY_CHECKOUT
     )
+
+
+def test_a_cancelled_voided_or_fully_refunded_order_is_taken_out():
+    total, none = Decimal("84.90"), Decimal("0")
+    assert taken_out(False, "paid", total, none) is None
+    assert taken_out(False, "partially_refunded", total, Decimal("84.89")) is None
+    assert taken_out(True, "paid", total, none) == CANCELLED
+    assert taken_out(False, "voided", total, none) == CANCELLED
+    assert taken_out(False, "refunded", total, none) == FULLY_REFUNDED
+    assert taken_out(False, "paid", total, total) == FULLY_REFUNDED  # the refunds we added reach the total
+    assert taken_out(False, "paid", none, none) is None  # a free order is not refunded by nothing

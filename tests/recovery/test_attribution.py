@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from shop_app.storage.database import transaction
@@ -232,3 +233,73 @@ def test_an_order_naming_only_the_checkouts_cart_token_is_credited_to_its_journe
     assert "no journey recovered it" in pay(
         store, 9012, None, "2026-03-12T19:00:00+00:00", person=stranger, fields={"cart_token": "cart-z-9"}
     )
+
+
+def test_an_order_cancelled_before_its_orders_paid_arrives_is_never_credited(store):
+    """Shopify does not promise the order of its webhooks: orders/create, then orders/cancelled,
+    then a late orders/paid whose body (made when it was paid) says nothing of the cancellation."""
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    placed = "2026-03-02T22:00:00+01:00"
+    store.deliver("orders/create", store.order("a-1", placed, id=9001, name="#9001", financial_status="pending", **PAT))
+    store.deliver("orders/cancelled", {"id": 9001, "cancelled_at": "2026-03-03T10:00:00Z"})
+    assert "removed before it was credited: order cancelled" in last_reason(store)
+    # The row the credit would have been, taken out; the order row gives the shop's money only.
+    removed = {
+        **credited(store, "9001", "a-1", SAME_CHECKOUT), "presentment": (None, None), "status": "removed",
+        "reason": "order cancelled",
+    }  # fmt: skip
+    assert credits(store) == [removed]
+    assert "attribution: already removed" in pay(store, 9001, "a-1", placed)
+    assert credits(store) == [removed]
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ({"cancelled_at": "2026-03-03T10:00:00+00:00"}, "cancelled"),
+        ({"financial_status": "voided"}, "cancelled"),
+        ({"financial_status": "refunded"}, "fully refunded"),
+    ],
+)
+def test_an_orders_paid_body_saying_the_order_is_gone_is_not_credited(store, body, why):
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    reason = pay(store, 9001, "a-1", "2026-03-02T22:00:00+01:00", fields=body)
+    assert f"attribution: not credited, order {why} before it was paid" in reason
+    assert credits(store) == [
+        {**credited(store, "9001", "a-1", SAME_CHECKOUT), "status": "removed", "reason": f"order {why}"}
+    ]
+    # Cancelled again (or redelivered): it stays out, once.
+    store.deliver("orders/cancelled", {"id": 9001, "cancelled_at": "2026-03-04T10:00:00Z"})
+    assert "attribution already removed" in last_reason(store)
+    assert len(credits(store)) == 1
+
+
+def test_an_order_fully_refunded_before_its_orders_paid_arrives_is_never_credited(store):
+    abandon(store, "a-1", A_ABANDONED)
+    abandon(store, "q-1", A_ABANDONED, person=QUINN)
+    store.tick(A_SENT)
+    placed = "2026-03-02T22:00:00+01:00"
+    store.deliver("orders/create", store.order("a-1", placed, id=9001, name="#9001", **PAT))
+    store.deliver("orders/create", store.order("q-1", placed, id=9002, name="#9002", **QUINN))
+    assert "removed before it was credited: order fully refunded" in refund(store, 801, 9001, "84.90")
+    assert "attribution" not in refund(store, 802, 9002, "10.00")  # partly: Quinn's order still counts
+    assert "attribution: already removed" in pay(store, 9001, "a-1", placed)
+    assert "credited to journey" in pay(store, 9002, "q-1", placed, person=QUINN)
+    assert [(c["order"], c["checkout"], c["status"], c["reason"]) for c in credits(store)] == [
+        ("9001", "a-1", "removed", "order fully refunded"),
+        ("9002", "q-1", "credited", SAME_CHECKOUT),
+    ]
+
+
+def test_a_test_order_is_never_credited(store):
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    assert "attribution: a test order is never credited" in pay(
+        store, 9001, "a-1", "2026-03-02T22:00:00+01:00", fields={"test": True}
+    )
+    assert credits(store) == []
+    # The same person's real order later in the window is credited as usual.
+    assert "credited to journey" in pay(store, 9002, "c-9", "2026-03-04T22:00:00+01:00")
+    assert [c["order"] for c in credits(store)] == ["9002"]
