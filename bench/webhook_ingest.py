@@ -1,4 +1,8 @@
-"""Benchmark: signed Shopify webhooks through the real endpoint, against a bare Flask floor.
+"""Benchmark: signed Shopify webhooks through the real endpoint, against two floors.
+
+The floors: bare Flask (read the body, say 200) and the durable-write floor (check the HMAC,
+INSERT + COMMIT the body, say 200), both under the same gunicorn settings as `reclaim serve`,
+which runs the real app.
 
 Run from the project root:  python bench/webhook_ingest.py
 
@@ -42,10 +46,14 @@ TOPIC = "checkouts/update"
 PATH = f"/webhooks/{TOPIC}"
 WARMUP = 200  # per server, not timed
 REQUESTS = 2000  # per server, timed
-ROUNDS = 4  # the timed requests go in alternating rounds: bare, real, bare, real, ...
+FLOOR_SHOP = "bench-floor.myshopify.com"  # the durable-write floor's rows go to their own shop
+ROUNDS = 4  # the timed requests go in alternating rounds: bare, floor, real, bare, floor, real, ...
 CLIENTS = 4  # client threads, one persistent connection each
-# The same for both servers; this is what `reclaim serve` runs (2 sync workers).
-GUNICORN_OPTIONS = ["--workers", "2", "--worker-class", "sync", "--log-level", "warning"]
+WORKERS = 2
+# What `reclaim serve` sets (shop_app/cli/commands.py): 2 sync workers, the access log on stdout,
+# gunicorn's default log level. The real app runs under `reclaim serve` itself; the floors under
+# gunicorn with these options, so all three pay the same server and access log costs.
+GUNICORN_OPTIONS = ["--workers", str(WORKERS), "--worker-class", "sync", "--access-logfile", "-"]
 
 
 # --- the webhooks -------------------------------------------------------------
@@ -163,18 +171,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def floor_command(target: str, port: int) -> list[str]:
+    """A floor app (bench/_apps.py) under gunicorn, configured as `reclaim serve` configures it."""
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    return [gunicorn, *GUNICORN_OPTIONS, "--bind", f"127.0.0.1:{port}", "--pythonpath", str(HERE), target]
+
+
+def serve_command(port: int) -> list[str]:
+    """The real app exactly as production runs it."""
+    reclaim = str(Path(sys.executable).parent / "reclaim")
+    return [reclaim, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
+
+
 def start_server(target: str, env: dict, log_path: Path, stack: contextlib.ExitStack) -> int:
+    """Start `target` (`reclaim serve`, or a floor app of _apps.py) and wait for its /healthz."""
     port = free_port()
     log = stack.enter_context(log_path.open("wb"))
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        *GUNICORN_OPTIONS,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--pythonpath",
-        str(HERE),
-        target,
-    ]
+    command = serve_command(port) if target == "reclaim serve" else floor_command(target, port)
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stack.callback(stop_server, proc)
     deadline = time.monotonic() + 30
@@ -282,6 +295,17 @@ def check_work_done(rt: Runtime, shop_id: int, sent: list[tuple[bytes, dict]], j
         raise RuntimeError("the real app did not do the work:\n  - " + "\n  - ".join(problems))
 
 
+def check_floor_done(rt: Runtime, shop_id: int, sent: list[tuple[bytes, dict]]) -> None:
+    """The durable-write floor did its work too: one row per webhook, holding the body sent."""
+    expected = {headers["X-Shopify-Webhook-Id"]: body.decode() for body, headers in sent}
+    with transaction(rt.sessions) as session:
+        rows = session.execute(
+            select(WebhookDelivery.webhook_id, WebhookDelivery.body).where(WebhookDelivery.shop_id == shop_id)
+        ).all()
+    if len(rows) != len(sent) or dict(rows) != expected:  # type: ignore[arg-type]
+        raise RuntimeError(f"the durable-write floor holds {len(rows)} rows for {len(sent)} webhooks, or other bodies")
+
+
 def remove_bench_data(rt: Runtime, shop_id: int) -> None:
     """Delete this shop's delivery rows and their queued jobs (used before and after the run)."""
     with transaction(rt.sessions) as session:
@@ -322,37 +346,35 @@ def bench_environment(base: Path, stack: contextlib.ExitStack) -> dict[str, str]
     }
 
 
-def prepare_shop(rt: Runtime, stack: contextlib.ExitStack) -> int:
-    """Install the bench shop, clear what an interrupted run left, and register the clean-up."""
+def prepare_shop(rt: Runtime, stack: contextlib.ExitStack, domain: str = SHOP) -> int:
+    """Install a bench shop, clear what an interrupted run left, and register the clean-up."""
     queue = rt.queue.queues[INGEST]
     if not rt.redis.sismember("rq:queues", queue.key):  # leave RQ's registry of queues as found
         stack.callback(lambda: queue.count or rt.redis.srem("rq:queues", queue.key))
     with transaction(rt.sessions) as session:
-        shop_id = install_shop(session, rt.box, SHOP, "shpat_bench_token").id
+        shop_id = install_shop(session, rt.box, domain, "shpat_bench_token").id
     stack.callback(remove_shop, rt, shop_id)
     remove_bench_data(rt, shop_id)  # rows and jobs an interrupted run may have left
     stack.callback(remove_bench_data, rt, shop_id)  # callbacks run last-in, first-out: before remove_shop
     return shop_id
 
 
-def run_rounds(
-    real_port: int, bare_port: int, real_hooks: list[tuple[bytes, dict]], bare_hooks: list[tuple[bytes, dict]]
-) -> tuple[Result, Result]:
-    """The warm-up, then the timed rounds alternating between the servers; raises if a request failed."""
-    failures: dict[str, list[str]] = {"bare flask": [], "webhook ingest": []}
-    failures["bare flask"] += load(bare_port, bare_hooks[:WARMUP]).failures
-    failures["webhook ingest"] += load(real_port, real_hooks[:WARMUP]).failures
-    bare, real = Result(), Result()
-    for r in range(ROUNDS):  # alternate, so a busy moment on the machine hits both
-        bare.add(load(bare_port, bare_hooks[WARMUP:][r::ROUNDS]))
-        real.add(load(real_port, real_hooks[WARMUP:][r::ROUNDS]))
+def run_rounds(servers: dict[str, tuple[int, list[tuple[bytes, dict]]]]) -> dict[str, Result]:
+    """The warm-up, then the timed rounds alternating between the servers (name: port and its
+    webhooks); raises if a request failed."""
+    failures: dict[str, list[str]] = {name: [] for name in servers}
+    for name, (port, hooks) in servers.items():
+        failures[name] += load(port, hooks[:WARMUP]).failures
+    results = {name: Result() for name in servers}
+    for r in range(ROUNDS):  # alternate, so a busy moment on the machine hits all of them
+        for name, (port, hooks) in servers.items():
+            results[name].add(load(port, hooks[WARMUP:][r::ROUNDS]))
 
-    failures["bare flask"] += bare.failures
-    failures["webhook ingest"] += real.failures
-    for name, failed in failures.items():
+    for name, result in results.items():
+        failed = failures[name] + result.failures
         if failed:
             raise RuntimeError(f"{name}: {len(failed)} requests failed, first: {failed[0]}")
-    return bare, real
+    return results
 
 
 def main() -> int:
@@ -364,28 +386,46 @@ def main() -> int:
         rt = Runtime.build(settings)
         stack.callback(rt.engine.dispose)
         shop_id = prepare_shop(rt, stack)
+        floor_shop_id = prepare_shop(rt, stack, FLOOR_SHOP)
+        env["BENCH_FLOOR_SHOP_ID"] = str(floor_shop_id)
         jobs_before = rt.queue.queues[INGEST].count
 
-        real_port = start_server("_apps:real()", env, base / "real.log", stack)
+        real_port = start_server("reclaim serve", env, base / "real.log", stack)
         bare_port = start_server("_apps:bare()", env, base / "bare.log", stack)
+        floor_port = start_server("_apps:floor()", env, base / "floor.log", stack)
 
         secret = settings.shopify_api_secret
         real_hooks = signed_webhooks(WARMUP + REQUESTS, secret)
-        bare_hooks = signed_webhooks(WARMUP + REQUESTS, secret)
-        bare, real = run_rounds(real_port, bare_port, real_hooks, bare_hooks)
+        floor_hooks = signed_webhooks(WARMUP + REQUESTS, secret)
+        results = run_rounds(
+            {
+                "bare flask": (bare_port, signed_webhooks(WARMUP + REQUESTS, secret)),
+                "durable-write floor": (floor_port, floor_hooks),
+                "webhook ingest": (real_port, real_hooks),
+            }
+        )
+        bare, floor, real = results["bare flask"], results["durable-write floor"], results["webhook ingest"]
         check_work_done(rt, shop_id, real_hooks, jobs_before)
+        check_floor_done(rt, floor_shop_id, floor_hooks)
 
         db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
         redis_kind = "redis" if os.environ.get("REDIS_URL") else "embedded redis"
         print(
             f"{len(real_hooks[0][0])}-byte {TOPIC} webhooks, {REQUESTS} timed per server, "
-            f"{CLIENTS} client threads, gunicorn {' '.join(GUNICORN_OPTIONS[:4])}, {db_kind} + {redis_kind}"
+            f"{CLIENTS} client threads, `reclaim serve` / gunicorn {' '.join(GUNICORN_OPTIONS)}, "
+            f"{db_kind} + {redis_kind}"
+        )
+        print(f"webhook ingest: {real.summary()}")
+        print(f"durable-write floor: {floor.summary()}")
+        print(f"bare flask: {bare.summary()}")
+        print(
+            f"ratio {real.rate / bare.rate:.2f} of bare flask, {real.rate / floor.rate:.2f} of the durable-write floor "
+            f"(the floor itself {floor.rate / bare.rate:.2f} of bare flask)"
         )
         print(
-            f"webhook ingest: {real.summary()}; bare flask: {bare.summary()}; "
-            f"ratio {real.rate / bare.rate:.2f} of the floor"
+            f"verified: {len(real_hooks)} delivery rows and {len(real_hooks)} ingest jobs, "
+            f"{len(floor_hooks)} floor rows"
         )
-        print(f"verified: {len(real_hooks)} delivery rows and {len(real_hooks)} ingest jobs")
     return 0
 
 
