@@ -120,12 +120,19 @@ def messages(shop_domain: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.option("--shop", "shop_domain", required=True, help="the shop's *.myshopify.com domain")
-@click.option("--days", type=click.IntRange(1, 366), default=15, show_default=True, help="the window, in days")
+@click.option("--days", default=None, help="the range: the last DAYS local days (1-366, default 15)")
+@click.option("--from", "from_text", default=None, help="the range's first local day, YYYY-MM-DD (with --to)")
+@click.option("--to", "to_text", default=None, help="the range's last local day, YYYY-MM-DD (with --from)")
+@click.option("--json", "as_json", is_flag=True, help="issue 12's report document (as GET /api/report)")
 @click.option("--now", "now_text", default=None, help="report as if it were this ISO 8601 time")
-def report(shop_domain: str, days: int, now_text: str | None) -> None:
-    """The validation cycle: a shop's figures for the last DAYS days against the DAYS before (as on Home)."""
+def report(
+    shop_domain: str, days: str | None, from_text: str | None, to_text: str | None, as_json: bool, now_text: str | None
+) -> None:
+    """A shop's results: the validation cycle for the last DAYS days against the DAYS before (as on Home), then
+    the attributed and incremental results of the journeys abandoned in the range (or --from … --to)."""
     from shop_app.reporting.cycle import cycle
-    from shop_app.reporting.present import referral_text, text_report
+    from shop_app.reporting.measurement import BadRange, measure, parse_range, to_json, today_in
+    from shop_app.reporting.present import measurement_text, referral_text, text_report
     from shop_app.reporting.referral import referral_results
     from shop_app.shopify.shops import get_shop
 
@@ -136,9 +143,25 @@ def report(shop_domain: str, days: int, now_text: str | None) -> None:
             shop = get_shop(session, shop_domain)
         except (UnknownShop, InvalidShopDomain) as exc:
             raise click.ClickException(str(exc)) from None
-        figures = cycle(session, shop, days, now)
-        referrals = referral_results(session, shop, days, now)
+        try:
+            first, last = parse_range(today_in(shop, now), days, from_text, to_text)
+        except BadRange as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        measured = measure(session, shop, first, last, now)
+        cycle_days = (last - first).days + 1
+        figures = referrals = None
+        if not as_json and from_text is None:  # the range ends today: the cycle's comparison too
+            figures = cycle(session, shop, cycle_days, now)
+            referrals = referral_results(session, shop, cycle_days, now)
+    if as_json:
+        click.echo(json.dumps(to_json(measured), indent=2))
+        return
+    if figures is None or referrals is None:
+        click.echo(measurement_text(measured).lstrip("\n"))
+        return
     click.echo(text_report(figures))
+    click.echo(measurement_text(measured, with_referral=False))
     click.echo(referral_text(referrals))
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from shop_app.reporting.cycle import Cycle, Figures, stage_channel_rank
+from shop_app.reporting.measurement import Measurement, to_json
 from shop_app.reporting.referral import ReferralResults
 
 STAGES = {"first": "First reminder", "whatsapp": "WhatsApp step", "prime": "Prime"}
@@ -165,3 +167,106 @@ def _pairs(*windows: Figures) -> list[tuple[str, str]]:
 
 def _sent(figures: Figures, step: str, channel: str) -> int:
     return next((count for s, c, count in figures.sent if (s, c) == (step, channel)), 0)
+
+
+def measurement_text(m: Measurement, *, with_referral: bool = True) -> str:
+    """`reclaim report`'s results (issue 12): attributed and incremental, for the range's journeys; the
+    referral flow's figures last unless `with_referral` is false (the cycle's referral block follows)."""
+    doc = to_json(m)
+    cur, prev, inc, cc = doc, doc["previous"], doc["incremental"], m.currency
+
+    def row(label: str, current: object, previous: object = "") -> str:
+        return f"{label:44}{current!s:>12}{previous!s:>12}".rstrip()
+
+    head = [
+        "",
+        f"Results: journeys abandoned {period_label(m.period.first_day, m.period.last_day)} ({m.timezone}), "
+        f"against {period_label(m.previous_period.first_day, m.previous_period.last_day)}",
+        f"{'':44}{'current':>12}{'previous':>12}",
+        row("Journeys abandoned in the range", f"{cur['abandoned']:,}", f"{prev['abandoned']:,}"),
+        row("Journeys reachable (a message planned)", f"{cur['reachable']:,}"),
+        row("Journeys treated / control", f"{cur['journeys']['treated']:,} / {cur['journeys']['control']:,}"),
+        row("Orders credited to a journey", f"{cur['recovered']['orders']:,}", f"{prev['recovered']['orders']:,}"),
+        row(
+            f"Revenue credited ({cc})",
+            _money_text(cur["recovered"]["revenue"]),
+            _money_text(prev["recovered"]["revenue"]),
+        ),  # fmt: skip
+        row("Treated journeys recovered (rate)", _share(cur["recovery_rate"]), _share(prev["recovery_rate"])),
+        row("Control journeys converted (rate)", _share(cur["control_conversion_rate"])),
+    ]
+    if inc["orders"] is None:
+        head.append("Incremental results: no control journey in the range to compare with")
+    else:
+        verdict = "conclusive" if inc["conclusive"] else "not conclusive"
+        head += [
+            row("Incremental orders", f"{inc['orders']:.2f}"),
+            row(f"Incremental revenue ({cc})", _money_text(inc["revenue"])),
+            f"{'Incremental rate, 95 % interval':44}{_signed(inc['rate_low'])} … {_signed(inc['rate_high'])}"
+            f" ({verdict})",
+        ]
+    steps, days = _measurement_tables(doc)
+    referral = doc["referral"]
+    tail = ["", "Referral Generation: off"] if with_referral else []
+    if referral is not None and with_referral:
+        tail = [
+            "",
+            "Referral Generation, the range",
+            row("Invites sent", f"{referral['invites_sent']:,}"),
+            row("Codes redeemed", f"{referral['codes_redeemed']:,}"),
+            row("Orders referred", f"{referral['referred_orders']:,}"),
+            row(f"Revenue referred ({cc})", _money_text(referral["referred_revenue"])),
+            row("Rewards issued to advocates", f"{referral['rewards_issued']:,}"),
+        ]
+    return "\n".join(head + steps + days + tail)
+
+
+def _measurement_tables(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The results' two tables: per flow, step and channel, and per day abandoned."""
+    steps = [
+        "",
+        f"  {'flow, step, channel':26}{'sent':>8}{'delivered':>10}{'clicked':>8}{'recovered':>10}{'revenue':>12}",
+    ]
+    steps += [
+        f"  {s['flow'] + ' ' + s['step'] + ' ' + s['channel']:26}"
+        f"{s['sent']:>8}{s['delivered']:>10}{s['clicked']:>8}{s['recovered_orders']:>10}"
+        f"{_money_text(s['recovered_revenue']):>12}"
+        for s in doc["by_step"]
+    ]
+    days = ["", f"  {'day abandoned':14}{'abandoned':>10}{'recovered':>10}{'revenue':>12}"]
+    days += [
+        f"  {d['date']:14}{d['abandoned']:>10}{d['recovered_orders']:>10}{_money_text(d['recovered_revenue']):>12}"
+        for d in doc["daily"]
+    ]
+    return steps, days
+
+
+def measurement_summary(m: Measurement) -> list[str]:
+    """A few lines of the results, for the demo's end."""
+    doc = to_json(m)
+    inc = doc["incremental"]
+    lines = [
+        f"report {doc['from']} – {doc['to']}: {doc['abandoned']} abandoned, {doc['reachable']} reachable "
+        f"({doc['journeys']['treated']} treated, {doc['journeys']['control']} control)",
+        f"recovered {doc['recovered']['orders']} orders, {_money_text(doc['recovered']['revenue'])} {m.currency}, "
+        f"recovery rate {_share(doc['recovery_rate'])}, control group {_share(doc['control_conversion_rate'])}",
+    ]
+    if inc["orders"] is not None:
+        verdict = "conclusive" if inc["conclusive"] else "not conclusive"
+        lines.append(
+            f"incremental {inc['orders']:.2f} orders, {_money_text(inc['revenue'])} {m.currency}, "
+            f"rate {_signed(inc['rate_low'])} … {_signed(inc['rate_high'])} ({verdict})"
+        )
+    return lines
+
+
+def _money_text(amount: str) -> str:
+    return money(Decimal(amount))
+
+
+def _share(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate * 100:.1f} %"
+
+
+def _signed(rate: float) -> str:
+    return f"{rate * 100:+.1f} %".replace("-", "−")

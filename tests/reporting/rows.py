@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from shop_app.messaging import links
+from shop_app.storage.measurement_tables import CREDITED, Attribution
 from shop_app.storage.tables import CheckoutRow, Journey, Message, MessageEvent, OrderRow, Shop
 
 _numbers = itertools.count(1)
@@ -35,11 +36,15 @@ class Rows:
         paid_at: str | None = None,
         revenue: str | None = None,
         flow: str = "recovery",
+        holdout: bool = False,
+        token: str | None = None,
+        email: str | None = None,
     ) -> Journey:
         n = next(_numbers)
         checkout = CheckoutRow(
             shop_id=self.shop.id,
-            token=f"token-{n}",
+            token=token or f"token-{n}",
+            email=email,
             currency=self.shop.currency,
             total_price=Decimal("50.00"),
             shopify_updated_at=at(abandoned_at),
@@ -65,15 +70,25 @@ class Rows:
             abandoned_at=at(abandoned_at),
             order_id=order.id if order else None,
             recovered_revenue=Decimal(revenue) if revenue is not None else None,
+            holdout=holdout,
         )
         self.session.add(journey)
         self.session.flush()
         return journey
 
     def message(
-        self, journey: Journey, step: str, channel: str, *, status: str = "scheduled", sent_at: str | None = None
+        self,
+        journey: Journey,
+        step: str,
+        channel: str,
+        *,
+        status: str = "scheduled",
+        sent_at: str | None = None,
+        due_at: str | None = None,
+        delivery_status: str | None = None,
+        reason: str | None = None,
     ) -> Message:
-        due = at(sent_at) if sent_at else journey.abandoned_at
+        due = at(due_at) if due_at else at(sent_at) if sent_at else journey.abandoned_at
         message = Message(
             shop_id=self.shop.id,
             journey_id=journey.id,
@@ -83,6 +98,8 @@ class Rows:
             status=status,
             due_at=due,
             sent_at=at(sent_at) if sent_at else None,
+            delivery_status=delivery_status,
+            reason=reason,
         )
         self.session.add(message)
         journey.reached = True  # as outbox.add_planned marks it
@@ -104,3 +121,45 @@ class Rows:
             )
         )
         self.session.flush()
+
+    def order(
+        self,
+        placed_at: str,
+        total: str,
+        *,
+        checkout_token: str | None = None,
+        email: str | None = None,
+        refunded: str = "0",
+    ) -> OrderRow:
+        """A paid order of the shop (its total in the shop's currency)."""
+        order = OrderRow(
+            shop_id=self.shop.id,
+            shopify_id=str(8_000_000 + next(_numbers)),
+            checkout_token=checkout_token,
+            email=email,
+            currency=self.shop.currency,
+            total_price=Decimal(total),
+            refunded_total=Decimal(refunded),
+            shopify_created_at=at(placed_at),
+        )
+        self.session.add(order)
+        self.session.flush()
+        return order
+
+    def credit(self, order: OrderRow, journey: Journey, message: Message, *, status: str = CREDITED) -> Attribution:
+        """The attribution row recovery/attribution.py writes when `order` is credited to `message`."""
+        row = Attribution(
+            shop_id=self.shop.id,
+            order_id=order.id,
+            journey_id=journey.id,
+            message_id=message.id,
+            step=message.step,
+            channel=message.channel,
+            revenue=order.total_price,
+            currency=self.shop.currency,
+            status=status,
+            reason=None if status == CREDITED else "order cancelled",
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
