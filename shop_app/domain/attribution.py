@@ -27,6 +27,12 @@ delivery can come late), the journey it would have been credited to keeps a `rem
 reason, exactly as when the cancellation comes after the credit, and the order is never credited.
 A test order (the body's `"test": true`, made by a test gateway or the bogus one) is never credited.
 
+Clicks are recorded beside the credit (`clicks_before`): of the credited journey's messages, those
+first clicked at or before the order's time, how many times they were clicked, and whether the
+credited message is one of them. A message's tracked clicks are one row with its running count and
+its first and last click's time (shop_app/messaging/links.py), so a message first clicked after the
+order is left out, while one clicked both before and after counts all its clicks.
+
 Revenue is counted in the shop's currency: Shopify's `total_price_set.shop_money.amount` (falling
 back to the order's `total_price` and `currency`, which Shopify also gives in the shop's currency);
 the presentment (buyer's) amount and currency are kept beside it.
@@ -152,6 +158,35 @@ def taken_out(cancelled: bool, financial_status: str | None, total: Decimal, ref
     if financial_status == _REFUNDED or (refunded > 0 and refunded >= total):
         return FULLY_REFUNDED
     return None
+
+
+@dataclass(frozen=True)
+class Clicked:
+    """One message's tracked clicks: how many, and when the first and the last came."""
+
+    message_id: int
+    clicks: int
+    first_at: datetime
+    last_at: datetime
+
+
+@dataclass(frozen=True)
+class Clicks:
+    """The clicks of a credited journey before its order (see the module's rules)."""
+
+    messages: int = 0  # its messages first clicked at or before the order
+    clicks: int = 0  # their running click counts
+    credited_message: bool = False  # the credited message is one of them
+
+
+def clicks_before(clicked: Iterable[Clicked], ordered_at: datetime, credited_message_id: int | None) -> Clicks:
+    """The clicks recorded for a credit: the journey's messages `clicked`, as of the order's time."""
+    before = [c for c in clicked if c.first_at <= ordered_at]
+    return Clicks(
+        len(before),
+        sum(max(c.clicks, 1) for c in before),
+        any(c.message_id == credited_message_id for c in before),
+    )
 
 
 @dataclass(frozen=True)

@@ -14,25 +14,31 @@ credit stays removed. A cancellation or full refund ingested before the order's 
 that row `removed` at once (the order row keeps no cancellation of its own), and an orders/paid
 whose order is already cancelled (its body's `cancelled_at`, a `voided` or `refunded` status) or
 fully refunded (orders.refunded_total) writes it `removed` too; a test order is never credited.
+
+The clicks recorded for a credit (issue 12: "clicks recorded") are read, not stored:
+`clicks_for_credited` gives them per credited order for the report, since the attributions table
+(migration 0018) has no column that fits them and they keep counting after the credit.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from shop_app.domain import attribution
-from shop_app.domain.attribution import Candidate, PaidOrder, Person, Sent
+from shop_app.domain.attribution import Candidate, Clicks, PaidOrder, Person, Sent
 from shop_app.domain.models import Status
 from shop_app.domain.referral_payloads import is_test_order
+from shop_app.messaging import links
 from shop_app.recovery.orders import equal_where_given
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import insert_new
 from shop_app.storage.measurement_tables import CREDITED, REMOVED, Attribution
-from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop, utcnow
+from shop_app.storage.tables import CheckoutRow, Journey, Message, MessageEvent, OrderRow, Shop, utcnow
 
 FLOW = "recovery"  # as recovery/journeys.FLOW: only recovery journeys recover orders
 
@@ -59,7 +65,69 @@ def on_paid(session: Session, shop: Shop, order: OrderRow, payload: dict[str, An
     where = f"{credit.message.step} {credit.message.channel}"
     if out is not None:
         return f"attribution: not credited, order {out} before it was paid (journey #{credit.journey_id}, {where})"
-    return f"attribution: {money.amount} {money.currency} credited to journey #{credit.journey_id} ({where})"
+    clicked = clicks_for_credited(session, shop.id, [order.id]).get(order.id, Clicks())
+    clicks = f"{clicked.clicks} click(s) on {clicked.messages} message(s) before the order"
+    return f"attribution: {money.amount} {money.currency} credited to journey #{credit.journey_id} ({where}), {clicks}"
+
+
+def clicks_for_credited(session: Session, shop_id: int, order_ids: Collection[int] | None = None) -> dict[int, Clicks]:
+    """The clicks recorded for the shop's credited orders (all, or those of `order_ids`), by
+    orders.id: the credited journey's messages clicked by the order's time (domain
+    attribution.clicks_before). The attributions table has no column for them, so the results
+    report reads them here, from the tracked-link rows (messaging/links.py: one per clicked message,
+    its running count and first and last click's time in `raw`). Two queries, whatever the count."""
+    credited = select(Attribution.order_id, Attribution.message_id, OrderRow.shopify_created_at).join(
+        OrderRow, OrderRow.id == Attribution.order_id
+    )
+    credited = credited.where(Attribution.shop_id == shop_id, Attribution.status == CREDITED)
+    if order_ids is not None:
+        credited = credited.where(Attribution.order_id.in_(list(order_ids)))
+    orders = {order_id: (message_id, at) for order_id, message_id, at in session.execute(credited)}
+    if not orders:
+        return {}
+    clicks = (
+        select(Attribution.order_id, MessageEvent.message_id, MessageEvent.raw, MessageEvent.created_at)
+        .join(Message, Message.journey_id == Attribution.journey_id)
+        .join(MessageEvent, MessageEvent.message_id == Message.id)
+        .where(
+            Attribution.shop_id == shop_id,
+            Attribution.status == CREDITED,
+            MessageEvent.event == links.EVENT,
+            MessageEvent.provider == links.PROVIDER,
+        )
+    )
+    if order_ids is not None:
+        clicks = clicks.where(Attribution.order_id.in_(list(order_ids)))
+    clicked: dict[int, list[attribution.Clicked]] = {order_id: [] for order_id in orders}
+    for order_id, message_id, raw, created_at in session.execute(clicks):
+        if order_id in clicked and message_id is not None:
+            clicked[order_id].append(_clicked(message_id, raw, created_at))
+    return {
+        order_id: attribution.clicks_before(clicked[order_id], at, message_id)
+        for order_id, (message_id, at) in orders.items()
+    }
+
+
+def _clicked(message_id: int, raw: Any, created_at: datetime) -> attribution.Clicked:
+    """A click row as the domain reads it; a row without its times is dated by its creation."""
+    raw = raw if isinstance(raw, dict) else {}
+    first = _time(raw.get("first_at")) or created_at
+    last = _time(raw.get("last_at")) or first
+    try:
+        count = int(raw.get("clicks") or 1)
+    except (TypeError, ValueError):
+        count = 1
+    return attribution.Clicked(message_id, count, first, last)
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def on_stopped(session: Session, order: OrderRow, what: str) -> str | None:

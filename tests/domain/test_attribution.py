@@ -12,11 +12,14 @@ from shop_app.domain.attribution import (
     CANCELLED,
     FULLY_REFUNDED,
     Candidate,
+    Clicked,
+    Clicks,
     Credit,
     PaidOrder,
     Person,
     Revenue,
     Sent,
+    clicks_before,
     credit,
     revenue,
     taken_out,
@@ -145,3 +148,14 @@ def test_a_cancelled_voided_or_fully_refunded_order_is_taken_out():
     assert taken_out(False, "refunded", total, none) == FULLY_REFUNDED
     assert taken_out(False, "paid", total, total) == FULLY_REFUNDED  # the refunds we added reach the total
     assert taken_out(False, "paid", none, none) is None  # a free order is not refunded by nothing
+
+
+def test_clicks_before_the_order_are_those_of_messages_first_clicked_by_then():
+    at = T0 + timedelta(days=1)
+    first = Clicked(11, 2, T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    later = Clicked(12, 1, at + timedelta(seconds=1), at + timedelta(seconds=1))  # after the order: left out
+    both = Clicked(13, 4, at, at + timedelta(days=1))  # first click at the order's instant: all its clicks
+    assert clicks_before([first, later, both], at, 13) == Clicks(2, 6, True)
+    assert clicks_before([first, later], at, 12) == Clicks(1, 2, False)
+    assert clicks_before([], at, 11) == Clicks(0, 0, False)
+    assert clicks_before([Clicked(11, 0, T0, T0)], at, None) == Clicks(1, 1, False)  # a row is one click at least

@@ -6,14 +6,17 @@ name (shop_app/domain/attribution.py) or to none, and taken out when cancelled o
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
+from shop_app.domain.attribution import Clicks
+from shop_app.recovery.attribution import clicks_for_credited
 from shop_app.storage.database import transaction
 from shop_app.storage.measurement_tables import Attribution
-from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, WebhookDelivery
+from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop, WebhookDelivery
 from tests.recovery.test_holdout_flow import put_settings
 from tests.support import ShopifyStore
 
@@ -303,3 +306,48 @@ def test_a_test_order_is_never_credited(store):
     # The same person's real order later in the window is credited as usual.
     assert "credited to journey" in pay(store, 9002, "c-9", "2026-03-04T22:00:00+01:00")
     assert [c["order"] for c in credits(store)] == ["9002"]
+
+
+RAE = {"email": "rae@example.com", "phone": None, "customer": {"id": 9103, "email": "rae@example.com"}}
+
+
+def click_first_email(store: ShopifyStore, client, token: str) -> None:
+    """Follow the first email's tracked cart link over GET /c/<token> (the click is counted at the
+    real time: the route reads the clock)."""
+    app = store.rt.settings.shopify_app_url
+    body = store.message(checkout_token=token, step="first", channel="email")["body"]
+    link = next(w.strip("()<>\"'") for w in body.split() if w.strip("()<>\"'").startswith(app + "/c/"))
+    assert client.get(link.removeprefix(app)).status_code == 302
+
+
+def clicks_by_order(store: ShopifyStore) -> dict[str, Clicks]:
+    with transaction(store.rt.sessions) as session:
+        shop_id = session.scalars(select(Shop.id).where(Shop.domain == store.domain)).one()
+        found = clicks_for_credited(session, shop_id)
+        names = dict(session.execute(select(OrderRow.id, OrderRow.shopify_id).where(OrderRow.id.in_(found))).all())
+    return {names[order_id]: clicks for order_id, clicks in found.items()}
+
+
+def test_the_clicks_on_the_credited_journey_before_the_order_are_recorded(store, client):
+    for token, person in (("a-1", PAT), ("r-1", RAE), ("q-1", QUINN)):
+        abandon(store, token, A_ABANDONED, person=person)
+    store.tick(A_SENT)
+    click_first_email(store, client, "a-1")
+    click_first_email(store, client, "a-1")
+    click_first_email(store, client, "r-1")
+    after_the_clicks = datetime.now(UTC).isoformat()
+    # Pat pays her checkout after clicking twice; the delivery's reason says so.
+    assert "(first email), 2 click(s) on 1 message(s) before the order" in pay(store, 9001, "a-1", after_the_clicks)
+    # Rae's order was placed on 3 March, before her click (its delivery comes now): no click before it.
+    assert "0 click(s) on 0 message(s)" in pay(store, 9002, "r-1", "2026-03-03T10:00:00+00:00", person=RAE)
+    pay(store, 9003, "q-1", after_the_clicks, person=QUINN)  # Quinn never clicked
+    assert clicks_by_order(store) == {
+        "9001": Clicks(messages=1, clicks=2, credited_message=True),
+        "9002": Clicks(),
+        "9003": Clicks(),
+    }
+    # A later click on Pat's email adds to its one click row (its count is not split by time); a
+    # credit taken out leaves the read.
+    click_first_email(store, client, "a-1")
+    store.deliver("orders/cancelled", {"id": 9003, "cancelled_at": datetime.now(UTC).isoformat()})
+    assert clicks_by_order(store) == {"9001": Clicks(1, 3, True), "9002": Clicks()}
