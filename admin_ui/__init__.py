@@ -8,6 +8,7 @@ endpoint is named `admin_ui.<feature>.<view>`:
     admin_ui.api    /api/...             JSON API (session required, fetch only)
     admin_ui.channels /api/channels/...  channel connections and WhatsApp templates (session required)
     admin_ui.privacy_api /api/suppressions/<id>/lift, /api/exports  privacy actions (session required)
+    admin_ui.report_api /api/report      the results report (session required)
     admin_ui.install /auth, /auth/callback authorization-code install (public, Shopify-signed)
     admin_ui.static  /admin-assets/...   the pages' JavaScript modules (public: no data in them)
     admin_ui.dev     /dev/...            development sign-in and CDN stand-ins (404 in production)
@@ -17,7 +18,7 @@ Page templates live in `templates/` (every page extends layout.html), their scri
 
 from flask import Blueprint, Flask
 
-from admin_ui import api, auth, channels_api, dev, install, pages, privacy_api
+from admin_ui import api, auth, channels_api, dev, install, pages, privacy_api, report_api
 
 bp = Blueprint(
     "admin_ui", __name__, template_folder="templates", static_folder="static", static_url_path="/admin-assets"
@@ -27,6 +28,7 @@ bp.register_blueprint(pages.bp)
 bp.register_blueprint(api.bp)
 bp.register_blueprint(channels_api.bp)
 bp.register_blueprint(privacy_api.bp)
+bp.register_blueprint(report_api.bp)
 bp.register_blueprint(install.bp)
 bp.register_blueprint(dev.bp)
 

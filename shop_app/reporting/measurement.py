@@ -50,6 +50,8 @@ FLOW = "recovery"
 #: Delivery statuses that say the message reached the person (domain/delivery.RANK from `delivered` on).
 DELIVERED = ("delivered", "read", "opened", "clicked")
 RATE_PLACES = 4
+#: The dates a range may name: its previous range and its last midnight stay representable.
+EARLIEST, LATEST = date(1971, 1, 1), date(9998, 12, 31)
 
 
 class BadRange(ValueError):
@@ -72,6 +74,9 @@ def parse_range(today: date, days: Any = None, start: Any = None, end: Any = Non
     if start is None or end is None:
         raise BadRange("from and to go together: give both dates")
     first, last = _date("from", start), _date("to", end)
+    for name, day in (("from", first), ("to", last)):
+        if not EARLIEST <= day <= LATEST:
+            raise BadRange(f"{name} must be a date from {EARLIEST} to {LATEST}, not {day}")
     if first > last:
         raise BadRange(f"from ({first}) is after to ({last})")
     if (last - first).days + 1 > MAX_DAYS:

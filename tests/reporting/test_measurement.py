@@ -17,6 +17,7 @@ from shop_app.shopify.shops import install_shop, load_settings, save_settings
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop
 from tests.reporting.rows import Rows, at
+from tests.tokens import session_token
 
 DOMAIN = "measure-shop.myshopify.com"
 OTHER = "other-measure-shop.myshopify.com"
@@ -230,3 +231,46 @@ def test_parse_range():
     for bad in ({"days": "x"}, {"days": "367"}, {"start": "2026-01-01"}, {"start": "a", "end": "b"}):
         with pytest.raises(BadRange):
             parse_range(today, **bad)
+
+
+def get(client, rt, query: str, shop: str = DOMAIN):
+    token = session_token(shop, api_key=rt.settings.shopify_api_key, secret=rt.settings.shopify_api_secret)
+    return client.get(f"/api/report{query}", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_the_api_gives_the_same_document_as_the_cli(rt, client, shop_ids):
+    answer = get(client, rt, "?from=2026-11-16&to=2026-11-20")
+    assert answer.status_code == 200 and answer.get_json() == EXPECTED
+    cli = run("report", "--shop", DOMAIN, "--from", "2026-11-16", "--to", "2026-11-20", "--json")
+    assert json.loads(cli.output) == answer.get_json()
+    # The last N days ending today (the real clock: the story's November rows may or may not be in them).
+    week = get(client, rt, "?days=7").get_json()
+    assert week == json.loads(run("report", "--shop", DOMAIN, "--days", "7", "--json").output)
+    assert len(week["daily"]) == 7 and len(get(client, rt, "").get_json()["daily"]) == 15
+
+
+def test_the_api_is_scoped_by_the_session_tokens_shop_and_needs_one(rt, client, shop_ids):
+    other = get(client, rt, "?from=2026-11-16&to=2026-11-20", shop=OTHER).get_json()
+    assert other["shop"] == OTHER and other["recovered"] == {"orders": 1, "revenue": "500.00"}
+    assert client.get("/api/report?from=2026-11-16&to=2026-11-20").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("?from=2026-11-20&to=2026-11-16", "is after"),
+        ("?from=2026-02-30&to=2026-03-01", "YYYY-MM-DD"),
+        ("?from=2025-01-01&to=2026-11-16", "at most 366 days"),
+        ("?to=2026-11-16", "give both"),
+        ("?days=7&from=2026-11-16&to=2026-11-20", "not both"),
+        ("?days=0", "1 to 366"),
+        ("?days=abc", "whole number"),
+        ("?days=", "whole number"),
+        ("?days=" + "9" * 5000, "whole number"),
+        ("?from=0001-01-01&to=0001-01-02", "from 1971-01-01"),
+        ("?from=9999-12-30&to=9999-12-31", "to 9998-12-31"),
+    ],
+)
+def test_the_api_answers_400_for_a_bad_range(rt, client, shop_ids, query, says):
+    answer = get(client, rt, query)
+    assert answer.status_code == 400 and says in answer.get_json()["error"]
