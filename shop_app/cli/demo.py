@@ -401,6 +401,21 @@ class Demo:
             f"{len(codes)} code(s) created: {', '.join(codes) or 'none'}"
         )
         self.out(f"  outbox: {self.folder / 'outbox.jsonl'} (one JSON line per message)")
+        self.results()
+
+    def results(self) -> None:
+        """A few lines of `reclaim report` over the story's days (attributed and incremental results)."""
+        from shop_app.reporting.measurement import measure
+        from shop_app.reporting.present import measurement_summary
+
+        start, end = self.local(self.story["start"]), self.local(self.story["end"])
+        with transaction(self.rt.sessions) as session:
+            shop = get_shop(session, self.domain)
+            days = (start.astimezone(self.zone).date(), end.astimezone(self.zone).date())
+            lines = measurement_summary(measure(session, shop, *days, end))
+        self.out(f"\nReport (reclaim report --shop {self.domain} --from {days[0]} --to {days[1]})")
+        for line in lines:
+            self.out(f"  {line}")
 
     @staticmethod
     def sent(messages: Sequence[Message], flow: str) -> str:

@@ -248,10 +248,12 @@ def measurement_summary(m: Measurement) -> list[str]:
     lines = [
         f"report {doc['from']} – {doc['to']}: {doc['abandoned']} abandoned, {doc['reachable']} reachable "
         f"({doc['journeys']['treated']} treated, {doc['journeys']['control']} control)",
-        f"recovered {doc['recovered']['orders']} orders, {_money_text(doc['recovered']['revenue'])} {m.currency}, "
+        f"recovered {doc['recovered']['orders']} order(s), {_money_text(doc['recovered']['revenue'])} {m.currency}, "
         f"recovery rate {_share(doc['recovery_rate'])}, control group {_share(doc['control_conversion_rate'])}",
     ]
-    if inc["orders"] is not None:
+    if inc["orders"] is None:
+        lines.append("incremental: no control journey (holdout group) in the range to compare with")
+    else:
         verdict = "conclusive" if inc["conclusive"] else "not conclusive"
         lines.append(
             f"incremental {inc['orders']:.2f} orders, {_money_text(inc['revenue'])} {m.currency}, "
