@@ -100,9 +100,18 @@ class JobQueue:
         self._enqueue(SEND, "jobs.send.send_message", job_id, message_id, job_id, when)
 
     def _enqueue(self, queue: str, func: str, job_id: str, *args) -> None:
-        self.queues[queue].enqueue(
-            func, *args, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=86400
-        )
+        # One round trip (MULTI: register the queue, save the job, push its id) instead of RQ's two.
+        with self.connection.pipeline() as pipe:
+            self.queues[queue].enqueue(
+                func,
+                *args,
+                job_id=job_id,
+                job_timeout=JOB_TIMEOUT,
+                result_ttl=RESULT_TTL,
+                failure_ttl=86400,
+                pipeline=pipe,
+            )
+            pipe.execute()
 
     def job_alive(self, job_id: str | None) -> bool:
         """True while the job is waiting, running or scheduled in Redis."""
