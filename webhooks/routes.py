@@ -5,6 +5,13 @@ Each request: size limit (413) → HMAC over the raw body (401) → headers and 
 record the delivery, unique on X-Shopify-Webhook-Id (a repeat is a 200) →
 enqueue one ingest job → 200. If Redis is down the delivery is still recorded
 and the reconciler enqueues it later, so Shopify gets its 200 and nothing is lost.
+
+Kept cheap (issue 13, item 5): the shop comes from a per-process cache of installed shops
+(shop_app/shopify/shop_cache.py: at most TTL_SECONDS stale, see there), and the delivery is
+recorded by one autocommit `INSERT … ON CONFLICT DO NOTHING RETURNING id` (no row back: a
+repeat), so a known shop's webhook costs one SQL statement and one Redis round trip. The pool
+does not pre-ping; a connection found dead by that INSERT is retried once on a fresh one (the
+INSERT is idempotent).
 """
 
 from __future__ import annotations
@@ -12,19 +19,22 @@ from __future__ import annotations
 import json
 import logging
 from functools import partial
+from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.domain.models import WebhookStatus
 from shop_app.errors import InvalidShopDomain, describe
 from shop_app.request_body import read_body
+from shop_app.runtime import Runtime
+from shop_app.shopify.shop_cache import ShopCache
 from shop_app.shopify.signatures import clean_shop_domain, verify_webhook
-from shop_app.storage.database import transaction
-from shop_app.storage.tables import Shop, WebhookDelivery
+from shop_app.storage.tables import Shop, WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -43,6 +53,15 @@ COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact"
 TOPICS = RECOVERY_TOPICS + REFERRAL_TOPICS + LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
 #: Topics still accepted after uninstall (shop/redact arrives 48 h later).
 AFTER_UNINSTALL = LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
+#: Topics that end a shop's install: this process stops caching the shop when one arrives.
+ENDING_TOPICS = ("app/uninstalled", "shop/redact")
+#: app.extensions key of the app's ShopCache (one per app, so one per web process).
+SHOP_CACHE = "reclaim.shop_cache"
+
+
+def init_cache(app: Flask) -> ShopCache:
+    cache = app.extensions[SHOP_CACHE] = ShopCache()
+    return cache
 
 
 def _answer(code: int, **body: object) -> tuple[Response, int]:
@@ -85,38 +104,93 @@ def receive(topic: str) -> tuple[Response, int]:
     status = WebhookStatus.REJECTED if reason else WebhookStatus.RECEIVED
 
     job_id = runtime.queue.new_job_id("ingest") if status is WebhookStatus.RECEIVED else None
-    delivery = WebhookDelivery(
-        webhook_id=webhook_id,
-        topic=topic,
-        api_version=(request.headers.get("X-Shopify-API-Version") or "")[:16] or None,
-        triggered_at=(request.headers.get("X-Shopify-Triggered-At") or "")[:64] or None,
-        status=status.value,
-        reason=reason,
+    delivery = {
+        "webhook_id": webhook_id,
+        "topic": topic,
+        "api_version": (request.headers.get("X-Shopify-API-Version") or "")[:16] or None,
+        "triggered_at": (request.headers.get("X-Shopify-Triggered-At") or "")[:64] or None,
+        "status": status.value,
+        "reason": reason,
         # Kept for re-ingest; a rejected body may hold bytes PostgreSQL text cannot.
-        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-        job_id=job_id,
-    )
-    # One transaction: find the shop, record the delivery (unique per shop and webhook id).
-    try:
-        with transaction(runtime.sessions) as session:
-            shop = session.scalar(select(Shop).where(Shop.domain == domain))
-            if shop is None or (shop.status != "installed" and topic not in AFTER_UNINSTALL):
-                log.warning("webhook %s for %s dropped: shop not installed", topic, domain)
-                return _answer(200, status="ignored", reason="shop not installed")
-            delivery.shop_id = shop.id
-            session.add(delivery)
-    except IntegrityError:
+        "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        "job_id": job_id,
+    }
+    cache: ShopCache = current_app.extensions[SHOP_CACHE]
+    if topic in ENDING_TOPICS:
+        cache.hold(domain)
+    recorded = _record(runtime, cache, domain, topic, delivery)
+    if recorded is None:
+        log.warning("webhook %s for %s dropped: shop not installed", topic, domain)
+        return _answer(200, status="ignored", reason="shop not installed")
+    if recorded is False:
         return _answer(200, status="duplicate")
 
     if status is WebhookStatus.REJECTED:
         return _answer(400, error=reason)
     try:
-        runtime.queue.enqueue_ingest(delivery.id, job_id)
+        runtime.queue.enqueue_ingest(recorded, job_id)
     except Exception as exc:  # Redis unavailable: the row is safe, the reconciler will enqueue it
-        log.warning(
-            "could not enqueue ingest for delivery %s (%s); the reconciler will retry", delivery.id, describe(exc)
-        )
+        log.warning("could not enqueue ingest for delivery %s (%s); the reconciler will retry", recorded, describe(exc))
     return _answer(200, status="accepted")
+
+
+def _record(runtime: Runtime, cache: ShopCache, domain: str, topic: str, delivery: dict[str, Any]) -> int | bool | None:
+    """Record the delivery in autocommit: its new id, False for a repeat (unique per shop and
+    webhook id), None when the shop is not installed here (or gone). A known shop costs one statement."""
+    try:
+        return _record_once(runtime, cache, domain, topic, delivery)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # A pooled connection the server had closed (no pre-ping): the pool replaces it, once more.
+        return _record_once(runtime, cache, domain, topic, delivery)
+
+
+def _record_once(
+    runtime: Runtime, cache: ShopCache, domain: str, topic: str, delivery: dict[str, Any]
+) -> int | bool | None:
+    with runtime.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        shop_id = cache.get(domain)
+        if shop_id is not None:
+            try:
+                return _insert(conn, shop_id, delivery)
+            except IntegrityError:  # its row went since it was cached (shop/redact): ask again
+                cache.forget(domain)
+        shop_id = _installed_shop(conn, cache, domain, topic)
+        if shop_id is None:
+            return None
+        try:
+            return _insert(conn, shop_id, delivery)
+        except IntegrityError:  # erased between the two statements
+            cache.forget(domain)
+            return None
+
+
+def _installed_shop(conn: Connection, cache: ShopCache, domain: str, topic: str) -> int | None:
+    """The shop's id from the database when webhooks of `topic` are accepted for it; an
+    installed shop is kept in the cache."""
+    row = conn.execute(select(Shop.id, Shop.status).where(Shop.domain == domain)).first()
+    if row is None:
+        return None
+    if row.status == "installed":
+        cache.keep(domain, row.id)
+        return row.id
+    return row.id if topic in AFTER_UNINSTALL else None
+
+
+def _insert(conn: Connection, shop_id: int, delivery: dict[str, Any]) -> int | bool:
+    """One `INSERT … ON CONFLICT DO NOTHING RETURNING id` (SQLite ≥ 3.35 and PostgreSQL)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    table = WebhookDelivery.__table__
+    statement = (
+        dialect.insert(table)
+        .values(shop_id=shop_id, received_at=utcnow(), **delivery)
+        .on_conflict_do_nothing(index_elements=["shop_id", "webhook_id"])
+        .returning(table.c.id)
+    )
+    new_id = conn.execute(statement).scalar()
+    return False if new_id is None else new_id
 
 
 for _topic in TOPICS:

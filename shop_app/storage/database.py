@@ -32,6 +32,8 @@ class Timeouts:
 WEB = Timeouts(lock_ms=1500, statement_ms=3000, connect_s=2, pool_wait_s=1.5)
 #: Jobs may wait longer, but never longer than RQ gives a job (adapters.queue.JOB_TIMEOUT).
 WORKER = Timeouts(lock_ms=10_000, statement_ms=60_000, connect_s=5, pool_wait_s=10)
+#: A pooled PostgreSQL connection older than this is closed and replaced at its next checkout.
+POOL_RECYCLE_S = 300
 
 
 def make_engine(url: str, timeouts: Timeouts = WORKER) -> Engine:
@@ -53,9 +55,15 @@ def make_engine(url: str, timeouts: Timeouts = WORKER) -> Engine:
 
         return engine
     options = f"-c lock_timeout={timeouts.lock_ms:d} -c statement_timeout={timeouts.statement_ms:d}"
+    # No pre-ping (a round trip before every checkout, issue 13): connections are replaced after
+    # POOL_RECYCLE_S instead, before idle-connection killers (firewalls, proxies) get to them, and
+    # one the server closed anyway fails its first statement, invalidating the pool's older ones:
+    # the webhook endpoint retries its idempotent INSERT once, other requests answer 503 and a
+    # job run fails and is retried as any broken run.
     return create_engine(
         url,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
+        pool_recycle=POOL_RECYCLE_S,
         pool_timeout=timeouts.pool_wait_s,
         hide_parameters=True,
         connect_args={"connect_timeout": timeouts.connect_s, "options": options},
