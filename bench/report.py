@@ -19,10 +19,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from _report_data import JOURNEYS, build  # bench/ is the script's folder, first on sys.path
+from _report_data import JOURNEYS, build, skip_foreign_key_triggers  # bench/ is the script's folder, first on sys.path
 from _stats import percentile_ms
 from admin_pages import bench_environment
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, event, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shop_app.config import Settings
@@ -41,11 +42,18 @@ WARMUP = 3  # rounds, not timed
 RANGES = (15, 90)
 #: Without --scale: the issue's shop on PostgreSQL; a tenth of it on SQLite, which CI runs.
 DEFAULT_SCALE = {"postgresql": 1.0, "sqlite": 0.1}
+#: Every table holding a shop's rows (all carry shop_id), as the database has them.
+SHOP_TABLES = (
+    "SELECT table_name FROM information_schema.columns"
+    " WHERE column_name = 'shop_id' AND table_schema = current_schema()"
+)
 
 
 @dataclass
 class Timings:
     seconds: list[float] = field(default_factory=list)
+    #: Why a run of the case gave no answer (the web tier's statement limit, say); it is not timed.
+    failures: list[str] = field(default_factory=list)
 
     def p(self, q: float) -> float:
         return percentile_ms(self.seconds, q)
@@ -90,10 +98,16 @@ def run_rounds(rt: Runtime, timed: dict[str, Callable[[Session], Any]], rounds: 
     timings = {label: Timings() for label in timed}
     for number in range(WARMUP + rounds):
         for label, call in timed.items():
-            with transaction(rt.sessions) as session:
-                started = time.perf_counter()
-                call(session)
-                seconds = time.perf_counter() - started
+            if len(timings[label].failures) >= 2:  # a case over the limit stays over it: stop paying for it
+                continue
+            try:
+                with transaction(rt.sessions) as session:
+                    started = time.perf_counter()
+                    call(session)
+                    seconds = time.perf_counter() - started
+            except OperationalError as error:
+                timings[label].failures.append(str(error.orig).strip().splitlines()[0])
+                continue
             if number >= WARMUP:
                 timings[label].seconds.append(seconds)
     return timings
@@ -116,7 +130,11 @@ def check(rt: Runtime, shop_id: int, now: datetime) -> str:
         if report is None:
             return said + ", as a plain count of the journeys says"
         measure, to_json = report
-        document = to_json(measure(session, shop, *local_range(now, 15), now))
+        try:
+            with session.begin_nested():
+                document = to_json(measure(session, shop, *local_range(now, 15), now))
+        except OperationalError as error:
+            return f"{said}, as a plain count of the journeys says; the report gave no answer ({error.orig})"
     if document.get("abandoned") != abandoned:
         raise RuntimeError(
             f"the report says {document.get('abandoned')} abandoned in 15 days; journeys say {abandoned}"
@@ -131,17 +149,60 @@ def check(rt: Runtime, shop_id: int, now: datetime) -> str:
     )
 
 
+def explain(settings: Settings, shop_id: int, now: datetime, days: int) -> None:
+    """Print PostgreSQL's EXPLAIN ANALYZE of every statement the report runs for `days` (--explain)."""
+    report = the_report()
+    if report is None or not settings.database_url.startswith("postgresql"):
+        print("--explain: needs PostgreSQL and shop_app/reporting/measurement.py")
+        return
+    rt = Runtime.build(settings)  # a worker's limits: a slow plan is what we want to read
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        statements.append((statement, parameters))
+
+    try:
+        event.listen(rt.engine, "before_cursor_execute", capture)
+        try:
+            with transaction(rt.sessions) as session:
+                report[0](session, session.get(Shop, shop_id), *local_range(now, days), now)
+        except OperationalError as error:  # a statement over the limit: its plan is still read below
+            print(f"the report failed: {str(error.orig).strip()}")
+        event.remove(rt.engine, "before_cursor_execute", capture)
+        for statement, parameters in statements:
+            print(f"--- report --days {days}:\n{statement}")
+            try:
+                with transaction(rt.sessions) as session:
+                    session.execute(text("SET LOCAL statement_timeout = 20000"))
+                    plan = session.connection().exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters)
+                    print("\n".join(row[0] for row in plan))
+            except OperationalError:
+                with transaction(rt.sessions) as session:
+                    plan = session.connection().exec_driver_sql(f"EXPLAIN {statement}", parameters)
+                    print("over 20 s; the plan, not run:\n" + "\n".join(row[0] for row in plan))
+    finally:
+        rt.close()
+
+
 def remove_shop(rt: Runtime) -> None:
-    """The bench shop and every row of it (also what an interrupted run left), in steps: a single
-    cascade would run the foreign keys' ON DELETE actions row by row against columns no index leads
-    with (attributions.message_id, journeys.order_id), a scan of the whole table for each of a
-    million messages and fifty thousand orders. Each step's table is vacuumed before the next
+    """The bench shop and every row of it (also what an interrupted run left). A single DELETE of the
+    shop would run the foreign keys' ON DELETE actions row by row, some against columns no index
+    leads with (attributions.message_id, journeys.order_id): a scan of the table for each of a million
+    messages and fifty thousand orders. So, on PostgreSQL as a superuser, each table's rows of the
+    shop go by one DELETE with the triggers skipped (every table of a shop has its shop_id, so
+    nothing is left pointing at them); otherwise the attributions, the journeys (cascading to their
+    messages and events) and the shop go one after the other, each table vacuumed before the next
     step's rows point into it, so those scans find an empty table."""
     with transaction(rt.sessions) as session:
         shop_id = session.scalar(select(Shop.id).where(Shop.domain == SHOP))
+        if shop_id is not None and skip_foreign_key_triggers(session):
+            for table in session.scalars(text(SHOP_TABLES)):
+                session.execute(text(f"DELETE FROM {table} WHERE shop_id = :shop"), {"shop": shop_id})
+            session.execute(delete(Shop).where(Shop.id == shop_id))
+            shop_id = None
     if shop_id is None:
         return
-    for model in (Attribution, Journey, Shop):  # the journeys cascade to their messages and events
+    for model in (Attribution, Journey, Shop):
         with transaction(rt.sessions) as session:
             column = model.id if model is Shop else model.shop_id
             session.execute(delete(model).where(column == shop_id))
@@ -184,7 +245,7 @@ def load_shop(settings: Settings, now: datetime, scale: float, reuse: bool) -> t
     summary = (
         f"one shop: {built.journeys:,} journeys ({built.control:,} control), {built.messages:,} messages, "
         f"{built.events:,} message events, {built.orders:,} orders, {built.attributions:,} attributions over 90 days\n"
-        f"load: {loaded:.1f} s"
+        f"load: {loaded:.1f} s (rows made in Python {built.made_s:.1f} s, written {built.written_s:.1f} s)"
         + (f" + VACUUM ANALYZE {vacuumed:.1f} s" if settings.database_url.startswith("postgresql") else "")
         + (f" (a leftover shop removed first in {removed:.1f} s)" if removed > 1 else "")
     )
@@ -197,6 +258,9 @@ def print_timings(timings: dict[str, Timings], rounds: int, db_kind: str) -> lis
     print(f"{rounds} timed rounds after {WARMUP} warm-up, in process, {db_kind}")
     print(f"floor (COUNT(*) over the shop's messages): p50 {floor.p(0.5):.2f} ms, p95 {floor.p(0.95):.2f} ms")
     for label, t in timings.items():
+        if t.failures:
+            print(f"  {label:<18} no answer in {len(t.failures)} runs: {t.failures[0]}")
+            continue
         print(
             f"  {label:<18} p50 {t.p(0.5):8.2f} ms  p95 {t.p(0.95):8.2f} ms  "
             f"({t.p(0.5) / floor.p(0.5):5.1f}x the floor's p50)"
@@ -204,10 +268,12 @@ def print_timings(timings: dict[str, Timings], rounds: int, db_kind: str) -> lis
     reports = {label: t for label, t in timings.items() if label.startswith("report")}
     if not reports:
         return ["budget: report p95 ≤ 500 ms: not measured (shop_app/reporting/measurement.py has no measure() yet)"]
-    over = [label for label, t in reports.items() if t.p(0.95) > BUDGET_MS]
-    worst = max(t.p(0.95) for t in reports.values())
-    verdict = "ok" if not over else f"OVER ({', '.join(over)})"
-    return [f"budget: report p95 ≤ {BUDGET_MS:.0f} ms: {verdict} (worst p95 {worst:.2f} ms)"]
+    verdicts = [
+        f"{label.removeprefix('report ')} "
+        + ("OVER (no answer)" if t.failures else "ok" if t.p(0.95) <= BUDGET_MS else "OVER")
+        for label, t in reports.items()
+    ]
+    return [f"budget: report p95 ≤ {BUDGET_MS:.0f} ms: {', '.join(verdicts)}"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -220,6 +286,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="leave the shop in the database (for EXPLAIN, --reuse)")
     parser.add_argument("--reuse", action="store_true", help="time the shop a --keep run left instead of loading")
+    parser.add_argument("--explain", type=int, metavar="DAYS", help="print EXPLAIN ANALYZE of the report's statements")
     return parser.parse_args(argv)
 
 
@@ -237,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         shop_id, summary = load_shop(settings, now, scale, args.reuse)
         rt = Runtime.build(settings, web=True)  # the web tier's timeouts, as GET /api/report runs
         stack.callback(rt.close)
+        if args.explain:
+            explain(settings, shop_id, now, args.explain)
+            return 0
         timed = cases(shop_id, now)
         verified = check(rt, shop_id, now)
         timings = run_rounds(rt, timed, args.rounds)
