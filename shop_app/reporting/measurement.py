@@ -339,26 +339,31 @@ class _Queries:
             .subquery()
         )
         anchor = anchors.c.anchor
-        same_person = or_(
+        window_end = _plus_days(self.session, anchor, days)
+
+        def order_after(match: ColumnElement[bool], *, within_window: bool) -> ColumnElement[bool]:
+            """An order of the shop matching `match`, at or after the anchor (and within the window), not
+            refunded in full. One EXISTS per key, so each is an index lookup (orders(shop, key))."""
+            return exists().where(
+                OrderRow.shop_id == self.shop_id,
+                match,
+                OrderRow.shopify_created_at >= anchor,
+                *((OrderRow.shopify_created_at <= window_end,) if within_window else ()),
+                or_(OrderRow.refunded_total <= 0, OrderRow.refunded_total < OrderRow.total_price),
+            )
+
+        order_converts = or_(
+            order_after(and_(CheckoutRow.token.is_not(None), OrderRow.checkout_token == CheckoutRow.token),
+                        within_window=False),
             *(
-                and_(mine.is_not(None), mine != "", theirs == mine)
+                order_after(and_(mine.is_not(None), mine != "", theirs == mine), within_window=True)
                 for mine, theirs in (
                     (CheckoutRow.customer_id, OrderRow.customer_id),
                     (CheckoutRow.email, OrderRow.email),
                     (CheckoutRow.phone, OrderRow.phone),
                 )
-            )
-        )
-        counted = or_(OrderRow.refunded_total <= 0, OrderRow.refunded_total < OrderRow.total_price)
-        order_converts = exists().where(
-            OrderRow.shop_id == self.shop_id,
-            OrderRow.shopify_created_at >= anchor,
-            counted,
-            or_(
-                and_(CheckoutRow.token.is_not(None), OrderRow.checkout_token == CheckoutRow.token),
-                and_(OrderRow.shopify_created_at <= _plus_days(self.session, anchor, days), same_person),
             ),
-        )
+        )  # fmt: skip
         query = (
             select(Journey.holdout, func.count())
             .select_from(anchors)
