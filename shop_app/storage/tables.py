@@ -158,6 +158,9 @@ class OrderRow(Base):
         Index("ix_orders_shop_checkout", "shop_id", "checkout_token"),
         Index("ix_orders_shop_email", "shop_id", "email"),
         Index("ix_orders_shop_created", "shop_id", "shopify_created_at"),  # the validation cycle (0010)
+        # The report's conversion rule: the same person's orders (0021; checkout token and email above).
+        Index("ix_orders_shop_customer", "shop_id", "customer_id"),
+        Index("ix_orders_shop_phone", "shop_id", "phone"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -195,8 +198,12 @@ class Journey(Base):
         UniqueConstraint("checkout_id", "flow", name="uq_journeys_checkout_flow"),
         UniqueConstraint("profile_id", "flow", name="uq_journeys_profile_flow"),
         Index("ix_journeys_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
-        # The validation cycle (0010): journeys by abandonment, converted journeys by order.
-        Index("ix_journeys_shop_abandoned", "shop_id", "abandoned_at", "flow", "status", "reached"),  # + reached (0015)
+        # The validation cycle (0010, + reached 0015) and the report (0021: + holdout, id, checkout_id, read
+        # from the index alone): journeys by abandonment; converted journeys by order.
+        Index(
+            "ix_journeys_shop_abandoned",
+            *("shop_id", "abandoned_at", "flow", "status", "reached", "holdout", "id", "checkout_id"),
+        ),
         Index("ix_journeys_shop_status_order", "shop_id", "status", "order_id"),
         Index("ix_journeys_shopify_check_due", "shopify_check", "shopify_check_due_at"),  # the dispatcher (0017)
         Index("ix_journeys_shop_trigger_order", "shop_id", "trigger_order_id"),  # referral journey by order (0019)
@@ -250,10 +257,11 @@ class Message(Base):
         Index("ix_messages_provider_id", "provider_id"),
         Index("ix_messages_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
         Index("ix_messages_shop_sent", "shop_id", "sent_at", "status", "flow", "step", "channel"),  # the cycle (0010)
+        Index("ix_messages_journey_due", "journey_id", "due_at"),  # a journey's messages; its first due (0021)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
-    journey_id: Mapped[int] = mapped_column(Id, ForeignKey("journeys.id", ondelete="CASCADE"), index=True)
+    journey_id: Mapped[int] = mapped_column(Id, ForeignKey("journeys.id", ondelete="CASCADE"))
     flow: Mapped[str] = mapped_column(String(16), default="recovery")
     step: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
@@ -410,10 +418,11 @@ class MessageEvent(Base):
     __table_args__ = (
         UniqueConstraint("provider", "provider_id", "event", name="uq_message_events_provider_event"),
         Index("ix_message_events_shop_event", "shop_id", "event", "created_at"),  # the validation cycle (0010)
+        Index("ix_message_events_message_event", "message_id", "event", "provider"),  # a message's; clicked? (0021)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
-    message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="CASCADE"))
     provider: Mapped[str] = mapped_column(String(16))
     provider_id: Mapped[str] = mapped_column(String(128))
     event: Mapped[str] = mapped_column(String(24))
