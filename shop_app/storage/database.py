@@ -25,11 +25,16 @@ class Timeouts:
     statement_ms: int  # for one statement (PostgreSQL statement_timeout)
     connect_s: int  # for a new connection
     pool_wait_s: float  # for a free connection from the pool
+    #: PostgreSQL: ping a pooled connection before handing it out (a round trip per checkout).
+    #: Jobs keep it: a send records its outcome after a long provider call, on a connection that
+    #: must not turn out dead then. The web tier does without it (issue 13): its requests are
+    #: short, and the webhook endpoint retries its idempotent INSERT once on a dead connection.
+    pre_ping: bool = True
 
 
 #: The web tier answers Shopify within its 5-second budget: a locked table or a stuck
 #: statement is a quick error (a 503 Shopify retries), never a stalled worker thread.
-WEB = Timeouts(lock_ms=1500, statement_ms=3000, connect_s=2, pool_wait_s=1.5)
+WEB = Timeouts(lock_ms=1500, statement_ms=3000, connect_s=2, pool_wait_s=1.5, pre_ping=False)
 #: Jobs may wait longer, but never longer than RQ gives a job (adapters.queue.JOB_TIMEOUT).
 WORKER = Timeouts(lock_ms=10_000, statement_ms=60_000, connect_s=5, pool_wait_s=10)
 #: A pooled PostgreSQL connection older than this is closed and replaced at its next checkout.
@@ -55,14 +60,13 @@ def make_engine(url: str, timeouts: Timeouts = WORKER) -> Engine:
 
         return engine
     options = f"-c lock_timeout={timeouts.lock_ms:d} -c statement_timeout={timeouts.statement_ms:d}"
-    # No pre-ping (a round trip before every checkout, issue 13): connections are replaced after
-    # POOL_RECYCLE_S instead, before idle-connection killers (firewalls, proxies) get to them, and
-    # one the server closed anyway fails its first statement, invalidating the pool's older ones:
-    # the webhook endpoint retries its idempotent INSERT once, other requests answer 503 and a
-    # job run fails and is retried as any broken run.
+    # Connections are replaced after POOL_RECYCLE_S, before idle-connection killers (firewalls,
+    # proxies) get to them. Without pre-ping (the web tier), one the server closed anyway fails
+    # its first statement, invalidating the pool's older ones: the webhook endpoint retries its
+    # INSERT once, another request answers 503.
     return create_engine(
         url,
-        pool_pre_ping=False,
+        pool_pre_ping=timeouts.pre_ping,
         pool_recycle=POOL_RECYCLE_S,
         pool_timeout=timeouts.pool_wait_s,
         hide_parameters=True,

@@ -16,7 +16,7 @@ import redis.client
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.pool import NullPool
 
-from shop_app import create_app
+from shop_app import create_app, runtime
 from shop_app.shopify.shop_cache import TTL_SECONDS, ShopCache
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, WebhookDelivery
@@ -82,6 +82,18 @@ def process(store: ShopifyStore, clock: Clock | None = None) -> ShopifyStore:
     return ShopifyStore(store.rt, app.test_client(), store.domain, store.admin_api)
 
 
+@pytest.fixture
+def web(store) -> Iterator[ShopifyStore]:
+    """The shop seen through a web process as `reclaim serve` builds it: the web tier's engine
+    (its timeouts, no pre-ping) and Redis connection, over the same database and queues."""
+    built = runtime.Runtime.build(store.rt.settings, web=True)
+    try:
+        yield ShopifyStore(built, create_app(runtime=built).test_client(), store.domain, store.admin_api)
+    finally:
+        built.close()
+        runtime.install(store.rt)
+
+
 def delivery_count(rt, domain: str | None = None) -> int:
     with transaction(rt.sessions) as session:
         query = select(func.count()).select_from(WebhookDelivery)
@@ -95,7 +107,8 @@ def shop_status(rt, domain: str) -> str | None:
         return session.scalar(select(Shop.status).where(Shop.domain == domain))
 
 
-def test_a_known_shops_webhook_is_one_insert_and_one_redis_round_trip(store):
+def test_a_known_shops_webhook_is_one_insert_and_one_redis_round_trip(web):
+    store = web
     with statements(store.rt) as first:
         assert store.post("checkouts/update", store.checkout("c0", T0)).get_json()["status"] == "accepted"
     with statements(store.rt) as sql, redis_round_trips() as trips:
@@ -180,7 +193,9 @@ def test_a_cached_shop_keeps_every_check(store, bad):
         assert delivery_count(store.rt) == 2  # recorded, with its reason
 
 
-def test_a_connection_the_server_closed_costs_the_webhook_nothing(store):
+def test_a_connection_the_server_closed_costs_the_webhook_nothing(web):
+    store = web
+    assert not store.rt.engine.pool._pre_ping  # the web tier's pool: nothing checks a connection before use
     postgres_only(store.rt, "pg_terminate_backend closes the pooled connections under the app")
     assert store.post("checkouts/update", store.checkout("c1", T0)).get_json()["status"] == "accepted"
     outsider = create_engine(store.rt.settings.database_url, poolclass=NullPool)
