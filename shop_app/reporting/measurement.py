@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from shop_app.domain import incremental as incremental_rules
@@ -311,7 +311,13 @@ class _Queries:
             )
             .select_from(Journey)
             .join(Message, Message.journey_id == Journey.id)
-            .where(self._in_range(start, end), Message.shop_id == self.shop_id, Message.status == Status.SENT.value)
+            .where(
+                self._in_range(start, end),
+                Message.shop_id == self.shop_id,
+                # Sent after it was due, due after its journey's abandonment: bounds the (shop, sent_at) index.
+                Message.sent_at >= start,
+                Message.status == Status.SENT.value,
+            )
             .group_by(Message.flow, Message.step, Message.channel)
         )
         rows: dict[tuple[str, str], StepFigures] = {}
@@ -329,49 +335,56 @@ class _Queries:
         return tuple(rows[key] for key in sorted(rows, key=stage_channel_rank))
 
     def converted(self, start: datetime, end: datetime, days: int) -> dict[bool, int]:
-        """Reachable journeys of the range converted by domain/incremental.converts, per holdout side."""
+        """Reachable journeys of the range converted by domain/incremental.converts, per holdout side.
+
+        The journeys' anchors (their first message's planned time), with their checkout's keys, are
+        computed once (a CTE), then joined to the shop's orders on each key in turn (the checkout token;
+        the customer id, email or phone within the window): four joins the database can hash, UNION'd
+        so a journey converted on two keys counts once; no lookup per journey."""
+        first_due = (
+            select(func.min(Message.due_at)).where(Message.journey_id == Journey.id).scalar_subquery()
+        )  # one index entry per journey: messages (journey, due_at), migration 0021
         anchors = (
-            select(Message.journey_id.label("journey_id"), func.min(Message.due_at).label("anchor"))
+            select(
+                Journey.id.label("journey_id"),
+                Journey.holdout.label("holdout"),
+                CheckoutRow.token,
+                CheckoutRow.customer_id,
+                CheckoutRow.email,
+                CheckoutRow.phone,
+                first_due.label("anchor"),
+            )
             .select_from(Journey)
-            .join(Message, Message.journey_id == Journey.id)
-            .where(self._in_range(start, end), Journey.reached.is_(True), Message.shop_id == self.shop_id)
-            .group_by(Message.journey_id)
-            .subquery()
+            .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+            .where(self._in_range(start, end), Journey.reached.is_(True), CheckoutRow.shop_id == self.shop_id)
+            .cte("anchors")
         )
         anchor = anchors.c.anchor
         window_end = _plus_days(self.session, anchor, days)
-
-        def order_after(match: ColumnElement[bool], *, within_window: bool) -> ColumnElement[bool]:
-            """An order of the shop matching `match`, at or after the anchor (and within the window), not
-            refunded in full. One EXISTS per key, so each is an index lookup (orders(shop, key))."""
-            return exists().where(
-                OrderRow.shop_id == self.shop_id,
-                match,
-                OrderRow.shopify_created_at >= anchor,
-                *((OrderRow.shopify_created_at <= window_end,) if within_window else ()),
-                or_(OrderRow.refunded_total <= 0, OrderRow.refunded_total < OrderRow.total_price),
-            )
-
-        order_converts = or_(
-            order_after(and_(CheckoutRow.token.is_not(None), OrderRow.checkout_token == CheckoutRow.token),
-                        within_window=False),
-            *(
-                order_after(and_(mine.is_not(None), mine != "", theirs == mine), within_window=True)
-                for mine, theirs in (
-                    (CheckoutRow.customer_id, OrderRow.customer_id),
-                    (CheckoutRow.email, OrderRow.email),
-                    (CheckoutRow.phone, OrderRow.phone),
-                )
-            ),
-        )  # fmt: skip
-        query = (
-            select(Journey.holdout, func.count())
-            .select_from(anchors)
-            .join(Journey, Journey.id == anchors.c.journey_id)
-            .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
-            .where(Journey.shop_id == self.shop_id, CheckoutRow.shop_id == self.shop_id, order_converts)
-            .group_by(Journey.holdout)
+        keys = (
+            (anchors.c.token, OrderRow.checkout_token, False),
+            (anchors.c.customer_id, OrderRow.customer_id, True),
+            (anchors.c.email, OrderRow.email, True),
+            (anchors.c.phone, OrderRow.phone, True),
         )
+        converted = union(
+            *(
+                select(anchors.c.journey_id, anchors.c.holdout).join(
+                    OrderRow,
+                    and_(
+                        OrderRow.shop_id == self.shop_id,
+                        mine.is_not(None),
+                        mine != "",
+                        theirs == mine,
+                        OrderRow.shopify_created_at >= anchor,
+                        *((OrderRow.shopify_created_at <= window_end,) if within_window else ()),
+                        or_(OrderRow.refunded_total <= 0, OrderRow.refunded_total < OrderRow.total_price),
+                    ),
+                )
+                for mine, theirs, within_window in keys
+            )
+        ).subquery()
+        query = select(converted.c.holdout, func.count()).group_by(converted.c.holdout)
         return {bool(holdout): count for holdout, count in self.session.execute(query)}
 
 
