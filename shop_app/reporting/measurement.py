@@ -314,8 +314,6 @@ class _Queries:
             .where(
                 self._in_range(start, end),
                 Message.shop_id == self.shop_id,
-                # Sent after it was due, due after its journey's abandonment: bounds the (shop, sent_at) index.
-                Message.sent_at >= start,
                 Message.status == Status.SENT.value,
             )
             .group_by(Message.flow, Message.step, Message.channel)

@@ -274,3 +274,13 @@ def test_the_api_is_scoped_by_the_session_tokens_shop_and_needs_one(rt, client, 
 def test_the_api_answers_400_for_a_bad_range(rt, client, shop_ids, query, says):
     answer = get(client, rt, query)
     assert answer.status_code == 400 and says in answer.get_json()["error"]
+
+
+def test_a_message_sent_before_an_update_moved_its_journey_into_the_range_still_counts(rt, shop_ids):
+    """A checkout update moves its journey's abandoned_at (recovery/journeys.py), after a message went out."""
+    with transaction(rt.sessions) as session:
+        rows = Rows(session, session.get_one(Shop, shop_ids[0]))
+        moved = rows.journey("2026-11-16T00:30:00+00:00", token="moved", email="m@example.com")
+        rows.message(moved, "first", "email", status="sent", sent_at="2026-11-15T22:00:00+00:00")
+    first_email = report(rt, shop_ids[0])["by_step"][0]
+    assert (first_email["step"], first_email["channel"], first_email["sent"]) == ("first", "email", 5)
