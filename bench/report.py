@@ -150,11 +150,13 @@ def check(rt: Runtime, shop_id: int, now: datetime) -> str:
 
 
 def explain(settings: Settings, shop_id: int, now: datetime, days: int) -> None:
-    """Print PostgreSQL's EXPLAIN ANALYZE of every statement the report runs for `days` (--explain)."""
+    """Print the plan of every statement the report runs for `days` (--explain): PostgreSQL's EXPLAIN
+    ANALYZE; on SQLite, the statement's time and EXPLAIN QUERY PLAN."""
     report = the_report()
-    if report is None or not settings.database_url.startswith("postgresql"):
-        print("--explain: needs PostgreSQL and shop_app/reporting/measurement.py")
+    if report is None:
+        print("--explain: shop_app/reporting/measurement.py has no measure() yet")
         return
+    postgresql = settings.database_url.startswith("postgresql")
     rt = Runtime.build(settings)  # a worker's limits: a slow plan is what we want to read
     statements: list[tuple[str, Any]] = []
 
@@ -171,6 +173,14 @@ def explain(settings: Settings, shop_id: int, now: datetime, days: int) -> None:
         event.remove(rt.engine, "before_cursor_execute", capture)
         for statement, parameters in statements:
             print(f"--- report --days {days}:\n{statement}")
+            if not postgresql:
+                with transaction(rt.sessions) as session:
+                    started = time.perf_counter()
+                    session.connection().exec_driver_sql(statement, parameters).all()
+                    took = (time.perf_counter() - started) * 1000
+                    plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                    print("\n".join(str(row[-1]) for row in plan) + f"\nran in {took:.2f} ms")
+                continue
             try:
                 with transaction(rt.sessions) as session:
                     session.execute(text("SET LOCAL statement_timeout = 20000"))
