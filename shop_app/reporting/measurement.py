@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from shop_app.domain import incremental as incremental_rules
@@ -295,10 +295,14 @@ class _Queries:
     ) -> tuple[StepFigures, ...]:
         """Sent, delivered and clicked messages of the range's journeys per flow, step and channel,
         with the orders credited to each step and channel (`credited`, per day, added up here)."""
-        clicked = exists().where(
-            MessageEvent.message_id == Message.id,
-            MessageEvent.event == links.EVENT,
-            MessageEvent.provider == links.PROVIDER,
+        # The shop's clicked messages, read once and hashed by the database (an IN over a subquery),
+        # rather than one probe per sent message.
+        clicked = Message.id.in_(
+            select(MessageEvent.message_id).where(
+                MessageEvent.shop_id == self.shop_id,
+                MessageEvent.event == links.EVENT,
+                MessageEvent.provider == links.PROVIDER,
+            )
         )
         query = (
             select(
