@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from shop_app.domain import incremental as incremental_rules
 from shop_app.domain.incremental import Incremental
 from shop_app.domain.models import Status
+from shop_app.errors import ReclaimError
 from shop_app.messaging import links
 from shop_app.reporting import referral
 from shop_app.reporting.cycle import CENT, ZERO, local_day, stage_channel_rank
@@ -54,7 +55,7 @@ RATE_PLACES = 4
 EARLIEST, LATEST = date(1971, 1, 1), date(9998, 12, 31)
 
 
-class BadRange(ValueError):
+class BadRange(ReclaimError, ValueError):
     """A range the report cannot cover; the message says why, for the merchant."""
 
 
