@@ -1,7 +1,7 @@
 """The dispatcher tick and the reconciler.
 
-`dispatch` claims due rows (`scheduled → queued`, conditional per row, with
-FOR UPDATE SKIP LOCKED on PostgreSQL) and enqueues one send job per claimed row.
+`dispatch` claims due rows (`scheduled → queued`) in batches, one UPDATE … RETURNING each
+(FOR UPDATE SKIP LOCKED on PostgreSQL), and enqueues each batch's send jobs in one round trip.
 `reconcile` repairs what Redis or a crash lost: deliveries and queued rows whose
 job vanished are enqueued again (a lost run counts as an attempt: jobs/attempts.py);
 rows stuck in `sending` past the lease become `unknown` and are never resent.
@@ -54,24 +54,28 @@ def tick(now_iso: str | None = None) -> str:
     return str(report)
 
 
+#: One pass claims batches until nothing is due, but at most this many batches, so one pass
+#: stays seconds long and the reconciler's pass gets its turn; the next pass (1 s later) goes on.
+MAX_BATCHES_PER_PASS = 20
+
+
 def dispatch(now: datetime | None = None, report: TickReport | None = None) -> TickReport:
-    """Claim due rows (`scheduled → queued`) and enqueue one send job each, after commit,
-    so a job never runs before its row says `queued`."""
+    """Claim due rows (`scheduled → queued`) a batch at a time, one UPDATE … RETURNING per batch,
+    and enqueue the batch's send jobs in one round trip after its commit, so a job never runs
+    before its row says `queued`. Loops until a batch comes back short (nothing more is due)."""
     rt = runtime.current()
     report = report or TickReport()
     at = now or datetime.now(UTC)
-    claimed: list[tuple[int, str]] = []
-    with transaction(rt.sessions) as session:
-        for message_id in outbox.due_ids(session, at, DISPATCH_BATCH):
-            job_id = rt.queue.new_job_id("send")
-            if outbox.queue(session, message_id, job_id, at):
-                claimed.append((message_id, job_id))
-    for message_id, job_id in claimed:
+    for _ in range(MAX_BATCHES_PER_PASS):
+        with transaction(rt.sessions) as session:
+            claimed = outbox.claim_due(session, at, DISPATCH_BATCH, rt.queue.new_job_id("send") + "-")
         try:
-            rt.queue.enqueue_send(message_id, job_id, now)
+            rt.queue.enqueue_sends(claimed, now)
         except Exception as exc:
-            log.warning("enqueue of message %s failed (%s); the reconciler will retry", message_id, describe(exc))
-    report.dispatched += len(claimed)
+            log.warning("enqueue of %s message(s) failed (%s); the reconciler will retry", len(claimed), describe(exc))
+        report.dispatched += len(claimed)
+        if len(claimed) < DISPATCH_BATCH:
+            break
     referral_check.enqueue_due(rt, now)  # Shopify's order counts for new referral journeys (issue 11)
     return report
 

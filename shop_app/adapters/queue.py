@@ -7,6 +7,7 @@ reconciler re-enqueues work whose job vanished, so a flushed Redis loses nothing
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -98,6 +99,23 @@ class JobQueue:
     def enqueue_send(self, message_id: int, job_id: str, now: datetime | None) -> None:
         when = now.isoformat() if now else None
         self._enqueue(SEND, "jobs.send.send_message", job_id, message_id, job_id, when)
+
+    def enqueue_sends(self, claimed: Sequence[tuple[int, str]], now: datetime | None) -> None:
+        """One send job per (message id, job id), all in one round trip (the dispatcher's batch)."""
+        when = now.isoformat() if now else None
+        jobs = [
+            Queue.prepare_data(
+                "jobs.send.send_message",
+                (message_id, job_id, when),
+                job_id=job_id,
+                timeout=JOB_TIMEOUT,
+                result_ttl=RESULT_TTL,
+                failure_ttl=86400,
+            )
+            for message_id, job_id in claimed
+        ]
+        if jobs:
+            self.queues[SEND].enqueue_many(jobs)
 
     def _enqueue(self, queue: str, func: str, job_id: str, *args) -> None:
         # One round trip (MULTI: register the queue, save the job, push its id) instead of RQ's two.

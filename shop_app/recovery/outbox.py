@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, func, select, update
+from sqlalchemy import ColumnElement, String, Update, any_, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import PENDING, PlannedMessage, Status, Step, can_move
@@ -128,21 +128,44 @@ def cancel_pending(session: Session, shop_id: int, reason: str, *, journey_ids: 
 # -- the dispatcher and the reconciler ---------------------------------------------------------
 
 
-def due_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """Scheduled rows due by `now`, oldest first, locked (other dispatchers skip them)."""
-    query = (
+def queue(session: Session, message_id: int, job_id: str, now: datetime) -> bool:
+    """`scheduled → queued`, held by the send job `job_id` from now on."""
+    return transition(session, message_id, [Status.SCHEDULED], Status.QUEUED, queued_at=now, job_id=job_id)
+
+
+def claim_due(session: Session, now: datetime, limit: int, job_prefix: str) -> list[tuple[int, str]]:
+    """`scheduled → queued` for up to `limit` rows due by `now`, oldest first, in one statement:
+    (message id, job id) of each row claimed. Each row is held by the send job `job_prefix`
+    followed by its id, so a batch needs one fresh prefix, not one id per row.
+
+    PostgreSQL locks the chosen rows and skips rows another dispatcher has locked (FOR UPDATE
+    SKIP LOCKED, over ix_messages_status_due); the outer status guard still holds if a row moved
+    between the choice and the UPDATE. SQLite has no row locks but runs one writer at a time."""
+    due = (
         select(Message.id)
         .where(Message.status == Status.SCHEDULED.value, Message.due_at <= now)
         .order_by(Message.due_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list(session.scalars(query))
-
-
-def queue(session: Session, message_id: int, job_id: str, now: datetime) -> bool:
-    """`scheduled → queued`, held by the send job `job_id` from now on."""
-    return transition(session, message_id, [Status.SCHEDULED], Status.QUEUED, queued_at=now, job_id=job_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # `id = ANY(ARRAY(SELECT …))`: the choice runs once (an InitPlan) and the rows are then
+        # found by primary key. As `IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` PostgreSQL may
+        # rescan the choice per row it updates, and a rescan skips the rows this statement already
+        # changed and takes the next ones: far more than `limit` in one batch.
+        chosen = Message.id == any_(func.array(due.scalar_subquery()))
+    else:
+        chosen = Message.id.in_(due.scalar_subquery())
+    in_source = Message.status.in_(_checked([Status.SCHEDULED], Status.QUEUED))
+    job_id = literal(job_prefix, String) + cast(Message.id, String)
+    statement = (
+        update(Message)
+        .where(chosen, in_source)
+        .values(_values(Status.QUEUED, {"queued_at": now, "job_id": job_id}))
+        .returning(Message.id, Message.job_id)
+        .execution_options(synchronize_session=False)
+    )
+    return [(message_id, str(job)) for message_id, job in session.execute(statement)]
 
 
 def queued_jobs(session: Session) -> list[tuple[int, str | None, int]]:

@@ -124,6 +124,7 @@ def test_a_message_whose_send_keeps_breaking_fails_after_bounded_attempts(rt, st
 def test_a_queued_message_whose_jobs_keep_vanishing_fails(rt, store, monkeypatch):
     store.deliver("checkouts/create", store.checkout("tok-4", T0.isoformat()))
     monkeypatch.setattr(rt.queue, "enqueue_send", lambda message_id, job_id, now: None)
+    monkeypatch.setattr(rt.queue, "enqueue_sends", lambda claimed, now: None)  # the dispatcher's batch
     at = T0 + timedelta(hours=1, minutes=1)
     for _ in range(MAX_JOB_ATTEMPTS + 2):
         store.tick(at)
