@@ -1,24 +1,26 @@
-"""`reclaim worker`: an RQ worker, and beside it RQ's cron scheduler for the periodic
-dispatcher and reconciler passes. `--burst` drains the queues and exits, no ticks."""
+"""`reclaim worker`: an RQ worker, and beside it a scheduler for the periodic dispatcher and
+reconciler passes. Of all running workers, only the one holding the scheduler lease in Redis
+enqueues the passes. `--burst` drains the queues and exits, no ticks."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import signal
 import threading
 import time
+import uuid
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
-from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 
 from shop_app import runtime
-from shop_app.adapters.queue import DISPATCH, INGEST, SEND, url_of
+from shop_app.adapters.queue import DISPATCH, INGEST, SEND, JobQueue, url_of
 from shop_app.config import RECONCILE_INTERVAL_SECONDS, TICK_INTERVAL_SECONDS
 from shop_app.errors import describe
 
@@ -90,7 +92,7 @@ class StoppableWorker(SimpleWorker):
 
 
 class Scheduler:
-    """RQ's cron scheduler in a process of its own, started again whenever it exits. It exits when
+    """The scheduler in a process of its own, started again whenever it exits. It exits when
     it loses Redis (a restart, a failover), and a worker left without it would go on running jobs
     but never dispatch a due message again."""
 
@@ -122,10 +124,91 @@ class Scheduler:
             self._stopping.wait(SCHEDULER_CHECK_SECONDS)
 
 
-def _run_scheduler(redis_url: str) -> None:
-    from jobs.dispatch import dispatch_job, reconcile_job
+#: The Redis key of the scheduler lease: one process across all `reclaim worker`s runs the
+#: periodic passes; the others keep trying to take the lease when it lapses.
+LEASE_KEY = "reclaim:scheduler-lease"
+#: A holder renews its lease every pass (TICK_INTERVAL_SECONDS); one that stops renewing (killed,
+#: cut off from Redis) leaves it to another process within this time.
+LEASE_MS = 5000
+#: Take the lease when free, or keep it when ours, in one step: never two holders.
+_HOLD = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+#: The periodic passes: (name, job, interval in seconds).
+PASSES = (
+    ("dispatch", "jobs.dispatch.dispatch_job", TICK_INTERVAL_SECONDS),
+    ("reconcile", "jobs.dispatch.reconcile_job", RECONCILE_INTERVAL_SECONDS),
+)
 
-    cron = CronScheduler(connection=Redis.from_url(redis_url))
-    cron.register(dispatch_job, queue_name=DISPATCH, interval=TICK_INTERVAL_SECONDS, result_ttl=60)
-    cron.register(reconcile_job, queue_name=DISPATCH, interval=RECONCILE_INTERVAL_SECONDS, result_ttl=60)
-    cron.start()
+
+class SchedulerLease:
+    """A lease in Redis (SET NX PX, renewed while held, released on stop) naming the one process
+    whose scheduler runs the periodic passes."""
+
+    def __init__(self, connection: Redis, *, holder: str | None = None, ttl_ms: int = LEASE_MS):
+        self._connection = connection
+        self.holder = holder or uuid.uuid4().hex
+        self._ttl_ms = ttl_ms
+
+    def hold(self) -> bool:
+        """Take the lease if it is free (or lapsed), renew it if ours; True while it is ours."""
+        return bool(self._connection.eval(_HOLD, 1, LEASE_KEY, self.holder, self._ttl_ms))
+
+    def release(self) -> None:
+        """Give the lease up if still ours, so another process takes it at its next pass."""
+        self._connection.eval(_RELEASE, 1, LEASE_KEY, self.holder)
+
+
+class PeriodicPasses:
+    """Enqueues each periodic pass on the dispatch queue once per its interval, only while this
+    process holds the lease, and never while the pass's previous job is still waiting or running
+    (a slow pass is not stacked up behind itself)."""
+
+    def __init__(self, connection: Redis, lease: SchedulerLease):
+        self._lease = lease
+        self._jobs = JobQueue(connection)
+        self._next: dict[str, float] = {}
+        self._last_job: dict[str, str] = {}
+
+    def step(self, clock: float) -> list[str]:
+        """One scheduler pass at monotonic time `clock`: the names of the passes enqueued."""
+        if not self._lease.hold():
+            self._next.clear()  # another process runs them; start afresh if the lease comes back
+            return []
+        enqueued = []
+        for name, func, interval in PASSES:
+            if clock < self._next.get(name, clock) or self._jobs.job_alive(self._last_job.get(name)):
+                continue
+            job_id = self._jobs.new_job_id(name)
+            self._jobs.queues[DISPATCH].enqueue(func, job_id=job_id, result_ttl=60, failure_ttl=86400)
+            self._last_job[name], self._next[name] = job_id, clock + interval
+            enqueued.append(name)
+        return enqueued
+
+
+def _run_scheduler(redis_url: str) -> None:
+    """The scheduler process: a pass every TICK_INTERVAL_SECONDS, the lease given up when asked to
+    stop. A Redis error ends it, and the worker starts it again."""
+    signal.signal(signal.SIGTERM, _exit)
+    lease = SchedulerLease(Redis.from_url(redis_url))
+    passes = PeriodicPasses(Redis.from_url(redis_url), lease)
+    try:
+        while True:
+            started = time.monotonic()
+            passes.step(started)
+            time.sleep(max(0.0, TICK_INTERVAL_SECONDS - (time.monotonic() - started)))
+    finally:
+        with contextlib.suppress(RedisError):  # else it lapses on its own
+            lease.release()
+
+
+def _exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -29,10 +29,10 @@ MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
 
 #: A row left in `sending` longer than this is marked `unknown` (never resent).
 SENDING_LEASE_SECONDS = 300
-#: Dispatcher and reconciler cadence when the worker runs its own scheduler.
-TICK_INTERVAL_SECONDS = 5
+#: Dispatcher and reconciler cadence of the one scheduler (the lease holder) across all workers.
+TICK_INTERVAL_SECONDS = 1
 RECONCILE_INTERVAL_SECONDS = 30
-#: How many due messages one dispatcher pass claims at most.
+#: How many due messages one claim statement takes (a dispatcher pass loops over such batches).
 DISPATCH_BATCH = 500
 #: A recorded webhook delivery whose ingest job vanished is re-enqueued after this.
 INGEST_GRACE_SECONDS = 30
