@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from shop_app.compliance.customer_data import Customer, Held, gather, matching, without_separators
+from shop_app.compliance.customer_data import Customer, Held, gather, matching
 from shop_app.domain.addresses import MASK, SEPARATORS, Addresses, address_hash
 from shop_app.domain.models import JourneyStatus, WebhookStatus
 from shop_app.recovery import outbox
@@ -206,14 +206,24 @@ def _phone_separators() -> str:
     return "".join(sorted(set(SEPARATORS).union(spaces)))
 
 
-def _holds_digits(body: Any, cores: list[str]) -> ColumnElement[bool]:
+def _holds_digits(body: Any, cores: list[str], *, json_text: bool = False) -> ColumnElement[bool]:
     """Bodies where the digits of one of `cores` follow each other with only phone separators
     between them, any number (found_in allows three). One regular expression both databases read
     alike: digits, and a bracket of plain characters with the hyphen last (PostgreSQL's `~`;
-    SQLite's REGEXP, which SQLAlchemy answers with Python's re.search)."""
-    separators = _phone_separators()
-    between = "[" + separators.replace("-", "") + "-]*"
+    SQLite's REGEXP, which SQLAlchemy answers with Python's re.search).
+
+    `json_text`: `body` is a JSON document as text, where a separator inside a string may be
+    written as an escape (json.dumps writes \\n, \\t and \\u00a0 for a line break, a tab and a
+    no-break space): any escape counts as a separator too."""
+    separators = "[" + _phone_separators().replace("-", "") + "-]"
+    between = f"(?:{separators}|{_JSON_ESCAPE})*" if json_text else separators + "*"
     return or_(*(body.regexp_match(between.join(core)) for core in cores))
+
+
+#: A JSON escape in a regular expression both databases read alike: a backslash, then a letter,
+#: a slash or a backslash, or u and four hex digits. Digits stay as written: json.dumps, which
+#: writes our JSON columns, never escapes one.
+_JSON_ESCAPE = r"\\(?:[bfnrt/\\]|u[0-9a-fA-F]{4})"
 
 
 def _holds_id(body: Any, ids: Sequence[str]) -> ColumnElement[bool]:
@@ -263,12 +273,24 @@ def _text_columns(table: Table) -> list[Any]:
 
 
 def _mentioning(columns: list[Any], addresses: Addresses) -> ColumnElement[bool]:
-    """A first filter the database can run: an email, or a number's digits once separators are
-    dropped. The exact test, every spelling included, is `Addresses.found_in`."""
-    texts = [cast(c, Text) for c in columns]
-    emails = [func.lower(t).contains(email, autoescape=True) for t in texts for email in addresses.emails]
-    phones = [without_separators(t).contains(core, autoescape=True) for t in texts for core in addresses.phone_cores()]
-    return or_(*emails, *phones)
+    """A first filter the database can run, never narrower than the exact test that follows
+    (`Addresses.found_in`, `scrub`): the same pick as `_may_name`'s for webhook bodies.
+
+    - An email: lower-cased, with i, k, s and any non-ASCII letter a LIKE wildcard (re.IGNORECASE
+      also matches İ, ı, K the Kelvin sign and ſ, which SQL's lower() may not fold).
+    - A phone number: its national digits with any of found_in's separators between them, Unicode
+      spaces and line breaks included; in a JSON column also JSON escapes, since the exact test
+      reads the decoded strings (`Addresses.scrub_json`) and the database the document's text.
+
+    SQLite's LIKE stops at a NUL: no text we store holds one (webhook bodies have it replaced)."""
+    emails, cores = sorted(addresses.emails), sorted(addresses.phone_cores())
+    conditions: list[ColumnElement[bool]] = []
+    for column in columns:
+        text = cast(column, Text)
+        conditions += [func.lower(text).like(_email_pattern(email), escape="/") for email in emails]
+        if cores:
+            conditions.append(_holds_digits(text, cores, json_text=isinstance(column.type, JSON)))
+    return or_(*conditions)
 
 
 def _scrubbed(row: Any, columns: list[Any], addresses: Addresses) -> dict[str, Any]:
