@@ -124,7 +124,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "journeys": (
         "id", "shop_id", "checkout_id", "flow", "status", "abandoned_at", "stop_reason", "order_id",
-        "recovered_revenue", "reached", "holdout", "created_at", "updated_at",
+        "recovered_revenue", "reached", "holdout", "first_due_at", "created_at", "updated_at",
     ),
     "messages": (
         "id", "shop_id", "journey_id", "flow", "step", "channel", "status", "due_at", "reason", "attempts",
@@ -176,7 +176,9 @@ def _journey(rng: random.Random, ids: _Ids, rows: dict[str, list[tuple]], shop_i
             paid_at = None
     journey_id = ids.take(Journey.__table__)
     sent: list[tuple[int, str, str, datetime]] = []  # (message id, step, channel, sent at)
-    for step in STEPS + ((PUSH,) if n % 3 == 0 else ()):
+    steps = STEPS + ((PUSH,) if n % 3 == 0 else ())
+    first_due = abandoned + min(delay for _, _, delay in steps)  # the anchor outbox.add_planned keeps
+    for step in steps:
         _message(rng, ids, rows, shop_id, journey_id, step, abandoned, paid_at, control, now, sent)
     sent_before = [s for s in sent if paid_at is None or s[3] <= paid_at]
     credited = sent_before[-1] if sent_before else None
@@ -199,7 +201,7 @@ def _journey(rng: random.Random, ids: _Ids, rows: dict[str, list[tuple]], shop_i
         _attribution(rng, ids, rows, shop_id, later, journey_id, credited, price, BY_PERSON, False)
     rows["journeys"].append(
         (journey_id, shop_id, checkout_id, "recovery", status, abandoned, reason, order_id, revenue, True, control,
-         abandoned, paid_at or abandoned)
+         first_due, abandoned, paid_at or abandoned)
     )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Update, any_, cast, func, literal, select, update
+from sqlalchemy import ColumnElement, String, Update, any_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import PENDING, PlannedMessage, Status, Step, can_move
@@ -87,12 +87,16 @@ def add_planned(
 ) -> Message:
     """A new row for a step the planner wants: the outbox's only way in. The row is added, not
     flushed; the unique (journey, step, channel, occurrence) refuses a second one at the flush.
-    Its journey is now reachable (`Journey.reached`, what the validation cycle counts)."""
+    Its journey is now reachable (`Journey.reached`, what the validation cycle counts), and its
+    anchor (`Journey.first_due_at`, the earliest planned due time: the report's conversion rule) is
+    this row's due time if it is the earliest yet; one UPDATE, a no-op when neither changes."""
     if occurrence != 0 and planned.step not in REPEATABLE_STEPS:
         raise ValueError(f"the {planned.step.value} step is sent once per channel; it has no occurrences")
     with session.no_autoflush:  # rows added before this one keep being flushed together, later
-        unreached = update(Journey).where(Journey.id == journey_id, Journey.reached.is_(False))
-        session.execute(unreached.values(reached=True))
+        earlier = or_(Journey.first_due_at.is_(None), Journey.first_due_at > planned.due_at)
+        changed = update(Journey).where(Journey.id == journey_id, or_(Journey.reached.is_(False), earlier))
+        anchor = case((earlier, literal(planned.due_at, Journey.first_due_at.type)), else_=Journey.first_due_at)
+        session.execute(changed.values(reached=True, first_due_at=anchor))
     message = Message(
         shop_id=shop_id,
         journey_id=journey_id,
@@ -114,7 +118,14 @@ def reschedule(session: Session, message_id: int, due_at: datetime, reason: str)
         .where(Message.id == message_id, Message.status == Status.SCHEDULED.value)
         .values(due_at=due_at, reason=reason[:MAX_REASON])
     )
-    return _run(session, statement) == 1
+    if _run(session, statement) != 1:
+        return False
+    # The journey's anchor follows its plan, earlier or later: the earliest due time of its messages.
+    journey_id = select(Message.journey_id).where(Message.id == message_id).scalar_subquery()
+    first_due = select(func.min(Message.due_at)).where(Message.journey_id == Journey.id).scalar_subquery()
+    anchor = update(Journey).where(Journey.id == journey_id).values(first_due_at=first_due)
+    session.execute(anchor.execution_options(synchronize_session=False))
+    return True
 
 
 def cancel_pending(session: Session, shop_id: int, reason: str, *, journey_ids: Iterable[int] | None = None) -> int:

@@ -340,13 +340,11 @@ class _Queries:
     def converted(self, start: datetime, end: datetime, days: int) -> dict[bool, int]:
         """Reachable journeys of the range converted by domain/incremental.converts, per holdout side.
 
-        The journeys' anchors (their first message's planned time), with their checkout's keys, are
-        computed once (a CTE), then joined to the shop's orders on each key in turn (the checkout token;
-        the customer id, email or phone within the window): four joins the database can hash, UNION'd
-        so a journey converted on two keys counts once; no lookup per journey."""
-        first_due = (
-            select(func.min(Message.due_at)).where(Message.journey_id == Journey.id).scalar_subquery()
-        )  # one index entry per journey: messages (journey, due_at), migration 0021
+        The journeys' anchors (their first message's planned time, `journeys.first_due_at`, read from
+        the journeys' index), with their checkout's keys, are computed once (a CTE), then joined to the
+        shop's orders on each key in turn (the checkout token; the customer id, email or phone within
+        the window): four joins the database can hash, UNION'd so a journey converted on two keys
+        counts once; no lookup per journey."""
         anchors = (
             select(
                 Journey.id.label("journey_id"),
@@ -355,11 +353,16 @@ class _Queries:
                 CheckoutRow.customer_id,
                 CheckoutRow.email,
                 CheckoutRow.phone,
-                first_due.label("anchor"),
+                Journey.first_due_at.label("anchor"),
             )
             .select_from(Journey)
             .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
-            .where(self._in_range(start, end), Journey.reached.is_(True), CheckoutRow.shop_id == self.shop_id)
+            .where(
+                self._in_range(start, end),
+                Journey.reached.is_(True),
+                Journey.first_due_at.is_not(None),
+                CheckoutRow.shop_id == self.shop_id,
+            )
             .cte("anchors")
         )
         anchor = anchors.c.anchor

@@ -198,11 +198,11 @@ class Journey(Base):
         UniqueConstraint("checkout_id", "flow", name="uq_journeys_checkout_flow"),
         UniqueConstraint("profile_id", "flow", name="uq_journeys_profile_flow"),
         Index("ix_journeys_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
-        # The validation cycle (0010, + reached 0015) and the report (0021: + holdout, id, checkout_id, read
-        # from the index alone): journeys by abandonment; converted journeys by order.
+        # The validation cycle (0010, + reached 0015) and the report (0021: + holdout, id, checkout_id;
+        # 0022: + first_due_at; read from the index alone): journeys by abandonment; converted journeys by order.
         Index(
             "ix_journeys_shop_abandoned",
-            *("shop_id", "abandoned_at", "flow", "status", "reached", "holdout", "id", "checkout_id"),
+            *("shop_id", "abandoned_at", "flow", "status", "reached", "holdout", "id", "checkout_id", "first_due_at"),
         ),
         Index("ix_journeys_shop_status_order", "shop_id", "status", "order_id"),
         Index("ix_journeys_shopify_check_due", "shopify_check", "shopify_check_due_at"),  # the dispatcher (0017)
@@ -223,6 +223,10 @@ class Journey(Base):
     #: At least one message was ever planned for it (outbox.add_planned sets it; never unset): the
     #: validation cycle's "reachable", read from the journeys' index instead of a probe per journey.
     reached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The earliest planned due time of its messages (None until one is planned): the conversion
+    #: rule's anchor (domain/incremental.py), kept by outbox.add_planned and outbox.reschedule (0022)
+    #: so the report reads it from the journeys' index instead of a min(due_at) per journey.
+    first_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Referral journeys (issue 11, 0017): Shopify's numberOfOrders for the advocate, asked after the
     #: trigger committed (jobs/referral_check.py). `pending` (its next run due at shopify_check_due_at,
     #: the dispatcher enqueues it) → `done` (Shopify answered) or `unasked` (given up after

@@ -103,6 +103,8 @@ class Rows:
         )
         self.session.add(message)
         journey.reached = True  # as outbox.add_planned marks it
+        if journey.first_due_at is None or journey.first_due_at > due:
+            journey.first_due_at = due  # the anchor outbox.add_planned keeps: the earliest due time
         self.session.flush()
         return message
 
