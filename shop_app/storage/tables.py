@@ -244,6 +244,10 @@ class Journey(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+#: The report's by_step reads the shop's sent messages with these alone (reporting/measurement.py).
+MESSAGES_BY_STEP = ("shop_id", "status", "journey_id", "id", "flow", "step", "channel", "delivery_status")
+
+
 class Message(Base):
     """The outbox. At most one row, so one send, per (journey, step, channel, occurrence).
 
@@ -262,6 +266,8 @@ class Message(Base):
         Index("ix_messages_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
         Index("ix_messages_shop_sent", "shop_id", "sent_at", "status", "flow", "step", "channel"),  # the cycle (0010)
         Index("ix_messages_journey_due", "journey_id", "due_at"),  # a journey's messages; its first due (0021)
+        # The report's sent messages per step and channel, read from the index alone (0022).
+        Index("ix_messages_shop_status_journey", *MESSAGES_BY_STEP),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()

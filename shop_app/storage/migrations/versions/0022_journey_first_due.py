@@ -10,6 +10,11 @@ the range, most of the report's time. `outbox.add_planned` now keeps the earlies
 on the journey (and `outbox.reschedule`, the planner moving a scheduled message, sets it again from
 the journey's messages), and the journeys' abandonment index carries it, so the range's anchors are
 read from that index alone. Existing journeys are backfilled from their messages.
+
+The report's sent, delivered and clicked per step (by_step) read the shop's sent messages from
+the table (434 MB there) to join them to the range's journeys; ix_messages_shop_status_journey
+holds every column that query reads, so it reads the index alone (86 MB): by_step 15 days
+430 -> 240 ms on that shop.
 """
 
 import sqlalchemy as sa
@@ -21,6 +26,7 @@ branch_labels = None
 depends_on = None
 
 _OLD = ["shop_id", "abandoned_at", "flow", "status", "reached", "holdout", "id", "checkout_id"]
+_BY_STEP = ["shop_id", "status", "journey_id", "id", "flow", "step", "channel", "delivery_status"]
 
 
 def upgrade() -> None:
@@ -33,9 +39,11 @@ def upgrade() -> None:
     )
     op.drop_index("ix_journeys_shop_abandoned", table_name="journeys")
     op.create_index("ix_journeys_shop_abandoned", "journeys", [*_OLD, "first_due_at"])
+    op.create_index("ix_messages_shop_status_journey", "messages", _BY_STEP)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_shop_status_journey", table_name="messages")
     op.drop_index("ix_journeys_shop_abandoned", table_name="journeys")
     op.create_index("ix_journeys_shop_abandoned", "journeys", _OLD)
     with op.batch_alter_table("journeys") as batch:
