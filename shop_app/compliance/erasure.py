@@ -208,16 +208,16 @@ def _phone_separators() -> str:
 
 def _holds_digits(body: Any, cores: list[str], *, json_text: bool = False) -> ColumnElement[bool]:
     """Bodies where the digits of one of `cores` follow each other with only phone separators
-    between them, any number (found_in allows three). One regular expression both databases read
-    alike: digits, and a bracket of plain characters with the hyphen last (PostgreSQL's `~`;
-    SQLite's REGEXP, which SQLAlchemy answers with Python's re.search).
+    between them, any number (found_in allows three). One regular expression, an alternative for
+    each core, that both databases read alike: digits, and a bracket of plain characters with the
+    hyphen last (PostgreSQL's `~`; SQLite's REGEXP, which SQLAlchemy answers with re.search).
 
     `json_text`: `body` is a JSON document as text, where a separator inside a string may be
     written as an escape (json.dumps writes \\n, \\t and \\u00a0 for a line break, a tab and a
     no-break space): any escape counts as a separator too."""
     separators = "[" + _phone_separators().replace("-", "") + "-]"
     between = f"(?:{separators}|{_JSON_ESCAPE})*" if json_text else separators + "*"
-    return or_(*(body.regexp_match(between.join(core)) for core in cores))
+    return body.regexp_match("|".join(f"(?:{between.join(core)})" for core in cores))
 
 
 #: A JSON escape in a regular expression both databases read alike: a backslash, then a letter,
@@ -254,11 +254,7 @@ def erase_mentions(session: Session, shop: Shop, addresses: Addresses, secret_ke
     if not addresses:
         return 0
     changed = _hash_suppressions(session, shop, addresses, secret_key) + _drop_consents(session, shop, addresses)
-    for table in Base.metadata.sorted_tables:
-        columns = [c for c in _text_columns(table) if c not in _ADDRESS_KEYS]
-        if "shop_id" not in table.c or not columns:
-            continue
-        keys = list(table.primary_key.columns)
+    for table, keys, columns in _searched_tables():
         query = select(*keys, *columns).where(table.c.shop_id == shop.id, _mentioning(columns, addresses))
         for row in session.execute(query).all():
             values = _scrubbed(row._mapping, columns, addresses)
@@ -266,6 +262,19 @@ def erase_mentions(session: Session, shop: Shop, addresses: Addresses, secret_ke
                 session.execute(update(table).where(*(k == row._mapping[k] for k in keys)).values(values))
                 changed += len(values)
     return changed
+
+
+@functools.cache
+def _searched_tables() -> tuple[tuple[Table, list[Any], list[Any]], ...]:
+    """(table, primary key, text and JSON columns) of each table with a shop_id and any text, the
+    suppression's and consent's address left out; worked out once (a column compared with `in`
+    builds an SQL expression each time)."""
+    searched = []
+    for table in Base.metadata.sorted_tables:
+        columns = [c for c in _text_columns(table) if not any(c is key for key in _ADDRESS_KEYS)]
+        if "shop_id" in table.c and columns:
+            searched.append((table, list(table.primary_key.columns), columns))
+    return tuple(searched)
 
 
 def _text_columns(table: Table) -> list[Any]:
