@@ -186,7 +186,7 @@ def measure(session: Session, shop: Shop, start: date, end: date, now: datetime)
     )
     referral_figures = None
     if settings.referral.enabled:
-        referral_days = referral._per_day(session, shop.id, current.start, current.end,
+        referral_days = referral.per_day(session, shop.id, current.start, current.end,
                                          offsets(tz, current.start, current.end))  # fmt: skip
         referral_figures = referral.window_figures(current, referral_days)
     return Measurement(

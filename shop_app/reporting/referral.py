@@ -78,7 +78,7 @@ def referral_results(session: Session, shop: Shop, range_days: int, now: datetim
     """The shop's referral figures for the `range_days` local days ending on `now`'s day, and the days before."""
     tz = zone(shop.timezone)
     current, previous = periods(now.astimezone(UTC), range_days, tz)
-    days = _per_day(session, shop.id, previous.start, current.end, offsets(tz, previous.start, current.end))
+    days = per_day(session, shop.id, previous.start, current.end, offsets(tz, previous.start, current.end))
     return ReferralResults(
         shop_domain=shop.domain,
         currency=shop.currency,
@@ -95,8 +95,9 @@ def window_figures(period: Period, days: dict[date, ReferralFigures]) -> Referra
     return sum((days[day] for day in period.days if day in days), ReferralFigures())
 
 
-def _per_day(session: Session, shop_id: int, start: datetime, end: datetime,
-             zone_offsets: tuple[tuple[datetime | None, int], ...]) -> dict[date, ReferralFigures]:  # fmt: skip
+def per_day(session: Session, shop_id: int, start: datetime, end: datetime,
+            zone_offsets: tuple[tuple[datetime | None, int], ...]) -> dict[date, ReferralFigures]:  # fmt: skip
+    """The referral figures of each local day in [start, end) (the Home card's and the report's)."""
     tallies: defaultdict[date, ReferralFigures] = defaultdict(ReferralFigures)
     sent_day = local_day(session, Message.sent_at, zone_offsets)
     invites = (

@@ -17,12 +17,12 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shop_app.compliance import erasure
 from shop_app.domain import addresses as address_rules
 from shop_app.domain.addresses import Addresses
 from shop_app.storage.tables import CheckoutRow as Checkout
 from tests.examples import examples
 from tests.jobs.test_redact_everywhere import table_texts
+from tests.spellings import email_spellings, phone_spellings
 
 ABANDONED = "2026-03-02T12:00:00+01:00"
 FIRST_DUE = "2026-03-02T12:00:00+00:00"
@@ -132,29 +132,9 @@ def test_every_spelling_of_ana_in_anothers_texts_is_masked_and_similar_texts_sta
 
 # --- the property: whatever the Python mask changes, the database picked -------------------------
 
-SEPARATORS = list(erasure._phone_separators())
-LOOKALIKES = {"k": "kK\u212a", "i": "iI\u0130\u0131", "s": "sS\u017f"}
-
-
-@st.composite
-def email_spellings(draw: st.DrawFn) -> str:
-    letters = [draw(st.sampled_from(LOOKALIKES.get(c, c + c.upper()))) for c in EMAIL]
-    if draw(st.booleans()):  # a near miss
-        letters[draw(st.integers(0, len(letters) - 1))] = draw(st.sampled_from("xyz_%"))
-    return "".join(letters)
-
-
-@st.composite
-def phone_spellings(draw: st.DrawFn) -> str:
-    digits = draw(st.sampled_from(sorted(address_rules.phone_spellings(PHONE)) + ["600111223", "34600111"]))
-    gaps = [draw(st.lists(st.sampled_from(SEPARATORS), max_size=3).map("".join)) for _ in digits]
-    if draw(st.booleans()):  # a near miss
-        gaps[draw(st.integers(0, len(gaps) - 2))] = draw(st.sampled_from(["x", "0", "+", "    "]))
-    return "".join(digit + gap for digit, gap in zip(digits, gaps, strict=True))
-
 
 @settings(max_examples=examples(2), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(mentions=st.lists(email_spellings() | phone_spellings(), min_size=1, max_size=4), data=st.data())
+@given(mentions=st.lists(email_spellings(EMAIL) | phone_spellings(PHONE), min_size=1, max_size=4), data=st.data())
 def test_every_text_the_python_mask_would_change_is_masked_and_no_other(store, mentions, data):
     token = f"bea-{data.draw(st.uuids()).hex}"
     first_name = data.draw(st.sampled_from(mentions))

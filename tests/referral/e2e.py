@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner, Result
@@ -114,3 +115,19 @@ def messages_json(store: ShopifyStore) -> list[dict]:
     result = reclaim("messages", "--shop", store.domain, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+def settings_set_refuses(store: ShopifyStore, folder: Path, referral: dict, fields: set[str]) -> tuple[dict, Path]:
+    """`reclaim settings set` with this referral section exits 2, names each field and saves
+    nothing; returns the document shown before and the file, for the caller's next try."""
+    before = reclaim("settings", "show", store.domain).output
+    document = json.loads(before)
+    document["referral"] = referral
+    path = folder / "bad.json"
+    path.write_text(json.dumps(document))
+    refused = reclaim("settings", "set", store.domain, str(path))
+    assert refused.exit_code == 2, refused.output
+    for field in fields:
+        assert field in refused.output, (field, refused.output)
+    assert reclaim("settings", "show", store.domain).output == before
+    return document, path

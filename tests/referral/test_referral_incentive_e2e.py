@@ -18,7 +18,7 @@ from jobs.send import send_message
 from shop_app.adapters.shopify_admin import RetryPolicy
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Discount, Message
-from tests.referral.e2e import ANA, ana_pays, reclaim
+from tests.referral.e2e import ANA, ana_pays, reclaim, settings_set_refuses
 from tests.tokens import session_token
 
 CREATE = "DiscountCodeBasicCreate"
@@ -172,16 +172,7 @@ def test_put_api_settings_answers_422_naming_each_bad_incentive_field(store, cli
 
 
 def test_reclaim_settings_set_exits_2_naming_each_bad_incentive_field_and_takes_a_good_one(store, tmp_path) -> None:
-    before = reclaim("settings", "show", store.domain).output
-    document = json.loads(before)
-    document["referral"] = BAD
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(document))
-    refused = reclaim("settings", "set", store.domain, str(path))
-    assert refused.exit_code == 2, refused.output
-    for field in BAD_FIELDS:
-        assert field in refused.output, (field, refused.output)
-    assert reclaim("settings", "show", store.domain).output == before
+    document, path = settings_set_refuses(store, tmp_path, BAD, BAD_FIELDS)
 
     document["referral"] = {"review": {"incentive": {"percent": 15}}}
     path.write_text(json.dumps(document))

@@ -22,7 +22,7 @@ from shop_app.messaging.referral_defaults import LANGUAGES, STEPS, TONES
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import WebhookDelivery
 from tests.conftest import shared_path
-from tests.referral.e2e import reclaim
+from tests.referral.e2e import reclaim, settings_set_refuses
 from tests.tokens import session_token
 from webhooks.routes import REFERRAL_TOPICS, TOPICS
 
@@ -70,16 +70,7 @@ def test_the_referral_section_is_on_by_default_in_the_cli_and_the_admin(store, c
 
 
 def test_reclaim_settings_set_refuses_a_bad_referral_section_with_exit_2_listing_its_fields(store, tmp_path) -> None:
-    before = reclaim("settings", "show", store.domain).output
-    document = json.loads(before)
-    document["referral"] = BAD
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(document))
-    refused = reclaim("settings", "set", store.domain, str(path))
-    assert refused.exit_code == 2, refused.output
-    for field in BAD_FIELDS:
-        assert field in refused.output, (field, refused.output)
-    assert reclaim("settings", "show", store.domain).output == before
+    settings_set_refuses(store, tmp_path, BAD, BAD_FIELDS)
 
 
 def test_put_api_settings_answers_422_listing_every_bad_referral_field(store, client, bearer) -> None:
