@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
+from shop_app.domain.incremental import conversion_days
 from shop_app.storage.tables import CheckoutRow, Journey, Message, MessageEvent, OrderRow
 
 JOURNEYS = 30_000
@@ -123,6 +124,7 @@ def _order(shop_id: int, n: int, plan: dict[str, Any]) -> dict[str, Any]:
 
 def _journey(shop_id: int, checkout_id: int, order_id: int | None, plan: dict[str, Any]) -> dict[str, Any]:
     reached = plan["status"] == "converted" and plan["reached"]
+    anchor = plan["abandoned"] + min(delay for _, _, delay in STEPS)
     return {
         "shop_id": shop_id,
         "checkout_id": checkout_id,
@@ -135,6 +137,9 @@ def _journey(shop_id: int, checkout_id: int, order_id: int | None, plan: dict[st
         "order_id": order_id,
         "recovered_revenue": Decimal("76.50") if reached else None,
         "reached": True,  # every journey gets messages below, and outbox.add_planned would mark it
+        "first_due_at": anchor,  # the earliest due time outbox.add_planned keeps
+        # What recovery/conversion.py keeps: its own checkout's order is its one candidate.
+        "conversion_days": conversion_days(anchor, [(plan["paid_at"], True)] if plan["paid_at"] else [], 30),
     }
 
 
@@ -169,6 +174,7 @@ def _message(
         "delivery_status": "delivered" if sent else None,
         "recipient": "buyer@example.com" if channel == "email" else "+34600000000",
         "body": "Your cart is waiting: https://shop.example/recover",
+        "journey_abandoned_at": plan["abandoned"],  # the copy outbox.add_planned keeps
     }
 
 

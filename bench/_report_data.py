@@ -39,6 +39,8 @@ from sqlalchemy.orm import Session
 
 from shop_app.domain.attribution import BY_CHECKOUT, BY_PERSON
 from shop_app.domain.holdout import REASON as HOLDOUT_REASON
+from shop_app.domain.incremental import conversion_days
+from shop_app.domain.measurement_settings import MAX_ATTRIBUTION_DAYS
 from shop_app.storage.measurement_tables import CREDITED, REMOVED, Attribution
 from shop_app.storage.tables import CheckoutRow, Journey, Message, MessageEvent, OrderRow, UTCDateTime
 
@@ -124,16 +126,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "journeys": (
         "id", "shop_id", "checkout_id", "flow", "status", "abandoned_at", "stop_reason", "order_id",
-        "recovered_revenue", "reached", "holdout", "first_due_at", "created_at", "updated_at",
+        "recovered_revenue", "reached", "holdout", "first_due_at", "conversion_days", "created_at", "updated_at",
     ),
     "messages": (
         "id", "shop_id", "journey_id", "flow", "step", "channel", "status", "due_at", "reason", "attempts",
-        "sent_at", "provider_id", "delivery_status", "recipient", "body", "created_at", "updated_at",
+        "sent_at", "provider_id", "delivery_status", "recipient", "body", "journey_abandoned_at", "created_at",
+        "updated_at",
     ),
     "message_events": ("id", "shop_id", "message_id", "provider", "provider_id", "event", "raw", "created_at"),
     "attributions": (
         "id", "shop_id", "order_id", "journey_id", "message_id", "step", "channel", "revenue", "currency",
-        "presentment_amount", "presentment_currency", "status", "reason", "created_at",
+        "presentment_amount", "presentment_currency", "status", "reason", "journey_abandoned_at", "created_at",
     ),
 }  # fmt: skip
 J_HOLDOUT = COLUMNS["journeys"].index("holdout")
@@ -183,25 +186,30 @@ def _journey(rng: random.Random, ids: _Ids, rows: dict[str, list[tuple]], shop_i
     sent_before = [s for s in sent if paid_at is None or s[3] <= paid_at]
     credited = sent_before[-1] if sent_before else None
     order_id, revenue, status, reason = None, None, "active", None
+    orders: list[tuple[datetime, bool]] = []  # the journey's candidate orders for its conversion (not refunded)
     if paid_at is not None:
         removed = rng.random() < REMOVED_SHARE
         refunded = removed and rng.random() < 0.5
+        if not refunded:
+            orders.append((paid_at, True))
         financial = "refunded" if refunded else "voided" if removed else "paid"
         order_id = _order(ids, rows["orders"], shop_id, email, paid_at, total, financial, token)
         status, reason = "converted", f"paid: order #{order_id}"
         if credited is not None and not control:
             revenue = total
-            _attribution(rng, ids, rows, shop_id, order_id, journey_id, credited, total, BY_CHECKOUT, removed)
+            why = BY_CHECKOUT
+            _attribution(rng, ids, rows, shop_id, order_id, journey_id, credited, total, why, removed, abandoned)
     elif rng.random() < 0.3:
         status, reason = "stopped", "checkout deleted"
     elif credited is not None and not control and rng.random() < LATER_ORDER_SHARE:
         at = min(credited[3] + timedelta(days=ATTRIBUTION_DAYS) * rng.random(), now)
         price = _price(rng)
         later = _order(ids, rows["orders"], shop_id, email, at, price, "paid")
-        _attribution(rng, ids, rows, shop_id, later, journey_id, credited, price, BY_PERSON, False)
+        orders.append((at, False))
+        _attribution(rng, ids, rows, shop_id, later, journey_id, credited, price, BY_PERSON, False, abandoned)
     rows["journeys"].append(
         (journey_id, shop_id, checkout_id, "recovery", status, abandoned, reason, order_id, revenue, True, control,
-         first_due, abandoned, paid_at or abandoned)
+         first_due, conversion_days(first_due, orders, MAX_ATTRIBUTION_DAYS), abandoned, paid_at or abandoned)
     )  # fmt: skip
 
 
@@ -254,7 +262,7 @@ def _message(
     rows["messages"].append(
         (message_id, shop_id, journey_id, "recovery", name, channel, status, due, reason, int(status == "sent"),
          sent_at, provider_id, delivery, "buyer@example.com" if channel == "email" else "+34600000000",
-         "Your cart is waiting: https://shop.example/recover", abandoned, sent_at or due)
+         "Your cart is waiting: https://shop.example/recover", abandoned, abandoned, sent_at or due)
     )  # fmt: skip
 
 
@@ -289,6 +297,7 @@ def _attribution(
     total: Decimal,
     why: str,
     removed: bool,
+    abandoned: datetime,
 ) -> None:
     message_id, step, channel, sent_at = credited
     usd = rng.random() < 0.2  # a buyer who paid in another currency
@@ -296,7 +305,7 @@ def _attribution(
         (ids.take(Attribution.__table__), shop_id, order_id, journey_id, message_id, step, channel, total, CURRENCY,
          (total * Decimal("1.08")).quantize(Decimal("0.01")) if usd else total, "USD" if usd else CURRENCY,
          REMOVED if removed else CREDITED, ("cancelled" if rng.random() < 0.5 else "refunded") if removed else why,
-         sent_at)
+         abandoned, sent_at)
     )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +132,14 @@ def check(rt: Runtime, shop_id: int, now: datetime) -> str:
         measure, to_json = report
         try:
             with session.begin_nested():
-                document = to_json(measure(session, shop, *local_range(now, 15), now))
+                measured = measure(session, shop, *local_range(now, 15), now)
+                document = to_json(measured)
         except OperationalError as error:
             return f"{said}, as a plain count of the journeys says; the report gave no answer ({error.orig})"
+        by_rule = converted_by_rule(session, shop_id, current.start, current.end, measured.attribution_days)
+        kept = {False: measured.treated_converted, True: measured.control_converted}
+        if kept != by_rule:
+            raise RuntimeError(f"the report counts {kept} converted journeys (treated, control); the rule {by_rule}")
     if document.get("abandoned") != abandoned:
         raise RuntimeError(
             f"the report says {document.get('abandoned')} abandoned in 15 days; journeys say {abandoned}"
@@ -143,10 +148,42 @@ def check(rt: Runtime, shop_id: int, now: datetime) -> str:
         raise RuntimeError(f"the report says {document.get('journeys')} journeys; {control} control ones in 15 days")
     recovered = document.get("recovered", {})
     return (
-        f"{said}, the report too with {control:,} control journeys, as plain counts of the journeys say "
+        f"{said}, the report too with {control:,} control journeys, as plain counts of the journeys say, "
+        f"and {kept[False]:,} treated and {kept[True]:,} control journeys converted, as the rule asked of "
+        "the orders says "
         f"(it recovered {recovered.get('orders')} orders, {recovered.get('revenue')} {document.get('currency')}; "
         f"incremental {document.get('incremental')})"
     )
+
+
+def converted_by_rule(session: Session, shop_id: int, start: datetime, end: datetime, days: int) -> dict[bool, int]:
+    """The reachable journeys abandoned in [start, end) that domain/incremental.py's rule converts,
+    per holdout side, asked of the orders themselves (a join on each key, the way the report asked
+    before it read journeys.conversion_days): the check that the kept column tells the truth."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        session.execute(text("SET LOCAL statement_timeout = 0"))  # a check, not the web tier's report
+        window_end = "j.first_due_at + :window"
+    else:  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"; strftime's %f has milliseconds
+        window_end = "strftime('%Y-%m-%d %H:%M:%f', j.first_due_at, :window) || '000'"
+    joins = " UNION ".join(
+        f"""SELECT j.id, j.holdout FROM journeys j JOIN checkouts c ON c.id = j.checkout_id
+            JOIN orders o ON o.shop_id = j.shop_id AND c.{mine} <> '' AND o.{theirs} = c.{mine}
+                 AND o.shopify_created_at >= j.first_due_at {within}
+                 AND (o.refunded_total <= 0 OR o.refunded_total < o.total_price)
+            WHERE j.shop_id = :shop AND j.flow = 'recovery' AND j.reached AND j.first_due_at IS NOT NULL
+              AND j.abandoned_at >= :start AND j.abandoned_at < :end"""
+        for mine, theirs, within in (
+            ("token", "checkout_token", ""),
+            *((key, key, f"AND o.shopify_created_at <= {window_end}") for key in ("customer_id", "email", "phone")),
+        )
+    )
+    naive = {name: at.astimezone(UTC).replace(tzinfo=None) for name, at in (("start", start), ("end", end))}
+    window = timedelta(days=days) if postgresql else f"+{days} days"
+    rows = session.execute(text(f"SELECT holdout, count(*) FROM ({joins}) converted GROUP BY holdout"),
+                           {"shop": shop_id, "window": window, **naive})  # fmt: skip
+    counted = {bool(holdout): count for holdout, count in rows}
+    return {False: counted.get(False, 0), True: counted.get(True, 0)}
 
 
 def explain(settings: Settings, shop_id: int, now: datetime, days: int) -> None:

@@ -40,6 +40,7 @@ Pure: standard library only; every time is passed in.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -56,6 +57,24 @@ def converts(anchor: datetime, ordered_at: datetime, *, same_checkout: bool, sam
     if ordered_at < anchor:
         return False
     return same_checkout or (same_person and ordered_at <= anchor + timedelta(days=days))
+
+
+def conversion_days(anchor: datetime, orders: Iterable[tuple[datetime, bool]], most: int) -> int | None:
+    """The fewest whole `attribution_days` under which a journey anchored at `anchor` converts, from
+    its candidate orders (when each was placed, and whether it pays the journey's own checkout; the
+    others are the same person's): 0 when its own checkout is paid at or after the anchor (any window
+    converts it), else the days from the anchor to the first same-person order, rounded up; None when
+    nothing converts it within `most` days. So `converts(anchor, o, …, days=d)` holds for one of the
+    orders exactly when the result is not None and ≤ d, for every d from 1 to `most`: the journeys
+    keep it (recovery/conversion.py) and the report counts `conversion_days <= d` in SQL."""
+    fewest: int | None = None
+    for ordered_at, same_checkout in orders:
+        if ordered_at < anchor:
+            continue
+        days = 0 if same_checkout else -((anchor - ordered_at) // timedelta(days=1))  # rounded up, exactly
+        if days <= most and (fewest is None or days < fewest):
+            fewest = days
+    return fewest
 
 
 def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:

@@ -26,7 +26,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.domain import attribution
@@ -179,11 +179,22 @@ def _insert(
     """The order's one row; False when it has one already (a concurrent delivery's)."""
     return insert_new(
         session, Attribution, shop_id=order.shop_id, order_id=order.id, journey_id=credit.journey_id,
+        journey_abandoned_at=select(Journey.abandoned_at).where(Journey.id == credit.journey_id).scalar_subquery(),
         message_id=credit.message.message_id, step=credit.message.step, channel=credit.message.channel,
         revenue=money.amount, currency=money.currency, presentment_amount=money.presentment_amount,
         presentment_currency=money.presentment_currency, status=status, reason=reason,
         created_at=now or utcnow(),
     )  # fmt: skip
+
+
+def follow_journey(session: Session, journey_id: int, abandoned_at: datetime) -> None:
+    """The journey's abandonment time moved: its attributions' copy (the report's range) follows."""
+    statement = (
+        update(Attribution)
+        .where(Attribution.journey_id == journey_id, Attribution.journey_abandoned_at.is_distinct_from(abandoned_at))
+        .values(journey_abandoned_at=abandoned_at)
+    )
+    session.execute(statement.execution_options(synchronize_session=False))
 
 
 def _already(session: Session, order: OrderRow) -> str:

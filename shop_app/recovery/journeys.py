@@ -16,7 +16,7 @@ from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.domain import holdout, planner
 from shop_app.domain.models import Checkout, JourneyStatus, Status
 from shop_app.domain.settings import ShopSettings
-from shop_app.recovery import outbox
+from shop_app.recovery import attribution, conversion, outbox
 from shop_app.recovery.checkouts import checkout_of
 from shop_app.recovery.orders import describe_order, payment_for
 from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop
@@ -74,7 +74,10 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
         )
         session.add(journey)
         session.flush()
-    journey.abandoned_at = checkout.updated_at
+    if journey.abandoned_at != checkout.updated_at:  # its messages and credits keep a copy (the report's range)
+        journey.abandoned_at = checkout.updated_at
+        outbox.follow_journey(session, journey.id, checkout.updated_at)
+        attribution.follow_journey(session, journey.id, checkout.updated_at)
 
     existing = {
         (m.step, m.channel): m
@@ -89,6 +92,7 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
         elif message.status == Status.SCHEDULED.value and message.due_at != planned.due_at:
             moved += outbox.reschedule(session, message.id, planned.due_at, "rescheduled: the checkout was updated")
     session.flush()
+    conversion.refresh(session, shop.id, [journey.id])  # its anchor or its checkout's keys may have moved
     return f"planned: {created} new, {moved} moved"
 
 

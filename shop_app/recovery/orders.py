@@ -3,7 +3,7 @@
 
 This module owns the order rows: the upsert from an order body (with what the referral flow
 reads beyond the Order: the shipping address's key and the buyer's locale) and the sum of the
-refunds (`add_refund`)."""
+refunds (`add_refund`); either tells recovery/conversion.py, whose journeys' conversion may change."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Checkout, JourneyStatus, Order
 from shop_app.domain.referral_payloads import OrderFacts
+from shop_app.recovery import conversion
 from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop
 
 #: What an order summary from the Admin API does not carry: a stored value is kept.
@@ -43,6 +44,7 @@ def store_order(session: Session, shop: Shop, order: Order, facts: OrderFacts | 
         if value is not None:
             setattr(row, key, value)
     session.flush()
+    conversion.refresh_for_order(session, shop.id, row)
     return row
 
 
@@ -57,6 +59,7 @@ def add_refund(session: Session, order: OrderRow, amount: Decimal) -> Decimal:
         .returning(OrderRow.refunded_total)
     ).scalar_one()
     session.refresh(order, ["refunded_total"])
+    conversion.refresh_for_order(session, order.shop_id, order)
     return Decimal(total)
 
 

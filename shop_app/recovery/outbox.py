@@ -106,9 +106,21 @@ def add_planned(
         occurrence=occurrence,
         status=Status.SCHEDULED.value,
         due_at=planned.due_at,
+        # The journey's abandonment time, copied for the report's range (follow_journey moves it).
+        journey_abandoned_at=select(Journey.abandoned_at).where(Journey.id == journey_id).scalar_subquery(),
     )
     session.add(message)
     return message
+
+
+def follow_journey(session: Session, journey_id: int, abandoned_at: datetime) -> None:
+    """The journey's abandonment time moved (its checkout was updated): its messages' copy follows."""
+    statement = (
+        update(Message)
+        .where(Message.journey_id == journey_id, Message.journey_abandoned_at.is_distinct_from(abandoned_at))
+        .values(journey_abandoned_at=abandoned_at)
+    )
+    session.execute(statement.execution_options(synchronize_session=False))
 
 
 def reschedule(session: Session, message_id: int, due_at: datetime, reason: str) -> bool:

@@ -13,16 +13,16 @@ placed. The previous range is the same number of days just before. For one shop:
   **recovered orders / revenue** credited to that step and channel;
 - **recovered**: the credited orders (not removed: cancelled or refunded) and their revenue in the
   shop's currency; **recovery_rate**: treated journeys with a credited order ÷ treated journeys;
-- **control_conversion_rate** and **incremental**: domain/incremental.py's rule and interval,
-  the query below asking the rule of every reachable journey of the range in SQL;
+- **control_conversion_rate** and **incremental**: domain/incremental.py's rule and interval; each
+  journey keeps the rule's answer (`conversion_days`, recovery/conversion.py), counted here;
 - **daily**: per local day of the range, the journeys abandoned, and the orders credited to them;
 - **referral**: the Referral Generation flow's figures (reporting/referral.py) for the range, or
   None when the flow is off.
 
 Every figure is an aggregate the database computes for the shop (GROUP BY the local day, the
-holdout side, the step and channel); no row is read into Python. The journeys of both ranges are
-counted by one query over journeys(shop, abandoned_at, …), and each other query starts from the
-range's journeys of the shop.
+holdout side, the step and channel); no row is read into Python. Each query reads one range of one
+index: the journeys by abandonment time, and the sent messages and credited orders by their copy of
+their journey's abandonment time (migration 0023).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from shop_app.domain import incremental as incremental_rules
@@ -45,7 +45,7 @@ from shop_app.reporting.cycle import CENT, ZERO, local_day, stage_channel_rank
 from shop_app.reporting.periods import MAX_DAYS, Period, day_from_number, midnight, offsets, zone
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.measurement_tables import CREDITED, Attribution
-from shop_app.storage.tables import CheckoutRow, Journey, Message, MessageEvent, OrderRow, Shop
+from shop_app.storage.tables import Journey, Message, MessageEvent, Shop
 
 FLOW = "recovery"
 #: Delivery statuses that say the message reached the person (domain/delivery.RANK from `delivered` on).
@@ -165,7 +165,8 @@ def measure(session: Session, shop: Shop, start: date, end: date, now: datetime)
     settings = load_settings(session, shop)
     days = settings.measurement.attribution_days
     q = _Queries(session, shop.id, offsets(tz, previous.start, current.end))
-    per_day = q.journeys(previous.start, current.end)
+    counted = q.journeys(previous.start, current.end, days)
+    per_day = {key: count for key, (count, _) in counted.items()}
     credited = q.credited(previous.start, current.end)
     recovered_journeys = q.recovered_journeys(previous.start, current.end)
     ranges = {
@@ -173,8 +174,11 @@ def measure(session: Session, shop: Shop, start: date, end: date, now: datetime)
         for name, period in (("current", current), ("previous", previous))
     }
     cur = ranges["current"]
-    converted = q.converted(current.start, current.end, days)
-    treated_converted, control_converted = converted.get(False, 0), converted.get(True, 0)
+    converted = {False: 0, True: 0}
+    for (day, holdout, reached), (_, n) in counted.items():
+        if reached and day in current:
+            converted[holdout] += n
+    treated_converted, control_converted = converted[False], converted[True]
     daily = tuple(
         DayFigures(
             day,
@@ -237,36 +241,43 @@ class _Queries:
     shop_id: int
     zone_offsets: tuple[tuple[datetime | None, int], ...]
 
-    def _in_range(self, start: datetime, end: datetime) -> ColumnElement[bool]:
-        """The shop's recovery journeys abandoned in [start, end)."""
-        return and_(
-            Journey.shop_id == self.shop_id,
-            Journey.abandoned_at >= start,
-            Journey.abandoned_at < end,
-            Journey.flow == FLOW,
-        )
+    def _in_range(self, at: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+        """A journey's abandonment time (`at`: the journey's, or a message's or credit's copy) in [start, end)."""
+        return and_(at >= start, at < end)
 
-    def journeys(self, start: datetime, end: datetime) -> dict[tuple[date, bool, bool], int]:
-        """Journeys per (local day abandoned, in the holdout, reached)."""
+    def journeys(self, start: datetime, end: datetime, days: int) -> dict[tuple[date, bool, bool], tuple[int, int]]:
+        """Recovery journeys per (local day abandoned, in the holdout, reached): how many, and how
+        many of them convert within `days` (domain/incremental.py's rule, kept on each journey as
+        conversion_days by recovery/conversion.py)."""
         day = local_day(self.session, Journey.abandoned_at, self.zone_offsets)
+        converts = func.sum(case((Journey.conversion_days <= days, 1), else_=0))
         query = (
-            select(day, Journey.holdout, Journey.reached, func.count())
-            .where(self._in_range(start, end))
+            select(day, Journey.holdout, Journey.reached, func.count(), converts)
+            .where(
+                Journey.shop_id == self.shop_id, self._in_range(Journey.abandoned_at, start, end), Journey.flow == FLOW
+            )
             .group_by("day", Journey.holdout, Journey.reached)
         )
         return {
-            (day_from_number(n), bool(holdout), bool(reached)): count
-            for n, holdout, reached, count in self.session.execute(query)
+            (day_from_number(n), bool(holdout), bool(reached)): (count, int(converted or 0))
+            for n, holdout, reached, count, converted in self.session.execute(query)
         }
+
+    def _credits(self, start: datetime, end: datetime) -> ColumnElement[bool]:
+        """The shop's credited orders whose journey was abandoned in [start, end) (only recovery
+        journeys are credited, and never one of the holdout: domain/attribution.py)."""
+        return and_(
+            Attribution.shop_id == self.shop_id,
+            Attribution.status == CREDITED,
+            self._in_range(Attribution.journey_abandoned_at, start, end),
+        )
 
     def credited(self, start: datetime, end: datetime) -> dict[tuple[date, str, str], tuple[int, Decimal]]:
         """Credited orders and their revenue per (local day their journey was abandoned, step, channel)."""
-        day = local_day(self.session, Journey.abandoned_at, self.zone_offsets)
+        day = local_day(self.session, Attribution.journey_abandoned_at, self.zone_offsets)
         query = (
             select(day, Attribution.step, Attribution.channel, func.count(), func.sum(Attribution.revenue))
-            .select_from(Journey)
-            .join(Attribution, Attribution.journey_id == Journey.id)
-            .where(self._in_range(start, end), Attribution.shop_id == self.shop_id, Attribution.status == CREDITED)
+            .where(self._credits(start, end))
             .group_by("day", Attribution.step, Attribution.channel)
         )
         return {
@@ -276,17 +287,10 @@ class _Queries:
 
     def recovered_journeys(self, start: datetime, end: datetime) -> dict[date, int]:
         """Treated journeys with a credited order, per local day abandoned."""
-        day = local_day(self.session, Journey.abandoned_at, self.zone_offsets)
+        day = local_day(self.session, Attribution.journey_abandoned_at, self.zone_offsets)
         query = (
-            select(day, func.count(func.distinct(Journey.id)))
-            .select_from(Journey)
-            .join(Attribution, Attribution.journey_id == Journey.id)
-            .where(
-                self._in_range(start, end),
-                Journey.holdout.is_(False),
-                Attribution.shop_id == self.shop_id,
-                Attribution.status == CREDITED,
-            )
+            select(day, func.count(func.distinct(Attribution.journey_id)))
+            .where(self._credits(start, end))
             .group_by("day")
         )
         return {day_from_number(n): count for n, count in self.session.execute(query)}
@@ -295,9 +299,10 @@ class _Queries:
         self, start: datetime, end: datetime, credited: dict[tuple[str, str], tuple[int, Decimal]]
     ) -> tuple[StepFigures, ...]:
         """Sent, delivered and clicked messages of the range's journeys per flow, step and channel,
-        with the orders credited to each step and channel (`credited`, per day, added up here)."""
-        # The shop's clicked messages, read once and hashed by the database (an IN over a subquery),
-        # rather than one probe per sent message.
+        with the orders credited to each step and channel (`credited`, per day, added up here).
+        The range's sent messages are one range of their index (each keeps its journey's
+        abandonment time); the shop's clicked ones are read once and hashed by the database (an IN
+        over a subquery), rather than one probe per sent message."""
         clicked = Message.id.in_(
             select(MessageEvent.message_id).where(
                 MessageEvent.shop_id == self.shop_id,
@@ -314,12 +319,11 @@ class _Queries:
                 func.sum(case((Message.delivery_status.in_(DELIVERED), 1), else_=0)),
                 func.sum(case((clicked, 1), else_=0)),
             )
-            .select_from(Journey)
-            .join(Message, Message.journey_id == Journey.id)
             .where(
-                self._in_range(start, end),
                 Message.shop_id == self.shop_id,
                 Message.status == Status.SENT.value,
+                self._in_range(Message.journey_abandoned_at, start, end),
+                Message.flow == FLOW,
             )
             .group_by(Message.flow, Message.step, Message.channel)
         )
@@ -336,70 +340,6 @@ class _Queries:
                 row.flow, row.step, row.channel, row.sent, row.delivered, row.clicked, count, revenue
             )
         return tuple(rows[key] for key in sorted(rows, key=stage_channel_rank))
-
-    def converted(self, start: datetime, end: datetime, days: int) -> dict[bool, int]:
-        """Reachable journeys of the range converted by domain/incremental.converts, per holdout side.
-
-        The journeys' anchors (their first message's planned time, `journeys.first_due_at`, read from
-        the journeys' index), with their checkout's keys, are computed once (a CTE), then joined to the
-        shop's orders on each key in turn (the checkout token; the customer id, email or phone within
-        the window): four joins the database can hash, UNION'd so a journey converted on two keys
-        counts once; no lookup per journey."""
-        anchors = (
-            select(
-                Journey.id.label("journey_id"),
-                Journey.holdout.label("holdout"),
-                CheckoutRow.token,
-                CheckoutRow.customer_id,
-                CheckoutRow.email,
-                CheckoutRow.phone,
-                Journey.first_due_at.label("anchor"),
-            )
-            .select_from(Journey)
-            .join(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
-            .where(
-                self._in_range(start, end),
-                Journey.reached.is_(True),
-                Journey.first_due_at.is_not(None),
-                CheckoutRow.shop_id == self.shop_id,
-            )
-            .cte("anchors")
-        )
-        anchor = anchors.c.anchor
-        window_end = _plus_days(self.session, anchor, days)
-        keys = (
-            (anchors.c.token, OrderRow.checkout_token, False),
-            (anchors.c.customer_id, OrderRow.customer_id, True),
-            (anchors.c.email, OrderRow.email, True),
-            (anchors.c.phone, OrderRow.phone, True),
-        )
-        converted = union(
-            *(
-                select(anchors.c.journey_id, anchors.c.holdout).join(
-                    OrderRow,
-                    and_(
-                        OrderRow.shop_id == self.shop_id,
-                        mine.is_not(None),
-                        mine != "",
-                        theirs == mine,
-                        OrderRow.shopify_created_at >= anchor,
-                        *((OrderRow.shopify_created_at <= window_end,) if within_window else ()),
-                        or_(OrderRow.refunded_total <= 0, OrderRow.refunded_total < OrderRow.total_price),
-                    ),
-                )
-                for mine, theirs, within_window in keys
-            )
-        ).subquery()
-        query = select(converted.c.holdout, func.count()).group_by(converted.c.holdout)
-        return {bool(holdout): count for holdout, count in self.session.execute(query)}
-
-
-def _plus_days(session: Session, column: Any, days: int) -> Any:
-    """`column` + `days` days, in the database (times are stored as naive UTC)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column + func.make_interval(0, 0, 0, int(days))
-    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff"; strftime's %f has milliseconds: pad to the stored form.
-    return func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{int(days)} days").concat(literal("000"))
 
 
 def _money(value: Any) -> Decimal:

@@ -23,11 +23,16 @@ CREDITED = "credited"
 REMOVED = "removed"
 
 
+ATTRIBUTIONS_BY_DAY = ("shop_id", "status", "journey_abandoned_at", "journey_id", "step", "channel", "revenue")
+
+
 class Attribution(Base):
     __tablename__ = "attributions"
     __table_args__ = (
         UniqueConstraint("order_id", name="uq_attributions_order"),  # one order, one journey
         Index("ix_attributions_journey", "journey_id"),
+        # The report's credited orders per day, step and channel, read from the index alone (0023).
+        Index("ix_attributions_shop_abandoned", *ATTRIBUTIONS_BY_DAY),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -35,6 +40,8 @@ class Attribution(Base):
     journey_id: Mapped[int] = mapped_column(Id, ForeignKey("journeys.id", ondelete="CASCADE"))
     #: The credited message (the last sent before the order); its step and channel stay if it goes.
     message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="SET NULL"))
+    #: The journey's abandoned_at, copied (and moved with it): the report's range (0023).
+    journey_abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     step: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
     revenue: Mapped[Decimal] = mapped_column(Numeric(14, 2))  # in the shop's currency

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -187,6 +188,12 @@ class OrderRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+JOURNEYS_BY_ABANDONMENT = (
+    *("shop_id", "abandoned_at", "flow", "status", "reached", "holdout", "id", "checkout_id", "first_due_at"),
+    "conversion_days",
+)
+
+
 class Journey(Base):
     """One recovery journey per checkout, one referral journey per profile; never a second sequence.
 
@@ -199,11 +206,8 @@ class Journey(Base):
         UniqueConstraint("profile_id", "flow", name="uq_journeys_profile_flow"),
         Index("ix_journeys_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
         # The validation cycle (0010, + reached 0015) and the report (0021: + holdout, id, checkout_id;
-        # 0022: + first_due_at; read from the index alone): journeys by abandonment; converted journeys by order.
-        Index(
-            "ix_journeys_shop_abandoned",
-            *("shop_id", "abandoned_at", "flow", "status", "reached", "holdout", "id", "checkout_id", "first_due_at"),
-        ),
+        # 0022: + first_due_at; 0023: + conversion_days; read from the index alone): journeys by abandonment.
+        Index("ix_journeys_shop_abandoned", *JOURNEYS_BY_ABANDONMENT),
         Index("ix_journeys_shop_status_order", "shop_id", "status", "order_id"),
         Index("ix_journeys_shopify_check_due", "shopify_check", "shopify_check_due_at"),  # the dispatcher (0017)
         Index("ix_journeys_shop_trigger_order", "shop_id", "trigger_order_id"),  # referral journey by order (0019)
@@ -227,6 +231,9 @@ class Journey(Base):
     #: rule's anchor (domain/incremental.py), kept by outbox.add_planned and outbox.reschedule (0022)
     #: so the report reads it from the journeys' index instead of a min(due_at) per journey.
     first_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The fewest attribution days under which it converts by that rule: 0 its own checkout paid,
+    #: None not within 30 days; kept by recovery/conversion.py as orders come and it is planned (0023).
+    conversion_days: Mapped[int | None] = mapped_column(SmallInteger)
     #: Referral journeys (issue 11, 0017): Shopify's numberOfOrders for the advocate, asked after the
     #: trigger committed (jobs/referral_check.py). `pending` (its next run due at shopify_check_due_at,
     #: the dispatcher enqueues it) → `done` (Shopify answered) or `unasked` (given up after
@@ -245,7 +252,7 @@ class Journey(Base):
 
 
 #: The report's by_step reads the shop's sent messages with these alone (reporting/measurement.py).
-MESSAGES_BY_STEP = ("shop_id", "status", "journey_id", "id", "flow", "step", "channel", "delivery_status")
+MESSAGES_BY_STEP = ("shop_id", "status", "journey_abandoned_at", "flow", "step", "channel", "delivery_status", "id")
 
 
 class Message(Base):
@@ -266,8 +273,8 @@ class Message(Base):
         Index("ix_messages_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
         Index("ix_messages_shop_sent", "shop_id", "sent_at", "status", "flow", "step", "channel"),  # the cycle (0010)
         Index("ix_messages_journey_due", "journey_id", "due_at"),  # a journey's messages; its first due (0021)
-        # The report's sent messages per step and channel, read from the index alone (0022).
-        Index("ix_messages_shop_status_journey", *MESSAGES_BY_STEP),
+        # The report's sent messages per step and channel, read from the index alone (0022, 0023).
+        Index("ix_messages_shop_status_abandoned", *MESSAGES_BY_STEP),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -279,6 +286,8 @@ class Message(Base):
     occurrence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Its journey's abandoned_at, copied (outbox.add_planned, outbox.follow_journey): the report's range (0023).
+    journey_abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # provider calls (claims)
     #: Send-job runs that broke, or whose job was lost, before the row moved on; bounded.

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from shop_app.domain.incremental import converts, difference, incremental, wilson
+from shop_app.domain.incremental import conversion_days, converts, difference, incremental, wilson
 
 ANCHOR = datetime(2026, 11, 16, 11, 0, tzinfo=UTC)
 
@@ -50,3 +52,31 @@ def test_incremental_orders_and_revenue_are_exact_and_need_both_groups():
     assert incremental(0, 0, 1, 3, 0, Decimal("0")) is None
     none_recovered = incremental(1, 4, 0, 4, 0, Decimal("0"))
     assert none_recovered is not None and none_recovered.revenue == Decimal("0.00") and none_recovered.orders == 1
+
+
+ANCHOR = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
+#: Orders around the anchor: up to 40 days either side, to the microsecond, some exactly on a day's edge.
+_offsets = st.one_of(
+    st.integers(-40 * 86_400_000_000, 40 * 86_400_000_000),
+    st.integers(-40, 40).map(lambda days: days * 86_400_000_000),
+)
+_orders = st.lists(st.tuples(_offsets.map(lambda us: ANCHOR + timedelta(microseconds=us)), st.booleans()), max_size=6)
+
+
+@given(_orders)
+def test_conversion_days_is_the_rule_for_every_window(orders):
+    """What the journeys keep (conversion_days, up to 30) answers `converts` for each window of 1–30 days."""
+    kept = conversion_days(ANCHOR, orders, 30)
+    for days in range(1, 31):
+        by_rule = any(converts(ANCHOR, at, same_checkout=same, same_person=not same, days=days) for at, same in orders)
+        assert by_rule == (kept is not None and kept <= days), (days, kept)
+
+
+def test_conversion_days_by_hand():
+    assert conversion_days(ANCHOR, [], 30) is None
+    assert conversion_days(ANCHOR, [(ANCHOR - timedelta(seconds=1), True)], 30) is None  # before the anchor
+    assert conversion_days(ANCHOR, [(ANCHOR + timedelta(days=40), True)], 30) == 0  # its own checkout: any time
+    assert conversion_days(ANCHOR, [(ANCHOR + timedelta(days=5), False)], 30) == 5  # on the edge: inside 5 days
+    assert conversion_days(ANCHOR, [(ANCHOR + timedelta(days=5, microseconds=1), False)], 30) == 6
+    assert conversion_days(ANCHOR, [(ANCHOR + timedelta(days=31), False)], 30) is None
+    assert conversion_days(ANCHOR, [(ANCHOR + timedelta(days=9), False), (ANCHOR + timedelta(hours=1), False)], 30) == 1

@@ -1,4 +1,6 @@
-"""Journeys, messages, clicks and orders written straight into the tables, at the times a test names."""
+"""Journeys, messages, clicks and orders written straight into the tables, at the times a test names,
+with what the owning modules keep beside them (the copies of the journey's abandonment time, and
+the journeys' conversion through recovery/conversion.py itself)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from shop_app.messaging import links
+from shop_app.recovery import conversion
 from shop_app.storage.measurement_tables import CREDITED, Attribution
 from shop_app.storage.tables import CheckoutRow, Journey, Message, MessageEvent, OrderRow, Shop
 
@@ -100,12 +103,14 @@ class Rows:
             sent_at=at(sent_at) if sent_at else None,
             delivery_status=delivery_status,
             reason=reason,
+            journey_abandoned_at=journey.abandoned_at,  # the copy outbox.add_planned keeps
         )
         self.session.add(message)
         journey.reached = True  # as outbox.add_planned marks it
         if journey.first_due_at is None or journey.first_due_at > due:
             journey.first_due_at = due  # the anchor outbox.add_planned keeps: the earliest due time
         self.session.flush()
+        conversion.refresh(self.session, self.shop.id, [journey.id])  # as recovery/journeys.replan does
         return message
 
     def click(self, message: Message, first_at: str, *, clicks: int = 1, provider: str = links.PROVIDER) -> None:
@@ -146,6 +151,7 @@ class Rows:
         )
         self.session.add(order)
         self.session.flush()
+        conversion.refresh_for_order(self.session, self.shop.id, order)  # as recovery/orders.store_order does
         return order
 
     def credit(self, order: OrderRow, journey: Journey, message: Message, *, status: str = CREDITED) -> Attribution:
@@ -154,6 +160,7 @@ class Rows:
             shop_id=self.shop.id,
             order_id=order.id,
             journey_id=journey.id,
+            journey_abandoned_at=journey.abandoned_at,  # the copy recovery/attribution.py keeps
             message_id=message.id,
             step=message.step,
             channel=message.channel,
