@@ -41,7 +41,7 @@ from shop_app.domain.models import Status
 from shop_app.errors import ReclaimError
 from shop_app.messaging import links
 from shop_app.reporting import referral
-from shop_app.reporting.cycle import CENT, ZERO, local_day, stage_channel_rank
+from shop_app.reporting.grouping import CENT, ZERO, local_day, stage_channel_rank
 from shop_app.reporting.periods import MAX_DAYS, Period, day_from_number, midnight, offsets, zone
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.measurement_tables import CREDITED, Attribution

@@ -1,7 +1,7 @@
 """The Referral Generation flow's results for a window of days against the window before (issue 11).
 
 The windows are the validation cycle's (periods.py: whole local days of the shop, the current one
-ending today) and rows are grouped by the shop's local day in SQL (cycle.local_day). For one shop:
+ending today) and rows are grouped by the shop's local day in SQL (grouping.local_day). For one shop:
 
 - **invites sent**: the flow's `invite` messages whose send was confirmed (`sent`) in the window, every
   channel (messages(shop, sent_at, status, flow, step, channel), migration 0010);
@@ -29,7 +29,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Status
-from shop_app.reporting.cycle import CENT, ZERO, local_day
+from shop_app.reporting.grouping import CENT, ZERO, local_day
 from shop_app.reporting.periods import Period, day_from_number, offsets, periods, zone
 from shop_app.storage.referral_tables import ReferralReward
 from shop_app.storage.tables import Message, OrderRow, Shop
