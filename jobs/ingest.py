@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from jobs import attempts, referral_check, referral_ingest
+from jobs import attempts, order_wait, referral_check, referral_ingest
 from shop_app import runtime
 from shop_app.compliance import privacy
 from shop_app.compliance.consent_records import record_order_consent
@@ -86,6 +86,10 @@ def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> str:
             outcome = handler(session, shop, load_body(delivery.body), now)
         except PayloadProblem as exc:
             delivery.status, delivery.reason = WebhookStatus.REJECTED.value, f"unusable payload: {exc}"
+        except order_wait.OrderNotKnownYet as waiting:  # Shopify's webhooks come in any order
+            reason = order_wait.wait_or_give_up(delivery, waiting, now)
+            log.info("delivery %s (%s): %s", delivery_id, delivery.topic, reason)
+            return reason
         else:
             if delivery.topic == "shop/redact":
                 return outcome  # the delivery row went with the rest of the shop
@@ -124,6 +128,8 @@ def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     for journey in journeys:
         convert_journey(session, journey, order)
     outcome = f"order {order.name or order.shopify_id}: {len(journeys)} journey(s) converted"
+    if released := order_wait.release(session, shop.id, order.shopify_id):
+        outcome += f"; {released} cancellation or refund(s) that came first released"
     terms = RewardTerms.of(load_settings(session, shop).referral)
     referral = on_friend_order(session, shop, order, payload, now, terms)  # issue 11: a friend used a code
     return f"{outcome}; {referral}" if referral else outcome

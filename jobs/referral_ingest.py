@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jobs.order_wait import OrderNotKnownYet
 from shop_app import runtime
 from shop_app.domain.referral_payloads import (
     OrderFacts,
@@ -86,9 +87,10 @@ def on_fulfilled(session: Session, shop: Shop, payload: dict, now: datetime) -> 
 
 
 def on_cancelled(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
-    order = _order(session, shop, parse_cancelled(payload).order_id)
+    order_id = parse_cancelled(payload).order_id
+    order = _order(session, shop, order_id)
     if order is None:
-        return "cancellation of an order we do not know"
+        raise OrderNotKnownYet(order_id, "cancellation")
     return _stopped(session, shop, order, "cancelled")
 
 
@@ -98,7 +100,7 @@ def on_refund(session: Session, shop: Shop, payload: dict, now: datetime) -> str
     event = parse_refund(payload)
     order = _order(session, shop, event.order_id)
     if order is None:
-        return "refund of an order we do not know"
+        raise OrderNotKnownYet(event.order_id, "refund")
     if event.currency is not None and event.currency != order.currency:
         # Shopify pays a refund back in the buyer's currency; the order's total is the shop's.
         return f"{_label(order)}: a refund in {event.currency} is not added to a total in {order.currency}"

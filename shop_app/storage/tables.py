@@ -346,6 +346,7 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "webhook_id", name="uq_webhook_deliveries_shop_webhook"),
         Index("ix_webhook_deliveries_status", "status", "received_at"),
+        Index("ix_webhook_deliveries_shop_waiting", "shop_id", "waiting_for"),  # released by its order (0024)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -360,6 +361,8 @@ class WebhookDelivery(Base):
     #: Ingest runs that broke or were lost; after MAX_ATTEMPTS the delivery is rejected.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no new run before this
+    #: The Shopify id of the order a cancellation or refund that came first waits for (0024).
+    waiting_for: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
