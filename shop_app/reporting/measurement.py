@@ -153,9 +153,11 @@ class Measurement:
         return self.control_converted / self.current.control if self.current.control else None
 
 
-def measure(session: Session, shop: Shop, start: date, end: date, now: datetime) -> Measurement:
+def measure(session: Session, shop: Shop, start: date, end: date, now: datetime, *, steps: bool = True) -> Measurement:
     """The shop's report for the local days `start` … `end` (inclusive) and the range before it.
-    `now` is when it is asked (kept for the reader; the figures depend on the rows alone)."""
+    `now` is when it is asked (kept for the reader; the figures depend on the rows alone). With
+    `steps` false, `by_step` is left empty and its query (every sent message of the range) not run:
+    for a reader that shows none of it (Home); every other figure is the same."""
     if end < start or (end - start).days + 1 > MAX_DAYS:
         raise BadRange(f"no range of 1 to {MAX_DAYS} days from {start} to {end}")
     tz = zone(shop.timezone)
@@ -202,7 +204,9 @@ def measure(session: Session, shop: Shop, start: date, end: date, now: datetime)
         attribution_days=days,
         current=cur,
         previous=ranges["previous"],
-        by_step=q.by_step(current.start, current.end, {k[1:]: v for k, v in credited.items() if k[0] in current}),
+        by_step=q.by_step(current.start, current.end, {k[1:]: v for k, v in credited.items() if k[0] in current})
+        if steps
+        else (),
         treated_converted=treated_converted,
         control_converted=control_converted,
         incremental=incremental_rules.incremental(
