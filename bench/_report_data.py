@@ -257,6 +257,7 @@ def _message(
         if channel != "sms" and rng.random() < CLICKED:
             at = min(due + timedelta(minutes=rng.uniform(1, 600)), now)
             raw = {"clicks": rng.randint(1, 3), "first_at": at.isoformat()}
+            delivery = "clicked"  # as links.record_click moves it
             events.append((ids.take(MessageEvent.__table__), shop_id, message_id, "reclaim", str(message_id),
                            "clicked", raw, at))  # fmt: skip
     rows["messages"].append(

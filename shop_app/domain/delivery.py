@@ -3,7 +3,10 @@
 Callbacks arrive late, twice and out of order (Twilio says so; SendGrid batches
 events). A message's delivery status therefore only moves forward along this
 order; a `sent` arriving after `delivered` changes nothing. Failure is final at
-its rank: `undelivered` after `delivered` would be a provider bug, and is ignored.
+its rank: `undelivered` after `delivered` would be a provider bug, and is ignored. Only a click
+moves a failed message on: the customer followed its link, so it did reach them. So a message's
+status is `clicked` exactly when a link of it was followed (our tracked link, messaging/links.py,
+or the email provider's click tracking): what the results report counts as clicked.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ RANK: dict[str, int] = {
     "clicked": 6,
 }
 
+#: A tracked link in the message was followed (messaging/links.py): the furthest a message goes.
+CLICKED = "clicked"
 #: Statuses that mean the message did not reach the person.
 NOT_DELIVERED = frozenset({"undelivered", "failed", "bounced", "dropped"})
 
@@ -37,5 +42,7 @@ def advance(current: str | None, incoming: str) -> str | None:
     if current is None or current not in RANK:
         return incoming
     if current in NOT_DELIVERED:
-        return None  # a failure is the end of that message's story
+        # A failure is the end of the provider's story; a followed link is the customer's word that
+        # it reached them after all (a carrier's late "undelivered", a forwarded email).
+        return incoming if incoming == CLICKED else None
     return incoming if RANK[incoming] > RANK[current] else None

@@ -9,7 +9,7 @@ placed. The previous range is the same number of days just before. For one shop:
 - **journeys**: the reachable ones, **treated** (messaged) or **control** (the holdout group);
 - **by_step**, per flow, step and channel of the range's journeys' messages: **sent** (confirmed
   sent), **delivered** (of those, the provider said delivered, or read, opened or clicked: the
-  message's delivery status), **clicked** (of those, a tracked link followed: a click row), and the
+  message's delivery status), **clicked** (of those, a tracked link followed: the status `clicked`), and the
   **recovered orders / revenue** credited to that step and channel;
 - **recovered**: the credited orders (not removed: cancelled or refunded) and their revenue in the
   shop's currency; **recovery_rate**: treated journeys with a credited order ÷ treated journeys;
@@ -36,16 +36,16 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from shop_app.domain import incremental as incremental_rules
+from shop_app.domain.delivery import CLICKED
 from shop_app.domain.incremental import Incremental
 from shop_app.domain.models import Status
 from shop_app.errors import ReclaimError
-from shop_app.messaging import links
 from shop_app.reporting import referral
 from shop_app.reporting.grouping import CENT, ZERO, local_day, stage_channel_rank
 from shop_app.reporting.periods import MAX_DAYS, Period, day_from_number, midnight, offsets, zone
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.measurement_tables import CREDITED, Attribution
-from shop_app.storage.tables import Journey, Message, MessageEvent, Shop
+from shop_app.storage.tables import Journey, Message, Shop
 
 FLOW = "recovery"
 #: Delivery statuses that say the message reached the person (domain/delivery.RANK from `delivered` on).
@@ -305,15 +305,8 @@ class _Queries:
         """Sent, delivered and clicked messages of the range's journeys per flow, step and channel,
         with the orders credited to each step and channel (`credited`, per day, added up here).
         The range's sent messages are one range of their index (each keeps its journey's
-        abandonment time); the shop's clicked ones are read once and hashed by the database (an IN
-        over a subquery), rather than one probe per sent message."""
-        clicked = Message.id.in_(
-            select(MessageEvent.message_id).where(
-                MessageEvent.shop_id == self.shop_id,
-                MessageEvent.event == links.EVENT,
-                MessageEvent.provider == links.PROVIDER,
-            )
-        )
+        abandonment time), clicked ones among them by their delivery status (`clicked` once a link
+        was followed: domain/delivery.py)."""
         query = (
             select(
                 Message.flow,
@@ -321,7 +314,7 @@ class _Queries:
                 Message.channel,
                 func.count(),
                 func.sum(case((Message.delivery_status.in_(DELIVERED), 1), else_=0)),
-                func.sum(case((clicked, 1), else_=0)),
+                func.sum(case((Message.delivery_status == CLICKED, 1), else_=0)),
             )
             .where(
                 Message.shop_id == self.shop_id,

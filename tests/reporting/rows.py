@@ -127,6 +127,7 @@ class Rows:
                 created_at=at(first_at),
             )
         )
+        message.delivery_status = "clicked"  # as links.record_click moves it
         self.session.flush()
 
     def order(

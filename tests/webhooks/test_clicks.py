@@ -180,3 +180,14 @@ def test_a_click_on_a_deleted_message_still_reaches_the_cart(store, client, rt):
 def test_a_click_on_a_message_id_we_never_had_still_redirects(client, rt):
     response = client.get(path_for(rt, 987654))
     assert (response.status_code, response.headers["Location"]) == (302, CART)
+
+
+@pytest.mark.parametrize("failure", ["bounced", "undelivered"])
+def test_a_click_on_a_message_a_provider_called_failed_says_it_arrived(store, client, rt, failure):
+    """A followed link is the customer's word that the message reached them (a carrier's late
+    "undelivered", a forwarded email): the status moves to clicked, what the report counts."""
+    message_id = send_first_email(store)
+    with transaction(rt.sessions) as session:
+        session.get(Message, message_id).delivery_status = failure  # as the provider's callback left it
+    assert client.get(path_for(rt, message_id)).status_code == 302
+    assert delivery_status(rt, message_id) == "clicked"
