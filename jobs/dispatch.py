@@ -3,7 +3,8 @@
 `dispatch` claims due rows (`scheduled → queued`) in batches, one UPDATE … RETURNING each
 (FOR UPDATE SKIP LOCKED on PostgreSQL), and enqueues each batch's send jobs in one round trip.
 `reconcile` repairs what Redis or a crash lost: deliveries and queued rows whose
-job vanished are enqueued again (a lost run counts as an attempt: jobs/attempts.py);
+job vanished (their jobs' statuses read in one round trip; a row queued within the grace period is
+left alone, its enqueue may be on its way) are enqueued again (a lost run counts as an attempt: jobs/attempts.py);
 rows stuck in `sending` past the lease become `unknown` and are never resent.
 """
 
@@ -19,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from jobs import attempts, referral_check
 from shop_app import runtime
-from shop_app.config import DISPATCH_BATCH, INGEST_GRACE_SECONDS, MAX_JOB_ATTEMPTS, SENDING_LEASE_SECONDS
+from shop_app.config import (
+    DISPATCH_BATCH,
+    INGEST_GRACE_SECONDS,
+    MAX_JOB_ATTEMPTS,
+    QUEUED_GRACE_SECONDS,
+    SENDING_LEASE_SECONDS,
+)
 from shop_app.domain.models import WebhookStatus
 from shop_app.errors import describe
 from shop_app.recovery import outbox
@@ -107,8 +114,10 @@ def _hand_over_lost_sends(rt: Runtime, session: Session, now: datetime) -> list[
     """Queued rows whose job Redis no longer has get a new job id (enqueued after commit);
     a row whose jobs were lost MAX_JOB_ATTEMPTS times fails instead."""
     handed = []
-    for message_id, job_id, failures in outbox.queued_jobs(session):
-        if rt.queue.job_alive(job_id):
+    queued = outbox.queued_jobs(session, now - timedelta(seconds=QUEUED_GRACE_SECONDS))
+    alive = rt.queue.alive(job_id for _, job_id, _ in queued)  # one round trip for them all
+    for message_id, job_id, failures in queued:
+        if job_id in alive:
             continue
         if attempts.exhausted(failures + 1):
             outbox.give_up(session, message_id, job_id, attempts.failure_reason(failures + 1, attempts.LOST, None))
@@ -133,9 +142,11 @@ def _hand_over_lost_ingests(rt: Runtime, session: Session, now: datetime) -> lis
         WebhookDelivery.received_at < _settled_before(),
         or_(WebhookDelivery.retry_at.is_(None), WebhookDelivery.retry_at <= now),
     )
-    for delivery in session.scalars(waiting.with_for_update(skip_locked=True)):
+    deliveries = session.scalars(waiting.with_for_update(skip_locked=True)).all()
+    alive = rt.queue.alive(delivery.job_id for delivery in deliveries)  # one round trip for them all
+    for delivery in deliveries:
         if delivery.job_id is not None:  # held by a job: lost unless Redis still has it
-            if rt.queue.job_alive(delivery.job_id):
+            if delivery.job_id in alive:
                 continue
             delivery.attempts += 1
             if attempts.exhausted(delivery.attempts):

@@ -36,6 +36,8 @@ RECONCILE_INTERVAL_SECONDS = 30
 DISPATCH_BATCH = 500
 #: A recorded webhook delivery whose ingest job vanished is re-enqueued after this.
 INGEST_GRACE_SECONDS = 30
+#: A row queued this recently is not checked for a lost job: its enqueue may still be on its way.
+QUEUED_GRACE_SECONDS = 30
 #: Transient provider failures are retried this many times before `failed`.
 MAX_SEND_ATTEMPTS = 3
 #: A job run that breaks (any exception) or is lost (killed, Redis flushed) counts as an

@@ -7,7 +7,7 @@ reconciler re-enqueues work whose job vanished, so a flushed Redis loses nothing
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +21,8 @@ INGEST, DISPATCH, SEND = "ingest", "dispatch", "send"
 QUEUE_NAMES = (INGEST, DISPATCH, SEND)
 JOB_TIMEOUT = 120
 RESULT_TTL = 300
+#: RQ's statuses of a job that will still run (or is running).
+LIVE = frozenset({"queued", "started", "deferred", "scheduled"})
 #: The web tier's Redis calls (enqueue, ping) give up after this, once, without retrying:
 #: a hung Redis costs a webhook a second, and the reconciler enqueues what it could not.
 QUICK_SECONDS = 1.0
@@ -133,13 +135,23 @@ class JobQueue:
 
     def job_alive(self, job_id: str | None) -> bool:
         """True while the job is waiting, running or scheduled in Redis."""
-        if not job_id:
-            return False
-        try:
-            job = Job.fetch(job_id, connection=self.connection)
-        except Exception:  # NoSuchJobError, or a job whose data was flushed
-            return False
-        return job.get_status(refresh=False) in {"queued", "started", "deferred", "scheduled"}
+        return bool(job_id) and job_id in self.alive([job_id])
+
+    def alive(self, job_ids: Iterable[str | None]) -> set[str]:
+        """The jobs of `job_ids` waiting, running or scheduled in Redis: their status, read in one
+        round trip (a job whose data is gone, flushed or expired, has none)."""
+        wanted = [job_id for job_id in dict.fromkeys(job_ids) if job_id]
+        if not wanted:
+            return set()
+        with self.connection.pipeline(transaction=False) as pipe:
+            for job_id in wanted:
+                pipe.hget(Job.key_for(job_id), "status")
+            statuses = pipe.execute()
+        return {job_id for job_id, status in zip(wanted, statuses, strict=True) if _text(status) in LIVE}
 
     def ping(self) -> bool:
         return bool(self.connection.ping())
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value

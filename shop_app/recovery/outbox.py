@@ -191,9 +191,12 @@ def claim_due(session: Session, now: datetime, limit: int, job_prefix: str) -> l
     return [(message_id, str(job)) for message_id, job in session.execute(statement)]
 
 
-def queued_jobs(session: Session) -> list[tuple[int, str | None, int]]:
-    """(message id, job id, job failures) of every queued row: the reconciler checks each job is alive."""
-    query = select(Message.id, Message.job_id, Message.job_failures).where(Message.status == Status.QUEUED.value)
+def queued_jobs(session: Session, queued_before: datetime) -> list[tuple[int, str | None, int]]:
+    """(message id, job id, job failures) of every row queued by `queued_before`: the reconciler
+    checks each job is alive (a row queued since may have its enqueue still on the way)."""
+    query = select(Message.id, Message.job_id, Message.job_failures).where(
+        Message.status == Status.QUEUED.value, or_(Message.queued_at.is_(None), Message.queued_at <= queued_before)
+    )
     return [(message_id, job_id, failures) for message_id, job_id, failures in session.execute(query)]
 
 

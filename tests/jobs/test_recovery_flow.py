@@ -201,6 +201,18 @@ def test_two_dispatcher_ticks_racing_give_one_send(store):
     assert len(sent) == 10 and len({m["message_id"] for m in sent}) == 10
 
 
+def test_a_row_just_queued_is_given_a_grace_period_before_its_job_counts_as_lost(store):
+    """The reconciler leaves a row queued in the last 30 s alone (its enqueue may be on its way),
+    then hands it to a new job; the jobs' statuses are read in one Redis round trip."""
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    dispatch(datetime(2026, 3, 2, 19, 0, tzinfo=UTC))
+    store.rt.redis.flushall()
+    assert "re-enqueued 0 message(s)" in store.tick("2026-03-02T19:00:20+00:00")
+    assert store.outbox() == []
+    assert "re-enqueued 1 message(s)" in store.tick("2026-03-02T19:00:31+00:00")
+    assert [m["to"] for m in store.outbox()] == ["ana@example.com"]
+
+
 def test_flushall_mid_journey_loses_nothing_and_duplicates_nothing(store):
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     store.deliver("checkouts/create", store.checkout("c2", ABANDONED, email="b@example.com", phone="+34600000002"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,6 +54,10 @@ def _call_writes(node: ast.Call) -> str | None:
     return None
 
 
+#: Raw SQL that sets the messages' `status` column (not delivery_status or another *_status).
+_RAW_STATUS_WRITE = re.compile(r"update\s+messages\s+set\b.*?(?<![\w.])status\s*=", re.I | re.S)
+
+
 def status_writes(source: str) -> list[str]:
     """Every place in `source` that could write a message's status: an UPDATE or INSERT of the
     Message table, a Message(...) built by hand, `message.status = …`, setattr, or raw SQL."""
@@ -64,7 +69,7 @@ def status_writes(source: str) -> list[str]:
         elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             found += [f"line {line}: {ast.unparse(t)} = …" for target in targets for t in _status_targets(target)]
-        elif isinstance(node, ast.Constant) and "update messages" in " ".join(str(node.value).lower().split()):
+        elif isinstance(node, ast.Constant) and _RAW_STATUS_WRITE.search(str(node.value)):
             found.append(f"line {line}: raw SQL updating messages")
     return found
 
@@ -103,6 +108,7 @@ def test_the_ownership_check_catches_every_way_of_writing(source):
         "delivery.status, delivery.reason = 'processed', None",
         "select(Message.status).where(Message.id == 1)",
         "shop.status = 'installed'",
+        "op.execute(\"UPDATE messages SET delivery_status = 'clicked' WHERE id = 1\")",
     ],
 )
 def test_other_statuses_and_reads_are_not_flagged(source):
