@@ -1,10 +1,12 @@
 """/flows, /flows/recovery: the engagement flows, and the Revenue Recovery configuration.
 
 `/flows` lists every flow with its steps: on, off or "needs connection", channels, timing,
-incentive, and the last RESULT_DAYS days' results. Revenue Recovery's are a few counts per shop in
-`recovery_results` (the shared read model, shop_app/reporting, had not landed when this page was
-written, and these counts should move to it); Referral Generation's card (referral_card.py) shows
-its steps and its results from the shared read model (shop_app/reporting/referral.py).
+incentive, and the last RESULT_DAYS days' results. Revenue Recovery's are the report's
+(shop_app/reporting/measurement.py, as Home and `GET /api/report?days=15` give them): per step and
+channel the messages sent, delivered and clicked and the orders credited, and the abandoned
+checkouts, recovered orders, revenue and recovery rate of the journeys abandoned in the range.
+Referral Generation's card (referral_card.py) shows its steps and its results from the shared read
+model (shop_app/reporting/referral.py).
 
 `/flows/recovery` edits each step's channels, timing and incentive in one form that
 `static/flows.js` saves whole through `PUT /api/settings` (each control's `name` is the settings
@@ -15,20 +17,19 @@ content per channel: the shop's own template or the default, rendered with sampl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from flask import abort
 from flask.typing import ResponseReturnValue
-from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from admin_ui.auth import app_runtime, current_shop
 from admin_ui.layout import render_page
 from admin_ui.pages import bp
 from admin_ui.pages.referral_card import latest_paid_orders, referral_card
-from shop_app.domain.models import Channel, JourneyStatus, Status, Step
+from shop_app.domain.models import Channel, Step
 from shop_app.domain.settings import (
     CHANNEL_NAMES,
     CODE_MODES,
@@ -39,17 +40,18 @@ from shop_app.domain.settings import (
     Incentive,
     ShopSettings,
 )
-from shop_app.messaging import links, whatsapp_templates
+from shop_app.messaging import whatsapp_templates
 from shop_app.messaging.defaults import default_template
 from shop_app.messaging.merchant_templates import custom_template
 from shop_app.messaging.samples import sample_fields
 from shop_app.messaging.sandbox import TemplateRefused, preview
+from shop_app.reporting.measurement import Measurement, measure, parse_range, today_in
+from shop_app.reporting.present import lines, step_lines
 from shop_app.reporting.referral import referral_results
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import Journey, Message, MessageEvent, OrderRow, Shop
+from shop_app.storage.tables import Shop
 
-FLOW = "recovery"
 RESULT_DAYS = 15
 #: The channels each step may use, in the order the page shows them.
 STEP_CHANNELS = {
@@ -80,59 +82,25 @@ def _now() -> datetime:
 # --- facts --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Results:
-    """One flow's figures over the last RESULT_DAYS days (see `recovery_results`)."""
+@dataclass(frozen=True)
+class StepTotals:
+    """One step's figures over its channels (measurement.by_step added up)."""
 
-    abandoned: int = 0
-    recovered: int = 0
-    revenue: Decimal = Decimal("0.00")
-    sent: dict[tuple[str, str], int] = field(default_factory=dict)  # (step, channel) → messages sent
-    clicked: dict[str, int] = field(default_factory=dict)  # step → messages with a followed link
-
-    def sent_by(self, step: Step) -> int:
-        return sum(n for (s, _), n in self.sent.items() if s == step.value)
-
-    def clicked_by(self, step: Step) -> int:
-        return self.clicked.get(step.value, 0)
-
-    @property
-    def rate(self) -> str:
-        return f"{100 * self.recovered / self.abandoned:.1f} %" if self.abandoned else "–"
+    sent: int = 0
+    delivered: int = 0
+    clicked: int = 0
+    recovered_orders: int = 0
 
 
-def recovery_results(session: Session, shop_id: int, since: datetime) -> Results:
-    """Revenue Recovery since `since`, for one shop: journeys started (abandoned checkouts),
-    messages sent per step and channel, messages whose link was followed, and journeys converted
-    by an order placed since then after we had reached the customer, with their revenue."""
-    recovery = (Message.shop_id == shop_id, Message.flow == FLOW, Message.status == Status.SENT.value)
-    sent = session.execute(
-        select(Message.step, Message.channel, func.count())
-        .where(*recovery, Message.sent_at >= since)
-        .group_by(Message.step, Message.channel)
-    ).all()
-    clicked = session.execute(
-        select(Message.step, func.count(distinct(Message.id)))
-        .join(MessageEvent, MessageEvent.message_id == Message.id)
-        .where(*recovery, MessageEvent.shop_id == shop_id, MessageEvent.event == links.EVENT)
-        .where(Message.sent_at >= since)
-        .group_by(Message.step)
-    ).all()
-    journeys = (Journey.shop_id == shop_id, Journey.flow == FLOW)
-    abandoned = session.scalar(select(func.count()).where(*journeys, Journey.abandoned_at >= since))
-    recovered, revenue = session.execute(
-        select(func.count(), func.sum(Journey.recovered_revenue))
-        .join(OrderRow, OrderRow.id == Journey.order_id)
-        .where(*journeys, Journey.status == JourneyStatus.CONVERTED.value, Journey.recovered_revenue.is_not(None))
-        .where(OrderRow.shop_id == shop_id, OrderRow.shopify_created_at >= since)
-    ).one()
-    return Results(
-        abandoned=abandoned or 0,
-        recovered=recovered or 0,
-        revenue=Decimal(revenue or 0).quantize(Decimal("0.01")),
-        sent={(step, channel): count for step, channel, count in sent},
-        clicked={step: count for step, count in clicked},
-    )
+def step_totals(report: Measurement) -> dict[str, StepTotals]:
+    """Each step's messages sent, delivered and clicked, and orders credited, over its channels."""
+    totals: dict[str, StepTotals] = {}
+    for s in report.by_step:
+        t = totals.get(s.step, StepTotals())
+        totals[s.step] = StepTotals(
+            t.sent + s.sent, t.delivered + s.delivered, t.clicked + s.clicked, t.recovered_orders + s.recovered_orders
+        )
+    return totals
 
 
 # --- what the pages show -----------------------------------------------------------------------
@@ -169,8 +137,7 @@ class StepRow:
     channels: tuple[tuple[str, bool], ...]  # (channel name, connected)
     timing: str
     incentive: str
-    sent: int
-    clicked: int
+    results: StepTotals
 
     @property
     def status(self) -> tuple[str, str]:
@@ -182,7 +149,9 @@ class StepRow:
         return "On", "success"
 
 
-def step_rows(settings: ShopSettings, connected: dict[Channel, bool], results: Results, currency: str) -> list[StepRow]:
+def step_rows(
+    settings: ShopSettings, connected: dict[Channel, bool], results: dict[str, StepTotals], currency: str
+) -> list[StepRow]:
     windowed = settings.windowed_channels
     whatsapp_timing = duration(settings.whatsapp.delay_minutes) + " after abandonment"
     if Channel.WHATSAPP in windowed:
@@ -202,8 +171,7 @@ def step_rows(settings: ShopSettings, connected: dict[Channel, bool], results: R
             tuple((channel_label(c), connected.get(c, False)) for c in channels),
             timing,
             describe_incentive(incentive, currency),
-            results.sent_by(step),
-            results.clicked_by(step),
+            results.get(step.value, StepTotals()),
         )
         for step, enabled, channels, timing, incentive in steps
     ]
@@ -316,7 +284,7 @@ def flows() -> ResponseReturnValue:
         shop = _shop(session)
         settings = load_settings(session, shop)
         connected = rt.transports.connection_facts(session, shop.id)
-        results = recovery_results(session, shop.id, now - timedelta(days=RESULT_DAYS))
+        report = measure(session, shop, *parse_range(today_in(shop, now), days=RESULT_DAYS), now)
         referral_figures = referral_results(session, shop, RESULT_DAYS, now)
         referral = referral_card(settings.referral, referral_figures, latest_paid_orders(session, shop))
         currency = shop.currency
@@ -324,8 +292,9 @@ def flows() -> ResponseReturnValue:
         "flows/index.html",
         title="Engagement flows",
         referral=referral,
-        steps=step_rows(settings, connected, results, currency),
-        results=results,
+        steps=step_rows(settings, connected, step_totals(report), currency),
+        channels=step_lines(report),
+        results={line.key: line.current for line in lines(report)},
         currency=currency,
         days=RESULT_DAYS,
         warnings=split_warnings(settings.warnings(connected)),

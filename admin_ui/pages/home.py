@@ -1,8 +1,11 @@
-"""`/` Home: the setup guide and the 15-day validation cycle (or 7 / 30 / 90 days: `?days=`).
+"""`/` Home: the setup guide and the results of the 15-day validation cycle (or 7 / 30 / 90 days: `?days=`).
 
 Everything is rendered on the server: the guide's items with the action for each, the figures
-against the previous window, and the daily chart as an SVG with the same numbers in a table
-beside it. The numbers come from shop_app/reporting, which `reclaim report` prints too.
+against the previous range, the incremental results against the holdout,
+and the daily chart as an SVG with the same numbers in a table beside it. The numbers are the
+report's (shop_app/reporting/measurement.py) for the N local days ending today, the range
+`GET /api/report?days=N` and `reclaim report --days N` cover: the same figures everywhere. The
+per-step figures are /flows' (Home does not ask for them: they read every sent message of the range).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from admin_ui.auth import app_runtime, current_shop
 from admin_ui.layout import render_page
 from admin_ui.pages import bp
 from shop_app.reporting import setup
-from shop_app.reporting.cycle import Cycle, Day, cycle
+from shop_app.reporting.holdout_verdict import verdict
+from shop_app.reporting.measurement import DayFigures, measure, parse_range, today_in
 from shop_app.reporting.periods import RANGES, range_days
-from shop_app.reporting.present import day_label, lines, money, percent, period_label
+from shop_app.reporting.present import Line, day_label, lines, money, period_label
+from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
 
 #: The theme app extension's app embed: extensions/reclaim-push/blocks/reclaim-push.liquid.
@@ -44,23 +49,30 @@ def home() -> ResponseReturnValue:
     days = range_days(request.args.get("days"))
     rt = app_runtime()
     shop = current_shop()
+    now = datetime.now(UTC)
     with transaction(rt.sessions) as session:
-        report = cycle(session, shop, days, datetime.now(UTC))
+        # Home shows no per-step figure (/flows does): the range's sent messages are not read.
+        report = measure(session, shop, *parse_range(today_in(shop, now), days=days), now, steps=False)
+        holdout = load_settings(session, shop).measurement.holdout_percent
         guide = setup.setup_guide(session, shop, rt.settings)
+    figures = lines(report)
     return render_page(
         "home.html",
         title="Home",
         guide=[_with_action(item, shop.domain, rt.settings.shopify_api_key) for item in guide],
         report=report,
-        lines=lines(report),
+        days=days,
+        lines=figures,
+        flows_href=_link("/flows"),
+        incremental=verdict(report, holdout, shop.installed_at, now),
         ranges=[(n, _link("/", days=n), n == days) for n in RANGES],
         periods=(
-            period_label(report.current_period.first_day, report.current_period.last_day),
+            period_label(report.period.first_day, report.period.last_day),
             period_label(report.previous_period.first_day, report.previous_period.last_day),
         ),
-        key_figures=_key_figures(report),
-        chart=chart(report.series),
-        table=[_day_row(day, report.currency) for day in report.series],
+        key_figures=_key_figures(figures, report.currency),
+        chart=chart(report.daily),
+        table=[_day_row(day, report.currency) for day in report.daily],
     )
 
 
@@ -93,29 +105,27 @@ def _link(path: str, **extra: int) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _key_figures(report: Cycle) -> list[tuple[str, str, str]]:
-    """The four numbers a merchant looks at first: (label, value, the previous window's)."""
-    cur, prev = report.current, report.previous
-    return [
-        ("Abandoned checkouts", f"{cur.abandoned:,}", f"{prev.abandoned:,}"),
-        ("Recovered orders", f"{cur.recovered_orders:,}", f"{prev.recovered_orders:,}"),
-        (
-            "Recovered revenue",
-            f"{money(cur.recovered_revenue)} {report.currency}",
-            f"{money(prev.recovered_revenue)} {report.currency}",
-        ),
-        ("Recovery rate", percent(cur.recovery_rate), percent(prev.recovery_rate)),
-    ]
+#: The four figures a merchant looks at first (keys of present.lines).
+KEY_FIGURES = ("abandoned", "recovered_orders", "recovered_revenue", "recovery_rate")
 
 
-def _day_row(day: Day, currency: str) -> dict[str, str]:
+def _key_figures(figures: list[Line], currency: str) -> list[tuple[str, str, str]]:
+    """The four numbers a merchant looks at first: (label, value, the previous range's)."""
+    by_key = {line.key: line for line in figures}
+    shown = []
+    for key in KEY_FIGURES:
+        line = by_key[key]
+        unit = f" {currency}" if key == "recovered_revenue" else ""
+        label = line.label.split(" (")[0]
+        shown.append((label, line.current + unit, line.previous + unit))
+    return shown
+
+
+def _day_row(day: DayFigures, currency: str) -> dict[str, str]:
     return {
         "date": day.day.isoformat(),
         "label": day_label(day.day),
         "abandoned": f"{day.abandoned:,}",
-        "reachable": f"{day.reachable:,}",
-        "sent": f"{day.sent:,}",
-        "clicks": f"{day.clicks:,}",
         "recovered": f"{day.recovered_orders:,}",
         "revenue": f"{money(day.recovered_revenue)} {currency}",
     }
@@ -157,7 +167,7 @@ class Chart:
     summary: str
 
 
-def chart(series: tuple[Day, ...]) -> Chart:
+def chart(series: tuple[DayFigures, ...]) -> Chart:
     """Abandoned checkouts and recovered orders per day, as bars on one scale."""
     top = nice_top(max([d.abandoned for d in series] + [d.recovered_orders for d in series] + [0]))
     plot_h = HEIGHT - TOP - BOTTOM

@@ -128,13 +128,14 @@ def messages(shop_domain: str | None, as_json: bool) -> None:
 def report(
     shop_domain: str, days: str | None, from_text: str | None, to_text: str | None, as_json: bool, now_text: str | None
 ) -> None:
-    """A shop's results: the validation cycle for the last DAYS days against the DAYS before (as on Home), then
-    the attributed and incremental results of the journeys abandoned in the range (or --from … --to)."""
-    from shop_app.reporting.cycle import cycle
+    """A shop's results for the journeys abandoned in the last DAYS days (or --from … --to), against as many
+    days before: the figures Home shows, the incremental results against the holdout, per step and channel
+    and per day abandoned; then the referral flow's figures."""
+    from shop_app.reporting.holdout_verdict import verdict
     from shop_app.reporting.measurement import BadRange, measure, parse_range, to_json, today_in
-    from shop_app.reporting.present import measurement_text, referral_text, text_report
+    from shop_app.reporting.present import measurement_text, referral_text
     from shop_app.reporting.referral import referral_results
-    from shop_app.shopify.shops import get_shop
+    from shop_app.shopify.shops import get_shop, load_settings
 
     now = _parse_now(now_text) or datetime.now(UTC)
     rt = _runtime()
@@ -149,20 +150,17 @@ def report(
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         measured = measure(session, shop, first, last, now)
-        cycle_days = (last - first).days + 1
-        figures = referrals = None
-        if not as_json and from_text is None:  # the range ends today: the cycle's comparison too
-            figures = cycle(session, shop, cycle_days, now)
-            referrals = referral_results(session, shop, cycle_days, now)
-    if as_json:
-        click.echo(json.dumps(to_json(measured), indent=2))
-        return
-    if figures is None or referrals is None:
-        click.echo(measurement_text(measured).lstrip("\n"))
-        return
-    click.echo(text_report(figures))
-    click.echo(measurement_text(measured, with_referral=False))
-    click.echo(referral_text(referrals))
+        if as_json:
+            text = json.dumps(to_json(measured), indent=2)
+        else:
+            holdout = load_settings(session, shop).measurement.holdout_percent
+            judged = verdict(measured, holdout, shop.installed_at, now)
+            if from_text is None:  # the range ends today: the referral figures against the days before, as /flows
+                referrals = referral_results(session, shop, (last - first).days + 1, now)
+                text = measurement_text(measured, judged, with_referral=False) + "\n" + referral_text(referrals)
+            else:
+                text = measurement_text(measured, judged)
+    click.echo(text)
 
 
 @main.group()

@@ -155,9 +155,8 @@ class Measurement:
 
 def measure(session: Session, shop: Shop, start: date, end: date, now: datetime, *, steps: bool = True) -> Measurement:
     """The shop's report for the local days `start` … `end` (inclusive) and the range before it.
-    `now` is when it is asked (kept for the reader; the figures depend on the rows alone). With
-    `steps` false, `by_step` is left empty and its query (every sent message of the range) not run:
-    for a reader that shows none of it (Home); every other figure is the same."""
+    `now` is when it is asked (kept for the reader; the figures depend on the rows alone). `steps`
+    false leaves `by_step` empty, its query not run: for a reader that shows none of it (Home)."""
     if end < start or (end - start).days + 1 > MAX_DAYS:
         raise BadRange(f"no range of 1 to {MAX_DAYS} days from {start} to {end}")
     tz = zone(shop.timezone)
@@ -204,9 +203,7 @@ def measure(session: Session, shop: Shop, start: date, end: date, now: datetime,
         attribution_days=days,
         current=cur,
         previous=ranges["previous"],
-        by_step=q.by_step(current.start, current.end, {k[1:]: v for k, v in credited.items() if k[0] in current})
-        if steps
-        else (),
+        by_step=q.by_step(current, credited) if steps else (),
         treated_converted=treated_converted,
         control_converted=control_converted,
         incremental=incremental_rules.incremental(
@@ -300,7 +297,7 @@ class _Queries:
         return {day_from_number(n): count for n, count in self.session.execute(query)}
 
     def by_step(
-        self, start: datetime, end: datetime, credited: dict[tuple[str, str], tuple[int, Decimal]]
+        self, period: Period, credited: dict[tuple[date, str, str], tuple[int, Decimal]]
     ) -> tuple[StepFigures, ...]:
         """Sent, delivered and clicked messages of the range's journeys per flow, step and channel,
         with the orders credited to each step and channel (`credited`, per day, added up here).
@@ -319,7 +316,7 @@ class _Queries:
             .where(
                 Message.shop_id == self.shop_id,
                 Message.status == Status.SENT.value,
-                self._in_range(Message.journey_abandoned_at, start, end),
+                self._in_range(Message.journey_abandoned_at, period.start, period.end),
                 Message.flow == FLOW,
             )
             .group_by(Message.flow, Message.step, Message.channel)
@@ -328,7 +325,9 @@ class _Queries:
         for flow, step, channel, sent, delivered, clicks in self.session.execute(query):
             rows[(step, channel)] = StepFigures(flow, step, channel, sent, int(delivered or 0), int(clicks or 0))
         orders: dict[tuple[str, str], tuple[int, Decimal]] = {}
-        for (step, channel), (count, revenue) in credited.items():
+        for (day, step, channel), (count, revenue) in credited.items():
+            if day not in period:
+                continue
             before = orders.get((step, channel), (0, ZERO))
             orders[(step, channel)] = (before[0] + count, before[1] + revenue)
         for key, (count, revenue) in orders.items():

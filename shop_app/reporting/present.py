@@ -1,19 +1,25 @@
-"""The cycle's figures as a merchant reads them: labels, formatted values and the change against the
-previous window. The admin's Home page and `reclaim report` print the same lines."""
+"""The report's figures as a merchant reads them (shop_app/reporting/measurement.py): labels,
+formatted values and the change against the previous range. The admin's Home page and
+`reclaim report` print the same lines, formatted from `to_json`'s values, so they are the
+numbers `GET /api/report` gives; holdout_verdict.py words the incremental results."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shop_app.reporting.cycle import Cycle, Figures, stage_channel_rank
 from shop_app.reporting.measurement import Measurement, to_json
 from shop_app.reporting.referral import ReferralResults
 
+if TYPE_CHECKING:  # holdout_verdict formats with this module's helpers
+    from shop_app.reporting.holdout_verdict import Verdict
+
 STAGES = {"first": "First reminder", "whatsapp": "WhatsApp step", "prime": "Prime"}
 CHANNELS = {"email": "email", "push": "push", "sms": "SMS", "whatsapp": "WhatsApp"}
+COLUMNS = f"{'':44}{'current':>12}{'previous':>12}{'change':>12}"
 
 
 @dataclass(frozen=True)
@@ -24,56 +30,81 @@ class Line:
     previous: str
     #: "+20 %", "−5 %", "+2.5 pts", "new", or "" when there is nothing to compare.
     change: str
-    #: A breakdown of the line above it (messages per stage and channel).
-    detail: bool = False
 
 
-def lines(report: Cycle) -> list[Line]:
-    """Every figure of the report, current against previous, in reading order."""
-    cur, prev = report.current, report.previous
-    out = [
-        _count("abandoned", "Abandoned checkouts", cur.abandoned, prev.abandoned),
+@dataclass(frozen=True)
+class StepLine:
+    """One flow step and channel of the range's journeys: messages sent, delivered, clicked, and the
+    orders credited to it (measurement.by_step, as the report document has it)."""
+
+    key: str
+    label: str
+    sent: str
+    delivered: str
+    clicked: str
+    recovered_orders: str
+    recovered_revenue: str
+
+
+def lines(m: Measurement) -> list[Line]:
+    """The range's figures, current against previous, in reading order (keys as in the report document)."""
+    doc, cur, prev = to_json(m), m.current, m.previous
+    before = doc["previous"]
+    return [
+        _count("abandoned", "Abandoned checkouts", doc["abandoned"], before["abandoned"]),
         _count("reachable", "Reachable (a message planned)", cur.reachable, prev.reachable),
         Line(
             "journeys",
-            "Journeys now active / converted / stopped",
-            _states(cur),
-            _states(prev),
+            "Journeys treated / control (held out)",
+            f"{cur.treated:,} / {cur.control:,}",
+            f"{prev.treated:,} / {prev.control:,}",
             "",
         ),
-        _count("messages_sent", "Messages sent", cur.messages_sent, prev.messages_sent),
-    ]
-    for step, channel in _pairs(cur, prev):
-        label = f"{STAGES.get(step, step)} by {CHANNELS.get(channel, channel)}"
-        line = _count(f"sent.{step}.{channel}", label, _sent(cur, step, channel), _sent(prev, step, channel))
-        out.append(Line(line.key, line.label, line.current, line.previous, line.change, detail=True))
-    out += [
-        _count("clicks", "Clicks", cur.clicks, prev.clicks),
-        _count("clicked_messages", "Messages clicked", cur.clicked_messages, prev.clicked_messages),
-        _count("recovered_orders", "Recovered orders", cur.recovered_orders, prev.recovered_orders),
+        _count("recovered_orders", "Recovered orders", doc["recovered"]["orders"], before["recovered"]["orders"]),
         Line(
             "recovered_revenue",
-            f"Recovered revenue ({report.currency})",
-            money(cur.recovered_revenue),
-            money(prev.recovered_revenue),
-            _relative(cur.recovered_revenue, prev.recovered_revenue),
+            f"Recovered revenue ({m.currency})",
+            money_text(doc["recovered"]["revenue"]),
+            money_text(before["recovered"]["revenue"]),
+            _relative(Decimal(doc["recovered"]["revenue"]), Decimal(before["recovered"]["revenue"])),
         ),
         Line(
             "recovery_rate",
-            "Recovery rate (recovered ÷ abandoned)",
-            percent(cur.recovery_rate),
-            percent(prev.recovery_rate),
-            _points(cur.recovery_rate, prev.recovery_rate),
+            "Recovery rate (recovered ÷ treated journeys)",
+            share(doc["recovery_rate"]),
+            share(before["recovery_rate"]),
+            _points(doc["recovery_rate"], before["recovery_rate"]),
         ),
     ]
-    return out
+
+
+def step_lines(m: Measurement) -> list[StepLine]:
+    """Every step and channel that sent a message of the range's journeys or was credited an order."""
+    return [
+        StepLine(
+            f"{s['step']}.{s['channel']}",
+            f"{STAGES.get(s['step'], s['step'])} by {CHANNELS.get(s['channel'], s['channel'])}",
+            f"{s['sent']:,}",
+            f"{s['delivered']:,}",
+            f"{s['clicked']:,}",
+            f"{s['recovered_orders']:,}",
+            money_text(s["recovered_revenue"]),
+        )
+        for s in to_json(m)["by_step"]
+    ]
 
 
 def money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
-def percent(rate: Decimal | None) -> str:
+def money_text(amount: str) -> str:
+    """A report document's amount ("1290.10") as a merchant reads it ("1,290.10")."""
+    return money(Decimal(amount))
+
+
+def share(rate: float | None) -> str:
+    """A report document's rate (0.159) as a percentage ("15.9 %"); "–" when there is none."""
     return "–" if rate is None else f"{rate * 100:.1f} %"
 
 
@@ -86,31 +117,6 @@ def period_label(first: date, last: date) -> str:
     """ "2 Mar – 16 Mar 2026" (the year once when both days share it)."""
     start = day_label(first) if first.year == last.year else f"{day_label(first)} {first.year}"
     return f"{start} – {day_label(last)} {last.year}"
-
-
-def text_report(report: Cycle) -> str:
-    """`reclaim report`: the comparison, then the days."""
-    cur, prev = report.current_period, report.previous_period
-    head = [
-        f"{report.shop_domain}: {report.days} days, {period_label(cur.first_day, cur.last_day)} ({report.timezone}),",
-        f"against the {report.days} days before ({period_label(prev.first_day, prev.last_day)})",
-        "",
-        f"{'':44}{'current':>12}{'previous':>12}{'change':>12}",
-    ]
-    rows = [
-        f"{('  ' if line.detail else '') + line.label:44}{line.current:>12}{line.previous:>12}{line.change:>12}"
-        for line in lines(report)
-    ]
-    days = [
-        "",
-        f"{'day':10}{'abandoned':>10}{'reachable':>10}{'sent':>8}{'clicks':>8}{'recovered':>10}{'revenue':>12}",
-    ]
-    days += [
-        f"{d.day.isoformat():10}{d.abandoned:>10}{d.reachable:>10}{d.sent:>8}{d.clicks:>8}"
-        f"{d.recovered_orders:>10}{money(d.recovered_revenue):>12}"
-        for d in report.series
-    ]
-    return "\n".join(head + rows + days)
 
 
 def referral_lines(results: ReferralResults) -> list[Line]:
@@ -132,11 +138,12 @@ def referral_lines(results: ReferralResults) -> list[Line]:
 
 
 def referral_text(results: ReferralResults) -> str:
-    """`reclaim report`'s Referral Generation block, in the columns of the cycle's."""
-    rows = [
-        f"{line.label:44}{line.current:>12}{line.previous:>12}{line.change:>12}" for line in referral_lines(results)
-    ]
-    return "\n".join(["", "Referral Generation", *rows])
+    """`reclaim report`'s Referral Generation block, current against previous, in the report's columns."""
+    return "\n".join(["", "Referral Generation", *(_row(line) for line in referral_lines(results))])
+
+
+def _row(line: Line) -> str:
+    return f"{line.label:44}{line.current:>12}{line.previous:>12}{line.change:>12}".rstrip()
 
 
 def _count(key: str, label: str, current: int, previous: int) -> Line:
@@ -150,75 +157,49 @@ def _relative(current: Decimal, previous: Decimal) -> str:
     return f"{change:+.0f} %".replace("-", "−")
 
 
-def _points(current: Decimal | None, previous: Decimal | None) -> str:
+def _points(current: float | None, previous: float | None) -> str:
     if current is None or previous is None:
         return ""
-    return f"{(current - previous) * 100:+.1f} pts".replace("-", "−")
+    return f"{(Decimal(str(current)) - Decimal(str(previous))) * 100:+.1f} pts".replace("-", "−")
 
 
-def _states(figures: Figures) -> str:
-    return f"{figures.active:,} / {figures.converted:,} / {figures.stopped:,}"
-
-
-def _pairs(*windows: Figures) -> list[tuple[str, str]]:
-    """Every (stage, channel) that sent in either window, in the flow's order."""
-    return sorted({(step, channel) for figures in windows for step, channel, _ in figures.sent}, key=stage_channel_rank)
-
-
-def _sent(figures: Figures, step: str, channel: str) -> int:
-    return next((count for s, c, count in figures.sent if (s, c) == (step, channel)), 0)
-
-
-def measurement_text(m: Measurement, *, with_referral: bool = True) -> str:
-    """`reclaim report`'s results (issue 12): attributed and incremental, for the range's journeys; the
-    referral flow's figures last unless `with_referral` is false (the cycle's referral block follows)."""
+def measurement_text(m: Measurement, verdict: Verdict, *, with_referral: bool = True) -> str:
+    """`reclaim report`: the figures Home shows (current against previous), the incremental results
+    in Home's words, then per step and channel and per day abandoned; the referral flow's figures for
+    the range last unless `with_referral` is false (the caller prints them against the range before)."""
     doc = to_json(m)
-    cur, prev, inc, cc = doc, doc["previous"], doc["incremental"], m.currency
-
-    def row(label: str, current: object, previous: object = "") -> str:
-        return f"{label:44}{current!s:>12}{previous!s:>12}".rstrip()
-
+    cur, prev = m.period, m.previous_period
+    days = (cur.last_day - cur.first_day).days + 1
     head = [
+        f"{m.shop_domain}: checkouts abandoned {period_label(cur.first_day, cur.last_day)} ({m.timezone}),",
+        f"against the {days} days before ({period_label(prev.first_day, prev.last_day)})",
         "",
-        f"Results: journeys abandoned {period_label(m.period.first_day, m.period.last_day)} ({m.timezone}), "
-        f"against {period_label(m.previous_period.first_day, m.previous_period.last_day)}",
-        f"{'':44}{'current':>12}{'previous':>12}",
-        row("Journeys abandoned in the range", f"{cur['abandoned']:,}", f"{prev['abandoned']:,}"),
-        row("Journeys reachable (a message planned)", f"{cur['reachable']:,}"),
-        row("Journeys treated / control", f"{cur['journeys']['treated']:,} / {cur['journeys']['control']:,}"),
-        row("Orders credited to a journey", f"{cur['recovered']['orders']:,}", f"{prev['recovered']['orders']:,}"),
-        row(
-            f"Revenue credited ({cc})",
-            _money_text(cur["recovered"]["revenue"]),
-            _money_text(prev["recovered"]["revenue"]),
-        ),  # fmt: skip
-        row("Treated journeys recovered (rate)", _share(cur["recovery_rate"]), _share(prev["recovery_rate"])),
-        row("Control journeys converted (rate)", _share(cur["control_conversion_rate"])),
+        COLUMNS,
+        *(_row(line) for line in lines(m)),
+        "",
+        f"Incremental results (against the holdout): {verdict.headline}",
+        *(f"{label:48}{value:>20}" for label, value in verdict.figures),
+        *(textwrap.fill(sentence, 100, initial_indent="  ", subsequent_indent="  ") for sentence in verdict.sentences),
     ]
-    if inc["orders"] is None:
-        head.append("Incremental results: no control journey in the range to compare with")
-    else:
-        verdict = "conclusive" if inc["conclusive"] else "not conclusive"
-        head += [
-            row("Incremental orders", f"{inc['orders']:.2f}"),
-            row(f"Incremental revenue ({cc})", _money_text(inc["revenue"])),
-            f"{'Incremental rate, 95 % interval':44}{_signed(inc['rate_low'])} … {_signed(inc['rate_high'])}"
-            f" ({verdict})",
-        ]
-    steps, days = _measurement_tables(doc)
+    steps, daily = _measurement_tables(doc)
     referral = doc["referral"]
     tail = ["", "Referral Generation: off"] if with_referral else []
     if referral is not None and with_referral:
         tail = [
             "",
             "Referral Generation, the range",
-            row("Invites sent", f"{referral['invites_sent']:,}"),
-            row("Codes redeemed", f"{referral['codes_redeemed']:,}"),
-            row("Orders referred", f"{referral['referred_orders']:,}"),
-            row(f"Revenue referred ({cc})", _money_text(referral["referred_revenue"])),
-            row("Rewards issued to advocates", f"{referral['rewards_issued']:,}"),
+            *(
+                f"{label:44}{value:>12}"
+                for label, value in (
+                    ("Invites sent", f"{referral['invites_sent']:,}"),
+                    ("Codes redeemed", f"{referral['codes_redeemed']:,}"),
+                    ("Orders referred", f"{referral['referred_orders']:,}"),
+                    (f"Revenue referred ({m.currency})", money_text(referral["referred_revenue"])),
+                    ("Rewards issued to advocates", f"{referral['rewards_issued']:,}"),
+                )
+            ),
         ]
-    return "\n".join(head + steps + days + tail)
+    return "\n".join(head + steps + daily + tail)
 
 
 def _measurement_tables(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -230,12 +211,12 @@ def _measurement_tables(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
     steps += [
         f"  {s['flow'] + ' ' + s['step'] + ' ' + s['channel']:26}"
         f"{s['sent']:>8}{s['delivered']:>10}{s['clicked']:>8}{s['recovered_orders']:>10}"
-        f"{_money_text(s['recovered_revenue']):>12}"
+        f"{money_text(s['recovered_revenue']):>12}"
         for s in doc["by_step"]
     ]
     days = ["", f"  {'day abandoned':14}{'abandoned':>10}{'recovered':>10}{'revenue':>12}"]
     days += [
-        f"  {d['date']:14}{d['abandoned']:>10}{d['recovered_orders']:>10}{_money_text(d['recovered_revenue']):>12}"
+        f"  {d['date']:14}{d['abandoned']:>10}{d['recovered_orders']:>10}{money_text(d['recovered_revenue']):>12}"
         for d in doc["daily"]
     ]
     return steps, days
@@ -248,26 +229,18 @@ def measurement_summary(m: Measurement) -> list[str]:
     lines = [
         f"report {doc['from']} – {doc['to']}: {doc['abandoned']} abandoned, {doc['reachable']} reachable "
         f"({doc['journeys']['treated']} treated, {doc['journeys']['control']} control)",
-        f"recovered {doc['recovered']['orders']} order(s), {_money_text(doc['recovered']['revenue'])} {m.currency}, "
-        f"recovery rate {_share(doc['recovery_rate'])}, control group {_share(doc['control_conversion_rate'])}",
+        f"recovered {doc['recovered']['orders']} order(s), {money_text(doc['recovered']['revenue'])} {m.currency}, "
+        f"recovery rate {share(doc['recovery_rate'])}, control group {share(doc['control_conversion_rate'])}",
     ]
     if inc["orders"] is None:
         lines.append("incremental: no control journey (holdout group) in the range to compare with")
     else:
         verdict = "conclusive" if inc["conclusive"] else "not conclusive"
         lines.append(
-            f"incremental {inc['orders']:.2f} orders, {_money_text(inc['revenue'])} {m.currency}, "
+            f"incremental {inc['orders']:.2f} orders, {money_text(inc['revenue'])} {m.currency}, "
             f"rate {_signed(inc['rate_low'])} … {_signed(inc['rate_high'])} ({verdict})"
         )
     return lines
-
-
-def _money_text(amount: str) -> str:
-    return money(Decimal(amount))
-
-
-def _share(rate: float | None) -> str:
-    return "–" if rate is None else f"{rate * 100:.1f} %"
 
 
 def _signed(rate: float) -> str:

@@ -202,9 +202,9 @@ def test_the_cli_text_prints_the_same_figures(rt, shop_ids):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Journeys treated / control" in out and "5 / 3" in out
-    assert "Revenue credited (USD)" in out and "160.00" in out
+    assert "Recovered revenue (USD)" in out and "160.00" in out
     assert "Incremental orders" in out and "0.33" in out
-    assert "−47.2 % … +52.5 %" in out and "not conclusive" in out
+    assert "−47.2 … +52.5 pts" in out and "not conclusive" in out  # test_report_command.py reads it all
 
 
 @pytest.mark.parametrize(

@@ -153,12 +153,14 @@ def test_flows_lists_each_recovery_step_with_status_channels_timing_and_incentiv
     store.set_settings(CONFIGURED)
     html = page(client, sign_in, "/flows")
     assert text_of(html, "flow-recovery-status") == "On"
-    assert text_of(html, "step-first") == "First stimulus On Email 45 min after abandonment 10% off, code BACK10 0 0"
+    assert (
+        text_of(html, "step-first") == "First stimulus On Email 45 min after abandonment 10% off, code BACK10 0 0 0 0"
+    )
     assert text_of(html, "step-whatsapp") == (
-        "WhatsApp orchestration On WhatsApp 6 h after abandonment 10% off, code BACK10 0 0"
+        "WhatsApp orchestration On WhatsApp 6 h after abandonment 10% off, code BACK10 0 0 0 0"
     )  # not windowed here, and it repeats the first offer
     assert text_of(html, "step-prime") == (
-        "Revenue Recovery Prime On SMS 40 h after abandonment 12.5% off, unique code valid 48 h 0 0"
+        "Revenue Recovery Prime On SMS 40 h after abandonment 12.5% off, unique code valid 48 h 0 0 0 0"
     )
     assert 'href="/flows/recovery"' in html
 
@@ -183,23 +185,27 @@ def click_first_link(rt, client, body: str) -> None:
 def test_flows_counts_the_last_15_days_of_this_shop_only(rt, client, shops, sign_in, monkeypatch):
     # Both shops abandoned a checkout at 18:00 UTC; shop B's buyer came back to it at 19:00, which
     # moves B's first email to 20:00. At 19:00 only shop A's goes out; it is clicked, and A's
-    # customer pays at 19:10.
+    # customer pays at 19:10: the order is credited to the email.
     shops.b.deliver("checkouts/update", shops.b.checkout("b-private-checkout", "2026-03-02T20:00:00+01:00"))
     shops.a.tick("2026-03-02T19:00:00+00:00")
     sent = shops.a.outbox()
     assert [m["channel"] for m in sent] == ["email"]
     click_first_link(rt, client, sent[0]["body"])
-    shops.a.deliver("orders/create", shops.a.order("a-checkout-1", "2026-03-02T19:10:00+00:00"))
+    shops.a.deliver("orders/paid", shops.a.order("a-checkout-1", "2026-03-02T19:10:00+00:00"))
 
     at(monkeypatch, SOON)
     a_page = page(client, sign_in, "/flows", SHOP_A)
-    assert text_of(a_page, "step-first").endswith("1 1")  # sent, clicked
-    assert text_of(a_page, "step-prime").endswith("0 0")  # cancelled once paid
+    assert text_of(a_page, "step-first").endswith("1 1 1 1")  # sent, delivered (clicked), clicked, recovered
+    assert text_of(a_page, "step-prime").endswith("0 0 0 0")  # cancelled once paid
+    assert text_of(a_page, "flow-recovery-channels") == (
+        "Step and channel Sent Delivered Clicked Recovered orders Recovered revenue "
+        "First reminder by email 1 1 1 1 84.90 EUR"
+    )
     assert text_of(a_page, "flow-recovery-results") == (
         "Abandoned checkouts 1 Recovered orders 1 Recovered revenue 84.90 EUR Recovery rate 100.0 %"
     )
     b_page = page(client, sign_in, "/flows", SHOP_B)
-    assert text_of(b_page, "step-first").endswith("0 0")
+    assert text_of(b_page, "step-first").endswith("0 0 0 0") and 'id="flow-recovery-channels"' not in b_page
     assert text_of(b_page, "flow-recovery-results") == (
         "Abandoned checkouts 1 Recovered orders 0 Recovered revenue 0.00 EUR Recovery rate 0.0 %"
     )

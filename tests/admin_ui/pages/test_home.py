@@ -1,16 +1,20 @@
-"""`/` Home: the setup guide and the validation cycle, rendered on the server for the signed-in shop."""
+"""`/` Home: the setup guide and the results of the validation cycle, rendered on the server for the
+signed-in shop: the same figures as `GET /api/report?days=N` (hand-computed here), and the incremental
+card's words when there is no control group, when the effect is not conclusive yet, and when it is."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from admin_ui.pages.home import chart, nice_top, tick_step
 from shop_app.channels.accounts import save_twilio
-from shop_app.reporting.cycle import Day
+from shop_app.domain.holdout import REASON as HOLDOUT
+from shop_app.reporting.measurement import DayFigures
 from shop_app.shopify.shops import get_shop, save_settings
 from shop_app.storage.database import transaction
 from tests.admin_ui.conftest import SHOP_A, SHOP_B
@@ -44,14 +48,49 @@ def add_rows(rt, domain: str, build) -> None:
         build(Rows(session, get_shop(session, domain)))
 
 
-def recent_story(rows: Rows) -> None:
-    """Two abandonments in the last 15 days (one recovered for 80.00), one in the 15 days before."""
-    recovered = rows.journey(ago(days=2), status="converted", paid_at=ago(days=1), revenue="80.00")
-    email = rows.message(recovered, "first", "email", status="sent", sent_at=ago(days=2, minutes=-60))
-    rows.click(email, ago(days=2, minutes=-90), clicks=2)
-    rows.journey(ago(days=3))
-    before = rows.journey(ago(days=20))
-    rows.message(before, "prime", "sms", status="sent", sent_at=ago(days=20, minutes=-5))
+def api(client, sign_in, days: int = 15, shop: str = SHOP_A) -> dict:
+    """`GET /api/report?days=N`: the document Home must agree with."""
+    response = client.get(f"/api/report?days={days}", headers={"Authorization": f"Bearer {sign_in(shop)}"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def treated(rows: Rows, days_ago: int, step: str = "first", channel: str = "email", **journey) -> tuple:
+    """A messaged journey abandoned `days_ago` days ago, its message sent an hour later."""
+    j = rows.journey(ago(days=days_ago), **journey)
+    return j, rows.message(j, step, channel, status="sent", sent_at=ago(days=days_ago, hours=-1))
+
+
+def control(rows: Rows, days_ago: int, **journey):
+    """A holdout journey: its first message skipped an hour after the abandonment."""
+    j = rows.journey(ago(days=days_ago), holdout=True, **journey)
+    rows.message(j, "first", "email", status="skipped", due_at=ago(days=days_ago, hours=-1), reason=HOLDOUT)
+    return j
+
+
+def story(rows: Rows) -> None:
+    """Six journeys abandoned in the last 15 days (four treated, two control), one in the 15 days before.
+
+    T1 pays its own checkout after its email: credited 80.00 to the email. T2's email address orders
+    two days after its email: credited 20.00. T3 pays its checkout after the SMS, then is refunded in
+    full: its credit is removed (and it does not convert). T4 gets an email and nothing else. Control
+    C1 pays its own checkout after its first message would have gone; C2 does nothing. P1 (20 days
+    ago) is credited 50.00. So: 6 abandoned (1 before), 2 recovered orders, 100.00 EUR (1, 50.00
+    before), recovery rate 2 of 4 treated (1 of 1 before), control 1 of 2: no measurable effect.
+    """
+    t1, t1_email = treated(rows, 3, token="home-t1")
+    rows.credit(rows.order(ago(days=3, hours=-2), "80.00", checkout_token="home-t1"), t1, t1_email)
+    t2, t2_email = treated(rows, 4, token="home-t2", email="t2@example.com")
+    rows.credit(rows.order(ago(days=2), "20.00", email="t2@example.com"), t2, t2_email)
+    t3, t3_sms = treated(rows, 5, "prime", "sms", token="home-t3")
+    refunded = rows.order(ago(days=5, hours=-3), "40.00", checkout_token="home-t3", refunded="40.00")
+    rows.credit(refunded, t3, t3_sms, status="removed")
+    treated(rows, 6, token="home-t4")
+    control(rows, 3, token="home-c1")
+    rows.order(ago(days=3, hours=-5), "55.00", checkout_token="home-c1")
+    control(rows, 5, token="home-c2")
+    p1, p1_email = treated(rows, 20, token="home-p1")
+    rows.credit(rows.order(ago(days=20, hours=-2), "50.00", checkout_token="home-p1"), p1, p1_email)
 
 
 @pytest.fixture
@@ -60,27 +99,157 @@ def two_shops(rt, client, store):
     return store, ShopifyStore.install(rt, client, SHOP_B)
 
 
-def test_home_shows_the_cycle_of_the_signed_in_shop(rt, client, sign_in, two_shops):
-    add_rows(rt, SHOP_A, recent_story)
+def points(rate: float) -> str:
+    return f"{rate * 100:+.1f}".replace("-", "−")
+
+
+def test_home_shows_the_reports_figures_for_its_range(rt, client, sign_in, two_shops):
+    add_rows(rt, SHOP_A, story)
+    doc = api(client, sign_in)
+    # The hand-computed figures (story's docstring) are the report's…
+    assert (doc["abandoned"], doc["reachable"], doc["journeys"]) == (6, 6, {"treated": 4, "control": 2})
+    assert (doc["recovered"], doc["recovery_rate"]) == ({"orders": 2, "revenue": "100.00"}, 0.5)
+    assert doc["previous"] == {"abandoned": 1, "recovered": {"orders": 1, "revenue": "50.00"}, "recovery_rate": 1.0}
+    assert doc["control_conversion_rate"] == 0.5 and doc["incremental"]["orders"] == 0.0
+    # …and Home shows exactly them, against the 15 days before.
     html = page(client, sign_in)
-    assert cells(html, "data-figure", "abandoned") == ["Abandoned checkouts", "2", "1", "+100 %"]
-    assert cells(html, "data-figure", "reachable") == ["Reachable (a message planned)", "1", "1", "+0 %"]
-    assert cells(html, "data-figure", "sent.first.email") == ["· First reminder by email", "1", "0", "new"]
-    assert cells(html, "data-figure", "sent.prime.sms") == ["· Prime by SMS", "0", "1", "−100 %"]
-    assert cells(html, "data-figure", "clicks") == ["Clicks", "2", "0", "new"]
-    assert cells(html, "data-figure", "recovered_revenue") == ["Recovered revenue (EUR)", "80.00", "0.00", "new"]
-    assert cells(html, "data-figure", "recovery_rate")[1:3] == ["50.0 %", "0.0 %"]
-    assert "80.00 EUR" in html and "the last 15 days" in html
-    # The chart is drawn on the server, and the same days are in the table beside it.
+    assert cells(html, "data-figure", "abandoned") == ["Abandoned checkouts", "6", "1", "+500 %"]
+    assert cells(html, "data-figure", "reachable") == ["Reachable (a message planned)", "6", "1", "+500 %"]
+    assert cells(html, "data-figure", "journeys") == ["Journeys treated / control (held out)", "4 / 2", "1 / 0", ""]
+    assert cells(html, "data-figure", "recovered_orders") == ["Recovered orders", "2", "1", "+100 %"]
+    assert cells(html, "data-figure", "recovered_revenue") == ["Recovered revenue (EUR)", "100.00", "50.00", "+100 %"]
+    assert cells(html, "data-figure", "recovery_rate") == [
+        "Recovery rate (recovered ÷ treated journeys)", "50.0 %", "100.0 %", "−50.0 pts"
+    ]  # fmt: skip
+    assert key_figures(html) == [
+        ("Abandoned checkouts", "6", "1"),
+        ("Recovered orders", "2", "1"),
+        ("Recovered revenue", "100.00 EUR", "50.00 EUR"),
+        ("Recovery rate", "50.0 %", "100.0 %"),
+    ]
+    # The days are the report's days, and the chart draws the same numbers.
+    for day in doc["daily"]:
+        shown = cells(html, "data-day", day["date"])
+        assert shown[1:] == [str(day["abandoned"]), str(day["recovered_orders"]), f"{day['recovered_revenue']} EUR"]
+    assert sum(int(cells(html, "data-day", d["date"])[2]) for d in doc["daily"]) == 2
     assert re.search(r'<svg [^>]*role="img" aria-labelledby="daily-chart-title daily-chart-desc"', html)
     assert len(re.findall(r"<s-table-row data-day=", html)) == 15
     assert html.count("<title>") == 1 + 15  # the document's, and one per day's bars
+    assert "15 days: 6 abandoned checkouts and 2 recovered orders in all." in html
+
+
+def test_home_agrees_with_the_report_in_each_range(rt, client, sign_in, two_shops):
+    add_rows(rt, SHOP_A, story)
+    for days in (7, 30, 90):
+        doc, html = api(client, sign_in, days), page(client, sign_in, f"&days={days}")
+        assert cells(html, "data-figure", "abandoned")[1:3] == [
+            str(doc["abandoned"]),
+            str(doc["previous"]["abandoned"]),
+        ]
+        assert cells(html, "data-figure", "recovered_revenue")[1] == doc["recovered"]["revenue"]
+        assert [d["date"] for d in doc["daily"]] == re.findall(r'<s-table-row data-day="([\d-]+)"', html)
+    week = cells(page(client, sign_in, "&days=7"), "data-figure", "abandoned")
+    assert week == ["Abandoned checkouts", "6", "0", "new"]  # P1, 20 days ago, is in no 7-day range shown
+    assert cells(page(client, sign_in, "&days=30"), "data-figure", "abandoned")[1:3] == ["7", "0"]
+
+
+def key_figures(html: str) -> list[tuple[str, str, str]]:
+    found = re.findall(
+        r'<s-text color="subdued">([^<]+)</s-text>\s*<s-heading>([^<]+)</s-heading>\s*'
+        r'<s-text color="subdued">Before: ([^<]+)</s-text>',
+        html,
+    )
+    return [tuple(unescape(v) for v in f) for f in found]
+
+
+def incremental(html: str) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """The card's state, its (label, value) figures and its sentences."""
+    card = re.search(r'<s-section heading="Incremental results: [^"]*" id="incremental" data-state="(\w+)">(.*?)'
+                     r"</s-section>", html, re.S)  # fmt: skip
+    assert card, "no incremental card"
+    figures = re.findall(r'<s-text color="subdued">([^<]+)</s-text>\s*<s-text type="strong">([^<]+)</s-text>',
+                         card.group(2))  # fmt: skip
+    sentences = re.findall(r"<s-paragraph[^>]*>(.*?)</s-paragraph>", card.group(2), re.S)
+    return card.group(1), [(unescape(a), unescape(b)) for a, b in figures], [unescape(t) for t in sentences]
+
+
+def test_the_incremental_card_says_it_is_not_conclusive_yet(rt, client, sign_in, two_shops):
+    add_rows(rt, SHOP_A, story)
+    inc = api(client, sign_in)["incremental"]
+    assert inc["conclusive"] is False and inc["rate_low"] < 0 < inc["rate_high"]
+    state, figures, sentences = incremental(page(client, sign_in))
+    assert state == "inconclusive"
+    assert figures == [
+        ("Treated journeys converted", "50.0 % (2 of 4)"),
+        ("Control group converted", "50.0 % (1 of 2)"),
+        ("Incremental orders (estimate)", "0.00"),
+        ("Incremental revenue (EUR)", "0.00"),
+        ("Effect on the conversion rate, 95 % interval", f"{points(inc['rate_low'])} … {points(inc['rate_high'])} pts"),
+    ]
+    assert sentences[0] == (
+        f"Not conclusive yet: the messages' effect on the conversion rate lies between {points(inc['rate_low'])} "
+        f"and {points(inc['rate_high'])} percentage points (95 % interval), so it may still be none. The interval "
+        "narrows as more journeys come in."
+    )
+
+
+def many(rows: Rows) -> None:
+    """Eight treated journeys, each paying its checkout after its email (50.00 each), and eight control
+    journeys that never come back: 8/8 against 0/8."""
+    for n in range(8):
+        j, email = treated(rows, 2 + n % 5, token=f"many-t{n}")
+        rows.credit(rows.order(ago(days=2 + n % 5, hours=-2), "50.00", checkout_token=f"many-t{n}"), j, email)
+        control(rows, 2 + n % 5, token=f"many-c{n}")
+
+
+def test_the_incremental_card_says_when_the_effect_is_conclusive(rt, client, sign_in, two_shops):
+    add_rows(rt, SHOP_B, many)
+    inc = api(client, sign_in, shop=SHOP_B)["incremental"]
+    assert inc["conclusive"] is True and inc["rate_low"] > 0 and (inc["orders"], inc["revenue"]) == (8.0, "400.00")
+    state, figures, sentences = incremental(page(client, sign_in, shop=SHOP_B))
+    assert state == "conclusive"
+    assert figures[:2] == [
+        ("Treated journeys converted", "100.0 % (8 of 8)"),
+        ("Control group converted", "0.0 % (0 of 8)"),
+    ]
+    assert sentences[0] == (
+        f"Conclusive: the messages raised the conversion rate by {points(inc['rate_low'])} to "
+        f"{points(inc['rate_high'])} percentage points (95 % interval): about 8.00 orders and 400.00 EUR that would "
+        "not have come back without them."
+    )
+    # Shop A has no journey at all: no control group, and the page says what the holdout setting holds out.
+    state, figures, sentences = incremental(page(client, sign_in))
+    assert state == "no_control" and figures == [("Treated journeys converted", "–"), ("Control group converted", "–")]
+
+
+def test_without_a_control_group_the_card_says_so_and_what_the_holdout_is(rt, client, sign_in, two_shops):
+    add_rows(rt, SHOP_A, lambda rows: treated(rows, 2))
+    assert api(client, sign_in)["incremental"]["orders"] is None
+    with transaction(rt.sessions) as session:
+        shop = get_shop(session, SHOP_A)
+        ends = (shop.installed_at + timedelta(days=15)).astimezone(ZoneInfo("Europe/Madrid")).date()
+    state, figures, sentences = incremental(page(client, sign_in))
+    assert state == "no_control"
+    assert figures == [("Treated journeys converted", "0.0 % (0 of 1)"), ("Control group converted", "–")]
+    assert sentences == [
+        "No journey abandoned in this range was held out from the messages, so there is no control group to compare "
+        "with: the recovered figures count every credited order, also those that would have come back without a "
+        "message.",
+        "Holdout setting: the default, 10 % of new abandoned checkouts held out during the validation cycle (the "
+        f"first 15 days after install, until {ends.day} {ends:%b} {ends.year}), none after it.",
+    ]
+    with transaction(rt.sessions) as session:
+        save_settings(session, get_shop(session, SHOP_A), {"measurement": {"holdout_percent": 0}})
+    assert incremental(page(client, sign_in))[2][1] == (
+        "Holdout setting: 0 %, no checkout is held out. Set measurement.holdout_percent (1 to 50) to measure the "
+        "incremental results."
+    )
 
 
 def test_another_shops_figures_never_show(rt, client, sign_in, two_shops):
-    add_rows(rt, SHOP_B, recent_story)
+    add_rows(rt, SHOP_B, story)
     assert cells(page(client, sign_in), "data-figure", "abandoned")[1:] == ["0", "0", ""]
-    assert cells(page(client, sign_in, shop=SHOP_B), "data-figure", "abandoned")[1:] == ["2", "1", "+100 %"]
+    assert cells(page(client, sign_in, shop=SHOP_B), "data-figure", "abandoned")[1:] == ["6", "1", "+500 %"]
     # Shop A's token asking for shop B is refused before anything is read.
     response = client.get(f"/?shop={SHOP_B}&id_token={sign_in(SHOP_A)}", headers=BROWSER)
     assert response.status_code == 403 and "Abandoned checkouts" not in response.get_data(as_text=True)
@@ -141,7 +310,7 @@ def test_the_setup_guide_shows_each_items_state_and_action(rt, client, sign_in, 
 
 def test_the_chart_scales_to_the_busiest_day():
     series = tuple(
-        Day(datetime(2026, 3, d, tzinfo=UTC).date(), abandoned=d, recovered_orders=d // 3) for d in range(1, 8)
+        DayFigures(datetime(2026, 3, d, tzinfo=UTC).date(), abandoned=d, recovered_orders=d // 3) for d in range(1, 8)
     )
     drawn = chart(series)
     assert [value for _, value in drawn.ticks] == ["0", "2", "4", "6", "8"]
