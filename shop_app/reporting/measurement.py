@@ -153,10 +153,12 @@ class Measurement:
         return self.control_converted / self.current.control if self.current.control else None
 
 
-def measure(session: Session, shop: Shop, start: date, end: date, now: datetime, *, steps: bool = True) -> Measurement:
-    """The shop's report for the local days `start` … `end` (inclusive) and the range before it.
-    `now` is when it is asked (kept for the reader; the figures depend on the rows alone). `steps`
-    false leaves `by_step` empty, its query not run: for a reader that shows none of it (Home)."""
+def measure(
+    session: Session, shop: Shop, start: date, end: date, now: datetime, *, steps: bool = True, referrals: bool = True
+) -> Measurement:
+    """The shop's report for the local days `start` … `end` (inclusive) and the range before it, asked at
+    `now` (the figures depend on the rows alone); `steps` / `referrals` false leave `by_step` / `referral`
+    empty and unread, for a reader that shows neither (Home)."""
     if end < start or (end - start).days + 1 > MAX_DAYS:
         raise BadRange(f"no range of 1 to {MAX_DAYS} days from {start} to {end}")
     tz = zone(shop.timezone)
@@ -190,10 +192,9 @@ def measure(session: Session, shop: Shop, start: date, end: date, now: datetime,
         for day in current.days
     )
     referral_figures = None
-    if settings.referral.enabled:
-        referral_days = referral.per_day(session, shop.id, current.start, current.end,
-                                         offsets(tz, current.start, current.end))  # fmt: skip
-        referral_figures = referral.window_figures(current, referral_days)
+    if referrals and settings.referral.enabled:
+        by_day = referral.per_day(session, shop.id, current.start, current.end, offsets(tz, current.start, current.end))
+        referral_figures = referral.window_figures(current, by_day)
     return Measurement(
         shop_domain=shop.domain,
         currency=shop.currency,
