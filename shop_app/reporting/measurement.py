@@ -182,15 +182,7 @@ def measure(
         if reached and day in current:
             converted[holdout] += n
     treated_converted, control_converted = converted[False], converted[True]
-    daily = tuple(
-        DayFigures(
-            day,
-            sum(count for (d, _, _), count in per_day.items() if d == day),
-            sum(orders for (d, _, _), (orders, _) in credited.items() if d == day),
-            sum((revenue for (d, _, _), (_, revenue) in credited.items() if d == day), ZERO),
-        )
-        for day in current.days
-    )
+    daily = _daily(current, per_day, credited)
     referral_figures = None
     if referrals and settings.referral.enabled:
         by_day = referral.per_day(session, shop.id, current.start, current.end, offsets(tz, current.start, current.end))
@@ -213,6 +205,23 @@ def measure(
         daily=daily,
         referral=referral_figures,
     )
+
+
+def _daily(
+    period: Period,
+    per_day: dict[tuple[date, bool, bool], int],
+    credited: dict[tuple[date, str, str], tuple[int, Decimal]],
+) -> tuple[DayFigures, ...]:
+    """Each day of the range: its journeys abandoned, and the orders credited to them (one pass
+    over the counts, whatever the number of days)."""
+    abandoned: dict[date, int] = {}
+    for (day, _, _), count in per_day.items():
+        abandoned[day] = abandoned.get(day, 0) + count
+    orders: dict[date, tuple[int, Decimal]] = {}
+    for (day, _, _), (count, revenue) in credited.items():
+        before = orders.get(day, (0, ZERO))
+        orders[day] = (before[0] + count, before[1] + revenue)
+    return tuple(DayFigures(day, abandoned.get(day, 0), *orders.get(day, (0, ZERO))) for day in period.days)
 
 
 def _range(
