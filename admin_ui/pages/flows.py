@@ -284,7 +284,8 @@ def flows() -> ResponseReturnValue:
         shop = _shop(session)
         settings = load_settings(session, shop)
         connected = rt.transports.connection_facts(session, shop.id)
-        report = measure(session, shop, *parse_range(today_in(shop, now), days=RESULT_DAYS), now)
+        # The referral card reads its figures against the days before (referral_results), not the report's.
+        report = measure(session, shop, *parse_range(today_in(shop, now), days=RESULT_DAYS), now, referrals=False)
         referral_figures = referral_results(session, shop, RESULT_DAYS, now)
         referral = referral_card(settings.referral, referral_figures, latest_paid_orders(session, shop))
         currency = shop.currency

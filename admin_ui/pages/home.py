@@ -1,11 +1,12 @@
 """`/` Home: the setup guide and the results of the 15-day validation cycle (or 7 / 30 / 90 days: `?days=`).
 
 Everything is rendered on the server: the guide's items with the action for each, the figures
-against the previous range, the incremental results against the holdout,
-and the daily chart as an SVG with the same numbers in a table beside it. The numbers are the
-report's (shop_app/reporting/measurement.py) for the N local days ending today, the range
+against the previous range, the incremental results against the holdout, and the daily chart as an
+SVG with the same numbers in a table beside it. The numbers are the report's
+(shop_app/reporting/measurement.py) for the N local days ending today, the range
 `GET /api/report?days=N` and `reclaim report --days N` cover: the same figures everywhere. The
-per-step figures are /flows' (Home does not ask for them: they read every sent message of the range).
+per-step and referral figures are /flows' (Home does not ask for them: they read every message
+sent in the range).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def home() -> ResponseReturnValue:
     shop = current_shop()
     now = datetime.now(UTC)
     with transaction(rt.sessions) as session:
-        # Home shows no per-step figure (/flows does): the range's sent messages are not read.
-        report = measure(session, shop, *parse_range(today_in(shop, now), days=days), now, steps=False)
+        # Home shows no per-step or referral figure (/flows does): their queries are not run.
+        report = measure(session, shop, *parse_range(today_in(shop, now), days=days), now, steps=False, referrals=False)
         holdout = load_settings(session, shop).measurement.holdout_percent
         guide = setup.setup_guide(session, shop, rt.settings)
     figures = lines(report)
