@@ -17,7 +17,7 @@ import functools
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -137,7 +137,7 @@ def _drop_webhook_bodies(session: Session, shop: Shop, customer: Customer, addre
     it drops its body.
 
     The database picks the bodies that may name the customer (`_may_name`, never narrower than the
-    exact test); only those are read and tested here, with `found_in` and `_names_customer`."""
+    exact test); only those are read and tested here (`names_customer`)."""
     may_name = _may_name(customer, addresses)
     if may_name is None:
         return
@@ -148,11 +148,46 @@ def _drop_webhook_bodies(session: Session, shop: Shop, customer: Customer, addre
         WebhookDelivery.shop_id == shop.id, WebhookDelivery.body.is_not(None), not_(waiting_redact), may_name
     )
     for delivery in session.scalars(candidates):
-        body = delivery.body or ""
-        if addresses.found_in(body) or _names_customer(body, delivery.topic, customer):
+        if names_customer(delivery.body or "", delivery.topic, customer, addresses):
             delivery.body = None
             if delivery.status == WebhookStatus.RECEIVED.value:
                 delivery.status, delivery.reason = WebhookStatus.REJECTED.value, REDACTED_REASON
+
+
+def names_customer(body: str, topic: str, customer: Customer, addresses: Addresses) -> bool:
+    """The exact test of a kept webhook body: it holds one of the addresses in any spelling, as
+    written or in a JSON string once its escapes are read (`600\\n111 222`, `ana\\u0040example.com`,
+    `\\u212a` for K: what `scrub_json` of the document finds), or the customer id or an order id."""
+    if addresses.found_in(body) or any(addresses.found_in(text) for text in escaped_strings(body)):
+        return True
+    return _names_by_id(body, topic, customer)
+
+
+#: The rest of a JSON string after its opening quote, up to its closing quote, escapes skipped.
+_STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def escaped_strings(body: str) -> Iterator[str]:
+    """The strings of a JSON text (keys too) that hold an escape, read as json.loads reads them.
+
+    In one pass along the text, without building the document: a body nested any depth is read
+    too (json.loads gives up near a thousand levels, and a recursive walk of what it returns at
+    half that), and so are the closed strings of one cut short: outside a string JSON has no
+    quote, so every quote from the first one on opens or closes a string. A text that is not
+    JSON at all is read the same way. A string with an escape json.loads refuses (`\\x`) is left
+    out: its text as written is tested as it is."""
+    start = body.find('"')
+    while start != -1:
+        rest = _STRING_REST.match(body, start + 1)
+        if rest is None:
+            return  # the last string is not closed
+        string, start = body[start : rest.end()], body.find('"', rest.end())
+        if "\\" in string:
+            try:
+                text = json.loads(string, strict=False)
+            except ValueError:
+                continue
+            yield text
 
 
 #: More order ids than this are not spelled out in SQL: every orders/* body is read instead.
@@ -168,19 +203,22 @@ def _may_name(customer: Customer, addresses: Addresses) -> ColumnElement[bool] |
 
     - An email: `found_in` ignores case the way Python's re does, where i, k and s also match
       İ, ı, K and ſ, and lower() may fold nothing but ASCII: those letters and any non-ASCII one
-      become a LIKE wildcard; the rest is compared lower-cased.
-    - A phone number: every spelling holds the national digits with separators between them.
+      become a LIKE wildcard; the rest is compared lower-cased. In a body with a backslash, any
+      of its characters may also be a JSON escape (`_holds_escaped`).
+    - A phone number: every spelling holds the national digits with separators between them;
+      in the JSON text a separator may be any escape (`\\n`, `\\u00a0`), a digit `\\u003N`.
     - The customer id and order ids are compared as JSON values: a body holds an id of digits
       as written, or, with a JSON escape for a digit (\\u003N), in any spelling. An id that is
       not all digits may equal str() of a number, null or true: then no body is left out.
 
     Stored bodies hold no NUL (webhooks/routes.py replaces it), where SQLite's LIKE would stop."""
     body = WebhookDelivery.body
-    conditions: list[ColumnElement[bool]] = [
-        func.lower(body).like(_email_pattern(email), escape="/") for email in sorted(addresses.emails)
-    ]
+    emails = sorted(addresses.emails)
+    conditions: list[ColumnElement[bool]] = [func.lower(body).like(_email_pattern(e), escape="/") for e in emails]
+    if emails:
+        conditions.append(_holds_escaped(body, emails))
     if addresses.phones:
-        conditions.append(_holds_digits(body, sorted(addresses.phone_cores())))
+        conditions.append(_holds_digits(body, sorted(addresses.phone_cores()), json_text=True, escaped_digits=True))
     if customer.customer_id:
         conditions.append(_holds_id(body, [customer.customer_id]))
     if customer.order_ids:
@@ -198,6 +236,54 @@ def _email_pattern(email: str) -> str:
     return "%" + "%".join(escaped) + "%"
 
 
+#: A longer email (none we store: payloads.normal_email keeps 320 characters) is not spelled out
+#: as a regular expression: any body with a backslash may hold it.
+_MAX_EMAIL_IN_PATTERN = 320
+
+
+def _holds_escaped(body: Any, emails: list[str]) -> ColumnElement[bool]:
+    """Bodies with a backslash where one of `emails` may be written with JSON escapes: one regular
+    expression, an alternative per email and in it a group per character (`_escaped_char`), a
+    few dozen times the emails' length in all, whatever they hold."""
+    escaped = body.contains("\\", autoescape=True)
+    if any(len(email) > _MAX_EMAIL_IN_PATTERN for email in emails):
+        return escaped
+    alternatives = ("".join(map(_escaped_char, email)) for email in emails)
+    return and_(escaped, body.regexp_match("(?s)" + "|".join(f"(?:{a})" for a in alternatives)))
+
+
+#: The characters beyond ASCII that Python's re.IGNORECASE matches with an ASCII letter.
+_ASCII_LOOKALIKES = "\u0130\u0131\u017f\u212a"
+#: JSON's escapes of a printable ASCII character other than \\uXXXX, as regular expressions.
+_SHORT_ESCAPES = {"/": r"\\/", '"': r'\\"', "\\": r"\\\\"}
+
+
+def _escaped_char(char: str) -> str:
+    """A character of an email in a JSON text, in each form `found_in` matches once the text's
+    escapes are read. A printable ASCII character: itself (a letter in any of the forms
+    re.IGNORECASE matches it with: both cases, and İ, ı, K or ſ for i, k, s), raw or as its
+    escape. Any other character (a space, a control, a letter beyond ASCII, whose forms are not
+    spelled out): any character, or any escape, two for one beyond U+FFFF (a surrogate pair).
+    An escape matches one character: a run of escapes is no email."""
+    if not char.isascii() or not char.isprintable() or char.isspace():
+        return f"(?:.|(?:{_JSON_ESCAPE}){{1,2}})"
+    forms = _ignoring_case(char)
+    raw = f"[{''.join(forms)}]" if char.isalpha() else char if char.isdigit() else "\\" + char
+    escapes = [_unicode_escape(form) for form in forms] + [_SHORT_ESCAPES[f] for f in forms if f in _SHORT_ESCAPES]
+    return f"(?:{raw}|{'|'.join(escapes)})"
+
+
+def _ignoring_case(char: str) -> list[str]:
+    """A printable ASCII character and the characters re.IGNORECASE matches it with."""
+    forms = {char, char.lower(), char.upper(), *_ASCII_LOOKALIKES}
+    return sorted(form for form in forms if re.fullmatch(re.escape(char), form, re.IGNORECASE))
+
+
+def _unicode_escape(char: str) -> str:
+    """\\uXXXX for a character of the Basic Multilingual Plane, its hex digits in either case."""
+    return r"\\u" + "".join(f"[{h}{h.upper()}]" if h.isalpha() else h for h in f"{ord(char):04x}")
+
+
 @functools.cache
 def _phone_separators() -> str:
     """What `found_in` allows between a phone number's digits: its pattern's -./() and \\s, which
@@ -206,7 +292,9 @@ def _phone_separators() -> str:
     return "".join(sorted(set(SEPARATORS).union(spaces)))
 
 
-def _holds_digits(body: Any, cores: list[str], *, json_text: bool = False) -> ColumnElement[bool]:
+def _holds_digits(
+    body: Any, cores: list[str], *, json_text: bool = False, escaped_digits: bool = False
+) -> ColumnElement[bool]:
     """Bodies where the digits of one of `cores` follow each other with only phone separators
     between them, any number (found_in allows three). One regular expression, an alternative for
     each core, that both databases read alike: digits, and a bracket of plain characters with the
@@ -214,16 +302,17 @@ def _holds_digits(body: Any, cores: list[str], *, json_text: bool = False) -> Co
 
     `json_text`: `body` is a JSON document as text, where a separator inside a string may be
     written as an escape (json.dumps writes \\n, \\t and \\u00a0 for a line break, a tab and a
-    no-break space): any escape counts as a separator too."""
+    no-break space): any escape counts as a separator too. `escaped_digits`: and a digit may be
+    written \\u003N (a webhook body is written by others; json.dumps never escapes a digit)."""
     separators = "[" + _phone_separators().replace("-", "") + "-]"
     between = f"(?:{separators}|{_JSON_ESCAPE})*" if json_text else separators + "*"
-    return body.regexp_match("|".join(f"(?:{between.join(core)})" for core in cores))
+    digit = r"(?:{0}|\\u003{0})" if escaped_digits else "{0}"
+    return body.regexp_match("|".join("(?:" + between.join(map(digit.format, core)) + ")" for core in cores))
 
 
 #: A JSON escape in a regular expression both databases read alike: a backslash, then a letter,
-#: a slash or a backslash, or u and four hex digits. Digits stay as written: json.dumps, which
-#: writes our JSON columns, never escapes one.
-_JSON_ESCAPE = r"\\(?:[bfnrt/\\]|u[0-9a-fA-F]{4})"
+#: a slash, a backslash or a quote, or u and four hex digits.
+_JSON_ESCAPE = r'\\(?:[bfnrt/\\"]|u[0-9a-fA-F]{4})'
 
 
 def _holds_id(body: Any, ids: Sequence[str]) -> ColumnElement[bool]:
@@ -233,7 +322,7 @@ def _holds_id(body: Any, ids: Sequence[str]) -> ColumnElement[bool]:
     return or_(body.contains("\\u003", autoescape=True), *(body.contains(i, autoescape=True) for i in ids))
 
 
-def _names_customer(body: str, topic: str, customer: Customer) -> bool:
+def _names_by_id(body: str, topic: str, customer: Customer) -> bool:
     try:
         payload = json.loads(body.removeprefix("\ufeff"))
     except (ValueError, RecursionError):
