@@ -59,6 +59,20 @@ def _instance_dir() -> Path:
     return Path(os.environ.get("RECLAIM_INSTANCE_DIR", Path.cwd() / "instance"))
 
 
+#: `test` is what automated tests and CI set: as `development`, the development defaults
+#: (embedded SQLite and Redis, public development secrets, the development sign-in) apply.
+#: Only `production` turns them all off.
+ENVIRONMENTS = ("development", "test", "production")
+
+
+def environment_of(env: Mapping[str, str]) -> str:
+    """`RECLAIM_ENV` (default `development`); a typo such as `prod` is refused, never read as development."""
+    name = env.get("RECLAIM_ENV") or "development"
+    if name not in ENVIRONMENTS:
+        raise ConfigurationError(f"RECLAIM_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name[:40]!r}")
+    return name
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -88,14 +102,15 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         instance = Path(env.get("RECLAIM_INSTANCE_DIR") or _instance_dir())
-        dev = env.get("RECLAIM_ENV", "development") != "production"
+        dev = environment_of(env) != "production"  # production: no embedded or development fallback
+        embedded_database = f"sqlite:///{instance / 'reclaim.db'}" if dev else ""
         settings = cls(
-            database_url=database_url_for(env.get("DATABASE_URL") or f"sqlite:///{instance / 'reclaim.db'}"),
+            database_url=database_url_for(env.get("DATABASE_URL") or embedded_database),
             redis_url=env.get("REDIS_URL") or None,
             shopify_api_key=env.get("SHOPIFY_API_KEY") or (DEV_API_KEY if dev else ""),
             shopify_api_secret=env.get("SHOPIFY_API_SECRET") or (DEV_API_SECRET if dev else ""),
             shopify_api_secret_previous=env.get("SHOPIFY_API_SECRET_PREVIOUS") or None,
-            shopify_app_url=(env.get("SHOPIFY_APP_URL") or DEFAULT_APP_URL).rstrip("/"),
+            shopify_app_url=(env.get("SHOPIFY_APP_URL") or (DEFAULT_APP_URL if dev else "")).rstrip("/"),
             shopify_api_version=env.get("SHOPIFY_API_VERSION") or DEFAULT_API_VERSION,
             shopify_admin_base_url=env.get("SHOPIFY_ADMIN_BASE_URL") or DEFAULT_ADMIN_BASE_URL,
             secret_key=env.get("RECLAIM_SECRET_KEY") or (DEV_SECRET_KEY if dev else ""),
@@ -127,21 +142,23 @@ class Settings:
     def _secret_problems(self) -> list[str]:
         problems = []
         if not self.shopify_api_key:
-            problems.append("SHOPIFY_API_KEY is required outside development")
+            problems.append("SHOPIFY_API_KEY is required in production")
         if not self.shopify_api_secret:
-            problems.append("SHOPIFY_API_SECRET is required outside development")
+            problems.append("SHOPIFY_API_SECRET is required in production")
         if not self.secret_key:
-            problems.append("RECLAIM_SECRET_KEY is required outside development")
+            problems.append("RECLAIM_SECRET_KEY is required in production")
         elif len(self.secret_key) < 16:
             problems.append("RECLAIM_SECRET_KEY must be at least 16 characters")
         return problems
 
     def _url_problems(self) -> list[str]:
         problems = []
-        if not self.database_url.startswith(("sqlite", "postgresql")):
+        if not self.database_url:
+            problems.append("DATABASE_URL is required in production (the embedded SQLite is for development)")
+        elif not self.database_url.startswith(("sqlite", "postgresql")):
             problems.append("DATABASE_URL must be a sqlite:// or postgresql:// URL")
         if self.redis_url is None and not self.dev_mode:
-            problems.append("REDIS_URL is required outside development (the embedded Redis is for dev only)")
+            problems.append("REDIS_URL is required in production (the embedded Redis is for development)")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             problems.append("REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
@@ -152,7 +169,11 @@ class Settings:
             problems.append("RECLAIM_VAPID_CONTACT must be a mailto: or https: URL")
         if "{shop}" not in self.shopify_admin_base_url:
             problems.append("SHOPIFY_ADMIN_BASE_URL must contain {shop}")
-        if not self.shopify_app_url.startswith(("http://", "https://")):
+        if not self.shopify_app_url:
+            problems.append("SHOPIFY_APP_URL is required in production (the app's public https:// URL)")
+        elif not self.dev_mode and not self.shopify_app_url.startswith("https://"):
+            problems.append("SHOPIFY_APP_URL must be an https:// URL in production")
+        elif not self.shopify_app_url.startswith(("http://", "https://")):
             problems.append("SHOPIFY_APP_URL must be an http(s) URL")
         return problems
 

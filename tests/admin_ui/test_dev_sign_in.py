@@ -30,7 +30,11 @@ def test_sign_in_refuses_a_shop_not_installed_here(rt, client):
 
 def test_production_has_neither_sign_in_nor_stand_ins(rt):
     production = runtime.Runtime.build(
-        rt.settings.with_overrides(dev_mode=False, redis_url=rt.settings.redis_url or "redis://127.0.0.1:1/0")
+        rt.settings.with_overrides(
+            dev_mode=False,
+            redis_url=rt.settings.redis_url or "redis://127.0.0.1:1/0",
+            shopify_app_url="https://reclaim.example.com",  # production wants https
+        )
     )
     try:
         client = create_app(runtime=production).test_client()
