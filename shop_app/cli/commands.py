@@ -12,17 +12,29 @@ import click
 from flask import Flask
 
 from shop_app import runtime
+from shop_app.cli.unreachable import ReclaimGroup, require_database, require_redis
 from shop_app.config import Settings
 from shop_app.domain.validation import ValidationError
 from shop_app.errors import ConfigurationError, InvalidShopDomain, UnknownShop
 from shop_app.storage.database import transaction, upgrade
+from shop_app.storage.revisions import revision_of, revisions_between
 
 
-def _runtime() -> runtime.Runtime:
+def _settings() -> Settings:
     try:
-        rt = runtime.current()
+        return Settings.from_env()
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _runtime(*, redis: bool = False) -> runtime.Runtime:
+    """The checked configuration's handles. `redis`: the command enqueues or runs jobs, so an
+    unreachable Redis ends it at once (one line, exit 1), before it changes anything. An
+    unreachable database ends any command the same way (ReclaimGroup)."""
+    require_database(_settings().database_url)  # refused before anything is built or started
+    rt = runtime.current()
+    if redis:
+        require_redis(rt.redis, rt.settings)
     if rt.settings.database_url.startswith("sqlite"):
         upgrade(rt.settings.database_url)  # the embedded database keeps itself current
     return rt
@@ -38,7 +50,7 @@ def _parse_now(value: str | None) -> datetime | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-@click.group()
+@click.group(cls=ReclaimGroup)
 def main() -> None:
     """Reclaim: abandoned-checkout recovery for Shopify."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -55,7 +67,7 @@ def serve(host: str, port: int | None, workers: int) -> None:
 
     from shop_app import create_app
 
-    settings = _runtime().settings  # checked, and the embedded database migrated
+    settings = _runtime(redis=True).settings  # checked, Redis answers, and the embedded database migrated
     runtime.reset()
     port = port or int(os.environ.get("PORT", "8080"))
 
@@ -78,7 +90,7 @@ def worker(burst: bool) -> None:
     """Run an RQ worker with its scheduler (dispatcher and reconciler passes)."""
     from jobs import worker as worker_mod
 
-    _runtime()
+    _runtime(redis=True)
     worker_mod.run(burst=burst)
 
 
@@ -89,7 +101,7 @@ def tick(now_text: str | None) -> None:
     from jobs.dispatch import tick as run_tick
 
     now = _parse_now(now_text)
-    _runtime()
+    _runtime(redis=True)
     click.echo(run_tick(now.isoformat() if now else None))
 
 
@@ -170,13 +182,18 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every migration."""
-    try:
-        settings = Settings.from_env()
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
-    upgrade(settings.database_url)
-    click.echo("database is at the newest schema")
+    """Apply every migration not applied yet, and say which (an SQLite file's folder is created)."""
+    url = _settings().database_url
+    before = revision_of(url)
+    upgrade(url)
+    after = revision_of(url)
+    applied = revisions_between(url, before, after)
+    if not applied:
+        click.echo(f"already at {after}; nothing to apply")
+    elif len(applied) == 1:
+        click.echo(f"applied {applied[0]}; the database is at {after}")
+    else:
+        click.echo(f"applied {applied[0]} … {applied[-1]} ({len(applied)} migrations); the database is at {after}")
 
 
 @main.group()
