@@ -17,11 +17,10 @@ from shop_app import runtime
 from shop_app.adapters.outgoing import SendResult
 from shop_app.channels.transports import Route
 from shop_app.domain import gates
-from shop_app.domain.models import Status
 from shop_app.errors import describe
 from shop_app.messaging.compose import Composed, Refusal, compose
 from shop_app.recovery import gate_facts, live_check, outbox, outcomes
-from shop_app.recovery.discounts import StepCode
+from shop_app.recovery.discounts import StepCode, record_created
 from shop_app.recovery.gate_facts import Candidate
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
@@ -79,7 +78,8 @@ def _send(rt: Runtime, message_id: int, job_id: str, now: datetime) -> str:
         with transaction(rt.sessions) as session:
             return outcomes.skip(session, candidate, answer.reason)
 
-    # 3. Compose and claim in one short transaction.
+    # 3. Compose and claim in one short transaction: one guarded UPDATE, which also checks that
+    #    the journey is still active and the shop's Twilio connection still the one read in 1.
     with transaction(rt.sessions) as session:
         claimed = _compose_and_claim(rt, session, candidate, answer.code, now, decision.reason)
     if isinstance(claimed, str):
@@ -99,21 +99,18 @@ def _compose_and_claim(
 ) -> tuple[Route, Composed] | str:
     """(route, composed message) once the row is `sending`, or what happened instead. `sending_note`
     is what the gates said of a send (outside the shop's window, in the recipient's hours)."""
-    still_held, stopped = gate_facts.recheck(session, candidate)
-    if not still_held:
-        return outcomes.NOT_HELD
-    if stopped:  # the journey stopped while we were asking Shopify
-        outbox.settle(session, candidate.message_id, candidate.job_id, Status.CANCELLED, stopped)
-        return f"cancelled: {stopped}"
-    route = rt.transports.route(session, candidate.shop.id, candidate.channel.value)
+    route = rt.transports.route_given(session, candidate.shop.id, candidate.channel.value, candidate.twilio)
     if route is None:  # disconnected since the gates looked: nothing went out
         reason = f"{candidate.channel.value} is no longer connected"
         return outcomes.wait(session, candidate, now + outcomes.TRANSIENT_BACKOFF[0], reason)
+    if code is not None and code.created is not None:  # made in Shopify just now: recorded with the claim
+        record_created(session, candidate.step_offer, code.created)
     composed = compose(session, rt.settings, candidate, route, code)
     if isinstance(composed, Refusal):
         return outcomes.skip(session, candidate, composed.reason)
     outgoing = composed.outgoing
     claimed = outbox.claim(session, candidate.message_id, candidate.job_id, now, recipient=candidate.address,
                            subject=outgoing.subject, body=outgoing.body,
-                           note="; ".join(n for n in (sending_note, composed.note) if n) or None)  # fmt: skip
-    return (route, composed) if claimed else outcomes.NOT_HELD
+                           note="; ".join(n for n in (sending_note, composed.note) if n) or None,
+                           provided=gate_facts.claim_conditions(candidate))  # fmt: skip
+    return (route, composed) if claimed else outcomes.not_claimed(session, candidate, now)

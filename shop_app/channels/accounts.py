@@ -42,8 +42,11 @@ def save_twilio(session: Session, box: SecretBox, shop_id: int, account: TwilioA
 
 def twilio_account(session: Session, box: SecretBox, shop_id: int) -> TwilioAccount | None:
     row = _row(session, shop_id, TWILIO)
-    if row is None:
-        return None
+    return None if row is None else account_of(box, row)
+
+
+def account_of(box: SecretBox, row: ChannelConnection) -> TwilioAccount:
+    """The Twilio account a connection row holds, its token opened."""
     config = row.config
     return TwilioAccount(
         account_sid=config["account_sid"],  # save_twilio stores every public field

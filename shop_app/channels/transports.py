@@ -8,6 +8,10 @@
 
 `RECLAIM_OUTBOX_FILE` (development, the demo, tests) stands in for every provider that
 is not configured, so the whole flow runs with no credentials.
+
+The send job reads the shop's Twilio connection row with its other facts and asks with it
+(`connected_given`, `route_given`): no further read, and the sealed token is opened once per
+version of the row (its `updated_at` and sealed token) in the process (issue 13).
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from shop_app.adapters.email import EmailMessageSpec, SendGridTransport, SmtpTra
 from shop_app.adapters.outgoing import OutboxFileTransport, OutgoingMessage, SendResult, Transport
 from shop_app.adapters.twilio_messaging import TwilioAccount, TwilioTransport
 from shop_app.adapters.webpush import PushTransport
-from shop_app.channels.accounts import has_twilio, twilio_account
+from shop_app.channels.accounts import account_of, has_twilio, twilio_account
 from shop_app.channels.push_subscriptions import vapid_keys
 from shop_app.config import Settings
 from shop_app.domain.models import Channel
+from shop_app.storage.channel_tables import ChannelConnection
 from shop_app.storage.secret_box import SecretBox
 
 
@@ -50,14 +55,20 @@ class Transports:
         self._email = _email_transport(settings)
         self._push = _LazyPush(settings, sessions, box)
         self._twilio: dict[tuple[int, TwilioAccount], TwilioTransport] = {}
+        #: shop id -> (the connection row's version, its account): the sealed token opened once.
+        self._accounts: dict[int, tuple[tuple[int, object, str], TwilioAccount]] = {}
         self._lock = threading.Lock()
 
     def transport(self, session: Session, shop_id: int, channel: str) -> Transport | None:
-        if channel == "email":
-            return self._email or self._outbox
         if channel in ("sms", "whatsapp"):
             twilio = self.twilio(session, shop_id)
             return twilio if twilio is not None else self._outbox
+        return self._own(channel)
+
+    def _own(self, channel: str) -> Transport | None:
+        """The app's own transport for email or push (no shop account involved)."""
+        if channel == "email":
+            return self._email or self._outbox
         if channel == "push":
             return self._push
         raise ValueError(f"unknown channel {channel!r}")
@@ -69,6 +80,31 @@ class Transports:
         if transport is None:
             return None
         return Route(transport, twilio=isinstance(transport, TwilioTransport))
+
+    def connected_given(self, channel: str, twilio: ChannelConnection | None) -> bool:
+        """`connected`, given the shop's Twilio connection row as the caller just read it."""
+        if channel in ("sms", "whatsapp"):
+            return twilio is not None or self._outbox is not None
+        return self._own(channel) is not None
+
+    def route_given(
+        self, session: Session, shop_id: int, channel: str, twilio: ChannelConnection | None
+    ) -> Route | None:
+        """`route`, given the shop's Twilio connection row as the caller just read it (no read for
+        SMS and WhatsApp when it is there; email and push read nothing anyway)."""
+        if twilio is not None and channel in ("sms", "whatsapp"):
+            return Route(self._twilio_for(shop_id, self._account_given(shop_id, twilio)), twilio=True)
+        return self.route(session, shop_id, channel)
+
+    def _account_given(self, shop_id: int, row: ChannelConnection) -> TwilioAccount:
+        version = (row.id, row.updated_at, row.secret)
+        kept = self._accounts.get(shop_id)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        account = account_of(self._box, row)
+        with self._lock:
+            self._accounts[shop_id] = (version, account)
+        return account
 
     def connected(self, session: Session, shop_id: int, channel: str) -> bool:
         """The gates' question, answered without opening any sealed credential."""
@@ -83,8 +119,9 @@ class Transports:
     def twilio(self, session: Session, shop_id: int) -> TwilioTransport | None:
         """The shop's Twilio transport, one per account, so its HTTP connections are reused."""
         account = twilio_account(session, self._box, shop_id)
-        if account is None:
-            return None
+        return None if account is None else self._twilio_for(shop_id, account)
+
+    def _twilio_for(self, shop_id: int, account: TwilioAccount) -> TwilioTransport:
         with self._lock:
             transport = self._twilio.get((shop_id, account))
             if transport is None:
@@ -103,6 +140,7 @@ class Transports:
             for transport in self._twilio.values():
                 transport.close()
             self._twilio.clear()
+            self._accounts.clear()
 
 
 class _LazyPush:

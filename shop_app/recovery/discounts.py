@@ -7,6 +7,10 @@
 A unique code is reserved in the database before Shopify is asked, so a retried
 job asks for the same code again; if Shopify already has it (the first answer was
 lost), the code is ours — nobody else can guess it — and its id is recorded.
+
+The send job records Shopify's id in its claim's transaction (`StepCode.created`,
+`record_created`) rather than in one of its own: if that transaction is lost, the row
+stays reserved without an id and the next try finds the code in Shopify, as above.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.shopify_admin import AdminClient
 from shop_app.domain.discounts import DiscountSpec, default_expiry, random_bytes_needed, unguessable_code
 from shop_app.domain.settings import Incentive
 from shop_app.errors import DiscountCodeTaken, DiscountUnavailable
-from shop_app.storage.database import insert_new, transaction
+from shop_app.storage.database import transaction
 from shop_app.storage.tables import Discount
 
 CODE_PREFIX = {"first": "BACK", "whatsapp": "BACK", "prime": "PRIME"}
@@ -49,12 +54,16 @@ class StepCode:
 
     code: str
     expires_at: datetime | None
+    #: Shopify's id of a code created just now, for the caller to `record_created` (code_for(record=False)).
+    created: str | None = None
 
 
 def code_for(
-    sessions: sessionmaker[Session], client: AdminClient | None, offer: StepOffer, now: datetime
+    sessions: sessionmaker[Session], client: AdminClient | None, offer: StepOffer, now: datetime, *, record: bool = True
 ) -> StepCode | None:
     """The code to put in the message, or None when the step offers nothing (or withholds its offer).
+    With `record` False, a code created now comes back with its Shopify id (`created`) for the
+    caller to record in its own transaction.
 
     Raises DiscountUnavailable (or an Admin API error) when a unique code cannot be
     created now: the caller postpones the message rather than send it without.
@@ -63,9 +72,8 @@ def code_for(
     if not incentive.offered or offer.withheld:
         return None
     with transaction(sessions) as session:
-        row = _reserve(session, offer, now)
-        code, expires_at = row.code, row.expires_at
-        if incentive.code_mode == "shared" or row.shopify_id:
+        code, expires_at, known_id = _reserve(session, offer, now)
+        if incentive.code_mode == "shared" or known_id:
             return StepCode(code, expires_at)
     if client is None:
         raise DiscountUnavailable("the Admin API is not reachable for this shop")
@@ -86,35 +94,42 @@ def code_for(
         shopify_id = client.find_code(code)  # created by an earlier try of this job whose answer was lost
         if shopify_id is None:
             raise DiscountUnavailable(f"Shopify refused the code {code} as taken") from None
+    if not record:
+        return StepCode(code, expires_at, created=shopify_id)
     with transaction(sessions) as session:
-        session.scalars(_reserved(offer)).one().shopify_id = shopify_id
+        record_created(session, offer, shopify_id)
     return StepCode(code, expires_at)
+
+
+def record_created(session: Session, offer: StepOffer, shopify_id: str | None) -> None:
+    """Shopify's id of the step's code, created in Shopify: one UPDATE."""
+    reserved = update(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
+    session.execute(reserved.values(shopify_id=shopify_id).execution_options(synchronize_session=False))
 
 
 def _reserved(offer: StepOffer) -> Select[Discount]:
     return select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
 
 
-def _reserve(session: Session, offer: StepOffer, now: datetime) -> Discount:
-    """The step's code: reserved now, or the one an earlier try of this job (or a racing job)
-    reserved first, whose code then wins."""
+def _reserve(session: Session, offer: StepOffer, now: datetime) -> tuple[str, datetime | None, str | None]:
+    """The step's code (code, expiry, Shopify's id if known): reserved now by one INSERT … RETURNING,
+    or the one an earlier try of this job (or a racing job) reserved first, whose code then wins."""
     incentive = offer.incentive
     if incentive.code_mode == "shared":
         code, expires_at = incentive.code, None
     else:
         code = unguessable_code(CODE_PREFIX.get(offer.step, "BACK"), os.urandom(random_bytes_needed()))
         expires_at = default_expiry(now, incentive.expiry_hours)
-    insert_new(
-        session,
-        Discount,
-        shop_id=offer.shop_id,
-        journey_id=offer.journey_id,
-        step=offer.step,
-        code=code,
-        mode=incentive.code_mode,
-        kind=incentive.type,
-        value=incentive.value,
-        expires_at=expires_at,
-        created_at=now,
-    )
-    return session.scalars(_reserved(offer)).one()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    inserted = session.execute(
+        dialect.insert(Discount)
+        .values(shop_id=offer.shop_id, journey_id=offer.journey_id, step=offer.step, code=code,
+                mode=incentive.code_mode, kind=incentive.type, value=incentive.value, expires_at=expires_at,
+                created_at=now)
+        .on_conflict_do_nothing()
+        .returning(Discount.code, Discount.expires_at, Discount.shopify_id)
+    ).first()  # fmt: skip
+    if inserted is None:
+        row = session.scalars(_reserved(offer)).one()
+        return row.code, row.expires_at, row.shopify_id
+    return inserted[0], inserted[1], inserted[2]

@@ -1,7 +1,8 @@
 """The facts the send gates need, gathered from our own records in one transaction.
 
-`collect` locks the message row (only if it is still queued for this send job) and returns
-the `Candidate` the rest of the send job works on, with the `gates.SendFacts` that
+`collect` reads the message row (locked, only if it is still queued for this send job) with its
+journey, shop, settings, checkout and the shop's Twilio connection in one joined read (issue 13),
+and returns the `Candidate` the rest of the send job works on, with the `gates.SendFacts` that
 `domain.gates.decide` judges. Shopify is asked later, outside any lock (recovery/live_check.py).
 A referral message (issue 11) has no checkout: its recipient is its journey's profile and
 triggering order (referral/send_facts.py), and no referral step supersedes another. The
@@ -14,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy.orm import Session, aliased
 
+from shop_app.channels.accounts import TWILIO
 from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.compliance.consent_records import OPT_OUT_SOURCES, consent_state
 from shop_app.compliance.suppressions import suppression_reason
@@ -31,8 +33,10 @@ from shop_app.recovery.orders import describe_order, payment_for
 from shop_app.referral import send_facts
 from shop_app.referral.send_facts import ReferralFacts
 from shop_app.runtime import Runtime
-from shop_app.shopify.shops import load_settings
-from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop
+from shop_app.shopify.offline_tokens import KnownToken
+from shop_app.shopify.shops import settings_of
+from shop_app.storage.channel_tables import ChannelConnection
+from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop, ShopSettingsRow
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Candidate:
     #: Whom it goes to: the checkout itself, or a referral journey's profile and order.
     contact: Checkout | Contact
     referral: ReferralFacts | None = None
+    #: The shop's Admin API token and Twilio connection as the joined read found them.
+    token: KnownToken | None = None
+    twilio: ChannelConnection | None = None
 
     @property
     def flow(self) -> Flow:
@@ -103,15 +110,63 @@ def held(session: Session, message_id: int, job_id: str) -> Message | None:
     return message
 
 
-def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: datetime) -> Collected | None:
-    message = held(session, message_id, job_id)
-    if message is None:
+@dataclass(frozen=True)
+class _Held:
+    """What the joined read found for a held row."""
+
+    message: Message
+    journey: Journey
+    shop: Shop
+    settings: ShopSettings
+    checkout: CheckoutRow | None
+    twilio: ChannelConnection | None
+    #: (step, channel, status, due_at) of the journey's messages of other steps.
+    others: tuple[tuple[str, str, str, datetime], ...]
+
+    @property
+    def token(self) -> KnownToken:
+        return KnownToken(self.shop.domain, self.shop.access_token, self.shop.access_token_expires_at)
+
+
+def _read_held(session: Session, message_id: int, job_id: str) -> _Held | None:
+    """The row (locked on PostgreSQL) if it is still queued for this very job, with its journey,
+    shop, settings, checkout, for SMS and WhatsApp the shop's Twilio connection, and its journey's
+    messages of other steps (one result row each): one statement."""
+    twilio = and_(
+        ChannelConnection.shop_id == Message.shop_id,
+        ChannelConnection.provider == TWILIO,
+        Message.channel.in_([Channel.SMS.value, Channel.WHATSAPP.value]),
+    )
+    other = aliased(Message)
+    rows = session.execute(
+        select(Message, Journey, Shop, ShopSettingsRow.document, ShopSettingsRow.updated_at, CheckoutRow,
+               ChannelConnection, other.step, other.channel, other.status, other.due_at)
+        .join(Journey, Journey.id == Message.journey_id)
+        .join(Shop, Shop.id == Message.shop_id)
+        .outerjoin(ShopSettingsRow, ShopSettingsRow.shop_id == Message.shop_id)
+        .outerjoin(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
+        .outerjoin(ChannelConnection, twilio)
+        .outerjoin(other, and_(other.journey_id == Message.journey_id, other.step != Message.step))
+        .where(Message.id == message_id, Message.status == Status.QUEUED.value, Message.job_id == job_id)
+        .with_for_update(of=Message)
+        .execution_options(populate_existing=True)
+    ).all()  # fmt: skip
+    if not rows:
         return None
-    journey = session.get_one(Journey, message.journey_id)
-    shop = session.get_one(Shop, message.shop_id)
+    message, journey, shop, document, updated_at, checkout, connection = rows[0][:7]
+    settings = settings_of(shop.id, shop.timezone, document, updated_at)
+    others = tuple((r[7], r[8], r[9], r[10]) for r in rows if r[7] is not None)
+    return _Held(message, journey, shop, settings, checkout, connection, others)
+
+
+def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: datetime) -> Collected | None:
+    found = _read_held(session, message_id, job_id)
+    if found is None:
+        return None
+    message, journey, shop = found.message, found.journey, found.shop
     if journey.flow == Flow.REFERRAL:
-        return _collect_referral(rt, session, message, journey, shop)
-    candidate = _candidate(session, message, journey, shop, now)
+        return _collect_referral(rt, session, found)
+    candidate = _candidate(session, found, now)
     checkout, channel = candidate.cart, candidate.channel
     paid = payment_for(session, shop.id, checkout, journey.abandoned_at)
     contact = _contact_facts(rt, session, candidate)
@@ -123,24 +178,24 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
         holdout=journey.holdout,
         paid_reason=describe_order(paid) if paid else None,
         consent_refusal=consent.refusal(channel, checkout, candidate.settings, contact),
-        connected=rt.transports.connected(session, shop.id, channel.value),
+        connected=rt.transports.connected_given(channel.value, found.twilio),
         window=candidate.settings.windows if channel in candidate.settings.windowed_channels else None,
-        later_steps_started=_later_steps_started(session, message, candidate.settings, zone, now),
+        later_steps_started=_later_steps_started(found.others, candidate.settings, zone, now),
         recipient_zone=zone,
     )
     return Collected(candidate, facts, paid)
 
 
-def _collect_referral(rt: Runtime, session: Session, message: Message, journey: Journey, shop: Shop) -> Collected:
+def _collect_referral(rt: Runtime, session: Session, held_row: _Held) -> Collected:
     """A referral row's facts: no payment to look for, no superseding; a refunded or voided
     triggering order cancels, a review whose order was never fulfilled in time is skipped."""
-    settings = load_settings(session, shop)
+    message, journey, shop, settings = held_row.message, held_row.journey, held_row.shop, held_row.settings
     found = send_facts.find(session, message, journey, shop, settings)
     candidate = Candidate(
         message_id=message.id, job_id=message.job_id or "", journey_id=journey.id, step=Step(message.step),
         channel=Channel(message.channel), shop=ShopFacts(shop.id, shop.domain, shop.name, shop.email, shop.timezone),
         checkout=None, abandoned_at=journey.abandoned_at, settings=settings, offer=None, contact=found.contact,
-        referral=found.referral,
+        referral=found.referral, token=held_row.token, twilio=held_row.twilio,
     )  # fmt: skip
     channel = candidate.channel
     facts = gates.SendFacts(
@@ -149,7 +204,7 @@ def _collect_referral(rt: Runtime, session: Session, message: Message, journey: 
         journey_stop_reason=journey_stop_reason(journey) or found.stop_reason,
         paid_reason=None,
         consent_refusal=consent.refusal(channel, found.contact, settings, _contact_facts(rt, session, candidate)),
-        connected=rt.transports.connected(session, shop.id, channel.value),
+        connected=rt.transports.connected_given(channel.value, held_row.twilio),
         window=settings.windows if channel in settings.windowed_channels else None,
         skip_reason=found.skip_reason,
         recipient_zone=recipient_zone.zone_of(found.contact.marketing_phone),
@@ -171,6 +226,17 @@ def recheck(session: Session, candidate: Candidate) -> tuple[bool, str | None]:
     return True, _stop_reason(row[2], row[3])
 
 
+def claim_conditions(candidate: Candidate) -> list[ColumnElement[bool]]:
+    """What the claim's UPDATE checks besides the row being held: the journey is still active,
+    and the Twilio connection the route was built from is still the shop's (not removed or re-saved)."""
+    active = exists().where(Journey.id == Message.journey_id, Journey.status == JourneyStatus.ACTIVE.value)
+    conditions: list[ColumnElement[bool]] = [active]
+    if candidate.twilio is not None:
+        seen = candidate.twilio
+        conditions.append(exists().where(ChannelConnection.id == seen.id, ChannelConnection.secret == seen.secret))
+    return conditions
+
+
 def journey_stop_reason(journey: Journey) -> str | None:
     """None while the journey is active, else why it stopped."""
     return _stop_reason(journey.status, journey.stop_reason)
@@ -180,9 +246,11 @@ def _stop_reason(status: str, reason: str | None) -> str | None:
     return None if status == JourneyStatus.ACTIVE else (reason or status)
 
 
-def _candidate(session: Session, message: Message, journey: Journey, shop: Shop, now: datetime) -> Candidate:
-    settings = load_settings(session, shop)
-    checkout = checkout_of(session.get_one(CheckoutRow, journey.checkout_id))
+def _candidate(session: Session, found: _Held, now: datetime) -> Candidate:
+    message, journey, shop, settings = found.message, found.journey, found.shop, found.settings
+    if found.checkout is None:
+        raise ValueError(f"recovery journey {journey.id} has no checkout")
+    checkout = checkout_of(found.checkout)
     step = Step(message.step)
     # WhatsApp orchestration repeats the first offer; Prime brings the stronger one.
     incentive = settings.prime.incentive if step is Step.PRIME else settings.first.incentive
@@ -203,6 +271,8 @@ def _candidate(session: Session, message: Message, journey: Journey, shop: Shop,
         settings=settings,
         offer=offer,
         contact=checkout,
+        token=found.token,
+        twilio=found.twilio,
     )
 
 
@@ -235,16 +305,12 @@ def _opt_out(session: Session, shop_id: int, channel: Channel, address: str | No
 
 
 def _later_steps_started(
-    session: Session, message: Message, settings: ShopSettings, zone: str | None, now: datetime
+    others: tuple[tuple[str, str, str, datetime], ...], settings: ShopSettings, zone: str | None, now: datetime
 ) -> tuple[Step, ...]:
     """Later steps already under way, or due now on an open channel (they would go out in the
     same pass): the earlier, weaker message is then superseded, not sent too. A windowed channel
-    is open when the shop's window and the recipient's hours (`zone`) let it go now."""
-    others = session.execute(
-        select(Message.step, Message.channel, Message.status, Message.due_at).where(
-            Message.journey_id == message.journey_id, Message.step != message.step
-        )
-    ).all()
+    is open when the shop's window and the recipient's hours (`zone`) let it go now. `others`:
+    the journey's messages of other steps, as the joined read found them."""
 
     def open_now(channel: str) -> bool:
         if Channel(channel) not in settings.windowed_channels:

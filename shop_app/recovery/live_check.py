@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import requests
 
-from shop_app.adapters.shopify_admin import OrderSummary
+from shop_app.adapters.shopify_admin import AdminClient, OrderSummary
 from shop_app.domain.models import Channel, Order, Step
 from shop_app.errors import ReclaimError
 from shop_app.recovery.discounts import StepCode, code_for
@@ -39,7 +39,8 @@ ADMIN_FAILURES = (ReclaimError, requests.RequestException)
 
 @dataclass(frozen=True)
 class Cleared:
-    """Not paid, as far as Shopify knows now; `code` is the step's discount code, if it offers one."""
+    """Not paid, as far as Shopify knows now; `code` is the step's discount code, if it offers one
+    (a code created just now carries its Shopify id, which the claim's transaction records)."""
 
     code: StepCode | None
 
@@ -70,7 +71,7 @@ def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Sk
     waiting = "waiting: the payment check could not reach Shopify ({})"
     checkout = candidate.cart
     try:
-        client = open_admin_client(rt.sessions, rt.box, rt.settings, candidate.shop.id, now, rt.admin_sleep)
+        client = _client(rt, candidate, now)
     except ADMIN_FAILURES as exc:
         return Wait(now + PAYMENT_CHECK_RETRY, waiting.format(exc))
     with client:
@@ -84,7 +85,7 @@ def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Sk
         if paid:
             return PaidElsewhere(order_of(paid[0]))
         try:
-            return Cleared(code_for(rt.sessions, client, candidate.step_offer, now))
+            return Cleared(code_for(rt.sessions, client, candidate.step_offer, now, record=False))
         except ADMIN_FAILURES as exc:
             return Wait(now + DISCOUNT_RETRY, f"waiting for the discount code: {exc}")
 
@@ -104,7 +105,7 @@ def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared 
             return Cleared(_thank_you_code(rt, candidate, now))
         if candidate.step is not Step.INVITE or referral.advocate_id is None:
             return Cleared(None)
-        with open_admin_client(rt.sessions, rt.box, rt.settings, candidate.shop.id, now, rt.admin_sleep) as client:
+        with _client(rt, candidate, now) as client:
             code = advocate_code(rt.sessions, client, referral.advocate_id, now,
                                  first_name=candidate.contact.first_name, percent=referral.friend_percent)  # fmt: skip
         return Cleared(StepCode(code.code, None))
@@ -118,9 +119,14 @@ def _thank_you_code(rt: Runtime, candidate: Candidate, now: datetime) -> StepCod
     incentive = candidate.settings.referral.step(candidate.step).incentive
     if incentive is None or candidate.channel is Channel.WHATSAPP:
         return None
-    with open_admin_client(rt.sessions, rt.box, rt.settings, candidate.shop.id, now, rt.admin_sleep) as client:
+    with _client(rt, candidate, now) as client:
         issued, ends_at = step_code_for(rt.sessions, client, candidate.journey_id, candidate.step.value, incentive, now)
     return StepCode(issued.code, ends_at)
+
+
+def _client(rt: Runtime, candidate: Candidate, now: datetime) -> AdminClient:
+    """The shop's Admin API client, with the token the send job's read found when it is usable."""
+    return open_admin_client(rt.sessions, rt.box, rt.settings, candidate.shop.id, now, rt.admin_sleep, candidate.token)
 
 
 def order_of(found: OrderSummary) -> Order:

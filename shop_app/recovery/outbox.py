@@ -252,14 +252,16 @@ def settle(session: Session, message_id: int, job_id: str, to: Status, reason: s
 
 def claim(
     session: Session, message_id: int, job_id: str, now: datetime, *, recipient: str | None,
-    subject: str | None, body: str, note: str | None,
+    subject: str | None, body: str, note: str | None, provided: Iterable[ColumnElement[bool]] = (),
 ) -> bool:  # fmt: skip
     """`queued → sending`, committed before the provider is called: a crash leaves `sending`,
-    which the reconciler turns into `unknown`, never a resend."""
-    return transition(
-        session, message_id, [Status.QUEUED], Status.SENDING, held_by=job_id, sending_at=now,
-        attempts=Message.attempts + 1, recipient=recipient, subject=subject, body=body, reason=note,
-    )  # fmt: skip
+    which the reconciler turns into `unknown`, never a resend. One UPDATE, which also checks
+    what the caller `provided` (its journey still active…): False when any of it no longer holds."""
+    where = [Message.id == message_id, Message.job_id == job_id, *provided]
+    return _move(
+        session, where, [Status.QUEUED], Status.SENDING, sending_at=now, attempts=Message.attempts + 1,
+        recipient=recipient, subject=subject, body=body, reason=note,
+    ) == 1  # fmt: skip
 
 
 def mark_sent(session: Session, message_id: int, now: datetime, provider_id: str | None, delivery: str | None) -> bool:
@@ -271,6 +273,26 @@ def mark_sent(session: Session, message_id: int, now: datetime, provider_id: str
     if delivery:
         values["delivery_status"] = delivery
     return transition(session, message_id, [Status.SENDING, Status.UNKNOWN], Status.SENT, **values)
+
+
+def mark_first_sent(
+    session: Session, message_id: int, now: datetime, provider_id: str | None, delivery: str | None
+) -> int | None:
+    """`mark_sent` for the usual case, a row no callback has told anything yet (no delivery status):
+    one UPDATE … RETURNING the row's shop id, or None when the row is not such a row (the caller
+    then reads it and uses `mark_sent`)."""
+    values: dict[str, Any] = {"sent_at": now, "delivery_status": delivery}
+    if provider_id:
+        values["provider_id"] = func.coalesce(Message.provider_id, provider_id)
+    in_source = Message.status.in_(_checked([Status.SENDING, Status.UNKNOWN], Status.SENT))
+    statement = (
+        update(Message)
+        .where(Message.id == message_id, in_source, Message.delivery_status.is_(None))
+        .values(_values(Status.SENT, values))
+        .returning(Message.shop_id)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).scalar_one_or_none()
 
 
 def mark_failed(session: Session, message_id: int, reason: str) -> bool:

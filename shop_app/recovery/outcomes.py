@@ -19,7 +19,7 @@ from shop_app.domain import delivery, gates
 from shop_app.domain.addresses import scrub_provider_text
 from shop_app.domain.models import Order, Status
 from shop_app.recovery import outbox
-from shop_app.recovery.gate_facts import Candidate, Collected, held
+from shop_app.recovery.gate_facts import Candidate, Collected, held, recheck
 from shop_app.recovery.journeys import convert_journey
 from shop_app.recovery.orders import describe_order, store_order
 from shop_app.runtime import Runtime
@@ -67,6 +67,19 @@ def skip(session: Session, candidate: Candidate, reason: str) -> str:
     return f"skipped: {reason}"
 
 
+def not_claimed(session: Session, candidate: Candidate, now: datetime) -> str:
+    """Why the claim changed nothing: the row moved on, its journey stopped while we were asking
+    Shopify, or the shop's Twilio connection went or changed meanwhile. Nothing went out."""
+    still_held, stopped = recheck(session, candidate)
+    if not still_held:
+        return NOT_HELD
+    if stopped:
+        outbox.settle(session, candidate.message_id, candidate.job_id, Status.CANCELLED, stopped)
+        return f"cancelled: {stopped}"
+    reason = f"the {candidate.channel.value} connection changed or was removed while Shopify was asked"
+    return wait(session, candidate, now + TRANSIENT_BACKOFF[0], reason)
+
+
 def paid_elsewhere(rt: Runtime, candidate: Candidate, found: Order) -> str:
     """Shopify knows an order our webhooks have not told us about: record it, stop the journey."""
     with transaction(rt.sessions) as session:
@@ -108,16 +121,22 @@ def first_delivery_status(provider: str, result: SendResult) -> str:
 def _sent(session: Session, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime) -> str:
     """Sent, with the provider's first word on delivery and its raw answer kept. A status callback
     quicker than this commit keeps what it recorded (delivery statuses only move forward), and a
-    row the reconciler already marked `unknown` is settled as sent: now we know."""
-    message = session.get(Message, outgoing.message_id, with_for_update=True, populate_existing=True)
-    if message is None:
-        return "nothing to do"
+    row the reconciler already marked `unknown` is settled as sent: now we know. Usually one
+    UPDATE … RETURNING and the event's INSERT; the row is read first only when a callback came first."""
     said = first_delivery_status(provider, result)
-    moved = delivery.advance(message.delivery_status, said)
-    if not outbox.mark_sent(session, message.id, now, result.provider_id, moved):
-        return "nothing to do"
+    shop_id = outbox.mark_first_sent(
+        session, outgoing.message_id, now, result.provider_id, delivery.advance(None, said)
+    )
+    if shop_id is None:
+        message = session.get(Message, outgoing.message_id, with_for_update=True, populate_existing=True)
+        if message is None:
+            return "nothing to do"
+        moved = delivery.advance(message.delivery_status, said)
+        if not outbox.mark_sent(session, message.id, now, result.provider_id, moved):
+            return "nothing to do"
+        shop_id = message.shop_id
     if result.provider_id:  # kept once: the provider's callback may have told us the same first
-        insert_new(session, MessageEvent, shop_id=message.shop_id, message_id=message.id, provider=provider,
+        insert_new(session, MessageEvent, shop_id=shop_id, message_id=outgoing.message_id, provider=provider,
                    provider_id=result.provider_id, event=said, raw=result.raw)  # fmt: skip
     return Status.SENT.value
 

@@ -1,17 +1,28 @@
 """Offline access tokens: stored sealed, refreshed before use, rotated atomically.
 
 Shopify's expiring offline tokens last an hour; the refresh token rotates on every
-refresh, so two workers refreshing at once would burn it. Callers therefore take a
-write lock on the shop row before looking at the token, and the second one finds
-the fresh token the first one stored.
+refresh, so two workers refreshing at once would burn it. A caller inside the refresh
+margin therefore takes a write lock on the shop row before looking at the token again,
+and the second one finds the fresh token the first one stored. Outside the margin
+nothing is locked: a token that does not expire, or expires later, is only read.
+
+The send job reads the shop's sealed token with its other facts (`KnownToken`) and opens
+a client without another read when the token is usable (issue 13). Opened tokens are kept
+per process by their sealed form (a new token is a new sealed string), and every client a
+thread opens shares one HTTP session, so the Admin API's connections (and their TLS
+handshakes) are reused across sends. The session keeps no cookies.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http.cookiejar import DefaultCookiePolicy
 
+import requests
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +51,15 @@ def forget_token(shop: Shop) -> None:
     shop.refresh_token = shop.refresh_token_expires_at = None
 
 
+@dataclass(frozen=True)
+class KnownToken:
+    """The shop's token as a caller just read it with the shop row: domain, sealed token, expiry."""
+
+    domain: str
+    sealed: str | None
+    expires_at: datetime | None
+
+
 def open_admin_client(
     sessions: sessionmaker[Session],
     box: SecretBox,
@@ -47,10 +67,41 @@ def open_admin_client(
     shop_id: int,
     now: datetime,
     sleep: Callable[[float], None] = time.sleep,
+    known: KnownToken | None = None,
 ) -> AdminClient:
-    """An Admin API client for the shop with a usable token. Close it (or use `with`)."""
-    domain, token = access_token(sessions, box, OAuthClient(settings), shop_id, now)
-    return AdminClient(settings, domain, token, sleep=sleep)
+    """An Admin API client for the shop with a usable token. Close it (or use `with`). With
+    `known` (read just now) and usable, the database is not asked again."""
+    if known is not None and known.sealed is not None and _fresh(known.expires_at, now):
+        domain, token = known.domain, opened(box, known.sealed)
+    else:
+        domain, token = access_token(sessions, box, OAuthClient(settings), shop_id, now)
+    return AdminClient(settings, domain, token, sleep=sleep, session=http_session())
+
+
+_local = threading.local()
+_opened: dict[str, str] = {}  # sealed token -> token
+MAX_OPENED = 10_000
+
+
+def opened(box: SecretBox, sealed: str) -> str:
+    """The sealed token, opened once per process."""
+    token = _opened.get(sealed)
+    if token is None:
+        token = box.open(sealed)
+        if len(_opened) >= MAX_OPENED:
+            _opened.clear()
+        _opened[sealed] = token
+    return token
+
+
+def http_session() -> requests.Session:
+    """This thread's HTTP session for the Admin API (clients do not close a session given to them)."""
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # no cookie from one shop to the next
+        _local.session = session
+    return session
 
 
 def access_token(
@@ -64,7 +115,7 @@ def access_token(
     with transaction(sessions) as session:
         shop = _connected(session, shop_id)
         if _usable(shop, now):
-            return shop.domain, box.open(shop.access_token or "")
+            return shop.domain, opened(box, shop.access_token or "")
         session.execute(update(Shop).where(Shop.id == shop_id).values(scope=Shop.scope))
         shop = _connected(session, shop_id, populate_existing=True)
         if _usable(shop, now):  # another worker refreshed it while we waited for the lock
@@ -86,5 +137,9 @@ def _connected(session: Session, shop_id: int, *, populate_existing: bool = Fals
 
 
 def _usable(shop: Shop, now: datetime) -> bool:
-    expires_at = shop.access_token_expires_at
+    return _fresh(shop.access_token_expires_at, now)
+
+
+def _fresh(expires_at: datetime | None, now: datetime) -> bool:
+    """A token that does not expire, or not within the refresh margin."""
     return expires_at is None or expires_at - now > REFRESH_MARGIN

@@ -1,8 +1,16 @@
-"""Shops and their settings: install, look up, read and save settings atomically."""
+"""Shops and their settings: install, look up, read and save settings atomically.
+
+Validating a settings document costs far more than reading it, and the send job needs the
+settings for every message (issue 13): `settings_of` keeps each shop's parsed settings in the
+process, keyed by the row's `updated_at` (and the shop's time zone, which the windows default to).
+`save_settings` moves `updated_at` on every save, so the next read of the row after a save sees a
+new key and parses the new document: the settings are never older than the row the caller read.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -75,8 +83,31 @@ def get_shop(session: Session, domain: str) -> Shop:
 def load_settings(session: Session, shop: Shop) -> ShopSettings:
     row = session.get(ShopSettingsRow, shop.id)
     if row is None:
-        return ShopSettings.defaults(shop.timezone)
-    return ShopSettings.from_document(row.document, shop_timezone=shop.timezone)
+        return settings_of(shop.id, shop.timezone, None, None)
+    return settings_of(shop.id, shop.timezone, row.document, row.updated_at)
+
+
+#: Parsed settings kept per process: shop id -> ((updated_at, time zone), settings).
+_parsed: dict[int, tuple[tuple[datetime | None, str], ShopSettings]] = {}
+_parsed_lock = threading.Lock()
+#: More shops than this in one process: the cache starts over (it is a cache, not a registry).
+MAX_PARSED = 10_000
+
+
+def settings_of(shop_id: int, timezone: str, document: dict | None, updated_at: datetime | None) -> ShopSettings:
+    """The shop's settings from its row as just read (`document` None: no row, the defaults),
+    parsed once per version of the row in this process. ShopSettings is immutable, so the kept
+    object is shared."""
+    key = (updated_at if document is not None else None, timezone)
+    kept = _parsed.get(shop_id)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    settings = ShopSettings.from_document(document or {}, shop_timezone=timezone)
+    with _parsed_lock:
+        if len(_parsed) >= MAX_PARSED:
+            _parsed.clear()
+        _parsed[shop_id] = (key, settings)
+    return settings
 
 
 def save_settings(session: Session, shop: Shop, document: object) -> ShopSettings:
@@ -87,6 +118,9 @@ def save_settings(session: Session, shop: Shop, document: object) -> ShopSetting
         row = ShopSettingsRow(shop_id=shop.id, document={})
         session.add(row)
     row.document = settings.to_document()
-    row.updated_at = utcnow()
+    # A new version on every save, even within one tick of the clock: settings_of keys on it.
+    previous = row.updated_at
+    now = utcnow()
+    row.updated_at = now if previous is None or now > previous else previous + timedelta(microseconds=1)
     session.flush()
     return settings
