@@ -184,6 +184,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply every migration not applied yet, and say which (an SQLite file's folder is created)."""
     url = _settings().database_url
+    require_database(url)
     before = revision_of(url)
     upgrade(url)
     after = revision_of(url)

@@ -52,6 +52,8 @@ def _reason(error: BaseException, *secrets: str | None) -> str:
     """The driver's reason, the last clause of its first line only (`Connection refused`,
     `password authentication failed for user "root"`), with any password taken out."""
     cause: Any = getattr(error, "orig", None) or error
+    if isinstance(cause, OSError) and cause.strerror:  # an SQLite file's folder that cannot be made
+        return f"{cause.strerror}: {cause.filename}" if cause.filename else cause.strerror
     lines = str(cause).strip().splitlines() or [type(cause).__name__]
     reason = re.split(r"[.:]\s+", lines[0])[-1].strip().rstrip(".")
     for secret in secrets:
@@ -77,8 +79,12 @@ def redis_unavailable(error: BaseException, url: str | None, settings: Settings 
 
 def require_database(url: str) -> None:
     """Connect once before a command builds anything (the embedded Redis is not started for a
-    command that cannot run): a worker with no job to run would otherwise never notice."""
-    engine = make_engine(url)
+    command that cannot run): a worker with no job to run would otherwise never notice. An
+    SQLite file's folder is made here (OSError when it cannot be)."""
+    try:
+        engine = make_engine(url)
+    except OSError as exc:
+        raise database_unavailable(exc, url) from None
     try:
         with engine.connect():
             pass

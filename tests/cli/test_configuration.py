@@ -175,3 +175,12 @@ def test_no_message_carries_the_password(reclaim):
     outputs = [reclaim(*command, DATABASE_URL=DOWN_DATABASE).output for command in COMMANDS]
     outputs.append(reclaim("tick").output)
     assert outputs and all(PASSWORD not in output and "root" not in output for output in outputs)
+
+
+def test_an_instance_folder_that_cannot_be_made_is_one_line(reclaim, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    instance = tmp_path / "a-file" / "instance"
+    expected = f"Error: database unavailable at {instance / 'reclaim.db'}: Not a directory: {instance}\n"
+    for command in COMMANDS:
+        result = reclaim(*command, DATABASE_URL=None, RECLAIM_INSTANCE_DIR=str(instance))
+        assert (result.exit_code, result.output) == (1, expected)
