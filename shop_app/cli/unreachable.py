@@ -13,6 +13,7 @@ from typing import Any
 import click
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -99,7 +100,7 @@ def require_redis(connection: Redis, settings: Settings) -> None:
     enqueue and goes on (the reconciler retries), so `reclaim tick` would otherwise exit 0."""
     try:
         connection.ping()
-    except REDIS_DOWN as exc:
+    except RedisError as exc:  # refused, timed out, or answering with an error (NOAUTH, LOADING)
         raise redis_unavailable(exc, settings.redis_url, settings) from None
 
 

@@ -184,3 +184,18 @@ def test_an_instance_folder_that_cannot_be_made_is_one_line(reclaim, tmp_path):
     for command in COMMANDS:
         result = reclaim(*command, DATABASE_URL=None, RECLAIM_INSTANCE_DIR=str(instance))
         assert (result.exit_code, result.output) == (1, expected)
+
+
+def test_a_redis_that_answers_the_ping_with_an_error_stops_tick_too(reclaim, monkeypatch):
+    from redis import Redis
+    from redis.exceptions import ResponseError
+
+    def refuses(self, **kwargs):
+        raise ResponseError("NOAUTH Authentication required.")
+
+    monkeypatch.setattr(Redis, "ping", refuses)
+    result = reclaim("tick", REDIS_URL="redis://cache.internal:6380/3")
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: Redis unavailable at cache.internal:6380/3: NOAUTH Authentication required\n",
+    )
