@@ -5,7 +5,8 @@
 `reconcile` repairs what Redis or a crash lost: deliveries and queued rows whose
 job vanished (their jobs' statuses read in one round trip; a row queued within the grace period is
 left alone, its enqueue may be on its way) are enqueued again (a lost run counts as an attempt: jobs/attempts.py);
-rows stuck in `sending` past the lease become `unknown` and are never resent.
+rows stuck in `sending` past the lease become `unknown` and are never resent; old rows are
+purged (jobs/retention.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from jobs import attempts, referral_check
+from jobs import attempts, referral_check, retention
 from shop_app import runtime
 from shop_app.config import (
     DISPATCH_BATCH,
@@ -99,6 +100,7 @@ def reconcile(now: datetime | None = None, report: TickReport | None = None) -> 
         lost_sends = _hand_over_lost_sends(rt, session, at)
         lost_ingests = _hand_over_lost_ingests(rt, session, at)
     _restart_unfinished_setups(rt, at)
+    retention.purge(rt.sessions, rt.settings.retention_days, at)  # old rows, a few batches a pass
     for message_id, job_id in lost_sends:
         rt.queue.enqueue_send(message_id, job_id, now)
     for delivery_id, job_id in lost_ingests:

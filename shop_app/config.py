@@ -36,6 +36,9 @@ RECONCILE_INTERVAL_SECONDS = 30
 DISPATCH_BATCH = 500
 #: A recorded webhook delivery whose ingest job vanished is re-enqueued after this.
 INGEST_GRACE_SECONDS = 30
+#: Processed webhook deliveries, provider events and finished messages' content are kept this long.
+DEFAULT_RETENTION_DAYS = 90
+MAX_RETENTION_DAYS = 3650
 #: A row queued this recently is not checked for a lost job: its enqueue may still be on its way.
 QUEUED_GRACE_SECONDS = 30
 #: Transient provider failures are retried this many times before `failed`.
@@ -53,6 +56,17 @@ def database_url_for(raw: str) -> str:
         if raw.startswith(prefix):
             return "postgresql+psycopg://" + raw[len(prefix) :]
     return raw
+
+
+def _whole_days(text: str | None, default: int) -> int:
+    """A count of days from the environment; one that is not a whole number is -1, which
+    `validate` refuses naming the variable (never a traceback)."""
+    if text is None or not text.strip():
+        return default
+    try:
+        return int(text.strip())
+    except ValueError:
+        return -1
 
 
 def _instance_dir() -> Path:
@@ -97,6 +111,8 @@ class Settings:
     instance_dir: Path
     dev_mode: bool
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: Finished rows older than this many days are purged (jobs/retention.py); 0 keeps everything.
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +140,7 @@ class Settings:
             twilio_content_base_url=env.get("TWILIO_CONTENT_BASE_URL") or None,
             instance_dir=instance,
             dev_mode=dev,
+            retention_days=_whole_days(env.get("RECLAIM_RETENTION_DAYS"), DEFAULT_RETENTION_DAYS),
         )
         settings.validate()
         return settings
@@ -135,7 +152,7 @@ class Settings:
 
     def validate(self) -> None:
         """Fail at start with every problem listed, not at the first request."""
-        problems = self._secret_problems() + self._url_problems()
+        problems = self._secret_problems() + self._url_problems() + self._retention_problems()
         if problems:
             raise ConfigurationError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
@@ -150,6 +167,11 @@ class Settings:
         elif len(self.secret_key) < 16:
             problems.append("RECLAIM_SECRET_KEY must be at least 16 characters")
         return problems
+
+    def _retention_problems(self) -> list[str]:
+        if not 0 <= self.retention_days <= MAX_RETENTION_DAYS:
+            return [f"RECLAIM_RETENTION_DAYS must be a whole number of days from 0 (keep) to {MAX_RETENTION_DAYS}"]
+        return []
 
     def _url_problems(self) -> list[str]:
         problems = []

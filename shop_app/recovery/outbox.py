@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, Update, any_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from shop_app.domain.models import PENDING, PlannedMessage, Status, Step, can_move
+from shop_app.domain.models import FINAL, PENDING, PlannedMessage, Status, Step, can_move
 from shop_app.errors import ReclaimError
 from shop_app.storage.database import rows_changed
 from shop_app.storage.tables import Journey, Message
@@ -111,6 +111,25 @@ def add_planned(
     )
     session.add(message)
     return message
+
+
+def forget_content(session: Session, finished_before: datetime, limit: int) -> int:
+    """Up to `limit` finished rows (sent, failed, skipped, cancelled) due before `finished_before`
+    lose what was sent and to whom (recipient, subject, body, the provider's detail); the row and
+    its status, step, channel, times and reason stay, which the report and the one-send-per-step
+    rule read. How many rows it emptied (jobs/retention.py calls it)."""
+    old = (
+        select(Message.id)
+        .where(
+            Message.body.is_not(None),
+            Message.due_at < finished_before,
+            Message.status.in_([status.value for status in FINAL]),
+        )
+        .limit(limit)
+    )
+    statement = update(Message).where(Message.id.in_(old)).values(recipient=None, subject=None, body=None,
+                                                                  delivery_detail=None)  # fmt: skip
+    return _run(session, statement)
 
 
 def follow_journey(session: Session, journey_id: int, abandoned_at: datetime) -> None:

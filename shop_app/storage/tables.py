@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
@@ -251,6 +252,7 @@ class Journey(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+HOLDING = text("body IS NOT NULL")
 #: The report's by_step reads the shop's sent messages with these alone (reporting/measurement.py).
 MESSAGES_BY_STEP = ("shop_id", "status", "journey_abandoned_at", "flow", "step", "channel", "delivery_status", "id")
 
@@ -275,6 +277,8 @@ class Message(Base):
         Index("ix_messages_journey_due", "journey_id", "due_at"),  # a journey's messages; its first due (0021)
         # The report's sent messages per step and channel, read from the index alone (0022, 0023).
         Index("ix_messages_shop_status_abandoned", *MESSAGES_BY_STEP),
+        # Finished rows retention empties (jobs/retention.py), only those still holding their content (0026).
+        Index("ix_messages_content_due", "due_at", postgresql_where=HOLDING, sqlite_where=HOLDING),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -441,6 +445,7 @@ class MessageEvent(Base):
         UniqueConstraint("provider", "provider_id", "event", name="uq_message_events_provider_event"),
         Index("ix_message_events_shop_event", "shop_id", "event", "created_at"),  # the validation cycle (0010)
         Index("ix_message_events_message_event", "message_id", "event", "provider"),  # a message's; clicked? (0021)
+        Index("ix_message_events_created", "created_at"),  # retention (0026)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
