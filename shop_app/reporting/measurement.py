@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from shop_app.domain import incremental as incremental_rules
@@ -261,7 +261,7 @@ class _Queries:
         many of them convert within `days` (domain/incremental.py's rule, kept on each journey as
         conversion_days by recovery/conversion.py)."""
         day = local_day(self.session, Journey.abandoned_at, self.zone_offsets)
-        converts = func.sum(case((Journey.conversion_days <= days, 1), else_=0))
+        converts = func.count().filter(Journey.conversion_days <= days)
         query = (
             select(day, Journey.holdout, Journey.reached, func.count(), converts)
             .where(
@@ -320,8 +320,8 @@ class _Queries:
                 Message.step,
                 Message.channel,
                 func.count(),
-                func.sum(case((Message.delivery_status.in_(DELIVERED), 1), else_=0)),
-                func.sum(case((Message.delivery_status == CLICKED, 1), else_=0)),
+                func.count().filter(Message.delivery_status.in_(DELIVERED)),
+                func.count().filter(Message.delivery_status == CLICKED),
             )
             .where(
                 Message.shop_id == self.shop_id,
