@@ -24,13 +24,14 @@ from pathlib import Path
 from _stats import percentile_ms  # bench/ is the script's folder, first on sys.path
 from rq import SimpleWorker
 from send_job import checkout_payload, redis_url_for
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
 
 from jobs.ingest import on_checkout
 from shop_app import runtime
 from shop_app.config import Settings
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.domain.models import FINAL, Status
+from shop_app.recovery import outbox
 from shop_app.shopify.shops import install_shop, save_settings
 from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.tables import Message, Shop
@@ -95,14 +96,15 @@ def plan(rt: runtime.Runtime, shop_ids: list[int], count: int) -> None:
 
 
 def fall_due(rt: runtime.Runtime, shop_ids: list[int], rate: float) -> datetime:
-    """Spread the planned emails' due times from a few seconds from now at `rate` a second (the
-    bench's own shortcut: the planner would need wall-clock abandonments). Returns the first."""
+    """Spread the planned emails' due times from a few seconds from now at `rate` a second, through
+    the outbox's reschedule (the bench's one shortcut: the planner would need wall-clock
+    abandonments). Returns the first."""
     first = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)
     with transaction(rt.sessions) as session:
         ids = session.scalars(select(Message.id).where(Message.shop_id.in_(shop_ids)).order_by(Message.id)).all()
         for n, message_id in enumerate(ids):
             due = first + timedelta(seconds=n / rate)
-            session.execute(update(Message).where(Message.id == message_id).values(due_at=due))
+            outbox.reschedule(session, message_id, due, "bench: falling due at the steady rate")
     return first
 
 
