@@ -13,7 +13,7 @@ from flask import Flask
 
 from shop_app import runtime
 from shop_app.cli.unreachable import ReclaimGroup, require_database, require_redis
-from shop_app.config import Settings
+from shop_app.config import Settings, environment_of
 from shop_app.domain.validation import ValidationError
 from shop_app.errors import ConfigurationError, InvalidShopDomain, UnknownShop
 from shop_app.storage.database import transaction, upgrade
@@ -55,6 +55,10 @@ def main() -> None:
     """Reclaim: abandoned-checkout recovery for Shopify."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        environment_of(os.environ)  # every command, `demo` too: a typo never runs as development
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -112,11 +112,14 @@ def _configured() -> Settings | None:
 
 
 class ReclaimGroup(click.Group):
-    """The `reclaim` group: a command that loses its database or Redis on the way ends in one line."""
+    """The `reclaim` group: a command that loses its database or Redis on the way, or meets a
+    configuration it cannot run with (`reclaim demo` reads its own), ends in one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except ConfigurationError as exc:
+            raise click.ClickException(str(exc)) from None
         except OperationalError as exc:
             settings = _configured()
             raise database_unavailable(exc, settings.database_url if settings else "") from None

@@ -61,10 +61,18 @@ def head() -> str:
 
 
 COMMANDS = [("db", "upgrade"), ("tick",), ("messages",), ("report", "--shop", DOMAIN)]
+EVERY_COMMAND = [
+    *COMMANDS,
+    ("serve",),
+    ("worker",),
+    ("demo",),
+    ("settings", "show", DOMAIN),
+    ("shop", "install", DOMAIN, "--token", "shpat_x"),
+]
 
 
 @pytest.mark.parametrize("name", ["prod", "staging", "Production"])
-@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("command", EVERY_COMMAND, ids=" ".join)
 def test_an_unknown_environment_is_refused_in_one_line(reclaim, command, name):
     result = reclaim(*command, RECLAIM_ENV=name)
     assert result.exit_code == 1
