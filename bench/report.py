@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from shop_app.config import Settings
-from shop_app.reporting.cycle import cycle
+from shop_app.reporting.measurement import measure, to_json
 from shop_app.reporting.periods import periods, zone
 from shop_app.runtime import Runtime
 from shop_app.shopify.shops import install_shop
@@ -59,15 +59,6 @@ class Timings:
         return percentile_ms(self.seconds, q)
 
 
-def the_report() -> tuple[Callable[..., Any], Callable[[Any], dict]] | None:
-    """measure() and to_json() of shop_app/reporting/measurement.py; None before that module exists."""
-    try:
-        from shop_app.reporting.measurement import measure, to_json  # noqa: PLC0415 (may not exist yet)
-    except ImportError:
-        return None
-    return measure, to_json
-
-
 def local_range(now: datetime, days: int) -> tuple[date, date]:
     """The `days` local days ending today in the shop's zone (the CLI's --days), first and last."""
     current, _ = periods(now, days, zone(TIMEZONE))
@@ -75,20 +66,13 @@ def local_range(now: datetime, days: int) -> tuple[date, date]:
 
 
 def cases(shop_id: int, now: datetime) -> dict[str, Callable[[Session], Any]]:
-    """What one round times, by label: the floor, the validation cycle, and the report (when it exists)."""
+    """What one round times, by label: the floor, then the report for each range."""
     timed: dict[str, Callable[[Session], Any]] = {
         "floor": lambda s: s.scalar(select(func.count()).select_from(Message).where(Message.shop_id == shop_id)),
     }
     for days in RANGES:
-        timed[f"cycle --days {days}"] = lambda s, d=days: cycle(s, s.get(Shop, shop_id), d, now)
-    report = the_report()
-    if report is not None:
-        measure, to_json = report
-        for days in RANGES:
-            start, end = local_range(now, days)
-            timed[f"report --days {days}"] = lambda s, a=start, b=end: to_json(
-                measure(s, s.get(Shop, shop_id), a, b, now)
-            )
+        start, end = local_range(now, days)
+        timed[f"report --days {days}"] = lambda s, a=start, b=end: to_json(measure(s, s.get(Shop, shop_id), a, b, now))
     return timed
 
 
@@ -114,45 +98,33 @@ def run_rounds(rt: Runtime, timed: dict[str, Callable[[Session], Any]], rounds: 
 
 
 def check(rt: Runtime, shop_id: int, now: datetime) -> str:
-    """The cycle's and the report's abandoned checkouts (and the report's control journeys) for the last
-    15 days against plain counts of the same journeys."""
+    """The report's abandoned checkouts and control journeys for the last 15 days against plain counts
+    of the same journeys, and its converted journeys against the rule asked of the orders."""
     current, _ = periods(now, 15, zone(TIMEZONE))
     in_range = (Journey.shop_id == shop_id, Journey.abandoned_at >= current.start, Journey.abandoned_at < current.end)
     with transaction(rt.sessions) as session:
         abandoned = session.scalar(select(func.count()).select_from(Journey).where(*in_range))
         control = session.scalar(select(func.count()).select_from(Journey).where(*in_range, Journey.holdout))
-        shop = session.get(Shop, shop_id)
-        shown = cycle(session, shop, 15, now).current.abandoned
-        if shown != abandoned:
-            raise RuntimeError(f"the cycle counts {shown} abandoned checkouts in 15 days; the journeys say {abandoned}")
-        said = f"the cycle counts {abandoned:,} abandoned checkouts in the last 15 days"
-        report = the_report()
-        if report is None:
-            return said + ", as a plain count of the journeys says"
-        measure, to_json = report
         try:
             with session.begin_nested():
-                measured = measure(session, shop, *local_range(now, 15), now)
+                measured = measure(session, session.get_one(Shop, shop_id), *local_range(now, 15), now)
                 document = to_json(measured)
         except OperationalError as error:
-            return f"{said}, as a plain count of the journeys says; the report gave no answer ({error.orig})"
+            return f"{abandoned:,} journeys abandoned in the last 15 days; the report gave no answer ({error.orig})"
         by_rule = converted_by_rule(session, shop_id, current.start, current.end, measured.attribution_days)
-        kept = {False: measured.treated_converted, True: measured.control_converted}
-        if kept != by_rule:
-            raise RuntimeError(f"the report counts {kept} converted journeys (treated, control); the rule {by_rule}")
-    if document.get("abandoned") != abandoned:
-        raise RuntimeError(
-            f"the report says {document.get('abandoned')} abandoned in 15 days; journeys say {abandoned}"
-        )
-    if document.get("journeys", {}).get("control") != control:
-        raise RuntimeError(f"the report says {document.get('journeys')} journeys; {control} control ones in 15 days")
-    recovered = document.get("recovered", {})
+    kept = {False: measured.treated_converted, True: measured.control_converted}
+    if kept != by_rule:
+        raise RuntimeError(f"the report counts {kept} converted journeys (treated, control); the rule {by_rule}")
+    if document["abandoned"] != abandoned:
+        raise RuntimeError(f"the report says {document['abandoned']} abandoned in 15 days; journeys say {abandoned}")
+    if document["journeys"]["control"] != control:
+        raise RuntimeError(f"the report says {document['journeys']} journeys; {control} control ones in 15 days")
+    recovered = document["recovered"]
     return (
-        f"{said}, the report too with {control:,} control journeys, as plain counts of the journeys say, "
-        f"and {kept[False]:,} treated and {kept[True]:,} control journeys converted, as the rule asked of "
-        "the orders says "
-        f"(it recovered {recovered.get('orders')} orders, {recovered.get('revenue')} {document.get('currency')}; "
-        f"incremental {document.get('incremental')})"
+        f"the report counts {abandoned:,} abandoned checkouts in the last 15 days and {control:,} control "
+        f"journeys, as plain counts of the journeys say, and {kept[False]:,} treated and {kept[True]:,} control "
+        f"journeys converted, as the rule asked of the orders says (it recovered {recovered['orders']} orders, "
+        f"{recovered['revenue']} {document['currency']}; incremental {document['incremental']})"
     )
 
 
@@ -189,10 +161,6 @@ def converted_by_rule(session: Session, shop_id: int, start: datetime, end: date
 def explain(settings: Settings, shop_id: int, now: datetime, days: int) -> None:
     """Print the plan of every statement the report runs for `days` (--explain): PostgreSQL's EXPLAIN
     ANALYZE; on SQLite, the statement's time and EXPLAIN QUERY PLAN."""
-    report = the_report()
-    if report is None:
-        print("--explain: shop_app/reporting/measurement.py has no measure() yet")
-        return
     postgresql = settings.database_url.startswith("postgresql")
     rt = Runtime.build(settings)  # a worker's limits: a slow plan is what we want to read
     statements: list[tuple[str, Any]] = []
@@ -204,7 +172,7 @@ def explain(settings: Settings, shop_id: int, now: datetime, days: int) -> None:
         event.listen(rt.engine, "before_cursor_execute", capture)
         try:
             with transaction(rt.sessions) as session:
-                report[0](session, session.get(Shop, shop_id), *local_range(now, days), now)
+                measure(session, session.get_one(Shop, shop_id), *local_range(now, days), now)
         except OperationalError as error:  # a statement over the limit: its plan is still read below
             print(f"the report failed: {str(error.orig).strip()}")
         event.remove(rt.engine, "before_cursor_execute", capture)

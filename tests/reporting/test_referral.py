@@ -6,11 +6,21 @@ import itertools
 from decimal import Decimal
 
 from shop_app.reporting.referral import ReferralFigures, referral_results
+from shop_app.shopify.shops import install_shop
 from shop_app.storage.database import transaction
 from shop_app.storage.referral_tables import ReferralAdvocate, ReferralReward
 from shop_app.storage.tables import Journey, Message, OrderRow, Profile, Shop
 from tests.reporting.rows import at
-from tests.reporting.test_cycle import DOMAIN, NOW, OTHER, install
+
+DOMAIN = "referral-shop.myshopify.com"
+OTHER = "other-referral-shop.myshopify.com"
+NOW = at("2026-03-16T10:00:00+01:00")  # Madrid: the current 15 days are 2 … 16 March
+
+
+def install(rt, domain: str = DOMAIN, timezone: str = "Europe/Madrid") -> int:
+    with transaction(rt.sessions) as session:
+        return install_shop(session, rt.box, domain, "shpat_x", timezone=timezone, currency="EUR").id
+
 
 _numbers = itertools.count(1)
 
