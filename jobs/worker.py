@@ -11,6 +11,8 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
@@ -19,6 +21,7 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 
+from jobs.dispatch import dispatch_job, reconcile_job
 from shop_app import runtime
 from shop_app.adapters.queue import DISPATCH, INGEST, SEND, JobQueue, url_of
 from shop_app.config import RECONCILE_INTERVAL_SECONDS, TICK_INTERVAL_SECONDS
@@ -144,9 +147,36 @@ return 0
 """
 #: The periodic passes: (name, job, interval in seconds).
 PASSES = (
-    ("dispatch", "jobs.dispatch.dispatch_job", TICK_INTERVAL_SECONDS),
-    ("reconcile", "jobs.dispatch.reconcile_job", RECONCILE_INTERVAL_SECONDS),
+    ("dispatch", "jobs.worker.dispatch_pass", TICK_INTERVAL_SECONDS),
+    ("reconcile", "jobs.worker.reconcile_pass", RECONCILE_INTERVAL_SECONDS),
 )
+#: When each periodic pass last finished (ISO 8601, UTC), written by the pass for `reclaim
+#: status`. Not work in flight: a flushed Redis only makes it say "no pass recorded" until the next.
+LAST_PASS_KEY = "reclaim:last-pass:"
+
+
+def dispatch_pass() -> str:
+    """The scheduler's dispatcher pass (jobs.dispatch.dispatch_job), its end then recorded."""
+    return _recorded("dispatch", dispatch_job)
+
+
+def reconcile_pass() -> str:
+    """The scheduler's reconciler pass (jobs.dispatch.reconcile_job), its end then recorded."""
+    return _recorded("reconcile", reconcile_job)
+
+
+def _recorded(name: str, run_pass: Callable[[], str]) -> str:
+    report = run_pass()  # a failed pass is not recorded: the time stays the last one that finished
+    runtime.current().redis.set(LAST_PASS_KEY + name, datetime.now(UTC).isoformat())
+    return report
+
+
+def last_passes(connection: Redis) -> dict[str, datetime | None]:
+    """{pass name: when it last finished}, None for a pass not recorded (never run, or Redis emptied)."""
+    names = [name for name, _, _ in PASSES]
+    values = connection.mget([LAST_PASS_KEY + name for name in names])
+    return {name: datetime.fromisoformat(v.decode() if isinstance(v, bytes) else v) if v else None
+            for name, v in zip(names, values, strict=True)}  # fmt: skip
 
 
 class SchedulerLease:

@@ -80,6 +80,15 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.CANCELLED: frozenset(),
 }
 
+#: The operator's own moves (`reclaim retry`), never the app's: a `failed` or `unknown` row goes
+#: back to `scheduled` when a person decides it should be sent again, with their reason. An
+#: `unknown` one may have been delivered; resending it is theirs to judge. They are kept out of
+#: TRANSITIONS and `can_move`, so nothing the app does by itself resends a row.
+OPERATOR_MOVES: dict[Status, frozenset[Status]] = {
+    Status.FAILED: frozenset({Status.SCHEDULED}),
+    Status.UNKNOWN: frozenset({Status.SCHEDULED}),
+}
+
 PENDING = frozenset({Status.SCHEDULED, Status.QUEUED})
 #: Handed to a provider, or possibly so: a later step in this state supersedes an earlier one.
 UNDER_WAY = frozenset({Status.SENDING, Status.SENT, Status.UNKNOWN})
@@ -88,6 +97,11 @@ FINAL = frozenset({Status.SENT, Status.FAILED, Status.SKIPPED, Status.CANCELLED}
 
 def can_move(old: Status, new: Status) -> bool:
     return new in TRANSITIONS[old]
+
+
+def operator_can_move(old: Status, new: Status) -> bool:
+    """A move an operator may make by decision (OPERATOR_MOVES), which the app never makes itself."""
+    return new in OPERATOR_MOVES.get(old, frozenset())
 
 
 class JourneyStatus(enum.StrEnum):

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, Update, any_, case, cast, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from shop_app.domain.models import FINAL, PENDING, PlannedMessage, Status, Step, can_move
+from shop_app.domain.models import FINAL, PENDING, PlannedMessage, Status, Step, can_move, operator_can_move
 from shop_app.errors import ReclaimError
 from shop_app.storage.database import rows_changed
 from shop_app.storage.tables import Journey, Message
@@ -328,6 +328,30 @@ def retry(session: Session, message_id: int, due_at: datetime, reason: str) -> b
     """`sending → scheduled`: a transient failure known not to have delivered."""
     return transition(session, message_id, [Status.SENDING], Status.SCHEDULED, due_at=due_at, job_id=None,
                       reason=reason)  # fmt: skip
+
+
+# -- the operator ------------------------------------------------------------------------------
+
+#: What an operator may send again (`reclaim retry`): domain.models.OPERATOR_MOVES.
+RETRYABLE = (Status.FAILED, Status.UNKNOWN)
+
+
+def retry_by_operator(session: Session, message_id: int, due_at: datetime, reason: str) -> bool:
+    """`failed`/`unknown → scheduled` at `due_at`: an operator's explicit decision, with their
+    reason; True if it moved. The row goes out again as a fresh one: no job holds it, its job
+    failures count from zero, and the last attempt's provider id, delivery status and times are
+    cleared, so the new send's callbacks find it. Its journey's anchor (first_due_at) stays."""
+    illegal = [s.value for s in RETRYABLE if not operator_can_move(s, Status.SCHEDULED)]
+    if illegal:
+        raise IllegalTransition(f"an operator may not move a message from {illegal} to scheduled")
+    values = {"due_at": due_at, "job_id": None, "job_failures": 0, "queued_at": None, "sending_at": None,
+              "sent_at": None, "provider_id": None, "delivery_status": None, "reason": reason}  # fmt: skip
+    statement = (
+        update(Message)
+        .where(Message.id == message_id, Message.status.in_([s.value for s in RETRYABLE]))
+        .values(_values(Status.SCHEDULED, values))
+    )
+    return _run(session, statement) == 1
 
 
 # -- provider callbacks ------------------------------------------------------------------------

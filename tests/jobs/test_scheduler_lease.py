@@ -48,7 +48,7 @@ def test_the_holder_enqueues_each_pass_once_per_interval_and_never_stacks_them(r
     assert here.step(start + TICK_INTERVAL_SECONDS) == ["dispatch"]
     rt.queue.queues[DISPATCH].empty()
     assert here.step(start + RECONCILE_INTERVAL_SECONDS) == ["dispatch", "reconcile"]
-    assert queued_passes(rt) == ["dispatch_job", "reconcile_job"]
+    assert queued_passes(rt) == ["dispatch_pass", "reconcile_pass"]
 
 
 def test_a_lapsed_lease_is_taken_over_and_the_old_holder_stops(rt, redis):
