@@ -65,10 +65,11 @@ def _send(rt: Runtime, message_id: int, job_id: str, now: datetime) -> str:
         decision = gates.decide(collected.facts, now)
         if decision.verdict is not gates.Verdict.SEND:
             return outcomes.decided(session, collected, decision)
+        reserved = live_check.reserve(session, collected.candidate, now)  # the step's code, if any
     candidate = collected.candidate
 
     # 2. Shopify, outside any lock: paid already? The step's discount code.
-    answer = live_check.ask(rt, candidate, now)
+    answer = live_check.ask(rt, candidate, now, reserved)
     if isinstance(answer, live_check.Wait):
         with transaction(rt.sessions) as session:
             return outcomes.wait(session, candidate, answer.until, answer.reason)

@@ -8,9 +8,12 @@ A unique code is reserved in the database before Shopify is asked, so a retried
 job asks for the same code again; if Shopify already has it (the first answer was
 lost), the code is ours — nobody else can guess it — and its id is recorded.
 
-The send job records Shopify's id in its claim's transaction (`StepCode.created`,
-`record_created`) rather than in one of its own: if that transaction is lost, the row
-stays reserved without an id and the next try finds the code in Shopify, as above.
+The send job reserves in the transaction that read its facts (`reserve`, once the gates
+said send) and records Shopify's id in its claim's transaction (`StepCode.created`,
+`record_created`) rather than in transactions of their own (issue 13): if the claim's
+transaction is lost, the row stays reserved without an id and the next try finds the code
+in Shopify, as above. A reservation Shopify never saw is released when the message will not
+go out because Shopify says the customer paid (`release`).
 """
 
 from __future__ import annotations
@@ -19,16 +22,17 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.shopify_admin import AdminClient
 from shop_app.domain.discounts import DiscountSpec, default_expiry, random_bytes_needed, unguessable_code
+from shop_app.domain.models import UNDER_WAY
 from shop_app.domain.settings import Incentive
 from shop_app.errors import DiscountCodeTaken, DiscountUnavailable
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import Discount
+from shop_app.storage.tables import Discount, Message
 
 CODE_PREFIX = {"first": "BACK", "whatsapp": "BACK", "prime": "PRIME"}
 
@@ -58,12 +62,51 @@ class StepCode:
     created: str | None = None
 
 
+@dataclass(frozen=True)
+class Reserved:
+    """The step's code as reserved: the code, its expiry, Shopify's id once created there."""
+
+    code: str
+    expires_at: datetime | None
+    shopify_id: str | None
+
+
+def reserve(session: Session, offer: StepOffer, now: datetime) -> Reserved | None:
+    """The step's code reserved in the caller's transaction; None when the step offers none now."""
+    if not offer.incentive.offered or offer.withheld:
+        return None
+    return Reserved(*_reserve(session, offer, now))
+
+
+def release(session: Session, offer: StepOffer) -> None:
+    """Forget the step's reservation if Shopify never saw it and no message of the step is under way."""
+    under_way = exists().where(
+        Message.journey_id == offer.journey_id,
+        Message.step == offer.step,
+        Message.status.in_([status.value for status in UNDER_WAY]),
+    )
+    session.execute(
+        delete(Discount).where(
+            Discount.journey_id == offer.journey_id,
+            Discount.step == offer.step,
+            Discount.shopify_id.is_(None),
+            ~under_way,
+        )
+    )
+
+
 def code_for(
-    sessions: sessionmaker[Session], client: AdminClient | None, offer: StepOffer, now: datetime, *, record: bool = True
+    sessions: sessionmaker[Session],
+    client: AdminClient | None,
+    offer: StepOffer,
+    now: datetime,
+    *,
+    record: bool = True,
+    reserved: Reserved | None = None,
 ) -> StepCode | None:
     """The code to put in the message, or None when the step offers nothing (or withholds its offer).
     With `record` False, a code created now comes back with its Shopify id (`created`) for the
-    caller to record in its own transaction.
+    caller to record in its own transaction; with `reserved`, the caller reserved it already.
 
     Raises DiscountUnavailable (or an Admin API error) when a unique code cannot be
     created now: the caller postpones the message rather than send it without.
@@ -71,10 +114,12 @@ def code_for(
     incentive = offer.incentive
     if not incentive.offered or offer.withheld:
         return None
-    with transaction(sessions) as session:
-        code, expires_at, known_id = _reserve(session, offer, now)
-        if incentive.code_mode == "shared" or known_id:
-            return StepCode(code, expires_at)
+    if reserved is None:
+        with transaction(sessions) as session:
+            reserved = Reserved(*_reserve(session, offer, now))
+    code, expires_at = reserved.code, reserved.expires_at
+    if incentive.code_mode == "shared" or reserved.shopify_id:
+        return StepCode(code, expires_at)
     if client is None:
         raise DiscountUnavailable("the Admin API is not reachable for this shop")
     spec = DiscountSpec(

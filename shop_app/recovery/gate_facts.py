@@ -12,10 +12,12 @@ delivery window (domain/quiet_hours.py).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from shop_app.channels.accounts import TWILIO
@@ -128,17 +130,16 @@ class _Held:
         return KnownToken(self.shop.domain, self.shop.access_token, self.shop.access_token_expires_at)
 
 
-def _read_held(session: Session, message_id: int, job_id: str) -> _Held | None:
-    """The row (locked on PostgreSQL) if it is still queued for this very job, with its journey,
-    shop, settings, checkout, for SMS and WhatsApp the shop's Twilio connection, and its journey's
-    messages of other steps (one result row each): one statement."""
+@functools.cache
+def _held_query() -> Select[Any]:
+    """`_read_held`'s statement, built once per process (building it costs more than running it)."""
     twilio = and_(
         ChannelConnection.shop_id == Message.shop_id,
         ChannelConnection.provider == TWILIO,
         Message.channel.in_([Channel.SMS.value, Channel.WHATSAPP.value]),
     )
     other = aliased(Message)
-    rows = session.execute(
+    return (
         select(Message, Journey, Shop, ShopSettingsRow.document, ShopSettingsRow.updated_at, CheckoutRow,
                ChannelConnection, other.step, other.channel, other.status, other.due_at)
         .join(Journey, Journey.id == Message.journey_id)
@@ -147,10 +148,18 @@ def _read_held(session: Session, message_id: int, job_id: str) -> _Held | None:
         .outerjoin(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
         .outerjoin(ChannelConnection, twilio)
         .outerjoin(other, and_(other.journey_id == Message.journey_id, other.step != Message.step))
-        .where(Message.id == message_id, Message.status == Status.QUEUED.value, Message.job_id == job_id)
+        .where(Message.id == bindparam("message_id"), Message.status == Status.QUEUED.value,
+               Message.job_id == bindparam("job_id"))
         .with_for_update(of=Message)
         .execution_options(populate_existing=True)
-    ).all()  # fmt: skip
+    )  # fmt: skip
+
+
+def _read_held(session: Session, message_id: int, job_id: str) -> _Held | None:
+    """The row (locked on PostgreSQL) if it is still queued for this very job, with its journey,
+    shop, settings, checkout, for SMS and WhatsApp the shop's Twilio connection, and its journey's
+    messages of other steps (one result row each): one statement."""
+    rows = session.execute(_held_query(), {"message_id": message_id, "job_id": job_id}).all()
     if not rows:
         return None
     message, journey, shop, document, updated_at, checkout, connection = rows[0][:7]

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+from sqlalchemy.orm import Session
 
 from shop_app.adapters.shopify_admin import AdminClient, OrderSummary
 from shop_app.domain.models import Channel, Order, Step
 from shop_app.errors import ReclaimError
-from shop_app.recovery.discounts import StepCode, code_for
+from shop_app.recovery.discounts import Reserved, StepCode, code_for
+from shop_app.recovery.discounts import reserve as reserve_code
 from shop_app.recovery.gate_facts import Candidate
 from shop_app.referral.codes import advocate_code, step_code_for
 from shop_app.referral.rewards import RewardRefused, RewardTerms, issue_reward
@@ -65,7 +67,16 @@ class PaidElsewhere:
     order: Order
 
 
-def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Skip | PaidElsewhere:
+def reserve(session: Session, candidate: Candidate, now: datetime) -> Reserved | None:
+    """The recovery step's code, reserved in the caller's transaction before Shopify is asked (None:
+    no code, or a referral message, whose codes referral/ reserves)."""
+    return None if candidate.referral is not None else reserve_code(session, candidate.step_offer, now)
+
+
+def ask(
+    rt: Runtime, candidate: Candidate, now: datetime, reserved: Reserved | None = None
+) -> Cleared | Wait | Skip | PaidElsewhere:
+    """`reserved`: the step's code as `reserve` reserved it, in the transaction that collected the facts."""
     if candidate.referral is not None:
         return _referral_code(rt, candidate, now)
     waiting = "waiting: the payment check could not reach Shopify ({})"
@@ -85,7 +96,7 @@ def ask(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Sk
         if paid:
             return PaidElsewhere(order_of(paid[0]))
         try:
-            return Cleared(code_for(rt.sessions, client, candidate.step_offer, now, record=False))
+            return Cleared(code_for(rt.sessions, client, candidate.step_offer, now, record=False, reserved=reserved))
         except ADMIN_FAILURES as exc:
             return Wait(now + DISCOUNT_RETRY, f"waiting for the discount code: {exc}")
 

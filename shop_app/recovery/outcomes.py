@@ -19,6 +19,7 @@ from shop_app.domain import delivery, gates
 from shop_app.domain.addresses import scrub_provider_text
 from shop_app.domain.models import Order, Status
 from shop_app.recovery import outbox
+from shop_app.recovery.discounts import release
 from shop_app.recovery.gate_facts import Candidate, Collected, held, recheck
 from shop_app.recovery.journeys import convert_journey
 from shop_app.recovery.orders import describe_order, store_order
@@ -89,6 +90,8 @@ def paid_elsewhere(rt: Runtime, candidate: Candidate, found: Order) -> str:
         reason = f"paid: {describe_order(order)} (found through the Admin API)"
         outbox.settle(session, candidate.message_id, candidate.job_id, Status.SKIPPED, reason)
         convert_journey(session, session.get_one(Journey, candidate.journey_id), order)
+        if candidate.offer is not None:  # the code reserved for it never went to Shopify
+            release(session, candidate.offer)
     return f"skipped: {reason}"
 
 

@@ -15,8 +15,10 @@ handshakes) are reused across sends. The session keeps no cookies.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,6 +102,13 @@ def http_session() -> requests.Session:
     if session is None:
         session = requests.Session()
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # no cookie from one shop to the next
+        if not urllib.request.getproxies():
+            # No proxy in the environment: requests need not scan it again on every call (about
+            # 4 ms of each payment check). The CA bundle it would find there is set once instead.
+            session.trust_env = False
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle:
+                session.verify = bundle
         _local.session = session
     return session
 
