@@ -7,50 +7,27 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
+from importlib.metadata import version
 
 import click
 from flask import Flask
 
 from shop_app import runtime
-from shop_app.cli.unreachable import ReclaimGroup, require_database, require_redis
-from shop_app.config import Settings, environment_of
+from shop_app.cli.handles import checked_runtime as _runtime
+from shop_app.cli.handles import checked_settings as _settings
+from shop_app.cli.handles import parse_time as _parse_now
+from shop_app.cli.operator import COMMANDS as OPERATOR_COMMANDS
+from shop_app.cli.unreachable import ReclaimGroup, require_database
+from shop_app.config import environment_of
+from shop_app.domain.models import Status
 from shop_app.domain.validation import ValidationError
 from shop_app.errors import ConfigurationError, InvalidShopDomain, UnknownShop
 from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.revisions import revision_of, revisions_between
 
 
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _runtime(*, redis: bool = False) -> runtime.Runtime:
-    """The checked configuration's handles. `redis`: the command enqueues or runs jobs, so an
-    unreachable Redis ends it at once (one line, exit 1), before it changes anything. An
-    unreachable database ends any command the same way (ReclaimGroup)."""
-    require_database(_settings().database_url)  # refused before anything is built or started
-    rt = runtime.current()
-    if redis:
-        require_redis(rt.redis, rt.settings)
-    if rt.settings.database_url.startswith("sqlite"):
-        upgrade(rt.settings.database_url)  # the embedded database keeps itself current
-    return rt
-
-
-def _parse_now(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 time: {value}") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-@click.group(cls=ReclaimGroup)
+@click.group(cls=ReclaimGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version("reclaim"), "--version", "-V", prog_name="reclaim")
 def main() -> None:
     """Reclaim: abandoned-checkout recovery for Shopify."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -109,29 +86,59 @@ def tick(now_text: str | None) -> None:
     click.echo(run_tick(now.isoformat() if now else None))
 
 
+#: How many messages `reclaim messages` lists unless told otherwise.
+MESSAGES_LIMIT = 50
+_STATUSES = click.Choice([status.value for status in Status])
+_HEADER = f"{'ID':>5} {'SHOP':<28} {'CHECKOUT':<14} {'STEP':<8} {'CHANNEL':<8} {'STATUS':<9} {'DUE (UTC)':<16}  REASON"
+
+
 @main.command()
-@click.option("--shop", "shop_domain", default=None)
-@click.option("--json", "as_json", is_flag=True)
-def messages(shop_domain: str | None, as_json: bool) -> None:
-    """Every planned, sent and skipped message with its status and reason."""
+@click.option("--shop", "shop_domain", default=None, help="only this shop's (its *.myshopify.com domain)")
+@click.option("--status", "statuses", type=_STATUSES, multiple=True, help="only these statuses (repeatable)")
+@click.option("--since", "since_text", default=None, help="only those due at or after this ISO 8601 date or time")
+@click.option("--limit", type=click.IntRange(min=1), default=MESSAGES_LIMIT, show_default=True,
+              help="the latest LIMIT by due time")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="as JSON, one object per message (with its body)")
+def messages(
+    shop_domain: str | None, statuses: tuple[str, ...], since_text: str | None, limit: int, as_json: bool
+) -> None:
+    """Planned, sent and skipped messages with their status and reason: the latest LIMIT by due
+    time, printed oldest first."""
     from shop_app.recovery.activity import message_rows
 
+    since = _parse_now(since_text)
     rt = _runtime()
     with transaction(rt.sessions) as session:
         try:
-            rows = message_rows(session, shop_domain)
+            rows = message_rows(session, shop_domain, statuses=statuses, since=since, limit=limit + 1)
         except (UnknownShop, InvalidShopDomain) as exc:
             raise click.ClickException(str(exc)) from None
+    more, rows = len(rows) > limit, rows[-limit:]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    if not rows:
+        click.echo(f"no messages{_matching(shop_domain, statuses, since_text)}")
+        return
+    click.echo(_HEADER)
     for r in rows:
         # A referral row whose order was not paid through a checkout (draft, POS) has no token: its order's name.
         what = r["checkout_token"] or r["order"] or "–"
+        due = datetime.fromisoformat(r["due_at"]).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
         click.echo(
             f"{r['id']:>5} {r['shop']:<28} {what[:14]:<14} {r['step']:<8} {r['channel']:<8} "
-            f"{r['status']:<9} due {r['due_at'][:16]}  {r['reason'] or ''}"
+            f"{r['status']:<9} {due:<16}  {r['reason'] or ''}"
         )
+    if more:
+        click.echo(f"(the latest {limit}; --limit or --since for others)")
+
+
+def _matching(shop_domain: str | None, statuses: tuple[str, ...], since_text: str | None) -> str:
+    """What `reclaim messages` was asked for, said back when nothing matched."""
+    asked = [f"for {shop_domain}"] if shop_domain else []
+    asked += [f"with status {' or '.join(statuses)}"] if statuses else []
+    asked += [f"due since {since_text}"] if since_text else []
+    return (" " + ", ".join(asked)) if asked else " yet"
 
 
 @main.command()
@@ -293,6 +300,10 @@ def demo(serve: bool, port: int) -> None:
     from shop_app.cli.demo import run_demo, wait_for_interrupt
 
     sys.exit(run_demo(serve=wait_for_interrupt if serve else None, port=port))
+
+
+for _command in OPERATOR_COMMANDS:  # status, retry, replan, privacy: shop_app/cli/operator.py
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, or_, select, union
@@ -75,14 +76,23 @@ def message_rows(
     *,
     statuses: tuple[str, ...] = (),
     message_id: int | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
 ) -> list[dict]:
-    """Messages with their checkout, oldest due first; filtered in SQL by shop, status and id."""
-    query = _messages_query(statuses).order_by(Message.due_at, Message.id)
+    """Messages with their checkout, oldest due first; filtered in SQL by shop, status, id and
+    due time (`since`: due then or later). `limit`: only the latest `limit` by due time."""
+    query = _messages_query(statuses)
     if shop_domain is not None:
         query = query.where(Message.shop_id == get_shop(session, shop_domain).id)
     if message_id is not None:
         query = query.where(Message.id == message_id)
-    return [_message_json(*row) for row in session.execute(query).all()]
+    if since is not None:
+        query = query.where(Message.due_at >= since)
+    if limit is None:
+        rows = session.execute(query.order_by(Message.due_at, Message.id)).all()
+    else:
+        rows = session.execute(query.order_by(Message.due_at.desc(), Message.id.desc()).limit(limit)).all()[::-1]
+    return [_message_json(*row) for row in rows]
 
 
 def message_page(

@@ -60,7 +60,16 @@ def head() -> str:
     return revision
 
 
-COMMANDS = [("db", "upgrade"), ("tick",), ("messages",), ("report", "--shop", DOMAIN)]
+COMMANDS = [
+    ("db", "upgrade"),
+    ("tick",),
+    ("messages",),
+    ("report", "--shop", DOMAIN),
+    ("status",),
+    ("retry", "1"),
+    ("replan", "c1"),
+    ("privacy", "exports", DOMAIN),
+]
 EVERY_COMMAND = [
     *COMMANDS,
     ("serve",),
@@ -113,9 +122,10 @@ def test_an_unreachable_database_is_one_line_with_its_host(reclaim, command):
     assert result.output == "Error: database unavailable at 127.0.0.1:1/x: Connection refused\n"
 
 
-def test_an_unreachable_redis_stops_tick_in_one_line(reclaim):
+@pytest.mark.parametrize("command", [("tick",), ("status",)], ids=" ".join)
+def test_an_unreachable_redis_stops_tick_and_status_in_one_line(reclaim, command):
     reclaim("db", "upgrade")
-    result = reclaim("tick")
+    result = reclaim(*command)
     assert result.exit_code == 1
     assert result.output == "Error: Redis unavailable at 127.0.0.1:1/0: Connection refused\n"
 
@@ -124,7 +134,7 @@ def test_commands_that_need_no_redis_run_without_it(reclaim):
     assert reclaim("db", "upgrade").exit_code == 0
     assert reclaim("shop", "install", DOMAIN, "--token", "shpat_x").exit_code == 0
     listed = reclaim("messages")
-    assert listed.exit_code == 0 and listed.output == ""
+    assert listed.exit_code == 0 and listed.output == "no messages yet\n"
     reported = reclaim("report", "--shop", DOMAIN, "--now", "2026-03-10T12:00:00Z")
     assert reported.exit_code == 0, reported.output
 
@@ -137,7 +147,7 @@ def test_a_server_lost_during_a_command_is_one_line_too(reclaim, monkeypatch, tm
     def lost_redis(now_iso=None):
         raise RedisConnectionError("Error 104 while writing to socket. Connection reset by peer.")
 
-    def lost_database(session, shop_domain):
+    def lost_database(session, shop_domain, **filters):
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
 
     monkeypatch.setattr(jobs.dispatch, "tick", lost_redis)
