@@ -14,7 +14,6 @@ shop_app/compliance/privacy_admin.py for the rules.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify
@@ -24,6 +23,7 @@ from admin_ui.api import _errors, _json_body, _shop, page_json, paging
 from admin_ui.auth import app_runtime, authenticate, current_token
 from shop_app.compliance.privacy_admin import (
     LiftRefused,
+    export_document,
     export_for,
     export_page,
     find_suppression,
@@ -96,17 +96,9 @@ def download_export(export_id: int) -> ResponseReturnValue:
         return missing
     with transaction(app_runtime().sessions) as session:
         row = export_for(session, _shop(session).id, export_id)
-        document = None if row is None else {
-            "data_request": {
-                "id": row.id,
-                "shopify_request_id": row.shopify_request_id,
-                "received_at": row.created_at.isoformat(),
-            },
-            **row.export,
-        }  # fmt: skip
-    if document is None:
+        body = None if row is None else export_document(row)
+    if body is None:
         return missing
-    body = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="data-request-{export_id}.json"'
     response.headers["Cache-Control"] = "no-store"

@@ -97,7 +97,7 @@ def privacy() -> None:
 def privacy_exports(domain: str, export_id: int | None, output: str | None) -> None:
     """The shop's customers/data_request exports, newest first; with EXPORT_ID, that export as
     the JSON document the admin's privacy page downloads (it holds the customer's data)."""
-    from shop_app.compliance.privacy_admin import export_for, export_page
+    from shop_app.compliance.privacy_admin import export_document, export_for, export_page
     from shop_app.shopify.shops import get_shop
     from shop_app.storage.keyset import MAX_LIMIT
 
@@ -116,12 +116,7 @@ def privacy_exports(domain: str, export_id: int | None, output: str | None) -> N
         row = export_for(session, shop.id, export_id)
         if row is None:
             raise click.ClickException(f"{shop.domain} has no export {export_id}")
-        request = {
-            "id": row.id,
-            "shopify_request_id": row.shopify_request_id,
-            "received_at": row.created_at.isoformat(),
-        }
-        document = json.dumps({"data_request": request, **row.export}, indent=2, ensure_ascii=False) + "\n"
+        document = export_document(row)
     if output is None:
         click.echo(document, nl=False)
         return

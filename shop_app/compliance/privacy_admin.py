@@ -14,6 +14,7 @@ Lifting rules:
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -149,3 +150,10 @@ def export_page(
 def export_for(session: Session, shop_id: int, export_id: int) -> DataRequest | None:
     """One export of this shop with its contents; None when the shop has no such export."""
     return session.scalar(_of_shop(DataRequest, shop_id, export_id))
+
+
+def export_document(row: DataRequest) -> str:
+    """The export as the merchant downloads it (the admin's /api/exports/<id>, `reclaim privacy
+    exports DOMAIN ID`): the request's ids and time, then what was found, as indented JSON."""
+    request = {"id": row.id, "shopify_request_id": row.shopify_request_id, "received_at": row.created_at.isoformat()}
+    return json.dumps({"data_request": request, **row.export}, indent=2, ensure_ascii=False) + "\n"
