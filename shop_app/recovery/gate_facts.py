@@ -27,11 +27,12 @@ from shop_app.compliance.suppressions import suppression_reason
 from shop_app.domain import consent, discount_memory, gates, quiet_hours
 from shop_app.domain.models import PENDING, UNDER_WAY, Channel, Checkout, Contact, Flow, JourneyStatus, Status, Step
 from shop_app.domain.planner import address_for
-from shop_app.domain.settings import ShopSettings
-from shop_app.recovery import offer_memory, recipient_zone
+from shop_app.domain.settings import Incentive, ShopSettings
+from shop_app.recovery import recipient_zone
 from shop_app.recovery.checkouts import checkout_of
 from shop_app.recovery.discounts import StepOffer
-from shop_app.recovery.orders import describe_order, payment_for
+from shop_app.recovery.offer_memory import last_code_sent_query
+from shop_app.recovery.orders import describe_order, payment_query
 from shop_app.referral import send_facts
 from shop_app.referral.send_facts import ReferralFacts
 from shop_app.runtime import Runtime
@@ -172,12 +173,15 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
     found = _read_held(session, message_id, job_id)
     if found is None:
         return None
-    message, journey, shop = found.message, found.journey, found.shop
+    message, journey = found.message, found.journey
     if journey.flow == Flow.REFERRAL:
         return _collect_referral(rt, session, found)
-    candidate = _candidate(session, found, now)
-    checkout, channel = candidate.cart, candidate.channel
-    paid = payment_for(session, shop.id, checkout, journey.abandoned_at)
+    if found.checkout is None:
+        raise ValueError(f"recovery journey {journey.id} has no checkout")
+    checkout = checkout_of(found.checkout)
+    paid, last_sent = _payment_and_memory(session, found, checkout)
+    candidate = _candidate(found, checkout, last_sent, now)
+    channel = candidate.channel
     contact = _contact_facts(rt, session, candidate)
     zone = recipient_zone.zone_of(checkout.marketing_phone)
     facts = gates.SendFacts(
@@ -255,17 +259,33 @@ def _stop_reason(status: str, reason: str | None) -> str | None:
     return None if status == JourneyStatus.ACTIVE else (reason or status)
 
 
-def _candidate(session: Session, found: _Held, now: datetime) -> Candidate:
+def _incentive(settings: ShopSettings, step: Step) -> Incentive:
+    """The step's offer: WhatsApp orchestration repeats the first offer; Prime brings the stronger one."""
+    return settings.prime.incentive if step is Step.PRIME else settings.first.incentive
+
+
+def _payment_and_memory(session: Session, found: _Held, checkout: Checkout) -> tuple[OrderRow | None, datetime | None]:
+    """In one statement: the order our records know paid the checkout (orders.payment_for), and,
+    when the step offers a code the discount memory may withhold, when its person was last sent
+    one (offer_memory.last_code_sent). The paid order's row is read only when there is one."""
+    shop, journey, settings = found.shop, found.journey, found.settings
+    paid = payment_query(shop.id, checkout, journey.abandoned_at).with_only_columns(OrderRow.id).scalar_subquery()
+    memory = None
+    if _incentive(settings, Step(found.message.step)).offered and settings.discount_memory_days:
+        memory = last_code_sent_query(shop.id, journey.id, checkout)
+    columns: list[Any] = [paid] if memory is None else [paid, memory.scalar_subquery()]
+    row = session.execute(select(*columns)).one()
+    order = session.get(OrderRow, row[0]) if row[0] is not None else None
+    return order, (row[1] if memory is not None else None)
+
+
+def _candidate(found: _Held, checkout: Checkout, last_sent: datetime | None, now: datetime) -> Candidate:
+    """`last_sent`: when the checkout's person was last sent a recovery code (_payment_and_memory)."""
     message, journey, shop, settings = found.message, found.journey, found.shop, found.settings
-    if found.checkout is None:
-        raise ValueError(f"recovery journey {journey.id} has no checkout")
-    checkout = checkout_of(found.checkout)
     step = Step(message.step)
-    # WhatsApp orchestration repeats the first offer; Prime brings the stronger one.
-    incentive = settings.prime.incentive if step is Step.PRIME else settings.first.incentive
+    incentive = _incentive(settings, step)
     withheld = None
     if incentive.offered and settings.discount_memory_days:  # a person sent a code lately gets none
-        last_sent = offer_memory.last_code_sent(session, shop.id, journey.id, checkout)
         withheld = discount_memory.withheld_reason(last_sent, settings.discount_memory_days, now)
     offer = StepOffer(shop.id, journey.id, step.value, checkout.token, checkout.customer_id, incentive, withheld)
     return Candidate(

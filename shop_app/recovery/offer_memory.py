@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import UNDER_WAY, Checkout, Flow
@@ -24,6 +24,13 @@ from shop_app.storage.tables import CheckoutRow, Discount, Journey, Message
 def last_code_sent(session: Session, shop_id: int, journey_id: int, checkout: Checkout) -> datetime | None:
     """The newest time a message carrying a recovery code went to this checkout's person from
     another journey of the shop, or None."""
+    query = last_code_sent_query(shop_id, journey_id, checkout)
+    return None if query is None else session.scalar(query)
+
+
+def last_code_sent_query(shop_id: int, journey_id: int, checkout: Checkout) -> Select[datetime] | None:
+    """`last_code_sent`'s statement (None: the checkout names nobody, so nobody was sent a code),
+    for a caller that runs it with other reads (the send job)."""
     same_person = equal_where_given(
         (CheckoutRow.customer_id, checkout.customer_id),
         (CheckoutRow.email, checkout.email),
@@ -31,7 +38,7 @@ def last_code_sent(session: Session, shop_id: int, journey_id: int, checkout: Ch
     )
     if not same_person:
         return None
-    return session.scalar(
+    return (
         select(func.max(func.coalesce(Message.sent_at, Message.sending_at)))
         .select_from(CheckoutRow)
         .join(Journey, and_(Journey.checkout_id == CheckoutRow.id, Journey.flow == Flow.RECOVERY.value))

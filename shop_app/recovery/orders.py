@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Checkout, JourneyStatus, Order
@@ -95,9 +95,14 @@ def _pays(order: _Parties, checkout: _Parties, ordered_at: Any, abandoned_at: An
 
 def payment_for(session: Session, shop_id: int, checkout: Checkout, since: datetime) -> OrderRow | None:
     """The first order that pays this checkout, abandoned at `since` (local records)."""
+    return session.scalar(payment_query(shop_id, checkout, since))
+
+
+def payment_query(shop_id: int, checkout: Checkout, since: datetime) -> Select[OrderRow]:
+    """`payment_for`'s statement, for a caller that runs it with other reads (the send job)."""
     orders = _Parties(OrderRow.checkout_token, OrderRow.cart_token, OrderRow.email, OrderRow.phone)
     this = _Parties(checkout.token, checkout.cart_token, checkout.email, checkout.phone)
-    return session.scalar(
+    return (
         select(OrderRow)
         .where(OrderRow.shop_id == shop_id, _pays(orders, this, OrderRow.shopify_created_at, since))
         .order_by(OrderRow.shopify_created_at)
