@@ -100,12 +100,12 @@ def _compose_and_claim(
 ) -> tuple[Route, Composed] | str:
     """(route, composed message) once the row is `sending`, or what happened instead. `sending_note`
     is what the gates said of a send (outside the shop's window, in the recipient's hours)."""
+    if code is not None and code.created is not None:  # made in Shopify just now: recorded here, whatever follows
+        record_created(session, candidate.step_offer, code.created)
     route = rt.transports.route_given(session, candidate.shop.id, candidate.channel.value, candidate.twilio)
     if route is None:  # disconnected since the gates looked: nothing went out
         reason = f"{candidate.channel.value} is no longer connected"
         return outcomes.wait(session, candidate, now + outcomes.TRANSIENT_BACKOFF[0], reason)
-    if code is not None and code.created is not None:  # made in Shopify just now: recorded with the claim
-        record_created(session, candidate.step_offer, code.created)
     composed = compose(session, rt.settings, candidate, route, code)
     if isinstance(composed, Refusal):
         return outcomes.skip(session, candidate, composed.reason)
