@@ -84,7 +84,9 @@ def compose(
 
 def _text(session: Session, candidate: Candidate, parts: _Parts) -> texts.Rendered:
     shop, channel, contact = candidate.shop, candidate.channel, candidate.contact
-    custom = custom_template(session, shop.id, candidate.step, channel, texts.language_of(contact))
+    custom = None  # the shop saved no text of its own for this step and channel (the send job's read said so)
+    if candidate.custom_text is not False:
+        custom = custom_template(session, shop.id, candidate.step, channel, texts.language_of(contact))
     if candidate.referral is not None and isinstance(contact, Contact):
         return referral_texts.compose(
             candidate.step, channel, contact, candidate.referral, shop_name=shop.name, shop_domain=shop.domain,

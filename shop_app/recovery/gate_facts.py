@@ -39,7 +39,7 @@ from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import KnownToken
 from shop_app.shopify.shops import settings_of
 from shop_app.storage.channel_tables import ChannelConnection
-from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop, ShopSettingsRow
+from shop_app.storage.tables import CheckoutRow, Journey, Message, MessageTemplate, OrderRow, Shop, ShopSettingsRow
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class Candidate:
     #: The shop's Admin API token and Twilio connection as the joined read found them.
     token: KnownToken | None = None
     twilio: ChannelConnection | None = None
+    #: Whether the shop saved its own text for this step and channel (any language); None: not read.
+    custom_text: bool | None = None
 
     @property
     def flow(self) -> Flow:
@@ -125,6 +127,7 @@ class _Held:
     twilio: ChannelConnection | None
     #: (step, channel, status, due_at) of the journey's messages of other steps.
     others: tuple[tuple[str, str, str, datetime], ...]
+    custom_text: bool
 
     @property
     def token(self) -> KnownToken:
@@ -140,9 +143,14 @@ def _held_query() -> Select[Any]:
         Message.channel.in_([Channel.SMS.value, Channel.WHATSAPP.value]),
     )
     other = aliased(Message)
+    custom_text = exists().where(
+        MessageTemplate.shop_id == Message.shop_id,
+        MessageTemplate.step == Message.step,
+        MessageTemplate.channel == Message.channel,
+    )
     return (
         select(Message, Journey, Shop, ShopSettingsRow.document, ShopSettingsRow.updated_at, CheckoutRow,
-               ChannelConnection, other.step, other.channel, other.status, other.due_at)
+               ChannelConnection, other.step, other.channel, other.status, other.due_at, custom_text)
         .join(Journey, Journey.id == Message.journey_id)
         .join(Shop, Shop.id == Message.shop_id)
         .outerjoin(ShopSettingsRow, ShopSettingsRow.shop_id == Message.shop_id)
@@ -158,15 +166,16 @@ def _held_query() -> Select[Any]:
 
 def _read_held(session: Session, message_id: int, job_id: str) -> _Held | None:
     """The row (locked on PostgreSQL) if it is still queued for this very job, with its journey,
-    shop, settings, checkout, for SMS and WhatsApp the shop's Twilio connection, and its journey's
-    messages of other steps (one result row each): one statement."""
+    shop, settings, checkout, for SMS and WhatsApp the shop's Twilio connection, whether the shop
+    saved its own text for the step and channel, and its journey's messages of other steps (one
+    result row each): one statement."""
     rows = session.execute(_held_query(), {"message_id": message_id, "job_id": job_id}).all()
     if not rows:
         return None
     message, journey, shop, document, updated_at, checkout, connection = rows[0][:7]
     settings = settings_of(shop.id, shop.timezone, document, updated_at)
     others = tuple((r[7], r[8], r[9], r[10]) for r in rows if r[7] is not None)
-    return _Held(message, journey, shop, settings, checkout, connection, others)
+    return _Held(message, journey, shop, settings, checkout, connection, others, bool(rows[0][11]))
 
 
 def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: datetime) -> Collected | None:
@@ -208,7 +217,7 @@ def _collect_referral(rt: Runtime, session: Session, held_row: _Held) -> Collect
         message_id=message.id, job_id=message.job_id or "", journey_id=journey.id, step=Step(message.step),
         channel=Channel(message.channel), shop=ShopFacts(shop.id, shop.domain, shop.name, shop.email, shop.timezone),
         checkout=None, abandoned_at=journey.abandoned_at, settings=settings, offer=None, contact=found.contact,
-        referral=found.referral, token=held_row.token, twilio=held_row.twilio,
+        referral=found.referral, token=held_row.token, twilio=held_row.twilio, custom_text=held_row.custom_text,
     )  # fmt: skip
     channel = candidate.channel
     facts = gates.SendFacts(
@@ -302,6 +311,7 @@ def _candidate(found: _Held, checkout: Checkout, last_sent: datetime | None, now
         contact=checkout,
         token=found.token,
         twilio=found.twilio,
+        custom_text=found.custom_text,
     )
 
 
