@@ -16,6 +16,7 @@ from shop_app import runtime
 from shop_app.cli.handles import checked_runtime as _runtime
 from shop_app.cli.handles import checked_settings as _settings
 from shop_app.cli.handles import parse_time as _parse_now
+from shop_app.cli.handles import shop_named
 from shop_app.cli.operator import COMMANDS as OPERATOR_COMMANDS
 from shop_app.cli.unreachable import ReclaimGroup, require_database
 from shop_app.config import environment_of
@@ -158,15 +159,12 @@ def report(
     from shop_app.reporting.measurement import BadRange, measure, parse_range, to_json, today_in
     from shop_app.reporting.present import measurement_text, referral_text
     from shop_app.reporting.referral import referral_results
-    from shop_app.shopify.shops import get_shop, load_settings
+    from shop_app.shopify.shops import load_settings
 
     now = _parse_now(now_text) or datetime.now(UTC)
     rt = _runtime()
     with transaction(rt.sessions) as session:
-        try:
-            shop = get_shop(session, shop_domain)
-        except (UnknownShop, InvalidShopDomain) as exc:
-            raise click.ClickException(str(exc)) from None
+        shop = shop_named(session, shop_domain)
         try:
             first, last = parse_range(today_in(shop, now), days, from_text, to_text)
         except BadRange as exc:
@@ -249,14 +247,11 @@ def settings() -> None:
 @settings.command("show")
 @click.argument("domain")
 def settings_show(domain: str) -> None:
-    from shop_app.shopify.shops import get_shop, load_settings
+    from shop_app.shopify.shops import load_settings
 
     rt = _runtime()
     with transaction(rt.sessions) as session:
-        try:
-            current = load_settings(session, get_shop(session, domain))
-        except (UnknownShop, InvalidShopDomain) as exc:
-            raise click.ClickException(str(exc)) from None
+        current = load_settings(session, shop_named(session, domain))
     click.echo(json.dumps(current.to_document(), indent=2))
 
 
@@ -265,7 +260,7 @@ def settings_show(domain: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 def settings_set(domain: str, file: str) -> None:
     """Validate FILE and save it atomically, or exit 2 listing the bad fields."""
-    from shop_app.shopify.shops import get_shop, save_settings
+    from shop_app.shopify.shops import save_settings
 
     try:
         with click.open_file(file, encoding="utf-8") as handle:
@@ -279,9 +274,7 @@ def settings_set(domain: str, file: str) -> None:
     rt = _runtime()
     try:
         with transaction(rt.sessions) as session:
-            saved = save_settings(session, get_shop(session, domain), document)
-    except (UnknownShop, InvalidShopDomain) as exc:
-        raise click.ClickException(str(exc)) from None
+            saved = save_settings(session, shop_named(session, domain), document)
     except ValidationError as exc:
         click.echo("settings not saved; fix these fields:", err=True)
         for error in exc.errors:

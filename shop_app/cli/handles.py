@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
+from sqlalchemy.orm import Session
 
 from shop_app import runtime
 from shop_app.cli.unreachable import require_database, require_redis
 from shop_app.config import Settings
-from shop_app.errors import ConfigurationError
+from shop_app.errors import ConfigurationError, InvalidShopDomain, UnknownShop
 from shop_app.storage.database import upgrade
+from shop_app.storage.tables import Shop
 
 
 def checked_settings() -> Settings:
@@ -43,3 +45,13 @@ def parse_time(value: str | None) -> datetime | None:
     except ValueError:
         raise click.BadParameter(f"not an ISO 8601 time: {value}") from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def shop_named(session: Session, domain: str) -> Shop:
+    """The installed shop of `domain`, or the command's one-line refusal (unknown, malformed)."""
+    from shop_app.shopify.shops import get_shop  # noqa: PLC0415 (commands import what they use when run)
+
+    try:
+        return get_shop(session, domain)
+    except (UnknownShop, InvalidShopDomain) as exc:
+        raise click.ClickException(str(exc)) from None

@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from shop_app.cli.handles import checked_runtime, parse_time
-from shop_app.errors import InvalidShopDomain, UnknownShop
+from shop_app.cli.handles import checked_runtime, parse_time, shop_named
 from shop_app.storage.database import transaction
 
 _NOW = click.option("--now", "now_text", default=None, help="act as if it were this ISO 8601 time")
@@ -58,7 +57,7 @@ def retry(message_id: int, note: str | None, now_text: str | None) -> None:
 def replan(checkout_token: str, shop_domain: str | None, now_text: str | None) -> None:
     """Run the planner again for one checkout's recovery journey and say what it did."""
     from shop_app.recovery.journeys import replan as run_planner
-    from shop_app.shopify.shops import get_shop, load_settings
+    from shop_app.shopify.shops import load_settings
     from shop_app.storage.tables import CheckoutRow, Shop
 
     now = parse_time(now_text) or datetime.now(UTC)
@@ -66,10 +65,7 @@ def replan(checkout_token: str, shop_domain: str | None, now_text: str | None) -
     with transaction(rt.sessions) as session:
         query = select(CheckoutRow).where(CheckoutRow.token == checkout_token)
         if shop_domain is not None:
-            try:
-                query = query.where(CheckoutRow.shop_id == get_shop(session, shop_domain).id)
-            except (UnknownShop, InvalidShopDomain) as exc:
-                raise click.ClickException(str(exc)) from None
+            query = query.where(CheckoutRow.shop_id == shop_named(session, shop_domain).id)
         rows = session.scalars(query.order_by(CheckoutRow.id).with_for_update()).all()
         where = f" in {shop_domain}" if shop_domain else ""
         if not rows:
@@ -98,17 +94,13 @@ def privacy_exports(domain: str, export_id: int | None, output: str | None) -> N
     """The shop's customers/data_request exports, newest first; with EXPORT_ID, that export as
     the JSON document the admin's privacy page downloads (it holds the customer's data)."""
     from shop_app.compliance.privacy_admin import export_document, export_for, export_page
-    from shop_app.shopify.shops import get_shop
     from shop_app.storage.keyset import MAX_LIMIT
 
     if output is not None and export_id is None:
         raise click.UsageError("--output needs an EXPORT_ID")
     rt = checked_runtime()
     with transaction(rt.sessions) as session:
-        try:
-            shop = get_shop(session, domain)
-        except (UnknownShop, InvalidShopDomain) as exc:
-            raise click.ClickException(str(exc)) from None
+        shop = shop_named(session, domain)
         if export_id is None:
             page = export_page(session, shop.id, limit=MAX_LIMIT)
             _list_exports(shop.domain, page.rows, more=page.older is not None)
