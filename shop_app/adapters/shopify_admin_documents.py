@@ -117,6 +117,27 @@ query CustomerOrderCount($id: ID!) {
 }
 """
 
+# A custom app's shop-scoped subscriptions (`reclaim shop install`, issue 14): listed, then only the
+# missing topics created. App-specific ones (shopify.app.toml) are not listed here, and the
+# compliance topics exist only there (WebhookSubscriptionTopic has none of them).
+WEBHOOK_SUBSCRIPTIONS = """
+query WebhookSubscriptions($first: Int!, $after: String) {
+  webhookSubscriptions(first: $first, after: $after) {
+    nodes { id topic uri }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
 DOCUMENTS: dict[str, str] = {
     "ShopInfo": SHOP_INFO,
     "DiscountCodeBasicCreate": DISCOUNT_CODE_BASIC_CREATE,
@@ -127,4 +148,6 @@ DOCUMENTS: dict[str, str] = {
     "CustomerIdsByPhone": CUSTOMER_IDS_BY_PHONE,
     "CustomersPage": CUSTOMERS_PAGE,
     "CustomerOrderCount": CUSTOMER_ORDER_COUNT,
+    "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS,
+    "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE,
 }

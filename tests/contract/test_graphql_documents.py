@@ -25,15 +25,19 @@ from graphql.execution.values import get_variable_values
 from graphql.validation import NoDeprecatedCustomRule, specified_rules
 
 from shop_app.adapters import shopify_admin as shopify
+from shop_app.adapters import shopify_webhook_subscriptions as webhook_subscriptions
 from shop_app.adapters.shopify_admin_documents import DOCUMENTS
 from shop_app.devtools.admin_schema import load_schema
 from shop_app.domain.discounts import DiscountSpec
 from shop_app.domain.referral_codes import ReferralCodeSpec, reward_spec
 from tests.conftest import shared_path
+from webhooks.routes import COMPLIANCE_TOPICS, TOPICS
 
 pytestmark = pytest.mark.contract
 
 NOW = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+#: What `reclaim shop install` subscribes a custom app to: every topic but the compliance ones.
+WEBHOOK_TOPICS = [topic for topic in TOPICS if topic not in COMPLIANCE_TOPICS]
 CUSTOMER = "gid://shopify/Customer/6214912893"
 
 #: Deprecated fields we still select, each with the reason.
@@ -100,6 +104,14 @@ def built_operations() -> dict[str, shopify.Operation]:
             shopify.payment_check_query("c1a2b3", "ana@example.com", (CUSTOMER,), since)
         ),
         "orders, checkout only": shopify.orders_operation(shopify.payment_check_query("c1a2b3", None, (), since)),
+        "webhook subscriptions": webhook_subscriptions.subscriptions_operation(),
+        "webhook subscriptions, next page": webhook_subscriptions.subscriptions_operation("Y3Vyc29yOjE=", 10),
+        **{
+            f"webhook subscription {topic}": webhook_subscriptions.subscription_create_operation(
+                topic, webhook_subscriptions.callback_uri("https://reclaim.example.com", topic)
+            )
+            for topic in WEBHOOK_TOPICS
+        },
     }
 
 

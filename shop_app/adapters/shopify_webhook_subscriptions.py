@@ -1,0 +1,85 @@
+"""A custom app's webhook subscriptions through the Admin API (`reclaim shop install`, issue 14).
+
+A merchant's custom app has no shopify.app.toml of ours: its subscriptions are shop-scoped, made
+with `webhookSubscriptionCreate`. Registering is idempotent: the app's existing subscriptions are
+listed first and only the missing (topic, URI) pairs are created. The compliance topics
+(customers/data_request, customers/redact, shop/redact) are not in `WebhookSubscriptionTopic`:
+only the app's configuration (shopify.app.toml, or the Partner/Dev Dashboard) sets them.
+
+The documents live with every other one in shopify_admin_documents.py; this module builds their
+variables and reads their answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shop_app.adapters.shopify_admin import AdminClient
+from shop_app.adapters.shopify_admin_operations import Operation
+from shop_app.errors import AdminUserError
+
+#: Subscriptions read per page, and the most pages read (an app has a few dozen at most).
+PAGE_SIZE = 100
+MAX_PAGES = 20
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What one registration did: the topics created, and those already subscribed."""
+
+    created: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def topic_enum(topic: str) -> str:
+    """`orders/paid` → `ORDERS_PAID` (WebhookSubscriptionTopic)."""
+    return topic.replace("/", "_").upper()
+
+
+def subscriptions_operation(after: str | None = None, first: int = PAGE_SIZE) -> Operation:
+    return Operation("WebhookSubscriptions", {"first": first, "after": after})
+
+
+def subscription_create_operation(topic: str, uri: str) -> Operation:
+    return Operation(
+        "WebhookSubscriptionCreate",
+        {"topic": topic_enum(topic), "webhookSubscription": {"uri": uri, "format": "JSON"}},
+    )
+
+
+def callback_uri(app_url: str, topic: str) -> str:
+    """Where the app receives `topic`: webhooks/routes.py's route under the app's public URL."""
+    return f"{app_url.rstrip('/')}/webhooks/{topic}"
+
+
+def existing(client: AdminClient) -> set[tuple[str, str]]:
+    """The app's shop-scoped subscriptions on this shop, as (topic enum, URI) pairs."""
+    found: set[tuple[str, str]] = set()
+    after = None
+    for _ in range(MAX_PAGES):
+        connection = client.run(subscriptions_operation(after))["webhookSubscriptions"]
+        found |= {(node["topic"], node["uri"]) for node in connection["nodes"]}
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    return found
+
+
+def register(client: AdminClient, app_url: str, topics: Iterable[str]) -> Registered:
+    """Subscribe the shop to each topic at the app's URL, creating only what is missing; raises
+    AdminUserError when Shopify refuses one (the ones created before it stay: a re-run goes on)."""
+    have = existing(client)
+    created, kept = [], []
+    for topic in topics:
+        uri = callback_uri(app_url, topic)
+        if (topic_enum(topic), uri) in have:
+            kept.append(topic)
+            continue
+        payload = client.run(subscription_create_operation(topic, uri))["webhookSubscriptionCreate"]
+        errors = payload.get("userErrors") or []
+        if errors:
+            said = "; ".join(str(error.get("message")) for error in errors)
+            raise AdminUserError(f"Shopify refused the {topic} subscription: {said}", errors)
+        created.append(topic)
+    return Registered(tuple(created), tuple(kept))
