@@ -27,7 +27,7 @@ from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, Inlin
 from graphql.pyutils import Undefined
 from graphql.utilities import value_from_ast_untyped
 
-from shop_app.devtools import admin_schema, hs256, search_syntax
+from shop_app.devtools import admin_schema, admin_webhooks, hs256, search_syntax
 from shop_app.devtools.serving import BackgroundServer
 from shop_app.errors import ReclaimError
 
@@ -219,6 +219,7 @@ class AdminApiServer(BackgroundServer):
             self._user_errors.clear()
             self._requests.clear()
             self._bucket.clear()
+        admin_webhooks.forget(self)
 
     # --- arranging state (tests, demo) --------------------------------------------------------
 
@@ -664,10 +665,12 @@ class _Root:
             "orders": self.orders,
             "customers": self.customers,
             "customer": self.customer,
+            "webhookSubscriptions": functools.partial(admin_webhooks.subscriptions, self.server, self.shop.domain),
         }
         mutations: dict[str, Callable[..., Any]] = {
             "discountCodeBasicCreate": self.basic_create,
             "discountCodeFreeShippingCreate": self.free_shipping_create,
+            "webhookSubscriptionCreate": functools.partial(admin_webhooks.create, self.server, self.shop.domain),
         }
         resolvers = mutations if self.mutation else queries
         if name not in resolvers:
