@@ -113,6 +113,8 @@ class Settings:
     extra: Mapping[str, str] = field(default_factory=dict)
     #: Finished rows older than this many days are purged (jobs/retention.py); 0 keeps everything.
     retention_days: int = DEFAULT_RETENTION_DAYS
+    #: The bearer token GET /metrics asks for (shop_app/metrics.py); unset, /metrics answers 404.
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -141,6 +143,7 @@ class Settings:
             instance_dir=instance,
             dev_mode=dev,
             retention_days=_whole_days(env.get("RECLAIM_RETENTION_DAYS"), DEFAULT_RETENTION_DAYS),
+            metrics_token=env.get("RECLAIM_METRICS_TOKEN") or None,
         )
         settings.validate()
         return settings
@@ -166,6 +169,8 @@ class Settings:
             problems.append("RECLAIM_SECRET_KEY is required in production")
         elif len(self.secret_key) < 16:
             problems.append("RECLAIM_SECRET_KEY must be at least 16 characters")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            problems.append("RECLAIM_METRICS_TOKEN must be at least 16 characters (or unset: no /metrics)")
         return problems
 
     def _retention_problems(self) -> list[str]:
