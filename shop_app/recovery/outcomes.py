@@ -106,8 +106,8 @@ def delivered(rt: Runtime, outgoing: OutgoingMessage, provider: str, result: Sen
 
 
 def unknown(rt: Runtime, message_id: int, error: Exception) -> str:
-    """An adapter bug or a timeout after sending: we cannot know whether it went out."""
-    log.error("transport raised %s for message %s", type(error).__name__, message_id)
+    """An adapter bug or a timeout after sending: we cannot know whether it went out (the send job
+    logs the outcome)."""
     reason = f"unknown: transport error {type(error).__name__}"
     with transaction(rt.sessions) as session:
         outbox.mark_unknown(session, message_id, reason)
