@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 
 from shop_app.errors import InvalidShopDomain
 
@@ -36,3 +37,28 @@ def clean_shop_domain(value: str | None) -> str:
     if len(domain) > 255 or not _SHOP_DOMAIN.match(domain):
         raise InvalidShopDomain(f"not a *.myshopify.com shop domain: {value!r}")
     return domain
+
+
+def verify_shop_webhook(
+    body: bytes,
+    signature: str | None,
+    app_secrets: tuple[str, ...],
+    domain: str | None,
+    own_secret: Callable[[str], str | None],
+) -> bool:
+    """A webhook signed with the app's secret (or the old one during a rotation), or with the
+    shop's own custom-app API secret when `reclaim shop install --api-secret` stored one.
+
+    Either is accepted for such a shop: the app's secret is trusted for every shop already, and
+    the common case (a shop of the public app) stays a pure check with no lookup. `own_secret`
+    (the shop's domain → its secret or None) is asked only when the app's secrets do not match."""
+    if verify_webhook(body, signature, app_secrets):
+        return True
+    if not signature:
+        return False
+    try:
+        shop = clean_shop_domain(domain)
+    except InvalidShopDomain:
+        return False
+    secret = own_secret(shop)
+    return secret is not None and verify_webhook(body, signature, (secret,))
