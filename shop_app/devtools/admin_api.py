@@ -27,7 +27,7 @@ from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, Inlin
 from graphql.pyutils import Undefined
 from graphql.utilities import value_from_ast_untyped
 
-from shop_app.devtools import admin_schema, admin_webhooks, hs256, search_syntax
+from shop_app.devtools import admin_billing, admin_schema, admin_webhooks, hs256, search_syntax
 from shop_app.devtools.serving import BackgroundServer
 from shop_app.errors import ReclaimError
 
@@ -220,6 +220,7 @@ class AdminApiServer(BackgroundServer):
             self._requests.clear()
             self._bucket.clear()
         admin_webhooks.forget(self)
+        admin_billing.forget(self)
 
     # --- arranging state (tests, demo) --------------------------------------------------------
 
@@ -666,6 +667,7 @@ class _Root:
             "customers": self.customers,
             "customer": self.customer,
             "webhookSubscriptions": functools.partial(admin_webhooks.subscriptions, self.server, self.shop.domain),
+            "currentAppInstallation": functools.partial(admin_billing.installation, self.server, self.shop.domain),
         }
         mutations: dict[str, Callable[..., Any]] = {
             "discountCodeBasicCreate": self.basic_create,
@@ -694,6 +696,7 @@ class _Root:
                 "url": f"https://{s.primary_domain_host}",
             },
             "shopAddress": {"__typename": "ShopAddress", "countryCodeV2": s.country_code},
+            "plan": admin_billing.shop_plan(self.server, s.domain),
         }
 
     def code_by_code(self, code: str) -> dict | None:
