@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from importlib.metadata import version
 import click
 from flask import Flask
 
-from shop_app import runtime
+from shop_app import log_format, runtime
 from shop_app.cli.handles import checked_runtime as _runtime
 from shop_app.cli.handles import checked_settings as _settings
 from shop_app.cli.handles import parse_time as _parse_now
@@ -27,12 +26,20 @@ from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.revisions import revision_of, revisions_between
 
 
+class _Refused(click.ClickException):
+    """A setting the command cannot run with: one line, exit 2 as for a usage error."""
+
+    exit_code = 2
+
+
 @click.group(cls=ReclaimGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version("reclaim"), "--version", "-V", prog_name="reclaim")
 def main() -> None:
     """Reclaim: abandoned-checkout recovery for Shopify."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        log_format.configure(os.environ)  # RECLAIM_LOG_FORMAT, RECLAIM_LOG_LEVEL
+    except log_format.LogFormatError as exc:
+        raise _Refused(str(exc)) from None
     try:
         environment_of(os.environ)  # every command, `demo` too: a typo never runs as development
     except ConfigurationError as exc:
@@ -48,6 +55,7 @@ def serve(host: str, port: int | None, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from shop_app import create_app
+    from shop_app.cli.access_log import AccessLogger
 
     settings = _runtime(redis=True).settings  # checked, Redis answers, and the embedded database migrated
     runtime.reset()
@@ -58,6 +66,7 @@ def serve(host: str, port: int | None, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", AccessLogger)  # this process's log format; secrets masked
 
         def load(self) -> Flask:
             # Built in each web worker: the web tier's short database and Redis timeouts.
