@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from shop_app import health
+from shop_app import health, metrics
 from shop_app import runtime as runtime_mod
 from shop_app.config import MAX_WEBHOOK_BYTES, Settings
 from shop_app.errors import describe, trace
@@ -36,10 +36,12 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
     for package in BLUEPRINT_PACKAGES:
         importlib.import_module(package).init_app(app)
 
+    metrics.init_app(app, runtime)  # request hooks and GET /metrics
+
     @app.get("/healthz")
-    def healthz():
-        problems = health.problems(runtime)
-        return jsonify(ok=not problems, problems=problems), (503 if problems else 200)
+    def healthz():  # 503 only when the database or Redis fails; stale workers are reported (health.py)
+        document, healthy = health.report(runtime)
+        return jsonify(document), (200 if healthy else 503)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
