@@ -86,16 +86,6 @@ class Shop(Base):
     setup_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     setup_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     setup_error: Mapped[str | None] = mapped_column(Text)
-    #: The shop's plan as last read from Shopify (issue 14, 0027; shop_app/billing/subscriptions.py):
-    #: the active subscription's plan handle, name, status and id, whether it is a development store,
-    #: when the app last read it, and the newest webhook `updated_at` applied. None: never read.
-    plan_handle: Mapped[str | None] = mapped_column(String(64))
-    plan_name: Mapped[str | None] = mapped_column(String(255))
-    plan_status: Mapped[str | None] = mapped_column(String(16))
-    plan_subscription_id: Mapped[str | None] = mapped_column(String(128))
-    plan_development: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    plan_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    plan_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ShopSettingsRow(Base):
@@ -222,8 +212,7 @@ class Journey(Base):
         Index("ix_journeys_shop_status_order", "shop_id", "status", "order_id"),
         Index("ix_journeys_shopify_check_due", "shopify_check", "shopify_check_due_at"),  # the dispatcher (0017)
         Index("ix_journeys_shop_trigger_order", "shop_id", "trigger_order_id"),  # referral journey by order (0019)
-        # The plan's monthly usage (issue 14, 0027): journeys of a flow started in a month, read from the index.
-        Index("ix_journeys_shop_flow_started", "shop_id", "flow", "started_at", "plan_limited"),
+        Index("ix_journeys_shop_flow_started", "shop_id", "flow", "started_at", "plan_limited"),  # 0027: plan usage
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk()
@@ -234,10 +223,8 @@ class Journey(Base):
     flow: Mapped[str] = mapped_column(String(16), default="recovery")
     status: Mapped[str] = mapped_column(String(16), default=JourneyStatus.ACTIVE.value)
     abandoned_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: When the app started it (0027; None for journeys older than billing): the plan's month.
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: Refused by the plan's monthly limit: recorded, its messages skipped, not counted as usage (0027).
-    plan_limited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the plan's month (0027; billing_tables.py)
+    plan_limited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # refused by it
     stop_reason: Mapped[str | None] = mapped_column(Text)
     order_id: Mapped[int | None] = mapped_column(Id, ForeignKey("orders.id", ondelete="SET NULL"))
     recovered_revenue: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
@@ -509,4 +496,4 @@ class MessageTemplate(Base):
 
 # The channel, referral and measurement tables live beside these (one Base, one metadata);
 # imported last so Alembic sees them.
-from shop_app.storage import channel_tables, measurement_tables, referral_tables  # noqa: E402, F401
+from shop_app.storage import billing_tables, channel_tables, measurement_tables, referral_tables  # noqa: E402, F401

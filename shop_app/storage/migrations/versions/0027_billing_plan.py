@@ -3,11 +3,11 @@
 Revision ID: 0027
 Revises: 0026
 
-- shops.plan_handle, plan_name, plan_status, plan_subscription_id: the active app subscription the
-  Admin API (currentAppInstallation.activeSubscriptions) or the app_subscriptions/update webhook
-  last gave; plan_development: a partner development store (free, unlimited); plan_checked_at: when
-  it was last read (None: never, no limit applied yet); plan_updated_at: the newest webhook
-  `updated_at` applied, so a late delivery cannot undo a newer one.
+- shop_plans (one row per shop, shop_app/storage/billing_tables.py): the ACTIVE app subscription's
+  plan handle, name, status and id as the Admin API (currentAppInstallation.activeSubscriptions) or
+  the app_subscriptions/update webhook last gave them; `development`: a partner development store
+  (free, unlimited); `checked_at`: when it was last read; `updated_at`: the newest moment applied,
+  so a late webhook cannot undo a newer state. No row: never read (no limit applied yet).
 - journeys.started_at: when the app started the journey (None for older ones: they belong to no
   plan month); journeys.plan_limited: refused by the plan's monthly limit (its messages skipped),
   not counted as usage. An index reads a shop's journeys of a flow started in a month.
@@ -23,14 +23,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("shops") as batch:
-        batch.add_column(sa.Column("plan_handle", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("plan_name", sa.String(length=255), nullable=True))
-        batch.add_column(sa.Column("plan_status", sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column("plan_subscription_id", sa.String(length=128), nullable=True))
-        batch.add_column(sa.Column("plan_development", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("plan_checked_at", sa.DateTime(), nullable=True))
-        batch.add_column(sa.Column("plan_updated_at", sa.DateTime(), nullable=True))
+    op.create_table(
+        "shop_plans",
+        sa.Column("shop_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("handle", sa.String(length=64), nullable=True),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=True),
+        sa.Column("subscription_id", sa.String(length=128), nullable=True),
+        sa.Column("development", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("checked_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("shop_id"),
+    )
     with op.batch_alter_table("journeys") as batch:
         batch.add_column(sa.Column("started_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("plan_limited", sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -42,7 +47,4 @@ def downgrade() -> None:
     with op.batch_alter_table("journeys") as batch:
         batch.drop_column("plan_limited")
         batch.drop_column("started_at")
-    with op.batch_alter_table("shops") as batch:
-        for column in ("plan_updated_at", "plan_checked_at", "plan_development", "plan_subscription_id",
-                       "plan_status", "plan_name", "plan_handle"):  # fmt: skip
-            batch.drop_column(column)
+    op.drop_table("shop_plans")
