@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop_app import runtime
+from shop_app.billing import usage
 from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.domain import holdout, planner
 from shop_app.domain.models import Checkout, JourneyStatus, Status
@@ -67,10 +68,17 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
             stop_journey(session, journey, status, plan.stop_reason)
         return plan.stop_reason
 
+    refused = None
     if journey is None:
         control = held_out(shop, checkout, settings)  # decided once, here: never changed afterwards
+        refused = usage.refusal(session, shop, now)  # the plan's monthly limit (issue 14): recorded, not sent
         journey = Journey(
-            shop_id=shop.id, checkout_id=row.id, flow=FLOW, abandoned_at=checkout.updated_at, holdout=control
+            shop_id=shop.id,
+            checkout_id=row.id,
+            flow=FLOW,
+            abandoned_at=checkout.updated_at,
+            holdout=control,
+            started_at=now,
         )
         session.add(journey)
         session.flush()
@@ -93,6 +101,8 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
             moved += outbox.reschedule(session, message.id, planned.due_at, "rescheduled: the checkout was updated")
     session.flush()
     conversion.refresh(session, shop.id, [journey.id])  # its anchor or its checkout's keys may have moved
+    if refused:
+        return usage.refuse(session, journey, refused)
     return f"planned: {created} new, {moved} moved"
 
 
