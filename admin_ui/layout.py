@@ -27,6 +27,7 @@ NAV = (
     ("/templates", "Templates"),
     ("/activity", "Activity"),
     ("/privacy", "Privacy"),
+    ("/settings/plan", "Plan"),
 )
 
 

@@ -11,6 +11,7 @@ loads App Bridge and Polaris as Shopify prescribes and lists the app's navigatio
     message_templates /templates[/…]    message templates with preview
     activity    /activity[/<id>]        journeys and their timelines
     privacy     /privacy                suppressions and data-request exports
+    plan        /settings/plan          the plan (Shopify App Pricing) and this month's journeys
 """
 
 from __future__ import annotations
@@ -23,4 +24,4 @@ bp = Blueprint("pages", __name__)
 bp.before_request(authenticate)
 
 # Each module adds its routes to `bp` (imported for that effect).
-from admin_ui.pages import activity, channels, flows, home, message_templates, privacy, windows  # noqa: E402, F401
+from admin_ui.pages import activity, channels, flows, home, message_templates, plan, privacy, windows  # noqa: E402, F401
