@@ -9,6 +9,9 @@ One registered document, `AppBillingState` (shopify_admin_documents.py), run by 
   handle under Shopify App Pricing (shopify.dev/changelog/new-planhandle-field-managed-pricing).
 - `shop.plan.partnerDevelopment` — "whether the shop is a partner development shop for testing
   purposes" (2026-07 SDL, ShopPlan).
+- `currentAppInstallation.app.publicCategory` — AppPublicCategory PUBLIC, CUSTOM, PRIVATE or OTHER:
+  Shopify App Pricing is for public (App Store) apps; a merchant's custom app has no subscription
+  to read and is not limited by the app's plans.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class Subscription:
 class BillingState:
     subscriptions: tuple[Subscription, ...]
     development: bool
+    #: AppPublicCategory of the installed app: PUBLIC, CUSTOM, PRIVATE or OTHER.
+    app_category: str = "PUBLIC"
 
 
 def billing_state_operation() -> Operation:
@@ -56,10 +61,11 @@ def parse_billing_state(data: dict[str, Any]) -> BillingState:
     try:
         nodes = data["currentAppInstallation"]["activeSubscriptions"]
         development = bool(data["shop"]["plan"]["partnerDevelopment"])
+        category = str(data["currentAppInstallation"]["app"]["publicCategory"]).upper()
         subscriptions = tuple(_subscription(node) for node in nodes)
     except (KeyError, TypeError) as exc:
         raise AdminApiError(f"{OPERATION}: unexpected answer shape ({exc.__class__.__name__}: {exc})") from None
-    return BillingState(subscriptions, development)
+    return BillingState(subscriptions, development, category)
 
 
 def _subscription(node: dict[str, Any]) -> Subscription:

@@ -37,7 +37,8 @@ ENDING = frozenset({"CANCELLED", "DECLINED", "EXPIRED", "FROZEN"})
 def facts(plan: ShopPlan | None) -> ShopPlanFacts:
     if plan is None:
         return ShopPlanFacts(checked=False)
-    return ShopPlanFacts(True, bool(plan.development), plan.handle, plan.name, plan.status)
+    public = plan.app_category in (None, "PUBLIC")
+    return ShopPlanFacts(True, bool(plan.development), plan.handle, plan.name, plan.status, public)
 
 
 def plan_of(session: Session, shop_id: int) -> ShopPlan | None:
@@ -66,7 +67,7 @@ def refresh_plan(session: Session, shop: Shop, client: AdminClient, now: datetim
 def store_state(session: Session, shop: Shop, state: BillingState, now: datetime) -> str:
     active = _current(state.subscriptions)
     plan = _row(session, shop.id, now)
-    plan.development = state.development
+    plan.development, plan.app_category = state.development, state.app_category[:16]
     _set(plan, active.id if active else None, active.name if active else None,
          active.plan_handle if active else None, active.status if active else None)  # fmt: skip
     # What Shopify said at `now` wins over any webhook about an earlier moment that arrives later.

@@ -45,6 +45,7 @@ class DevSubscription:
 @dataclass
 class _ShopBilling:
     development: bool = True  # the development server stands in for a development store
+    app_category: str = "PUBLIC"  # AppPublicCategory; CUSTOM for a merchant's custom app
     subscriptions: list[DevSubscription] = field(default_factory=list)
 
 
@@ -68,6 +69,10 @@ class DevBilling:
     def set_development(self, domain: str, development: bool) -> None:
         with self._lock:
             self._shop(domain).development = development
+
+    def set_app_category(self, domain: str, category: str) -> None:
+        with self._lock:
+            self._shop(domain).app_category = category
 
     def subscribe(
         self,
@@ -124,9 +129,11 @@ class DevBilling:
         """`currentAppInstallation` for the shop."""
         with self._lock:
             active = [s for s in self._shop(domain).subscriptions if s.status == "ACTIVE"]
+            category = self._shop(domain).app_category
         return {
             "__typename": "AppInstallation",
             "id": f"gid://shopify/AppInstallation/{zlib.crc32(domain.encode())}",
+            "app": {"__typename": "App", "publicCategory": category, "handle": "reclaim"},
             "activeSubscriptions": [_subscription_node(s) for s in active],
         }
 

@@ -7,8 +7,9 @@ by the limit excluded: they got nothing). Over the limit, a new journey is still
 its messages are skipped with a reason that starts with REASON (never a silent drop).
 
 Which plan: a development store (Shopify's `shop.plan.partnerDevelopment`) is free and
-unlimited; an ACTIVE subscription names the plan by its handle (or, failing that, its name);
-no active subscription is the Free plan. A shop whose plan was never read (installed before
+unlimited, and so is a merchant's custom app (App Pricing is for public apps); an ACTIVE
+subscription names the plan by its handle (or, failing that, its name); no active subscription
+is the Free plan. A shop whose plan was never read (installed before
 billing, or its setup not run yet) is not limited until it is read: the app never refuses a
 merchant on a guess. A paid plan the app does not know (renamed in the Partner Dashboard
 before a release) is not limited either, and the admin says so.
@@ -65,6 +66,8 @@ class ShopPlanFacts:
     handle: str | None = None
     name: str | None = None
     status: str | None = None
+    #: The installed app is a public (App Store) app: Shopify App Pricing applies to it only.
+    public_app: bool = True
 
 
 def find_plan(plans: Sequence[PlanTerms], handle: str | None, name: str | None) -> PlanTerms | None:
@@ -86,6 +89,8 @@ def entitlement(plans: Sequence[PlanTerms], free: PlanTerms, facts: ShopPlanFact
         return Entitlement("not read yet", None, "plan not read from Shopify yet: no limit applied")
     if facts.development:
         return Entitlement("Development store", None, "development stores are free and unlimited")
+    if not facts.public_app:
+        return Entitlement("Custom app", None, "a custom app has no Shopify App Pricing plan: no limit applied")
     if facts.status != ACTIVE or not (facts.handle or facts.name):
         return Entitlement(free.name, free.monthly_journeys)
     plan = find_plan(plans, facts.handle, facts.name)

@@ -28,6 +28,8 @@ class ShopPlan(Base):
     subscription_id: Mapped[str | None] = mapped_column(String(128))
     #: A partner development store: free and unlimited.
     development: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The installed app's AppPublicCategory (PUBLIC, CUSTOM, …): App Pricing applies to PUBLIC only.
+    app_category: Mapped[str | None] = mapped_column(String(16))
     #: When the app last read it (the Admin API or a webhook).
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: The newest moment applied (a read's time, a webhook's updated_at): an older webhook is ignored.

@@ -76,3 +76,8 @@ def test_the_refusal_reason_starts_with_plan_limit_and_names_the_plan_and_month(
     reason = refusal_reason(granted(), NOW)
     assert reason.startswith(REASON + ":")
     assert "Free plan includes 50 recovery journeys a month" in reason and "March 2026" in reason
+
+
+def test_a_custom_app_has_no_app_pricing_plan_and_is_not_limited():
+    custom = granted(public_app=False)
+    assert not custom.limited and custom.label == "Custom app"

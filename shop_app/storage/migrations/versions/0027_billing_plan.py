@@ -6,7 +6,8 @@ Revises: 0026
 - shop_plans (one row per shop, shop_app/storage/billing_tables.py): the ACTIVE app subscription's
   plan handle, name, status and id as the Admin API (currentAppInstallation.activeSubscriptions) or
   the app_subscriptions/update webhook last gave them; `development`: a partner development store
-  (free, unlimited); `checked_at`: when it was last read; `updated_at`: the newest moment applied,
+  (free, unlimited); `app_category`: the installed app's AppPublicCategory (a custom app has no
+  App Pricing: not limited); `checked_at`: when it was last read; `updated_at`: the newest moment applied,
   so a late webhook cannot undo a newer state. No row: never read (no limit applied yet).
 - journeys.started_at: when the app started the journey (None for older ones: they belong to no
   plan month); journeys.plan_limited: refused by the plan's monthly limit (its messages skipped),
@@ -31,6 +32,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=True),
         sa.Column("subscription_id", sa.String(length=128), nullable=True),
         sa.Column("development", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("app_category", sa.String(length=16), nullable=True),
         sa.Column("checked_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["shop_id"], ["shops.id"], ondelete="CASCADE"),
