@@ -69,10 +69,35 @@ def _failed(rt: Runtime, delivery_id: int, now: datetime, error: Exception) -> s
             delivery.reason = attempts.failure_reason(delivery.attempts, error, delivery.retry_at)
             delivery.job_id = None
             reason = delivery.reason
+            outcome = delivery.status if delivery.status == WebhookStatus.REJECTED else "failed"
+            shop, topic = session.get(Shop, delivery.shop_id), delivery.topic
     except Exception as second:
         raise attempts.JobFailed(f"{describe(error)}; recording it failed too: {describe(second)}") from None
-    log.warning("delivery %s: %s", delivery_id, reason)
+    _log(shop.domain if shop else None, delivery_id, topic, outcome, reason, logging.WARNING)
     return reason
+
+
+def _log(
+    shop: str | None, delivery_id: int, topic: str, outcome: str, reason: str | None, level: int = logging.INFO
+) -> None:
+    """The ingest event: one line per run that moved the delivery (README "Logs"). Its reason, as
+    every stored reason, holds no personal data."""
+    log.log(
+        level,
+        "delivery %s (%s) %s: %s",
+        delivery_id,
+        topic,
+        outcome,
+        reason,
+        extra={
+            "event": "ingest",
+            "shop": shop,
+            "delivery_id": delivery_id,
+            "topic": topic,
+            "outcome": outcome,
+            "reason": reason,
+        },
+    )
 
 
 def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> str:
@@ -81,23 +106,24 @@ def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> str:
         if delivery is None or delivery.status != WebhookStatus.RECEIVED:
             return "nothing to do"
         shop = session.get_one(Shop, delivery.shop_id)
-        handler = HANDLERS[delivery.topic]
+        domain, topic = shop.domain, delivery.topic  # read before shop/redact deletes both rows
         try:
-            outcome = handler(session, shop, load_body(delivery.body), now)
+            reason = HANDLERS[topic](session, shop, load_body(delivery.body), now)
         except PayloadProblem as exc:
             delivery.status, delivery.reason = WebhookStatus.REJECTED.value, f"unusable payload: {exc}"
+            delivery.processed_at = now
+            outcome, reason = delivery.status, delivery.reason
         except order_wait.OrderNotKnownYet as waiting:  # Shopify's webhooks come in any order
             reason = order_wait.wait_or_give_up(delivery, waiting, now)
-            log.info("delivery %s (%s): %s", delivery_id, delivery.topic, reason)
-            return reason
+            outcome = "waiting" if delivery.status == WebhookStatus.RECEIVED else delivery.status
         else:
-            if delivery.topic == "shop/redact":
-                return outcome  # the delivery row went with the rest of the shop
-            # Processed bodies are not kept: the facts now live in their tables.
-            delivery.status, delivery.reason, delivery.body = WebhookStatus.PROCESSED.value, outcome, None
-        delivery.processed_at = now
-        log.info("delivery %s (%s): %s", delivery_id, delivery.topic, delivery.reason)
-        return delivery.reason
+            outcome = WebhookStatus.PROCESSED.value
+            if topic != "shop/redact":  # else the delivery row went with the rest of the shop
+                # Processed bodies are not kept: the facts now live in their tables.
+                delivery.status, delivery.reason, delivery.body = outcome, reason, None
+                delivery.processed_at = now
+    _log(domain, delivery_id, topic, outcome, reason)  # committed
+    return reason
 
 
 def on_checkout(session: Session, shop: Shop, payload: dict, now: datetime) -> str:

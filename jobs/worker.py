@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -22,7 +23,7 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 
 from jobs.dispatch import dispatch_job, reconcile_job
-from shop_app import runtime
+from shop_app import log_format, runtime
 from shop_app.adapters.queue import DISPATCH, INGEST, SEND, JobQueue, url_of
 from shop_app.config import RECONCILE_INTERVAL_SECONDS, TICK_INTERVAL_SECONDS
 from shop_app.errors import describe
@@ -44,6 +45,7 @@ def run(burst: bool = False) -> bool:
         return SimpleWorker(queues, connection=rt.redis).work(burst=True, logging_level="WARNING")
     scheduler = Scheduler(url_of(rt.redis))
     scheduler.start()
+    log.info("worker started on the %s queues, with the scheduler of the periodic passes", ", ".join(QUEUE_ORDER))
     try:
         _work_until_stopped(queues, rt.redis)
     finally:
@@ -106,6 +108,7 @@ class Scheduler:
         self._watch = threading.Thread(target=self._keep_running, name="reclaim-cron-watch", daemon=True)
 
     def start(self) -> None:
+        self._spawn()
         self._watch.start()
 
     def stop(self) -> None:
@@ -116,15 +119,27 @@ class Scheduler:
             self._process.join(5)
 
     def _keep_running(self) -> None:
-        while not self._stopping.is_set():
+        while not self._stopping.wait(SCHEDULER_CHECK_SECONDS):
             if self._process is None or not self._process.is_alive():
                 if self._process is not None:
                     log.warning("the cron scheduler exited (code %s); starting it again", self._process.exitcode)
-                self._process = multiprocessing.get_context("spawn").Process(
-                    target=_run_scheduler, args=(self._redis_url,), name="reclaim-cron", daemon=True
-                )
-                self._process.start()
-            self._stopping.wait(SCHEDULER_CHECK_SECONDS)
+                self._spawn()
+
+    def _spawn(self) -> None:
+        """Start the scheduler's process. Ctrl-C reaches the whole process group, and the worker
+        stops this process itself: the process ignores SIGINT. The first one, started from the main
+        thread, inherits SIGINT ignored, so an early Ctrl-C meets no half-imported process either."""
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=_run_scheduler, args=(self._redis_url,), name="reclaim-cron", daemon=True
+        )
+        if threading.current_thread() is not threading.main_thread():
+            self._process.start()
+            return
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self._process.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 #: The Redis key of the scheduler lease: one process across all `reclaim worker`s runs the
@@ -226,8 +241,11 @@ class PeriodicPasses:
 
 def _run_scheduler(redis_url: str) -> None:
     """The scheduler process: a pass every TICK_INTERVAL_SECONDS, the lease given up when asked to
-    stop. A Redis error ends it, and the worker starts it again."""
+    stop. A Redis error ends it, and the worker starts it again. A spawned process starts with
+    logging unset: it logs as its worker does. SIGINT is ignored (see Scheduler._spawn)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit)
+    log_format.configure(os.environ)
     lease = SchedulerLease(Redis.from_url(redis_url))
     passes = PeriodicPasses(Redis.from_url(redis_url), lease)
     try:

@@ -40,6 +40,7 @@ from shop_app.adapters.shopify_oauth import OfflineToken
 from shop_app.cli.demo_story import Spec, checkout_payload, load_story, order_payload
 from shop_app.config import Settings
 from shop_app.devtools.admin_api import DEFAULT_SCOPES, AdminApiServer
+from shop_app.devtools.serving import AccessLogHandler
 from shop_app.shopify.post_install import complete_install
 from shop_app.shopify.shops import get_shop, save_settings
 from shop_app.shopify.signatures import webhook_hmac
@@ -58,6 +59,10 @@ DEMO_ENVIRONMENT = (
     "SHOPIFY_ADMIN_BASE_URL",
     "SHOPIFY_APP_URL",
 )
+
+
+#: Loggers the story quiets below ERROR: the web server's access lines and the jobs' events.
+QUIET = ("werkzeug", "jobs", "shop_app")
 
 
 class DrainWorker(SimpleWorker):
@@ -83,6 +88,7 @@ class Demo:
         self.customer_ids: dict[str, str] = {}
         #: The story's orders Shopify (the development Admin API) already holds.
         self.orders: set[int] = set()
+        self.log_levels: dict[str, int] = {}  # of the QUIET loggers before the story
 
     # --- setup -------------------------------------------------------------------
     def start(self) -> None:
@@ -106,10 +112,12 @@ class Demo:
         upgrade(settings.database_url)
         runtime.reset()
         self.rt = runtime.install(runtime.Runtime.build(settings))
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        logging.getLogger("jobs").setLevel(logging.ERROR)
+        self.log_levels = {name: logging.getLogger(name).level for name in QUIET}
+        for name in QUIET:  # the story prints its own lines; restored when the demo stops
+            logging.getLogger(name).setLevel(logging.ERROR)
         self.install()
-        self.server = make_server("127.0.0.1", self.port, create_app(runtime=self.rt), threaded=True)
+        app = create_app(runtime=self.rt)
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True, request_handler=AccessLogHandler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def install(self) -> None:
@@ -148,7 +156,13 @@ class Demo:
             f"the setup job imports {imported} existing customer(s)"
         )
 
+    def serve(self) -> None:
+        """From now on the admin is visited by hand: its requests are logged (tokens masked)."""
+        logging.getLogger("werkzeug").setLevel(logging.INFO)
+
     def stop(self) -> None:
+        for name, level in self.log_levels.items():
+            logging.getLogger(name).setLevel(level)
         self.server.shutdown()
         self.shopify.stop()
         self.rt.close()
@@ -466,6 +480,7 @@ def run_demo(
             url = f"{demo.base_url}/dev/sign-in?shop={demo.domain}"
             out(f"\nThe admin of {demo.domain} (development sign-in; Ctrl-C stops it):\n  {url}")
             out("Without Shopify's CDN the pages use plain development stand-ins instead of the Polaris look.")
+            demo.serve()
             serve(url)
     finally:
         demo.stop()

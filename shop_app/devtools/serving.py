@@ -10,13 +10,34 @@ with MyServer() as server:
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from shop_app.log_format import mask_url
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_access = logging.getLogger("werkzeug")
+
+
+class AccessLogHandler(WSGIRequestHandler):
+    """werkzeug's request handler (`make_server(..., request_handler=AccessLogHandler)`) whose access
+    line hides what authenticates a request, as `reclaim serve`'s does (log_format.mask_url):
+    `"GET /admin?shop=a.myshopify.com&id_token=*** HTTP/1.1" 200`."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        line = mask_url(_CONTROL.sub("?", self.requestline))
+        path = mask_url(urlsplit(self.path).path) if getattr(self, "path", None) else "-"
+        fields = {"event": "access", "method": getattr(self, "command", "-"), "path": path, "status": str(code)}
+        _access.info('%s - - "%s" %s %s', self.address_string(), line, code, size, extra=fields)
 
 
 class QuietHandler(WSGIRequestHandler):

@@ -6,6 +6,8 @@ domain/holdout.py) when it is created, and keeps that answer whatever the settin
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -23,6 +25,9 @@ from shop_app.recovery.orders import describe_order, payment_for
 from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, Shop
 
 FLOW = "recovery"
+#: The plan event's outcomes: messages written to the outbox, or the journey not (re)planned.
+PLANNED, SKIPPED = "planned", "skipped"
+log = logging.getLogger(__name__)
 
 
 def stop_journey(session: Session, journey: Journey, status: JourneyStatus, reason: str) -> None:
@@ -49,24 +54,56 @@ def convert_journey(session: Session, journey: Journey, order: OrderRow) -> None
 
 
 def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettings, now: datetime) -> str:
-    """Bring the journey of this checkout in line with the planner. Returns what happened."""
+    """Bring the journey of this checkout in line with the planner. Returns what happened, and logs
+    it: the plan event (README "Logs"), with no personal data."""
+    result = _replan(session, shop, row, settings, now)
+    log.info(
+        "journey %s: %s",
+        result.journey_id,
+        result.reason,
+        extra={
+            "event": "plan",
+            "shop": shop.domain,
+            "journey_id": result.journey_id,
+            "outcome": result.outcome,
+            "reason": result.reason,
+            "planned": result.planned,
+            "moved": result.moved,
+        },
+    )
+    return result.reason
+
+
+@dataclass(frozen=True)
+class Replanned:
+    """What replan did: `planned` (messages added, `moved` rescheduled) or `skipped`, and why."""
+
+    outcome: str
+    reason: str
+    journey_id: int | None
+    planned: int = 0
+    moved: int = 0
+
+
+def _replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettings, now: datetime) -> Replanned:
     checkout = checkout_of(row)
     journey = session.scalar(select(Journey).where(Journey.checkout_id == row.id, Journey.flow == FLOW))
     has_push = subscription_for(session, shop.id, checkout.cart_token) is not None
     plan = planner.plan(checkout, settings, now, has_push=has_push)
 
     paid = payment_for(session, shop.id, checkout, checkout.updated_at)
+    journey_id = journey.id if journey is not None else None
     if journey is not None and journey.status != JourneyStatus.ACTIVE:
-        return f"journey already {journey.status}; not restarted"
+        return Replanned(SKIPPED, f"journey already {journey.status}; not restarted", journey_id)
     if paid is not None:
         if journey is not None:
             convert_journey(session, journey, paid)
-        return f"paid: {describe_order(paid)}"
+        return Replanned(SKIPPED, f"paid: {describe_order(paid)}", journey_id)
     if plan.stop_reason:
         if journey is not None:
             status = JourneyStatus.CONVERTED if checkout.completed_at else JourneyStatus.STOPPED
             stop_journey(session, journey, status, plan.stop_reason)
-        return plan.stop_reason
+        return Replanned(SKIPPED, plan.stop_reason, journey_id)
 
     refused = None
     if journey is None:
@@ -102,8 +139,8 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
     session.flush()
     conversion.refresh(session, shop.id, [journey.id])  # its anchor or its checkout's keys may have moved
     if refused:
-        return usage.refuse(session, journey, refused)
-    return f"planned: {created} new, {moved} moved"
+        return Replanned(SKIPPED, usage.refuse(session, journey, refused), journey.id)
+    return Replanned(PLANNED, f"planned: {created} new, {moved} moved", journey.id, created, moved)
 
 
 def held_out(shop: Shop, checkout: Checkout, settings: ShopSettings) -> bool:
