@@ -17,6 +17,7 @@ from shop_app.cli.handles import checked_settings as _settings
 from shop_app.cli.handles import parse_time as _parse_now
 from shop_app.cli.handles import shop_named
 from shop_app.cli.operator import COMMANDS as OPERATOR_COMMANDS
+from shop_app.cli.shop_commands import shop
 from shop_app.cli.unreachable import ReclaimGroup, require_database
 from shop_app.config import environment_of
 from shop_app.domain.models import Status
@@ -216,39 +217,6 @@ def db_upgrade() -> None:
 
 
 @main.group()
-def shop() -> None:
-    """Shops connected to this app."""
-
-
-@shop.command("install")
-@click.argument("domain")
-@click.option("--token", required=True, help="Admin API access token (stored encrypted)")
-@click.option("--name", default=None)
-@click.option("--timezone", "tz", default="UTC", show_default=True)
-@click.option("--currency", default="USD", show_default=True)
-@click.option("--country", default=None, help="ISO 3166 code (e.g. DE): the country national phone numbers are read in")
-def shop_install(domain: str, token: str, name: str | None, tz: str, currency: str, country: str | None) -> None:
-    """Register a shop with its Admin API token (a merchant's custom app)."""
-    from shop_app.shopify.shops import install_shop
-
-    rt = _runtime()
-    try:
-        with transaction(rt.sessions) as session:
-            installed = install_shop(
-                session, rt.box, domain, token, name=name, timezone=tz, currency=currency, country=country
-            )
-            place = ", ".join(filter(None, (installed.timezone, installed.currency, installed.country_code)))
-            click.echo(f"installed {installed.domain} ({installed.name}, {place})")
-    except InvalidShopDomain as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except ValidationError as exc:
-        for error in exc.errors:
-            click.echo(f"error: {error}", err=True)
-        sys.exit(2)
-
-
-@main.group()
 def settings() -> None:
     """A shop's Revenue Recovery settings, as JSON."""
 
@@ -304,7 +272,7 @@ def demo(serve: bool, port: int) -> None:
     sys.exit(run_demo(serve=wait_for_interrupt if serve else None, port=port))
 
 
-for _command in OPERATOR_COMMANDS:  # status, retry, replan, privacy: shop_app/cli/operator.py
+for _command in (*OPERATOR_COMMANDS, shop):  # status, retry, replan, privacy: operator.py; shop: shop_commands.py
     main.add_command(_command)
 
 

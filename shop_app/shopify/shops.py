@@ -41,19 +41,7 @@ def install_shop(
     """Register (or re-register) a shop with an Admin API token, sealed at rest. `country`
     (ISO 3166 alpha-2) is the region national phone numbers are read in; None keeps the one known."""
     domain = clean_shop_domain(domain)
-    errors = []
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.append(FieldError("timezone", f"unknown time zone {timezone!r}"))
-    if not (len(currency) == 3 and currency.isalpha()):
-        errors.append(FieldError("currency", "must be a three-letter ISO 4217 code"))
-    if country is not None and region_code(country) is None:
-        errors.append(FieldError("country", "must be a two-letter ISO 3166 country code"))
-    if not token or len(token) > 512:
-        errors.append(FieldError("token", "an Admin API access token is required"))
-    if errors:
-        raise ValidationError(errors)
+    check_install_options(token, timezone, currency, country)
     shop = session.scalar(select(Shop).where(Shop.domain == domain))
     if shop is None:
         shop = Shop(domain=domain)
@@ -71,6 +59,24 @@ def install_shop(
     shop.setup_completed_at = shop.installed_at  # name, zone and currency were given here
     session.flush()
     return shop
+
+
+def check_install_options(token: str, timezone: str | None, currency: str | None, country: str | None) -> None:
+    """Raise ValidationError naming every bad one (None: not given)."""
+    errors = []
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(FieldError("timezone", f"unknown time zone {timezone!r}"))
+    if currency is not None and not (len(currency) == 3 and currency.isalpha()):
+        errors.append(FieldError("currency", "must be a three-letter ISO 4217 code"))
+    if country is not None and region_code(country) is None:
+        errors.append(FieldError("country", "must be a two-letter ISO 3166 country code"))
+    if not token or len(token) > 512:
+        errors.append(FieldError("token", "an Admin API access token is required"))
+    if errors:
+        raise ValidationError(errors)
 
 
 def get_shop(session: Session, domain: str) -> Shop:

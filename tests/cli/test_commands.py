@@ -13,6 +13,12 @@ ABANDONED = "2026-03-02T19:00:00+01:00"
 
 
 @pytest.fixture
+def acme(rt, admin_api):
+    """A token the development Admin API takes for acme.myshopify.com: `shop install` tries it there."""
+    return admin_api.issue_token("acme.myshopify.com")
+
+
+@pytest.fixture
 def run(rt):
     runner = CliRunner()
 
@@ -22,19 +28,19 @@ def run(rt):
     return invoke
 
 
-def test_shop_install_seals_the_token_and_refuses_foreign_domains(run, rt):
+def test_shop_install_seals_the_token_and_refuses_foreign_domains(run, rt, acme):
     from sqlalchemy import select
 
     from shop_app.storage.database import transaction
     from shop_app.storage.tables import Shop
 
-    ok = run("shop", "install", "acme.myshopify.com", "--token", "shpat_secret", "--timezone", "America/New_York")
+    ok = run("shop", "install", "acme.myshopify.com", "--token", acme, "--timezone", "America/New_York")
     assert ok.exit_code == 0, ok.output
     assert "installed acme.myshopify.com" in ok.output
     with transaction(rt.sessions) as session:
         shop = session.scalar(select(Shop))
-        assert "shpat_secret" not in shop.access_token
-        assert rt.box.open(shop.access_token) == "shpat_secret"
+        assert acme not in shop.access_token
+        assert rt.box.open(shop.access_token) == acme
 
     for bad in ("acme.com", "https://acme.myshopify.com.evil.com", "a_b.myshopify.com"):
         refused = run("shop", "install", bad, "--token", "t")
@@ -43,8 +49,8 @@ def test_shop_install_seals_the_token_and_refuses_foreign_domains(run, rt):
     assert bad_zone.exit_code == 2 and "unknown time zone" in bad_zone.output
 
 
-def test_settings_show_prints_the_defaults_in_the_shops_time_zone(run):
-    run("shop", "install", "acme.myshopify.com", "--token", "t", "--timezone", "Asia/Kolkata")
+def test_settings_show_prints_the_defaults_in_the_shops_time_zone(run, acme):
+    run("shop", "install", "acme.myshopify.com", "--token", acme, "--timezone", "Asia/Kolkata")
     shown = json.loads(run("settings", "show", "acme.myshopify.com").output)
     assert shown["recovery"]["first"] == {
         "enabled": True,
@@ -68,8 +74,8 @@ def test_settings_show_prints_the_defaults_in_the_shops_time_zone(run):
     assert shown["consent"] == {"email": "unless_unsubscribed", "whatsapp": "phone_marketing"}
 
 
-def test_settings_set_saves_a_valid_document(run, tmp_path):
-    run("shop", "install", "acme.myshopify.com", "--token", "t")
+def test_settings_set_saves_a_valid_document(run, acme, tmp_path):
+    run("shop", "install", "acme.myshopify.com", "--token", acme)
     document = json.loads(run("settings", "show", "acme.myshopify.com").output)
     document["recovery"]["prime"]["delay_hours"] = 40
     document["recovery"]["prime"]["incentive"] = {"type": "free_shipping", "code_mode": "shared", "code": "SHIPFREE"}
@@ -82,8 +88,8 @@ def test_settings_set_saves_a_valid_document(run, tmp_path):
     assert again["recovery"]["prime"]["incentive"]["code"] == "SHIPFREE"
 
 
-def test_settings_set_refuses_bad_fields_and_changes_nothing(run, tmp_path):
-    run("shop", "install", "acme.myshopify.com", "--token", "t")
+def test_settings_set_refuses_bad_fields_and_changes_nothing(run, acme, tmp_path):
+    run("shop", "install", "acme.myshopify.com", "--token", acme)
     before = run("settings", "show", "acme.myshopify.com").output
     document = json.loads(before)
     document["recovery"]["whatsapp"]["delay_minutes"] = 90
@@ -110,8 +116,8 @@ def test_settings_set_refuses_bad_fields_and_changes_nothing(run, tmp_path):
 
 
 @pytest.mark.parametrize("content", ["{not json", "", "[]", '"text"', '{"recovery": 5}'])
-def test_settings_set_never_crashes_on_garbage(run, tmp_path, content):
-    run("shop", "install", "acme.myshopify.com", "--token", "t")
+def test_settings_set_never_crashes_on_garbage(run, acme, tmp_path, content):
+    run("shop", "install", "acme.myshopify.com", "--token", acme)
     path = tmp_path / "garbage.json"
     path.write_text(content)
     result = run("settings", "set", "acme.myshopify.com", str(path))

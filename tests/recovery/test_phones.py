@@ -186,13 +186,14 @@ def test_the_setup_job_reads_the_shops_country(rt, client, admin_api):
         assert session.scalars(select(Profile.phone)).all() == ["+49301234567"]
 
 
-def test_the_cli_takes_the_shops_country(rt):
+def test_the_cli_takes_the_shops_country(rt, admin_api):
     from click.testing import CliRunner
 
     from shop_app.cli.commands import main
 
     run = CliRunner().invoke
-    done = run(main, ["shop", "install", "acme.myshopify.com", "--token", "t", "--country", "de"])
+    token = admin_api.issue_token("acme.myshopify.com")  # the install tries the token on the Admin API
+    done = run(main, ["shop", "install", "acme.myshopify.com", "--token", token, "--country", "de"])
     assert done.exit_code == 0 and "installed acme.myshopify.com (Acme, UTC, USD, DE)" in done.output
-    refused = run(main, ["shop", "install", "acme.myshopify.com", "--token", "t", "--country", "Germany"])
+    refused = run(main, ["shop", "install", "acme.myshopify.com", "--token", token, "--country", "Germany"])
     assert refused.exit_code == 2 and "two-letter ISO 3166 country code" in refused.output

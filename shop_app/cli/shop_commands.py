@@ -1,0 +1,120 @@
+"""`reclaim shop install | list | uninstall`: the shops connected to this app (issue 14, item 2).
+
+Each refusal is one line and a non-zero exit: 2 for options that are wrong in themselves (a
+domain that is no *.myshopify.com, an unknown time zone), 1 for what Shopify or the shop's state
+refused. No line ever holds the token or the API secret.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import select
+
+from shop_app.cli.handles import checked_runtime, parse_time, shop_named
+from shop_app.domain.validation import ValidationError
+from shop_app.errors import InvalidShopDomain
+from shop_app.storage.database import transaction
+from shop_app.storage.tables import Shop
+
+
+@click.group()
+def shop() -> None:
+    """Shops connected to this app."""
+
+
+@shop.command("install")
+@click.argument("domain")
+@click.option("--token", required=True, help="the custom app's Admin API access token (stored encrypted)")
+@click.option("--api-secret", default=None,
+              help="the custom app's API secret key: its webhooks are signed with it (stored encrypted)")  # fmt: skip
+@click.option("--name", default=None, help="default: the shop's name in Shopify")
+@click.option("--timezone", "tz", default=None, help="IANA zone; default: the shop's in Shopify")
+@click.option("--currency", default=None, help="ISO 4217; default: the shop's in Shopify")
+@click.option("--country", default=None, help="ISO 3166 code (e.g. DE): the country national phone numbers are read in")
+@click.option("--update", is_flag=True, help="let a re-install change an installed shop's time zone or currency")
+@click.option("--now", "now_text", default=None, help="act as if it were this ISO 8601 time")
+def shop_install(
+    domain: str,
+    token: str,
+    api_secret: str | None,
+    name: str | None,
+    tz: str | None,
+    currency: str | None,
+    country: str | None,
+    update: bool,
+    now_text: str | None,
+) -> None:
+    """Connect a merchant's custom app: check the token on the Admin API, store it (and the API
+    secret) encrypted, subscribe the shop to the app's webhooks (only the missing ones), then
+    read the shop and import its customers. Running it again is safe; it changes an installed
+    shop's time zone or currency only with --update."""
+    from jobs.shop import after_install
+    from shop_app.shopify.custom_app import InstallRefused, Wanted, install_custom_app
+
+    now = parse_time(now_text) or datetime.now(UTC)
+    wanted = Wanted(token, api_secret, name, tz, currency, country, update)
+    rt = checked_runtime()
+    try:
+        done = install_custom_app(rt, domain, wanted, after_install, now)
+    except InvalidShopDomain as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ValidationError as exc:
+        for error in exc.errors:
+            click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except InstallRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    place = ", ".join(filter(None, (done.timezone, done.currency, done.country_code)))
+    click.echo(f"installed {done.domain} ({done.name}, {place})")
+    made, kept = len(done.webhooks.created), len(done.webhooks.kept)
+    click.echo(f"webhooks: {made} subscription(s) created, {kept} already there")
+    click.echo(
+        "webhook signatures: " + ("the custom app's own API secret" if done.own_secret else "SHOPIFY_API_SECRET")
+    )
+    if done.setup.startswith("not set up"):
+        raise click.ClickException(f"{done.domain} {done.setup}")
+    click.echo(f"setup: {done.setup}")
+
+
+@shop.command("list")
+def shop_list() -> None:
+    """Every shop: domain, status, when installed, and its plan when one is known (no tokens)."""
+    rt = checked_runtime()
+    with transaction(rt.sessions) as session:
+        shops = session.scalars(select(Shop).order_by(Shop.domain)).all()
+        rows = [
+            (s.domain, s.status, s.installed_at.strftime("%Y-%m-%d %H:%M"), _plan(s) or "–")
+            for s in shops
+        ]  # fmt: skip
+    if not rows:
+        click.echo("no shops yet (reclaim shop install DOMAIN --token …)")
+        return
+    click.echo(f"{'DOMAIN':<36} {'STATUS':<12} {'INSTALLED (UTC)':<17} PLAN")
+    for domain, status, installed, plan in rows:
+        click.echo(f"{domain:<36} {status:<12} {installed:<17} {plan}")
+
+
+def _plan(shop: Shop) -> str | None:
+    """The plan billing last read (issue 14, item 1), when this schema has it."""
+    return getattr(shop, "plan_name", None) or getattr(shop, "plan_handle", None)
+
+
+@shop.command("uninstall")
+@click.argument("domain")
+@click.option("--now", "now_text", default=None, help="act as if it were this ISO 8601 time")
+def shop_uninstall(domain: str, now_text: str | None) -> None:
+    """What Shopify's app/uninstalled does: every pending message cancelled, active journeys
+    stopped, the token forgotten. (Remove the custom app in the shop's admin too.)"""
+    from jobs.ingest import on_app_uninstalled
+
+    now = parse_time(now_text) or datetime.now(UTC)
+    rt = checked_runtime()
+    with transaction(rt.sessions) as session:
+        found = shop_named(session, domain)
+        name, installed = found.domain, found.status == "installed"
+        said = on_app_uninstalled(session, found, {}, now) if installed else ""
+    click.echo(f"uninstalled {name}: {said}" if installed else f"{name} is not installed; nothing to do")
