@@ -13,7 +13,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from shop_app import health, metrics
 from shop_app import runtime as runtime_mod
 from shop_app.config import MAX_WEBHOOK_BYTES, Settings
 from shop_app.errors import describe, trace
@@ -25,6 +24,8 @@ BLUEPRINT_PACKAGES = ("webhooks", "storefront", "admin_ui")
 
 
 def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | None = None) -> Flask:
+    from shop_app import health, metrics  # here: they read jobs.worker, which imports this package
+
     if runtime is None:
         runtime = runtime_mod.Runtime.build(settings or Settings.from_env(), web=True)
     runtime_mod.install(runtime)

@@ -26,6 +26,7 @@ from rq import Worker
 from rq.defaults import DEFAULT_WORKER_TTL
 from sqlalchemy import text
 
+from jobs.worker import last_passes
 from shop_app.errors import describe
 from shop_app.runtime import Runtime
 
@@ -75,8 +76,6 @@ class Liveness:
 
 def liveness(connection: Redis) -> Liveness:
     """RQ's registered workers (as `reclaim status` lists them) and the last passes, from Redis."""
-    from jobs.worker import last_passes  # here: jobs.worker imports this package (a cycle at import)
-
     beats = [worker.last_heartbeat for worker in Worker.all(connection=connection)]
     newest = max((beat for beat in beats if beat is not None), default=None)
     return Liveness(len(beats), newest, last_passes(connection), datetime.now(UTC))
