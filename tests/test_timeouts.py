@@ -90,7 +90,8 @@ def test_a_hung_redis_costs_a_webhook_about_a_second_and_loses_nothing(rt, store
 def test_healthz_names_an_unreachable_database_within_a_second(rt, silent_server):
     web = web_runtime(rt, database_url=f"postgresql+psycopg://reclaim@127.0.0.1:{silent_server}/reclaim")
     try:
-        health, took = timed(lambda: create_app(runtime=web).test_client().get("/healthz"))
+        client = create_app(runtime=web).test_client()  # building the app (imports, routes) is not timed
+        health, took = timed(lambda: client.get("/healthz"))
     finally:
         web.close()
     print(f"/healthz with a silent database: {health.status_code} {health.get_json()} in {took:.2f} s")
