@@ -89,12 +89,14 @@ def worker(burst: bool) -> None:
 @main.command()
 @click.option("--now", "now_text", default=None, help="act as if it were this ISO 8601 time")
 def tick(now_text: str | None) -> None:
-    """One reconciler pass and one dispatcher pass."""
+    """One reconciler pass and one dispatcher pass. Exit 1 when Redis fails during them."""
     from jobs.dispatch import tick as run_tick
+    from shop_app.cli.enqueue_watch import EnqueueWatch
 
     now = _parse_now(now_text)
-    _runtime(redis=True)
-    click.echo(run_tick(now.isoformat() if now else None))
+    with EnqueueWatch(_runtime(redis=True)) as watch:  # the passes log a failed enqueue and go on
+        click.echo(run_tick(now.isoformat() if now else None))
+    watch.check()
 
 
 #: How many messages `reclaim messages` lists unless told otherwise.

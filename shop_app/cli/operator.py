@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import UTC, datetime
 
 import click
@@ -20,13 +21,23 @@ _NOW = click.option("--now", "now_text", default=None, help="act as if it were t
 @click.option("--json", "as_json", is_flag=True, help="the same as one JSON document")
 @_NOW
 def status(as_json: bool, now_text: str | None) -> None:
-    """Queue depths, due and overdue messages, worker heartbeats and the last dispatcher and
-    reconciler passes."""
+    """Queue depths, due and overdue messages, worker heartbeats, the last dispatcher and
+    reconciler passes, and what is wrong.
+
+    \b
+    Exit status:
+      0  all is well
+      1  something is wrong: the database or Redis does not answer (one line), or the
+         problems line names it: no worker sent a heartbeat in the last 420 s, or no
+         dispatcher pass in the last 60 s or reconciler pass in the last 300 s
+    """
     from shop_app.cli.status import gather, status_text
 
     now = parse_time(now_text) or datetime.now(UTC)
     document = gather(checked_runtime(redis=True), now)
     click.echo(json.dumps(document, indent=2) if as_json else status_text(document))
+    if document["problems"]:
+        sys.exit(1)
 
 
 @click.command()

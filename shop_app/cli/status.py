@@ -9,15 +9,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rq import Worker
+from rq.defaults import DEFAULT_WORKER_TTL
 
 from jobs.worker import last_passes
 from shop_app.adapters.queue import QUEUE_NAMES
+from shop_app.config import RECONCILE_INTERVAL_SECONDS
 from shop_app.recovery.backlog import OVERDUE_SECONDS, backlog
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
 
 #: The width of the labels in the text form.
 _W = 16
+#: A worker not heard from for longer is not counted as running (RQ's own worker TTL: its
+#: registration expires then).
+HEARTBEAT_STALE_SECONDS = DEFAULT_WORKER_TTL
+#: The scheduler runs a dispatcher pass every second and a reconciler pass every 30 s; a last
+#: pass older than these means no scheduler is running them.
+STALE_PASS_SECONDS = {"dispatch": 60, "reconcile": 10 * RECONCILE_INTERVAL_SECONDS}
 
 
 def gather(rt: Runtime, now: datetime) -> dict[str, Any]:
@@ -36,7 +44,7 @@ def gather(rt: Runtime, now: datetime) -> dict[str, Any]:
         }
     lateness = found.lateness(now)
     workers = sorted(Worker.all(connection=rt.redis), key=lambda worker: worker.name)
-    return {
+    document: dict[str, Any] = {
         "now": now.isoformat(),
         "queues": queues,
         "messages": {
@@ -64,6 +72,24 @@ def gather(rt: Runtime, now: datetime) -> dict[str, Any]:
             for name, at in last_passes(rt.redis).items()
         },
     }
+    document["problems"] = problems(document)
+    return document
+
+
+def problems(status: dict[str, Any]) -> list[str]:
+    """What is wrong, one sentence each (`reclaim status` exits 1 when there is any): no worker
+    with a recent heartbeat, or a dispatcher or reconciler pass that is missing or stale."""
+    found = []
+    ages = [w["heartbeat_age_seconds"] for w in status["workers"] if w["heartbeat_age_seconds"] is not None]
+    if not any(age <= HEARTBEAT_STALE_SECONDS for age in ages):
+        found.append(f"no worker sent a heartbeat in the last {HEARTBEAT_STALE_SECONDS} s")
+    for name, limit in STALE_PASS_SECONDS.items():
+        age = (status["passes"].get(name) or {}).get("age_seconds")
+        if age is None:
+            found.append(f"no {name} pass recorded")
+        elif age > limit:
+            found.append(f"the last {name} pass finished {ago(age)} ago (more than {limit} s)")
+    return found
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -89,6 +115,8 @@ def status_text(status: dict[str, Any]) -> str:
         when = (f"{ago(done['age_seconds'])} ago ({done['finished_at'][:19]}Z)" if done["finished_at"]
                 else "none recorded (a `reclaim worker` scheduler records each pass it runs)")  # fmt: skip
         lines.append(f"{'last ' + name:<{_W}}{when}")
+    for place, problem in enumerate(status["problems"] or ["none"]):
+        lines.append(f"{'problems' if place == 0 else '':<{_W}}{problem}")
     return "\n".join(lines)
 
 

@@ -221,7 +221,8 @@ def line(label: str, text: str) -> str:
 
 
 def test_status_shows_the_backlog_the_workers_and_the_last_passes(run, store, rt):
-    empty = run("status").output.splitlines()
+    nothing_runs = run("status")
+    empty = nothing_runs.output.splitlines()
     idle = "0 waiting, 0 running, 0 failed"
     none = "none recorded (a `reclaim worker` scheduler records each pass it runs)"
     assert empty == [
@@ -231,7 +232,11 @@ def test_status_shows_the_backlog_the_workers_and_the_last_passes(run, store, rt
         line("workers", "none registered: nothing runs the queues (start `reclaim worker`)"),
         line("last dispatch", none),
         line("last reconcile", none),
+        line("problems", "no worker sent a heartbeat in the last 420 s"),
+        line("", "no dispatch pass recorded"),
+        line("", "no reconcile pass recorded"),
     ]
+    assert nothing_runs.exit_code == 1  # something is wrong: nothing runs the queues
 
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     late = run("status", "--now", "2026-03-02T19:02:30Z").output.splitlines()
@@ -246,18 +251,70 @@ def test_status_shows_the_backlog_the_workers_and_the_last_passes(run, store, rt
     worker_module.dispatch_pass()  # the scheduler's pass, on the wall clock: every due row is claimed
     claimed = len(store.messages(status="queued"))
     assert claimed == len(store.messages()) > 1
-    now = run("status").output.splitlines()
-    assert f"send {claimed} waiting" in now[0]  # a send job per claimed row
+    running = run("status")
+    now = running.output.splitlines()
+    assert "send 0 waiting" not in now[0]  # the claimed rows' send jobs
     assert now[1] == line("messages", "0 due, 0 overdue (due over 60 s ago)")
     assert now[2].startswith(line("", f"{claimed} queued"))
     assert now[3].startswith(line("workers (1)", "reclaim-test-worker (pid ")) and ", heartbeat 0 s ago" in now[3]
     assert now[4].startswith(line("last dispatch", "0 s ago ("))
     document = json.loads(run("status", "--json").output)
-    assert document["queues"]["send"]["waiting"] == claimed
+    assert 1 <= document["queues"]["send"]["waiting"] <= claimed  # send jobs go per batch (issue 13)
     assert (document["messages"]["queued"], document["messages"]["due"]) == (claimed, 0)
     assert [w["name"] for w in document["workers"]] == ["reclaim-test-worker"]
     assert document["passes"]["dispatch"]["age_seconds"] < 5 and document["passes"]["reconcile"]["finished_at"] is None
+    assert (running.exit_code, document["problems"]) == (1, ["no reconcile pass recorded"])
+    assert now[-1] == line("problems", "no reconcile pass recorded")
+
+    worker_module.reconcile_pass()
+    well = run("status")
+    assert (well.exit_code, well.output.splitlines()[-1]) == (0, line("problems", "none"))
     live.register_death()
+    dead = run("status", "--json")
+    assert dead.exit_code == 1
+    assert json.loads(dead.output)["problems"] == ["no worker sent a heartbeat in the last 420 s"]
+
+
+def test_status_says_what_its_exit_status_means(run):
+    helped = run("status", "-h").output
+    assert "Exit status:" in helped and "0  all is well" in helped and "1  something is wrong" in helped
+
+
+def test_a_stale_dispatcher_pass_is_a_problem(rt):
+    from shop_app.cli.status import problems
+
+    worker = {"heartbeat_age_seconds": 3.0}
+    fresh = {"dispatch": {"age_seconds": 1.0}, "reconcile": {"age_seconds": 20.0}}
+    assert problems({"workers": [worker], "passes": fresh}) == []
+    stale = {**fresh, "dispatch": {"age_seconds": 61.0}}
+    assert problems({"workers": [worker], "passes": stale}) == [
+        "the last dispatch pass finished 1 min 1 s ago (more than 60 s)"
+    ]
+    assert problems({"workers": [{"heartbeat_age_seconds": 421.0}], "passes": fresh}) == [
+        "no worker sent a heartbeat in the last 420 s"
+    ]
+
+
+def test_tick_exits_1_when_redis_fails_during_the_pass(run, store, rt, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from shop_app.adapters.queue import JobQueue
+
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+
+    def redis_gone(self, *args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(JobQueue, "enqueue_sends", redis_gone)  # Redis goes away after the pass began
+    failed = run("tick", "--now", "2026-03-03T12:00:00Z")
+    assert failed.exit_code == 1
+    assert failed.output.splitlines()[-1] == (
+        "Error: Redis failed during the pass (1 enqueue(s) failed, the first: ConnectionError); "
+        "the rows stay in the database and the next pass enqueues them"
+    )
+    assert store.messages(status="queued")  # claimed, kept: the reconciler hands them over later
+    monkeypatch.undo()
+    assert run("tick", "--now", "2026-03-03T12:00:00Z").exit_code == 0
 
 
 # --- replan ------------------------------------------------------------------------------------
