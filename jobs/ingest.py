@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from jobs import attempts, order_wait, referral_check, referral_ingest
 from shop_app import runtime
+from shop_app.billing import subscriptions as billing
 from shop_app.compliance import privacy
 from shop_app.compliance.consent_records import record_order_consent
 from shop_app.domain.models import JourneyStatus, WebhookStatus
@@ -219,4 +220,5 @@ HANDLERS = {
     "customers/redact": on_customer_redact,
     "shop/redact": on_shop_redact,
     **referral_ingest.HANDLERS,
+    **billing.HANDLERS,  # app_subscriptions/update (issue 14)
 }

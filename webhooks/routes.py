@@ -50,8 +50,10 @@ RECOVERY_TOPICS = (
 #: The Referral Generation Flow's (issue 11): capture, fulfilment, cancellation and refunds.
 REFERRAL_TOPICS = ("customers/create", "orders/fulfilled", "orders/cancelled", "refunds/create")
 LIFECYCLE_TOPICS = ("app/uninstalled",)
+#: Billing (issue 14): the shop's subscription under Shopify App Pricing changed (shop_app/billing).
+BILLING_TOPICS = ("app_subscriptions/update",)
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
-TOPICS = RECOVERY_TOPICS + REFERRAL_TOPICS + LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
+TOPICS = RECOVERY_TOPICS + REFERRAL_TOPICS + BILLING_TOPICS + LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
 #: Topics still accepted after uninstall (shop/redact arrives 48 h later).
 AFTER_UNINSTALL = LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
 #: Topics that end a shop's install: this process stops caching the shop when one arrives.
