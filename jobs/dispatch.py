@@ -1,10 +1,12 @@
 """The dispatcher tick and the reconciler.
 
 `dispatch` claims due rows (`scheduled → queued`) in batches, one UPDATE … RETURNING each
-(FOR UPDATE SKIP LOCKED on PostgreSQL), and enqueues each batch's send jobs in one round trip.
+(FOR UPDATE SKIP LOCKED on PostgreSQL), and enqueues each batch's send jobs in one round trip:
+one batch job per shop per SEND_BATCH messages (jobs/send_batch.py).
 `reconcile` repairs what Redis or a crash lost: deliveries and queued rows whose
 job vanished (their jobs' statuses read in one round trip; a row queued within the grace period is
-left alone, its enqueue may be on its way) are enqueued again (a lost run counts as an attempt: jobs/attempts.py);
+left alone, its enqueue may be on its way) are enqueued again, each alone (a lost run counts as an
+attempt: jobs/attempts.py);
 rows stuck in `sending` past the lease become `unknown` and are never resent; old rows are
 purged (jobs/retention.py).
 """
@@ -62,6 +64,9 @@ def tick(now_iso: str | None = None) -> str:
     return str(report)
 
 
+#: At most this many messages of one shop go to one batch send job (jobs/send_batch.py): one RQ job
+#: and one payment check in Shopify for them all (issue 13).
+SEND_BATCH = 50
 #: One pass claims batches until nothing is due, but at most this many batches, so one pass
 #: stays seconds long and the reconciler's pass gets its turn; the next pass (1 s later) goes on.
 MAX_BATCHES_PER_PASS = 20
@@ -70,19 +75,21 @@ MAX_BATCHES_PER_PASS = 20
 def dispatch(now: datetime | None = None, report: TickReport | None = None) -> TickReport:
     """Claim due rows (`scheduled → queued`) a batch at a time, one UPDATE … RETURNING per batch,
     and enqueue the batch's send jobs in one round trip after its commit, so a job never runs
-    before its row says `queued`. Loops until a batch comes back short (nothing more is due)."""
+    before its row says `queued`: one job per shop per SEND_BATCH messages, the rows of a group
+    held by its job's id. Loops until a batch comes back short (nothing more is due)."""
     rt = runtime.current()
     report = report or TickReport()
     at = now or datetime.now(UTC)
     for _ in range(MAX_BATCHES_PER_PASS):
         with transaction(rt.sessions) as session:
-            claimed = outbox.claim_due(session, at, DISPATCH_BATCH, rt.queue.new_job_id("send") + "-")
+            groups = outbox.claim_due(session, at, DISPATCH_BATCH, rt.queue.new_job_id("send") + "-", SEND_BATCH)
+        claimed = sum(len(message_ids) for _, message_ids in groups)
         try:
-            rt.queue.enqueue_sends(claimed, now)
+            rt.queue.enqueue_sends(groups, now)
         except Exception as exc:
-            log.warning("enqueue of %s message(s) failed (%s); the reconciler will retry", len(claimed), describe(exc))
-        report.dispatched += len(claimed)
-        if len(claimed) < DISPATCH_BATCH:
+            log.warning("enqueue of %s message(s) failed (%s); the reconciler will retry", claimed, describe(exc))
+        report.dispatched += claimed
+        if claimed < DISPATCH_BATCH:
             break
     referral_check.enqueue_due(rt, now)  # Shopify's order counts for new referral journeys (issue 11)
     return report

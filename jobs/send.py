@@ -7,128 +7,68 @@ breaks before its claim releases the row for a later attempt, a bounded number o
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobs import attempts
+from jobs.send_failures import failed
 from shop_app import runtime
 from shop_app.adapters.outgoing import SendResult
 from shop_app.channels.transports import Route
 from shop_app.domain import gates
-from shop_app.domain.models import Status
-from shop_app.errors import describe
 from shop_app.messaging.compose import Composed, Refusal, compose
 from shop_app.recovery import gate_facts, live_check, outbox, outcomes
-from shop_app.recovery.discounts import StepCode, record_created
+from shop_app.recovery.discounts import Reserved, StepCode, record_created
 from shop_app.recovery.gate_facts import Candidate
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import Shop
-
-log = logging.getLogger(__name__)
-
-
-#: The log event of each outcome (the row's status after the send job, README "Logs").
-EVENTS = {
-    Status.SENT.value: "send",
-    Status.SKIPPED.value: "skip",
-    Status.CANCELLED.value: "skip",
-    Status.SCHEDULED.value: "wait",
-    Status.FAILED.value: "failure",
-    Status.UNKNOWN.value: "failure",
-}
-
-
-@dataclass
-class Trace:
-    """What a run learnt of its message, for its log line: the candidate once the facts were read."""
-
-    candidate: Candidate | None = None
 
 
 def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> str:
     rt = runtime.current()
     now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
-    trace = Trace()
+    seen: list[Candidate] = []  # the message's candidate once its facts were read, for the log line
     try:
-        result = _send(rt, message_id, job_id, now, trace)
+        ready = prepare(rt, message_id, job_id, now, seen)
+        if isinstance(ready, str):
+            result = ready
+        else:  # 2. Shopify, outside any lock: paid already? The step's discount code.
+            result = finish(rt, ready, live_check.ask(rt, ready.candidate, now, ready.reserved), now)
     except Exception as error:  # whatever broke, the row gets a bounded number of further runs
-        return _failed(rt, message_id, job_id, now, error, trace.candidate)
-    log_outcome(trace.candidate, job_id, result)
+        return failed(rt, message_id, job_id, now, error, seen[0] if seen else None)
+    outcomes.log_outcome(seen[0] if seen else None, job_id, result)
     return result
 
 
-def log_outcome(candidate: Candidate | None, job_id: str, result: str) -> None:
-    """One line per outcome: `result` is "<status>: <the stored reason>" (or the bare status), and a
-    reason never holds personal data. A run that found its row no longer held logs nothing."""
-    status, _, reason = result.partition(": ")
-    event = EVENTS.get(status)
-    if event is None or candidate is None:
-        return
-    if status == Status.UNKNOWN.value:
-        reason = result  # the stored reason says "unknown: …" itself
-    paid = reason.startswith("paid: ") and reason.endswith("(found through the Admin API)")
-    _log(event, candidate.shop.domain, candidate.message_id, job_id, candidate.channel.value, status, reason or None,
-         "paid elsewhere" if paid else status)  # fmt: skip
+@dataclass(frozen=True)
+class Ready:
+    """A message the gates let through, its step's code reserved: Shopify is asked next."""
+
+    candidate: Candidate
+    reserved: Reserved | None
+    #: What the gates said of the send (outside the shop's window, in the recipient's hours).
+    note: str | None
 
 
-def _log(
-    event: str, shop: str | None, message_id: int, job_id: str, channel: str | None, status: str | None,
-    reason: str | None, said: str,
-) -> None:  # fmt: skip
-    level = logging.WARNING if event == "failure" else logging.INFO
-    log.log(level, "message %s: %s", message_id, said, extra={
-        "event": event, "shop": shop, "message_id": message_id, "job_id": job_id, "channel": channel,
-        "outcome": status, "reason": reason,
-    })  # fmt: skip
-
-
-def _failed(
-    rt: Runtime, message_id: int, job_id: str, now: datetime, error: Exception, candidate: Candidate | None = None
-) -> str:
-    """A row this job still holds (`queued`) is released to run again after a backoff, or fails
-    once out of attempts. A row already claimed (`sending`) is left to the lease: it may have gone."""
-    status: Status | None = None
-    shop, channel = (candidate.shop.domain, candidate.channel.value) if candidate else (None, None)
-    try:
-        with transaction(rt.sessions) as session:
-            message = gate_facts.held(session, message_id, job_id)
-            if message is None:
-                reason = f"broke after the row moved on: {describe(error)}"
-            else:
-                failures = message.job_failures + 1
-                retry_at = None if attempts.exhausted(failures) else attempts.retry_at(failures, now)
-                reason = attempts.failure_reason(failures, error, retry_at)
-                outbox.job_failed(session, message_id, job_id, retry_at, reason)
-                status = Status.FAILED if retry_at is None else Status.SCHEDULED
-                if candidate is None:  # broke before the facts were read: the row names shop and channel
-                    shop = session.scalar(select(Shop.domain).where(Shop.id == message.shop_id))
-                    channel = message.channel
-    except Exception as second:
-        raise attempts.JobFailed(f"{describe(error)}; recording it failed too: {describe(second)}") from None
-    _log("failure", shop, message_id, job_id, channel, status.value if status else None, reason, "the send job broke")
-    return reason
-
-
-def _send(rt: Runtime, message_id: int, job_id: str, now: datetime, trace: Trace) -> str:
-    # 1. Our own records: the row still held by this job, and every gate they can answer.
+def prepare(rt: Runtime, message_id: int, job_id: str, now: datetime, seen: list[Candidate]) -> Ready | str:
+    """1. Our own records: the row still held by this job, and every gate they can answer, in one
+    transaction; the outcome when the gates stop it there. The candidate read is added to `seen`."""
     with transaction(rt.sessions) as session:
         collected = gate_facts.collect(rt, session, message_id, job_id, now)
         if collected is None:
             return outcomes.NOT_HELD
-        trace.candidate = collected.candidate
+        seen.append(collected.candidate)
         decision = gates.decide(collected.facts, now)
         if decision.verdict is not gates.Verdict.SEND:
             return outcomes.decided(session, collected, decision)
         reserved = live_check.reserve(session, collected.candidate, now)  # the step's code, if any
-    candidate = collected.candidate
+    return Ready(collected.candidate, reserved, decision.reason)
 
-    # 2. Shopify, outside any lock: paid already? The step's discount code.
-    answer = live_check.ask(rt, candidate, now, reserved)
+
+def finish(rt: Runtime, ready: Ready, answer: live_check.Answer, now: datetime) -> str:
+    """What Shopify said (`answer`) decides; then compose, claim, deliver and record."""
+    candidate = ready.candidate
     if isinstance(answer, live_check.Wait):
         with transaction(rt.sessions) as session:
             return outcomes.wait(session, candidate, answer.until, answer.reason)
@@ -141,7 +81,7 @@ def _send(rt: Runtime, message_id: int, job_id: str, now: datetime, trace: Trace
     # 3. Compose and claim in one short transaction: one guarded UPDATE, which also checks that
     #    the journey is still active and the shop's Twilio connection still the one read in 1.
     with transaction(rt.sessions) as session:
-        claimed = _compose_and_claim(rt, session, candidate, answer.code, now, decision.reason)
+        claimed = _compose_and_claim(rt, session, candidate, answer.code, now, ready.note)
     if isinstance(claimed, str):
         return claimed
     route, composed = claimed
@@ -150,7 +90,7 @@ def _send(rt: Runtime, message_id: int, job_id: str, now: datetime, trace: Trace
     try:
         result: SendResult = route.transport.send(composed.outgoing)
     except Exception as error:  # an adapter bug or a timeout after sending: it may have gone out
-        return outcomes.unknown(rt, message_id, error)
+        return outcomes.unknown(rt, candidate.message_id, error)
     return outcomes.delivered(rt, composed.outgoing, route.provider, result, now)
 
 

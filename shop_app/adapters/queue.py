@@ -21,6 +21,9 @@ INGEST, DISPATCH, SEND = "ingest", "dispatch", "send"
 QUEUE_NAMES = (INGEST, DISPATCH, SEND)
 JOB_TIMEOUT = 120
 RESULT_TTL = 300
+FAILURE_TTL = 86400
+#: A batch send job (jobs/send_batch.py) runs its messages (jobs.dispatch.SEND_BATCH at most) one by one.
+BATCH_TIMEOUT = 600
 #: RQ's statuses of a job that will still run (or is running).
 LIVE = frozenset({"queued", "started", "deferred", "scheduled"})
 #: The web tier's Redis calls (enqueue, ping) give up after this, once, without retrying:
@@ -102,22 +105,23 @@ class JobQueue:
         when = now.isoformat() if now else None
         self._enqueue(SEND, "jobs.send.send_message", job_id, message_id, job_id, when)
 
-    def enqueue_sends(self, claimed: Sequence[tuple[int, str]], now: datetime | None) -> None:
-        """One send job per (message id, job id), all in one round trip (the dispatcher's batch)."""
+    def enqueue_sends(self, groups: Sequence[tuple[str, Sequence[int]]], now: datetime | None) -> None:
+        """One batch send job per (job id, message ids) group, all in one round trip (the dispatcher's
+        claim). No result is kept (`result_ttl=0`: the database holds every outcome); a failed job is."""
         when = now.isoformat() if now else None
         jobs = [
             Queue.prepare_data(
-                "jobs.send.send_message",
-                (message_id, job_id, when),
+                "jobs.send_batch.send_batch",
+                (list(message_ids), job_id, when),
                 job_id=job_id,
-                timeout=JOB_TIMEOUT,
-                result_ttl=RESULT_TTL,
-                failure_ttl=86400,
+                timeout=BATCH_TIMEOUT,
+                result_ttl=0,
+                failure_ttl=FAILURE_TTL,
             )
-            for message_id, job_id in claimed
+            for job_id, message_ids in groups
         ]
         if jobs:
-            self.queues[SEND].enqueue_many(jobs)
+            self.queues[SEND].enqueue_many(jobs)  # one MULTI for them all
 
     def _enqueue(self, queue: str, func: str, job_id: str, *args) -> None:
         # One round trip (MULTI: register the queue, save the job, push its id) instead of RQ's two.
@@ -128,7 +132,7 @@ class JobQueue:
                 job_id=job_id,
                 job_timeout=JOB_TIMEOUT,
                 result_ttl=RESULT_TTL,
-                failure_ttl=86400,
+                failure_ttl=FAILURE_TTL,
                 pipeline=pipe,
             )
             pipe.execute()

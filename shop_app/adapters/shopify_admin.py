@@ -8,9 +8,10 @@ timeout and `shopify.Session` keeps the shop and token in process-wide state.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,19 +23,28 @@ from shopify.api_version import ApiVersion, VersionNotFoundError
 from shop_app.adapters.http_errors import retry_after_seconds
 from shop_app.adapters.shopify_admin_documents import DOCUMENTS
 from shop_app.adapters.shopify_admin_operations import (
+    BATCH_PAGE,
+    CHECKS_PER_QUERY,
     CUSTOMERS_PAGE_SIZE,
     Operation,
+    PaymentLookup,
+    batch_payment_query,
+    chunks,
     customer_ids_by_phone_operation,
     customer_order_count_operation,
+    customers_by_phones_operation,
     customers_page_operation,
     discount_create_operation,
     find_code_operation,
     find_code_title_operation,
     orders_operation,
+    paid_by,
     payment_check_query,
+    phones_query,
     referral_code_operation,
     shop_operation,
 )
+from shop_app.adapters.shopify_admin_operations import e164 as _e164
 from shop_app.adapters.shopify_http import DEFAULT_TIMEOUT, Timeout, json_or_none, post, shop_base_url
 from shop_app.config import Settings
 from shop_app.domain.discounts import DiscountSpec
@@ -290,6 +300,43 @@ class AdminClient:
             return []
         nodes = self.run(orders_operation(query))["orders"]["nodes"]
         return [_order(node) for node in nodes]
+
+    def orders_for_payment_checks(self, lookups: Sequence[PaymentLookup]) -> dict[int, list[OrderSummary]]:
+        """The batched payment check (issue 13): by each lookup's key, the orders (newest first)
+        that `orders_for_payment_check` would count for it, found by one `orders(query:)` per
+        CHECKS_PER_QUERY checkouts, their phones first turned into customers the same way."""
+        phones = sorted({_e164(lookup.phone) for lookup in lookups if lookup.phone})
+        owners: dict[str, tuple[str, ...]] = dict.fromkeys(phones, ())
+        for node in self._search(customers_by_phones_operation, phones, phones_query):
+            number = _e164((node.get("defaultPhoneNumber") or {}).get("phoneNumber") or "")
+            if number in owners:
+                owners[number] += (node["id"],)
+        asked = [lookup for lookup in lookups if batch_payment_query([lookup], owners)]
+        found: dict[int, list[OrderSummary]] = {lookup.key: [] for lookup in lookups}
+        text = functools.partial(batch_payment_query, owners=owners)
+        nodes = self._search(lambda run, first: orders_operation(text(run) or "", first), asked, text)
+        for order in sorted({node["id"]: _order(node) for node in nodes}.values(), key=lambda o: o.created_at):
+            for lookup in asked:
+                ids = owners.get(_e164(lookup.phone), ()) if lookup.phone else ()
+                if paid_by(lookup, ids, order.checkout_token, order.email, order.customer_id, order.created_at):
+                    found[lookup.key].insert(0, order)
+        return found
+
+    def _search(self, build: Callable[[list[Any], int], Operation], items: list[Any], text: Callable) -> list[Any]:
+        """The nodes of one search per run of `items` (bounded in number and length); a run whose
+        page comes back full is asked again in halves, so nothing is cut off."""
+        nodes: list[Any] = []
+        for run in chunks(items, CHECKS_PER_QUERY, text):
+            nodes += self._search_run(build, run)
+        return nodes
+
+    def _search_run(self, build: Callable[[list[Any], int], Operation], run: list[Any]) -> list[Any]:
+        operation = build(run, BATCH_PAGE)
+        found = next(iter(self.run(operation).values()))["nodes"]
+        if len(found) < BATCH_PAGE or len(run) == 1:
+            return list(found)
+        half = len(run) // 2
+        return self._search_run(build, run[:half]) + self._search_run(build, run[half:])
 
     def customers_page(self, after: str | None = None, first: int = CUSTOMERS_PAGE_SIZE) -> CustomersPage:
         connection = self.run(customers_page_operation(after, first))["customers"]

@@ -81,11 +81,13 @@ query OrdersForPaymentCheck($first: Int!, $query: String!) {
 }
 """
 
-# `orders(query:)` has no phone filter in 2026-07; customers(query:) does.
+# `orders(query:)` has no phone filter in 2026-07; customers(query:) does. The batched payment
+# check (issue 13) asks for several phones at once (`phone:a OR phone:b`) and reads each
+# customer's number back to tell which phone it owns.
 CUSTOMER_IDS_BY_PHONE = """
 query CustomerIdsByPhone($first: Int!, $query: String!) {
   customers(first: $first, query: $query) {
-    nodes { id }
+    nodes { id defaultPhoneNumber { phoneNumber } }
   }
 }
 """
@@ -138,6 +140,33 @@ mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSu
 }
 """
 
+# Billing (issue 14): the shop's active app subscriptions (Shopify App Pricing: AppRecurringPricing
+# carries the Partner Dashboard's planHandle) and whether it is a development store; read by
+# shopify_admin_billing.py.
+APP_BILLING_STATE = """
+query AppBillingState {
+  currentAppInstallation {
+    app { publicCategory }
+    activeSubscriptions {
+      id
+      name
+      status
+      test
+      currentPeriodEnd
+      lineItems {
+        plan {
+          pricingDetails {
+            __typename
+            ... on AppRecurringPricing { planHandle }
+          }
+        }
+      }
+    }
+  }
+  shop { plan { partnerDevelopment } }
+}
+"""
+
 DOCUMENTS: dict[str, str] = {
     "ShopInfo": SHOP_INFO,
     "DiscountCodeBasicCreate": DISCOUNT_CODE_BASIC_CREATE,
@@ -150,4 +179,5 @@ DOCUMENTS: dict[str, str] = {
     "CustomerOrderCount": CUSTOMER_ORDER_COUNT,
     "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS,
     "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE,
+    "AppBillingState": APP_BILLING_STATE,
 }

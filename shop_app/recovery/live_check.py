@@ -16,6 +16,7 @@ and waits the same way when it cannot be had.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ import requests
 from sqlalchemy.orm import Session
 
 from shop_app.adapters.shopify_admin import AdminClient, OrderSummary
+from shop_app.adapters.shopify_admin_operations import PaymentLookup
 from shop_app.domain.models import Channel, Order, Step
 from shop_app.errors import ReclaimError
 from shop_app.recovery.discounts import Reserved, StepCode, code_for
@@ -73,32 +75,85 @@ def reserve(session: Session, candidate: Candidate, now: datetime) -> Reserved |
     return None if candidate.referral is not None else reserve_code(session, candidate.step_offer, now)
 
 
+@dataclass(frozen=True)
+class NotPaid:
+    """The batch's payment check found no order for this checkout (issue 13)."""
+
+
+#: What `ask` answers.
+Answer = Cleared | Wait | Skip | PaidElsewhere
+#: What the batch's payment check says of one recovery message, handed to `ask`.
+Checked = NotPaid | PaidElsewhere | Wait
+WAITING = "waiting: the payment check could not reach Shopify ({})"
+
+
 def ask(
-    rt: Runtime, candidate: Candidate, now: datetime, reserved: Reserved | None = None
-) -> Cleared | Wait | Skip | PaidElsewhere:
-    """`reserved`: the step's code as `reserve` reserved it, in the transaction that collected the facts."""
+    rt: Runtime,
+    candidate: Candidate,
+    now: datetime,
+    reserved: Reserved | None = None,
+    checked: Checked | None = None,
+    client: AdminClient | None = None,
+) -> Answer:
+    """`reserved`: the step's code as `reserve` reserved it, in the transaction that collected the facts.
+    `checked`: the batch's payment check for this message (`check_payments`), asked just before; without
+    it Shopify is asked here. `client`: the shop's client the batch opened (closed by the batch)."""
     if candidate.referral is not None:
         return _referral_code(rt, candidate, now)
-    waiting = "waiting: the payment check could not reach Shopify ({})"
-    checkout = candidate.cart
+    if isinstance(checked, Wait | PaidElsewhere):
+        return checked
     try:
-        client = _client(rt, candidate, now)
+        opened = client or _client(rt, candidate, now)
     except ADMIN_FAILURES as exc:
-        return Wait(now + PAYMENT_CHECK_RETRY, waiting.format(exc))
-    with client:
+        return Wait(now + PAYMENT_CHECK_RETRY, WAITING.format(exc))
+    try:
+        if checked is None:
+            checkout = candidate.cart
+            try:
+                orders = opened.orders_for_payment_check(
+                    checkout.token, checkout.email, checkout.phone, candidate.abandoned_at
+                )
+            except ADMIN_FAILURES as exc:
+                return Wait(now + PAYMENT_CHECK_RETRY, WAITING.format(exc))
+            paid = [order for order in orders if order.cancelled_at is None]
+            if paid:
+                return PaidElsewhere(order_of(paid[0]))
         try:
-            orders = client.orders_for_payment_check(
-                checkout.token, checkout.email, checkout.phone, candidate.abandoned_at
-            )
-        except ADMIN_FAILURES as exc:
-            return Wait(now + PAYMENT_CHECK_RETRY, waiting.format(exc))
-        paid = [order for order in orders if order.cancelled_at is None]
-        if paid:
-            return PaidElsewhere(order_of(paid[0]))
-        try:
-            return Cleared(code_for(rt.sessions, client, candidate.step_offer, now, record=False, reserved=reserved))
+            return Cleared(code_for(rt.sessions, opened, candidate.step_offer, now, record=False, reserved=reserved))
         except ADMIN_FAILURES as exc:
             return Wait(now + DISCOUNT_RETRY, f"waiting for the discount code: {exc}")
+    finally:
+        if client is None:
+            opened.close()
+
+
+def check_payments(
+    rt: Runtime, candidates: Sequence[Candidate], now: datetime, clients: dict[int, AdminClient]
+) -> dict[int, Checked]:
+    """The batch's payment check (issue 13): one `orders(query:)` per shop (a few when the batch's
+    checkouts exceed the search bounds) for every recovery candidate, asked now, just before the
+    batch's sends; by message id, what it says. Shopify unable to answer: every message of that
+    shop waits, as a single check would. `clients`: the shops' clients, opened here as needed
+    and left open for the sends' discount codes (the caller closes them)."""
+    checked: dict[int, Checked] = {}
+    by_shop: dict[int, list[Candidate]] = {}
+    for candidate in candidates:
+        if candidate.referral is None:
+            by_shop.setdefault(candidate.shop.id, []).append(candidate)
+    for shop_id, group in by_shop.items():
+        lookups = [PaymentLookup(c.message_id, c.cart.token, c.cart.email, c.cart.phone, c.abandoned_at) for c in group]
+        try:
+            if shop_id not in clients:
+                clients[shop_id] = _client(rt, group[0], now)
+            found = clients[shop_id].orders_for_payment_checks(lookups)
+        except ADMIN_FAILURES as exc:
+            wait = Wait(now + PAYMENT_CHECK_RETRY, WAITING.format(exc))
+            checked.update(dict.fromkeys((c.message_id for c in group), wait))
+            continue
+        for candidate in group:
+            paid = [order for order in found.get(candidate.message_id, ()) if order.cancelled_at is None]
+            checked[candidate.message_id] = PaidElsewhere(order_of(paid[0])) if paid else NotPaid()
+    return checked
 
 
 def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Skip:

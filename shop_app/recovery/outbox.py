@@ -175,10 +175,14 @@ def queue(session: Session, message_id: int, job_id: str, now: datetime) -> bool
     return transition(session, message_id, [Status.SCHEDULED], Status.QUEUED, queued_at=now, job_id=job_id)
 
 
-def claim_due(session: Session, now: datetime, limit: int, job_prefix: str) -> list[tuple[int, str]]:
-    """`scheduled → queued` for up to `limit` rows due by `now`, oldest first, in one statement:
-    (message id, job id) of each row claimed. Each row is held by the send job `job_prefix`
-    followed by its id, so a batch needs one fresh prefix, not one id per row.
+def claim_due(
+    session: Session, now: datetime, limit: int, job_prefix: str, group_size: int = 1
+) -> list[tuple[str, list[int]]]:
+    """`scheduled → queued` for up to `limit` rows due by `now`, oldest first, in one statement,
+    grouped by shop in runs of at most `group_size` (issue 13): (job id, message ids) of each group,
+    every row of a group held by its one send job, `job_prefix` followed by the group's first id,
+    so a batch needs one fresh prefix, not one id per row. The claim gives each row its own id;
+    a second UPDATE moves the other rows of each group of more than one to the group's id.
 
     PostgreSQL locks the chosen rows and skips rows another dispatcher has locked (FOR UPDATE
     SKIP LOCKED, over ix_messages_status_due); the outer status guard still holds if a row moved
@@ -204,10 +208,26 @@ def claim_due(session: Session, now: datetime, limit: int, job_prefix: str) -> l
         update(Message)
         .where(chosen, in_source)
         .values(_values(Status.QUEUED, {"queued_at": now, "job_id": job_id}))
-        .returning(Message.id, Message.job_id)
+        .returning(Message.id, Message.shop_id)
         .execution_options(synchronize_session=False)
     )
-    return [(message_id, str(job)) for message_id, job in session.execute(statement)]
+    by_shop: dict[int, list[int]] = {}
+    for message_id, shop_id in session.execute(statement):
+        by_shop.setdefault(shop_id, []).append(message_id)
+    groups = [
+        (f"{job_prefix}{ids[start]}", ids[start : start + group_size])
+        for ids in (sorted(found) for found in by_shop.values())
+        for start in range(0, len(ids), group_size)
+    ]
+    joined = [(job, ids[1:]) for job, ids in groups if len(ids) > 1]
+    if joined:
+        regroup = case(*((Message.id.in_(others), literal(job, String)) for job, others in joined))
+        others = [message_id for _, ids in joined for message_id in ids]
+        session.execute(
+            update(Message).where(Message.id.in_(others)).values(job_id=regroup)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+    return groups
 
 
 def queued_jobs(session: Session, queued_before: datetime) -> list[tuple[int, str | None, int]]:

@@ -32,6 +32,44 @@ NOT_HELD = "nothing to do: not queued for this job"
 TRANSIENT_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 
 
+#: The log event of each outcome (the row's status after the send job).
+EVENTS = {
+    Status.SENT.value: "send",
+    Status.SKIPPED.value: "skip",
+    Status.CANCELLED.value: "skip",
+    Status.SCHEDULED.value: "wait",
+    Status.FAILED.value: "failure",
+    Status.UNKNOWN.value: "failure",
+}
+
+
+def log_outcome(candidate: Candidate | None, job_id: str, result: str) -> None:
+    """One line per outcome: `result` is "<status>: <the stored reason>" (or the bare status), and a
+    reason never holds personal data. A run that found its row no longer held logs nothing."""
+    status, _, reason = result.partition(": ")
+    event = EVENTS.get(status)
+    if event is None or candidate is None:
+        return
+    if status == Status.UNKNOWN.value:
+        reason = result  # the stored reason says "unknown: …" itself
+    paid = reason.startswith("paid: ") and reason.endswith("(found through the Admin API)")
+    log_event(event, candidate.shop.domain, candidate.message_id, job_id, candidate.channel.value, status,
+              reason or None, "paid elsewhere" if paid else status)  # fmt: skip
+
+
+def log_event(
+    event: str, shop: str | None, message_id: int, job_id: str, channel: str | None, status: str | None,
+    reason: str | None, said: str,
+) -> None:  # fmt: skip
+    """The send job's log line: `extra` carries event (send|skip|wait|failure), shop domain, message
+    and job ids, channel, outcome (the row's status) and the stored reason; never an address."""
+    level = logging.WARNING if event == "failure" else logging.INFO
+    log.log(level, "message %s: %s", message_id, said, extra={
+        "event": event, "shop": shop, "message_id": message_id, "job_id": job_id, "channel": channel,
+        "outcome": status, "reason": reason,
+    })  # fmt: skip
+
+
 #: What the gates' verdict makes of the row (SEND is not recorded here).
 _DECIDED = {
     gates.Verdict.POSTPONE: Status.SCHEDULED,

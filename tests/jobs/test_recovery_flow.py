@@ -191,11 +191,13 @@ def test_two_dispatcher_ticks_racing_give_one_send(store):
     for t in threads:
         t.join()
     assert sum(reports) == 10
-    # Even a duplicated send job for every row sends nothing twice.
+    # Even a duplicated send job for every batch sends nothing twice.
     with transaction(store.rt.sessions) as session:
         queued = session.execute(select(Message.id, Message.job_id).where(Message.status == "queued")).all()
+    groups: dict[str, list[int]] = {}
     for message_id, job_id in queued:
-        store.rt.queue.enqueue_send(message_id, job_id, now)
+        groups.setdefault(job_id, []).append(message_id)
+    store.rt.queue.enqueue_sends(list(groups.items()), now)
     store.drain()
     sent = store.outbox()
     assert len(sent) == 10 and len({m["message_id"] for m in sent}) == 10

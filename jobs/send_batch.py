@@ -1,0 +1,118 @@
+"""The batch send job (issue 13): one RQ job for up to jobs.dispatch.SEND_BATCH messages of one shop,
+every row of the group held by this job's id.
+
+Each message still goes the single send job's way (jobs/send.py) and keeps its guarantees: its facts
+and gates in its own transaction, its own guarded claim (`queued → sending`) committed before its
+provider call, its own outcome and reason, and a run that breaks goes through `failed` alone while
+the others go on. What the batch shares is Shopify: once every message's gates have spoken, one
+payment check per shop covers all the batch's recovery messages (live_check.check_payments), asked
+just before their sends, and the shop's Admin API client serves their discount codes too.
+
+A batch killed half-way leaves its other rows `queued` for this job (the reconciler, finding the job
+gone, re-enqueues each alone) and the one in flight `sending` (the lease makes it `unknown`): no
+message is sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from jobs import attempts
+from jobs.send import Ready, finish, prepare
+from jobs.send_failures import failed
+from shop_app import runtime
+from shop_app.adapters.shopify_admin import AdminClient
+from shop_app.recovery import live_check, outcomes
+from shop_app.recovery.gate_facts import Candidate
+from shop_app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) -> str:
+    """Send each of `message_ids` (held by `job_id`); a count of the outcomes by status. With
+    `now_iso` every step acts as of that time; otherwise each send reads the clock when it claims."""
+    rt = runtime.current()
+    fixed = datetime.fromisoformat(now_iso) if now_iso else None
+    clock: Callable[[], datetime] = (lambda: fixed) if fixed else (lambda: datetime.now(UTC))
+    batch = _Batch(rt, job_id)
+    now = clock()
+    ready = [found for message_id in message_ids if (found := batch.prepare(message_id, now)) is not None]
+    clients: dict[int, AdminClient] = {}
+    try:
+        checked = batch.check(ready, now, clients)
+        for item in ready:
+            batch.finish(item, checked, clients, clock())
+    finally:
+        for client in clients.values():
+            client.close()
+    if batch.broken is not None:  # recording a failure failed too (the database is down): RQ keeps the job
+        raise batch.broken
+    return ", ".join(f"{status} {count}" for status, count in sorted(batch.outcomes.items())) or "nothing to do"
+
+
+class _Batch:
+    """The runs of one batch job: each message's outcome counted, a failure recorded alone."""
+
+    def __init__(self, rt: Runtime, job_id: str):
+        self.rt, self.job_id = rt, job_id
+        self.outcomes: Counter[str] = Counter()
+        self.broken: attempts.JobFailed | None = None
+        self.seen: dict[int, list[Candidate]] = {}
+
+    def prepare(self, message_id: int, now: datetime) -> Ready | None:
+        """Phase 1 of one message: its facts and gates; None when that already settled it."""
+        seen = self.seen[message_id] = []
+        try:
+            found = prepare(self.rt, message_id, self.job_id, now, seen)
+        except Exception as error:  # this message's run broke: the others go on
+            self._failed(message_id, now, error)
+            return None
+        if isinstance(found, str):
+            self._done(message_id, found)
+            return None
+        return found
+
+    def check(
+        self, ready: list[Ready], now: datetime, clients: dict[int, AdminClient]
+    ) -> dict[int, live_check.Checked]:
+        """One payment check per shop for the messages the gates let through, just before their sends.
+        A bug in it breaks each of those messages' runs, each recorded alone."""
+        try:
+            return live_check.check_payments(self.rt, [item.candidate for item in ready], now, clients)
+        except Exception as error:
+            for item in ready:
+                self._failed(item.candidate.message_id, now, error)
+            ready.clear()
+            return {}
+
+    def finish(
+        self, item: Ready, checked: dict[int, live_check.Checked], clients: dict[int, AdminClient], now: datetime
+    ) -> None:
+        """Phases 2–4 of one message, with the batch's answer on its payment."""
+        candidate = item.candidate
+        try:
+            answer = live_check.ask(self.rt, candidate, now, item.reserved, checked.get(candidate.message_id),
+                                    clients.get(candidate.shop.id))  # fmt: skip
+            self._done(candidate.message_id, finish(self.rt, item, answer, now))
+        except Exception as error:  # this message's run broke: the others go on
+            self._failed(candidate.message_id, now, error)
+
+    def _done(self, message_id: int, result: str) -> None:
+        outcomes.log_outcome(self._candidate(message_id), self.job_id, result)
+        self.outcomes[result.partition(":")[0]] += 1
+
+    def _candidate(self, message_id: int) -> Candidate | None:
+        seen = self.seen.get(message_id)
+        return seen[0] if seen else None
+
+    def _failed(self, message_id: int, now: datetime, error: Exception) -> None:
+        try:
+            failed(self.rt, message_id, self.job_id, now, error, self._candidate(message_id))
+            self.outcomes["broken"] += 1
+        except attempts.JobFailed as second:
+            self.broken = self.broken or second
+            self.outcomes["unrecorded"] += 1
