@@ -58,8 +58,8 @@ def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSetting
     it: the plan event (README "Logs"), with no personal data."""
     result = _replan(session, shop, row, settings, now)
     log.info(
-        "journey %s: %s",
-        result.journey_id,
+        "%s: %s",
+        f"journey {result.journey_id}" if result.journey_id else "no journey",
         result.reason,
         extra={
             "event": "plan",
