@@ -106,6 +106,12 @@ def _time(record: logging.LogRecord) -> str:
     return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{record.msecs:03.0f}Z"
 
 
+def _message(record: logging.LogRecord) -> str:
+    """The record's message, with what mask_url masks masked: a request's path or URL named in any
+    line (`unhandled error on GET /u/<token>`) shows no token either."""
+    return mask_url(record.getMessage())
+
+
 def _trace(record: logging.LogRecord) -> str | None:
     error = record.exc_info[1] if record.exc_info else None
     return trace(error) if error is not None else None
@@ -120,7 +126,7 @@ class JsonFormatter(logging.Formatter):
             "time": _time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _message(record),
             **fields_of(record),
         }
         if error := _trace(record):
@@ -132,7 +138,7 @@ class TextFormatter(logging.Formatter):
     """`time LEVEL logger: message key=value …`, then the exception's trace on its own lines."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = f"{_time(record)} {record.levelname} {record.name}: {record.getMessage()}"
+        text = f"{_time(record)} {record.levelname} {record.name}: {_message(record)}"
         pairs = " ".join(f"{key}={_text_value(value)}" for key, value in fields_of(record).items())
         text = f"{text} [{pairs}]" if pairs else text
         error = _trace(record)

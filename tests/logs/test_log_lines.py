@@ -60,6 +60,12 @@ def test_a_json_line_has_the_named_fields_and_nothing_else(json_log):
     assert "ana@example.com" not in json_log.text() and "+34600111222" not in json_log.text()
 
 
+def test_a_request_named_in_any_line_is_masked_too(json_log):
+    logging.getLogger("shop_app").error("unhandled error on %s %s", "GET", f"/u/AbC123?id_token={ID_TOKEN}")
+    [line] = json_log.lines()
+    assert line["message"] == "unhandled error on GET /u/***?id_token=***"
+
+
 def test_text_is_one_readable_line_with_the_same_fields():
     buffer = io.StringIO()
     root_handlers = list(logging.getLogger().handlers)
