@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from jobs import attempts
 from shop_app import runtime
+from shop_app.billing.subscriptions import refresh_plan
 from shop_app.compliance.consent_records import record_consent
 from shop_app.domain.payloads import normal_email, normal_phone
 from shop_app.errors import describe
@@ -70,6 +71,7 @@ def _set_up(rt: Runtime, shop_id: int, now: datetime) -> str:
             shop.name, shop.email = info.name, info.email
             shop.timezone, shop.currency = info.iana_timezone, info.currency_code
             shop.country_code = region_code(info.country_code)
+            refresh_plan(session, shop, client, now)  # the plan and development flag (issue 14, billing)
             if session.get(ShopSettingsRow, shop_id) is None:
                 save_settings(session, shop, {})  # the defaults, delivery windows in the shop's zone
             region = shop.country_code

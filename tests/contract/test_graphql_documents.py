@@ -26,6 +26,7 @@ from graphql.validation import NoDeprecatedCustomRule, specified_rules
 
 from shop_app.adapters import shopify_admin as shopify
 from shop_app.adapters import shopify_webhook_subscriptions as webhook_subscriptions
+from shop_app.adapters.shopify_admin_billing import billing_state_operation
 from shop_app.adapters.shopify_admin_documents import DOCUMENTS
 from shop_app.devtools.admin_schema import load_schema
 from shop_app.domain.discounts import DiscountSpec
@@ -104,6 +105,7 @@ def built_operations() -> dict[str, shopify.Operation]:
             shopify.payment_check_query("c1a2b3", "ana@example.com", (CUSTOMER,), since)
         ),
         "orders, checkout only": shopify.orders_operation(shopify.payment_check_query("c1a2b3", None, (), since)),
+        "billing state": billing_state_operation(),
         "webhook subscriptions": webhook_subscriptions.subscriptions_operation(),
         "webhook subscriptions, next page": webhook_subscriptions.subscriptions_operation("Y3Vyc29yOjE=", 10),
         **{
