@@ -70,8 +70,9 @@ def store_state(session: Session, shop: Shop, state: BillingState, now: datetime
     plan.development, plan.app_category = state.development, state.app_category[:16]
     _set(plan, active.id if active else None, active.name if active else None,
          active.plan_handle if active else None, active.status if active else None)  # fmt: skip
-    # What Shopify said at `now` wins over any webhook about an earlier moment that arrives later.
-    plan.checked_at = plan.updated_at = now
+    # What Shopify said at `now` wins over a webhook about an earlier second that arrives later
+    # (webhook times have whole seconds: one of the same second is applied, the tie goes to it).
+    plan.checked_at, plan.updated_at = now, now.replace(microsecond=0)
     return f"plan read: {describe(plan)}"
 
 
