@@ -269,9 +269,14 @@ def settings_set(domain: str, file: str) -> None:
 @click.option("--port", type=int, default=0, help="with --serve: the port (default: a free one)")
 def demo(serve: bool, port: int) -> None:
     """The whole story on the embedded defaults: webhooks in, ten simulated days (recovery, referral), a timeline."""
-    from shop_app.cli.demo import run_demo, wait_for_interrupt
+    from shop_app.cli.demo import run_demo
+    from shop_app.cli.demo_folder import DemoFailed, wait_for_interrupt
 
-    sys.exit(run_demo(serve=wait_for_interrupt if serve else None, port=port))
+    try:
+        code = run_demo(serve=wait_for_interrupt if serve else None, port=port)
+    except DemoFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
 
 
 for _command in (*OPERATOR_COMMANDS, shop):  # status, retry, replan, privacy: operator.py; shop: shop_commands.py

@@ -13,12 +13,11 @@ flow). Everything lives in instance/demo/.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import shutil
-import socket
+import signal
 import threading
 import urllib.error
 import urllib.request
@@ -37,8 +36,10 @@ from werkzeug.serving import make_server
 from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, stop_embedded, url_of
 from shop_app.adapters.shopify_oauth import OfflineToken
+from shop_app.cli.demo_folder import check_port, free_port, keep_this_run, put_back, set_aside
 from shop_app.cli.demo_story import Spec, checkout_payload, load_story, order_payload
 from shop_app.config import Settings
+from shop_app.devtools import admin_schema
 from shop_app.devtools.admin_api import DEFAULT_SCOPES, AdminApiServer
 from shop_app.devtools.serving import AccessLogHandler
 from shop_app.shopify.post_install import complete_install
@@ -97,8 +98,9 @@ class Demo:
         self.redis = connect(None, self.folder)
         # Shopify itself is played by the development Admin API (shop_app/devtools/admin_api.py):
         # the shop, its older customers, discount codes and the live payment check go through it.
-        self.shopify = AdminApiServer().start()
-        self.port = self.port or _free_port()
+        # Requests validated when ../shared has the schema; a newcomer's clone without it: no warning.
+        self.shopify = AdminApiServer(validate=admin_schema.schema_location().is_file()).start()
+        self.port = self.port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         os.environ.update(
             SHOPIFY_APP_URL=self.base_url,  # the bounce page reloads only URLs of this app
@@ -159,15 +161,19 @@ class Demo:
     def serve(self) -> None:
         """From now on the admin is visited by hand: its requests are logged (tokens masked)."""
         logging.getLogger("werkzeug").setLevel(logging.INFO)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, not RQ's drain handler
 
     def stop(self) -> None:
+        """Stop what start() started, however far it got."""
         for name, level in self.log_levels.items():
             logging.getLogger(name).setLevel(level)
-        self.server.shutdown()
-        self.shopify.stop()
-        self.rt.close()
+        for part, end in (("server", "shutdown"), ("shopify", "stop"), ("rt", "close")):
+            if hasattr(self, part):
+                getattr(getattr(self, part), end)()
         runtime.reset()
-        stop_embedded(self.redis)
+        if hasattr(self, "redis"):
+            stop_embedded(self.redis)
 
     # --- driving -----------------------------------------------------------------
     def local(self, text: str) -> datetime:
@@ -427,7 +433,10 @@ class Demo:
             shop = get_shop(session, self.domain)
             days = (start.astimezone(self.zone).date(), end.astimezone(self.zone).date())
             lines = measurement_summary(measure(session, shop, *days, end))
-        self.out(f"\nReport (reclaim report --shop {self.domain} --from {days[0]} --to {days[1]})")
+        database = f"sqlite:///{self.folder / 'demo.db'}"
+        self.out(
+            f"\nReport (DATABASE_URL={database} reclaim report --shop {self.domain} --from {days[0]} --to {days[1]})"
+        )
         for line in lines:
             self.out(f"  {line}")
 
@@ -447,18 +456,6 @@ class Demo:
         return [f"{topic} {status}: {reason}" for topic, status, reason in rows]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_interrupt(url: str) -> None:
-    """`reclaim demo --serve`: keep the admin up until Ctrl-C."""
-    with contextlib.suppress(KeyboardInterrupt):
-        threading.Event().wait()
-
-
 def run_demo(
     folder: Path | None = None, out: Output = print, *, serve: Callable[[str], None] | None = None, port: int = 0
 ) -> int:
@@ -466,16 +463,21 @@ def run_demo(
     which returns when it is time to stop (the CLI waits for Ctrl-C). 1 when a webhook of the
     story was not processed, so CI, which runs the demo, sees a broken ingest."""
     target = folder or Path(os.environ.get("RECLAIM_INSTANCE_DIR") or Path.cwd() / "instance") / "demo"
+    check_port(port)
+    previous = set_aside(target)  # not deleted: a run that fails puts it back (demo_folder.py)
     demo = Demo(target, out, port)
     saved = {k: os.environ.get(k) for k in DEMO_ENVIRONMENT}
-    demo.start()
+    told = False
     try:
+        demo.start()
         out(f"Reclaim demo: shop {demo.domain}, app at {demo.base_url}, data in {target}\n")
         demo.run()
         demo.summary()
         broken = demo.unfinished()
         for line in broken:
             out(f"  NOT PROCESSED: {line}")
+        told = True
+        keep_this_run(previous)
         if serve is not None:
             url = f"{demo.base_url}/dev/sign-in?shop={demo.domain}"
             out(f"\nThe admin of {demo.domain} (development sign-in; Ctrl-C stops it):\n  {url}")
@@ -489,4 +491,9 @@ def run_demo(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        if not told:
+            failed = put_back(target, previous)
+            out(f"The demo failed; the last run's data is back in {target}" if previous else "The demo failed.")
+            if failed is not None:
+                out(f"This run's data is in {failed}")
     return 1 if broken else 0

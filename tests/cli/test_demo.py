@@ -155,3 +155,22 @@ def test_the_referral_story_is_in_the_demos_database(demo) -> None:
     assert f"order #1044 with {advocate_code}: refused: the friend is the advocate" in text
     assert "↳ no referral flow: the customer was imported, not captured by the store" in text
     assert "sent in turn: review → social → invite → reward" in text
+
+
+def test_the_readme_tells_the_demo_as_it_prints_it(demo) -> None:
+    """README's 'What the demo shows' (issue 14, item 8): its count of checkouts and its summary
+    figures are what the demo prints, and every link the demo prints is on its own port."""
+    _, text, _ = demo
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = " ".join(readme.split("## What the demo shows")[1].split("\n## ")[0].split())
+    told = re.search(r"for (\w+) checkouts", section)
+    assert told is not None
+    assert {"five": 5, "six": 6, "seven": 7}[told[1]] == text.count("webhook checkouts/create")
+    figures = re.search(r"\((\d+) checkouts, (\d+) reachable; (\d+) recovery and (\d+) referral journeys\)", section)
+    assert figures is not None
+    checkouts, reachable, recovery, referral = figures.groups()
+    expected = f"  checkouts: {checkouts} ({reachable} reachable), journeys: {recovery} recovery, {referral} referral"
+    assert expected in text
+    announced = re.search(r"app at http://127\.0\.0\.1:(\d+)", text)
+    assert announced is not None
+    assert set(re.findall(r"http://127\.0\.0\.1:(\d+)", text)) == {announced[1]} and "localhost" not in text
