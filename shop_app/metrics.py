@@ -70,7 +70,7 @@ class WebMetrics:
         self.registry = CollectorRegistry()
         self.topics = topics  # Flask endpoint → Shopify topic
         self.webhooks = Counter(
-            "reclaim_webhooks", "Shopify webhooks answered by this web process, by topic and outcome",
+            "reclaim_webhooks", "Shopify webhooks answered by the web process(es), by topic and outcome",
             ["topic", "outcome"], registry=self.registry,
         )  # fmt: skip
         self.latency = Histogram(

@@ -6,6 +6,8 @@ import socket
 
 import pytest
 
+from tests.jobs.test_twilio_channel import twilio_store  # noqa: F401 (the shop with Twilio connected)
+
 
 @pytest.fixture
 def closed_port() -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -13,8 +14,10 @@ from rq import Worker
 
 import jobs.worker
 from shop_app import create_app, runtime
+from tests.jobs.test_twilio_channel import ONLY_SMS, PHONE
 
 TOKEN = "scrape-me-" + "x" * 24
+OTHER_PHONE = "+34600333444"
 
 
 @pytest.fixture
@@ -143,3 +146,31 @@ def test_a_scrape_with_redis_down_still_answers_and_says_so(scraped, closed_port
     assert value(found, "reclaim_source_up", source="redis") == 0
     assert value(found, "reclaim_source_up", source="database") == 1
     assert value(found, "reclaim_queue_jobs", queue="ingest", state="waiting") is None
+
+
+def test_provider_errors_are_counted_by_channel_and_kind(twilio_store, twilio_api):
+    """Twilio refuses one number for good (21614, not a mobile) and fails the other with a 503,
+    retried later: a rejected and a retrying SMS, told apart by the reasons the send job records."""
+    store = twilio_store
+    store.rt.settings = store.rt.settings.with_overrides(metrics_token=TOKEN)
+    store.set_settings(ONLY_SMS)
+    madrid = datetime.now(ZoneInfo("Europe/Madrid"))
+    noon = madrid.replace(hour=12, minute=0, second=0, microsecond=0)
+    noon -= timedelta(days=1) if noon > madrid else timedelta(0)  # the last noon, within the 24 h window
+    abandoned = iso(noon - timedelta(hours=16))  # Prime's SMS falls due at noon, inside the window
+    twilio_api.fail_for(PHONE, 21614)
+    twilio_api.fail_for(OTHER_PHONE, 20503, status=503)
+    store.deliver("checkouts/create", store.checkout("c1", abandoned))
+    store.deliver("checkouts/create", store.checkout("c2", abandoned, phone=OTHER_PHONE, email="bea@example.com"))
+    store.tick(noon)
+
+    sms = store.messages(channel="sms")
+    assert sorted((m["status"], m["reason"][:17]) for m in sms) == [
+        ("failed", "failed: Twilio 21"),
+        ("scheduled", "transient failure"),
+    ], sms
+    found = samples(store.client)
+    assert value(found, "reclaim_provider_errors", channel="sms", kind="rejected") == 1
+    assert value(found, "reclaim_provider_errors", channel="sms", kind="retrying") == 1
+    assert value(found, "reclaim_messages", channel="sms", status="failed") == 1
+    assert not [key for key in found if key[0] == "reclaim_provider_errors" and dict(key[1])["channel"] != "sms"]
