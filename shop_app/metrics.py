@@ -150,15 +150,17 @@ class Snapshot(Collector):
         )}  # fmt: skip
 
     def _database(self, families: dict[str, GaugeMetricFamily], now: datetime) -> None:
+        """Every statement runs before a sample is added: a source that fails adds none."""
         since = now - WINDOW
         with transaction(self.runtime.sessions) as session:
-            for topic, status, count in session.execute(_deliveries_query(since)):
-                families["reclaim_webhook_deliveries"].add_metric([topic, status], count)
+            deliveries = [tuple(row) for row in session.execute(_deliveries_query(since))]
             messages = [tuple(row) for row in session.execute(_messages_query(since))]
             found = backlog(session, now)
             oldest_queued = session.scalar(
                 select(func.min(Message.due_at)).where(Message.status == Status.QUEUED.value)
             )
+        for topic, status, count in deliveries:
+            families["reclaim_webhook_deliveries"].add_metric([topic, status], count)
         for (channel, status), count in _sums(messages, lambda row: (row[0], row[1])):
             families["reclaim_messages"].add_metric([channel, status], count)
         for (channel, kind), count in _sums(messages, lambda row: (row[0], row[2]) if row[2] else None):
@@ -170,13 +172,15 @@ class Snapshot(Collector):
             lateness.add_metric([status], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
     def _redis(self, families: dict[str, GaugeMetricFamily], now: datetime) -> None:
-        queues = self.runtime.queue.queues
-        for name in QUEUE_NAMES:
-            queue = queues[name]
+        jobs = [
+            (name, state, count)
+            for name, queue in ((name, self.runtime.queue.queues[name]) for name in QUEUE_NAMES)
             for state, count in (("waiting", queue.count), ("running", queue.started_job_registry.count),
-                                 ("failed", queue.failed_job_registry.count)):  # fmt: skip
-                families["reclaim_queue_jobs"].add_metric([name, state], count)
+                                 ("failed", queue.failed_job_registry.count))
+        ]  # fmt: skip
         alive = health.liveness(self.runtime.redis)
+        for name, state, count in jobs:
+            families["reclaim_queue_jobs"].add_metric([name, state], count)
         families["reclaim_workers"].add_metric([], alive.workers)
         if (age := alive.heartbeat_age()) is not None:
             families["reclaim_worker_heartbeat_age_seconds"].add_metric([], age)
