@@ -1,9 +1,12 @@
-"""App-proxy routes: the storefront push script, its service worker, and the subscribe endpoint.
+"""App-proxy routes for browser push: the VAPID public key, the service worker, and the subscribe
+endpoint. The storefront script itself is the theme app extension's own asset (extensions/reclaim-push,
+served by Shopify's CDN): the storefront reaches the app only here, and only to subscribe.
 
 Shopify forwards `https://{shop}/{prefix}/{subpath}/…` (shopify.app.toml: /apps/reclaim)
 to `/proxy/…` here, signing the query. Every request: signature and freshness (401) →
 a shop installed here (404) → the route. The merchant can change prefix and subpath, so
-the scripts learn where they live from the signed `path_prefix`, never from a constant.
+the service worker learns where it lives from the signed `path_prefix`, never from a constant
+(and the storefront script from the app embed's setting).
 
 The service worker is served from `{path_prefix}/sw.js` with scope `{path_prefix}/`: it
 controls no storefront page, and needs none to receive pushes. Errors are JSON with a message
@@ -46,7 +49,7 @@ MAX_SUBSCRIBE_BYTES = 4096
 _CUSTOMER_ID = re.compile(r"[1-9][0-9]{0,18}")
 #: The proxy path as Shopify reports it, e.g. "/apps/reclaim"; it ends up inside JavaScript.
 _PATH_PREFIX = re.compile(r"^(/[A-Za-z0-9_.-]{1,40}){1,4}$")
-SCRIPT_CACHE = "public, max-age=3600"
+KEY_CACHE = "public, max-age=3600"
 #: Browsers check a service worker for updates on their own; never let a cache pin an old one.
 WORKER_CACHE = "no-cache"
 
@@ -98,9 +101,13 @@ def _script(name: str, cache_control: str) -> Response:
     return response
 
 
-@bp.get("/reclaim.js")
-def storefront_script() -> Response:
-    return _script("reclaim.js", SCRIPT_CACHE)
+@bp.get("/push-key")
+def push_key() -> Response:
+    """The VAPID public key the storefront script subscribes the browser with."""
+    runtime = current_app.extensions["reclaim"]
+    response = jsonify(vapidKey=vapid_keys(runtime.sessions, runtime.box).public)
+    response.headers["Cache-Control"] = KEY_CACHE
+    return response
 
 
 @bp.get("/sw.js")

@@ -1,8 +1,8 @@
 /* Reclaim service worker: shows the cart reminder and opens the cart on click.
  *
- * Registered by reclaim.js at {proxy}/sw.js with scope {proxy}/; it controls no page and
- * handles no fetches. The app sends JSON {title, body, url, tag}; a newer reminder with
- * the same tag replaces an older one on screen.
+ * Registered by the theme app embed's script (extensions/reclaim-push/assets/reclaim-push.js)
+ * at {proxy}/sw.js with scope {proxy}/; it controls no page and handles no fetches. The app
+ * sends JSON {title, body, url, tag}; a newer reminder with the same tag replaces an older one.
  */
 var CONFIG = __RECLAIM_CONFIG__;
 

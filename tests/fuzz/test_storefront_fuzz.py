@@ -93,7 +93,7 @@ def shop(store, monkeypatch):
     return store
 
 
-@pytest.mark.parametrize("route", ["subscribe", "reclaim.js", "sw.js"])
+@pytest.mark.parametrize("route", ["subscribe", "push-key", "sw.js"])
 def test_any_proxied_request_is_answered_below_500(shop, rt, push_service, route):
     answers: Counter[int] = Counter()
     body_strategy = bodies(subscribe_documents(push_service)) if route == "subscribe" else st.none()

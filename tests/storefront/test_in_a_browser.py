@@ -1,12 +1,14 @@
 """The storefront script in a real browser (Debian's Chromium, driven by Playwright).
 
-A small storefront runs on 127.0.0.1: its page loads `/apps/reclaim/reclaim.js`, `/cart.js`
-answers with a cart, and `/apps/reclaim/*` is forwarded to the app's `/proxy/*` with the
-signed query Shopify's app proxy adds. Everything the browser does is real — the offer, the
-permission, the service worker registered at the proxy path, the POST through the proxy —
-except `PushManager.subscribe`, which in a real browser asks Google's or Mozilla's push
-service (out of reach here); it is replaced by one that returns a subscription to the local
-push service of tests/push_peer.py, so the reminder can then be pushed and decrypted.
+A small storefront runs on 127.0.0.1: its page is what the theme app embed renders (the config
+element, and the extension's own reclaim-push.js from "the CDN", a path of the storefront that
+serves the extension's asset file), `/cart.js` answers with a cart, and `/apps/reclaim/*` is
+forwarded to the app's `/proxy/*` with the signed query Shopify's app proxy adds. Everything
+the browser does is real — the offer, the permission, the service worker registered at the
+proxy path, the POST through the proxy — except `PushManager.subscribe`, which in a real
+browser asks Google's or Mozilla's push service (out of reach here); it is replaced by one
+that returns a subscription to the local push service of tests/push_peer.py, so the reminder
+can then be pushed and decrypted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from flask import Flask, Response, request
@@ -32,8 +35,12 @@ WITH_PUSH = {
     "recovery": {"first": {"channels": ["email", "push"]}, "whatsapp": {"enabled": False}, "prime": {"enabled": False}}
 }
 PROXY = "/apps/reclaim"
+#: The extension's asset, as Shopify's CDN serves it (the block's schema names it: "javascript").
+ASSET = Path(__file__).resolve().parents[2] / "extensions" / "reclaim-push" / "assets" / "reclaim-push.js"
+CDN = "/cdn/shop/t/1/assets/reclaim-push.js"
 PAGE = f"""<!doctype html><html><head><meta charset="utf-8"><title>Demo Shop</title>
-<script src="{PROXY}/reclaim.js" defer></script></head><body><h1>Demo Shop</h1></body></html>"""
+<script src="{CDN}" defer></script></head><body><h1>Demo Shop</h1>
+<script type="application/json" id="reclaim-push-config">{{"proxy": "{PROXY}"}}</script></body></html>"""
 
 
 def chromium_path() -> str:
@@ -60,6 +67,10 @@ class Storefront:
         @front.get("/")
         def page():
             return Response(PAGE, mimetype="text/html")
+
+        @front.get(CDN)
+        def asset():
+            return Response(ASSET.read_text(encoding="utf-8"), mimetype="text/javascript")
 
         @front.get("/cart.js")
         def cart_js():
@@ -145,7 +156,8 @@ def test_a_shopper_says_yes_and_gets_the_reminder_in_their_browser(store, app, r
         scopes = page.evaluate("navigator.serviceWorker.getRegistrations().then(rs => rs.map(r => r.scope))")
         assert scopes == [f"{shop.origin}{PROXY}/"]  # the worker lives at the proxy path, not the shop's root
         assert page.evaluate("window.__reclaimKey") == vapid_keys(rt.sessions, rt.box).public
-        assert ("GET", "reclaim.js", 200) in shop.forwarded and ("GET", "sw.js", 200) in shop.forwarded
+        assert ("GET", "push-key", 200) in shop.forwarded and ("GET", "sw.js", 200) in shop.forwarded
+        assert {path for _, path, _ in shop.forwarded} == {"push-key", "sw.js", "subscribe"}  # the app: only these
         context.close()
 
         # The checkout's journey gained a push reminder; it is pushed when due and decrypts in the browser.

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import shutil
 import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -106,7 +108,7 @@ def test_stale_timestamp_is_rejected():
 
 
 # --- every route is behind the proxy check ---------------------------------------------------------------
-@pytest.mark.parametrize("method, path", [("get", "reclaim.js"), ("get", "sw.js"), ("post", "subscribe")])
+@pytest.mark.parametrize("method, path", [("get", "push-key"), ("get", "sw.js"), ("post", "subscribe")])
 def test_forged_or_missing_signature_is_401(client, rt, store, method, path):
     call = getattr(client, method)
     assert call(f"/proxy/{path}?shop={SHOP}&path_prefix=/apps/reclaim").status_code == 401
@@ -115,7 +117,7 @@ def test_forged_or_missing_signature_is_401(client, rt, store, method, path):
     assert old.status_code == 401 and "stale" in old.get_json()["error"]
 
 
-@pytest.mark.parametrize("method, path", [("get", "reclaim.js"), ("get", "sw.js"), ("post", "subscribe")])
+@pytest.mark.parametrize("method, path", [("get", "push-key"), ("get", "sw.js"), ("post", "subscribe")])
 def test_unknown_or_uninstalled_shop_is_404(client, rt, store, method, path):
     call = getattr(client, method)
     assert call(f"/proxy/{path}?{query(rt, shop='elsewhere.myshopify.com')}").status_code == 404
@@ -125,23 +127,35 @@ def test_unknown_or_uninstalled_shop_is_404(client, rt, store, method, path):
 
 
 # --- the scripts -------------------------------------------------------------------------------------
-def test_script_carries_the_vapid_key_and_the_proxy_path_it_was_reached_by(client, rt, store):
-    response = client.get(f"/proxy/reclaim.js?{query(rt, prefix='/tools/cart-help')}")
+ROOT = Path(__file__).resolve().parents[2]
+EXTENSION = ROOT / "extensions" / "reclaim-push"
+ASSET = EXTENSION / "assets" / "reclaim-push.js"
 
+
+def test_push_key_is_the_vapid_public_key(client, rt, store):
+    response = client.get(f"/proxy/push-key?{query(rt)}")
     assert response.status_code == 200
-    assert response.mimetype == "text/javascript"
-    text = response.get_data(as_text=True)
-    config = json.loads(text.rsplit("})(", 1)[1].rsplit(");", 1)[0])
-    assert config == {"vapidKey": vapid_keys(rt.sessions, rt.box).public, "proxy": "/tools/cart-help"}
-    assert "__RECLAIM_CONFIG__" not in text
-    assert "config.proxy + '/sw.js'" in text and "scope: config.proxy + '/'" in text
+    assert response.get_json() == {"vapidKey": vapid_keys(rt.sessions, rt.box).public}
+    assert response.headers["Cache-Control"] == "public, max-age=3600"
+
+
+def test_the_storefront_script_is_the_extensions_own_asset_and_asks_the_app_only_to_subscribe():
+    """The app embed loads its script from the extension's assets (Shopify's CDN), not from the app;
+    the script reaches the app through the proxy for the key, the worker and the subscription only."""
+    block = (EXTENSION / "blocks" / "reclaim-push.liquid").read_text(encoding="utf-8")
+    schema = json.loads(block.split("{% schema %}")[1].split("{% endschema %}")[0])
+    assert schema["javascript"] == ASSET.name and ASSET.is_file()
+    assert "<script src" not in block and 'id="reclaim-push-config"' in block
+    text = ASSET.read_text(encoding="utf-8")
+    assert sorted(set(re.findall(r"config\.proxy \+ '([^']*)'", text))) == ["/", "/push-key", "/subscribe", "/sw.js"]
+    assert "fetch(" in text and text.count("fetch(") == 3  # cart.js, the key, the subscription
     # The browser prompt opens only from the shopper's click on the in-page offer, never on load.
     assert text.count("requestPermission") == 1
     assert text.index("requestPermission") > text.index("yes.addEventListener('click'")
 
 
 def test_a_path_prefix_that_is_not_a_plain_path_is_refused(client, rt, store):
-    response = client.get(f"/proxy/reclaim.js?{query(rt, prefix='/apps/x</script><script>alert(1)')}")
+    response = client.get(f"/proxy/sw.js?{query(rt, prefix='/apps/x</script><script>alert(1)')}")
     assert response.status_code == 400
 
 
@@ -278,7 +292,7 @@ def test_local_endpoints_only_in_development(rt, store):
 
 # --- the storefront script, run in node against fake browser APIs ------------------------------------------
 HARNESS = r"""
-// Runs the served reclaim.js against fake browser APIs; prints what the script did as JSON.
+// Runs the app embed's reclaim-push.js against fake browser APIs; prints what the script did as JSON.
 const fs = require('fs');
 const vm = require('vm');
 const [source, scenario] = [fs.readFileSync(process.argv[2], 'utf8'), JSON.parse(process.argv[3])];
@@ -330,10 +344,15 @@ const context = {
   document: {
     readyState: 'complete',
     createElement: element,
+    getElementById: (id) => (id === 'reclaim-push-config' ? { textContent: JSON.stringify(scenario.config) } : null),
     body: { appendChild: () => log.push(['offered']) },
   },
   fetch: (url, options) => {
     if (url.endsWith('cart.js')) { return Promise.resolve({ json: () => Promise.resolve(scenario.cart) }); }
+    if (url.endsWith('/push-key')) {
+      log.push(['key', url]);
+      return Promise.resolve({ json: () => Promise.resolve({ vapidKey: scenario.key }) });
+    }
     log.push(['post', url, JSON.parse(options.body)]);
     return Promise.resolve({ ok: true });
   },
@@ -355,17 +374,18 @@ CART = {"token": "cart-tok-1?key=k", "item_count": 2}
 
 @pytest.fixture
 def run_script(client, rt, store, tmp_path):
-    """Run the served reclaim.js once per scenario; returns (what it did, localStorage after)."""
+    """Run the app embed's script once per scenario (the block's config element says the proxy
+    path; the proxy's push-key answers the app's key); returns (what it did, localStorage after)."""
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
-    script = tmp_path / "reclaim.js"
-    script.write_text(client.get(f"/proxy/reclaim.js?{query(rt)}").get_data(as_text=True))
+    key = client.get(f"/proxy/push-key?{query(rt)}").get_json()["vapidKey"]
     harness = tmp_path / "harness.js"
     harness.write_text(HARNESS)
 
     def run(**scenario):
+        scenario = {"config": {"proxy": "/apps/reclaim"}, "key": key, **scenario}
         done = subprocess.run(
-            ["node", str(harness), str(script), json.dumps(scenario)],
+            ["node", str(harness), str(ASSET), json.dumps(scenario)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -395,6 +415,7 @@ def test_script_offers_first_and_asks_the_browser_only_after_a_yes(run_script, r
         ("offer-removed",),
         ("permission-requested",),
         ("register", "/apps/reclaim/sw.js", "/apps/reclaim/"),
+        ("key", "/apps/reclaim/push-key"),
         ("subscribe", key, True),
         ("post", "/apps/reclaim/subscribe", {"subscription": subscription, "cart_token": "cart-tok-1?key=k"}),
     ]
@@ -415,10 +436,19 @@ def test_script_remembers_a_no(run_script):
 def test_script_sends_a_new_cart_once_after_an_earlier_yes(run_script):
     earlier = {"reclaim:push-cart": "cart-old"}
     log, storage = run_script(cart=CART, permission="granted", storage=earlier)
-    assert [step[0] for step in log] == ["register", "subscribe", "post"] and log[-1][2]["cart_token"] == CART["token"]
+    assert [step[0] for step in log] == ["register", "key", "subscribe", "post"]
+    assert log[-1][2]["cart_token"] == CART["token"]
     assert run_script(cart=CART, permission="granted", storage=storage) == ([], storage)
     # Permission granted for some other purpose is not a yes to reminders: offer first.
     assert run_script(cart=CART, permission="granted") == ([("offered",)], {})
+
+
+@pytest.mark.slow  # runs node
+def test_script_without_a_usable_proxy_path_does_nothing(run_script):
+    assert run_script(cart=CART, config={}) == ([], {})
+    assert run_script(cart=CART, config={"proxy": "/apps/x</script>"}) == ([], {})
+    log, _ = run_script(cart=CART, config={"proxy": "/tools/cart-help"}, click="Remind me", answer="granted")
+    assert ("register", "/tools/cart-help/sw.js", "/tools/cart-help/") in log
 
 
 SW_HARNESS = r"""

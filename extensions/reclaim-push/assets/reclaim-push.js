@@ -1,8 +1,10 @@
 /* Reclaim: offer a browser reminder for the shopper's cart.
  *
- * Served through the Shopify app proxy; the app puts its configuration in place of
- * the placeholder below: {vapidKey, proxy}, where proxy is the proxy path this script
- * was loaded from (e.g. "/apps/reclaim").
+ * An asset of the theme app extension (extensions/reclaim-push): the app embed block loads it
+ * from Shopify's CDN, never from the app. Its one setting, the app proxy path (e.g.
+ * "/apps/reclaim"), comes from the JSON element the block writes (#reclaim-push-config).
+ * It talks to the app only through the app proxy, and only to subscribe: {proxy}/push-key (the
+ * VAPID public key), {proxy}/sw.js (the service worker) and {proxy}/subscribe.
  *
  * Never asks on page load: a small in-page offer appears only once the cart has items,
  * and the browser's permission prompt opens only when the shopper clicks "Remind me".
@@ -14,6 +16,9 @@
   var DECLINED = 'reclaim:push-declined';
   var SENT_FOR = 'reclaim:push-cart';  // the cart token last sent to the app (set only after a yes)
 
+  if (!/^(\/[A-Za-z0-9_.-]{1,40}){1,4}$/.test(config.proxy || '')) {
+    return;  // no usable proxy path in the block's setting: nothing to subscribe through
+  }
   if (!('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) {
     return;  // this browser cannot receive web push (e.g. iOS Safari outside a home-screen app)
   }
@@ -56,14 +61,20 @@
     });
   }
 
+  // The app's VAPID public key, asked for only when there is something to subscribe.
+  function vapidKey() {
+    return fetch(config.proxy + '/push-key', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (response) { return response.json(); })
+      .then(function (body) { return body.vapidKey; });
+  }
+
   function subscription() {
     return navigator.serviceWorker.register(config.proxy + '/sw.js', { scope: config.proxy + '/' })
       .then(activated)
       .then(function (registration) {
         return registration.pushManager.getSubscription().then(function (existing) {
-          return existing || registration.pushManager.subscribe({
-            userVisibleOnly: true,
-            applicationServerKey: keyBytes(config.vapidKey)
+          return existing || vapidKey().then(function (key) {
+            return registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
           });
         });
       });
@@ -138,4 +149,7 @@
   } else {
     start();
   }
-})(__RECLAIM_CONFIG__);
+})((function () {
+  var element = document.getElementById('reclaim-push-config');
+  try { return JSON.parse(element ? element.textContent : '{}') || {}; } catch (e) { return {}; }
+})());
