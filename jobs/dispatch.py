@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from jobs import attempts, referral_check, retention
 from shop_app import runtime
+from shop_app.adapters.queue import ALIVE
 from shop_app.config import (
     DISPATCH_BATCH,
     INGEST_GRACE_SECONDS,
@@ -120,13 +121,17 @@ def reconcile(now: datetime | None = None, report: TickReport | None = None) -> 
 
 
 def _hand_over_lost_sends(rt: Runtime, session: Session, now: datetime) -> list[tuple[int, str]]:
-    """Queued rows whose job Redis no longer has get a new job id (enqueued after commit);
-    a row whose jobs were lost MAX_JOB_ATTEMPTS times fails instead."""
+    """Queued rows whose job will not run get a new job id each (enqueued after commit, one job
+    per row): a job RQ no longer has, once the row's grace is over (its enqueue may be on its way),
+    and at once a job RQ says will not run again (a batch whose worker stopped beating). A row
+    whose jobs were lost MAX_JOB_ATTEMPTS times fails instead."""
     handed = []
-    queued = outbox.queued_jobs(session, now - timedelta(seconds=QUEUED_GRACE_SECONDS))
-    alive = rt.queue.alive(job_id for _, job_id, _ in queued)  # one round trip for them all
-    for message_id, job_id, failures in queued:
-        if job_id in alive:
+    queued = outbox.queued_jobs(session)
+    states = rt.queue.states(job_id for _, job_id, _, _ in queued)  # one round trip for them all
+    grace_line = now - timedelta(seconds=QUEUED_GRACE_SECONDS)
+    for message_id, job_id, failures, queued_at in queued:
+        state = states.get(job_id) if job_id else None
+        if state == ALIVE or (state is None and queued_at is not None and _aware(queued_at) > grace_line):
             continue
         if attempts.exhausted(failures + 1):
             outbox.give_up(session, message_id, job_id, attempts.failure_reason(failures + 1, attempts.LOST, None))
@@ -135,6 +140,10 @@ def _hand_over_lost_sends(rt: Runtime, session: Session, now: datetime) -> list[
         if outbox.hand_over(session, message_id, job_id, new_id):
             handed.append((message_id, new_id))
     return handed
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite gives naive UTC
 
 
 def _settled_before() -> datetime:

@@ -8,9 +8,10 @@ the others go on. What the batch shares is Shopify: once every message's gates h
 payment check per shop covers all the batch's recovery messages (live_check.check_payments), asked
 just before their sends, and the shop's Admin API client serves their discount codes too.
 
-A batch killed half-way leaves its other rows `queued` for this job (the reconciler, finding the job
-gone, re-enqueues each alone) and the one in flight `sending` (the lease makes it `unknown`): no
-message is sent twice.
+While it runs, the job renews a beat in Redis every second (JobQueue.beating). A batch killed half-way
+leaves its other rows `queued` for this job, which RQ still calls `started`: the reconciler, seeing
+no beat for BEAT_TTL seconds, re-enqueues each of them alone; the one in flight stays `sending` (the
+lease makes it `unknown`). No message is sent twice: every claim checks the row's job id.
 """
 
 from __future__ import annotations
@@ -39,16 +40,17 @@ def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) 
     fixed = datetime.fromisoformat(now_iso) if now_iso else None
     clock: Callable[[], datetime] = (lambda: fixed) if fixed else (lambda: datetime.now(UTC))
     batch = _Batch(rt, job_id)
-    now = clock()
-    ready = [found for message_id in message_ids if (found := batch.prepare(message_id, now)) is not None]
     clients: dict[int, AdminClient] = {}
-    try:
-        checked = batch.check(ready, now, clients)
-        for item in ready:
-            batch.finish(item, checked, clients, clock())
-    finally:
-        for client in clients.values():
-            client.close()
+    with rt.queue.beating(job_id):  # the reconciler's sign that this batch still runs
+        now = clock()
+        ready = [found for message_id in message_ids if (found := batch.prepare(message_id, now)) is not None]
+        try:
+            checked = batch.check(ready, now, clients)
+            for item in ready:
+                batch.finish(item, checked, clients, clock())
+        finally:
+            for client in clients.values():
+                client.close()
     if batch.broken is not None:  # recording a failure failed too (the database is down): RQ keeps the job
         raise batch.broken
     return ", ".join(f"{status} {count}" for status, count in sorted(batch.outcomes.items())) or "nothing to do"

@@ -6,16 +6,20 @@ reconciler re-enqueues work whose job vanished, so a flushed Redis loses nothing
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from redis import Redis
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
 from rq import Queue
 from rq.job import Job
+from rq.utils import utcparse
 
 INGEST, DISPATCH, SEND = "ingest", "dispatch", "send"
 QUEUE_NAMES = (INGEST, DISPATCH, SEND)
@@ -26,6 +30,18 @@ FAILURE_TTL = 86400
 BATCH_TIMEOUT = 600
 #: RQ's statuses of a job that will still run (or is running).
 LIVE = frozenset({"queued", "started", "deferred", "scheduled"})
+#: What `JobQueue.states` says of a job.
+ALIVE, DEAD = "alive", "dead"
+BATCH_FUNC = "jobs.send_batch.send_batch"
+#: A running batch send job renews its beat (`JobQueue.beating`) every BEAT_EVERY seconds; one
+#: not renewed for BEAT_TTL seconds belongs to a worker that stopped (killed, cut off).
+BEAT_EVERY, BEAT_TTL = 1.0, 5
+
+
+def beat_key(job_id: str) -> str:
+    return f"reclaim:beat:{job_id}"
+
+
 #: The web tier's Redis calls (enqueue, ping) give up after this, once, without retrying:
 #: a hung Redis costs a webhook a second, and the reconciler enqueues what it could not.
 QUICK_SECONDS = 1.0
@@ -111,7 +127,7 @@ class JobQueue:
         when = now.isoformat() if now else None
         jobs = [
             Queue.prepare_data(
-                "jobs.send_batch.send_batch",
+                BATCH_FUNC,
                 (list(message_ids), job_id, when),
                 job_id=job_id,
                 timeout=BATCH_TIMEOUT,
@@ -142,16 +158,58 @@ class JobQueue:
         return bool(job_id) and job_id in self.alive([job_id])
 
     def alive(self, job_ids: Iterable[str | None]) -> set[str]:
-        """The jobs of `job_ids` waiting, running or scheduled in Redis: their status, read in one
-        round trip (a job whose data is gone, flushed or expired, has none)."""
+        """The jobs of `job_ids` waiting, running or scheduled in Redis (`states`)."""
+        return {job_id for job_id, state in self.states(job_ids).items() if state == ALIVE}
+
+    def states(self, job_ids: Iterable[str | None]) -> dict[str, str | None]:
+        """Each job of `job_ids`: ALIVE (waiting, running or scheduled), DEAD (RQ has it, but it will
+        not run again: finished, failed, or a batch send job whose worker stopped beating, `beating`)
+        or None (Redis has no such job: never enqueued, flushed or expired). One round trip."""
         wanted = [job_id for job_id in dict.fromkeys(job_ids) if job_id]
         if not wanted:
-            return set()
+            return {}
         with self.connection.pipeline(transaction=False) as pipe:
             for job_id in wanted:
-                pipe.hget(Job.key_for(job_id), "status")
-            statuses = pipe.execute()
-        return {job_id for job_id, status in zip(wanted, statuses, strict=True) if _text(status) in LIVE}
+                pipe.hmget(Job.key_for(job_id), "status", "description", "started_at")
+                pipe.exists(beat_key(job_id))
+            answers = pipe.execute()
+        states: dict[str, str | None] = {}
+        for job_id, (status, description, started_at), beat in zip(wanted, answers[::2], answers[1::2], strict=True):
+            if _text(status) is None:
+                states[job_id] = None
+            elif _text(status) not in LIVE:
+                states[job_id] = DEAD
+            elif _text(status) == "started" and (_text(description) or "").startswith(BATCH_FUNC) and not beat:
+                started = utcparse(_text(started_at) or "") if started_at else None
+                recent = started is not None and (datetime.now(UTC) - started).total_seconds() < BEAT_TTL
+                states[job_id] = ALIVE if recent else DEAD  # just started: its first beat may be on its way
+            else:
+                states[job_id] = ALIVE
+        return states
+
+    @contextlib.contextmanager
+    def beating(self, job_id: str) -> Iterator[None]:
+        """While a batch send job runs, a key that lives BEAT_TTL seconds is renewed every BEAT_EVERY
+        by a thread: a worker killed mid-batch stops renewing it, so the reconciler finds the job dead
+        within seconds (RQ itself would say `started` until its timeout) and hands its rows over."""
+        key, stop = beat_key(job_id), threading.Event()
+
+        def renew() -> None:
+            while True:
+                with contextlib.suppress(RedisError):
+                    self.connection.set(key, 1, ex=BEAT_TTL)
+                if stop.wait(BEAT_EVERY):
+                    return
+
+        thread = threading.Thread(target=renew, name=f"beat-{job_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            with contextlib.suppress(RedisError):
+                self.connection.delete(key)
 
     def ping(self) -> bool:
         return bool(self.connection.ping())

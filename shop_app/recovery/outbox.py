@@ -230,13 +230,13 @@ def claim_due(
     return groups
 
 
-def queued_jobs(session: Session, queued_before: datetime) -> list[tuple[int, str | None, int]]:
-    """(message id, job id, job failures) of every row queued by `queued_before`: the reconciler
-    checks each job is alive (a row queued since may have its enqueue still on the way)."""
-    query = select(Message.id, Message.job_id, Message.job_failures).where(
-        Message.status == Status.QUEUED.value, or_(Message.queued_at.is_(None), Message.queued_at <= queued_before)
+def queued_jobs(session: Session) -> list[tuple[int, str | None, int, datetime | None]]:
+    """(message id, job id, job failures, queued at) of every queued row: the reconciler checks
+    each job is alive (a row queued just now may have its enqueue still on the way)."""
+    query = select(Message.id, Message.job_id, Message.job_failures, Message.queued_at).where(
+        Message.status == Status.QUEUED.value
     )
-    return [(message_id, job_id, failures) for message_id, job_id, failures in session.execute(query)]
+    return [(message_id, job_id, failures, at) for message_id, job_id, failures, at in session.execute(query)]
 
 
 def hand_over(session: Session, message_id: int, lost_job: str | None, new_job: str) -> bool:
