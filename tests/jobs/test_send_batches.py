@@ -15,11 +15,21 @@ from sqlalchemy import select
 import jobs.dispatch
 import jobs.send
 from jobs.dispatch import dispatch, reconcile
+from jobs.send_batch import send_batch
 from shop_app.adapters.outgoing import OutboxFileTransport
 from shop_app.adapters.queue import BATCH_FUNC, BEAT_TTL, SEND, beat_key
 from shop_app.config import SENDING_LEASE_SECONDS
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message
+from tests.jobs.test_send_statements import ABANDONED as STATEMENTS_ABANDONED
+from tests.jobs.test_send_statements import (
+    EMAIL_ONLY,
+    FIRST_DUE,
+    MAX_STATEMENTS,
+    MAX_TRANSACTIONS,
+    counting,
+    person,
+)
 from tests.support import ShopifyStore
 
 ABANDONED = "2026-03-02T19:00:00+01:00"  # first emails due at 19:00 UTC
@@ -147,3 +157,30 @@ def test_a_batch_that_dies_mid_way_sends_nothing_twice(rt, store, monkeypatch):
     assert Counter(m["status"] for m in store.messages(step="first")) == {"sent": 3, "unknown": 1}
     sent = Counter(m["message_id"] for m in store.outbox())
     assert set(sent.values()) == {1} and in_flight not in sent and len(sent) == 3
+
+
+def test_shopify_unable_to_answer_makes_every_message_of_the_batch_wait(rt, store, admin_api):
+    plan(store, ["e1", "e2"])
+    admin_api.inject_status(401)  # the batch's first call to Shopify
+    assert dispatch(DUE).dispatched == 2
+    store.drain()
+    rows = first_steps(store)
+    for row in rows.values():
+        assert row["status"] == "scheduled", row
+        assert row["reason"].startswith("waiting: the payment check could not reach Shopify")
+    assert store.outbox() == []
+
+
+def test_a_batch_costs_each_message_no_more_statements_than_a_send_of_its_own(rt, store):
+    """The statement budget of tests/jobs/test_send_statements.py holds per message in a batch."""
+    store.set_settings(EMAIL_ONLY)
+    for n in (1, 2, 3):
+        store.deliver("checkouts/create", store.checkout(f"e{n}", STATEMENTS_ABANDONED, **person(n)))
+    dispatch(datetime.fromisoformat(FIRST_DUE))
+    [batch] = send_jobs(rt)
+    rt.queue.queues[SEND].empty()
+    message_ids, job_id, _ = batch.args
+    with counting(rt.engine) as counts:
+        assert send_batch(message_ids, job_id, FIRST_DUE) == "sent 3"
+    print(f"\nbatch of 3 emails: {counts}\n{counts.listing()}")
+    assert len(counts.statements) <= 3 * MAX_STATEMENTS and counts.transactions <= 3 * MAX_TRANSACTIONS, str(counts)
