@@ -35,9 +35,11 @@ from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
 from shop_app.shopify.shops import load_settings
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop, WebhookDelivery
+from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop, ShopSettingsRow, WebhookDelivery
 
 log = logging.getLogger(__name__)
+#: The topics whose handler may start a referral journey that asks Shopify for an order count.
+STARTS_REFERRALS = frozenset({"orders/paid"})
 #: data_requests.phone holds this many characters.
 MAX_PHONE_TEXT = 32
 
@@ -46,10 +48,11 @@ def ingest_delivery(delivery_id: int) -> str:
     rt = runtime.current()
     now = datetime.now(UTC)
     try:
-        outcome = _ingest(rt, delivery_id, now)
+        outcome, topic = _ingest(rt, delivery_id, now)
     except Exception as error:  # whatever broke, the delivery is retried a bounded number of times
         return _failed(rt, delivery_id, now, error)
-    referral_check.after_ingest(rt)  # committed: a referral journey it started is asked Shopify's count (issue 11)
+    if topic in STARTS_REFERRALS:  # committed: a referral journey it started is asked Shopify's count (issue 11)
+        referral_check.after_ingest(rt)
     return outcome
 
 
@@ -101,12 +104,21 @@ def _log(
     )
 
 
-def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> str:
+def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> tuple[str, str | None]:
+    """What the delivery's handler said, and the delivery's topic (None: nothing to do)."""
     with transaction(rt.sessions) as session:
-        delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-        if delivery is None or delivery.status != WebhookStatus.RECEIVED:
-            return "nothing to do"
-        shop = session.get_one(Shop, delivery.shop_id)
+        # One read: the delivery (locked), its shop and the shop's settings row (now in the
+        # session, so load_settings finds it there rather than asking again).
+        found = session.execute(
+            select(WebhookDelivery, Shop, ShopSettingsRow)
+            .join(Shop, Shop.id == WebhookDelivery.shop_id)
+            .outerjoin(ShopSettingsRow, ShopSettingsRow.shop_id == Shop.id)
+            .where(WebhookDelivery.id == delivery_id)
+            .with_for_update(of=WebhookDelivery)
+        ).first()
+        if found is None or found[0].status != WebhookStatus.RECEIVED:
+            return "nothing to do", None
+        delivery, shop = found[0], found[1]
         domain, topic = shop.domain, delivery.topic  # read before shop/redact deletes both rows
         try:
             reason = HANDLERS[topic](session, shop, load_body(delivery.body), now)
@@ -124,15 +136,15 @@ def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> str:
                 delivery.status, delivery.reason, delivery.body = outcome, reason, None
                 delivery.processed_at = now
     _log(domain, delivery_id, topic, outcome, reason)  # committed
-    return reason
+    return reason, topic
 
 
 def on_checkout(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     checkout = accepted(parse_checkout(payload), phone_region(shop.country_code, payload))
-    row, ignored = store_checkout(session, shop, checkout, customer_created_at=customer_created_at(payload))
-    if ignored:
-        return ignored
-    return replan(session, shop, row, load_settings(session, shop), now)
+    stored = store_checkout(session, shop, checkout, customer_created_at=customer_created_at(payload))
+    if stored.ignored:
+        return stored.ignored
+    return replan(session, shop, stored.row, load_settings(session, shop), now, keys_moved=stored.keys_moved)
 
 
 def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetime) -> str:

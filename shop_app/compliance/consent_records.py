@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, not_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Order
@@ -42,36 +42,36 @@ def record_consent(
     at: datetime,
     profile_id: int | None = None,
     keeps_opt_out: bool = False,
-) -> Consent:
+) -> None:
     """Keep the latest consent for (shop, channel, address); an older statement never overwrites a newer one.
-    `keeps_opt_out`: this grant does not replace the customer's own opt-out (OPT_OUT_SOURCES)."""
-    row = _row(session, shop_id, channel, address)
+    `keeps_opt_out`: this grant does not replace the customer's own opt-out (OPT_OUT_SOURCES).
+
+    One statement, concurrent writers included: INSERT … ON CONFLICT DO UPDATE, the update guarded
+    by those two rules (PostgreSQL and SQLite both know it). A Consent object already loaded in
+    the session is not refreshed: read it again after recording."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = Consent.metadata.tables[Consent.__tablename__]
     state = "granted" if granted else "revoked"
-    if row is None:
-        try:
-            with session.begin_nested():
-                row = Consent(
-                    shop_id=shop_id,
-                    channel=channel,
-                    address=address,
-                    state=state,
-                    source=source,
-                    recorded_at=at,
-                    profile_id=profile_id,
-                )
-                session.add(row)
-            return row
-        except IntegrityError:  # recorded concurrently: apply this statement to that row
-            row = _row(session, shop_id, channel, address)
-            if row is None:  # the row that won the insert is gone again
-                raise
-    if keeps_opt_out and granted and row.state == "revoked" and row.source in OPT_OUT_SOURCES:
-        return row
-    if at >= row.recorded_at:
-        row.state, row.source, row.recorded_at = state, source, at
-        if profile_id is not None:
-            row.profile_id = profile_id
-    return row
+    statement = dialect.insert(table).values(
+        shop_id=shop_id, channel=channel, address=address, state=state, source=source, recorded_at=at,
+        profile_id=profile_id,
+    )  # fmt: skip
+    newer = table.c.recorded_at <= statement.excluded.recorded_at
+    if keeps_opt_out and granted:
+        opted_out = and_(table.c.state == "revoked", table.c.source.in_(sorted(OPT_OUT_SOURCES)))
+        newer = and_(newer, not_(opted_out))
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["shop_id", "channel", "address"],
+            set_={
+                "state": statement.excluded.state,
+                "source": statement.excluded.source,
+                "recorded_at": statement.excluded.recorded_at,
+                "profile_id": func.coalesce(statement.excluded.profile_id, table.c.profile_id),
+            },
+            where=newer,
+        )
+    )
 
 
 def record_order_consent(session: Session, shop_id: int, order: Order) -> None:

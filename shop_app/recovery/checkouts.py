@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,22 +40,31 @@ def checkout_of(row: CheckoutRow) -> Checkout:
     )
 
 
+class Stored(NamedTuple):
+    row: CheckoutRow
+    ignored: str | None  # why the webhook changed nothing
+    keys_moved: bool  # new, or its customer id, email or phone changed: the keys orders are matched on
+
+
 def store_checkout(
     session: Session, shop: Shop, checkout: Checkout, *, customer_created_at: datetime | None = None
-) -> tuple[CheckoutRow, str | None]:
-    """Upsert; returns (row, why_ignored). A stale `updated_at` never overwrites newer state.
-    `customer_created_at`: when Shopify created the checkout's customer (its body's), which decides
-    a new profile's origin."""
+) -> Stored:
+    """Upsert; returns the row, why it was ignored if it was, and whether its keys moved. A stale
+    `updated_at` never overwrites newer state. `customer_created_at`: when Shopify created the
+    checkout's customer (its body's), which decides a new profile's origin."""
     row = session.scalar(
         select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, CheckoutRow.token == checkout.token).with_for_update()
     )
     if row is not None and row.deleted_at is not None:
-        return row, "checkout was deleted; later update ignored"
+        return Stored(row, "checkout was deleted; later update ignored", False)
     if row is not None and checkout.updated_at < row.shopify_updated_at:
-        return row, (
+        stale = (
             f"stale: updated_at {checkout.updated_at:%Y-%m-%d %H:%M:%S} is older than the stored "
             f"{row.shopify_updated_at:%Y-%m-%d %H:%M:%S}; ignored"
         )
+        return Stored(row, stale, False)
+    keys = (checkout.customer_id, checkout.email, checkout.phone)
+    keys_moved = row is None or (row.customer_id, row.email, row.phone) != keys
     if row is None:
         row = CheckoutRow(shop_id=shop.id, token=checkout.token)
         session.add(row)
@@ -79,7 +89,7 @@ def store_checkout(
         row.profile_id = _profile_for(session, shop, checkout, customer_created_at).id
     _record_checkout_consent(session, shop, row, checkout)
     session.flush()
-    return row, None
+    return Stored(row, None, keys_moved)
 
 
 def _record_checkout_consent(session: Session, shop: Shop, row: CheckoutRow, checkout: Checkout) -> None:

@@ -7,6 +7,7 @@ domain/holdout.py) when it is created, and keeps that answer whatever the settin
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from shop_app import runtime
 from shop_app.billing import usage
 from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.domain import holdout, planner
-from shop_app.domain.models import Checkout, JourneyStatus, Status
+from shop_app.domain.models import Checkout, JourneyStatus, PlannedMessage, Status
 from shop_app.domain.settings import ShopSettings
 from shop_app.recovery import attribution, conversion, outbox
 from shop_app.recovery.checkouts import checkout_of
@@ -53,10 +54,14 @@ def convert_journey(session: Session, journey: Journey, order: OrderRow) -> None
     stop_journey(session, journey, JourneyStatus.CONVERTED, f"paid: {describe_order(order)}")
 
 
-def replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettings, now: datetime) -> str:
+def replan(
+    session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettings, now: datetime, *, keys_moved: bool = True
+) -> str:
     """Bring the journey of this checkout in line with the planner. Returns what happened, and logs
-    it: the plan event (README "Logs"), with no personal data."""
-    result = _replan(session, shop, row, settings, now)
+    it: the plan event (README "Logs"), with no personal data. `keys_moved`: the checkout is new or
+    its customer id, email or phone changed (its journey's conversion is then recomputed, as when
+    its anchor moves)."""
+    result = _replan(session, shop, row, settings, now, keys_moved)
     log.info(
         "%s: %s",
         f"journey {result.journey_id}" if result.journey_id else "no journey",
@@ -85,7 +90,9 @@ class Replanned:
     moved: int = 0
 
 
-def _replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettings, now: datetime) -> Replanned:
+def _replan(
+    session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettings, now: datetime, keys_moved: bool
+) -> Replanned:
     checkout = checkout_of(row)
     journey = session.scalar(select(Journey).where(Journey.checkout_id == row.id, Journey.flow == FLOW))
     has_push = subscription_for(session, shop.id, checkout.cart_token) is not None
@@ -105,7 +112,7 @@ def _replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettin
             stop_journey(session, journey, status, plan.stop_reason)
         return Replanned(SKIPPED, plan.stop_reason, journey_id)
 
-    refused = None
+    refused, started = None, journey is None
     if journey is None:
         control = held_out(shop, checkout, settings)  # decided once, here: never changed afterwards
         refused = usage.refusal(session, shop, now)  # the plan's monthly limit (issue 14): recorded, not sent
@@ -124,23 +131,29 @@ def _replan(session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettin
         outbox.follow_journey(session, journey.id, checkout.updated_at)
         attribution.follow_journey(session, journey.id, checkout.updated_at)
 
+    created, moved = _write_plan(session, shop, journey, plan.messages)
+    if started or created or moved or keys_moved:  # its anchor or its checkout's keys may have moved
+        conversion.refresh(session, shop.id, [journey.id])
+    if refused:
+        return Replanned(SKIPPED, usage.refuse(session, journey, refused), journey.id)
+    return Replanned(PLANNED, f"planned: {created} new, {moved} moved", journey.id, created, moved)
+
+
+def _write_plan(session: Session, shop: Shop, journey: Journey, messages: Sequence[PlannedMessage]) -> tuple[int, int]:
+    """The plan's new messages written and its still-scheduled ones moved: (new, moved)."""
     existing = {
         (m.step, m.channel): m
         for m in session.scalars(select(Message).where(Message.journey_id == journey.id).with_for_update())
     }
-    created = moved = 0
-    for planned in plan.messages:
+    new, moves = [], []
+    for planned in messages:
         message = existing.get((planned.step.value, planned.channel.value))
         if message is None:
-            outbox.add_planned(session, shop.id, journey.id, FLOW, planned)
-            created += 1
+            new.append(planned)
         elif message.status == Status.SCHEDULED.value and message.due_at != planned.due_at:
-            moved += outbox.reschedule(session, message.id, planned.due_at, "rescheduled: the checkout was updated")
-    session.flush()
-    conversion.refresh(session, shop.id, [journey.id])  # its anchor or its checkout's keys may have moved
-    if refused:
-        return Replanned(SKIPPED, usage.refuse(session, journey, refused), journey.id)
-    return Replanned(PLANNED, f"planned: {created} new, {moved} moved", journey.id, created, moved)
+            moves.append((message.id, planned.due_at))
+    created = outbox.add_planned_rows(session, shop.id, journey, FLOW, new)
+    return created, outbox.reschedule_rows(session, journey.id, moves, "rescheduled: the checkout was updated")
 
 
 def held_out(shop: Shop, checkout: Checkout, settings: ShopSettings) -> bool:

@@ -8,11 +8,25 @@ False: another worker, a callback or a cancellation got there first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Update, any_, case, cast, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Update,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import FINAL, PENDING, PlannedMessage, Status, Step, can_move, operator_can_move
@@ -85,7 +99,7 @@ REPEATABLE_STEPS = frozenset({Step.REWARD})
 def add_planned(
     session: Session, shop_id: int, journey_id: int, flow: str, planned: PlannedMessage, *, occurrence: int = 0
 ) -> Message:
-    """A new row for a step the planner wants: the outbox's only way in. The row is added, not
+    """A new row for a step the planner wants (`add_planned_rows` writes a whole plan at once). The row is added, not
     flushed; the unique (journey, step, channel, occurrence) refuses a second one at the flush.
     Its journey is now reachable (`Journey.reached`, what the validation cycle counts), and its
     anchor (`Journey.first_due_at`, the earliest planned due time: the report's conversion rule) is
@@ -111,6 +125,52 @@ def add_planned(
     )
     session.add(message)
     return message
+
+
+def add_planned_rows(
+    session: Session, shop_id: int, journey: Journey, flow: str, planned: Sequence[PlannedMessage]
+) -> int:
+    """`add_planned` for a whole plan at once (the ingest's case): every new row in one INSERT, the
+    journey's reach and anchor in one UPDATE. The rows are written, not added to the session; the
+    unique (journey, step, channel, occurrence) refuses a second one at once. How many it wrote."""
+    if not planned:
+        return 0
+    earliest = min(message.due_at for message in planned)
+    with session.no_autoflush:
+        earlier = or_(Journey.first_due_at.is_(None), Journey.first_due_at > earliest)
+        changed = update(Journey).where(Journey.id == journey.id, or_(Journey.reached.is_(False), earlier))
+        anchor = case((earlier, literal(earliest, Journey.first_due_at.type)), else_=Journey.first_due_at)
+        session.execute(changed.values(reached=True, first_due_at=anchor))
+    rows = [
+        {
+            "shop_id": shop_id, "journey_id": journey.id, "flow": flow, "step": message.step.value,
+            "channel": message.channel.value, "occurrence": 0, "status": Status.SCHEDULED.value,
+            "due_at": message.due_at, "journey_abandoned_at": journey.abandoned_at,
+        }
+        for message in planned
+    ]  # fmt: skip
+    session.execute(insert(Message), rows)
+    return len(rows)
+
+
+def reschedule_rows(session: Session, journey_id: int, moves: Sequence[tuple[int, datetime]], reason: str) -> int:
+    """`reschedule` for several rows of one journey: one UPDATE sent for them all (executemany), each
+    still guarded by `scheduled`, then the journey's anchor once. How many rows moved."""
+    if not moves:
+        return 0
+    table = Message.metadata.tables[Message.__tablename__]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("message_id"), table.c.status == Status.SCHEDULED.value)
+        .values(due_at=bindparam("new_due_at"), reason=reason[:MAX_REASON])
+    )
+    result = session.connection().execute(statement, [{"message_id": m, "new_due_at": due} for m, due in moves])
+    moved = result.rowcount if result.rowcount >= 0 else len(moves)
+    if moved:
+        first_due = select(func.min(Message.due_at)).where(Message.journey_id == Journey.id).scalar_subquery()
+        anchor = update(Journey).where(Journey.id == journey_id).values(first_due_at=first_due)
+        session.execute(anchor.execution_options(synchronize_session=False))
+    return moved
 
 
 def forget_content(session: Session, finished_before: datetime, limit: int) -> int:
