@@ -131,7 +131,7 @@ def _replan(
         outbox.follow_journey(session, journey.id, checkout.updated_at)
         attribution.follow_journey(session, journey.id, checkout.updated_at)
 
-    created, moved = _write_plan(session, shop, journey, plan.messages)
+    created, moved = _write_plan(session, shop, journey, plan.messages, new_journey=started)
     if started or created or moved or keys_moved:  # its anchor or its checkout's keys may have moved
         conversion.refresh(session, shop.id, [journey.id])
     if refused:
@@ -139,12 +139,13 @@ def _replan(
     return Replanned(PLANNED, f"planned: {created} new, {moved} moved", journey.id, created, moved)
 
 
-def _write_plan(session: Session, shop: Shop, journey: Journey, messages: Sequence[PlannedMessage]) -> tuple[int, int]:
-    """The plan's new messages written and its still-scheduled ones moved: (new, moved)."""
-    existing = {
-        (m.step, m.channel): m
-        for m in session.scalars(select(Message).where(Message.journey_id == journey.id).with_for_update())
-    }
+def _write_plan(
+    session: Session, shop: Shop, journey: Journey, messages: Sequence[PlannedMessage], *, new_journey: bool
+) -> tuple[int, int]:
+    """The plan's new messages written and its still-scheduled ones moved: (new, moved). A journey
+    created in this transaction has no messages yet: they are not looked for."""
+    mine = select(Message).where(Message.journey_id == journey.id).with_for_update()
+    existing = {} if new_journey else {(m.step, m.channel): m for m in session.scalars(mine)}
     new, moves = [], []
     for planned in messages:
         message = existing.get((planned.step.value, planned.channel.value))

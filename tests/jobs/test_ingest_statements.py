@@ -50,7 +50,7 @@ def test_a_checkout_is_planned_and_moved_in_a_bounded_number_of_statements(store
     planned = store.messages()
     updated = ingested(store, "checkouts/update", store.checkout("c1", T1, **fields))
     print(f"\ncheckouts/create: {len(created)} statements; checkouts/update: {len(updated)}")
-    for line in updated:
+    for line in created + ["--"] + updated:
         print("   ", line)
 
     mine = [m for m in store.messages() if m["id"] in {p["id"] for p in planned}]
