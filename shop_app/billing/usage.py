@@ -2,8 +2,8 @@
 
 The rule is domain/plan_limits.py's; here it meets the database. `refusal` is asked once, when a
 checkout's journey is created (recovery/journeys.replan): under a limited plan it locks the shop's
-row first, so two ingest jobs of one shop cannot both take the last journey of the month, then
-counts the journeys started this month and not refused (ix_journeys_shop_flow_started). A refused
+row first (FOR NO KEY UPDATE), so two ingest jobs of one shop cannot both take the last journey of
+the month (tests/billing/test_limit_race.py), then counts the journeys started this month and not refused (ix_journeys_shop_flow_started). A refused
 journey is still recorded: `refuse` skips each of its planned messages with the reason and stops
 the journey with it, so /activity shows why nothing was sent, and a later update of its checkout
 does not restart it.
@@ -47,7 +47,10 @@ def refusal(session: Session, shop: Shop, now: datetime) -> str | None:
     granted = shop_entitlement(session, shop.id)
     if not granted.limited:
         return None
-    session.execute(select(Shop.id).where(Shop.id == shop.id).with_for_update())
+    # FOR NO KEY UPDATE: it serializes the shop's refusals, yet leaves the FOR KEY SHARE that every
+    # insert referencing the shop takes (this ingest's checkout, the other's) alone: FOR UPDATE
+    # would deadlock two ingests that each inserted their checkout already.
+    session.execute(select(Shop.id).where(Shop.id == shop.id).with_for_update(key_share=True))
     if allows_new_journey(granted, journeys_used(session, shop.id, now)):
         return None
     return refusal_reason(granted, now)
