@@ -3,10 +3,10 @@
 The rule is domain/plan_limits.py's; here it meets the database. `refusal` is asked once, when a
 checkout's journey is created (recovery/journeys.replan): under a limited plan it locks the shop's
 row first (FOR NO KEY UPDATE), so two ingest jobs of one shop cannot both take the last journey of
-the month (tests/billing/test_limit_race.py), then counts the journeys started this month and not refused (ix_journeys_shop_flow_started). A refused
-journey is still recorded: `refuse` skips each of its planned messages with the reason and stops
-the journey with it, so /activity shows why nothing was sent, and a later update of its checkout
-does not restart it.
+the month (tests/billing/test_limit_race.py), then counts the journeys started this month and not
+refused (ix_journeys_shop_flow_started). A refused journey is still recorded: `refuse` skips each of
+its planned messages with the reason and stops the journey with it, so /activity shows why nothing
+was sent, and a later update of its checkout does not restart it.
 """
 
 from __future__ import annotations
