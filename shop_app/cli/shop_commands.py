@@ -82,25 +82,23 @@ def shop_install(
 
 @shop.command("list")
 def shop_list() -> None:
-    """Every shop: domain, status, when installed, and its plan when one is known (no tokens)."""
+    """Every shop: domain, status, when installed, and its plan when the app has read one (no tokens)."""
+    from shop_app.billing.subscriptions import describe, plan_of
+
     rt = checked_runtime()
     with transaction(rt.sessions) as session:
-        shops = session.scalars(select(Shop).order_by(Shop.domain)).all()
-        rows = [
-            (s.domain, s.status, s.installed_at.strftime("%Y-%m-%d %H:%M"), _plan(s) or "–")
-            for s in shops
-        ]  # fmt: skip
+        rows = []
+        for s in session.scalars(select(Shop).order_by(Shop.domain)):
+            plan = plan_of(session, s.id)
+            rows.append(
+                (s.domain, s.status, s.installed_at.strftime("%Y-%m-%d %H:%M"), describe(plan) if plan else "–")
+            )
     if not rows:
         click.echo("no shops yet (reclaim shop install DOMAIN --token …)")
         return
     click.echo(f"{'DOMAIN':<36} {'STATUS':<12} {'INSTALLED (UTC)':<17} PLAN")
-    for domain, status, installed, plan in rows:
-        click.echo(f"{domain:<36} {status:<12} {installed:<17} {plan}")
-
-
-def _plan(shop: Shop) -> str | None:
-    """The plan billing last read (issue 14, item 1), when this schema has it."""
-    return getattr(shop, "plan_name", None) or getattr(shop, "plan_handle", None)
+    for domain, status, installed, plan_text in rows:
+        click.echo(f"{domain:<36} {status:<12} {installed:<17} {plan_text}")
 
 
 @shop.command("uninstall")

@@ -153,6 +153,10 @@ def test_bad_options_are_refused_before_shopify_is_asked(run, rt, admin_api, tok
 def test_list_and_uninstall(run, rt, client, admin_api, token):
     empty = run("shop", "list")
     assert empty.exit_code == 0 and empty.output.startswith("no shops yet")
+    other = ShopifyStore.install(rt, client, "other-shop.myshopify.com")  # no plan read yet
+    assert run("shop", "list").output.splitlines()[1].split()[-1] == "–"
+    with transaction(rt.sessions) as session:
+        session.delete(session.scalar(select(Shop).where(Shop.domain == other.domain)))
     assert run("shop", "install", DOMAIN, "--token", token, "--now", "2026-03-01T10:00:00Z").exit_code == 0
     store = ShopifyStore(rt, client, DOMAIN, admin_api)
     store.deliver("checkouts/create", store.checkout("c-1", "2026-03-02T19:00:00+01:00", email="ana@example.com"))
@@ -160,7 +164,10 @@ def test_list_and_uninstall(run, rt, client, admin_api, token):
 
     listed = run("shop", "list")
     assert listed.exit_code == 0
-    assert listed.output.splitlines()[1].split() == [DOMAIN, "installed", "2026-03-01", "10:00", "–"]
+    header, row = listed.output.splitlines()
+    assert header.split() == ["DOMAIN", "STATUS", "INSTALLED", "(UTC)", "PLAN"]
+    # The setup job read the plan: the development Admin API's store is a development store.
+    assert row.split()[:4] == [DOMAIN, "installed", "2026-03-01", "10:00"] and row.endswith("(unlimited)")
     assert token not in listed.output
 
     gone = run("shop", "uninstall", DOMAIN)
