@@ -1,16 +1,12 @@
 """`reclaim demo`: the whole story on the embedded defaults.
 
-It installs a demo shop the way Shopify does (the setup job imports the customers the shop had
-before), starts the web app on a local port and a development Shopify Admin API (for discount
-codes and the live payment check), posts signed webhooks for a handful of realistic checkouts and
-orders to the real endpoints, runs the worker, and walks simulated time through ten days with the
-dispatcher tick, printing what happened to every message, every referral decision and a summary.
-The recovery flow plays in the first two days; then Lucía, a first-time buyer the store captured,
-becomes an advocate (review, social, invite with her personal code), a friend buys with her code
-(reward), she tries her own code (refused) and a customer imported at install buys (no referral
-flow). Everything lives in instance/demo/.
+It installs a demo shop as Shopify does (the setup job imports the customers it had), starts the
+web app and a development Admin API (discount codes, the live payment check), posts signed webhooks
+for six checkouts and their orders to the real endpoints, runs the worker, and walks ten simulated
+days with the dispatcher tick, printing every message, every referral decision and a summary. Then
+Lucía, a first-time buyer, becomes an advocate; a friend buys with her code (reward), she tries her
+own (refused) and an imported customer buys (no referral flow). Data: instance/demo/ (demo_folder.py).
 """
-
 from __future__ import annotations
 
 import json
