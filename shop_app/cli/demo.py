@@ -7,6 +7,7 @@ days with the dispatcher tick, printing every message, every referral decision a
 Lucía, a first-time buyer, becomes an advocate; a friend buys with her code (reward), she tries her
 own (refused) and an imported customer buys (no referral flow). Data: instance/demo/ (demo_folder.py).
 """
+
 from __future__ import annotations
 
 import json
