@@ -17,9 +17,10 @@ from shop_app.storage.tables import Discount, Message, MessageEvent
 
 
 class Answered(Protocol):
-    """The jobs of a run and what they returned."""
+    """The jobs of a run and what they returned (the send jobs: what became of their rows)."""
 
     job_ids: list[str]
+    messages: int
     answers: Counter[str]
 
 
@@ -33,7 +34,8 @@ def check_work_done(
     admin_waits: list[float],
     total: int,
 ) -> None:
-    """Every message sent once: one Twilio create, one payment check, one code each; every job answered."""
+    """Every message sent once: one Twilio create and one code each, one payment check per shop per
+    batch job; every job answered."""
     problems = answer_problems(floor, real)
     with transaction(rt.sessions) as session:
         rows = session.execute(
@@ -53,18 +55,18 @@ def check_work_done(
         )  # created in Shopify
     problems += row_problems(rows, events, total)
     problems += twilio_problems(twilio, rows, total)
-    problems += admin_problems(admin, admin_waits, rows, codes, total)
+    problems += admin_problems(admin, admin_waits, rows, codes, total, len(real.job_ids))
     if problems:
         raise RuntimeError("the send jobs did not do the work:\n  - " + "\n  - ".join(problems))
 
 
 def answer_problems(floor: Answered, real: Answered) -> list[str]:
-    """Every job answered what it should: "ok" for the no-op jobs, "sent" for the send jobs."""
+    """Every no-op job answered "ok"; every message of the send jobs is `sent`."""
     problems = []
     if floor.answers != Counter({"ok": len(floor.job_ids)}):
         problems.append(f"the no-op jobs answered {dict(floor.answers)}")
-    if real.answers != Counter({"sent": len(real.job_ids)}):
-        problems.append(f"the send jobs answered {dict(real.answers)}")
+    if real.answers != Counter({"sent": real.messages}):
+        problems.append(f"the send jobs left their rows {dict(real.answers)}")
     return problems
 
 
@@ -103,9 +105,15 @@ def twilio_problems(twilio: TwilioApiServer, rows: Sequence[Row[Any]], total: in
 
 
 def admin_problems(
-    admin: AdminApiServer, admin_waits: list[float], rows: Sequence[Row[Any]], codes: dict[Any, Any], total: int
+    admin: AdminApiServer,
+    admin_waits: list[float],
+    rows: Sequence[Row[Any]],
+    codes: dict[Any, Any],
+    total: int,
+    batches: int,
 ) -> list[str]:
-    """One payment check and one discount code per message, none failed or retried, each code in its message."""
+    """One payment check per batch job (each holds one shop's messages, fewer than one search's
+    bound) and one discount code per message, none failed or retried, each code in its message."""
     problems = []
     checks = admin.graphql_requests("OrdersForPaymentCheck")
     creates = admin.graphql_requests("DiscountCodeBasicCreate")
@@ -114,9 +122,9 @@ def admin_problems(
         problems.append(f"{len(failed)} Admin API requests failed or were throttled, first: {failed[0].answer}")
     if admin_waits:
         problems.append(f"the Admin API client waited {len(admin_waits)} times before retrying")
-    if len(checks) != total or len(creates) != total or len(codes) != total:
+    if len(checks) != batches or len(creates) != total or len(codes) != total:
         problems.append(
-            f"{len(checks)} payment checks and {len(creates)} discount creates "
+            f"{len(checks)} payment checks for {batches} batch jobs and {len(creates)} discount creates "
             f"({len(codes)} codes recorded) for {total} messages"
         )
     without_code = [r.id for r in rows if r.journey_id not in codes or codes[r.journey_id] not in (r.body or "")]

@@ -149,37 +149,50 @@ def due_time(r: int) -> datetime:
 class Result:
     seconds: float = 0.0  # wall time of the worker bursts
     job_ids: list[str] = field(default_factory=list)
+    messages: int = 0  # one per no-op job; a batch send job sends several
     latencies: list[float] = field(default_factory=list)  # seconds from a job's start to its end, as RQ recorded
-    answers: Counter[str] = field(default_factory=Counter)  # what the jobs returned
+    answers: Counter[str] = field(default_factory=Counter)  # what the jobs returned, or the rows' statuses
+    redis_commands: int = 0  # the Redis server's count of commands during the bursts
 
     def add(self, other: Result) -> None:
         self.seconds += other.seconds
         self.job_ids += other.job_ids
+        self.messages += other.messages
         self.latencies += other.latencies
         self.answers.update(other.answers)
+        self.redis_commands += other.redis_commands
 
     @property
     def rate(self) -> float:
-        return len(self.job_ids) / self.seconds
+        """Messages a second."""
+        return self.messages / self.seconds
 
     def percentile(self, q: float) -> float:
         return percentile_ms(self.latencies, q)
 
     def summary(self) -> str:
-        return f"{self.rate:.0f} jobs/s (run p50 {self.percentile(0.50):.2f} ms, p99 {self.percentile(0.99):.2f} ms)"
+        runs = f"run p50 {self.percentile(0.50):.2f} ms, p99 {self.percentile(0.99):.2f} ms" if self.latencies else ""
+        jobs = f"{len(self.job_ids) / self.seconds:.0f} jobs/s" + (f", {runs}" if runs else "")
+        return f"{self.rate:.0f} messages/s ({jobs}; {self.redis_commands / self.messages:.1f} Redis commands each)"
 
 
-def work(rt: runtime.Runtime, job_ids: list[str], workers: list[str]) -> Result:
-    """One burst of the worker `reclaim worker --burst` runs, timed; then what RQ recorded of each job."""
+def redis_calls(rt: runtime.Runtime) -> int:
+    """Commands the Redis server ran so far (every client's: use a Redis nothing else uses)."""
+    return sum(int(stats.get("calls", 0)) for stats in rt.redis.info("commandstats").values())
+
+
+def work(rt: runtime.Runtime, job_ids: list[str], workers: list[str], messages: int) -> Result:
+    """One burst of the worker `reclaim worker --burst` runs, timed; then what RQ recorded of each job
+    (a send job keeps no result: `real_round` reads its rows instead)."""
     worker = SimpleWorker([rt.queue.queues[name] for name in QUEUE_ORDER], connection=rt.redis)
     workers.append(worker.key)
+    calls = redis_calls(rt)
     started = time.perf_counter()
     worker.work(burst=True, logging_level="WARNING")
     seconds = time.perf_counter() - started
-    result = Result(seconds, list(job_ids))
+    result = Result(seconds, list(job_ids), messages, redis_commands=redis_calls(rt) - calls - 1)
     for job in Job.fetch_many(job_ids, connection=rt.redis):
         if job is None or job.ended_at is None or job.started_at is None:
-            result.answers["(no record of the job)"] += 1
             continue
         result.latencies.append((job.ended_at - job.started_at).total_seconds())
         result.answers[str(job.return_value())] += 1
@@ -201,21 +214,30 @@ def floor_round(rt: runtime.Runtime, count: int, now: datetime, created: list[st
             result_ttl=RESULT_TTL,
             failure_ttl=86400,
         )
-    return work(rt, job_ids, workers)
+    return work(rt, job_ids, workers, count)
 
 
 def real_round(
     rt: runtime.Runtime, shop_ids: list[int], count: int, now: datetime, created: list[str], workers: list[str]
 ) -> Result:
-    report = dispatch(now)  # claims this round's due rows (scheduled → queued) and enqueues their send jobs
+    report = dispatch(now)  # claims this round's due rows (scheduled → queued) and enqueues their batch send jobs
     with transaction(rt.sessions) as session:
-        job_ids = session.scalars(
-            select(Message.job_id).where(Message.shop_id.in_(shop_ids), Message.status == Status.QUEUED.value)
-        ).all()
+        held = dict(
+            session.execute(
+                select(Message.id, Message.job_id).where(
+                    Message.shop_id.in_(shop_ids), Message.status == Status.QUEUED.value
+                )
+            ).all()
+        )
+    job_ids = sorted(set(held.values()))  # one batch job per shop
     created += job_ids
-    if report.dispatched != count or len(job_ids) != count:
-        raise RuntimeError(f"the dispatcher queued {report.dispatched} messages ({len(job_ids)} of ours), not {count}")
-    return work(rt, list(job_ids), workers)
+    if report.dispatched != count or len(held) != count:
+        raise RuntimeError(f"the dispatcher queued {report.dispatched} messages ({len(held)} of ours), not {count}")
+    result = work(rt, job_ids, workers, count)
+    with transaction(rt.sessions) as session:  # what became of the round's rows (no job keeps a result)
+        statuses = session.execute(select(Message.status).where(Message.id.in_(list(held)))).scalars()
+        result.answers = Counter(statuses)
+    return result
 
 
 # --- clean-up -----------------------------------------------------------------
@@ -398,14 +420,15 @@ def report(
         f"+{WARMUP} warm-up; RQ SimpleWorker burst; {db_kind} + {redis_kind}; dev server validation {validation}"
     )
     extra = (1 / real.rate - 1 / floor.rate) * 1000
-    print(
-        f"send job: {real.summary()}; no-op job: {floor.summary()}; ratio {real.rate / floor.rate:.3f} "
-        f"of the floor ({extra:.1f} ms more per job)"
-    )
+    print(f"batch send jobs: {real.summary()}")
+    print(f"no-op jobs, one per message: {floor.summary()}")
+    print(f"ratio per message {real.rate / floor.rate:.3f} of the floor ({extra:.1f} ms more per message)")
     per = len(admin.graphql_requests()) / (WARMUP + MESSAGES)
+    checks = len(admin.graphql_requests("OrdersForPaymentCheck"))
     print(
         f"verified: {WARMUP + MESSAGES} messages sent once each; {len(twilio.messages)} Twilio creates, "
-        f"0 refused; {per:g} Admin API calls per message (payment check and code), none retried"
+        f"0 refused; {per:.2f} Admin API calls per message ({checks} payment checks, one per shop per batch, "
+        "and a code each), none retried"
     )
 
 
