@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from shop_app.adapters.shopify_admin import AdminClient, RetryPolicy, ShopInfo
 from shop_app.adapters.shopify_webhook_subscriptions import Registered, register
-from shop_app.errors import AdminApiError, AdminApiUnauthorized, AdminApiUnavailable, ReclaimError
+from shop_app.errors import AdminApiError, AdminApiUnauthorized, AdminApiUnavailable, AdminUserError, ReclaimError
 from shop_app.recovery.phones import region_code
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
@@ -85,7 +85,7 @@ def install_custom_app(
     try:
         with _client(rt, domain, wanted.token) as client:
             registered = register(client, rt.settings.shopify_app_url, webhook_topics())
-    except (AdminApiError, AdminApiUnavailable) as exc:
+    except (AdminApiError, AdminApiUnavailable, AdminUserError) as exc:
         raise InstallRefused(
             f"{domain} is stored, but registering its webhooks failed: {_said(exc)}; run it again"
         ) from None
@@ -122,6 +122,8 @@ def _said(exc: Exception) -> str:
         return f"the Admin API did not answer ({str(exc).rsplit(': ', 1)[-1]})"
     if isinstance(exc, AdminApiError) and exc.errors:
         return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in exc.errors)[:300]
+    if isinstance(exc, AdminUserError):
+        return str(exc)[:300]  # Shopify's userErrors: about the subscription, not the token
     status = getattr(exc, "status", None)
     return f"the Admin API answered HTTP {status}" if status else str(exc)[:300]
 

@@ -142,6 +142,17 @@ def test_without_its_own_secret_only_the_apps_secret_verifies(run, rt, client, a
     assert store.post("checkouts/create", body).status_code == 200
 
 
+def test_a_subscription_shopify_refuses_is_one_line(run, rt, admin_api, token):
+    rt.settings = rt.settings.with_overrides(shopify_app_url="http://reclaim.example.com")  # not https
+    refused = run("shop", "install", DOMAIN, "--token", token)
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"Error: {DOMAIN} is stored, but registering its webhooks failed: Shopify refused the checkouts/create "
+        "subscription: Address protocol http:// is not supported; run it again\n"
+    )
+    assert shop_row(rt).status == "installed" and subscriptions_of(admin_api, DOMAIN) == []
+
+
 def test_bad_options_are_refused_before_shopify_is_asked(run, rt, admin_api, token):
     zone = run("shop", "install", DOMAIN, "--token", token, "--timezone", "Mars/Olympus")
     assert zone.exit_code == 2 and "unknown time zone" in zone.output
