@@ -27,12 +27,6 @@ from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.revisions import revision_of, revisions_between
 
 
-class _Refused(click.ClickException):
-    """A setting the command cannot run with: one line, exit 2 as for a usage error."""
-
-    exit_code = 2
-
-
 @click.group(cls=ReclaimGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version("reclaim"), "--version", "-V", prog_name="reclaim")
 def main() -> None:
@@ -40,7 +34,8 @@ def main() -> None:
     try:
         log_format.configure(os.environ)  # RECLAIM_LOG_FORMAT, RECLAIM_LOG_LEVEL
     except log_format.LogFormatError as exc:
-        raise _Refused(str(exc)) from None
+        click.echo(f"Error: {exc}", err=True)  # one line, exit 2 as for a usage error
+        sys.exit(2)
     try:
         environment_of(os.environ)  # every command, `demo` too: a typo never runs as development
     except ConfigurationError as exc:
