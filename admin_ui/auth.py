@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from admin_ui import html
 from shop_app.adapters.shopify_oauth import OAuthClient
-from shop_app.errors import InvalidSessionToken, InvalidShopDomain, ReclaimError
+from shop_app.errors import InvalidSessionToken, InvalidShopDomain, ReclaimError, describe
 from shop_app.runtime import Runtime
 from shop_app.shopify.post_install import complete_install
 from shop_app.shopify.session_tokens import SessionToken, verify_session_token
@@ -64,7 +64,7 @@ def on_first_document_load(shop_domain: str, id_token: str) -> Shop | None:
     try:
         token = OAuthClient(runtime.settings).exchange_session_token(shop_domain, id_token, now=now)
     except (ReclaimError, requests.RequestException) as exc:
-        log.warning("token exchange for %s failed: %s", shop_domain, exc)
+        log.warning("token exchange for %s failed: %s", shop_domain, describe(exc))
         return None
     return complete_install(runtime, shop_domain, token, now)
 

@@ -32,7 +32,14 @@ from admin_ui.auth import app_runtime
 from shop_app.adapters.shopify_http import shop_base_url
 from shop_app.adapters.shopify_oauth import OAuthClient
 from shop_app.config import DEFAULT_ADMIN_BASE_URL, Settings
-from shop_app.errors import AdminApiError, AdminApiUnavailable, InvalidShopDomain, ReclaimError, TokenExchangeRejected
+from shop_app.errors import (
+    AdminApiError,
+    AdminApiUnavailable,
+    InvalidShopDomain,
+    ReclaimError,
+    TokenExchangeRejected,
+    describe,
+)
 from shop_app.shopify.post_install import complete_install
 from shop_app.shopify.signatures import clean_shop_domain
 
@@ -119,7 +126,7 @@ def callback() -> ResponseReturnValue:
     try:
         token = OAuthClient(rt.settings).exchange_code(shop, code, now=now)
     except TokenExchangeRejected as exc:
-        log.info("authorization code for %s refused: %s", shop, exc)
+        log.info("authorization code for %s refused: %s", shop, describe(exc))
         response = _refusal(
             Refused(
                 400,
@@ -128,7 +135,7 @@ def callback() -> ResponseReturnValue:
             )
         )
     except (AdminApiUnavailable, AdminApiError) as exc:
-        log.warning("authorization code exchange for %s failed: %s", shop, exc)
+        log.warning("authorization code exchange for %s failed: %s", shop, describe(exc))
         response = _refusal(Refused(502, "Shopify could not be reached to finish the install. Please try again."))
     else:
         complete_install(rt, shop, token, now)
