@@ -30,7 +30,7 @@ from shop_app.errors import AdminApiError, AdminApiUnauthorized, AdminApiUnavail
 from shop_app.recovery.phones import region_code
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
-from shop_app.shopify.shop_secrets import forget_cached, store_webhook_secret
+from shop_app.shopify.shop_secrets import forget_cached, has_webhook_secret, store_webhook_secret
 from shop_app.shopify.shops import check_install_options, save_settings
 from shop_app.shopify.signatures import clean_shop_domain
 from shop_app.storage.database import transaction
@@ -99,7 +99,7 @@ def install_custom_app(
             shop.country_code = region_code(wanted.country)
         return Installed(
             domain, shop.name, shop.timezone, shop.currency, shop.country_code, registered, done,
-            wanted.api_secret is not None,
+            has_webhook_secret(session, shop_id),  # given now or at an earlier install
         )  # fmt: skip
 
 

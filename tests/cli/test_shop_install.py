@@ -127,6 +127,9 @@ def test_the_custom_apps_own_secret_verifies_its_webhooks(run, rt, client, admin
         sealed = session.scalar(select(ChannelConnection.secret).where(ChannelConnection.provider == PROVIDER))
     assert sealed is not None and SECRET not in sealed and rt.box.open(sealed) == SECRET
 
+    again = run("shop", "install", DOMAIN, "--token", token)  # without --api-secret: the stored one stays
+    assert "webhook signatures: the custom app's own API secret" in again.output
+
     store = ShopifyStore(rt, client, DOMAIN, admin_api)
     body = store.checkout("c-own", "2026-03-02T19:00:00+01:00", email="ana@example.com")
     assert store.post("checkouts/create", body, secret=SECRET).status_code == 200
