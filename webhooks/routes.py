@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Executable, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -184,17 +184,33 @@ def _installed_shop(conn: Connection, cache: ShopCache, domain: str, topic: str)
     return row.id if topic in AFTER_UNINSTALL else None
 
 
+#: The columns `_insert` writes: the delivery's fields (`receive`), then the shop and the time.
+DELIVERY_COLUMNS = ("webhook_id", "topic", "api_version", "triggered_at", "status", "reason", "body", "job_id")
+_INSERTS: dict[str, Executable] = {}
+
+
+def _insert_statement(dialect_name: str) -> Executable:
+    """The `INSERT … ON CONFLICT DO NOTHING RETURNING id` with bound parameters, built once per
+    dialect: one statement object, so SQLAlchemy computes its cache key once and compiles it once
+    (a statement built per request cost ~0.25 ms of Python per webhook, issue 13 item 5)."""
+    statement = _INSERTS.get(dialect_name)
+    if statement is None:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        table = WebhookDelivery.__table__
+        columns = ("shop_id", "received_at", *DELIVERY_COLUMNS)
+        statement = _INSERTS[dialect_name] = (
+            dialect.insert(table)
+            .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+            .on_conflict_do_nothing(index_elements=["shop_id", "webhook_id"])
+            .returning(table.c.id)
+        )
+    return statement
+
+
 def _insert(conn: Connection, shop_id: int, delivery: dict[str, Any]) -> int | bool:
     """One `INSERT … ON CONFLICT DO NOTHING RETURNING id` (SQLite ≥ 3.35 and PostgreSQL)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    table = WebhookDelivery.__table__
-    statement = (
-        dialect.insert(table)
-        .values(shop_id=shop_id, received_at=utcnow(), **delivery)
-        .on_conflict_do_nothing(index_elements=["shop_id", "webhook_id"])
-        .returning(table.c.id)
-    )
-    new_id = conn.execute(statement).scalar()
+    statement = _insert_statement(conn.dialect.name)
+    new_id = conn.execute(statement, {"shop_id": shop_id, "received_at": utcnow(), **delivery}).scalar()
     return False if new_id is None else new_id
 
 
