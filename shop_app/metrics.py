@@ -6,8 +6,11 @@ token is a 401 that says only that a token is needed. Two kinds of figures:
 - measured in this web process, by request hooks: Shopify webhooks by topic and outcome
   (`reclaim_webhooks_total`), and every request's latency by Flask endpoint
   (`reclaim_http_request_duration_seconds`). Under gunicorn each worker process counts its
-  own; set PROMETHEUS_MULTIPROC_DIR (an empty folder, cleared before each start) to have them
-  summed across processes (prometheus_client's multiprocess mode);
+  own; set PROMETHEUS_MULTIPROC_DIR (a writable folder: `reclaim serve` refuses to start
+  without one and clears its *.db files before the workers start) to have them summed across
+  processes (prometheus_client's multiprocess mode). Counting never fails a request: a
+  failure to record is logged (at most once a minute) and the answer goes out unchanged; a
+  folder whose files cannot be read shows as `reclaim_source_up{source="processes"} 0`;
 - read at scrape time from the database and Redis, since ingests and sends happen in the
   worker processes (`Snapshot`): webhook deliveries and messages by status, provider errors,
   queue depths, dispatch lateness, worker heartbeats and passes. The database figures cover
@@ -24,6 +27,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, jsonify, request
@@ -37,7 +41,7 @@ from sqlalchemy import and_, case, func, select
 from shop_app import health
 from shop_app.adapters.queue import QUEUE_NAMES
 from shop_app.domain.models import Status, WebhookStatus
-from shop_app.errors import describe
+from shop_app.errors import ConfigurationError, describe
 from shop_app.recovery.backlog import backlog
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
@@ -51,6 +55,8 @@ EXTENSION = "reclaim.metrics"
 WINDOW = timedelta(hours=24)
 #: A Shopify webhook's answer, by status code (a 200's outcome is its body's `status`).
 _OUTCOMES = {400: "invalid", 401: "unauthorized", 413: "too_large", 500: "error", 503: "unavailable"}
+#: At most one "could not record" warning per process per this many seconds.
+FAILURE_LOG_INTERVAL = 60.0
 #: Provider errors, told by the reason the send job records (shop_app/recovery/outcomes.py):
 #: refused for good; transient failures until the attempts ran out; a transient failure
 #: waiting for its retry; the transport broke mid-send (never resent). Job failures
@@ -77,11 +83,24 @@ class WebMetrics:
             "reclaim_http_request_duration_seconds", "Time to answer a request, by Flask endpoint",
             ["endpoint"], registry=self.registry,
         )  # fmt: skip
+        self.failure_logged_at: float | None = None
 
     def started(self) -> None:
         g.reclaim_started = time.perf_counter()
 
     def answered(self, response: Response) -> Response:
+        """Count the request; never fails it (a webhook answered is answered, counted or not)."""
+        try:
+            self._count(response)
+        except Exception as exc:  # e.g. PROMETHEUS_MULTIPROC_DIR removed under a running server
+            now = time.monotonic()
+            if self.failure_logged_at is None or now - self.failure_logged_at >= FAILURE_LOG_INTERVAL:
+                self.failure_logged_at = now
+                log.warning("metrics: could not record a request (%s); answers go out uncounted "
+                            "(logged at most once a minute)", describe(exc))  # fmt: skip
+        return response
+
+    def _count(self, response: Response) -> None:
         started = g.pop("reclaim_started", None)
         endpoint = request.endpoint or "unmatched"  # a 404: one label for every unknown path
         if started is not None:
@@ -89,7 +108,6 @@ class WebMetrics:
         topic = self.topics.get(endpoint)
         if topic is not None:
             self.webhooks.labels(topic, _outcome(response)).inc()
-        return response
 
 
 def _outcome(response: Response) -> str:
@@ -108,14 +126,23 @@ class Snapshot(Collector):
     """The cross-process figures, read when Prometheus scrapes. A source that fails is
     reported as `reclaim_source_up{source} 0` and its figures are left out; the scrape goes on."""
 
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, processes: str | None = None):
         self.runtime = runtime
+        self.processes = processes  # PROMETHEUS_MULTIPROC_DIR: every web process's figures, summed
 
     def describe(self) -> Iterator[Metric]:
         yield from self._families().values()
 
     def collect(self) -> Iterator[Metric]:
         families, now = self._families(), datetime.now(UTC)
+        if self.processes is not None:
+            try:  # a folder gone, or a truncated/corrupt *.db file, must not fail the scrape
+                yield from list(MultiProcessCollector(None, path=self.processes).collect())
+                up = 1.0
+            except Exception as exc:
+                log.warning("/metrics could not read the web processes' figures: %s", describe(exc))
+                up = 0.0
+            families["reclaim_source_up"].add_metric(["processes"], up)
         for source, read in (("database", self._database), ("redis", self._redis)):
             try:
                 read(families, now)
@@ -130,7 +157,8 @@ class Snapshot(Collector):
     def _families() -> dict[str, GaugeMetricFamily]:
         window = f"{WINDOW.total_seconds() / 3600:g} h"
         return {family.name: family for family in (
-            _gauge("reclaim_source_up", "Whether this scrape could read the database / Redis", ["source"]),
+            _gauge("reclaim_source_up", "Whether this scrape could read the database / Redis / the web "
+                   "processes' figures (PROMETHEUS_MULTIPROC_DIR)", ["source"]),
             _gauge("reclaim_webhook_deliveries", f"Recorded Shopify webhook deliveries received in the last "
                    f"{window}, by topic and ingest status", ["topic", "status"]),
             _gauge("reclaim_messages", f"Messages due from {window} ago on (or later), by channel and status",
@@ -238,12 +266,26 @@ def scrape() -> tuple[Response, int] | Response:
         return answer, 401
     web: WebMetrics = current_app.extensions[EXTENSION]
     registry = web.registry
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # every web process's counts, summed
+    if folder := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # every web process's counts, summed
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
-        registry.register(Snapshot(runtime))
+        registry.register(Snapshot(runtime, processes=folder))
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return Response(encode(registry), content_type=content_type)
+
+
+def prepare_processes_folder(folder: str) -> int:
+    """Check PROMETHEUS_MULTIPROC_DIR is a writable folder and remove the figures a previous run
+    left in it (prometheus_client's *.db files only; anything else stays). ConfigurationError
+    (one line) when it is not usable. Returns how many files were removed."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise ConfigurationError(f"PROMETHEUS_MULTIPROC_DIR={folder} is not a folder (create it, or unset it)")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"PROMETHEUS_MULTIPROC_DIR={folder} is not writable by this user")
+    stale = sorted(path.glob("*.db"))
+    for file in stale:
+        file.unlink(missing_ok=True)
+    return len(stale)
 
 
 def init_app(app: Flask, runtime: Runtime) -> None:

@@ -55,6 +55,13 @@ def serve(host: str, port: int | None, workers: int) -> None:
 
     settings = _runtime(redis=True).settings  # checked, Redis answers, and the embedded database migrated
     runtime.reset()
+    if folder := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # summed web figures: checked, last run's cleared
+        from shop_app.metrics import prepare_processes_folder
+
+        try:
+            prepare_processes_folder(folder)
+        except ConfigurationError as exc:
+            raise click.ClickException(str(exc)) from None
     port = port or int(os.environ.get("PORT", "8080"))
 
     class Server(BaseApplication):
