@@ -9,7 +9,10 @@ Only the database and Redis decide the answer (503 when either fails): a load ba
 this to know whether this web process can serve, and it can while the workers are down
 (webhooks are recorded, and their work is enqueued when a worker is back), so restarting the
 web process would not help. Workers and passes found stale are listed under `stale` for the
-operator's alerts instead (and in /metrics, shop_app/metrics.py).
+operator's alerts instead (and in /metrics, shop_app/metrics.py). Reading them never decides
+the answer either: a worker record RQ cannot parse (another RQ version's, in a rolling deploy)
+is listed under `workers.unreadable`, and a failure to read them at all under `workers.error`
+with `workers` stale, while Redis itself answered.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Worker
+from rq.worker import BaseWorker
 from rq.defaults import DEFAULT_WORKER_TTL
 from sqlalchemy import text
 
@@ -50,6 +55,7 @@ class Liveness:
     newest_heartbeat: datetime | None  # the most recent heartbeat of any of them
     passes: dict[str, datetime | None]  # when each periodic pass last finished (jobs.worker)
     clock: datetime
+    unreadable: tuple[str, ...] = ()  # the names of worker records RQ could not parse (not counted)
 
     def heartbeat_age(self) -> float | None:
         return _age(self.clock, self.newest_heartbeat)
@@ -68,17 +74,39 @@ class Liveness:
 
     def document(self) -> dict[str, Any]:
         return {
-            "workers": {"registered": self.workers, "newest_heartbeat_age_seconds": self.heartbeat_age()},
+            "workers": {
+                "registered": self.workers,
+                "newest_heartbeat_age_seconds": self.heartbeat_age(),
+                "unreadable": list(self.unreadable),
+            },
             "passes": {name: {"age_seconds": age} for name, age in self.pass_ages().items()},
             "stale": self.stale(),
         }
 
 
+def workers(connection: Redis) -> tuple[list[BaseWorker], list[str]]:
+    """RQ's registered workers, each read on its own (Worker.all fails on the first record it
+    cannot parse), and the names of those it could not read. A RedisError is raised."""
+    found, unreadable = [], []
+    for key in Worker.all_keys(connection=connection):
+        try:
+            worker = Worker.find_by_key(key, connection=connection)
+        except RedisError:
+            raise
+        except Exception:  # e.g. a heartbeat that is not a date: another RQ version's record
+            unreadable.append(key.removeprefix(Worker.redis_worker_namespace_prefix))
+            continue
+        if worker is not None:  # None: gone since the listing
+            found.append(worker)
+    return found, unreadable
+
+
 def liveness(connection: Redis) -> Liveness:
     """RQ's registered workers (as `reclaim status` lists them) and the last passes, from Redis."""
-    beats = [worker.last_heartbeat for worker in Worker.all(connection=connection)]
+    found, unreadable = workers(connection)
+    beats = [worker.last_heartbeat for worker in found]
     newest = max((beat for beat in beats if beat is not None), default=None)
-    return Liveness(len(beats), newest, last_passes(connection), datetime.now(UTC))
+    return Liveness(len(beats), newest, last_passes(connection), datetime.now(UTC), tuple(unreadable))
 
 
 def _age(clock: datetime, at: datetime | None) -> float | None:
@@ -109,9 +137,14 @@ def report(runtime: Runtime) -> tuple[dict[str, Any], bool]:
         with runtime.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
-    def redis() -> Liveness:
-        runtime.queue.ping()
-        return liveness(runtime.redis)
+    def redis() -> Liveness | str:
+        runtime.queue.ping()  # this alone decides whether Redis is ok
+        try:
+            return liveness(runtime.redis)
+        except RedisError:
+            raise
+        except Exception as exc:  # Redis answered; what it holds of the workers could not be read
+            return describe(exc)
 
     checks = {"database": _Check("database", database), "redis": _Check("redis", redis)}
     for check in checks.values():
@@ -121,5 +154,9 @@ def report(runtime: Runtime) -> tuple[dict[str, Any], bool]:
         check.join(max(0.0, deadline - time.monotonic()))
     problems = {name: check.problem for name, check in checks.items() if check.is_alive() or check.problem}
     found = checks["redis"].found if "redis" not in problems else None
-    alive = found.document() if isinstance(found, Liveness) else {"workers": None, "passes": None, "stale": []}
+    alive: dict[str, Any] = {"workers": None, "passes": None, "stale": []}
+    if isinstance(found, Liveness):
+        alive = found.document()
+    elif isinstance(found, str):
+        alive = {"workers": {"error": found}, "passes": None, "stale": ["workers"]}
     return {"ok": not problems, "problems": problems, **alive}, not problems

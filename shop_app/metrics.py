@@ -172,6 +172,8 @@ class Snapshot(Collector):
                    "(not yet dispatched) or queued (not yet sent) message is; 0 when none", ["status"]),
             _gauge("reclaim_queue_jobs", "RQ jobs per queue: waiting, running, failed", ["queue", "state"]),
             _gauge("reclaim_workers", "RQ workers registered"),
+            _gauge("reclaim_workers_unreadable", "RQ worker records in Redis that RQ could not parse "
+                   "(another RQ version's?); not counted in reclaim_workers"),
             _gauge("reclaim_worker_heartbeat_age_seconds", "Age of the newest RQ worker heartbeat (absent: none)"),
             _gauge("reclaim_last_pass_age_seconds", "Since the scheduler last finished each periodic pass "
                    "(absent: none recorded)", ["pass"]),
@@ -210,6 +212,7 @@ class Snapshot(Collector):
         for name, state, count in jobs:
             families["reclaim_queue_jobs"].add_metric([name, state], count)
         families["reclaim_workers"].add_metric([], alive.workers)
+        families["reclaim_workers_unreadable"].add_metric([], len(alive.unreadable))
         if (age := alive.heartbeat_age()) is not None:
             families["reclaim_worker_heartbeat_age_seconds"].add_metric([], age)
         for name, pass_age in alive.pass_ages().items():

@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rq import Worker
 from rq.defaults import DEFAULT_WORKER_TTL
 
 from jobs.worker import last_passes
 from shop_app.adapters.queue import QUEUE_NAMES
 from shop_app.config import RECONCILE_INTERVAL_SECONDS
+from shop_app.health import workers as read_workers
 from shop_app.recovery.backlog import OVERDUE_SECONDS, backlog
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
@@ -43,7 +43,8 @@ def gather(rt: Runtime, now: datetime) -> dict[str, Any]:
             "failed": queue.failed_job_registry.count,
         }
     lateness = found.lateness(now)
-    workers = sorted(Worker.all(connection=rt.redis), key=lambda worker: worker.name)
+    registered, unreadable = read_workers(rt.redis)  # a record RQ cannot parse is named, not a traceback
+    workers = sorted(registered, key=lambda worker: worker.name)
     document: dict[str, Any] = {
         "now": now.isoformat(),
         "queues": queues,
@@ -67,6 +68,7 @@ def gather(rt: Runtime, now: datetime) -> dict[str, Any]:
             }
             for worker in workers
         ],
+        "unreadable_workers": sorted(unreadable),
         "passes": {
             name: {"finished_at": _iso(at), "age_seconds": _age(clock, at)}
             for name, at in last_passes(rt.redis).items()
@@ -78,8 +80,11 @@ def gather(rt: Runtime, now: datetime) -> dict[str, Any]:
 
 def problems(status: dict[str, Any]) -> list[str]:
     """What is wrong, one sentence each (`reclaim status` exits 1 when there is any): no worker
-    with a recent heartbeat, or a dispatcher or reconciler pass that is missing or stale."""
+    with a recent heartbeat, a worker record RQ cannot read, or a dispatcher or reconciler pass
+    that is missing or stale."""
     found = []
+    if unreadable := status.get("unreadable_workers"):
+        found.append(f"worker records RQ could not read (another RQ version's?): {', '.join(unreadable)}")
     ages = [w["heartbeat_age_seconds"] for w in status["workers"] if w["heartbeat_age_seconds"] is not None]
     if not any(age <= HEARTBEAT_STALE_SECONDS for age in ages):
         found.append(f"no worker sent a heartbeat in the last {HEARTBEAT_STALE_SECONDS} s")

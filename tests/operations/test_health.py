@@ -32,7 +32,7 @@ def test_healthz_without_workers_is_200_and_says_they_are_stale(client):
     assert health.get_json() == {
         "ok": True,
         "problems": {},
-        "workers": {"registered": 0, "newest_heartbeat_age_seconds": None},
+        "workers": {"registered": 0, "newest_heartbeat_age_seconds": None, "unreadable": []},
         "passes": {"dispatch": {"age_seconds": None}, "reconcile": {"age_seconds": None}},
         "stale": ["workers", "dispatch", "reconcile"],
     }
