@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shop_app.billing.subscriptions import shop_entitlement
@@ -64,6 +64,8 @@ def refuse(session: Session, journey: Journey, reason: str) -> str:
         outbox.transition(session, message_id, [Status.SCHEDULED], Status.SKIPPED, reason=reason)
         for message_id in session.scalars(scheduled).all()
     )
+    # Not reachable: it is messaged by nobody, so the report counts it neither treated nor control.
+    session.execute(update(Journey).where(Journey.id == journey.id).values(reached=False, first_due_at=None))
     journey.plan_limited = True
     journey.status, journey.stop_reason = JourneyStatus.STOPPED.value, reason
     return f"{reason} ({skipped} message(s) skipped)"
