@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from rq import Worker
 
 from shop_app.cli.commands import main
-from tests.operations.test_metrics import samples, scraped, value  # noqa: F401 (the fixture)
+from tests.operations.test_metrics import TOKEN, samples, value
 
 SKEWED = "review-skew"
 
@@ -36,7 +36,8 @@ def test_healthz_is_200_and_names_the_unreadable_record(rt, client, skewed_worke
     assert "workers" not in body["stale"]  # the real worker beats
 
 
-def test_metrics_keeps_the_redis_figures_and_counts_the_record(scraped, client, skewed_worker):
+def test_metrics_keeps_the_redis_figures_and_counts_the_record(rt, client, skewed_worker):
+    rt.settings = rt.settings.with_overrides(metrics_token=TOKEN)
     found = samples(client)
     assert value(found, "reclaim_source_up", source="redis") == 1
     assert value(found, "reclaim_workers") == 1
