@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from jobs import attempts, referral_check, retention
+from jobs import attempts, pickup, referral_check, retention
 from shop_app import runtime
 from shop_app.adapters.queue import ALIVE
 from shop_app.config import (
@@ -81,6 +81,7 @@ def dispatch(now: datetime | None = None, report: TickReport | None = None) -> T
     rt = runtime.current()
     report = report or TickReport()
     at = now or datetime.now(UTC)
+    pickup.pick_up(rt)  # new webhook deliveries get their ingest jobs (jobs/pickup.py)
     for _ in range(MAX_BATCHES_PER_PASS):
         with transaction(rt.sessions) as session:
             groups = outbox.claim_due(session, at, DISPATCH_BATCH, rt.queue.new_job_id("send") + "-", SEND_BATCH)

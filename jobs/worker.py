@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 
+from jobs import pickup
 from jobs.dispatch import dispatch_job, reconcile_job
 from shop_app import log_format, runtime
 from shop_app.adapters.queue import DISPATCH, INGEST, SEND, JobQueue, url_of
@@ -42,6 +43,7 @@ def run(burst: bool = False) -> bool:
     # SimpleWorker runs jobs in this process, so the database pool and Redis
     # connection are built once and reused instead of once per forked job.
     if burst:
+        pickup.pick_up(rt)  # new webhook deliveries get their ingest jobs, as a dispatcher pass would
         return SimpleWorker(queues, connection=rt.redis).work(burst=True, logging_level="WARNING")
     scheduler = Scheduler(url_of(rt.redis))
     scheduler.start()

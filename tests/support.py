@@ -14,6 +14,7 @@ import pytest
 from rq import SimpleWorker
 
 from jobs.dispatch import tick
+from jobs.pickup import pick_up
 from shop_app.messaging.links import read_click_token
 from shop_app.recovery.activity import message_rows
 from shop_app.shopify.shops import get_shop, install_shop, save_settings
@@ -117,6 +118,7 @@ class ShopifyStore:
 
     # --- time and queues ------------------------------------------------------
     def drain(self) -> None:
+        pick_up(self.rt)  # new deliveries get their ingest jobs, as the dispatcher's next pass gives them
         queues = list(self.rt.queue.queues.values())
         DrainWorker(queues, connection=self.rt.redis).work(burst=True, logging_level="WARNING")
 

@@ -109,6 +109,23 @@ class JobQueue:
     def enqueue_ingest(self, delivery_id: int, job_id: str) -> None:
         self._enqueue(INGEST, "jobs.ingest.ingest_delivery", job_id, delivery_id)
 
+    def enqueue_ingests(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """One ingest job per (delivery id, job id), all in one round trip (the dispatcher's pick-up
+        of new deliveries, jobs/pickup.py)."""
+        jobs = [
+            Queue.prepare_data(
+                "jobs.ingest.ingest_delivery",
+                (delivery_id,),
+                job_id=job_id,
+                timeout=JOB_TIMEOUT,
+                result_ttl=RESULT_TTL,
+                failure_ttl=FAILURE_TTL,
+            )
+            for delivery_id, job_id in pairs
+        ]
+        if jobs:
+            self.queues[INGEST].enqueue_many(jobs)  # one MULTI for them all
+
     def enqueue_setup(self, shop_id: int, job_id: str) -> None:
         self._enqueue(INGEST, "jobs.shop.after_install", job_id, shop_id)
 

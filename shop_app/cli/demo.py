@@ -198,6 +198,9 @@ class Demo:
             return exc.code
 
     def work(self) -> None:
+        from jobs.pickup import pick_up  # new deliveries get their ingest jobs, as the dispatcher gives them
+
+        pick_up(self.rt)
         DrainWorker(list(self.rt.queue.queues.values()), connection=self.rt.redis).work(
             burst=True, logging_level="ERROR"
         )
