@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Worker
 
 import jobs.worker
+from jobs.pickup import pick_up
 from shop_app import create_app, runtime
 from tests.jobs.test_twilio_channel import ONLY_SMS, PHONE
 
@@ -63,7 +64,8 @@ def test_the_scrape_counts_the_webhooks_ingests_and_sends_that_happened(scraped,
     store.tick(now)  # the two first emails go out
     late = iso(now - timedelta(hours=3))  # ingested, never dispatched: its email is 2 h late
     store.deliver("checkouts/create", store.checkout("c3", late, email="cy@example.com"))
-    store.post("checkouts/update", store.checkout("c3", late))  # recorded; its ingest job waits
+    store.post("checkouts/update", store.checkout("c3", late))  # recorded…
+    pick_up(store.rt)  # …and given its ingest job by the dispatcher's pass (jobs/pickup.py), which waits
 
     found = samples(store.client)
     webhooks = "reclaim_webhooks_total"

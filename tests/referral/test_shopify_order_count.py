@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from jobs.dispatch import tick
+from jobs.pickup import pick_up
 from shop_app.config import JOB_BACKOFF_SECONDS, MAX_JOB_ATTEMPTS
 from shop_app.domain.referral import AWAITING_FULFILMENT
 from shop_app.storage.database import transaction
@@ -57,6 +58,7 @@ def _post_paid(store, *, customer: str | None = CUSTOMER, paid: datetime = PAID)
 
 def _ingest_only(store) -> None:
     """The worker takes one job, the order's ingest, and stops (whatever the ingest enqueued waits)."""
+    pick_up(store.rt)  # the dispatcher's pass gives the new delivery its ingest job
     DrainWorker(list(store.rt.queue.queues.values()), connection=store.rt.redis).work(burst=True, max_jobs=1)
 
 

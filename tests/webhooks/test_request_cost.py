@@ -1,7 +1,8 @@
 """The webhook request kept cheap (issue 13, item 5) without loosening a rule.
 
 A known shop's webhook is one SQL statement (an autocommit INSERT … ON CONFLICT DO NOTHING
-RETURNING) and one Redis round trip; the shop comes from a per-process cache of installed shops
+RETURNING) and no Redis round trip: the dispatcher's next pass (jobs/pickup.py) gives the new
+deliveries their ingest jobs, all in one round trip; the shop comes from a per-process cache of installed shops
 whose staleness is bounded (shop_app/shopify/shop_cache.py). Each "process" here is its own app
 (create_app), as each gunicorn worker builds its own; the ingest runs in the real worker.
 """
@@ -16,6 +17,7 @@ import redis.client
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.pool import NullPool
 
+from jobs.pickup import pick_up
 from shop_app import create_app, runtime
 from shop_app.shopify.shop_cache import TTL_SECONDS, ShopCache
 from shop_app.storage.database import transaction
@@ -107,7 +109,7 @@ def shop_status(rt, domain: str) -> str | None:
         return session.scalar(select(Shop.status).where(Shop.domain == domain))
 
 
-def test_a_known_shops_webhook_is_one_insert_and_one_redis_round_trip(web):
+def test_a_known_shops_webhook_is_one_insert_and_no_redis_and_a_pass_picks_them_up_at_once(web):
     store = web
     with statements(store.rt) as first:
         assert store.post("checkouts/update", store.checkout("c0", T0)).get_json()["status"] == "accepted"
@@ -117,15 +119,32 @@ def test_a_known_shops_webhook_is_one_insert_and_one_redis_round_trip(web):
     print(f"first webhook: {first}; then per webhook: {sql[:1]} and Redis {trips[:1]}")
     assert first == ["SELECT", "INSERT"]  # the shop, then the delivery
     assert sql == ["INSERT"] * 3  # the shop from the cache; autocommit: no BEGIN or COMMIT statement
-    assert trips == ["pipeline: SADD HSET HSET RPUSH"] * 3
+    assert trips == []  # the dispatcher's pass enqueues them
     assert delivery_count(store.rt) == 4
+    assert store.rt.queue.queues["ingest"].count == 0
+
+    # The dispatcher's next pass: the four deliveries' jobs, one round trip for them all.
+    with statements(store.rt) as sql, redis_round_trips() as trips:
+        assert pick_up(store.rt) == 4
+    print(f"pick-up of 4 deliveries: {sql} and Redis {trips}")
+    assert sql == ["SELECT", "UPDATE"]  # in one transaction; the UPDATE one executemany by id
+    without_version = [trip for trip in trips if trip != "INFO"]  # RQ asks the server's version once per process
+    assert without_version == ["pipeline: SADD " + " ".join(["HSET HSET RPUSH"] * 4)]
+    with transaction(store.rt.sessions) as session:
+        job_ids = session.scalars(select(WebhookDelivery.job_id)).all()
+    assert len(set(job_ids)) == 4 and set(job_ids) == set(store.rt.queue.queues["ingest"].get_job_ids())
+    assert pick_up(store.rt) == 0  # each delivery gets one job
+    store.drain()
+    with transaction(store.rt.sessions) as session:
+        assert set(session.scalars(select(WebhookDelivery.status))) == {"processed"}
 
 
 def test_a_repeat_is_recorded_once_and_its_job_enqueued_once(store):
     payload = store.checkout("c1", T0)
     answers = [store.post("checkouts/update", payload, webhook_id="same").get_json()["status"] for _ in range(3)]
     assert answers == ["accepted", "duplicate", "duplicate"]
-    assert delivery_count(store.rt) == 1 and store.rt.queue.queues["ingest"].count == 1
+    assert delivery_count(store.rt) == 1
+    assert pick_up(store.rt) == 1 and store.rt.queue.queues["ingest"].count == 1
 
 
 def test_the_process_that_receives_app_uninstalled_drops_the_shop_as_soon_as_it_is_processed(store):
