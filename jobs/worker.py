@@ -19,11 +19,12 @@ from types import FrameType
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.exceptions import StopRequested
 
 from jobs import pickup
 from jobs.dispatch import dispatch_job, reconcile_job
+from jobs.failures import DescribedFailures
 from shop_app import log_format, runtime
 from shop_app.adapters.queue import DISPATCH, INGEST, SEND, JobQueue, url_of
 from shop_app.config import RECONCILE_INTERVAL_SECONDS, TICK_INTERVAL_SECONDS
@@ -44,7 +45,7 @@ def run(burst: bool = False) -> bool:
     # connection are built once and reused instead of once per forked job.
     if burst:
         pickup.pick_up(rt)  # new webhook deliveries get their ingest jobs, as a dispatcher pass would
-        return SimpleWorker(queues, connection=rt.redis).work(burst=True, logging_level="WARNING")
+        return DescribedFailures(queues, connection=rt.redis).work(burst=True, logging_level="WARNING")
     scheduler = Scheduler(url_of(rt.redis))
     scheduler.start()
     log.info("worker started on the %s queues, with the scheduler of the periodic passes", ", ".join(QUEUE_ORDER))
@@ -80,9 +81,10 @@ def _stop_requested(signum: int, frame: FrameType | None) -> None:
     raise StopRequested()
 
 
-class StoppableWorker(SimpleWorker):
-    """RQ's SimpleWorker, remembering whether it was asked to stop (if not, it quit on an error),
-    and finishing quietly when Redis is gone."""
+class StoppableWorker(DescribedFailures):
+    """RQ's SimpleWorker (a failed job told without its message, jobs/failures.py), remembering
+    whether it was asked to stop (if not, it quit on an error), and finishing quietly when Redis
+    is gone."""
 
     stop_asked = False
 

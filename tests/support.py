@@ -11,9 +11,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from rq import SimpleWorker
 
 from jobs.dispatch import tick
+from jobs.failures import DescribedFailures
 from jobs.pickup import pick_up
 from shop_app.messaging.links import read_click_token
 from shop_app.recovery.activity import message_rows
@@ -24,7 +24,7 @@ from shop_app.storage.database import transaction
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-class DrainWorker(SimpleWorker):
+class DrainWorker(DescribedFailures):
     """RQ's SimpleWorker for a burst drain, without the command channel (pubsub).
 
     A drain takes no `rq` commands (stop, kill, shutdown), and stopping RQ's pubsub

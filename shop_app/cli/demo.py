@@ -26,10 +26,10 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from rq import SimpleWorker
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from jobs.failures import DescribedFailures
 from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, stop_embedded, url_of
 from shop_app.adapters.shopify_oauth import OfflineToken
@@ -63,7 +63,7 @@ DEMO_ENVIRONMENT = (
 QUIET = ("werkzeug", "jobs", "shop_app")
 
 
-class DrainWorker(SimpleWorker):
+class DrainWorker(DescribedFailures):
     """RQ's SimpleWorker for one burst drain, without the command channel (pubsub): a drain takes
     no `rq` commands, and stopping RQ's pubsub thread waited up to a second per drain (most of the
     demo's time). The jobs run exactly as in `reclaim worker`."""
