@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from jobs.dispatch import reconcile
@@ -129,9 +129,13 @@ def planned(rt) -> dict[str, list[tuple[str, str, str]]]:
 
 
 def ingesting(rt) -> int:
-    """Deliveries held by an ingest job (waiting or running); a broken run releases its delivery."""
+    """Deliveries held by an ingest job (waiting or running) or new (the dispatcher's next pass gives
+    them their job, jobs/pickup.py); a broken run releases its delivery until its retry_at."""
     with transaction(rt.sessions) as session:
-        held = select(func.count()).where(WebhookDelivery.status == "received", WebhookDelivery.job_id.is_not(None))
+        held = select(func.count()).where(
+            WebhookDelivery.status == "received",
+            or_(WebhookDelivery.job_id.is_not(None), WebhookDelivery.retry_at.is_(None)),
+        )
         return session.execute(held).scalar_one()
 
 
