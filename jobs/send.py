@@ -91,7 +91,7 @@ def finish(rt: Runtime, ready: Ready, answer: live_check.Answer, now: datetime) 
         result: SendResult = route.transport.send(composed.outgoing)
     except Exception as error:  # an adapter bug or a timeout after sending: it may have gone out
         return outcomes.unknown(rt, candidate.message_id, error)
-    return outcomes.delivered(rt, composed.outgoing, route.provider, result, now)
+    return outcomes.delivered(rt, composed.outgoing, route.provider, result, now, (candidate.contact.first_name,))
 
 
 def _compose_and_claim(

@@ -27,6 +27,11 @@ from typing import Any
 
 #: What an address is replaced with in a stored text.
 MASK = "<address>"
+#: What stands for the recipient's name in a provider's text (scrub_provider_text).
+NAME_MASK = "<name>"
+#: Shorter words of a name are not masked.
+NAME_MIN_LENGTH = 3
+_NAME_SEPARATORS = re.compile(r"[\s\-]+")
 
 #: Country calling codes of one and two digits; every other code has three (ITU-T E.164 list).
 _SHORT_CODES = frozenset({
@@ -227,8 +232,15 @@ class Addresses:
         return value
 
 
-def scrub_provider_text(text: str, *known: str | None) -> str:
+def scrub_provider_text(text: str, *known: str | None, names: Iterable[str | None] = ()) -> str:
     """A provider's words (an error message, a bounce reason, an inbound SMS) without addresses:
-    the known ones in any spelling, and any email or internationally written number."""
+    the known ones in any spelling, and any email or internationally written number; and
+    without the recipient's `names` (each word of them, in any case, as a whole word; words
+    shorter than NAME_MIN_LENGTH are left: masking "Al" or "Jo" would wreck ordinary words)."""
     text = Addresses.of(known).scrub(text)
-    return _ANY_INTERNATIONAL_PHONE.sub(MASK, _ANY_EMAIL.sub(MASK, text))
+    text = _ANY_INTERNATIONAL_PHONE.sub(MASK, _ANY_EMAIL.sub(MASK, text))
+    words = {word for name in names if name for word in _NAME_SEPARATORS.split(name) if len(word) >= NAME_MIN_LENGTH}
+    if not words:
+        return text
+    alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+    return re.sub(rf"(?<!\w)(?:{alternatives})(?!\w)", NAME_MASK, text, flags=re.IGNORECASE)

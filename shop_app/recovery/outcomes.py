@@ -6,6 +6,7 @@ answer. Status changes go through the outbox; what an answer says about the addr
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -133,14 +134,17 @@ def paid_elsewhere(rt: Runtime, candidate: Candidate, found: Order) -> str:
     return f"skipped: {reason}"
 
 
-def delivered(rt: Runtime, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime) -> str:
-    """Record the provider's answer."""
+def delivered(
+    rt: Runtime, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime,
+    names: Sequence[str | None] = (),
+) -> str:  # fmt: skip
+    """Record the provider's answer; `names` (the recipient's) are masked in what it said."""
     with transaction(rt.sessions) as session:
         if result.status is SendStatus.SENT:
             return _sent(session, outgoing, provider, result, now)
         if result.status is SendStatus.FAILED_PERMANENT:
-            return _rejected(rt, session, outgoing, provider, result, now)
-        return retry_later(session, outgoing.message_id, result.detail, now, result.retry_after)
+            return _rejected(rt, session, outgoing, provider, result, now, names)
+        return retry_later(session, outgoing.message_id, result.detail, now, result.retry_after, names)
 
 
 def unknown(rt: Runtime, message_id: int, error: Exception) -> str:
@@ -183,10 +187,12 @@ def _sent(session: Session, outgoing: OutgoingMessage, provider: str, result: Se
 
 
 def _rejected(
-    rt: Runtime, session: Session, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime
-) -> str:
+    rt: Runtime, session: Session, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime,
+    names: Sequence[str | None] = (),
+) -> str:  # fmt: skip
     """A permanent refusal: the message fails, and what the refusal says about the address is acted on."""
-    said = scrub_provider_text(result.detail, outgoing.to) if result.detail else None  # providers echo the address
+    # Providers echo the address, and some the name (a 21614's or a bounce's text).
+    said = scrub_provider_text(result.detail, outgoing.to, names=names) if result.detail else None
     reason = f"failed: {said or result.rejection or 'refused by ' + provider}"
     shop_id = session.get_one(Message, outgoing.message_id).shop_id
     if result.rejection is Rejection.SUPPRESSED and outgoing.to:
@@ -202,14 +208,15 @@ def _rejected(
 
 
 def retry_later(
-    session: Session, message_id: int, detail: str | None, now: datetime, retry_after: float | None = None
-) -> str:
+    session: Session, message_id: int, detail: str | None, now: datetime, retry_after: float | None = None,
+    names: Sequence[str | None] = (),
+) -> str:  # fmt: skip
     """A transient failure known not to have delivered: schedule again (honouring the provider's
     Retry-After when it asks for longer), or give up after MAX_SEND_ATTEMPTS."""
     message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
     if message is None or message.status != Status.SENDING.value:
         return "nothing to do"
-    detail = scrub_provider_text(detail, message.recipient) if detail else detail  # providers echo the address
+    detail = scrub_provider_text(detail, message.recipient, names=names) if detail else detail  # echoed address, name
     if message.attempts >= MAX_SEND_ATTEMPTS:
         reason = f"failed after {message.attempts} attempts: {detail}"
         outbox.mark_failed(session, message_id, reason)
