@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobs.dispatch import dispatch, reconcile
+from jobs.pickup import pick_up
 from shop_app import create_app, runtime
 from shop_app.config import TICK_INTERVAL_SECONDS
 from tests.faults.ledger import (
@@ -74,7 +75,8 @@ def test_flushall_with_deliveries_and_queued_messages_in_flight_loses_nothing(rt
         post_checkouts(flushed, planned, abandoned)
         flushed.drain()
         queued = dispatch(now).dispatched  # first emails queued, their send jobs in Redis
-        answers = post_checkouts(flushed, arriving, abandoned, repeats=2)  # ingest jobs in Redis
+        answers = post_checkouts(flushed, arriving, abandoned, repeats=2)
+        pick_up(private)  # the dispatcher's pass: their ingest jobs in Redis (jobs/pickup.py)
         jobs_in_redis = sum(len(queue) for queue in private.queue.queues.values())
 
         private.redis.flushall()
@@ -134,7 +136,9 @@ def test_a_redis_restart_under_a_running_worker_loses_nothing(rt, store, redis_s
                 time.sleep(TICK_INTERVAL_SECONDS + 1)  # down long enough for the scheduler to meet it too
                 redis_server.start()
                 post_checkouts(web, after, abandoned)
-                report = reconcile()  # the deliveries recorded while Redis was down get their jobs
+                # The deliveries recorded while Redis was down (and any new one the scheduler's
+                # pick-up, jobs/pickup.py, has not reached yet) get their jobs.
+                report = reconcile()
                 wait_for(lambda: settled(private), 60, f"not everything was processed and sent:\n{worker.tail()}")
                 survived = worker.alive()
             received = smtp_message_ids(smtp.messages())
@@ -163,7 +167,7 @@ def test_a_redis_restart_under_a_running_worker_loses_nothing(rt, store, redis_s
     )
     assert at_the_kill["sending"] == 1
     assert answers_while_down == ["accepted"] * len(during)
-    assert report.requeued_deliveries == len(during)
+    assert report.requeued_deliveries <= len(during + after)  # the request enqueues nothing; the pick-up may be first
     assert survived
     assert delivery_statuses(rt) == {"processed": checkouts}
     assert message_statuses(rt, step="first") == {"sent": checkouts}
