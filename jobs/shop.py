@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 
 from jobs import attempts
 from shop_app import runtime
-from shop_app.billing.subscriptions import refresh_plan
+from shop_app.billing.refresh import read_state
+from shop_app.billing.subscriptions import store_state
 from shop_app.compliance.consent_records import record_consent
 from shop_app.domain.payloads import normal_email, normal_phone
 from shop_app.errors import describe
@@ -66,12 +67,14 @@ def _failed(rt: Runtime, shop_id: int, run: int, now: datetime, error: Exception
 def _set_up(rt: Runtime, shop_id: int, now: datetime) -> str:
     with open_admin_client(rt.sessions, rt.box, rt.settings, shop_id, now, rt.admin_sleep) as client:
         info = client.shop_info()
+        billing = read_state(client, shop_id)  # None: the Admin API failed; read again later (billing/refresh.py)
         with transaction(rt.sessions) as session:
             shop = session.get_one(Shop, shop_id)
             shop.name, shop.email = info.name, info.email
             shop.timezone, shop.currency = info.iana_timezone, info.currency_code
             shop.country_code = region_code(info.country_code)
-            refresh_plan(session, shop, client, now)  # the plan and development flag (issue 14, billing)
+            if billing is not None:
+                store_state(session, shop, billing, now)  # the plan and development flag (issue 14, billing)
             if session.get(ShopSettingsRow, shop_id) is None:
                 save_settings(session, shop, {})  # the defaults, delivery windows in the shop's zone
             region = shop.country_code
@@ -86,7 +89,8 @@ def _set_up(rt: Runtime, shop_id: int, now: datetime) -> str:
     with transaction(rt.sessions) as session:
         shop = session.get_one(Shop, shop_id)
         shop.setup_completed_at, shop.setup_error = now, None
-    return f"set up {info.myshopify_domain}: {imported} existing customer(s) imported"
+    plan = "" if billing is not None else "; plan not read (Admin API failed): read again later"
+    return f"set up {info.myshopify_domain}: {imported} existing customer(s) imported{plan}"
 
 
 #: Shopify's marketing states that are a statement by the customer (the others — NOT_SUBSCRIBED,
