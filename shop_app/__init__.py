@@ -13,9 +13,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from shop_app import log_format
 from shop_app import runtime as runtime_mod
 from shop_app.config import MAX_WEBHOOK_BYTES, Settings
-from shop_app.errors import describe, trace
+from shop_app.errors import describe
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,11 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        # The traceback without the exception's text, which may quote a customer's data.
-        log.error("unhandled error on %s %s\n%s", request.method, request.path, trace(exc))
+        # The traceback without the exception's text, which may quote a customer's data: the log
+        # format writes errors.trace(exc) (JSON: the `trace` field); not exc_info, which any other
+        # handler would print with the text.
+        log.error("unhandled error on %s %s: %s", request.method, request.path, describe(exc),
+                  extra={log_format.ERROR: exc})  # fmt: skip
         return jsonify(error="internal error; it has been logged"), 500
 
     return app

@@ -143,7 +143,7 @@ class Settings:
             instance_dir=instance,
             dev_mode=dev,
             retention_days=_whole_days(env.get("RECLAIM_RETENTION_DAYS"), DEFAULT_RETENTION_DAYS),
-            metrics_token=env.get("RECLAIM_METRICS_TOKEN") or None,
+            metrics_token=env.get("RECLAIM_METRICS_TOKEN", "").strip() or None,  # a secret file's newline
         )
         settings.validate()
         return settings

@@ -64,9 +64,10 @@ class LogFormatError(ConfigurationError):
 
 def format_of(env: Mapping[str, str]) -> str:
     """`RECLAIM_LOG_FORMAT`: json or text; unset, json in production and text elsewhere."""
-    name = env.get("RECLAIM_LOG_FORMAT") or ("json" if env.get("RECLAIM_ENV") == "production" else "text")
+    given = env.get("RECLAIM_LOG_FORMAT") or ("json" if env.get("RECLAIM_ENV") == "production" else "text")
+    name = given.lower()  # JSON, Json: as RECLAIM_LOG_LEVEL
     if name not in FORMATS:
-        raise LogFormatError(f"RECLAIM_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {name[:40]!r}")
+        raise LogFormatError(f"RECLAIM_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {given[:40]!r}")
     return name
 
 
@@ -112,9 +113,15 @@ def _message(record: logging.LogRecord) -> str:
     return mask_url(record.getMessage())
 
 
+#: A record attribute (`extra={ERROR: exc}`) giving the exception to trace when the record does
+#: not carry it as exc_info: another handler (Sentry, pytest's, a plain basicConfig) formats
+#: exc_info with the exception's message, which may quote a customer; this stays ours.
+ERROR = "reclaim_error"
+
+
 def _trace(record: logging.LogRecord) -> str | None:
-    error = record.exc_info[1] if record.exc_info else None
-    return trace(error) if error is not None else None
+    error = record.exc_info[1] if record.exc_info else getattr(record, ERROR, None)
+    return trace(error) if isinstance(error, BaseException) else None
 
 
 class JsonFormatter(logging.Formatter):
