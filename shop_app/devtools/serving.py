@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -31,12 +32,23 @@ _access = logging.getLogger("werkzeug")
 class AccessLogHandler(WSGIRequestHandler):
     """werkzeug's request handler (`make_server(..., request_handler=AccessLogHandler)`) whose access
     line hides what authenticates a request, as `reclaim serve`'s does (log_format.mask_url):
-    `"GET /admin?shop=a.myshopify.com&id_token=*** HTTP/1.1" 200`."""
+    `"GET /admin?shop=a.myshopify.com&id_token=*** HTTP/1.1" 200`; duration_ms is the time until
+    the status line went out (the app's whole work for a response that is not streamed)."""
+
+    _started: float | None = None
+
+    def run_wsgi(self) -> None:
+        self._started = time.perf_counter()
+        super().run_wsgi()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         line = mask_url(_CONTROL.sub("?", self.requestline))
         path = mask_url(urlsplit(self.path).path) if getattr(self, "path", None) else "-"
-        fields = {"event": "access", "method": getattr(self, "command", "-"), "path": path, "status": str(code)}
+        fields: dict[str, object] = {
+            "event": "access", "method": getattr(self, "command", "-"), "path": path, "status": str(code),
+        }  # fmt: skip
+        if self._started is not None:
+            fields["duration_ms"] = round((time.perf_counter() - self._started) * 1000)
         _access.info('%s - - "%s" %s %s', self.address_string(), line, code, size, extra=fields)
 
 

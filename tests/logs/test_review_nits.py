@@ -38,3 +38,31 @@ def test_a_metrics_token_from_a_secret_file_is_stripped(rt, client):
     assert Settings.from_env({"RECLAIM_METRICS_TOKEN": " \n"}).metrics_token is None  # blank: no /metrics
     rt.settings = rt.settings.with_overrides(metrics_token=stripped)
     assert client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_the_development_servers_access_line_has_duration_ms(rt, json_log):
+    import threading
+    import time
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from shop_app.devtools.serving import AccessLogHandler
+
+    app = create_app(runtime=rt)
+
+    @app.get("/slow")
+    def slow():
+        time.sleep(0.05)
+        return "done"
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=AccessLogHandler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/slow", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    [access] = json_log.events("access")
+    assert access["path"] == "/slow" and 50 <= access["duration_ms"] < 2000
