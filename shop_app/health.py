@@ -27,8 +27,8 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
-from rq.worker import BaseWorker
 from rq.defaults import DEFAULT_WORKER_TTL
+from rq.worker import BaseWorker
 from sqlalchemy import text
 
 from jobs.worker import last_passes
