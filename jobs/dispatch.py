@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from jobs import attempts, pickup, referral_check, retention
 from shop_app import runtime
 from shop_app.adapters.queue import ALIVE
+from shop_app.billing import refresh as plan_refresh
 from shop_app.config import (
     DISPATCH_BATCH,
     INGEST_GRACE_SECONDS,
@@ -109,6 +110,7 @@ def reconcile(now: datetime | None = None, report: TickReport | None = None) -> 
         lost_sends = _hand_over_lost_sends(rt, session, at)
         lost_ingests = _hand_over_lost_ingests(rt, session, at)
     _restart_unfinished_setups(rt, at)
+    plan_refresh.refresh_due(rt, at)  # plans never read or read over a day ago, a few a pass
     retention.purge(rt.sessions, rt.settings.retention_days, at)  # old rows, a few batches a pass
     for message_id, job_id in lost_sends:
         rt.queue.enqueue_send(message_id, job_id, now)

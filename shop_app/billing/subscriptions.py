@@ -23,7 +23,7 @@ from shop_app.adapters.shopify_admin import AdminClient
 from shop_app.adapters.shopify_admin_billing import BillingState, Subscription, read_billing_state
 from shop_app.billing.plans import FREE, PLANS
 from shop_app.domain.payloads import PayloadProblem
-from shop_app.domain.plan_limits import ACTIVE, Entitlement, ShopPlanFacts, entitlement
+from shop_app.domain.plan_limits import ACTIVE, Entitlement, ShopPlanFacts, entitlement, find_plan
 from shop_app.storage.billing_tables import ShopPlan
 from shop_app.storage.tables import Shop
 
@@ -73,7 +73,21 @@ def store_state(session: Session, shop: Shop, state: BillingState, now: datetime
     # What Shopify said at `now` wins over a webhook about an earlier second that arrives later
     # (webhook times have whole seconds: one of the same second is applied, the tie goes to it).
     plan.checked_at, plan.updated_at = now, now.replace(microsecond=0)
+    warn_if_unknown(shop.id, plan)
     return f"plan read: {describe(plan)}"
+
+
+def warn_if_unknown(shop_id: int, plan: ShopPlan) -> None:
+    """A warning line when the shop's active subscription is none of the app's plans (so it is
+    not limited): plans.py's handles and names must be the Partner Dashboard's."""
+    known = facts(plan)
+    if known.development or not known.public_app or plan.status != ACTIVE or not (plan.handle or plan.name):
+        return
+    if find_plan(PLANS, plan.handle, plan.name) is None:
+        log.warning(
+            "shop %s: subscription plan handle %r, name %r is none of the app's plans (billing/plans.py): no limit",
+            shop_id, plan.handle, plan.name,
+        )  # fmt: skip
 
 
 def _current(subscriptions: tuple[Subscription, ...]) -> Subscription | None:
@@ -128,6 +142,7 @@ def on_subscription_update(session: Session, shop: Shop, payload: dict, now: dat
     plan = _row(session, shop.id, now)
     if status in (ACTIVE, "FROZEN"):
         _set(plan, gid, name, handle, status)
+        warn_if_unknown(shop.id, plan)
     else:
         _set(plan, None, None, None, status)
     plan.updated_at, plan.checked_at = updated_at, max(plan.checked_at, now)

@@ -19,6 +19,9 @@ from shop_app.errors import InvalidShopDomain
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop
 
+#: The plan column of a shop whose plan the app has not read yet (the reconciler reads it).
+NOT_READ = "not read yet (no limit)"
+
 
 @click.group()
 def shop() -> None:
@@ -91,7 +94,7 @@ def shop_list() -> None:
         for s in session.scalars(select(Shop).order_by(Shop.domain)):
             plan = plan_of(session, s.id)
             rows.append(
-                (s.domain, s.status, s.installed_at.strftime("%Y-%m-%d %H:%M"), describe(plan) if plan else "–")
+                (s.domain, s.status, s.installed_at.strftime("%Y-%m-%d %H:%M"), describe(plan) if plan else NOT_READ)
             )
     if not rows:
         click.echo("no shops yet (reclaim shop install DOMAIN --token …)")
