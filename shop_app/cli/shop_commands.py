@@ -37,7 +37,8 @@ def shop() -> None:
 @click.option("--timezone", "tz", default=None, help="IANA zone; default: the shop's in Shopify")
 @click.option("--currency", default=None, help="ISO 4217; default: the shop's in Shopify")
 @click.option("--country", default=None, help="ISO 3166 code (e.g. DE): the country national phone numbers are read in")
-@click.option("--update", is_flag=True, help="let a re-install change an installed shop's time zone or currency")
+@click.option("--update", is_flag=True,
+              help="let --timezone/--currency change an installed shop's (else Shopify's)")  # fmt: skip
 @click.option("--now", "now_text", default=None, help="act as if it were this ISO 8601 time")
 def shop_install(
     domain: str,
@@ -52,8 +53,13 @@ def shop_install(
 ) -> None:
     """Connect a merchant's custom app: check the token on the Admin API, store it (and the API
     secret) encrypted, subscribe the shop to the app's webhooks (only the missing ones), then
-    read the shop and import its customers. Running it again is safe; it changes an installed
-    shop's time zone or currency only with --update."""
+    read the shop and import its customers. Running it again is safe.
+
+    \b
+    Time zone and currency of an installed shop: a re-run keeps the stored ones (an earlier
+    --timezone/--currency too), even when Shopify's have changed since; an option naming
+    another value is refused unless --update is given; with --update, what no option names is
+    Shopify's."""
     from jobs.shop import after_install
     from shop_app.shopify.custom_app import InstallRefused, Wanted, install_custom_app
 

@@ -4,8 +4,9 @@ In order, and nothing is stored until the token is known to work:
 1. the options are checked (ValidationError);
 2. the token is tried on the Admin API's `shop` query: a refused token, another shop's token or an
    Admin API that does not answer ends it (InstallRefused), nothing changed;
-3. an installed shop's time zone and currency are not changed unless `update` (InstallRefused,
-   nothing changed): a re-install used to reset them silently;
+3. an installed shop keeps its time zone and currency: a re-run without --timezone/--currency
+   keeps the stored ones (an earlier override too); an option naming another value needs `update`
+   (else InstallRefused, nothing changed); with `update`, Shopify's for the others (`place`);
 4. the shop is stored: the token sealed, the custom app's API secret sealed when given (it then
    verifies the shop's webhooks too: shop_secrets.py), its setup to do;
 5. the webhook subscriptions are registered through the Admin API, only the missing ones
@@ -78,9 +79,7 @@ def install_custom_app(
     if wanted.api_secret is not None and not 8 <= len(wanted.api_secret) <= 512:
         raise InstallRefused("the --api-secret given is not a Shopify API secret key (8 to 512 characters)")
     info = _shop_info(rt, domain, wanted.token)
-    timezone = wanted.timezone or info.iana_timezone
-    currency = (wanted.currency or info.currency_code).upper()
-    shop_id = _store(rt, domain, wanted, timezone, currency, now)
+    shop_id, timezone, currency = _store(rt, domain, wanted, info, now)
     forget_cached(domain)
     try:
         with _client(rt, domain, wanted.token) as client:
@@ -139,9 +138,11 @@ def _shop_info(rt: Runtime, domain: str, token: str) -> ShopInfo:
     return info
 
 
-def _store(rt: Runtime, domain: str, wanted: Wanted, timezone: str, currency: str, now: datetime) -> int:
+def _store(rt: Runtime, domain: str, wanted: Wanted, info: ShopInfo, now: datetime) -> tuple[int, str, str]:
+    """(shop id, time zone, currency): see `place`."""
     with transaction(rt.sessions) as session:
         shop = session.scalar(select(Shop).where(Shop.domain == domain).with_for_update())
+        timezone, currency = place(shop, wanted, info)
         if shop is not None and shop.status == "installed" and not wanted.update:
             _refuse_a_change(shop, timezone, currency)
         if shop is None:
@@ -158,7 +159,18 @@ def _store(rt: Runtime, domain: str, wanted: Wanted, timezone: str, currency: st
             save_settings(session, shop, {})  # the defaults, delivery windows in the zone chosen here
         if wanted.api_secret is not None:
             store_webhook_secret(session, rt.box, shop.id, wanted.api_secret)
-        return shop.id
+        return shop.id, timezone, currency
+
+
+def place(shop: Shop | None, wanted: Wanted, info: ShopInfo) -> tuple[str, str]:
+    """The time zone and currency an install leaves the shop with. A new (or uninstalled) shop:
+    the options', else Shopify's. An installed shop keeps its stored ones: a re-run without
+    --timezone/--currency changes nothing (an earlier override stays, and Shopify's values are
+    not taken over it); only an option naming another value is a change, and needs --update.
+    With --update: the options', else Shopify's current values."""
+    if shop is not None and shop.status == "installed" and not wanted.update:
+        return wanted.timezone or shop.timezone, (wanted.currency or shop.currency).upper()
+    return wanted.timezone or info.iana_timezone, (wanted.currency or info.currency_code).upper()
 
 
 def _refuse_a_change(shop: Shop, timezone: str, currency: str) -> None:
