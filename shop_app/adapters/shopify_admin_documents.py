@@ -140,6 +140,26 @@ mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSu
 }
 """
 
+# A subscription left at an old app URL is moved to the current one, or a second one of its topic
+# deleted (issue 14 review).
+WEBHOOK_SUBSCRIPTION_UPDATE = """
+mutation WebhookSubscriptionUpdate($id: ID!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_DELETE = """
+mutation WebhookSubscriptionDelete($id: ID!) {
+  webhookSubscriptionDelete(id: $id) {
+    deletedWebhookSubscriptionId
+    userErrors { field message }
+  }
+}
+"""
+
 # Billing (issue 14): the shop's active app subscriptions (Shopify App Pricing: AppRecurringPricing
 # carries the Partner Dashboard's planHandle) and whether it is a development store; read by
 # shopify_admin_billing.py.
@@ -179,5 +199,7 @@ DOCUMENTS: dict[str, str] = {
     "CustomerOrderCount": CUSTOMER_ORDER_COUNT,
     "WebhookSubscriptions": WEBHOOK_SUBSCRIPTIONS,
     "WebhookSubscriptionCreate": WEBHOOK_SUBSCRIPTION_CREATE,
+    "WebhookSubscriptionUpdate": WEBHOOK_SUBSCRIPTION_UPDATE,
+    "WebhookSubscriptionDelete": WEBHOOK_SUBSCRIPTION_DELETE,
     "AppBillingState": APP_BILLING_STATE,
 }

@@ -48,6 +48,14 @@ def subscription_create_operation(topic: str, uri: str) -> Operation:
     )
 
 
+def subscription_update_operation(subscription_id: str, uri: str) -> Operation:
+    return Operation("WebhookSubscriptionUpdate", {"id": subscription_id, "webhookSubscription": {"uri": uri}})
+
+
+def subscription_delete_operation(subscription_id: str) -> Operation:
+    return Operation("WebhookSubscriptionDelete", {"id": subscription_id})
+
+
 def callback_uri(app_url: str, topic: str) -> str:
     """Where the app receives `topic`: webhooks/routes.py's route under the app's public URL."""
     return f"{app_url.rstrip('/')}/webhooks/{topic}"

@@ -114,6 +114,12 @@ def built_operations() -> dict[str, shopify.Operation]:
             )
             for topic in WEBHOOK_TOPICS
         },
+        "webhook subscription moved": webhook_subscriptions.subscription_update_operation(
+            "gid://shopify/WebhookSubscription/7000001", "https://reclaim.example.com/webhooks/orders/paid"
+        ),
+        "webhook subscription deleted": webhook_subscriptions.subscription_delete_operation(
+            "gid://shopify/WebhookSubscription/7000002"
+        ),
     }
 
 
