@@ -1,7 +1,8 @@
 """The development Admin API's webhook subscriptions (`webhookSubscriptions`,
-`webhookSubscriptionCreate`), kept in memory per server and shop.
+`webhookSubscriptionCreate`, `webhookSubscriptionUpdate`, `webhookSubscriptionDelete`), kept in
+memory per server and shop.
 
-admin_api.py routes the two root fields here. Like Shopify: a subscription's URI must be HTTPS
+admin_api.py routes the root fields here. Like Shopify: a subscription's URI must be HTTPS
 (plain http only to localhost/127.0.0.1, for development), a topic and URI pair is unique per
 app and shop (userError "Address for this topic has already been taken"), and the list holds only
 the shop-scoped subscriptions made through the API. The requests themselves are recorded by the
@@ -96,6 +97,59 @@ def create(server: Any, domain: str, topic: str, webhookSubscription: dict) -> d
         )
         kept.append(made)
     return {"__typename": "WebhookSubscriptionCreatePayload", "webhookSubscription": _node(made), "userErrors": []}
+
+
+def update(server: Any, domain: str, id: str, webhookSubscription: dict) -> dict:  # noqa: A002, N803 (GraphQL's names)
+    """Mutation.webhookSubscriptionUpdate: a new URI (the only input modelled) for the shop's subscription."""
+    uri = str(webhookSubscription.get("uri") or webhookSubscription.get("callbackUrl") or "")
+    with _lock:
+        kept = _kept.setdefault(server, {}).setdefault(domain, [])
+        found = next((n for n, s in enumerate(kept) if s.id == id), None)
+        problem = _uri_problem(uri) if uri else None
+        if found is None:
+            problem = "Webhook subscription does not exist"
+        elif (
+            problem is None and uri and any(s.topic == kept[found].topic and s.uri == uri and s.id != id for s in kept)
+        ):
+            problem = "Address for this topic has already been taken"
+        if problem is not None:
+            error = {"__typename": "UserError", "field": ["webhookSubscription", "uri"], "message": problem}
+            return {
+                "__typename": "WebhookSubscriptionUpdatePayload",
+                "webhookSubscription": None,
+                "userErrors": [error],
+            }
+        assert found is not None
+        old = kept[found]
+        kept[found] = changed = DevWebhookSubscription(old.id, old.topic, uri or old.uri, old.format, old.created_at)
+    return {"__typename": "WebhookSubscriptionUpdatePayload", "webhookSubscription": _node(changed), "userErrors": []}
+
+
+def delete(server: Any, domain: str, id: str) -> dict:  # noqa: A002 (GraphQL's name)
+    """Mutation.webhookSubscriptionDelete."""
+    with _lock:
+        kept = _kept.setdefault(server, {}).setdefault(domain, [])
+        before = len(kept)
+        kept[:] = [s for s in kept if s.id != id]
+        gone = len(kept) < before
+    errors = (
+        [] if gone else [{"__typename": "UserError", "field": ["id"], "message": "Webhook subscription does not exist"}]
+    )
+    return {
+        "__typename": "WebhookSubscriptionDeletePayload",
+        "deletedWebhookSubscriptionId": id if gone else None,
+        "userErrors": errors,
+    }
+
+
+def add(server: Any, domain: str, topic: str, uri: str) -> DevWebhookSubscription:
+    """A subscription made earlier (tests: one at an old app URL)."""
+    made = DevWebhookSubscription(
+        f"gid://shopify/WebhookSubscription/{next(_ids)}", topic, uri, "JSON", datetime.now(UTC)
+    )
+    with _lock:
+        _kept.setdefault(server, {}).setdefault(domain, []).append(made)
+    return made
 
 
 def _uri_problem(uri: str) -> str | None:
