@@ -673,6 +673,8 @@ class _Root:
             "discountCodeBasicCreate": self.basic_create,
             "discountCodeFreeShippingCreate": self.free_shipping_create,
             "webhookSubscriptionCreate": functools.partial(admin_webhooks.create, self.server, self.shop.domain),
+            "webhookSubscriptionUpdate": functools.partial(admin_webhooks.update, self.server, self.shop.domain),
+            "webhookSubscriptionDelete": functools.partial(admin_webhooks.delete, self.server, self.shop.domain),
         }
         resolvers = mutations if self.mutation else queries
         if name not in resolvers:
