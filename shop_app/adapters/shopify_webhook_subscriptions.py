@@ -2,7 +2,9 @@
 
 A merchant's custom app has no shopify.app.toml of ours: its subscriptions are shop-scoped, made
 with `webhookSubscriptionCreate`. Registering is idempotent: the app's existing subscriptions are
-listed first and only the missing (topic, URI) pairs are created. The compliance topics
+listed first and only the missing (topic, URI) pairs are created; one of our topics at another URL
+(an earlier SHOPIFY_APP_URL) is moved to the current one (`webhookSubscriptionUpdate`) and a
+second one of a topic deleted (`webhookSubscriptionDelete`). The compliance topics
 (customers/data_request, customers/redact, shop/redact) are not in `WebhookSubscriptionTopic`:
 only the app's configuration (shopify.app.toml, or the Partner/Dev Dashboard) sets them.
 
@@ -30,6 +32,17 @@ class Registered:
 
     created: tuple[str, ...]
     kept: tuple[str, ...]
+    #: Topics whose subscription was at another URL (an old SHOPIFY_APP_URL) and now is at the current one.
+    moved: tuple[str, ...] = ()
+    #: Subscriptions deleted: a second one of a topic already at the current URL.
+    removed: int = 0
+
+
+@dataclass(frozen=True)
+class Existing:
+    id: str
+    topic: str  # WebhookSubscriptionTopic
+    uri: str
 
 
 def topic_enum(topic: str) -> str:
@@ -61,13 +74,13 @@ def callback_uri(app_url: str, topic: str) -> str:
     return f"{app_url.rstrip('/')}/webhooks/{topic}"
 
 
-def existing(client: AdminClient) -> set[tuple[str, str]]:
-    """The app's shop-scoped subscriptions on this shop, as (topic enum, URI) pairs."""
-    found: set[tuple[str, str]] = set()
+def existing(client: AdminClient) -> list[Existing]:
+    """The app's shop-scoped subscriptions on this shop (an app lists only its own)."""
+    found: list[Existing] = []
     after = None
     for _ in range(MAX_PAGES):
         connection = client.run(subscriptions_operation(after))["webhookSubscriptions"]
-        found |= {(node["topic"], node["uri"]) for node in connection["nodes"]}
+        found += [Existing(node["id"], node["topic"], node["uri"]) for node in connection["nodes"]]
         if not connection["pageInfo"]["hasNextPage"]:
             break
         after = connection["pageInfo"]["endCursor"]
@@ -75,19 +88,36 @@ def existing(client: AdminClient) -> set[tuple[str, str]]:
 
 
 def register(client: AdminClient, app_url: str, topics: Iterable[str]) -> Registered:
-    """Subscribe the shop to each topic at the app's URL, creating only what is missing; raises
-    AdminUserError when Shopify refuses one (the ones created before it stay: a re-run goes on)."""
+    """Subscribe the shop to each topic at the app's URL: a topic already there is kept; one
+    subscribed at another URL (the app moved: an old SHOPIFY_APP_URL) is moved with
+    `webhookSubscriptionUpdate`, any further one of that topic deleted; a missing one is created.
+    Raises AdminUserError when Shopify refuses one (what was done before it stays: a re-run goes on)."""
     have = existing(client)
-    created, kept = [], []
+    created, kept, moved, removed = [], [], [], 0
     for topic in topics:
         uri = callback_uri(app_url, topic)
-        if (topic_enum(topic), uri) in have:
+        mine = [s for s in have if s.topic == topic_enum(topic)]
+        current = [s for s in mine if s.uri == uri]
+        others = [s for s in mine if s.uri != uri]
+        if current:
             kept.append(topic)
-            continue
-        payload = client.run(subscription_create_operation(topic, uri))["webhookSubscriptionCreate"]
-        errors = payload.get("userErrors") or []
-        if errors:
-            said = "; ".join(str(error.get("message")) for error in errors)
-            raise AdminUserError(f"Shopify refused the {topic} subscription: {said}", errors)
-        created.append(topic)
-    return Registered(tuple(created), tuple(kept))
+        elif others:
+            _mutate(client, subscription_update_operation(others.pop(0).id, uri), topic)
+            moved.append(topic)
+        else:
+            _mutate(client, subscription_create_operation(topic, uri), topic)
+            created.append(topic)
+        for stale in others:  # Shopify would send this topic twice, once to a URL not ours any more
+            _mutate(client, subscription_delete_operation(stale.id), topic)
+            removed += 1
+    return Registered(tuple(created), tuple(kept), tuple(moved), removed)
+
+
+def _mutate(client: AdminClient, operation: Operation, topic: str) -> dict:
+    field = operation.name[0].lower() + operation.name[1:]  # WebhookSubscriptionCreate → webhookSubscriptionCreate
+    payload = client.run(operation)[field]
+    errors = payload.get("userErrors") or []
+    if errors:
+        said = "; ".join(str(error.get("message")) for error in errors)
+        raise AdminUserError(f"Shopify refused the {topic} subscription: {said}", errors)
+    return payload

@@ -79,8 +79,11 @@ def shop_install(
         raise click.ClickException(str(exc)) from None
     place = ", ".join(filter(None, (done.timezone, done.currency, done.country_code)))
     click.echo(f"installed {done.domain} ({done.name}, {place})")
-    made, kept = len(done.webhooks.created), len(done.webhooks.kept)
-    click.echo(f"webhooks: {made} subscription(s) created, {kept} already there")
+    made, kept, moved = len(done.webhooks.created), len(done.webhooks.kept), len(done.webhooks.moved)
+    click.echo(
+        f"webhooks: {made} subscription(s) created, {kept} already there, {moved} moved from an old app URL"
+        + (f", {done.webhooks.removed} duplicate(s) deleted" if done.webhooks.removed else "")
+    )
     click.echo(
         "webhook signatures: " + ("the custom app's own API secret" if done.own_secret else "SHOPIFY_API_SECRET")
     )

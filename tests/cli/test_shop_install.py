@@ -55,7 +55,7 @@ def test_install_checks_the_token_subscribes_the_webhooks_and_runs_the_setup(run
     topics = webhook_topics()
     assert done.output.splitlines() == [
         f"installed {DOMAIN} (Casa Lino, Europe/Madrid, EUR, ES)",
-        f"webhooks: {len(topics)} subscription(s) created, 0 already there",
+        f"webhooks: {len(topics)} subscription(s) created, 0 already there, 0 moved from an old app URL",
         "webhook signatures: SHOPIFY_API_SECRET",
         f"setup: set up {DOMAIN}: 1 existing customer(s) imported",
     ]
