@@ -32,6 +32,7 @@ NAME_MASK = "<name>"
 #: Shorter words of a name are not masked.
 NAME_MIN_LENGTH = 3
 _NAME_SEPARATORS = re.compile(r"[\s\-]+")
+_AFTER_A_NAME = re.compile(rf"({re.escape(NAME_MASK)}[ \t]+)([^\W\d_][\w'’-]*)")
 
 #: Country calling codes of one and two digits; every other code has three (ITU-T E.164 list).
 _SHORT_CODES = frozenset({
@@ -236,11 +237,14 @@ def scrub_provider_text(text: str, *known: str | None, names: Iterable[str | Non
     """A provider's words (an error message, a bounce reason, an inbound SMS) without addresses:
     the known ones in any spelling, and any email or internationally written number; and
     without the recipient's `names` (each word of them, in any case, as a whole word; words
-    shorter than NAME_MIN_LENGTH are left: masking "Al" or "Jo" would wreck ordinary words)."""
+    shorter than NAME_MIN_LENGTH are left: masking "Al" or "Jo" would wreck ordinary words),
+    nor a capitalised word right after one (the family name, which is not kept)."""
     text = Addresses.of(known).scrub(text)
     text = _ANY_INTERNATIONAL_PHONE.sub(MASK, _ANY_EMAIL.sub(MASK, text))
     words = {word for name in names if name for word in _NAME_SEPARATORS.split(name) if len(word) >= NAME_MIN_LENGTH}
     if not words:
         return text
     alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
-    return re.sub(rf"(?<!\w)(?:{alternatives})(?!\w)", NAME_MASK, text, flags=re.IGNORECASE)
+    text = re.sub(rf"(?<!\w)(?:{alternatives})(?!\w)", NAME_MASK, text, flags=re.IGNORECASE)
+    # The family name is not kept, but is often written right after the first: "Ana Ruiz".
+    return _AFTER_A_NAME.sub(lambda m: m[1] + NAME_MASK if m[2][0].isupper() else m[0], text)

@@ -45,3 +45,7 @@ def test_names_are_masked_as_whole_words_of_three_letters_or_more():
     assert scrub_provider_text(said, names=["Ana", "Ruiz-Gómez", "Al", None]) == (
         "Dear <name> <name>-<name> (Al): Banana's mailbox; <address> full, retry for Al"
     )
+    # The family name is not kept; written right after the first name, it goes too.
+    assert scrub_provider_text("mailbox of VALENTINA Ruiz unknown; Valentina is away", names=["Valentina"]) == (
+        "mailbox of <name> <name> unknown; <name> is away"
+    )
