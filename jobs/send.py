@@ -109,8 +109,8 @@ def _compose_and_claim(
     if isinstance(composed, Refusal):
         return outcomes.skip(session, candidate, composed.reason)
     outgoing = composed.outgoing
-    claimed = outbox.claim(session, candidate.message_id, candidate.job_id, now, recipient=candidate.address,
-                           subject=outgoing.subject, body=outgoing.body,
-                           note="; ".join(n for n in (sending_note, composed.note) if n) or None,
-                           provided=gate_facts.claim_conditions(candidate))  # fmt: skip
+    twilio = (candidate.twilio.id, candidate.twilio.secret) if candidate.twilio is not None else None
+    claimed = outbox.claim_send(session, candidate.message_id, candidate.job_id, now, recipient=candidate.address,
+                                subject=outgoing.subject, body=outgoing.body, twilio=twilio,
+                                note="; ".join(n for n in (sending_note, composed.note) if n) or None)  # fmt: skip
     return (route, composed) if claimed else outcomes.not_claimed(session, candidate, now)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, select
+from sqlalchemy import Select, and_, bindparam, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from shop_app.channels.accounts import TWILIO
@@ -246,17 +246,6 @@ def recheck(session: Session, candidate: Candidate) -> tuple[bool, str | None]:
     if row is None or row[0] != Status.QUEUED or row[1] != candidate.job_id:
         return False, None
     return True, _stop_reason(row[2], row[3])
-
-
-def claim_conditions(candidate: Candidate) -> list[ColumnElement[bool]]:
-    """What the claim's UPDATE checks besides the row being held: the journey is still active,
-    and the Twilio connection the route was built from is still the shop's (not removed or re-saved)."""
-    active = exists().where(Journey.id == Message.journey_id, Journey.status == JourneyStatus.ACTIVE.value)
-    conditions: list[ColumnElement[bool]] = [active]
-    if candidate.twilio is not None:
-        seen = candidate.twilio
-        conditions.append(exists().where(ChannelConnection.id == seen.id, ChannelConnection.secret == seen.secret))
-    return conditions
 
 
 def journey_stop_reason(journey: Journey) -> str | None:

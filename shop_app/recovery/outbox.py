@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
+from typing import cast as typed
 
 from sqlalchemy import (
     ColumnElement,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     insert,
     literal,
@@ -27,10 +30,21 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from shop_app.domain.models import FINAL, PENDING, PlannedMessage, Status, Step, can_move, operator_can_move
+from shop_app.domain.models import (
+    FINAL,
+    PENDING,
+    JourneyStatus,
+    PlannedMessage,
+    Status,
+    Step,
+    can_move,
+    operator_can_move,
+)
 from shop_app.errors import ReclaimError
+from shop_app.storage.channel_tables import ChannelConnection
 from shop_app.storage.database import rows_changed
 from shop_app.storage.tables import Journey, Message
 
@@ -374,24 +388,52 @@ def mark_sent(session: Session, message_id: int, now: datetime, provider_id: str
     return transition(session, message_id, [Status.SENDING, Status.UNKNOWN], Status.SENT, **values)
 
 
+def claim_send(
+    session: Session, message_id: int, job_id: str, now: datetime, *, recipient: str | None,
+    subject: str | None, body: str, note: str | None, twilio: tuple[int, str] | None,
+) -> bool:  # fmt: skip
+    """`claim` for the send job, its journey still active and, for a route from the shop's Twilio connection
+    `twilio` (id, secret), that one still the shop's. Built once per process, parameters bound (b_*: SQLAlchemy
+    keeps a column's own name for its SET): neither the statement nor its cache key is rebuilt per send."""
+    params = {"b_message_id": message_id, "b_job_id": job_id, "b_now": now, "b_recipient": recipient,
+              "b_subject": subject, "b_body": body, "b_note": note[:MAX_REASON] if note else note}  # fmt: skip
+    if twilio is not None:
+        params["b_twilio_id"], params["b_twilio_secret"] = twilio
+    return typed(CursorResult[Any], session.execute(_claim_statement(twilio is not None), params)).rowcount == 1
+
+
+@cache
+def _claim_statement(with_twilio: bool) -> Update:
+    active = exists().where(Journey.id == Message.journey_id, Journey.status == JourneyStatus.ACTIVE.value)
+    where = [Message.id == bindparam("b_message_id"), Message.job_id == bindparam("b_job_id"), active]
+    if with_twilio:
+        where.append(exists().where(ChannelConnection.id == bindparam("b_twilio_id"),
+                                    ChannelConnection.secret == bindparam("b_twilio_secret")))  # fmt: skip
+    values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in ("recipient", "subject", "body")}
+    values |= {"sending_at": bindparam("b_now"), "attempts": Message.attempts + 1, "reason": bindparam("b_note")}
+    in_source = Message.status.in_(_checked([Status.QUEUED], Status.SENDING))
+    statement = update(Message).where(*where, in_source).values(status=Status.SENDING.value, **values)
+    return statement.execution_options(synchronize_session=False)
+
+
 def mark_first_sent(
     session: Session, message_id: int, now: datetime, provider_id: str | None, delivery: str | None
 ) -> int | None:
-    """`mark_sent` for the usual case, a row no callback has told anything yet (no delivery status):
-    one UPDATE … RETURNING the row's shop id, or None when the row is not such a row (the caller
-    then reads it and uses `mark_sent`)."""
-    values: dict[str, Any] = {"sent_at": now, "delivery_status": delivery}
-    if provider_id:
-        values["provider_id"] = func.coalesce(Message.provider_id, provider_id)
+    """`mark_sent` for the usual case, a row no callback has told anything yet (no delivery status): one UPDATE
+    … RETURNING its shop id (built once, as claim_send's); None for another row (the caller uses `mark_sent`)."""
+    params = {"b_message_id": message_id, "b_now": now, "b_delivery": delivery, "b_provider_id": provider_id}
+    return session.execute(_first_sent_statement(bool(provider_id)), params).scalar_one_or_none()
+
+
+@cache
+def _first_sent_statement(with_provider_id: bool) -> Update:
+    values: dict[str, Any] = {"sent_at": bindparam("b_now"), "delivery_status": bindparam("b_delivery")}
+    if with_provider_id:
+        values["provider_id"] = func.coalesce(Message.provider_id, bindparam("b_provider_id"))
     in_source = Message.status.in_(_checked([Status.SENDING, Status.UNKNOWN], Status.SENT))
-    statement = (
-        update(Message)
-        .where(Message.id == message_id, in_source, Message.delivery_status.is_(None))
-        .values(_values(Status.SENT, values))
-        .returning(Message.shop_id)
-        .execution_options(synchronize_session=False)
-    )
-    return session.execute(statement).scalar_one_or_none()
+    where = (Message.id == bindparam("b_message_id"), in_source, Message.delivery_status.is_(None))
+    statement = update(Message).where(*where).values(status=Status.SENT.value, **values).returning(Message.shop_id)
+    return statement.execution_options(synchronize_session=False)
 
 
 def mark_failed(session: Session, message_id: int, reason: str) -> bool:
