@@ -25,6 +25,7 @@ from shop_app.channels.push_subscriptions import subscription_for
 from shop_app.compliance.consent_records import OPT_OUT_SOURCES, consent_state
 from shop_app.compliance.suppressions import suppression_reason
 from shop_app.domain import consent, discount_memory, gates, quiet_hours
+from shop_app.domain.addresses import address_hash
 from shop_app.domain.models import PENDING, UNDER_WAY, Channel, Checkout, Contact, Flow, JourneyStatus, Status, Step
 from shop_app.domain.planner import address_for
 from shop_app.domain.settings import Incentive, ShopSettings
@@ -39,7 +40,17 @@ from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import KnownToken
 from shop_app.shopify.shops import settings_of
 from shop_app.storage.channel_tables import ChannelConnection
-from shop_app.storage.tables import CheckoutRow, Journey, Message, MessageTemplate, OrderRow, Shop, ShopSettingsRow
+from shop_app.storage.tables import (
+    CheckoutRow,
+    Consent,
+    Journey,
+    Message,
+    MessageTemplate,
+    OrderRow,
+    Shop,
+    ShopSettingsRow,
+    Suppression,
+)
 
 
 @dataclass(frozen=True)
@@ -188,10 +199,10 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
     if found.checkout is None:
         raise ValueError(f"recovery journey {journey.id} has no checkout")
     checkout = checkout_of(found.checkout)
-    paid, last_sent = _payment_and_memory(session, found, checkout)
+    paid, last_sent, contact_facts = _payment_and_memory(rt, session, found, checkout)
     candidate = _candidate(found, checkout, last_sent, now)
     channel = candidate.channel
-    contact = _contact_facts(rt, session, candidate)
+    contact = contact_facts or _contact_facts(rt, session, candidate)
     zone = recipient_zone.zone_of(checkout.marketing_phone)
     facts = gates.SendFacts(
         step=candidate.step,
@@ -262,19 +273,45 @@ def _incentive(settings: ShopSettings, step: Step) -> Incentive:
     return settings.prime.incentive if step is Step.PRIME else settings.first.incentive
 
 
-def _payment_and_memory(session: Session, found: _Held, checkout: Checkout) -> tuple[OrderRow | None, datetime | None]:
-    """In one statement: the order our records know paid the checkout (orders.payment_for), and,
-    when the step offers a code the discount memory may withhold, when its person was last sent
-    one (offer_memory.last_code_sent). The paid order's row is read only when there is one."""
+def _payment_and_memory(
+    rt: Runtime, session: Session, found: _Held, checkout: Checkout
+) -> tuple[OrderRow | None, datetime | None, consent.ContactFacts | None]:
+    """In one statement: the order our records know paid the checkout (orders.payment_for); when
+    the step offers a code the discount memory may withhold, when its person was last sent one
+    (offer_memory.last_code_sent); for an email or SMS, the address's suppression and newest
+    consent statement (_contact_facts' reads; None for other channels, which _contact_facts reads).
+    The paid order's row is read only when there is one."""
     shop, journey, settings = found.shop, found.journey, found.settings
     paid = payment_query(shop.id, checkout, journey.abandoned_at).with_only_columns(OrderRow.id).scalar_subquery()
+    columns: list[Any] = [paid]
     memory = None
     if _incentive(settings, Step(found.message.step)).offered and settings.discount_memory_days:
         memory = last_code_sent_query(shop.id, journey.id, checkout)
-    columns: list[Any] = [paid] if memory is None else [paid, memory.scalar_subquery()]
+    if memory is not None:
+        columns.append(memory.scalar_subquery())
+    channel = Channel(found.message.channel)
+    address = address_for(channel, checkout, has_push=True) if channel in (Channel.EMAIL, Channel.SMS) else None
+    if address:
+        columns += _contact_columns(rt.settings.secret_key, shop.id, channel.value, address)
     row = session.execute(select(*columns)).one()
     order = session.get(OrderRow, row[0]) if row[0] is not None else None
-    return order, (row[1] if memory is not None else None)
+    last_sent = row[1] if memory is not None else None
+    facts = None
+    if channel in (Channel.EMAIL, Channel.SMS):  # no address: nothing suppressed, nothing withdrawn
+        suppressed, state, source = row[-3:] if address else (None, None, None)
+        facts = consent.ContactFacts(suppressed, withdrawn=_opt_out_source(state, source))
+    return order, last_sent, facts
+
+
+def _contact_columns(secret_key: str, shop_id: int, channel: str, address: str) -> list[Any]:
+    """suppression_reason's and consent_state's reads as scalar subqueries: the reason, the state, the source."""
+    suppressed = select(Suppression.reason).where(
+        Suppression.shop_id == shop_id, Suppression.channel == channel,
+        Suppression.address.in_([address, address_hash(secret_key, address)]),
+    )  # fmt: skip
+    record = (Consent.shop_id == shop_id, Consent.channel == channel, Consent.address == address)
+    consented = [select(column).where(*record).scalar_subquery() for column in (Consent.state, Consent.source)]
+    return [suppressed.limit(1).scalar_subquery(), *consented]
 
 
 def _candidate(found: _Held, checkout: Checkout, last_sent: datetime | None, now: datetime) -> Candidate:
@@ -327,9 +364,11 @@ def _contact_facts(rt: Runtime, session: Session, candidate: Candidate) -> conse
 def _opt_out(session: Session, shop_id: int, channel: Channel, address: str | None) -> str | None:
     """The source of the customer's opt-out when it is the newest statement for the address."""
     record = consent_state(session, shop_id, channel.value, address)
-    if record is None or record.state != "revoked" or record.source not in OPT_OUT_SOURCES:
-        return None
-    return record.source
+    return _opt_out_source(record.state, record.source) if record is not None else None
+
+
+def _opt_out_source(state: str | None, source: str | None) -> str | None:
+    return source if state == "revoked" and source in OPT_OUT_SOURCES else None
 
 
 def _later_steps_started(
