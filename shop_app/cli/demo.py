@@ -29,11 +29,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from jobs.failures import DescribedFailures
 from shop_app import create_app, runtime
 from shop_app.adapters.queue import connect, stop_embedded, url_of
 from shop_app.adapters.shopify_oauth import OfflineToken
-from shop_app.cli.demo_folder import check_port, free_port, keep_this_run, put_back, set_aside
+from shop_app.cli.demo_drain import drain
+from shop_app.cli.demo_folder import INTERRUPTED, INTERRUPTS, check_port, ending, free_port, keep_this_run, set_aside
 from shop_app.cli.demo_story import Spec, checkout_payload, load_story, order_payload
 from shop_app.config import Settings
 from shop_app.devtools import admin_schema
@@ -61,15 +61,6 @@ DEMO_ENVIRONMENT = (
 
 #: Loggers the story quiets below ERROR: the web server's access lines and the jobs' events.
 QUIET = ("werkzeug", "jobs", "shop_app")
-
-
-class DrainWorker(DescribedFailures):
-    """RQ's SimpleWorker for one burst drain, without the command channel (pubsub): a drain takes
-    no `rq` commands, and stopping RQ's pubsub thread waited up to a second per drain (most of the
-    demo's time). The jobs run exactly as in `reclaim worker`."""
-
-    def subscribe(self) -> None:
-        pass
 
 
 class Demo:
@@ -201,9 +192,7 @@ class Demo:
         from jobs.pickup import pick_up  # new deliveries get their ingest jobs, as the dispatcher gives them
 
         pick_up(self.rt)
-        DrainWorker(list(self.rt.queue.queues.values()), connection=self.rt.redis).work(
-            burst=True, logging_level="ERROR"
-        )
+        drain(self.rt)  # Ctrl-C meanwhile: KeyboardInterrupt after the job in hand (demo_drain.py)
 
     def next_due(self) -> datetime | None:
         with transaction(self.rt.sessions) as session:
@@ -467,7 +456,7 @@ def run_demo(
     previous = set_aside(target)  # not deleted: a run that fails puts it back (demo_folder.py)
     demo = Demo(target, out, port)
     saved = {k: os.environ.get(k) for k in DEMO_ENVIRONMENT}
-    told = False
+    told = interrupted = False
     try:
         demo.start()
         out(f"Reclaim demo: shop {demo.domain}, app at {demo.base_url}, data in {target}\n")
@@ -484,6 +473,8 @@ def run_demo(
             out("Without Shopify's CDN the pages use plain development stand-ins instead of the Polaris look.")
             demo.serve()
             serve(url)
+    except INTERRUPTS:  # Ctrl-C: KeyboardInterrupt, or RQ's StopRequested inside a drain (demo_folder.py)
+        interrupted = True
     finally:
         demo.stop()
         for key, value in saved.items():
@@ -491,9 +482,6 @@ def run_demo(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        if not told:
-            failed = put_back(target, previous)
-            out(f"The demo failed; the last run's data is back in {target}" if previous else "The demo failed.")
-            if failed is not None:
-                out(f"This run's data is in {failed}")
-    return 1 if broken else 0
+        for line in ending(target, previous, told, interrupted):
+            out(line)
+    return INTERRUPTED if interrupted else 1 if broken else 0

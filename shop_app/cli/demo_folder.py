@@ -3,7 +3,8 @@
 A run starts by moving the previous run's folder aside (`demo` → `demo.previous`), not by deleting
 it. Once the story has been told, the previous folder goes. A run that fails before that puts
 its own folder at `demo.failed` (for a look at what went wrong) and the previous one back.
-A port the demo was asked to use but cannot is refused before anything is moved.
+A port the demo was asked to use but cannot is refused before anything is moved. Ctrl-C during
+the story is such a failure too, told in one line (no traceback) with exit status 130.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ import socket
 import threading
 from pathlib import Path
 
+from rq.exceptions import StopRequested
+
 from shop_app.errors import ReclaimError
+
+#: What Ctrl-C raises in the demo: KeyboardInterrupt, or RQ's StopRequested when it comes while a
+#: drain worker (which installs its own SIGINT handler) is working or has just worked.
+INTERRUPTS = (KeyboardInterrupt, StopRequested)
+#: The exit status of a run stopped by Ctrl-C (128 + SIGINT), as a shell reports it.
+INTERRUPTED = 130
 
 
 class DemoFailed(ReclaimError):
@@ -65,6 +74,19 @@ def put_back(folder: Path, previous: Path | None) -> Path | None:
     if previous is not None and previous.exists():
         previous.rename(folder)
     return failed
+
+
+def ending(folder: Path, previous: Path | None, told: bool, interrupted: bool) -> list[str]:
+    """The run's last lines; a run that did not tell its story puts the previous run's folder back."""
+    if told:
+        return [f"interrupted; this run's data is kept in {folder}"] if interrupted else []
+    failed = put_back(folder, previous)
+    kept = f"This run's data is in {failed}" if failed is not None else ""
+    if interrupted:  # one line
+        back = "the previous demo's data is back in place" if previous else "there was no earlier demo data"
+        return [f"interrupted; {back} ({folder})" + (f"; this run's data is in {failed}" if failed else "")]
+    said = f"The demo failed; the last run's data is back in {folder}" if previous else "The demo failed."
+    return [said, kept] if kept else [said]
 
 
 def free_port() -> int:
