@@ -8,7 +8,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 
+from sqlalchemy import Insert, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
@@ -25,7 +28,7 @@ from shop_app.recovery.gate_facts import Candidate, Collected, held, recheck
 from shop_app.recovery.journeys import convert_journey
 from shop_app.recovery.orders import describe_order, store_order
 from shop_app.runtime import Runtime
-from shop_app.storage.database import insert_new, transaction
+from shop_app.storage.database import transaction
 from shop_app.storage.tables import Journey, Message, MessageEvent, Shop
 
 log = logging.getLogger(__name__)
@@ -181,9 +184,23 @@ def _sent(session: Session, outgoing: OutgoingMessage, provider: str, result: Se
             return "nothing to do"
         shop_id = message.shop_id
     if result.provider_id:  # kept once: the provider's callback may have told us the same first
-        insert_new(session, MessageEvent, shop_id=shop_id, message_id=outgoing.message_id, provider=provider,
-                   provider_id=result.provider_id, event=said, raw=result.raw)  # fmt: skip
+        event = {"shop_id": shop_id, "message_id": outgoing.message_id, "provider": provider,
+                 "provider_id": result.provider_id, "event": said, "raw": result.raw}  # fmt: skip
+        session.execute(_event_insert(session.get_bind().dialect.name), {f"b_{k}": v for k, v in event.items()})
     return Status.SENT.value
+
+
+@cache
+def _event_insert(dialect_name: str) -> Insert:
+    """insert_new's INSERT … ON CONFLICT DO NOTHING of a send's first event, built once per process
+    with bound parameters (b_*), not per send."""
+    table = MessageEvent.__table__
+    values = {name: bindparam(f"b_{name}", type_=table.c[name].type) for name in _EVENT_COLUMNS}
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    return insert(MessageEvent).values(values).on_conflict_do_nothing()
+
+
+_EVENT_COLUMNS = ("shop_id", "message_id", "provider", "provider_id", "event", "raw")
 
 
 def _rejected(
