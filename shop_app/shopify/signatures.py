@@ -11,6 +11,9 @@ from collections.abc import Callable
 from shop_app.errors import InvalidShopDomain
 
 _SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]\.myshopify\.com$")
+#: Topics only Shopify sends about the app itself, signed with the app's secret: a shop's own
+#: custom-app secret is the merchant's, and must not let the merchant sign their own plan change.
+APP_ONLY_TOPICS = frozenset({"app_subscriptions/update"})
 
 
 def webhook_hmac(body: bytes, secret: str) -> str:
@@ -45,16 +48,18 @@ def verify_shop_webhook(
     app_secrets: tuple[str, ...],
     domain: str | None,
     own_secret: Callable[[str], str | None],
+    topic: str | None = None,
 ) -> bool:
     """A webhook signed with the app's secret (or the old one during a rotation), or with the
     shop's own custom-app API secret when `reclaim shop install --api-secret` stored one.
 
     Either is accepted for such a shop: the app's secret is trusted for every shop already, and
     the common case (a shop of the public app) stays a pure check with no lookup. `own_secret`
-    (the shop's domain → its secret or None) is asked only when the app's secrets do not match."""
+    (the shop's domain → its secret or None) is asked only when the app's secrets do not match,
+    and never for `topic`s of APP_ONLY_TOPICS (billing: the merchant holds their own secret)."""
     if verify_webhook(body, signature, app_secrets):
         return True
-    if not signature:
+    if not signature or topic in APP_ONLY_TOPICS:
         return False
     try:
         shop = clean_shop_domain(domain)
