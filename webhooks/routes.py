@@ -93,7 +93,7 @@ def receive(topic: str) -> tuple[Response, int]:
 
     signature, shop_header = request.headers.get("X-Shopify-Hmac-Sha256"), request.headers.get("X-Shopify-Shop-Domain")
     own_secret = partial(own_webhook_secret, runtime)  # a custom app's own secret (reclaim shop install)
-    if not verify_shop_webhook(body, signature, runtime.settings.webhook_secrets, shop_header, own_secret):
+    if not verify_shop_webhook(body, signature, runtime.settings.webhook_secrets, shop_header, own_secret, topic):
         return _answer(401, error="invalid or missing HMAC signature (X-Shopify-Hmac-Sha256)")
 
     header_topic = (request.headers.get("X-Shopify-Topic") or "").strip().lower()
