@@ -17,7 +17,7 @@ from admin_ui.auth import app_runtime, current_shop
 from admin_ui.layout import render_page
 from admin_ui.pages import bp
 from shop_app.billing.plans import PLANS, plan_selection_url
-from shop_app.billing.subscriptions import plan_of, shop_entitlement
+from shop_app.billing.subscriptions import facts, plan_of, shop_entitlement
 from shop_app.billing.usage import RECOVERY, journeys_used
 from shop_app.domain.plan_limits import usage_month
 from shop_app.storage.database import transaction
@@ -46,6 +46,7 @@ def plan() -> ResponseReturnValue:
         )
         stored = plan_of(session, shop.id)
         checked_at, domain = (stored.checked_at if stored else None), shop.domain
+        known = facts(stored)  # Shopify's plan selection page is a public app's, and not for a development store
     limit = granted.monthly_journeys
     return render_page(
         "plan/index.html",
@@ -59,7 +60,7 @@ def plan() -> ResponseReturnValue:
         refused=refused or 0,
         checked_at=checked_at,
         plans=PLANS,
-        selection_url=plan_selection_url(domain),
+        selection_url=plan_selection_url(domain) if known.public_app and not known.development else None,
     )
 
 
