@@ -387,8 +387,8 @@ class Demo:
         self.out("  sent: " + "; ".join(self.sent(messages, flow) for flow in ("recovery", "referral")))
         self.out("  not sent: " + (", ".join(f"{n} {status}" for status, n in sorted(stopped.items())) or "none"))
         self.out(
-            f"  recovered: {sum(1 for j in journeys if j.status == 'converted')} order(s), "
-            f"{revenue:.2f} {self.story['shop']['currency']} attributed"
+            f"  converted: {sum(1 for j in journeys if j.status == 'converted')} journey(s) paid, "
+            f"{revenue:.2f} {self.story['shop']['currency']} attributed to messages (the report's 'recovered')"
         )
         steps = [
             m.step for m in sorted(messages, key=lambda m: m.due_at) if m.flow == "referral" and m.status == "sent"

@@ -68,7 +68,9 @@ def test_the_recovery_story_prints_the_timeline_and_serves_the_admin(demo) -> No
     assert "Jonas    recovery whatsapp whatsapp skipped: no consent: no phone marketing consent" in text
     assert "  sent: 4 email, 2 sms, 4 whatsapp (recovery); 4 email (referral)" in text
     assert "  not sent: 6 cancelled, 4 skipped" in text
-    assert "  recovered: 2 order(s), 58.41 EUR attributed" in text
+    # Two journeys converted (Elena paid by phone, no message credited); one order recovered by a message.
+    assert "  converted: 2 journey(s) paid, 58.41 EUR attributed to messages (the report's 'recovered')" in text
+    assert "  recovered: " not in text
     assert "  report 2026-03-02 – 2026-03-12: 5 abandoned, 5 reachable (5 treated, 0 control)" in text  # issue 12
     assert "  recovered 1 order(s), 58.41 EUR, recovery rate 20.0 %, control group –" in text
     # Elena's order exists only in Shopify: the live payment check finds it.
