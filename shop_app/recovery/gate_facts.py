@@ -291,9 +291,11 @@ def _payment_and_memory(
         columns.append(memory.scalar_subquery())
     channel = Channel(found.message.channel)
     address = address_for(channel, checkout, has_push=True) if channel in (Channel.EMAIL, Channel.SMS) else None
+    params: dict[str, Any] = {}
     if address:
-        columns += _contact_columns(rt.settings.secret_key, shop.id, channel.value, address)
-    row = session.execute(select(*columns)).one()
+        contact_columns, params = _contact_columns(rt.settings.secret_key, shop.id, channel.value, address)
+        columns += contact_columns
+    row = session.execute(select(*columns), params).one()
     order = session.get(OrderRow, row[0]) if row[0] is not None else None
     last_sent = row[1] if memory is not None else None
     facts = None
@@ -303,15 +305,24 @@ def _payment_and_memory(
     return order, last_sent, facts
 
 
-def _contact_columns(secret_key: str, shop_id: int, channel: str, address: str) -> list[Any]:
-    """suppression_reason's and consent_state's reads as scalar subqueries: the reason, the state, the source."""
-    suppressed = select(Suppression.reason).where(
-        Suppression.shop_id == shop_id, Suppression.channel == channel,
-        Suppression.address.in_([address, address_hash(secret_key, address)]),
-    )  # fmt: skip
-    record = (Consent.shop_id == shop_id, Consent.channel == channel, Consent.address == address)
-    consented = [select(column).where(*record).scalar_subquery() for column in (Consent.state, Consent.source)]
-    return [suppressed.limit(1).scalar_subquery(), *consented]
+def _contact_columns(secret_key: str, shop_id: int, channel: str, address: str) -> tuple[list[Any], dict[str, Any]]:
+    """suppression_reason's and consent_state's reads as scalar subqueries (the reason, the state, the
+    source; built once per process, _contact_subqueries) and the values of their parameters."""
+    values = {"b_shop": shop_id, "b_channel": channel, "b_address": address,
+              "b_hashed": address_hash(secret_key, address)}  # fmt: skip
+    return list(_contact_subqueries()), values
+
+
+@functools.cache
+def _contact_subqueries() -> tuple[Any, ...]:
+    shop: Any = bindparam("b_shop")
+    channel: Any = bindparam("b_channel")
+    address: Any = bindparam("b_address")
+    forms = Suppression.address.in_([address, bindparam("b_hashed")])
+    suppressed = select(Suppression.reason).where(Suppression.shop_id == shop, Suppression.channel == channel, forms)
+    record = (Consent.shop_id == shop, Consent.channel == channel, Consent.address == address)
+    consented = (select(column).where(*record).scalar_subquery() for column in (Consent.state, Consent.source))
+    return (suppressed.limit(1).scalar_subquery(), *consented)
 
 
 def _candidate(found: _Held, checkout: Checkout, last_sent: datetime | None, now: datetime) -> Candidate:
