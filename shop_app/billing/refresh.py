@@ -63,6 +63,10 @@ CANDIDATES = 100
 FIRST_BACKOFF_SECONDS = 60
 MAX_BACKOFF_SECONDS = 6 * 3600
 CLAIM_SECONDS = 60
+#: The pass holds up the reconciler while it reads: one try, a short timeout, and the pass ends at
+#: its first failure (when Shopify is down, one shop a pass finds out, not every due shop).
+PASS_POLICY = RetryPolicy(max_attempts=1, base_delay=0.5, max_delay=2.0)
+PASS_TIMEOUT = (3.0, 5.0)
 FAILURES_KEPT_SECONDS = 2 * 86_400
 
 
@@ -111,7 +115,9 @@ def refresh_due(rt: Runtime, now: datetime, per_pass: int = PER_PASS) -> int:
     read = 0
     for shop_id in ready[:per_pass]:
         _wait_until(rt, shop_id, now, CLAIM_SECONDS)  # another pass leaves it alone meanwhile
-        read += _refresh_one(rt, shop_id, now)
+        if not _refresh_one(rt, shop_id, now):
+            break
+        read += 1
     return read
 
 
@@ -123,12 +129,12 @@ def _wait_until(rt: Runtime, shop_id: int, now: datetime, seconds: int) -> None:
 def _refresh_one(rt: Runtime, shop_id: int, now: datetime) -> int:
     try:
         with open_admin_client(rt.sessions, rt.box, rt.settings, shop_id, now, rt.admin_sleep) as client:
-            client.policy = BRIEF
+            client.policy, client.timeout = PASS_POLICY, PASS_TIMEOUT
             state = read_billing_state(client)
         with transaction(rt.sessions) as session:
             shop = session.get_one(Shop, shop_id)
             if shop.status != "installed":
-                return 0
+                return 1  # uninstalled meanwhile: nothing to read, not a failure
             said = store_state(session, shop, state, now)
     except Exception as error:
         failures = int(rt.redis.incr(_failures_key(shop_id)))

@@ -65,15 +65,15 @@ def test_the_reconciler_reads_a_plan_never_read_backing_off_while_it_fails(rt, a
     reconcile(at)  # just installed: the setup's to read
     at += SETTLE
 
-    admin_api.inject_status(503, 2, operation="AppBillingState")
+    admin_api.inject_status(503, 1, operation="AppBillingState")
     before = reads(admin_api)
     with caplog.at_level(logging.INFO):
         reconcile(at)
-    assert reads(admin_api) == before + 2 and plan_of_shop(rt) is None
+    assert reads(admin_api) == before + 1 and plan_of_shop(rt) is None  # one try a pass
     assert any("not read (failure 1 in a row)" in r.getMessage() for r in caplog.records)
     reconcile(at + timedelta(seconds=5))  # the reconciler runs every few seconds: Shopify is not asked again
     reconcile(at + timedelta(seconds=59))
-    assert reads(admin_api) == before + 2 and plan_of_shop(rt) is None
+    assert reads(admin_api) == before + 1 and plan_of_shop(rt) is None
 
     reconcile(at + timedelta(seconds=61))  # its next try
     plan = plan_of_shop(rt)
@@ -109,10 +109,15 @@ def test_a_pass_reads_a_bounded_number_of_shops(rt, admin_api):
     with transaction(rt.sessions) as session:
         session.execute(delete(ShopPlan))
     before, at = reads(admin_api), datetime.now(UTC) + SETTLE
+    admin_api.inject_status(503, 1, operation="AppBillingState")
+    reconcile(at)
+    assert reads(admin_api) == before + 1  # Shopify failing: the pass ends at its first failure
+    before, at = reads(admin_api), at + timedelta(seconds=1)
     reconcile(at)
     assert reads(admin_api) == before + PER_PASS
     reconcile(at + timedelta(seconds=1))
-    reconcile(at + timedelta(seconds=2))
+    assert reads(admin_api) == before + 2 * PER_PASS
+    reconcile(at + timedelta(minutes=2))  # the one that failed, after its minute
     assert reads(admin_api) == before + 5
     with transaction(rt.sessions) as session:
         assert session.scalar(select(func.count()).select_from(ShopPlan)) == 5
