@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
+
+from sqlalchemy.orm import sessionmaker
 
 from jobs import attempts
 from jobs.send import Ready, finish, prepare
@@ -43,7 +47,8 @@ def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) 
     clients: dict[int, AdminClient] = {}
     with rt.queue.beating(job_id):  # the reconciler's sign that this batch still runs
         now = clock()
-        ready = [found for message_id in message_ids if (found := batch.prepare(message_id, now)) is not None]
+        with _one_connection(rt) as on_it:  # the gates' reads, back to back: one pool checkout and ping
+            ready = [found for message_id in message_ids if (found := batch.prepare(on_it, message_id, now))]
         try:
             checked = batch.check(ready, now, clients)
             for item in ready:
@@ -56,6 +61,15 @@ def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) 
     return ", ".join(f"{status} {count}" for status, count in sorted(batch.outcomes.items())) or "nothing to do"
 
 
+@contextmanager
+def _one_connection(rt: Runtime) -> Iterator[Runtime]:
+    """`rt` with sessions on one connection for the block: each transaction still its own, committed
+    or rolled back alone, without a pool checkout and pre-ping each. Only for statements run back to
+    back: after a provider call the pool's pinged checkout stays (jobs/send.py's claim and outcome)."""
+    with rt.engine.connect() as connection:
+        yield replace(rt, sessions=sessionmaker(bind=connection, expire_on_commit=False))
+
+
 class _Batch:
     """The runs of one batch job: each message's outcome counted, a failure recorded alone."""
 
@@ -65,11 +79,11 @@ class _Batch:
         self.broken: attempts.JobFailed | None = None
         self.seen: dict[int, list[Candidate]] = {}
 
-    def prepare(self, message_id: int, now: datetime) -> Ready | None:
-        """Phase 1 of one message: its facts and gates; None when that already settled it."""
+    def prepare(self, rt: Runtime, message_id: int, now: datetime) -> Ready | None:
+        """Phase 1 of one message (on `rt`'s sessions): its facts and gates; None when that already settled it."""
         seen = self.seen[message_id] = []
         try:
-            found = prepare(self.rt, message_id, self.job_id, now, seen)
+            found = prepare(rt, message_id, self.job_id, now, seen)
         except Exception as error:  # this message's run broke: the others go on
             self._failed(message_id, now, error)
             return None
