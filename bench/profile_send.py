@@ -3,7 +3,9 @@
 Run from the project root:  python bench/profile_send.py [--channel email|sms] [--messages 50] [--top 40]
 
 Email goes to the development outbox file, SMS (a Prime SMS with a unique code) to the development
-Twilio server; the payment check and codes to the development Admin API server. A warm-up batch runs
+Twilio server; the payment check and codes to the development Admin API server. The shop is in
+Madrid, with the default 09:00–21:00 window: outside it (and the Spanish recipients' hours) an SMS
+run shows the gates' postponement, not a send. A warm-up batch runs
 first, unprofiled. Prints the CPU per message of the profiled batch and cProfile's top functions by
 cumulative and by own time. DATABASE_URL and REDIS_URL as for bench/send_job.py.
 """
@@ -72,12 +74,12 @@ def build(base: Path, redis_url: str, admin: AdminApiServer, twilio: TwilioApiSe
 
 
 def setup_shop(rt: runtime.Runtime, admin: AdminApiServer, twilio: TwilioApiServer, channel: str) -> int:
-    admin.add_shop(DOMAIN, name="Bench Shop", iana_timezone="UTC", currency_code="EUR")
+    admin.add_shop(DOMAIN, name="Bench Shop", iana_timezone="Europe/Madrid", currency_code="EUR")
     with transaction(rt.sessions) as session:
         session.execute(delete(Shop).where(Shop.domain == DOMAIN))
     with transaction(rt.sessions) as session:
         shop = install_shop(session, rt.box, DOMAIN, admin.issue_token(DOMAIN), name="Bench Shop",
-                            timezone="UTC", currency="EUR")  # fmt: skip
+                            timezone="Europe/Madrid", currency="EUR")  # fmt: skip
         save_settings(session, shop, EMAIL_SETTINGS if channel == "email" else SMS_SETTINGS)
         if channel == "sms":
             save_twilio(session, rt.box, shop.id, twilio.account(messaging_service_sid="MG" + "b" * 32))
