@@ -76,7 +76,35 @@ def seeds(store: ShopifyStore, topic: str) -> st.SearchStrategy:
         ),
         "customers/redact": st.just({**shop, "customer": ANA, "orders_to_redact": [ORDER_ID]}),
         "shop/redact": st.just(shop),
+        "app_subscriptions/update": st.builds(
+            subscription_update, plans, st.sampled_from(SUBSCRIPTION_STATUSES), moments
+        ),  # fmt: skip
     }[topic]
+
+
+#: Plans as the Partner Dashboard names them (shop_app/billing/plans.py), and one the app does not know.
+plans = st.sampled_from([("Free", "free"), ("Growth", "growth"), ("Scale", "scale"), ("Enterprise", "enterprise")])
+SUBSCRIPTION_STATUSES = ["ACTIVE", "CANCELLED", "DECLINED", "EXPIRED", "FROZEN", "PENDING"]
+
+
+def subscription_update(plan: tuple[str, str], status: str, at: str) -> dict:
+    """An app_subscriptions/update body as Shopify sends it (shape: devtools/admin_billing.webhook_payload)."""
+    name, handle = plan
+    return {
+        "app_subscription": {
+            "admin_graphql_api_id": f"gid://shopify/AppSubscription/{sum(map(ord, handle))}",
+            "name": name,
+            "status": status,
+            "admin_graphql_api_shop_id": "gid://shopify/Shop/548380009",
+            "created_at": at,
+            "updated_at": at,
+            "currency": "USD",
+            "capped_amount": None,
+            "price": "19.00",
+            "interval": "every_30_days",
+            "plan_handle": handle,
+        }
+    }
 
 
 #: What an HTTP server lets through in a header value: visible ASCII, tab, space and Latin-1 (obs-text).
