@@ -125,6 +125,10 @@ def parse_subscription_update(payload: dict) -> tuple[str, str, str | None, str 
     if updated_at.tzinfo is None:
         raise PayloadProblem("app_subscription.updated_at has no offset")
     name, handle = body.get("name"), body.get("plan_handle")
+    for field, value, longest in (("admin_graphql_api_id", gid, 128), ("status", status.strip(), 16),
+                                  ("name", name, 255), ("plan_handle", handle, 64)):  # fmt: skip
+        if isinstance(value, str) and len(value) > longest:  # the shop_plans columns' widths
+            raise PayloadProblem(f"app_subscription.{field} is longer than {longest} characters")
     return (gid, status.strip().upper(), name if isinstance(name, str) else None,
             handle if isinstance(handle, str) else None, updated_at)  # fmt: skip
 
