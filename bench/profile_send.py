@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import os
 import pstats
 import sys
 import tempfile
@@ -23,14 +22,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from send_job import checkout_payload, redis_url_for  # bench/ is the script's folder, first on sys.path
+from send_job import bench_settings, checkout_payload, redis_url_for  # bench/ is the script's folder, first on sys.path
 from sqlalchemy import delete, select
 
 from jobs.ingest import on_checkout
 from jobs.send_batch import send_batch
 from shop_app import runtime
 from shop_app.channels.accounts import save_twilio
-from shop_app.config import Settings
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.devtools.twilio_api import TwilioApiServer
 from shop_app.recovery import outbox
@@ -53,21 +51,8 @@ SMS_SETTINGS = {
 
 
 def build(base: Path, redis_url: str, admin: AdminApiServer, twilio: TwilioApiServer, channel: str) -> runtime.Runtime:
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'bench.db'}",
-        "REDIS_URL": redis_url,
-        "RECLAIM_INSTANCE_DIR": str(base / "instance"),
-        "RECLAIM_ENV": "development",
-        "SHOPIFY_ADMIN_BASE_URL": admin.admin_base_url,
-        "TWILIO_API_BASE_URL": twilio.api_base,
-        "TWILIO_CONTENT_BASE_URL": twilio.content_base,
-    }
-    if channel == "email":
-        env["RECLAIM_OUTBOX_FILE"] = str(base / "outbox.jsonl")
-    else:
-        env.pop("RECLAIM_OUTBOX_FILE", None)
-    settings = Settings.from_env(env)
+    outbox_file = base / "outbox.jsonl" if channel == "email" else None
+    settings = bench_settings(base, redis_url, admin, twilio, outbox_file)
     upgrade(settings.database_url)
     runtime.reset()
     return runtime.install(runtime.Runtime.build(settings))

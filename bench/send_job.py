@@ -316,8 +316,11 @@ def redis_url_for(base: Path, stack: contextlib.ExitStack) -> str:
     return redis_url
 
 
-def bench_settings(base: Path, redis_url: str, admin: AdminApiServer, twilio: TwilioApiServer) -> Settings:
-    """The app's settings for the run: the development servers, DATABASE_URL or an SQLite file in `base`."""
+def bench_settings(
+    base: Path, redis_url: str, admin: AdminApiServer, twilio: TwilioApiServer, outbox_file: Path | None = None
+) -> Settings:
+    """The app's settings for the run: the development servers, DATABASE_URL or an SQLite file in `base`;
+    with `outbox_file`, emails go to that development outbox (SMS always to the Twilio server)."""
     env = {
         **os.environ,
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'bench.db'}",
@@ -329,6 +332,8 @@ def bench_settings(base: Path, redis_url: str, admin: AdminApiServer, twilio: Tw
         "TWILIO_CONTENT_BASE_URL": twilio.content_base,
     }
     env.pop("RECLAIM_OUTBOX_FILE", None)  # SMS must go to Twilio, never to a file
+    if outbox_file is not None:
+        env["RECLAIM_OUTBOX_FILE"] = str(outbox_file)
     return Settings.from_env(env)
 
 
