@@ -22,6 +22,7 @@ from shop_app.domain.payloads import (
     parse_order,
     parse_privacy_request,
 )
+from shop_app.domain.settings import ShopSettings
 from shop_app.errors import describe
 from shop_app.recovery import attribution, outbox
 from shop_app.recovery.checkouts import store_checkout
@@ -33,15 +34,25 @@ from shop_app.referral.profiles import customer_created_at
 from shop_app.referral.rewards import RewardTerms, on_friend_order
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
-from shop_app.shopify.shops import load_settings
+from shop_app.shopify.shops import load_settings, settings_of
+from shop_app.storage.billing_tables import ShopPlan
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop, ShopSettingsRow, WebhookDelivery
+from shop_app.storage.tables import (
+    CheckoutRow,
+    Journey,
+    OrderRow,
+    Shop,
+    ShopSettingsRow,
+    WebhookDelivery,
+)
 
 log = logging.getLogger(__name__)
 #: The topics whose handler may start a referral journey that asks Shopify for an order count.
 STARTS_REFERRALS = frozenset({"orders/paid"})
 #: data_requests.phone holds this many characters.
 MAX_PHONE_TEXT = 32
+#: session.info's key for the shop's settings as the delivery's read found them.
+SETTINGS = "ingest.shop_settings"
 
 
 def ingest_delivery(delivery_id: int) -> str:
@@ -107,18 +118,22 @@ def _log(
 def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> tuple[str, str | None]:
     """What the delivery's handler said, and the delivery's topic (None: nothing to do)."""
     with transaction(rt.sessions) as session:
-        # One read: the delivery (locked), its shop and the shop's settings row (now in the
-        # session, so load_settings finds it there rather than asking again).
+        # One read: the delivery (locked), its shop, the shop's settings row (parsed once, kept in
+        # the session for this run: see _settings) and its plan row (now in the session, so the
+        # plan's limit finds it there rather than asking again).
         found = session.execute(
-            select(WebhookDelivery, Shop, ShopSettingsRow)
+            select(WebhookDelivery, Shop, ShopSettingsRow, ShopPlan)
             .join(Shop, Shop.id == WebhookDelivery.shop_id)
             .outerjoin(ShopSettingsRow, ShopSettingsRow.shop_id == Shop.id)
+            .outerjoin(ShopPlan, ShopPlan.shop_id == Shop.id)
             .where(WebhookDelivery.id == delivery_id)
             .with_for_update(of=WebhookDelivery)
         ).first()
         if found is None or found[0].status != WebhookStatus.RECEIVED:
             return "nothing to do", None
-        delivery, shop = found[0], found[1]
+        delivery, shop, row = found[0], found[1], found[2]
+        document, updated_at = (row.document, row.updated_at) if row is not None else (None, None)
+        session.info[SETTINGS] = settings_of(shop.id, shop.timezone, document, updated_at)
         domain, topic = shop.domain, delivery.topic  # read before shop/redact deletes both rows
         try:
             reason = HANDLERS[topic](session, shop, load_body(delivery.body), now)
@@ -144,7 +159,14 @@ def on_checkout(session: Session, shop: Shop, payload: dict, now: datetime) -> s
     stored = store_checkout(session, shop, checkout, customer_created_at=customer_created_at(payload))
     if stored.ignored:
         return stored.ignored
-    return replan(session, shop, stored.row, load_settings(session, shop), now, keys_moved=stored.keys_moved)
+    return replan(session, shop, stored.row, _settings(session, shop), now, keys_moved=stored.keys_moved)
+
+
+def _settings(session: Session, shop: Shop) -> ShopSettings:
+    """The shop's settings as this run's first read found them (a shop without a settings row
+    included, which the session's identity map cannot remember), else read now."""
+    kept = session.info.get(SETTINGS)
+    return kept if kept is not None else load_settings(session, shop)
 
 
 def on_checkout_delete(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
@@ -169,7 +191,7 @@ def on_order(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     outcome = f"order {order.name or order.shopify_id}: {len(journeys)} journey(s) converted"
     if released := order_wait.release(session, shop.id, order.shopify_id):
         outcome += f"; {released} cancellation or refund(s) that came first released"
-    terms = RewardTerms.of(load_settings(session, shop).referral)
+    terms = RewardTerms.of(_settings(session, shop).referral)
     referral = on_friend_order(session, shop, order, payload, now, terms)  # issue 11: a friend used a code
     return f"{outcome}; {referral}" if referral else outcome
 

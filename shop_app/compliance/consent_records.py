@@ -17,9 +17,11 @@ does end a withdrawal, as domain/consent.ContactFacts says; the order's box does
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import and_, func, not_, select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -49,17 +51,47 @@ def record_consent(
     One statement, concurrent writers included: INSERT … ON CONFLICT DO UPDATE, the update guarded
     by those two rules (PostgreSQL and SQLite both know it). A Consent object already loaded in
     the session is not refreshed: read it again after recording."""
+    record_consents(session, shop_id, [Statement(channel, address, granted, source, at, profile_id)], keeps_opt_out)
+
+
+class Statement(NamedTuple):
+    """One consent statement for `record_consents`."""
+
+    channel: str
+    address: str
+    granted: bool
+    source: str
+    at: datetime
+    profile_id: int | None = None
+
+
+def record_consents(
+    session: Session, shop_id: int, statements: Sequence[Statement], keeps_opt_out: bool = False
+) -> None:
+    """`record_consent` for several statements on distinct (channel, address) pairs, in one
+    multi-row INSERT … ON CONFLICT DO UPDATE (the checkout's email and SMS boxes at once)."""
+    if not statements:
+        return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = Consent.metadata.tables[Consent.__tablename__]
-    state = "granted" if granted else "revoked"
     statement = dialect.insert(table).values(
-        shop_id=shop_id, channel=channel, address=address, state=state, source=source, recorded_at=at,
-        profile_id=profile_id,
-    )  # fmt: skip
+        [
+            {
+                "shop_id": shop_id,
+                "channel": s.channel,
+                "address": s.address,
+                "state": "granted" if s.granted else "revoked",
+                "source": s.source,
+                "recorded_at": s.at,
+                "profile_id": s.profile_id,
+            }  # fmt: skip
+            for s in statements
+        ]
+    )
     newer = table.c.recorded_at <= statement.excluded.recorded_at
-    if keeps_opt_out and granted:
+    if keeps_opt_out:  # a grant does not replace an opt-out; a revocation always may
         opted_out = and_(table.c.state == "revoked", table.c.source.in_(sorted(OPT_OUT_SOURCES)))
-        newer = and_(newer, not_(opted_out))
+        newer = and_(newer, or_(statement.excluded.state != "granted", not_(opted_out)))
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["shop_id", "channel", "address"],

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shop_app.compliance.consent_records import record_consent
+from shop_app.compliance.consent_records import Statement, record_consents
 from shop_app.domain.models import Checkout, LineItem
 from shop_app.referral.profiles import BY_CHECKOUT, profile_for
 from shop_app.storage.tables import CheckoutRow, Profile, Shop
@@ -65,9 +65,13 @@ def store_checkout(
         return Stored(row, stale, False)
     keys = (checkout.customer_id, checkout.email, checkout.phone)
     keys_moved = row is None or (row.customer_id, row.email, row.phone) != keys
+    profile_id = row.profile_id if row is not None else None
+    if profile_id is None and checkout.reachable:  # found (or made) first: the row's one write carries it
+        profile_id = _profile_for(session, shop, checkout, customer_created_at).id
     if row is None:
         row = CheckoutRow(shop_id=shop.id, token=checkout.token)
         session.add(row)
+    row.profile_id = profile_id
     row.shopify_id = checkout.shopify_id or row.shopify_id
     row.cart_token = checkout.cart_token
     row.email, row.phone, row.customer_id = checkout.email, checkout.phone, checkout.customer_id
@@ -85,8 +89,6 @@ def store_checkout(
     row.completed_at = checkout.completed_at
     row.shopify_created_at = checkout.created_at
     row.shopify_updated_at = checkout.updated_at
-    if row.profile_id is None and checkout.reachable:
-        row.profile_id = _profile_for(session, shop, checkout, customer_created_at).id
     _record_checkout_consent(session, shop, row, checkout)
     session.flush()
     return Stored(row, None, keys_moved)
@@ -98,23 +100,15 @@ def _record_checkout_consent(session: Session, shop: Shop, row: CheckoutRow, che
     An unticked SMS box is no statement (it is unticked by default), so only a tick is recorded
     for SMS; the email box is recorded either way when Shopify tells us its state.
     """
-    at = checkout.updated_at
+    at, said = checkout.updated_at, []
     if checkout.email and checkout.accepts_email_marketing is not None:
-        record_consent(
-            session,
-            shop.id,
-            "email",
-            checkout.email,
-            granted=checkout.accepts_email_marketing,
-            source="checkout",
-            at=at,
-            profile_id=row.profile_id,
+        said.append(
+            Statement("email", checkout.email, checkout.accepts_email_marketing, "checkout", at, row.profile_id)
         )
     phone = checkout.marketing_phone  # the number the SMS box was ticked for
     if phone and checkout.accepts_sms_marketing:
-        record_consent(
-            session, shop.id, "sms", phone, granted=True, source="checkout", at=at, profile_id=row.profile_id
-        )
+        said.append(Statement("sms", phone, True, "checkout", at, row.profile_id))
+    record_consents(session, shop.id, said)  # both boxes in one statement
 
 
 def _profile_for(session: Session, shop: Shop, checkout: Checkout, customer_created_at: datetime | None) -> Profile:
