@@ -20,7 +20,7 @@ from shop_app.domain import gates
 from shop_app.messaging.compose import Composed, Refusal, compose
 from shop_app.recovery import gate_facts, live_check, outbox, outcomes
 from shop_app.recovery.discounts import Reserved, StepCode, record_created
-from shop_app.recovery.gate_facts import Candidate
+from shop_app.recovery.gate_facts import Candidate, Collected
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
 
@@ -55,15 +55,19 @@ def prepare(rt: Runtime, message_id: int, job_id: str, now: datetime, seen: list
     """1. Our own records: the row still held by this job, and every gate they can answer, in one
     transaction; the outcome when the gates stop it there. The candidate read is added to `seen`."""
     with transaction(rt.sessions) as session:
-        collected = gate_facts.collect(rt, session, message_id, job_id, now)
-        if collected is None:
-            return outcomes.NOT_HELD
-        seen.append(collected.candidate)
-        decision = gates.decide(collected.facts, now)
-        if decision.verdict is not gates.Verdict.SEND:
-            return outcomes.decided(session, collected, decision)
-        reserved = live_check.reserve(session, collected.candidate, now)  # the step's code, if any
-    return Ready(collected.candidate, reserved, decision.reason)
+        return judge(session, gate_facts.collect(rt, session, message_id, job_id, now), now, seen)
+
+
+def judge(session: Session, collected: Collected | None, now: datetime, seen: list[Candidate]) -> Ready | str:
+    """The gates on what `collect` found (None: the row is no longer held): their outcome, recorded in
+    `session`, or the message Ready with its step's code reserved. The candidate is added to `seen`."""
+    if collected is None:
+        return outcomes.NOT_HELD
+    seen.append(collected.candidate)
+    decision = gates.decide(collected.facts, now)
+    if decision.verdict is not gates.Verdict.SEND:
+        return outcomes.decided(session, collected, decision)
+    return Ready(collected.candidate, live_check.reserve(session, collected.candidate, now), decision.reason)
 
 
 def finish(rt: Runtime, ready: Ready, answer: live_check.Answer, now: datetime) -> str:

@@ -1,12 +1,14 @@
 """The batch send job (issue 13): one RQ job for up to jobs.dispatch.SEND_BATCH messages of one shop,
 every row of the group held by this job's id.
 
-Each message still goes the single send job's way (jobs/send.py) and keeps its guarantees: its facts
-and gates in its own transaction, its own guarded claim (`queued → sending`) committed before its
+Each message still goes the single send job's way (jobs/send.py) and keeps its guarantees: its gates'
+outcome in its own transaction, its own guarded claim (`queued → sending`) committed before its
 provider call, its own outcome and reason, and a run that breaks goes through `failed` alone while
-the others go on. What the batch shares is Shopify: once every message's gates have spoken, one
-payment check per shop covers all the batch's recovery messages (live_check.check_payments), asked
-just before their sends, and the shop's Admin API client serves their discount codes too.
+the others go on. What the batch shares is its reads, every message's facts in one transaction (the
+held rows with their journeys, shops, settings and checkouts in one statement), and Shopify: once
+every message's gates have spoken, one payment check per shop covers all the batch's recovery
+messages (live_check.check_payments), asked just before their sends, and the shop's Admin API
+client serves their discount codes too.
 
 While it runs, the job renews a beat in Redis every second (JobQueue.beating). A batch killed half-way
 leaves its other rows `queued` for this job, which RQ still calls `started`: the reconciler, seeing
@@ -26,13 +28,14 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import sessionmaker
 
 from jobs import attempts
-from jobs.send import Ready, finish, prepare
+from jobs.send import Ready, finish, judge
 from jobs.send_failures import failed
 from shop_app import runtime
 from shop_app.adapters.shopify_admin import AdminClient
-from shop_app.recovery import live_check, outcomes
-from shop_app.recovery.gate_facts import Candidate
+from shop_app.recovery import gate_facts, live_check, outcomes
+from shop_app.recovery.gate_facts import Candidate, Collected
 from shop_app.runtime import Runtime
+from shop_app.storage.database import transaction
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,8 @@ def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) 
     with rt.queue.beating(job_id):  # the reconciler's sign that this batch still runs
         now = clock()
         with _one_connection(rt) as on_it:  # the gates' reads, back to back: one pool checkout and ping
-            ready = [found for message_id in message_ids if (found := batch.prepare(on_it, message_id, now))]
+            facts = batch.collect(on_it, message_ids, now)
+            ready = [found for message_id in facts if (found := batch.judge(on_it, message_id, facts, now))]
         try:
             checked = batch.check(ready, now, clients)
             for item in ready:
@@ -79,11 +83,34 @@ class _Batch:
         self.broken: attempts.JobFailed | None = None
         self.seen: dict[int, list[Candidate]] = {}
 
-    def prepare(self, rt: Runtime, message_id: int, now: datetime) -> Ready | None:
-        """Phase 1 of one message (on `rt`'s sessions): its facts and gates; None when that already settled it."""
+    def collect(self, rt: Runtime, message_ids: list[int], now: datetime) -> dict[int, Collected | None]:
+        """Phase 1a (on `rt`'s sessions): every message's facts, read in one transaction, the held rows in one
+        statement (None: no longer held by this job). A message whose reads break is recorded alone, left
+        out, and the rest read again; if the rows' read breaks, each message is recorded."""
+        facts: dict[int, Collected | None] = {}
+        todo = list(message_ids)
+        while todo:
+            rows = None
+            try:
+                with transaction(rt.sessions) as session:
+                    rows = gate_facts.read_held_many(session, todo, self.job_id)
+                    while todo:
+                        held = rows.get(todo[0])
+                        found = gate_facts.collect(rt, session, todo[0], self.job_id, now, held) if held else None
+                        facts[todo.pop(0)] = found
+            except Exception as error:  # this message's reads broke (or the rows' read: all of them)
+                for message_id in todo[: 1 if rows is not None else None]:
+                    self._failed(message_id, now, error)
+                todo = todo[1:] if rows is not None else []
+        return facts
+
+    def judge(self, rt: Runtime, message_id: int, facts: dict[int, Collected | None], now: datetime) -> Ready | None:
+        """Phase 1b of one message (on `rt`'s sessions): the gates on its facts, their outcome recorded in a
+        transaction of its own; None when that settled it."""
         seen = self.seen[message_id] = []
         try:
-            found = prepare(rt, message_id, self.job_id, now, seen)
+            with transaction(rt.sessions) as session:
+                found = judge(session, facts[message_id], now, seen)
         except Exception as error:  # this message's run broke: the others go on
             self._failed(message_id, now, error)
             return None

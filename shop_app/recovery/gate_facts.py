@@ -13,6 +13,7 @@ delivery window (domain/quiet_hours.py).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,8 +33,8 @@ from shop_app.domain.settings import Incentive, ShopSettings
 from shop_app.recovery import recipient_zone
 from shop_app.recovery.checkouts import checkout_of
 from shop_app.recovery.discounts import StepOffer
-from shop_app.recovery.offer_memory import last_code_sent_query
-from shop_app.recovery.orders import describe_order, payment_query
+from shop_app.recovery.offer_memory import last_code_sent_bound
+from shop_app.recovery.orders import describe_order, paid_order_id_bound
 from shop_app.referral import send_facts
 from shop_app.referral.send_facts import ReferralFacts
 from shop_app.runtime import Runtime
@@ -127,7 +128,7 @@ def held(session: Session, message_id: int, job_id: str) -> Message | None:
 
 
 @dataclass(frozen=True)
-class _Held:
+class HeldRow:
     """What the joined read found for a held row."""
 
     message: Message
@@ -146,8 +147,9 @@ class _Held:
 
 
 @functools.cache
-def _held_query() -> Select[Any]:
-    """`_read_held`'s statement, built once per process (building it costs more than running it)."""
+def _held_query(many: bool = False) -> Select[Any]:
+    """`_read_held`'s statement (`many`: `read_held_many`'s), built once per process (building it
+    costs more than running it)."""
     twilio = and_(
         ChannelConnection.shop_id == Message.shop_id,
         ChannelConnection.provider == TWILIO,
@@ -159,7 +161,8 @@ def _held_query() -> Select[Any]:
         MessageTemplate.step == Message.step,
         MessageTemplate.channel == Message.channel,
     )
-    return (
+    which = Message.id.in_(bindparam("message_ids", expanding=True)) if many else Message.id == bindparam("message_id")
+    query = (
         select(Message, Journey, Shop, ShopSettingsRow.document, ShopSettingsRow.updated_at, CheckoutRow,
                ChannelConnection, other.step, other.channel, other.status, other.due_at, custom_text)
         .join(Journey, Journey.id == Message.journey_id)
@@ -168,29 +171,43 @@ def _held_query() -> Select[Any]:
         .outerjoin(CheckoutRow, CheckoutRow.id == Journey.checkout_id)
         .outerjoin(ChannelConnection, twilio)
         .outerjoin(other, and_(other.journey_id == Message.journey_id, other.step != Message.step))
-        .where(Message.id == bindparam("message_id"), Message.status == Status.QUEUED.value,
-               Message.job_id == bindparam("job_id"))
-        .with_for_update(of=Message)
+        .where(which, Message.status == Status.QUEUED.value, Message.job_id == bindparam("job_id"))
         .execution_options(populate_existing=True)
     )  # fmt: skip
+    return query if many else query.with_for_update(of=Message)
 
 
-def _read_held(session: Session, message_id: int, job_id: str) -> _Held | None:
+def _read_held(session: Session, message_id: int, job_id: str) -> HeldRow | None:
     """The row (locked on PostgreSQL) if it is still queued for this very job, with its journey,
     shop, settings, checkout, for SMS and WhatsApp the shop's Twilio connection, whether the shop
     saved its own text for the step and channel, and its journey's messages of other steps (one
     result row each): one statement."""
     rows = session.execute(_held_query(), {"message_id": message_id, "job_id": job_id}).all()
-    if not rows:
-        return None
+    return _held_of(rows) if rows else None
+
+
+def read_held_many(session: Session, message_ids: list[int], job_id: str) -> dict[int, HeldRow]:
+    """`_read_held` for a batch's rows in one statement, by message id (a row no longer queued for
+    this job is left out). Not locked: the send job's every write checks the row's status and job id."""
+    rows_of: dict[int, list[Any]] = {}
+    for row in session.execute(_held_query(many=True), {"message_ids": message_ids, "job_id": job_id}):
+        rows_of.setdefault(row[0].id, []).append(row)
+    return {message_id: _held_of(rows) for message_id, rows in rows_of.items()}
+
+
+def _held_of(rows: Sequence[Any]) -> HeldRow:
+    """One message's result rows (one per message of its journey's other steps) as a HeldRow."""
     message, journey, shop, document, updated_at, checkout, connection = rows[0][:7]
     settings = settings_of(shop.id, shop.timezone, document, updated_at)
     others = tuple((r[7], r[8], r[9], r[10]) for r in rows if r[7] is not None)
-    return _Held(message, journey, shop, settings, checkout, connection, others, bool(rows[0][11]))
+    return HeldRow(message, journey, shop, settings, checkout, connection, others, bool(rows[0][11]))
 
 
-def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: datetime) -> Collected | None:
-    found = _read_held(session, message_id, job_id)
+def collect(
+    rt: Runtime, session: Session, message_id: int, job_id: str, now: datetime, found: HeldRow | None = None
+) -> Collected | None:
+    """The message's facts; `found`: its row as `read_held_many` read it for a batch (else read here, locked)."""
+    found = found or _read_held(session, message_id, job_id)
     if found is None:
         return None
     message, journey = found.message, found.journey
@@ -219,7 +236,7 @@ def collect(rt: Runtime, session: Session, message_id: int, job_id: str, now: da
     return Collected(candidate, facts, paid)
 
 
-def _collect_referral(rt: Runtime, session: Session, held_row: _Held) -> Collected:
+def _collect_referral(rt: Runtime, session: Session, held_row: HeldRow) -> Collected:
     """A referral row's facts: no payment to look for, no superseding; a refunded or voided
     triggering order cancels, a review whose order was never fulfilled in time is skipped."""
     message, journey, shop, settings = held_row.message, held_row.journey, held_row.shop, held_row.settings
@@ -274,7 +291,7 @@ def _incentive(settings: ShopSettings, step: Step) -> Incentive:
 
 
 def _payment_and_memory(
-    rt: Runtime, session: Session, found: _Held, checkout: Checkout
+    rt: Runtime, session: Session, found: HeldRow, checkout: Checkout
 ) -> tuple[OrderRow | None, datetime | None, consent.ContactFacts | None]:
     """In one statement: the order our records know paid the checkout (orders.payment_for); when
     the step offers a code the discount memory may withhold, when its person was last sent one
@@ -282,20 +299,22 @@ def _payment_and_memory(
     consent statement (_contact_facts' reads; None for other channels, which _contact_facts reads).
     The paid order's row is read only when there is one."""
     shop, journey, settings = found.shop, found.journey, found.settings
-    paid = payment_query(shop.id, checkout, journey.abandoned_at).with_only_columns(OrderRow.id).scalar_subquery()
-    columns: list[Any] = [paid]
+    paid, params = paid_order_id_bound(checkout)
     memory = None
     if _incentive(settings, Step(found.message.step)).offered and settings.discount_memory_days:
-        memory = last_code_sent_query(shop.id, journey.id, checkout)
-    if memory is not None:
-        columns.append(memory.scalar_subquery())
+        memory, memory_params = last_code_sent_bound(checkout)
+        params |= memory_params
     channel = Channel(found.message.channel)
     address = address_for(channel, checkout, has_push=True) if channel in (Channel.EMAIL, Channel.SMS) else None
-    params: dict[str, Any] = {}
     if address:
-        contact_columns, params = _contact_columns(rt.settings.secret_key, shop.id, channel.value, address)
-        columns += contact_columns
-    row = session.execute(select(*columns), params).one()
+        params |= _contact_values(rt.settings.secret_key, shop.id, channel.value, address)
+    params |= {
+        "b_pay_shop": shop.id,
+        "b_pay_since": journey.abandoned_at,
+        "b_mem_shop": shop.id,
+        "b_mem_journey": journey.id,
+    }
+    row = session.execute(_facts_query(paid, memory, bool(address)), params).one()
     order = session.get(OrderRow, row[0]) if row[0] is not None else None
     last_sent = row[1] if memory is not None else None
     facts = None
@@ -305,12 +324,20 @@ def _payment_and_memory(
     return order, last_sent, facts
 
 
-def _contact_columns(secret_key: str, shop_id: int, channel: str, address: str) -> tuple[list[Any], dict[str, Any]]:
-    """suppression_reason's and consent_state's reads as scalar subqueries (the reason, the state, the
-    source; built once per process, _contact_subqueries) and the values of their parameters."""
-    values = {"b_shop": shop_id, "b_channel": channel, "b_address": address,
-              "b_hashed": address_hash(secret_key, address)}  # fmt: skip
-    return list(_contact_subqueries()), values
+def _contact_values(secret_key: str, shop_id: int, channel: str, address: str) -> dict[str, Any]:
+    """The values of _contact_subqueries' parameters (suppression_reason's and consent_state's reads)."""
+    return {"b_shop": shop_id, "b_channel": channel, "b_address": address,
+            "b_hashed": address_hash(secret_key, address)}  # fmt: skip
+
+
+@functools.cache
+def _facts_query(paid: Select[Any], memory: Select[Any] | None, contact: bool) -> Select[Any]:
+    """_payment_and_memory's statement, built once per process for each shape of its parts (the
+    parts are themselves built once per shape, so they key this cache)."""
+    columns: list[Any] = [paid.scalar_subquery()]
+    if memory is not None:
+        columns.append(memory.scalar_subquery())
+    return select(*columns, *(_contact_subqueries() if contact else ()))
 
 
 @functools.cache
@@ -325,7 +352,7 @@ def _contact_subqueries() -> tuple[Any, ...]:
     return (suppressed.limit(1).scalar_subquery(), *consented)
 
 
-def _candidate(found: _Held, checkout: Checkout, last_sent: datetime | None, now: datetime) -> Candidate:
+def _candidate(found: HeldRow, checkout: Checkout, last_sent: datetime | None, now: datetime) -> Candidate:
     """`last_sent`: when the checkout's person was last sent a recovery code (_payment_and_memory)."""
     message, journey, shop, settings = found.message, found.journey, found.shop, found.settings
     step = Step(message.step)

@@ -12,8 +12,10 @@ steps share its offer.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import UNDER_WAY, Checkout, Flow
@@ -29,15 +31,39 @@ def last_code_sent(session: Session, shop_id: int, journey_id: int, checkout: Ch
 
 
 def last_code_sent_query(shop_id: int, journey_id: int, checkout: Checkout) -> Select[datetime] | None:
-    """`last_code_sent`'s statement (None: the checkout names nobody, so nobody was sent a code),
-    for a caller that runs it with other reads (the send job)."""
+    """`last_code_sent`'s statement (None: the checkout names nobody, so nobody was sent a code)."""
     same_person = equal_where_given(
         (CheckoutRow.customer_id, checkout.customer_id),
         (CheckoutRow.email, checkout.email),
         (CheckoutRow.phone, checkout.phone),
     )
-    if not same_person:
-        return None
+    return _query(shop_id, journey_id, same_person) if same_person else None
+
+
+_PERSON = ("customer_id", "email", "phone")
+
+
+def last_code_sent_bound(checkout: Checkout) -> tuple[Select[datetime] | None, dict[str, Any]]:
+    """`last_code_sent_query` for a caller that runs it often (the send job): built once per process
+    for each shape of the checkout (which of its person's keys are known), its values bound: the
+    statement (None: nobody named) to run with the returned values and b_mem_shop, b_mem_journey."""
+    values = (checkout.customer_id, checkout.email, checkout.phone)
+    known = tuple(bool(value) for value in values)
+    if not any(known):
+        return None, {}
+    return _bound(known), {f"b_mem_{k}": v for k, v, given in zip(_PERSON, values, known, strict=True) if given}
+
+
+@cache
+def _bound(known: tuple[bool, ...]) -> Select[datetime]:
+    columns = (CheckoutRow.customer_id, CheckoutRow.email, CheckoutRow.phone)
+    same = [
+        column == bindparam(f"b_mem_{key}") for column, key, given in zip(columns, _PERSON, known, strict=True) if given
+    ]
+    return _query(bindparam("b_mem_shop"), bindparam("b_mem_journey"), same)
+
+
+def _query(shop_id: Any, journey_id: Any, same_person: list[Any]) -> Select[datetime]:
     return (
         select(func.max(func.coalesce(Message.sent_at, Message.sending_at)))
         .select_from(CheckoutRow)

@@ -120,7 +120,7 @@ def test_a_retried_job_creates_one_code_not_two(store, waits):
     dispatch(datetime.fromisoformat(PRIME_DUE))
     with transaction(store.rt.sessions) as session:
         queued = session.execute(select(Message.id, Message.job_id).where(Message.status == "queued")).all()
-    store.rt.redis.flushall()
+    store.rt.redis.flushdb()
     message_id, job_id = queued[0]
     create = "DiscountCodeBasicCreate"
     store.admin_api.inject_status(503, count=1, after_processing=True, operation=create)  # created, answer lost
