@@ -17,6 +17,7 @@ from typing import cast as typed
 from sqlalchemy import (
     ColumnElement,
     String,
+    Table,
     Update,
     any_,
     bindparam,
@@ -388,6 +389,10 @@ def mark_sent(session: Session, message_id: int, now: datetime, provider_id: str
     return transition(session, message_id, [Status.SENDING, Status.UNKNOWN], Status.SENT, **values)
 
 
+#: The send path's statements are Core ones on the table: none of the ORM's per-execute work.
+_MESSAGES = typed(Table, Message.__table__)
+
+
 def claim_send(
     session: Session, message_id: int, job_id: str, now: datetime, *, recipient: str | None,
     subject: str | None, body: str, note: str | None, twilio: tuple[int, str] | None,
@@ -404,16 +409,16 @@ def claim_send(
 
 @cache
 def _claim_statement(with_twilio: bool) -> Update:
-    active = exists().where(Journey.id == Message.journey_id, Journey.status == JourneyStatus.ACTIVE.value)
-    where = [Message.id == bindparam("b_message_id"), Message.job_id == bindparam("b_job_id"), active]
+    m, journeys = _MESSAGES.c, Journey.__table__.c
+    active = exists().where(journeys.id == m.journey_id, journeys.status == JourneyStatus.ACTIVE.value)
+    where = [m.id == bindparam("b_message_id"), m.job_id == bindparam("b_job_id"), active]
     if with_twilio:
-        where.append(exists().where(ChannelConnection.id == bindparam("b_twilio_id"),
-                                    ChannelConnection.secret == bindparam("b_twilio_secret")))  # fmt: skip
+        twilio = ChannelConnection.__table__.c
+        where += [exists().where(twilio.id == bindparam("b_twilio_id"), twilio.secret == bindparam("b_twilio_secret"))]
     values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in ("recipient", "subject", "body")}
-    values |= {"sending_at": bindparam("b_now"), "attempts": Message.attempts + 1, "reason": bindparam("b_note")}
-    in_source = Message.status.in_(_checked([Status.QUEUED], Status.SENDING))
-    statement = update(Message).where(*where, in_source).values(status=Status.SENDING.value, **values)
-    return statement.execution_options(synchronize_session=False)
+    values |= {"sending_at": bindparam("b_now"), "attempts": m.attempts + 1, "reason": bindparam("b_note")}
+    where.append(m.status.in_(_checked([Status.QUEUED], Status.SENDING)))
+    return update(_MESSAGES).where(*where).values(status=Status.SENDING.value, **values)
 
 
 def mark_first_sent(
@@ -427,13 +432,13 @@ def mark_first_sent(
 
 @cache
 def _first_sent_statement(with_provider_id: bool) -> Update:
+    m = _MESSAGES.c
     values: dict[str, Any] = {"sent_at": bindparam("b_now"), "delivery_status": bindparam("b_delivery")}
     if with_provider_id:
-        values["provider_id"] = func.coalesce(Message.provider_id, bindparam("b_provider_id"))
-    in_source = Message.status.in_(_checked([Status.SENDING, Status.UNKNOWN], Status.SENT))
-    where = (Message.id == bindparam("b_message_id"), in_source, Message.delivery_status.is_(None))
-    statement = update(Message).where(*where).values(status=Status.SENT.value, **values).returning(Message.shop_id)
-    return statement.execution_options(synchronize_session=False)
+        values["provider_id"] = func.coalesce(m.provider_id, bindparam("b_provider_id"))
+    where = (m.id == bindparam("b_message_id"), m.status.in_(_checked([Status.SENDING, Status.UNKNOWN], Status.SENT)))
+    statement = update(_MESSAGES).where(*where, m.delivery_status.is_(None))
+    return statement.values(status=Status.SENT.value, **values).returning(m.shop_id)
 
 
 def mark_failed(session: Session, message_id: int, reason: str) -> bool:
@@ -468,12 +473,8 @@ def retry_by_operator(session: Session, message_id: int, due_at: datetime, reaso
         raise IllegalTransition(f"an operator may not move a message from {illegal} to scheduled")
     values = {"due_at": due_at, "job_id": None, "job_failures": 0, "queued_at": None, "sending_at": None,
               "sent_at": None, "provider_id": None, "delivery_status": None, "reason": reason}  # fmt: skip
-    statement = (
-        update(Message)
-        .where(Message.id == message_id, Message.status.in_([s.value for s in RETRYABLE]))
-        .values(_values(Status.SCHEDULED, values))
-    )
-    return _run(session, statement) == 1
+    where = (Message.id == message_id, Message.status.in_([s.value for s in RETRYABLE]))
+    return _run(session, update(Message).where(*where).values(_values(Status.SCHEDULED, values))) == 1
 
 
 # -- provider callbacks ------------------------------------------------------------------------
@@ -492,9 +493,5 @@ def settle_unknown(session: Session, message_id: int, to: Status, now: datetime,
 
 def forget_contents(session: Session, shop_id: int, message_ids: Iterable[int]) -> None:
     """A redacted customer's messages keep their history (status, reason) but not what they said or to whom."""
-    statement = (
-        update(Message)
-        .where(Message.shop_id == shop_id, Message.id.in_(list(message_ids)))
-        .values(recipient=None, subject=None, body=None)
-    )
-    _run(session, statement)
+    where = (Message.shop_id == shop_id, Message.id.in_(list(message_ids)))
+    _run(session, update(Message).where(*where).values(recipient=None, subject=None, body=None))

@@ -9,8 +9,9 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cache
+from typing import cast
 
-from sqlalchemy import Insert, bindparam
+from sqlalchemy import Insert, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -194,10 +195,10 @@ def _sent(session: Session, outgoing: OutgoingMessage, provider: str, result: Se
 def _event_insert(dialect_name: str) -> Insert:
     """insert_new's INSERT … ON CONFLICT DO NOTHING of a send's first event, built once per process
     with bound parameters (b_*), not per send."""
-    table = MessageEvent.__table__
+    table = cast(Table, MessageEvent.__table__)
     values = {name: bindparam(f"b_{name}", type_=table.c[name].type) for name in _EVENT_COLUMNS}
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    return insert(MessageEvent).values(values).on_conflict_do_nothing()
+    return insert(table).values(values).on_conflict_do_nothing()  # Core, on the table: no ORM work per send
 
 
 _EVENT_COLUMNS = ("shop_id", "message_id", "provider", "provider_id", "event", "raw")
