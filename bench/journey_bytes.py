@@ -1,0 +1,332 @@
+"""Benchmark: the database bytes one abandoned checkout's journey leaves (issue 13, storage).
+
+Run from the project root:  python bench/journey_bytes.py [--journeys 2000] [--shops 10]
+
+Each journey is made the real way: a signed `checkouts/update` webhook POSTed to the app's route
+(Flask test client, in process: the delivery row with its body), the ingest job
+(`jobs.ingest.ingest_delivery`: checkout, profile, consents, journey, its planned messages, the
+body dropped), then every planned message claimed as the dispatcher claims it and sent by the real
+batch send job (`jobs.send_batch.send_batch`) to the development outbox file (every channel
+connected) with the live payment check on the development Admin API, as of a midday after every
+step is due (so the send windows are open). The journeys go in `--rounds` rounds with a plain
+VACUUM after each, as autovacuum does once a fifth of a table is dead (its default scale factor;
+never VACUUM FULL), so later rounds reuse the space of the rows earlier ones updated. In a fresh
+database (on PostgreSQL one created beside DATABASE_URL's and dropped after) it prints the growth of
+pg_total_relation_size (table, TOAST and indexes) of every table that grew, per journey, with a
+per-table and per-index breakdown. On SQLite it prints the file's growth only. It checks that
+every webhook became one journey, that each planned its messages and that every message settled.
+It prints, never asserts, the bytes; the issue's target is printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from send_job import redis_url_for  # bench/ is the script's folder, first on sys.path
+from sqlalchemy import bindparam, create_engine, func, make_url, select, text
+from sqlalchemy.engine import Connection
+from webhook_ingest import checkout_payload
+
+from jobs.dispatch import SEND_BATCH
+from jobs.ingest import ingest_delivery
+from jobs.send_batch import send_batch
+from shop_app import create_app, runtime
+from shop_app.config import DISPATCH_BATCH, Settings
+from shop_app.devtools.admin_api import AdminApiServer
+from shop_app.domain.models import FINAL, Status, WebhookStatus
+from shop_app.recovery import outbox
+from shop_app.shopify.shops import install_shop
+from shop_app.shopify.signatures import webhook_hmac
+from shop_app.storage.database import transaction, upgrade
+from shop_app.storage.tables import Journey, Message, Shop, WebhookDelivery
+
+TOPIC = "checkouts/update"
+TARGET = "target (issue 13): ≤ 2 KB per journey (4 planned messages)"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--journeys", type=int, default=2000, help="abandoned checkouts (default 2,000)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds, a plain VACUUM after each (default 5)")
+    parser.add_argument("--shops", type=int, default=40, help="shops they are spread over (default 40)")
+    return parser.parse_args(argv)
+
+
+def shop_domains(count: int) -> list[str]:
+    return [f"bench-bytes-{i:02d}.myshopify.com" for i in range(count)]
+
+
+def fresh_database(base: Path, stack: contextlib.ExitStack) -> str:
+    """An empty database for the run: an SQLite file in `base`, or on DATABASE_URL's PostgreSQL
+    server a new database beside it (dropped at the end), so no free space left by earlier rows
+    is reused and every table and index starts at its empty size."""
+    url = os.environ.get("DATABASE_URL")
+    if not url or url.startswith("sqlite"):
+        return f"sqlite:///{base / 'bench.db'}"
+    server = make_url(url)
+    name = f"{server.database}_journey_bytes_{os.getpid()}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    stack.callback(drop)
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def settings_for(base: Path, database_url: str, redis_url: str, admin: AdminApiServer) -> Settings:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "RECLAIM_INSTANCE_DIR": str(base / "instance"),
+        "RECLAIM_ENV": "development",
+        "RECLAIM_OUTBOX_FILE": str(base / "outbox.jsonl"),  # every channel connected, each send a line
+        "SHOPIFY_ADMIN_BASE_URL": admin.admin_base_url,
+    }
+    return Settings.from_env({**os.environ, **env})
+
+
+def install_shops(rt: runtime.Runtime, admin: AdminApiServer, domains: list[str]) -> list[int]:
+    """The shops, default settings (no settings row: each checkout plans the default steps)."""
+    ids = []
+    for domain in domains:
+        admin.add_shop(domain, name="Bench Shop", iana_timezone="Europe/Madrid", currency_code="EUR")
+        with transaction(rt.sessions) as session:
+            shop = install_shop(session, rt.box, domain, admin.issue_token(domain), name="Bench Shop",
+                                timezone="Europe/Madrid", currency="EUR")  # fmt: skip
+            ids.append(shop.id)
+    return ids
+
+
+def payload(n: int, domain: str, abandoned: datetime) -> dict:
+    """webhook_ingest.py's ~3 KB checkout (five line items, addresses, customer), its own buyer."""
+    body = checkout_payload(n)
+    token = uuid.uuid4().hex
+    stamp = abandoned.isoformat()
+    email, phone = f"bytes-buyer{n}@example.com", f"+346{n:08d}"
+    body.update(id=60000000 + n, token=token, cart_token=f"cart-{token}", email=email, phone=phone,
+                created_at=stamp, updated_at=stamp, buyer_accepts_sms_marketing=True,
+                abandoned_checkout_url=f"https://{domain}/71234/checkouts/ac/{token}/recover?key=k{n}")  # fmt: skip
+    body["customer"] = {**body["customer"], "id": 9000000 + n, "email": email, "phone": phone}
+    return body
+
+
+def post_webhooks(rt: runtime.Runtime, domains: list[str], numbers: range, abandoned: datetime) -> list[int]:
+    """Checkouts `numbers` as signed webhooks through the real route; the ids of the deliveries still to ingest."""
+    client = create_app(runtime=rt).test_client()
+    secret = rt.settings.shopify_api_secret
+    for n in numbers:
+        domain = domains[n % len(domains)]
+        body = json.dumps(payload(n, domain, abandoned)).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": TOPIC,
+            "X-Shopify-Hmac-Sha256": webhook_hmac(body, secret),
+            "X-Shopify-Shop-Domain": domain,
+            "X-Shopify-API-Version": "2026-07",
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            "X-Shopify-Triggered-At": stamp_z(abandoned),
+        }
+        answer = client.post(f"/webhooks/{TOPIC}", data=body, headers=headers)
+        if answer.status_code != 200:
+            raise RuntimeError(f"webhook {n}: {answer.status_code} {answer.get_data(as_text=True)[:200]}")
+    with transaction(rt.sessions) as session:
+        shop_ids = select(Shop.id).where(Shop.domain.in_(domains))
+        received = WebhookDelivery.status == WebhookStatus.RECEIVED.value
+        return list(session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.shop_id.in_(shop_ids), received)))
+
+
+def stamp_z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ingest(delivery_ids: list[int]) -> Counter[str]:
+    """Each delivery through the ingest job's function (what its RQ job runs)."""
+    return Counter(ingest_delivery(delivery_id) for delivery_id in delivery_ids)
+
+
+def send_all(rt: runtime.Runtime, at: datetime) -> Counter[str]:
+    """Every planned message, all due by `at`, claimed as the dispatcher claims them (outbox.claim_due:
+    one shop's rows per send job, SEND_BATCH at most) and sent as of `at` by the batch send job."""
+    outcomes: Counter[str] = Counter()
+    while True:
+        with transaction(rt.sessions) as session:
+            groups = outbox.claim_due(session, at, DISPATCH_BATCH, f"bench-bytes-{uuid.uuid4().hex[:8]}-", SEND_BATCH)
+        if not groups:
+            return outcomes
+        for job_id, ids in groups:
+            for part in send_batch(ids, job_id, at.isoformat()).split(", "):
+                status, _, count = part.rpartition(" ")
+                outcomes[status] += int(count)
+
+
+def statuses(rt: runtime.Runtime, shop_ids: list[int]) -> Counter[tuple[str, str, str]]:
+    """Messages by (step, channel, status)."""
+    key = (Message.step, Message.channel, Message.status)
+    with transaction(rt.sessions) as session:
+        rows = session.execute(select(*key, func.count()).where(Message.shop_id.in_(shop_ids)).group_by(*key))
+        return Counter({(step, channel, status): count for step, channel, status, count in rows})
+
+
+def planned_per_journey(rt: runtime.Runtime, shop_ids: list[int]) -> Counter[int]:
+    """How many journeys planned how many messages."""
+    with transaction(rt.sessions) as session:
+        per = (
+            select(func.count(Message.id).label("n"))
+            .select_from(Journey)
+            .outerjoin(Message, Message.journey_id == Journey.id)
+            .where(Journey.shop_id.in_(shop_ids))
+            .group_by(Journey.id)
+            .subquery()
+        )
+        return Counter({n: count for n, count in session.execute(select(per.c.n, func.count()).group_by(per.c.n))})
+
+
+SIZES = """
+SELECT c.relname, t.relname, pg_relation_size(c.oid), c.relkind
+FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid
+WHERE ns.nspname = current_schema() AND c.relkind IN ('r', 'i')
+"""
+TOTALS = """
+SELECT c.relname, pg_total_relation_size(c.oid), pg_relation_size(c.oid),
+       coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)
+FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+WHERE ns.nspname = current_schema() AND c.relkind = 'r'
+"""
+
+
+def sizes(connection: Connection) -> dict[str, tuple[int, ...]]:
+    """Every table's (total, heap, TOAST) and every index's (size,), by name ('table' / 'table.index')."""
+    found: dict[str, tuple[int, ...]] = {}
+    for name, total, heap, toast in connection.execute(text(TOTALS)):
+        found[name] = (total, heap, toast)
+    for name, table, size, kind in connection.execute(text(SIZES)):
+        if kind == "i":
+            found[f"{table}.{name}"] = (size,)
+    return found
+
+
+def postgres_sizes(rt: runtime.Runtime, vacuum: bool) -> dict[str, tuple[int, ...]]:
+    with rt.engine.connect() as connection:
+        if vacuum:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM"))
+        return sizes(connection)
+
+
+def breakdown(before: dict[str, tuple[int, ...]], after: dict[str, tuple[int, ...]], journeys: int) -> int:
+    """Print what grew, per journey; the total of the tables' growth."""
+    grown = {name: tuple(a - b for a, b in zip(after[name], before.get(name, (0,) * len(after[name])), strict=True))
+             for name in after}  # fmt: skip
+    tables = sorted((n for n in grown if "." not in n and grown[n][0] > 0), key=lambda n: -grown[n][0])
+    total = sum(grown[n][0] for n in tables)
+    print(f"database bytes per journey: {total / journeys:,.0f} (pg_total_relation_size growth of "
+          f"{len(tables)} tables ÷ {journeys:,} journeys; a plain VACUUM after each round)")  # fmt: skip
+    for table in tables:
+        whole, heap, toast = grown[table]
+        indexes = sorted(((n, g[0]) for n, g in grown.items() if n.startswith(f"{table}.")), key=lambda x: -x[1])
+        index_bytes = sum(size for _, size in indexes)
+        print(f"  {table:22} {whole / journeys:7,.0f}  (heap {heap / journeys:,.0f}, TOAST {toast / journeys:,.0f}, "
+              f"{len(indexes)} indexes {index_bytes / journeys:,.0f})")  # fmt: skip
+        for name, size in indexes:
+            print(f"      {name.split('.', 1)[1]:44} {size / journeys:7,.0f}")
+    return total
+
+
+def row_counts(rt: runtime.Runtime, shop_ids: list[int]) -> str:
+    tables = ("checkouts", "profiles", "consents", "journeys", "messages", "message_events", "webhook_deliveries")
+    with rt.engine.connect() as connection:
+        query = "SELECT count(*) FROM {} WHERE shop_id IN :ids"
+        ids = bindparam("ids", expanding=True)
+        counts = {t: connection.scalar(text(query.format(t)).bindparams(ids), {"ids": shop_ids}) for t in tables}
+    return ", ".join(f"{t} {n:,}" for t, n in counts.items())
+
+
+def rounds(count: int, parts: int) -> list[tuple[int, int]]:
+    """[first, last) of each round's checkouts."""
+    bounds = [count * k // parts for k in range(parts + 1)]
+    return list(zip(bounds, bounds[1:], strict=False))
+
+
+def midday_after(moment: datetime) -> datetime:
+    """The next 12:00 UTC (13:00 or 14:00 in Madrid) at least a day after `moment`: every step due by then."""
+    return (moment + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    domains = shop_domains(args.shops)
+    with tempfile.TemporaryDirectory(prefix="reclaim-bytes-") as tmp, contextlib.ExitStack() as stack:
+        base = Path(tmp)
+        redis_url = redis_url_for(base, stack)
+        admin = stack.enter_context(AdminApiServer(validate=False))
+        settings = settings_for(base, fresh_database(base, stack), redis_url, admin)
+        upgrade(settings.database_url)
+        runtime.reset()
+        rt = runtime.install(runtime.Runtime.build(settings))
+        stack.callback(runtime.reset)
+        stack.callback(rt.engine.dispose)
+        shop_ids = install_shops(rt, admin, domains)
+        postgres = rt.engine.dialect.name == "postgresql"
+        sqlite_file = None if postgres else Path(settings.database_url.removeprefix("sqlite:///"))
+        before = postgres_sizes(rt, vacuum=True) if postgres else {}
+        file_before = sqlite_file.stat().st_size if sqlite_file else 0
+
+        at = midday_after(datetime.now(UTC))
+        ingested, sent = Counter[str](), Counter[str]()
+        for first, last in rounds(args.journeys, args.rounds):
+            abandoned = datetime.now(UTC).replace(microsecond=0)
+            ingested += ingest(post_webhooks(rt, domains, range(first, last), abandoned))
+            sent += send_all(rt, at)
+            if postgres:
+                postgres_sizes(rt, vacuum=True)  # what autovacuum does once a fifth of a table is dead
+        planned = planned_per_journey(rt, shop_ids)
+        final = statuses(rt, shop_ids)
+
+        print(f"{args.journeys:,} checkouts/update webhooks over {args.shops} shops (default settings) through the "
+              f"route, the ingest and batch send jobs, in {args.rounds} rounds; {rt.engine.dialect.name}")  # fmt: skip
+        print(f"planned messages per journey: {dict(sorted(planned.items()))} (messages: journeys)")
+        print(
+            f"send outcomes: {dict(sent)}; messages now: "
+            + ", ".join(f"{step} {channel} {status} {n:,}" for (step, channel, status), n in sorted(final.items()))
+        )
+        print(f"rows: {row_counts(rt, shop_ids)}")
+        journeys = sum(planned.values())
+        if postgres:
+            breakdown(before, postgres_sizes(rt, vacuum=False), journeys)
+        else:
+            assert sqlite_file is not None
+            grown = sqlite_file.stat().st_size - file_before
+            print(f"database bytes per journey: {grown / journeys:,.0f} (the SQLite file's growth; "
+                  "the per-table breakdown is PostgreSQL only)")  # fmt: skip
+        print(TARGET)
+        problems = []
+        if journeys != args.journeys or ingested.total() != args.journeys:
+            problems.append(f"{journeys} journeys from {args.journeys} webhooks ({dict(ingested)})")
+        if set(planned) != {4}:
+            problems.append(f"not every journey planned 4 messages: {dict(planned)}")
+        if any(status not in {s.value for s in FINAL} for _, _, status in final):
+            problems.append(f"messages not settled: {dict(final)}")
+        if not any(status == Status.SENT.value for _, _, status in final):
+            problems.append("no message was sent")
+        if problems:
+            raise RuntimeError("; ".join(problems))
+        print(f"verified: {journeys:,} journeys, one per webhook, 4 messages planned each, every message settled")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
