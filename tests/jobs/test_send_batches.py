@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq.job import Job
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import jobs.dispatch
 import jobs.send
@@ -19,6 +19,7 @@ from jobs.send_batch import send_batch
 from shop_app.adapters.outgoing import OutboxFileTransport
 from shop_app.adapters.queue import BATCH_FUNC, BEAT_TTL, SEND, beat_key
 from shop_app.config import SENDING_LEASE_SECONDS
+from shop_app.recovery import gate_facts
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message
 from tests.jobs.test_send_statements import ABANDONED as STATEMENTS_ABANDONED
@@ -118,6 +119,40 @@ def test_a_message_that_breaks_mid_batch_fails_alone(rt, store, monkeypatch):
     assert rows["c2"]["status"] == "scheduled" and rows["c2"]["reason"].startswith("attempt 1 of")
     assert job_ids(rt)[rows["c2"]["id"]] is None  # let go for its next attempt
     assert sorted(m["to"] for m in store.outbox()) == ["c1@example.com", "c3@example.com"]
+
+
+def test_a_message_whose_facts_cannot_be_read_fails_alone_and_the_others_are_read_again(rt, store, monkeypatch):
+    """The batch reads every message's facts in one transaction: one message's read breaking rolls it
+    back, and the messages after it are read again in a new one."""
+    plan(store, ["f1", "f2", "f3"])
+    real = gate_facts.collect
+
+    def collect(rt, session, message_id, job_id, now, found=None):
+        if found is not None and found.checkout is not None and found.checkout.token == "f2":
+            session.execute(text("SELECT * FROM no_such_table"))  # breaks the transaction on PostgreSQL too
+        return real(rt, session, message_id, job_id, now, found)
+
+    monkeypatch.setattr(gate_facts, "collect", collect)
+    assert dispatch(DUE).dispatched == 3
+    store.drain()
+    rows = first_steps(store)
+    assert (rows["f1"]["status"], rows["f3"]["status"]) == ("sent", "sent")
+    assert rows["f2"]["status"] == "scheduled" and rows["f2"]["reason"].startswith("attempt 1 of")
+    assert sorted(m["to"] for m in store.outbox()) == ["f1@example.com", "f3@example.com"]
+
+
+def test_when_the_batch_read_breaks_each_message_gets_another_attempt(rt, store, monkeypatch):
+    plan(store, ["g1", "g2"])
+
+    def read_held_many(session, message_ids, job_id):
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(gate_facts, "read_held_many", read_held_many)
+    assert dispatch(DUE).dispatched == 2
+    store.drain()
+    rows = first_steps(store)
+    assert {token: m["status"] for token, m in rows.items()} == {"g1": "scheduled", "g2": "scheduled"}
+    assert all(m["reason"].startswith("attempt 1 of") for m in rows.values()) and store.outbox() == []
 
 
 class Killed(BaseException):
