@@ -1,6 +1,6 @@
 """Benchmark: the send job end to end in an RQ worker, against a no-op job floor.
 
-Run from the project root:  python bench/send_job.py [--validate]
+Run from the project root:  python bench/send_job.py [--validate] [--servers-in-process]
 
 bench/README.md says what a run does and checks (bench/_send_checks.py), which backends it
 uses and how to read its numbers. Timings are printed, never asserted.
@@ -19,13 +19,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from _send_checks import check_work_done  # bench/ is the script's folder, first on sys.path
+from _send_cleanup import register_cleanup
 from _stats import percentile_ms
 from rq import SimpleWorker
 from rq.group import Group
 from rq.job import Job
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from jobs.dispatch import dispatch
 from jobs.ingest import on_checkout
@@ -35,6 +37,7 @@ from shop_app.adapters.queue import JOB_TIMEOUT, RESULT_TTL, SEND, connect, url_
 from shop_app.channels.accounts import save_twilio
 from shop_app.config import Settings
 from shop_app.devtools.admin_api import AdminApiServer
+from shop_app.devtools.child_process import InChildProcess
 from shop_app.devtools.twilio_api import TwilioApiServer
 from shop_app.domain.models import Status
 from shop_app.shopify.shops import install_shop, save_settings
@@ -106,7 +109,9 @@ def checkout_payload(n: int, abandoned: datetime) -> dict:
     }
 
 
-def install_shops(rt: runtime.Runtime, admin: AdminApiServer, twilio: TwilioApiServer) -> list[int]:
+def install_shops(rt: runtime.Runtime, admin: Any, twilio: Any) -> list[int]:
+    """The shops, each with its Admin API token and Twilio account (admin, twilio: the servers or their
+    InChildProcess stand-ins)."""
     ids = []
     for domain in SHOPS:
         admin.add_shop(domain, name="Bench Shop", iana_timezone=SHOP_TIMEZONE, currency_code="EUR")
@@ -148,19 +153,23 @@ def due_time(r: int) -> datetime:
 @dataclass
 class Result:
     seconds: float = 0.0  # wall time of the worker bursts
+    cpu: float = 0.0  # CPU time of this process during the bursts (its development servers' too, if in process)
     job_ids: list[str] = field(default_factory=list)
     messages: int = 0  # one per no-op job; a batch send job sends several
     latencies: list[float] = field(default_factory=list)  # seconds from a job's start to its end, as RQ recorded
     answers: Counter[str] = field(default_factory=Counter)  # what the jobs returned, or the rows' statuses
     redis_commands: int = 0  # the Redis server's count of commands during the bursts
+    batch_sizes: list[int] = field(default_factory=list)  # messages per batch send job
 
     def add(self, other: Result) -> None:
         self.seconds += other.seconds
+        self.cpu += other.cpu
         self.job_ids += other.job_ids
         self.messages += other.messages
         self.latencies += other.latencies
         self.answers.update(other.answers)
         self.redis_commands += other.redis_commands
+        self.batch_sizes += other.batch_sizes
 
     @property
     def rate(self) -> float:
@@ -173,7 +182,10 @@ class Result:
     def summary(self) -> str:
         runs = f"run p50 {self.percentile(0.50):.2f} ms, p99 {self.percentile(0.99):.2f} ms" if self.latencies else ""
         jobs = f"{len(self.job_ids) / self.seconds:.0f} jobs/s" + (f", {runs}" if runs else "")
-        return f"{self.rate:.0f} messages/s ({jobs}; {self.redis_commands / self.messages:.1f} Redis commands each)"
+        return (
+            f"{self.rate:.0f} messages/s ({jobs}; {self.redis_commands / self.messages:.1f} Redis commands, "
+            f"{self.cpu * 1000 / self.messages:.2f} ms CPU of this process each)"
+        )
 
 
 def redis_calls(rt: runtime.Runtime) -> int:
@@ -187,10 +199,10 @@ def work(rt: runtime.Runtime, job_ids: list[str], workers: list[str], messages: 
     worker = SimpleWorker([rt.queue.queues[name] for name in QUEUE_ORDER], connection=rt.redis)
     workers.append(worker.key)
     calls = redis_calls(rt)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     worker.work(burst=True, logging_level="WARNING")
-    seconds = time.perf_counter() - started
-    result = Result(seconds, list(job_ids), messages, redis_commands=redis_calls(rt) - calls - 1)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    result = Result(seconds, cpu, list(job_ids), messages, redis_commands=redis_calls(rt) - calls - 1)
     for job in Job.fetch_many(job_ids, connection=rt.redis):
         if job is None or job.ended_at is None or job.started_at is None:
             continue
@@ -237,61 +249,8 @@ def real_round(
     with transaction(rt.sessions) as session:  # what became of the round's rows (no job keeps a result)
         statuses = session.execute(select(Message.status).where(Message.id.in_(list(held)))).scalars()
         result.answers = Counter(statuses)
+    result.batch_sizes = sorted(Counter(held.values()).values())
     return result
-
-
-# --- clean-up -----------------------------------------------------------------
-def remove_shops(rt: runtime.Runtime) -> None:
-    """The bench shops and, through ON DELETE CASCADE, every row of theirs (also before the run)."""
-    with transaction(rt.sessions) as session:
-        session.execute(delete(Shop).where(Shop.domain.in_(SHOPS)))
-
-
-def remove_jobs(rt: runtime.Runtime, job_ids: list[str], workers: list[str]) -> None:
-    """The jobs, their results and registry entries, and the workers' records this run left in Redis."""
-    queues = [rt.queue.queues[name] for name in QUEUE_ORDER]
-    registries = [
-        key
-        for q in queues
-        for key in (
-            q.finished_job_registry.key,
-            q.failed_job_registry.key,
-            q.started_job_registry.key,
-            q.deferred_job_registry.key,
-            q.scheduled_job_registry.key,
-            q.canceled_job_registry.key,
-        )
-    ]
-    with rt.redis.pipeline() as pipe:
-        for job_id in job_ids:
-            pipe.delete(f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:executions:{job_id}")
-            for queue in queues:
-                pipe.lrem(queue.key, 0, job_id)
-        for key in registries:
-            for start in range(0, len(job_ids), 1000):
-                pipe.zrem(key, *job_ids[start : start + 1000])
-        for worker_key in workers:
-            pipe.delete(worker_key)
-            pipe.srem(SimpleWorker.redis_workers_keys, worker_key)
-            for queue in queues:
-                pipe.srem(f"{SimpleWorker.redis_workers_keys}:{queue.name}", worker_key)
-        pipe.execute()
-
-
-def rq_keys(rt: runtime.Runtime) -> set[bytes]:
-    return set(rt.redis.scan_iter(match="rq:*", count=1000))
-
-
-def remove_maintenance_locks(rt: runtime.Runtime, before: set[bytes]) -> None:
-    """The lock a worker takes to clean the group registries (it expires after ~10 minutes), if this run took it."""
-    if GROUP_CLEANING_KEY.encode() not in before:
-        rt.redis.delete(GROUP_CLEANING_KEY)
-
-
-def report_leftovers(rt: runtime.Runtime, before: set[bytes]) -> None:
-    left = sorted(rq_keys(rt) - before)
-    if left:
-        print(f"warning: the run left {len(left)} Redis keys, e.g. {left[:5]}", file=sys.stderr)
 
 
 # --- the run ------------------------------------------------------------------
@@ -303,7 +262,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="let the development servers check every request against ../shared's Admin API "
         "schema and Twilio specs (slower; those checks are the test suite's job)",
     )
+    parser.add_argument(
+        "--servers-in-process",
+        action="store_true",
+        help="run the development servers as before: threads of the bench process, whose work then competes "
+        "with the worker's for its interpreter lock, one connection per request (default: a child process "
+        "each, keeping connections)",
+    )
     return parser.parse_args(argv)
+
+
+def start_servers(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Any, Any]:
+    """The development Admin API and Twilio servers, each in a child process forked before this process
+    starts any thread, keeping the clients' connections (as Shopify and Twilio do); with
+    --servers-in-process, as before: threads of this process, one connection per request. In production
+    Shopify and Twilio are other machines: their stand-ins' work is none of the send job's."""
+    if args.servers_in_process:
+        admin = stack.enter_context(AdminApiServer(validate=args.validate))
+        return admin, stack.enter_context(TwilioApiServer(validate=args.validate))
+
+    def kept_alive(server: Any) -> Any:
+        server.keep_alive = True
+        return server
+
+    return (
+        stack.enter_context(InChildProcess(lambda: kept_alive(AdminApiServer(validate=args.validate)))),
+        stack.enter_context(InChildProcess(lambda: kept_alive(TwilioApiServer(validate=args.validate)))),
+    )
 
 
 def redis_url_for(base: Path, stack: contextlib.ExitStack) -> str:
@@ -356,30 +341,6 @@ def refuse_busy_queues(rt: runtime.Runtime) -> None:
         )
 
 
-def register_cleanup(rt: runtime.Runtime, stack: contextlib.ExitStack) -> tuple[list[str], list[str]]:
-    """Remove what an interrupted run left, and have the run's shops, rows, jobs and keys removed at the end.
-
-    Returns the lists the rounds record their job ids and worker keys in (removed at the end).
-    """
-    keys_before = rq_keys(rt)
-    stack.callback(report_leftovers, rt, keys_before)
-    stack.callback(remove_maintenance_locks, rt, keys_before)
-    queues_known = set(rt.redis.smembers("rq:queues"))
-    stack.callback(
-        lambda: [
-            rt.redis.srem("rq:queues", q.key)
-            for q in rt.queue.queues.values()
-            if q.key.encode() not in queues_known and not q.count
-        ]
-    )
-    remove_shops(rt)  # what an interrupted run may have left
-    stack.callback(remove_shops, rt)
-    job_ids: list[str] = []
-    workers: list[str] = []
-    stack.callback(remove_jobs, rt, job_ids, workers)  # callbacks run last-in, first-out
-    return job_ids, workers
-
-
 def refuse_foreign_messages(rt: runtime.Runtime) -> None:
     with transaction(rt.sessions) as session:
         foreign = session.scalar(
@@ -414,15 +375,23 @@ def combined(*results: Result) -> Result:
     return total
 
 
-def report(
-    settings: Settings, validate: bool, floor: Result, real: Result, admin: AdminApiServer, twilio: TwilioApiServer
-) -> None:
+def report(settings: Settings, args: argparse.Namespace, floor: Result, real: Result, admin: Any, twilio: Any) -> None:
     db_kind = settings.database_url.split(":", 1)[0].split("+", 1)[0]
     redis_kind = "redis" if os.environ.get("REDIS_URL") else "embedded redis"
-    validation = "on" if validate else "off"
+    validation = "on" if args.validate else "off"
+    servers = (
+        "threads of this process, a connection per request"
+        if args.servers_in_process
+        else "a child process each, connections kept"
+    )
     print(
         f"{MESSAGES} Prime SMS with a unique code over {len(SHOPS)} shops, {ROUNDS} rounds, "
         f"+{WARMUP} warm-up; RQ SimpleWorker burst; {db_kind} + {redis_kind}; dev server validation {validation}"
+    )
+    sizes = real.batch_sizes
+    print(
+        f"development Admin API and Twilio servers: {servers}; batches: {len(sizes)} jobs of "
+        f"{min(sizes)}–{max(sizes)} messages (mean {sum(sizes) / len(sizes):.1f}; one job per shop per round)"
     )
     extra = (1 / real.rate - 1 / floor.rate) * 1000
     print(f"batch send jobs: {real.summary()}")
@@ -444,14 +413,13 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="reclaim-bench-") as tmp, contextlib.ExitStack() as stack:
         base = Path(tmp)
+        admin, twilio = start_servers(args, stack)  # first: a child process is forked before any thread
         redis_url = redis_url_for(base, stack)
-        admin = stack.enter_context(AdminApiServer(validate=args.validate))
-        twilio = stack.enter_context(TwilioApiServer(validate=args.validate))
         settings = bench_settings(base, redis_url, admin, twilio)
         upgrade(settings.database_url)
         rt, admin_waits = install_runtime(settings, stack)
         refuse_busy_queues(rt)
-        job_ids, workers = register_cleanup(rt, stack)
+        job_ids, workers = register_cleanup(rt, stack, SHOPS)
 
         shop_ids = install_shops(rt, admin, twilio)
         sizes = [WARMUP] + [len(range(r, MESSAGES, ROUNDS)) for r in range(ROUNDS)]
@@ -461,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         warm_floor, warm_real, floor, real = run_rounds(rt, shop_ids, sizes, job_ids, workers)
         every_floor, every_real = combined(warm_floor, floor), combined(warm_real, real)
         check_work_done(rt, shop_ids, admin, twilio, every_floor, every_real, admin_waits, WARMUP + MESSAGES)
-        report(settings, args.validate, floor, real, admin, twilio)
+        report(settings, args, floor, real, admin, twilio)
     return 0
 
 

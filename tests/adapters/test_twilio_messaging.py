@@ -473,3 +473,22 @@ def test_template_names_and_categories_are_checked_before_calling(server, transp
     with pytest.raises(ValueError, match="category"):
         transport.submit_for_approval(TEMPLATE, "recovery_1", category="PROMO")
     assert server.requests == []
+
+
+def test_without_a_proxy_in_the_environment_the_session_does_not_scan_it_per_call(server, monkeypatch):
+    """requests would read the proxies (twice) and ~/.netrc on every create; read once when built."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/bundle-for-the-test.pem")
+    with transport_for(server) as transport:
+        session = transport._http.session
+        assert session is not None and session.trust_env is False
+        assert session.verify == "/etc/ssl/certs/bundle-for-the-test.pem"
+        assert transport.send(outgoing()).status is SendStatus.SENT
+
+
+def test_a_proxy_in_the_environment_is_still_honoured(server, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    with transport_for(server) as transport:
+        session = transport._http.session
+        assert session is not None and session.trust_env is True
