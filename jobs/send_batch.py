@@ -48,15 +48,14 @@ def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) 
     clock: Callable[[], datetime] = (lambda: fixed) if fixed else (lambda: datetime.now(UTC))
     batch = _Batch(rt, job_id)
     clients: dict[int, AdminClient] = {}
-    with rt.queue.beating(job_id):  # the reconciler's sign that this batch still runs
+    with rt.queue.beating(job_id), _one_connection(rt) as on_it:  # the beat: the reconciler's sign it runs
         now = clock()
-        with _one_connection(rt) as on_it:  # the gates' reads, back to back: one pool checkout and ping
-            facts = batch.collect(on_it, message_ids, now)
-            ready = [found for message_id in facts if (found := batch.judge(on_it, message_id, facts, now))]
+        facts = batch.collect(on_it, message_ids, now)
+        ready = [found for message_id in facts if (found := batch.judge(on_it, message_id, facts, now))]
         try:
             checked = batch.check(ready, now, clients)
             for item in ready:
-                batch.finish(item, checked, clients, clock())
+                batch.finish(on_it, item, checked, clients, clock())
         finally:
             for client in clients.values():
                 client.close()
@@ -67,9 +66,11 @@ def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) 
 
 @contextmanager
 def _one_connection(rt: Runtime) -> Iterator[Runtime]:
-    """`rt` with sessions on one connection for the block: each transaction still its own, committed
-    or rolled back alone, without a pool checkout and pre-ping each. Only for statements run back to
-    back: after a provider call the pool's pinged checkout stays (jobs/send.py's claim and outcome)."""
+    """`rt` with sessions on one connection for the whole batch: each transaction still its own,
+    committed or rolled back alone, without a pool checkout and pre-ping each (two a message before).
+    The connection is never idle for longer than one provider call, which its timeouts bound; a
+    connection lost meanwhile breaks that message's run, recorded by `failed` on a pooled one, and the
+    next transaction reconnects."""
     with rt.engine.connect() as connection:
         yield replace(rt, sessions=sessionmaker(bind=connection, expire_on_commit=False))
 
@@ -133,14 +134,15 @@ class _Batch:
             return {}
 
     def finish(
-        self, item: Ready, checked: dict[int, live_check.Checked], clients: dict[int, AdminClient], now: datetime
-    ) -> None:
-        """Phases 2–4 of one message, with the batch's answer on its payment."""
+        self, rt: Runtime, item: Ready, checked: dict[int, live_check.Checked], clients: dict[int, AdminClient],
+        now: datetime,
+    ) -> None:  # fmt: skip
+        """Phases 2–4 of one message (on `rt`'s sessions), with the batch's answer on its payment."""
         candidate = item.candidate
         try:
             answer = live_check.ask(self.rt, candidate, now, item.reserved, checked.get(candidate.message_id),
                                     clients.get(candidate.shop.id))  # fmt: skip
-            self._done(candidate.message_id, finish(self.rt, item, answer, now))
+            self._done(candidate.message_id, finish(rt, item, answer, now))
         except Exception as error:  # this message's run broke: the others go on
             self._failed(candidate.message_id, now, error)
 
