@@ -90,12 +90,12 @@ def decided(session: Session, collected: Collected, decision: gates.Decision) ->
     if status is Status.SCHEDULED:
         if decision.until is None:
             raise ValueError("a postponement without a time")  # domain.gates always gives one
-        outbox.postpone(session, candidate.message_id, candidate.job_id, decision.until, reason)
+        moved = outbox.postpone(session, candidate.message_id, candidate.job_id, decision.until, reason)
     else:
-        outbox.settle(session, candidate.message_id, candidate.job_id, status, reason)
+        moved = outbox.settle(session, candidate.message_id, candidate.job_id, status, reason)
     if collected.paid is not None:
         convert_journey(session, session.get_one(Journey, candidate.journey_id), collected.paid)
-    return f"{status.value}: {reason}"
+    return f"{status.value}: {reason}" if moved else NOT_HELD  # not moved: the row went on meanwhile
 
 
 def wait(session: Session, candidate: Candidate, until: datetime, reason: str) -> str:

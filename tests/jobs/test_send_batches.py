@@ -6,6 +6,7 @@ others send, a message that breaks failing alone, and a batch that dies half-way
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from jobs.send_batch import send_batch
 from shop_app.adapters.outgoing import OutboxFileTransport
 from shop_app.adapters.queue import BATCH_FUNC, BEAT_TTL, SEND, beat_key
 from shop_app.config import SENDING_LEASE_SECONDS
-from shop_app.recovery import gate_facts
+from shop_app.recovery import gate_facts, outbox
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Message
 from tests.jobs.test_send_statements import ABANDONED as STATEMENTS_ABANDONED
@@ -153,6 +154,30 @@ def test_when_the_batch_read_breaks_each_message_gets_another_attempt(rt, store,
     rows = first_steps(store)
     assert {token: m["status"] for token, m in rows.items()} == {"g1": "scheduled", "g2": "scheduled"}
     assert all(m["reason"].startswith("attempt 1 of") for m in rows.values()) and store.outbox() == []
+
+
+def test_a_row_that_moved_on_after_the_batch_read_keeps_what_moved_it(rt, store, monkeypatch):
+    """The batch's read takes no lock: between it and a message's verdict, another writer (here an
+    operator cancelling the shop's pending rows) may move the row. The verdict's guarded write then
+    changes nothing and the run says so, instead of reporting an outcome the row does not have."""
+    plan(store, ["m1"])
+    real = gate_facts.collect
+
+    def collect(rt, session, message_id, job_id, now, found=None):
+        collected = real(rt, session, message_id, job_id, now, found)
+        with transaction(store.rt.sessions) as other:  # another writer, committed first
+            outbox.cancel_pending(other, collected.candidate.shop.id, "cancelled by the operator")
+        facts = replace(collected.facts, journey_stop_reason="the journey stopped")  # a verdict that writes
+        return replace(collected, facts=facts)
+
+    monkeypatch.setattr(gate_facts, "collect", collect)
+    assert dispatch(DUE).dispatched == 1
+    [batch] = send_jobs(rt)
+    rt.queue.queues[SEND].empty()
+    message_ids, job_id, _ = batch.args
+    assert send_batch(message_ids, job_id, DUE.isoformat()) == "nothing to do 1"
+    row = first_steps(store)["m1"]
+    assert (row["status"], row["reason"]) == ("cancelled", "cancelled by the operator")
 
 
 class Killed(BaseException):
