@@ -6,12 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import literal, select, true
+from sqlalchemy.orm import Session, aliased
 
 from shop_app.compliance.consent_records import Statement, record_consents
 from shop_app.domain.models import Checkout, LineItem
-from shop_app.referral.profiles import BY_CHECKOUT, profile_for
+from shop_app.referral.profiles import BY_CHECKOUT, known_or_new, profile_lock, profile_query
 from shop_app.storage.tables import CheckoutRow, Profile, Shop
 
 
@@ -52,9 +52,7 @@ def store_checkout(
     """Upsert; returns the row, why it was ignored if it was, and whether its keys moved. A stale
     `updated_at` never overwrites newer state. `customer_created_at`: when Shopify created the
     checkout's customer (its body's), which decides a new profile's origin."""
-    row = session.scalar(
-        select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, CheckoutRow.token == checkout.token).with_for_update()
-    )
+    row, known = _read(session, shop, checkout, customer_created_at)
     if row is not None and row.deleted_at is not None:
         return Stored(row, "checkout was deleted; later update ignored", False)
     if row is not None and checkout.updated_at < row.shopify_updated_at:
@@ -67,7 +65,7 @@ def store_checkout(
     keys_moved = row is None or (row.customer_id, row.email, row.phone) != keys
     profile_id = row.profile_id if row is not None else None
     if profile_id is None and checkout.reachable:  # found (or made) first: the row's one write carries it
-        profile_id = _profile_for(session, shop, checkout, customer_created_at).id
+        profile_id = _profile_for(session, shop, checkout, customer_created_at, known).id
     if row is None:
         row = CheckoutRow(shop_id=shop.id, token=checkout.token)
         session.add(row)
@@ -111,12 +109,39 @@ def _record_checkout_consent(session: Session, shop: Shop, row: CheckoutRow, che
     record_consents(session, shop.id, said)  # both boxes in one statement
 
 
-def _profile_for(session: Session, shop: Shop, checkout: Checkout, customer_created_at: datetime | None) -> Profile:
-    """The customer's profile: captured by this checkout when the store meets her first, imported
-    when the checkout's customer.created_at says Shopify had her before the install (see
-    shop_app/referral/profiles.py)."""
-    profile = profile_for(
-        session, shop, by=BY_CHECKOUT, customer_id=checkout.customer_id, email=checkout.email,
+def _read(
+    session: Session, shop: Shop, checkout: Checkout, customer_created_at: datetime | None
+) -> tuple[CheckoutRow | None, Profile | None]:
+    """The checkout's row, locked, and, unless that row has a profile already, its customer's
+    known profile, locked as profile_for locks it: one SELECT, each in its own locked subquery
+    outer-joined to a one-row table (PostgreSQL refuses FOR UPDATE on the nullable side of an
+    outer join)."""
+    mine = select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, CheckoutRow.token == checkout.token)
+    lookup = None
+    if checkout.reachable:
+        lock = profile_lock(shop, customer_created_at)
+        lookup = profile_query(
+            shop.id, customer_id=checkout.customer_id, email=checkout.email, phone=checkout.phone, lock=lock
+        )
+    if lookup is None:
+        return session.scalar(mine.with_for_update()), None
+    has_one = mine.where(CheckoutRow.profile_id.is_not(None)).with_only_columns(CheckoutRow.id).correlate(None)
+    row = aliased(CheckoutRow, mine.with_for_update().subquery("mine"))
+    profile = aliased(Profile, lookup.where(~has_one.exists()).subquery("known"))
+    one = select(literal(1).label("one")).subquery("one")
+    statement = select(row, profile).select_from(one).outerjoin(row, true()).outerjoin(profile, true())
+    found = session.execute(statement.execution_options(populate_existing=True)).one()
+    return found[0], found[1]
+
+
+def _profile_for(
+    session: Session, shop: Shop, checkout: Checkout, customer_created_at: datetime | None, known: Profile | None
+) -> Profile:
+    """The customer's profile (`known`: as _read found it): captured by this checkout when the
+    store meets her first, imported when the checkout's customer.created_at says Shopify had her
+    before the install (see shop_app/referral/profiles.py)."""
+    profile = known_or_new(
+        session, shop, known, by=BY_CHECKOUT, customer_id=checkout.customer_id, email=checkout.email,
         phone=checkout.phone, first_name=checkout.first_name, created_in_shopify=customer_created_at,
     )  # fmt: skip
     assert profile is not None  # a reachable checkout has an email or a phone

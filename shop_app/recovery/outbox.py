@@ -146,16 +146,16 @@ def add_planned_rows(
     session: Session, shop_id: int, journey: Journey, flow: str, planned: Sequence[PlannedMessage]
 ) -> int:
     """`add_planned` for a whole plan at once (the ingest's case): every new row in one INSERT, the
-    journey's reach and anchor in one UPDATE. The rows are written, not added to the session; the
-    unique (journey, step, channel, occurrence) refuses a second one at once. How many it wrote."""
+    journey's reach and anchor in one UPDATE unless `journey` holds them already (its replan set them).
+    Rows are written, not added to the session; a second is refused (unique key). How many it wrote."""
     if not planned:
         return 0
     earliest = min(message.due_at for message in planned)
-    with session.no_autoflush:
+    if not (journey.reached and journey.first_due_at is not None and journey.first_due_at <= earliest):
         earlier = or_(Journey.first_due_at.is_(None), Journey.first_due_at > earliest)
         changed = update(Journey).where(Journey.id == journey.id, or_(Journey.reached.is_(False), earlier))
         anchor = case((earlier, literal(earliest, Journey.first_due_at.type)), else_=Journey.first_due_at)
-        session.execute(changed.values(reached=True, first_due_at=anchor))
+        session.execute(changed.values(reached=True, first_due_at=anchor), execution_options={"autoflush": False})
     rows = [
         {
             "shop_id": shop_id, "journey_id": journey.id, "flow": flow, "step": message.step.value,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from shop_app.domain.models import Flow
@@ -53,14 +53,25 @@ def find_profile(
 ) -> Profile | None:
     """The shop's profile with this customer id, email or phone (the oldest, when several match),
     its row locked (`lock`) until the transaction ends, and read anew once the lock is held."""
+    query = profile_query(shop_id, customer_id=customer_id, email=email, phone=phone, lock=lock)
+    if query is None:
+        return None
+    if lock is not None:
+        query = query.execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
+def profile_query(
+    shop_id: int, *, customer_id: str | None, email: str | None, phone: str | None, lock: str | None = None
+) -> Select[Profile] | None:
+    """find_profile's statement, for a caller that runs it with another read (None: no detail to match)."""
     match = equal_where_given((Profile.customer_id, customer_id), (Profile.email, email), (Profile.phone, phone))
     if not match:
         return None
     query = select(Profile).where(Profile.shop_id == shop_id, or_(*match)).order_by(Profile.id).limit(1)
     if lock is not None:
         query = query.with_for_update(read=lock == KEEP_ORIGIN, key_share=lock == KEEP_ORIGIN)
-        query = query.execution_options(populate_existing=True)
-    return session.scalar(query)
+    return query
 
 
 def customer_created_at(payload: Any) -> datetime | None:
@@ -119,8 +130,32 @@ def profile_for(
     stays locked until the transaction ends (KEEP_ORIGIN, or CHANGE_ORIGIN when the customer was
     created before the install: taken at once, not raised from a shared lock, which two such
     transactions would deadlock on)."""
-    lock = CHANGE_ORIGIN if created_before_install(shop, created_in_shopify) else KEEP_ORIGIN
+    lock = profile_lock(shop, created_in_shopify)
     profile = find_profile(session, shop.id, customer_id=customer_id, email=email, phone=phone, lock=lock)
+    return known_or_new(
+        session, shop, profile, by=by, customer_id=customer_id, email=email, phone=phone, first_name=first_name,
+        created_in_shopify=created_in_shopify,
+    )  # fmt: skip
+
+
+def profile_lock(shop: Shop, created_in_shopify: datetime | None) -> str:
+    """The lock profile_for takes on the profile it finds."""
+    return CHANGE_ORIGIN if created_before_install(shop, created_in_shopify) else KEEP_ORIGIN
+
+
+def known_or_new(
+    session: Session,
+    shop: Shop,
+    profile: Profile | None,
+    *,
+    by: str,
+    customer_id: str | None,
+    email: str | None,
+    phone: str | None,
+    first_name: str | None = None,
+    created_in_shopify: datetime | None = None,
+) -> Profile | None:
+    """profile_for once its lookup (`profile_query` with `profile_lock`) found `profile`, or none."""
     if profile is not None:
         correct_origin(session, shop, profile, created_in_shopify)
         if customer_id and not profile.customer_id:
