@@ -18,12 +18,14 @@ from typing import Any
 import requests
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.request import Request as TwilioRequest
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.rest.content.v1.content import ContentList
 from twilio.rest.content.v1.content.approval_create import ApprovalCreateList
 
+from shop_app.adapters import http_lean
 from shop_app.adapters.http_errors import never_reached, retry_after_seconds
 from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
 from shop_app.errors import ReclaimError
@@ -179,11 +181,44 @@ class _RecordingHttpClient(TwilioHttpClient):
         self.timeout = timeout
         self._local = threading.local()
 
-    def request(self, *args, **kwargs) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: Any = None,
+        allow_redirects: bool = False,
+    ) -> Response:
         self._local.response = None
-        response = super().request(*args, **kwargs)
+        if self.session is None or self.session.trust_env or allow_redirects:
+            response = super().request(method, url, params, data, headers, auth, timeout, allow_redirects)
+        else:
+            response = self._lean(method, url, params, data, headers, auth, timeout)
         self._local.response = response
         return response
+
+    def _lean(self, method, url, params, data, headers, auth, timeout) -> Response:
+        """TwilioHttpClient.request's call through http_lean.send: the session's pooled connections
+        without its per-call cookie, environment and redirect work (the SDK asks for no redirect)."""
+        assert self.session is not None
+        kwargs: dict[str, Any] = {"method": method.upper(), "url": url, "params": params, "headers": headers,
+                                  "auth": auth, "hooks": self.request_hooks}  # fmt: skip
+        as_json = bool(headers) and headers.get("Content-Type") in ("application/json", "application/scim+json")
+        kwargs["json" if as_json else "data"] = data
+        self.log_request(kwargs)
+        self._test_only_last_response = None
+        self._test_only_last_request = TwilioRequest(**kwargs)
+        answer = http_lean.send(
+            self.session, method, url, params=params, headers=headers, auth=auth,
+            timeout=self.timeout if timeout is None else timeout,
+            json=data if as_json else None, data=None if as_json else data, allow_redirects=False,
+        )  # fmt: skip
+        self.log_response(answer.status_code, answer)
+        self._test_only_last_response = Response(int(answer.status_code), answer.text, answer.headers)
+        return self._test_only_last_response
 
     def last_response(self) -> Response | None:
         return getattr(self._local, "response", None)
