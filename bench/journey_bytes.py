@@ -7,8 +7,8 @@ Each journey is made the real way: a signed `checkouts/update` webhook POSTed to
 (`jobs.ingest.ingest_delivery`: checkout, profile, consents, journey, its planned messages, the
 body dropped), then every planned message claimed as the dispatcher claims it and sent by the real
 batch send job (`jobs.send_batch.send_batch`) to the development outbox file (every channel
-connected) with the live payment check on the development Admin API, as of a midday after every
-step is due (so the send windows are open). The journeys go in `--rounds` rounds with a plain
+connected) with the live payment check on the development Admin API, each at its due time on a
+simulated clock (the gates' send windows apply). The journeys go in `--rounds` rounds with a plain
 VACUUM after each, as autovacuum does once a fifth of a table is dead (its default scale factor;
 never VACUUM FULL), so later rounds reuse the space of the rows earlier ones updated. In a fresh
 database (on PostgreSQL one created beside DATABASE_URL's and dropped after) it prints the growth of
@@ -28,7 +28,7 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from send_job import redis_url_for  # bench/ is the script's folder, first on sys.path
@@ -50,6 +50,7 @@ from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.tables import Journey, Message, Shop, WebhookDelivery
 
 TOPIC = "checkouts/update"
+MAX_TURNS = 1000  # of the simulated clock, per round
 TARGET = "target (issue 13): ≤ 2 KB per journey (4 planned messages)"
 
 
@@ -158,19 +159,23 @@ def ingest(delivery_ids: list[int]) -> Counter[str]:
     return Counter(ingest_delivery(delivery_id) for delivery_id in delivery_ids)
 
 
-def send_all(rt: runtime.Runtime, at: datetime) -> Counter[str]:
-    """Every planned message, all due by `at`, claimed as the dispatcher claims them (outbox.claim_due:
-    one shop's rows per send job, SEND_BATCH at most) and sent as of `at` by the batch send job."""
+def send_all(rt: runtime.Runtime) -> Counter[str]:
+    """Every planned message sent at its time, on a simulated clock: the dispatcher's claim
+    (outbox.claim_due: one shop's rows per send job, SEND_BATCH at most) as of the earliest due
+    time left, then the batch send job as of that time (its gates may postpone a message into the
+    send window: it is sent on a later turn). Until nothing is scheduled."""
     outcomes: Counter[str] = Counter()
-    while True:
+    for _ in range(MAX_TURNS):
         with transaction(rt.sessions) as session:
+            at = session.scalar(select(func.min(Message.due_at)).where(Message.status == Status.SCHEDULED.value))
+            if at is None:
+                return outcomes
             groups = outbox.claim_due(session, at, DISPATCH_BATCH, f"bench-bytes-{uuid.uuid4().hex[:8]}-", SEND_BATCH)
-        if not groups:
-            return outcomes
         for job_id, ids in groups:
             for part in send_batch(ids, job_id, at.isoformat()).split(", "):
                 status, _, count = part.rpartition(" ")
                 outcomes[status] += int(count)
+    raise RuntimeError(f"messages still scheduled after {MAX_TURNS} turns of the simulated clock")
 
 
 def statuses(rt: runtime.Runtime, shop_ids: list[int]) -> Counter[tuple[str, str, str]]:
@@ -179,6 +184,20 @@ def statuses(rt: runtime.Runtime, shop_ids: list[int]) -> Counter[tuple[str, str
     with transaction(rt.sessions) as session:
         rows = session.execute(select(*key, func.count()).where(Message.shop_id.in_(shop_ids)).group_by(*key))
         return Counter({(step, channel, status): count for step, channel, status, count in rows})
+
+
+def skip_reasons(rt: runtime.Runtime, shop_ids: list[int]) -> str:
+    """Why messages were skipped, most frequent first (reasons hold no personal data)."""
+    key = (Message.step, Message.channel, Message.reason)
+    with transaction(rt.sessions) as session:
+        rows = session.execute(
+            select(*key, func.count())
+            .where(Message.shop_id.in_(shop_ids), Message.status == Status.SKIPPED.value)
+            .group_by(*key)
+            .order_by(func.count().desc())
+            .limit(4)
+        ).all()
+    return "; ".join(f"{step} {channel} {n:,}: {reason}" for step, channel, reason, n in rows)
 
 
 def planned_per_journey(rt: runtime.Runtime, shop_ids: list[int]) -> Counter[int]:
@@ -210,10 +229,12 @@ WHERE ns.nspname = current_schema() AND c.relkind = 'r'
 
 
 def sizes(connection: Connection) -> dict[str, tuple[int, ...]]:
-    """Every table's (total, heap, TOAST) and every index's (size,), by name ('table' / 'table.index')."""
+    """Every table's (total, heap, TOAST, its live rows' bytes) and every index's (size,), by name
+    ('table', 'table.index')."""
     found: dict[str, tuple[int, ...]] = {}
     for name, total, heap, toast in connection.execute(text(TOTALS)):
-        found[name] = (total, heap, toast)
+        live = connection.scalar(text(f'SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM "{name}" t'))  # noqa: S608
+        found[name] = (total, heap, toast, live)
     for name, table, size, kind in connection.execute(text(SIZES)):
         if kind == "i":
             found[f"{table}.{name}"] = (size,)
@@ -236,10 +257,11 @@ def breakdown(before: dict[str, tuple[int, ...]], after: dict[str, tuple[int, ..
     print(f"database bytes per journey: {total / journeys:,.0f} (pg_total_relation_size growth of "
           f"{len(tables)} tables ÷ {journeys:,} journeys; a plain VACUUM after each round)")  # fmt: skip
     for table in tables:
-        whole, heap, toast = grown[table]
+        whole, heap, toast, live = grown[table]
         indexes = sorted(((n, g[0]) for n, g in grown.items() if n.startswith(f"{table}.")), key=lambda x: -x[1])
         index_bytes = sum(size for _, size in indexes)
-        print(f"  {table:22} {whole / journeys:7,.0f}  (heap {heap / journeys:,.0f}, TOAST {toast / journeys:,.0f}, "
+        print(f"  {table:22} {whole / journeys:7,.0f}  (heap {heap / journeys:,.0f} of which live rows "
+              f"{live / journeys:,.0f}, TOAST {toast / journeys:,.0f}, "
               f"{len(indexes)} indexes {index_bytes / journeys:,.0f})")  # fmt: skip
         for name, size in indexes:
             print(f"      {name.split('.', 1)[1]:44} {size / journeys:7,.0f}")
@@ -261,11 +283,6 @@ def rounds(count: int, parts: int) -> list[tuple[int, int]]:
     return list(zip(bounds, bounds[1:], strict=False))
 
 
-def midday_after(moment: datetime) -> datetime:
-    """The next 12:00 UTC (13:00 or 14:00 in Madrid) at least a day after `moment`: every step due by then."""
-    return (moment + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=1)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     domains = shop_domains(args.shops)
@@ -285,12 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         before = postgres_sizes(rt, vacuum=True) if postgres else {}
         file_before = sqlite_file.stat().st_size if sqlite_file else 0
 
-        at = midday_after(datetime.now(UTC))
         ingested, sent = Counter[str](), Counter[str]()
         for first, last in rounds(args.journeys, args.rounds):
             abandoned = datetime.now(UTC).replace(microsecond=0)
             ingested += ingest(post_webhooks(rt, domains, range(first, last), abandoned))
-            sent += send_all(rt, at)
+            sent += send_all(rt)
             if postgres:
                 postgres_sizes(rt, vacuum=True)  # what autovacuum does once a fifth of a table is dead
         planned = planned_per_journey(rt, shop_ids)
@@ -303,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             f"send outcomes: {dict(sent)}; messages now: "
             + ", ".join(f"{step} {channel} {status} {n:,}" for (step, channel, status), n in sorted(final.items()))
         )
+        print(f"skipped: {skip_reasons(rt, shop_ids)}")
         print(f"rows: {row_counts(rt, shop_ids)}")
         journeys = sum(planned.values())
         if postgres:

@@ -326,6 +326,7 @@ class _Queries:
             .where(
                 Message.shop_id == self.shop_id,
                 Message.status == Status.SENT.value,
+                Message.sent_at.is_not(None),  # the index's predicate: it holds sent rows only (0028)
                 self._in_range(Message.journey_abandoned_at, period.start, period.end),
                 Message.flow == FLOW,
             )

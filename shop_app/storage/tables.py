@@ -58,8 +58,12 @@ class Base(DeclarativeBase):
     pass
 
 
-def shop_fk() -> Mapped[int]:
-    return mapped_column(Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False, index=True)
+def shop_fk(index: bool = True) -> Mapped[int]:  # False: another index leads with shop_id (0028)
+    return mapped_column(Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False, index=index)
+
+
+def only(sql: str) -> dict:  # a partial index's predicate, on both backends (0026, 0028)
+    return {"postgresql_where": text(sql), "sqlite_where": text(sql)}
 
 
 class Shop(Base):
@@ -102,7 +106,7 @@ class Profile(Base):
         Index("ix_profiles_shop_phone", "shop_id", "phone"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    shop_id: Mapped[int] = shop_fk()
+    shop_id: Mapped[int] = shop_fk(index=False)
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(String(64))
@@ -128,7 +132,7 @@ class CheckoutRow(Base):
         Index("ix_checkouts_shop_customer", "shop_id", "customer_id"),  # the discount memory (0019)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    shop_id: Mapped[int] = shop_fk()
+    shop_id: Mapped[int] = shop_fk(index=False)
     token: Mapped[str] = mapped_column(String(64))
     shopify_id: Mapped[str | None] = mapped_column(String(64))
     cart_token: Mapped[str | None] = mapped_column(String(64))
@@ -189,6 +193,7 @@ class OrderRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+CHECK_DUE = "shopify_check_due_at IS NOT NULL"  # the dispatcher's pending checks; partial indexes (0028)
 JOURNEYS_BY_ABANDONMENT = (
     *("shop_id", "abandoned_at", "flow", "status", "reached", "holdout", "id", "checkout_id", "first_due_at"),
     "conversion_days",
@@ -210,12 +215,12 @@ class Journey(Base):
         # 0022: + first_due_at; 0023: + conversion_days; read from the index alone): journeys by abandonment.
         Index("ix_journeys_shop_abandoned", *JOURNEYS_BY_ABANDONMENT),
         Index("ix_journeys_shop_status_order", "shop_id", "status", "order_id"),
-        Index("ix_journeys_shopify_check_due", "shopify_check", "shopify_check_due_at"),  # the dispatcher (0017)
-        Index("ix_journeys_shop_trigger_order", "shop_id", "trigger_order_id"),  # referral journey by order (0019)
+        Index("ix_journeys_shopify_check_due", "shopify_check", "shopify_check_due_at", **only(CHECK_DUE)),  # 0017
+        Index("ix_journeys_shop_trigger_order", "shop_id", "trigger_order_id", **only("trigger_order_id IS NOT NULL")),
         Index("ix_journeys_shop_flow_started", "shop_id", "flow", "started_at", "plan_limited"),  # 0027: plan usage
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    shop_id: Mapped[int] = shop_fk()
+    shop_id: Mapped[int] = shop_fk(index=False)
     checkout_id: Mapped[int | None] = mapped_column(Id, ForeignKey("checkouts.id", ondelete="CASCADE"))
     #: Referral journeys only (recovery journeys leave both None).
     profile_id: Mapped[int | None] = mapped_column(Id, ForeignKey("profiles.id", ondelete="CASCADE"))
@@ -255,7 +260,7 @@ class Journey(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-HOLDING = text("body IS NOT NULL")
+SENT = "sent_at IS NOT NULL"  # the sent messages' partial indexes (0028)
 #: The report's by_step reads the shop's sent messages with these alone (reporting/measurement.py).
 MESSAGES_BY_STEP = ("shop_id", "status", "journey_abandoned_at", "flow", "step", "channel", "delivery_status", "id")
 
@@ -274,17 +279,16 @@ class Message(Base):
         ),
         CheckConstraint("occurrence = 0 OR step = 'reward'", name="ck_messages_occurrence_reward_only"),
         Index("ix_messages_status_due", "status", "due_at"),
-        Index("ix_messages_provider_id", "provider_id"),
+        Index("ix_messages_provider_id", "provider_id", **only("provider_id IS NOT NULL")),  # partial (0028)
         Index("ix_messages_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
-        Index("ix_messages_shop_sent", "shop_id", "sent_at", "status", "flow", "step", "channel"),  # the cycle (0010)
-        Index("ix_messages_journey_due", "journey_id", "due_at"),  # a journey's messages; its first due (0021)
-        # The report's sent messages per step and channel, read from the index alone (0022, 0023).
-        Index("ix_messages_shop_status_abandoned", *MESSAGES_BY_STEP),
+        # The cycle (0010), the report's sent rows per step and channel (0022, 0023); a journey's rows: the uq (0028).
+        Index("ix_messages_shop_sent", "shop_id", "sent_at", "status", "flow", "step", "channel", **only(SENT)),
+        Index("ix_messages_shop_status_abandoned", *MESSAGES_BY_STEP, **only(SENT)),
         # Finished rows retention empties (jobs/retention.py), only those still holding their content (0026).
-        Index("ix_messages_content_due", "due_at", postgresql_where=HOLDING, sqlite_where=HOLDING),
+        Index("ix_messages_content_due", "due_at", **only("body IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    shop_id: Mapped[int] = shop_fk()
+    shop_id: Mapped[int] = shop_fk(index=False)
     journey_id: Mapped[int] = mapped_column(Id, ForeignKey("journeys.id", ondelete="CASCADE"))
     flow: Mapped[str] = mapped_column(String(16), default="recovery")
     step: Mapped[str] = mapped_column(String(16))
@@ -353,10 +357,10 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "webhook_id", name="uq_webhook_deliveries_shop_webhook"),
         Index("ix_webhook_deliveries_status", "status", "received_at"),
-        Index("ix_webhook_deliveries_shop_waiting", "shop_id", "waiting_for"),  # released by its order (0024)
+        Index("ix_webhook_deliveries_shop_waiting", "shop_id", "waiting_for", **only("waiting_for IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    shop_id: Mapped[int] = shop_fk()
+    shop_id: Mapped[int] = shop_fk(index=False)
     webhook_id: Mapped[str] = mapped_column(String(128))
     topic: Mapped[str] = mapped_column(String(64))
     api_version: Mapped[str | None] = mapped_column(String(16))
@@ -451,7 +455,7 @@ class MessageEvent(Base):
         Index("ix_message_events_created", "created_at"),  # retention (0026)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    shop_id: Mapped[int] = shop_fk()
+    shop_id: Mapped[int] = shop_fk(index=False)
     message_id: Mapped[int | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="CASCADE"))
     provider: Mapped[str] = mapped_column(String(16))
     provider_id: Mapped[str] = mapped_column(String(128))
@@ -467,14 +471,12 @@ class Consent(Base):
     __tablename__ = "consents"
     __table_args__ = (UniqueConstraint("shop_id", "channel", "address", name="uq_consents_shop_channel_addr"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    shop_id: Mapped[int] = shop_fk()
+    shop_id: Mapped[int] = shop_fk(index=False)
     profile_id: Mapped[int | None] = mapped_column(Id, ForeignKey("profiles.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(320))
     state: Mapped[str] = mapped_column(String(16))  # granted | revoked
-    source: Mapped[str] = mapped_column(
-        String(32)
-    )  # checkout | customer | storefront | keyword | unsubscribe | provider
+    source: Mapped[str] = mapped_column(String(32))  # checkout|customer|storefront|keyword|unsubscribe|provider
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -494,6 +496,5 @@ class MessageTemplate(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-# The channel, referral and measurement tables live beside these (one Base, one metadata);
-# imported last so Alembic sees them.
+# The channel, referral and measurement tables beside these (one metadata), last so Alembic sees them.
 from shop_app.storage import billing_tables, channel_tables, measurement_tables, referral_tables  # noqa: E402, F401
