@@ -452,7 +452,7 @@ class MessageEvent(Base):
         UniqueConstraint("provider", "provider_id", "event", name="uq_message_events_provider_event"),
         Index("ix_message_events_shop_event", "shop_id", "event", "created_at"),  # the validation cycle (0010)
         Index("ix_message_events_message_event", "message_id", "event", "provider"),  # a message's; clicked? (0021)
-        Index("ix_message_events_created", "created_at"),  # retention (0026)
+        Index("ix_message_events_created", "created_at", postgresql_using="brin"),  # retention (0026; BRIN 0028)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shop_id: Mapped[int] = shop_fk(index=False)
