@@ -179,7 +179,7 @@ def _follow(
     if new:  # as outbox.add_planned_rows: reached, and the anchor no later than the new rows
         journey.reached = True
         anchor = min(p.due_at for p in new) if anchor is None else min(anchor, *[p.due_at for p in new])
-    if moves:  # as outbox.reschedule_rows: the earliest due time of all its messages
+    if moves:  # the anchor: the earliest due time of all its messages
         anchor = min([moves.get(m.id, m.due_at) for m in facts.messages] + [p.due_at for p in new])
     journey.abandoned_at, journey.first_due_at = abandoned, anchor  # so the new rows need no journey UPDATE
     exact = plan_writes.update_messages(session, facts.messages, moves, abandoned, RESCHEDULED)

@@ -135,7 +135,7 @@ def add_planned(
         occurrence=occurrence,
         status=Status.SCHEDULED.value,
         due_at=planned.due_at,
-        # The journey's abandonment time, copied for the report's range (follow_journey moves it).
+        # The journey's abandonment time, copied for the report's range (recovery/plan_writes.py moves it).
         journey_abandoned_at=select(Journey.abandoned_at).where(Journey.id == journey_id).scalar_subquery(),
     )
     session.add(message)
@@ -168,26 +168,6 @@ def add_planned_rows(
     return len(rows)
 
 
-def reschedule_rows(session: Session, journey_id: int, moves: Sequence[tuple[int, datetime]], reason: str) -> int:
-    """`reschedule` for several rows of one journey: one UPDATE sent for them all (executemany), each
-    still guarded by `scheduled`, then the journey's anchor once. How many rows moved."""
-    if not moves:
-        return 0
-    table = Message.metadata.tables[Message.__tablename__]
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("message_id"), table.c.status == Status.SCHEDULED.value)
-        .values(due_at=bindparam("new_due_at"), reason=reason[:MAX_REASON])
-    )
-    result = session.connection().execute(statement, [{"message_id": m, "new_due_at": due} for m, due in moves])
-    moved = result.rowcount if result.rowcount >= 0 else len(moves)
-    if moved:
-        first_due = select(func.min(Message.due_at)).where(Message.journey_id == Journey.id).scalar_subquery()
-        anchor = update(Journey).where(Journey.id == journey_id).values(first_due_at=first_due)
-        session.execute(anchor.execution_options(synchronize_session=False))
-    return moved
-
-
 def forget_content(session: Session, finished_before: datetime, limit: int) -> int:
     """Up to `limit` finished rows (sent, failed, skipped, cancelled) due before `finished_before`
     lose what was sent and to whom (recipient, subject, body, the provider's detail); the row and
@@ -205,16 +185,6 @@ def forget_content(session: Session, finished_before: datetime, limit: int) -> i
     statement = update(Message).where(Message.id.in_(old)).values(recipient=None, subject=None, body=None,
                                                                   delivery_detail=None)  # fmt: skip
     return _run(session, statement)
-
-
-def follow_journey(session: Session, journey_id: int, abandoned_at: datetime) -> None:
-    """The journey's abandonment time moved (its checkout was updated): its messages' copy follows."""
-    statement = (
-        update(Message)
-        .where(Message.journey_id == journey_id, Message.journey_abandoned_at.is_distinct_from(abandoned_at))
-        .values(journey_abandoned_at=abandoned_at)
-    )
-    session.execute(statement.execution_options(synchronize_session=False))
 
 
 def reschedule(session: Session, message_id: int, due_at: datetime, reason: str) -> bool:

@@ -2,8 +2,7 @@
 time and reason) and the journey's abandonment time copied, in one executemany UPDATE. No status
 is written (that is the outbox's alone). The journey's own columns (reached, first_due_at,
 conversion_days, abandoned_at) are set by recovery/journeys.py on the Journey object, written in
-its one INSERT or UPDATE: so, unlike outbox.reschedule_rows and follow_journey, this leaves the
-journey row alone.
+its one INSERT or UPDATE: so this leaves the journey row alone.
 
 The messages were read locked (recovery/plan_facts.py), so each row is written from what was read;
 the UPDATE still requires the status it was read in, so a row that moved on meanwhile (SQLite,

@@ -297,7 +297,7 @@ class Message(Base):
     occurrence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: Its journey's abandoned_at, copied (outbox.add_planned, outbox.follow_journey): the report's range (0023).
+    #: Its journey's abandoned_at, copied (outbox.add_planned, recovery/plan_writes.py): the report's range (0023).
     journey_abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # provider calls (claims)
