@@ -277,6 +277,13 @@ def row_counts(rt: runtime.Runtime, shop_ids: list[int]) -> str:
     return ", ".join(f"{t} {n:,}" for t, n in counts.items())
 
 
+def sqlite_size(rt: runtime.Runtime, path: Path) -> int:
+    """The SQLite file's size once its write-ahead log is checkpointed into it."""
+    with rt.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path.stat().st_size
+
+
 def rounds(count: int, parts: int) -> list[tuple[int, int]]:
     """[first, last) of each round's checkouts."""
     bounds = [count * k // parts for k in range(parts + 1)]
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres = rt.engine.dialect.name == "postgresql"
         sqlite_file = None if postgres else Path(settings.database_url.removeprefix("sqlite:///"))
         before = postgres_sizes(rt, vacuum=True) if postgres else {}
-        file_before = sqlite_file.stat().st_size if sqlite_file else 0
+        file_before = sqlite_size(rt, sqlite_file) if sqlite_file else 0
 
         ingested, sent = Counter[str](), Counter[str]()
         for first, last in rounds(args.journeys, args.rounds):
@@ -316,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
               f"route, the ingest and batch send jobs, in {args.rounds} rounds; {rt.engine.dialect.name}")  # fmt: skip
         print(f"planned messages per journey: {dict(sorted(planned.items()))} (messages: journeys)")
         print(
-            f"send outcomes: {dict(sent)}; messages now: "
+            f"send job outcomes (one postponed into its send window: scheduled, once per turn): {dict(sent)}; "
+            "messages now: "
             + ", ".join(f"{step} {channel} {status} {n:,}" for (step, channel, status), n in sorted(final.items()))
         )
         print(f"skipped: {skip_reasons(rt, shop_ids)}")
@@ -326,9 +334,9 @@ def main(argv: list[str] | None = None) -> int:
             breakdown(before, postgres_sizes(rt, vacuum=False), journeys)
         else:
             assert sqlite_file is not None
-            grown = sqlite_file.stat().st_size - file_before
-            print(f"database bytes per journey: {grown / journeys:,.0f} (the SQLite file's growth; "
-                  "the per-table breakdown is PostgreSQL only)")  # fmt: skip
+            grown = sqlite_size(rt, sqlite_file) - file_before
+            print(f"database bytes per journey: {grown / journeys:,.0f} (the SQLite file's growth, WAL checkpointed; "
+                  "the breakdown is PostgreSQL's only)")  # fmt: skip
         print(TARGET)
         problems = []
         if journeys != args.journeys or ingested.total() != args.journeys:
