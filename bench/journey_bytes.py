@@ -338,19 +338,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"database bytes per journey: {grown / journeys:,.0f} (the SQLite file's growth, WAL checkpointed; "
                   "the breakdown is PostgreSQL's only)")  # fmt: skip
         print(TARGET)
-        problems = []
-        if journeys != args.journeys or ingested.total() != args.journeys:
-            problems.append(f"{journeys} journeys from {args.journeys} webhooks ({dict(ingested)})")
-        if set(planned) != {4}:
-            problems.append(f"not every journey planned 4 messages: {dict(planned)}")
-        if any(status not in {s.value for s in FINAL} for _, _, status in final):
-            problems.append(f"messages not settled: {dict(final)}")
-        if not any(status == Status.SENT.value for _, _, status in final):
-            problems.append("no message was sent")
-        if problems:
-            raise RuntimeError("; ".join(problems))
-        print(f"verified: {journeys:,} journeys, one per webhook, 4 messages planned each, every message settled")
+        print(f"verified: {verified(args.journeys, ingested, planned, final)}")
     return 0
+
+
+def verified(webhooks: int, ingested: Counter[str], planned: Counter[int], final: Counter[tuple[str, str, str]]) -> str:
+    """One journey per webhook, 4 messages planned each, every message settled and some sent; else raises."""
+    journeys, problems = sum(planned.values()), []
+    if journeys != webhooks or ingested.total() != webhooks:
+        problems.append(f"{journeys} journeys from {webhooks} webhooks ({dict(ingested)})")
+    if set(planned) != {4}:
+        problems.append(f"not every journey planned 4 messages: {dict(planned)}")
+    if any(status not in {s.value for s in FINAL} for _, _, status in final):
+        problems.append(f"messages not settled: {dict(final)}")
+    if not any(status == Status.SENT.value for _, _, status in final):
+        problems.append("no message was sent")
+    if problems:
+        raise RuntimeError("; ".join(problems))
+    return f"{journeys:,} journeys, one per webhook, 4 messages planned each, every message settled"
 
 
 if __name__ == "__main__":
