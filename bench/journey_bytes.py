@@ -28,7 +28,7 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from send_job import redis_url_for  # bench/ is the script's folder, first on sys.path
@@ -284,6 +284,14 @@ def sqlite_size(rt: runtime.Runtime, path: Path) -> int:
     return path.stat().st_size
 
 
+def abandoned_at(round_number: int) -> datetime:
+    """A round's checkouts are abandoned at 09:00 UTC (10:00 in Madrid, 11:00 in summer) on a day of
+    their own, from tomorrow: every run meets the same send windows (the Prime steps, 16 hours later,
+    are postponed to the morning), so the same number of row versions."""
+    day = datetime.now(UTC) + timedelta(days=1 + round_number)
+    return day.replace(hour=9, minute=0, second=0, microsecond=0)
+
+
 def rounds(count: int, parts: int) -> list[tuple[int, int]]:
     """[first, last) of each round's checkouts."""
     bounds = [count * k // parts for k in range(parts + 1)]
@@ -310,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         file_before = sqlite_size(rt, sqlite_file) if sqlite_file else 0
 
         ingested, sent = Counter[str](), Counter[str]()
-        for first, last in rounds(args.journeys, args.rounds):
-            abandoned = datetime.now(UTC).replace(microsecond=0)
+        for n, (first, last) in enumerate(rounds(args.journeys, args.rounds)):
+            abandoned = abandoned_at(n)
             ingested += ingest(post_webhooks(rt, domains, range(first, last), abandoned))
             sent += send_all(rt)
             if postgres:
