@@ -596,7 +596,9 @@ class AdminApiServer(BackgroundServer):
             return 200, {"errors": [{"message": f"development server: {exc}"}]}, {}
         if failure is not None:
             return self._failure_answer(failure)
-        return 200, {"data": data, "extensions": {"cost": _cost_block(cost, cost, available)}}, {}
+        actual = _actual_cost(prepared, data, cost)
+        available = self._refund(shop, cost - actual)
+        return 200, {"data": data, "extensions": {"cost": _cost_block(cost, actual, available)}}, {}
 
     def _failure_answer(self, failure: _Failure) -> tuple[int, Any, dict[str, str]]:
         headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}
@@ -639,6 +641,14 @@ class AdminApiServer(BackgroundServer):
                 available -= cost
             self._bucket[shop] = (available, now)
             return allowed, available
+
+    def _refund(self, shop: str, points: int) -> float:
+        """Shopify takes the requested cost to start a query and gives back what its answer did not
+        use (the bucket then lost actualQueryCost): the points available afterwards."""
+        with self._lock:
+            available, at = self._bucket[shop]
+            self._bucket[shop] = (min(BUCKET_MAXIMUM, available + max(0, points)), at)
+            return self._bucket[shop][0]
 
     def _execute(self, shop_domain: str, prepared: admin_schema.Prepared) -> dict:
         fragments = {d.name.value: d for d in prepared.document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -1032,6 +1042,18 @@ def _cost(prepared: admin_schema.Prepared) -> int:
                     size = _none(value_from_ast_untyped(arg.value, prepared.variables))
                     cost += int(size or 0)
     return cost
+
+
+def _actual_cost(prepared: admin_schema.Prepared, data: dict, requested: int) -> int:
+    """A rough actual cost: a mutation its requested cost; a query 1 plus the nodes its top-level
+    connections returned (an answer of a few orders costs a few points, whatever page it asked for)."""
+    if prepared.operation.operation.value == "mutation":
+        return requested
+    returned = 0
+    for value in data.values():
+        if isinstance(value, dict):
+            returned += len(value.get("nodes") or value.get("edges") or ())
+    return min(requested, 1 + returned)
 
 
 def _cost_block(requested: int, actual: int | None, available: float) -> dict:

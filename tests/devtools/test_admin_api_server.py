@@ -399,3 +399,19 @@ def test_unknown_grants_are_refused(server) -> None:
         requested_token_type="urn:shopify:params:oauth:token-type:online-access-token",
     )
     assert online.status_code == 400
+
+
+def test_a_query_costs_the_bucket_what_its_answer_used_not_the_page_it_asked_for(server, clock) -> None:
+    """Shopify takes the requested cost to start a query and charges actualQueryCost: a page of 100
+    that comes back with two orders costs a few points, not 101 (the dev server's rough actual cost:
+    1 plus the nodes returned)."""
+    for n in (1, 2):
+        server.add_order(SHOP, email=f"buyer{n}@example.com")
+    orders = "query { orders(first: 100) { nodes { id } } }"
+    cost = graphql(server, orders).json()["extensions"]["cost"]
+    assert (cost["requestedQueryCost"], cost["actualQueryCost"]) == (101, 3)
+    assert cost["throttleStatus"]["currentlyAvailable"] == cost["throttleStatus"]["maximumAvailable"] - 3
+    server._bucket[SHOP] = (50.0, clock.now)  # not enough to start it: throttled, nothing charged
+    throttled = graphql(server, orders).json()
+    assert throttled["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert throttled["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 50.0
