@@ -68,9 +68,9 @@ def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) 
 def _one_connection(rt: Runtime) -> Iterator[Runtime]:
     """`rt` with sessions on one connection for the whole batch: each transaction still its own,
     committed or rolled back alone, without a pool checkout and pre-ping each (two a message before).
-    The connection is never idle for longer than one provider call, which its timeouts bound; a
-    connection lost meanwhile breaks that message's run, recorded by `failed` on a pooled one, and the
-    next transaction reconnects."""
+    The connection is never idle for longer than one provider call, which its timeouts bound; one
+    lost meanwhile is replaced for the provider's answer (outcomes.delivered), and a statement it
+    breaks otherwise breaks that message's run alone (recorded by `failed` on a pooled connection)."""
     with rt.engine.connect() as connection:
         yield replace(rt, sessions=sessionmaker(bind=connection, expire_on_commit=False))
 

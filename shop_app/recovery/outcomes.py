@@ -13,6 +13,7 @@ from typing import cast
 
 from sqlalchemy import Insert, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from shop_app.adapters.outgoing import OutgoingMessage, Rejection, SendResult, SendStatus
@@ -142,7 +143,25 @@ def delivered(
     rt: Runtime, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime,
     names: Sequence[str | None] = (),
 ) -> str:  # fmt: skip
-    """Record the provider's answer; `names` (the recipient's) are masked in what it said."""
+    """Record the provider's answer; `names` (the recipient's) are masked in what it said. A database
+    connection lost while the provider was asked (a batch keeps one connection: jobs/send_batch.py)
+    is replaced once rather than the answer dropped: the row would be left `sending`, then `unknown`."""
+    try:
+        return _record(rt, outgoing, provider, result, now, names)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        return _record(rt, outgoing, provider, result, now, names)  # the next use reconnects
+
+
+def _record(
+    rt: Runtime,
+    outgoing: OutgoingMessage,
+    provider: str,
+    result: SendResult,
+    now: datetime,
+    names: Sequence[str | None],
+) -> str:
     with transaction(rt.sessions) as session:
         if result.status is SendStatus.SENT:
             return _sent(session, outgoing, provider, result, now)
