@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from shop_app.devtools.serving import BackgroundServer
+from shop_app.errors import ReclaimError
 
 _CALLABLE = "callable"
 _VALUE = "value"
@@ -30,7 +31,7 @@ _STOP = "stop"
 START_SECONDS = 60.0  # validation loads the 3.8 MB Admin schema in the child first
 
 
-class ChildProcessError(RuntimeError):
+class DevServerProcessError(ReclaimError):
     """The child process died or answered what the parent cannot use."""
 
 
@@ -86,18 +87,18 @@ class InChildProcess:
 
     def _ask(self, verb: str, name: str, args: tuple = (), kwargs: dict | None = None) -> tuple[str, Any]:
         if self._conn is None:
-            raise ChildProcessError("the development server's child process is not started")
+            raise DevServerProcessError("the development server's child process is not started")
         self._conn.send((verb, name, args, kwargs or {}))
         return self._answer(None)
 
     def _answer(self, timeout: float | None) -> tuple[str, Any]:
         assert self._conn is not None
         if timeout is not None and not self._conn.poll(timeout):
-            raise ChildProcessError(f"the development server's child process did not answer in {timeout:g} s")
+            raise DevServerProcessError(f"the development server's child process did not answer in {timeout:g} s")
         try:
             kind, value = self._conn.recv()
         except EOFError as exc:
-            raise ChildProcessError("the development server's child process died") from exc
+            raise DevServerProcessError("the development server's child process died") from exc
         if kind == _ERROR:
             raise value
         return kind, value
@@ -134,10 +135,10 @@ def _serve(factory: Callable[[], BackgroundServer], conn: Connection) -> None:
 
 
 def _portable(exc: Exception) -> Exception:
-    """The exception if it pickles, else a ChildProcessError with its text and traceback."""
+    """The exception if it pickles, else a DevServerProcessError with its text and traceback."""
     try:
         pickle.dumps(exc)
         return exc
     except Exception:
         text = "".join(traceback.format_exception(exc))
-        return ChildProcessError(f"in the development server's child process: {text}")
+        return DevServerProcessError(f"in the development server's child process: {text}")

@@ -10,7 +10,7 @@ import requests
 from shop_app.adapters.outgoing import OutgoingMessage, SendStatus
 from shop_app.adapters.twilio_messaging import TwilioAccount, TwilioTransport
 from shop_app.devtools.admin_api import AdminApiServer
-from shop_app.devtools.child_process import ChildProcessError, InChildProcess
+from shop_app.devtools.child_process import DevServerProcessError, InChildProcess
 from shop_app.devtools.serving import BackgroundServer
 from shop_app.devtools.twilio_api import TwilioApiServer
 
@@ -85,5 +85,5 @@ def test_after_stop_the_child_is_gone_and_calls_say_so():
     child.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    with pytest.raises(ChildProcessError, match="not started"):
+    with pytest.raises(DevServerProcessError, match="not started"):
         child.pid()
