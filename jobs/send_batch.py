@@ -86,23 +86,29 @@ class _Batch:
 
     def collect(self, rt: Runtime, message_ids: list[int], now: datetime) -> dict[int, Collected | None]:
         """Phase 1a (on `rt`'s sessions): every message's facts, read in one transaction, the held rows in one
-        statement (None: no longer held by this job). A message whose reads break is recorded alone, left
-        out, and the rest read again; if the rows' read breaks, each message is recorded."""
+        statement (None: no longer held by this job). Facts are kept only once their transaction committed
+        (a rollback expires what it loaded). A message whose reads break is recorded alone and the others
+        read again; if the rows' read (or the commit) breaks, each message still to read is recorded."""
         facts: dict[int, Collected | None] = {}
         todo = list(message_ids)
         while todo:
-            rows = None
+            rows, read = None, {}
             try:
                 with transaction(rt.sessions) as session:
                     rows = gate_facts.read_held_many(session, todo, self.job_id)
-                    while todo:
-                        held = rows.get(todo[0])
-                        found = gate_facts.collect(rt, session, todo[0], self.job_id, now, held) if held else None
-                        facts[todo.pop(0)] = found
-            except Exception as error:  # this message's reads broke (or the rows' read: all of them)
-                for message_id in todo[: 1 if rows is not None else None]:
-                    self._failed(message_id, now, error)
-                todo = todo[1:] if rows is not None else []
+                    for message_id in todo:
+                        held = rows.get(message_id)
+                        found = gate_facts.collect(rt, session, message_id, self.job_id, now, held) if held else None
+                        read[message_id] = found
+                facts |= read
+                todo = []
+            except Exception as error:
+                if rows is not None and len(read) < len(todo):  # that message's reads broke: the rest again
+                    self._failed(todo.pop(len(read)), now, error)
+                else:  # the rows' read or the commit broke: every message still to read
+                    for message_id in todo:
+                        self._failed(message_id, now, error)
+                    todo = []
         return facts
 
     def judge(self, rt: Runtime, message_id: int, facts: dict[int, Collected | None], now: datetime) -> Ready | None:

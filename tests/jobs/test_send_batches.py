@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq.job import Job
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 import jobs.dispatch
 import jobs.send
@@ -127,8 +127,11 @@ def test_a_message_whose_facts_cannot_be_read_fails_alone_and_the_others_are_rea
     back, and the messages after it are read again in a new one."""
     plan(store, ["f1", "f2", "f3"])
     real = gate_facts.collect
+    journeys_read = []  # f1's journey as each read found it
 
     def collect(rt, session, message_id, job_id, now, found=None):
+        if found is not None and found.checkout is not None and found.checkout.token == "f1":
+            journeys_read.append(found.journey)
         if found is not None and found.checkout is not None and found.checkout.token == "f2":
             session.execute(text("SELECT * FROM no_such_table"))  # breaks the transaction on PostgreSQL too
         return real(rt, session, message_id, job_id, now, found)
@@ -140,6 +143,10 @@ def test_a_message_whose_facts_cannot_be_read_fails_alone_and_the_others_are_rea
     assert (rows["f1"]["status"], rows["f3"]["status"]) == ("sent", "sent")
     assert rows["f2"]["status"] == "scheduled" and rows["f2"]["reason"].startswith("attempt 1 of")
     assert sorted(m["to"] for m in store.outbox()) == ["f1@example.com", "f3@example.com"]
+    # f1's facts from the rolled-back read were not kept (a rollback expires what it loaded, and a
+    # detached, expired object breaks whoever reads it later): f1 was read again, and that read stands.
+    assert len(journeys_read) == 2 and inspect(journeys_read[0]).expired_attributes
+    assert not inspect(journeys_read[-1]).expired_attributes
 
 
 def test_when_the_batch_read_breaks_each_message_gets_another_attempt(rt, store, monkeypatch):
