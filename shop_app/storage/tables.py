@@ -281,6 +281,7 @@ class Message(Base):
         Index("ix_messages_status_due", "status", "due_at"),
         Index("ix_messages_provider_id", "provider_id", **only("provider_id IS NOT NULL")),  # partial (0028)
         Index("ix_messages_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
+        Index("ix_messages_shop_status_id", "shop_id", "status", "id"),  # … of one status (0029)
         # The cycle (0010), the report's sent rows per step and channel (0022, 0023); a journey's rows: the uq (0028).
         Index("ix_messages_shop_sent", "shop_id", "sent_at", "status", "flow", "step", "channel", **only(SENT)),
         Index("ix_messages_shop_status_abandoned", *MESSAGES_BY_STEP, **only(SENT)),
@@ -444,8 +445,7 @@ class MessageEvent(Base):
     """What a provider told us later about a message (status callbacks, email events, clicks).
 
     One row per (provider, provider id, event): callbacks that arrive twice are kept once.
-    The raw provider answer is kept beside the normalized event.
-    """
+    The raw provider answer is kept beside the normalized event."""
 
     __tablename__ = "message_events"
     __table_args__ = (
