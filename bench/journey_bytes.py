@@ -31,6 +31,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _shops import install_shops  # bench/ is the script's folder, first on sys.path
 from send_job import redis_url_for  # bench/ is the script's folder, first on sys.path
 from sqlalchemy import bindparam, create_engine, func, make_url, select, text
 from sqlalchemy.engine import Connection
@@ -44,7 +45,6 @@ from shop_app.config import DISPATCH_BATCH, Settings
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.domain.models import FINAL, Status, WebhookStatus
 from shop_app.recovery import outbox
-from shop_app.shopify.shops import install_shop
 from shop_app.shopify.signatures import webhook_hmac
 from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.tables import Journey, Message, Shop, WebhookDelivery
@@ -98,18 +98,6 @@ def settings_for(base: Path, database_url: str, redis_url: str, admin: AdminApiS
         "SHOPIFY_ADMIN_BASE_URL": admin.admin_base_url,
     }
     return Settings.from_env({**os.environ, **env})
-
-
-def install_shops(rt: runtime.Runtime, admin: AdminApiServer, domains: list[str]) -> list[int]:
-    """The shops, default settings (no settings row: each checkout plans the default steps)."""
-    ids = []
-    for domain in domains:
-        admin.add_shop(domain, name="Bench Shop", iana_timezone="Europe/Madrid", currency_code="EUR")
-        with transaction(rt.sessions) as session:
-            shop = install_shop(session, rt.box, domain, admin.issue_token(domain), name="Bench Shop",
-                                timezone="Europe/Madrid", currency="EUR")  # fmt: skip
-            ids.append(shop.id)
-    return ids
 
 
 def payload(n: int, domain: str, abandoned: datetime) -> dict:
@@ -311,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         rt = runtime.install(runtime.Runtime.build(settings))
         stack.callback(runtime.reset)
         stack.callback(rt.engine.dispose)
-        shop_ids = install_shops(rt, admin, domains)
+        shop_ids = install_shops(rt, admin, domains, "Europe/Madrid")  # default settings
         postgres = rt.engine.dialect.name == "postgresql"
         sqlite_file = None if postgres else Path(settings.database_url.removeprefix("sqlite:///"))
         before = postgres_sizes(rt, vacuum=True) if postgres else {}

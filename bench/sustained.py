@@ -21,6 +21,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _shops import install_shops  # bench/ is the script's folder, first on sys.path
 from _stats import percentile_ms  # bench/ is the script's folder, first on sys.path
 from rq import SimpleWorker
 from send_job import checkout_payload, redis_url_for
@@ -32,7 +33,6 @@ from shop_app.config import Settings
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.domain.models import FINAL, Status
 from shop_app.recovery import outbox
-from shop_app.shopify.shops import install_shop, save_settings
 from shop_app.storage.database import transaction, upgrade
 from shop_app.storage.tables import Message, Shop
 
@@ -70,18 +70,6 @@ def settings_for(base: Path, redis_url: str, admin: AdminApiServer) -> tuple[Set
         "SHOPIFY_ADMIN_BASE_URL": admin.admin_base_url,
     }
     return Settings.from_env(env), env
-
-
-def install_shops(rt: runtime.Runtime, admin: AdminApiServer) -> list[int]:
-    ids = []
-    for domain in SHOPS:
-        admin.add_shop(domain, name="Bench Shop", iana_timezone="UTC", currency_code="EUR")
-        with transaction(rt.sessions) as session:
-            shop = install_shop(session, rt.box, domain, admin.issue_token(domain), name="Bench Shop",
-                                timezone="UTC", currency="EUR")  # fmt: skip
-            save_settings(session, shop, SETTINGS)
-            ids.append(shop.id)
-    return ids
 
 
 def plan(rt: runtime.Runtime, shop_ids: list[int], count: int) -> None:
@@ -247,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(runtime.reset)
         remove_shops(rt)  # what an interrupted run left
         stack.callback(remove_shops, rt)
-        shop_ids = install_shops(rt, admin)
+        shop_ids = install_shops(rt, admin, SHOPS, "UTC", SETTINGS)
         bytes_before = database_bytes(rt, settings)
         started = time.perf_counter()
         plan(rt, shop_ids, count)
