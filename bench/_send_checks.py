@@ -112,20 +112,22 @@ def admin_problems(
     total: int,
     batches: int,
 ) -> list[str]:
-    """One payment check per batch job (each holds one shop's messages, fewer than one search's
-    bound) and one discount code per message, none failed or retried, each code in its message."""
+    """One payment check and one request for the codes per batch job (each holds one shop's messages,
+    fewer than one search's or one request's bound), one discount code per message, none failed or
+    retried, each code in its message."""
     problems = []
     checks = admin.graphql_requests("OrdersForPaymentCheck")
-    creates = admin.graphql_requests("DiscountCodeBasicCreate")
+    requests = admin.graphql_requests("DiscountCodesCreate")
+    creates = [alias for r in requests for alias in (r.answer.get("data") or {})]  # one aliased create a code
     failed = [r for r in admin.graphql_requests() if r.status != 200 or "errors" in r.answer]
     if failed:
         problems.append(f"{len(failed)} Admin API requests failed or were throttled, first: {failed[0].answer}")
     if admin_waits:
         problems.append(f"the Admin API client waited {len(admin_waits)} times before retrying")
-    if len(checks) != batches or len(creates) != total or len(codes) != total:
+    if len(checks) != batches or len(requests) != batches or len(creates) != total or len(codes) != total:
         problems.append(
-            f"{len(checks)} payment checks for {batches} batch jobs and {len(creates)} discount creates "
-            f"({len(codes)} codes recorded) for {total} messages"
+            f"{len(checks)} payment checks and {len(requests)} code requests for {batches} batch jobs, and "
+            f"{len(creates)} discount creates ({len(codes)} codes recorded) for {total} messages"
         )
     without_code = [r.id for r in rows if r.journey_id not in codes or codes[r.journey_id] not in (r.body or "")]
     if without_code:

@@ -401,8 +401,9 @@ def report(settings: Settings, args: argparse.Namespace, floor: Result, real: Re
     checks = len(admin.graphql_requests("OrdersForPaymentCheck"))
     print(
         f"verified: {WARMUP + MESSAGES} messages sent once each; {len(twilio.messages)} Twilio creates, "
-        f"0 refused; {per:.2f} Admin API calls per message ({checks} payment checks, one per shop per batch, "
-        "and a code each), none retried"
+        f"0 refused; {per:.2f} Admin API calls per message ({checks} payment checks and "
+        f"{len(admin.graphql_requests('DiscountCodesCreate'))} code requests, one each per shop per batch, "
+        "making a code a message), none retried"
     )
 
 

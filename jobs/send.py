@@ -7,7 +7,7 @@ breaks before its claim releases the row for a later attempt, a bounded number o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from shop_app.messaging.compose import Composed, Refusal, compose
 from shop_app.recovery import gate_facts, live_check, outbox, outcomes
 from shop_app.recovery.discounts import Reserved, StepCode, record_created
 from shop_app.recovery.gate_facts import Candidate, Collected
+from shop_app.recovery.live_check import reserve
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
 
@@ -43,31 +44,30 @@ def send_message(message_id: int, job_id: str, now_iso: str | None = None) -> st
 
 @dataclass(frozen=True)
 class Ready:
-    """A message the gates let through, its step's code reserved: Shopify is asked next."""
+    """A message the gates let through, its step's code reserved (`prepare`, the batch's `reserve`): Shopify next."""
 
     candidate: Candidate
     reserved: Reserved | None
-    #: What the gates said of the send (outside the shop's window, in the recipient's hours).
-    note: str | None
+    note: str | None  # what the gates said of the send (outside the shop's window, in the recipient's hours)
 
 
 def prepare(rt: Runtime, message_id: int, job_id: str, now: datetime, seen: list[Candidate]) -> Ready | str:
-    """1. Our own records: the row still held by this job, and every gate they can answer, in one
-    transaction; the outcome when the gates stop it there. The candidate read is added to `seen`."""
+    """1. Our own records in one transaction: the row still held, every gate they answer, the code reserved."""
     with transaction(rt.sessions) as session:
-        return judge(session, gate_facts.collect(rt, session, message_id, job_id, now), now, seen)
+        ready = judge(session, gate_facts.collect(rt, session, message_id, job_id, now), now, seen)
+        return ready if isinstance(ready, str) else replace(ready, reserved=reserve(session, ready.candidate, now))
 
 
 def judge(session: Session, collected: Collected | None, now: datetime, seen: list[Candidate]) -> Ready | str:
     """The gates on what `collect` found (None: the row is no longer held): their outcome, recorded in
-    `session`, or the message Ready with its step's code reserved. The candidate is added to `seen`."""
+    `session`, or the message Ready, its code not reserved yet. The candidate is added to `seen`."""
     if collected is None:
         return outcomes.NOT_HELD
     seen.append(collected.candidate)
     decision = gates.decide(collected.facts, now)
     if decision.verdict is not gates.Verdict.SEND:
         return outcomes.decided(session, collected, decision)
-    return Ready(collected.candidate, live_check.reserve(session, collected.candidate, now), decision.reason)
+    return Ready(collected.candidate, None, decision.reason)
 
 
 def finish(rt: Runtime, ready: Ready, answer: live_check.Answer, now: datetime) -> str:

@@ -7,8 +7,9 @@ provider call, its own outcome and reason, and a run that breaks goes through `f
 the others go on. What the batch shares is its reads, every message's facts in one transaction (the
 held rows with their journeys, shops, settings and checkouts in one statement), and Shopify: once
 every message's gates have spoken, one payment check per shop covers all the batch's recovery
-messages (live_check.check_payments), asked just before their sends, and the shop's Admin API
-client serves their discount codes too.
+messages (live_check.check_payments), asked just before their sends, then one request per shop
+makes the unique discount codes of those found unpaid (live_check.make_codes), each still its own
+single-use discount.
 
 While it runs, the job renews a beat in Redis every second (JobQueue.beating). A batch killed half-way
 leaves its other rows `queued` for this job, which RQ still calls `started`: the reconciler, seeing
@@ -52,10 +53,12 @@ def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) 
         now = clock()
         facts = batch.collect(on_it, message_ids, now)
         ready = [found for message_id in facts if (found := batch.judge(on_it, message_id, facts, now))]
+        ready = batch.reserve(on_it, ready, now)
         try:
             checked = batch.check(ready, now, clients)
+            made = batch.codes(ready, checked, clients, now)
             for item in ready:
-                batch.finish(on_it, item, checked, clients, clock())
+                batch.finish(on_it, item, checked, made, clients, clock())
         finally:
             for client in clients.values():
                 client.close()
@@ -126,6 +129,18 @@ class _Batch:
             return None
         return found
 
+    def reserve(self, rt: Runtime, ready: list[Ready], now: datetime) -> list[Ready]:
+        """Phase 1c (on `rt`'s sessions): the step codes of the messages the gates let through, reserved
+        in one transaction, one statement. If it breaks, each of those messages is recorded alone."""
+        try:
+            with transaction(rt.sessions) as session:
+                reserved = live_check.reserve_many(session, [item.candidate for item in ready], now)
+        except Exception as error:
+            for item in ready:
+                self._failed(item.candidate.message_id, now, error)
+            return []
+        return [replace(item, reserved=code) for item, code in zip(ready, reserved, strict=True)]
+
     def check(
         self, ready: list[Ready], now: datetime, clients: dict[int, AdminClient]
     ) -> dict[int, live_check.Checked]:
@@ -139,15 +154,29 @@ class _Batch:
             ready.clear()
             return {}
 
-    def finish(
-        self, rt: Runtime, item: Ready, checked: dict[int, live_check.Checked], clients: dict[int, AdminClient],
+    def codes(
+        self, ready: list[Ready], checked: dict[int, live_check.Checked], clients: dict[int, AdminClient],
         now: datetime,
+    ) -> dict[int, live_check.Made]:  # fmt: skip
+        """The unique codes of the messages the payment check found unpaid, one request per shop. A bug
+        in it breaks each of those messages' runs, each recorded alone."""
+        try:
+            return live_check.make_codes([(item.candidate, item.reserved) for item in ready], checked, clients, now)
+        except Exception as error:
+            for item in ready:
+                self._failed(item.candidate.message_id, now, error)
+            ready.clear()
+            return {}
+
+    def finish(
+        self, rt: Runtime, item: Ready, checked: dict[int, live_check.Checked], made: dict[int, live_check.Made],
+        clients: dict[int, AdminClient], now: datetime,
     ) -> None:  # fmt: skip
-        """Phases 2–4 of one message (on `rt`'s sessions), with the batch's answer on its payment."""
+        """Phases 2–4 of one message (on `rt`'s sessions), with the batch's answers on its payment and code."""
         candidate = item.candidate
         try:
             answer = live_check.ask(self.rt, candidate, now, item.reserved, checked.get(candidate.message_id),
-                                    clients.get(candidate.shop.id))  # fmt: skip
+                                    clients.get(candidate.shop.id), made.get(candidate.message_id))  # fmt: skip
             self._done(candidate.message_id, finish(rt, item, answer, now))
         except Exception as error:  # this message's run broke: the others go on
             self._failed(candidate.message_id, now, error)

@@ -21,6 +21,7 @@ import requests
 from shopify.api_version import ApiVersion, VersionNotFoundError
 
 from shop_app.adapters.http_errors import retry_after_seconds
+from shop_app.adapters.shopify_admin_codes import CreatedDiscount, create_discount_code, create_discount_codes
 from shop_app.adapters.shopify_admin_documents import DOCUMENTS
 from shop_app.adapters.shopify_admin_operations import (
     BATCH_PAGE,
@@ -34,7 +35,6 @@ from shop_app.adapters.shopify_admin_operations import (
     customer_order_count_operation,
     customers_by_phones_operation,
     customers_page_operation,
-    discount_create_operation,
     find_code_operation,
     find_code_title_operation,
     orders_operation,
@@ -106,11 +106,6 @@ class ShopInfo:
     country_code: str | None = None
 
 
-class CreatedDiscount(NamedTuple):
-    id: str
-    code: str
-
-
 class FoundDiscount(NamedTuple):
     id: str
     title: str | None
@@ -153,7 +148,7 @@ class CustomersPage:
 
 
 @dataclass
-class _Outcome:
+class Outcome:
     data: JsonObject
     uncertain: bool  # an earlier attempt may have been carried out (timeout or 5xx on a mutation)
 
@@ -220,27 +215,13 @@ class AdminClient:
         )
 
     def create_discount_code(self, spec: DiscountSpec) -> CreatedDiscount:
-        """Create the single-use code; raises DiscountCodeTaken / AdminUserError on userErrors.
+        """Create the single-use code (shopify_admin_codes.py); DiscountCodeTaken / AdminUserError on
+        userErrors, its own code returned if an uncertain earlier attempt had created it."""
+        return create_discount_code(self, spec)
 
-        If an earlier attempt of this call timed out or met a 5xx and the retry then
-        finds the code TAKEN, that earlier attempt created it: the code is unguessable,
-        so the existing discount is ours and is returned instead of an error.
-        """
-        operation = discount_create_operation(spec)
-        outcome = self._execute(operation)
-        payload = next(iter(outcome.data.values()))
-        errors = payload.get("userErrors") or []
-        if errors:
-            if any(error.get("code") == "TAKEN" for error in errors):
-                existing = self.find_code(spec.code) if outcome.uncertain else None
-                if existing:
-                    return CreatedDiscount(existing, spec.code)
-                raise DiscountCodeTaken(spec.code, errors)
-            raise AdminUserError("; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors), errors)
-        node = payload.get("codeDiscountNode")
-        if not node:
-            raise AdminApiError(f"{operation.name} returned neither a discount nor userErrors")
-        return CreatedDiscount(node["id"], spec.code)
+    def create_discount_codes(self, specs: Sequence[DiscountSpec]) -> list[CreatedDiscount | ReclaimError]:
+        """Several single-use codes in as few requests as Shopify allows (shopify_admin_codes.py)."""
+        return create_discount_codes(self, specs)
 
     def create_referral_code(self, spec: ReferralCodeSpec) -> CreatedDiscount:
         """Create an advocate's shared code (issue 11); DiscountCodeTaken whenever Shopify answers
@@ -350,17 +331,18 @@ class AdminClient:
 
     def run(self, operation: Operation) -> JsonObject:
         """The `data` of a registered document; retries transient failures, raises the rest."""
-        return self._execute(operation).data
+        return self.execute(operation).data
 
-    def _execute(self, operation: Operation) -> _Outcome:
-        document = DOCUMENTS[operation.name]
+    def execute(self, operation: Operation) -> Outcome:
+        """The answer to `operation`, and whether an earlier attempt of it may have been carried out."""
+        document = operation.document or DOCUMENTS[operation.name]
         mutation = document.lstrip().startswith("mutation")
         body = {"query": document, "variables": operation.variables, "operationName": operation.name}
         uncertain = False
         reason = "no attempt made"
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
-                return _Outcome(self._attempt(body), uncertain)
+                return Outcome(self._attempt(body), uncertain)
             except _Retry as retry:
                 uncertain = uncertain or (mutation and retry.uncertain)
                 reason = retry.reason

@@ -41,6 +41,34 @@ mutation DiscountCodeFreeShippingCreate($input: DiscountCodeFreeShippingInput!) 
 }
 """
 
+#: The single creates above as (mutation field, its argument, the argument's input type), by name.
+DISCOUNT_CREATES = {
+    "DiscountCodeBasicCreate": ("discountCodeBasicCreate", "basicCodeDiscount", "DiscountCodeBasicInput"),
+    "DiscountCodeFreeShippingCreate": (
+        "discountCodeFreeShippingCreate",
+        "freeShippingCodeDiscount",
+        "DiscountCodeFreeShippingInput",
+    ),
+}
+#: The one document with a shape per call: DiscountCodesCreate, several single creates in one request
+#: (issue 13), each under its own alias and variable (`c0`, `c1`, …), so each code stays its own
+#: discount with its own usage limit and customer, and its userErrors come back under its alias.
+DISCOUNT_CODES_CREATE = "DiscountCodesCreate"
+
+
+def discount_codes_create(creates: tuple[str, ...]) -> str:
+    """The DiscountCodesCreate document for these single creates (DISCOUNT_CREATES names), in order."""
+    variables, fields = [], []
+    for n, name in enumerate(creates):
+        field, argument, input_type = DISCOUNT_CREATES[name]
+        variables.append(f"$c{n}: {input_type}!")
+        fields.append(
+            f"  c{n}: {field}({argument}: $c{n}) {{\n"
+            "    codeDiscountNode { id }\n    userErrors { field code message extraInfo }\n  }"
+        )
+    return f"mutation {DISCOUNT_CODES_CREATE}({', '.join(variables)}) {{\n" + "\n".join(fields) + "\n}\n"
+
+
 # The lookup is case-insensitive on Shopify's side (schema description).
 CODE_DISCOUNT_BY_CODE = """
 query CodeDiscountByCode($code: String!) {

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shop_app.adapters.shopify_admin_documents import DISCOUNT_CODES_CREATE, discount_codes_create
 from shop_app.adapters.shopify_http import require_aware
 from shop_app.domain.discounts import CUSTOMER_GID_PREFIX, DiscountSpec
 from shop_app.domain.referral_codes import ReferralCodeSpec
@@ -27,14 +28,19 @@ MAX_QUERY_CHARS = 4000
 BATCH_PAGE = 100
 #: Customers per page when importing (Shopify allows up to 250 per connection).
 CUSTOMERS_PAGE_SIZE = 100
+#: What joins the alternatives of a search.
+OR = " OR "
 
 
 @dataclass(frozen=True)
 class Operation:
-    """A registered document (by operation name) and the variables to send with it."""
+    """A registered document (by operation name) and the variables to send with it; `document`: the
+    text of DiscountCodesCreate, the one document whose shape depends on the call (its builder is
+    in shopify_admin_documents.py, validated by the contract test like the registered ones)."""
 
     name: str
     variables: dict[str, Any]
+    document: str | None = None
 
 
 def discount_create_operation(spec: DiscountSpec) -> Operation:
@@ -61,6 +67,15 @@ def discount_create_operation(spec: DiscountSpec) -> Operation:
         value = {"discountAmount": {"amount": f"{spec.value:f}", "appliesOnEachItem": False}}
     gets = {"value": value, "items": {"all": True}}
     return Operation("DiscountCodeBasicCreate", {"input": {**common, "customerGets": gets}})
+
+
+def discount_codes_operation(specs: list[DiscountSpec]) -> Operation:
+    """Several codes in one request (DiscountCodesCreate): each `discount_create_operation`'s input
+    under its own variable, `c0` for specs[0] and so on."""
+    singles = [discount_create_operation(spec) for spec in specs]
+    document = discount_codes_create(tuple(single.name for single in singles))
+    variables = {f"c{n}": single.variables["input"] for n, single in enumerate(singles)}
+    return Operation(DISCOUNT_CODES_CREATE, variables, document)
 
 
 def find_code_operation(code: str) -> Operation:
@@ -154,7 +169,7 @@ class PaymentLookup:
 
 def phones_query(phones: list[str]) -> str:
     """`phone:"+1…" OR phone:"+2…"`: the customers owning any of `phones` (E.164)."""
-    return " OR ".join(f"phone:{search_value(phone)}" for phone in phones)
+    return OR.join(f"phone:{search_value(phone)}" for phone in phones)
 
 
 def customers_by_phones_operation(phones: list[str], first: int) -> Operation:
@@ -170,18 +185,23 @@ def batch_payment_query(lookups: list[PaymentLookup], owners: dict[str, tuple[st
         part = payment_check_query(lookup.checkout_token, lookup.email, ids, lookup.since)
         if part is not None:
             parts.append(f"({part})")
-    return " OR ".join(parts) or None
+    return OR.join(parts) or None
 
 
 def chunks(items: list[Any], size: int, text: Any) -> list[list[Any]]:
     """`items` in runs of at most `size` whose `text(run)` stays within MAX_QUERY_CHARS (an item
-    alone may exceed it: it is asked on its own)."""
+    alone may exceed it: it is asked on its own). `text(run)` is its items' own texts joined by
+    " OR " (phones_query, batch_payment_query), so a run's length is summed, not rebuilt per item."""
     runs: list[list[Any]] = []
+    length = 0
     for item in items:
-        if runs and len(runs[-1]) < size and len(text([*runs[-1], item]) or "") <= MAX_QUERY_CHARS:
+        own = len(text([item]) or "")
+        if runs and len(runs[-1]) < size and length + len(OR) + own <= MAX_QUERY_CHARS:
             runs[-1].append(item)
+            length += len(OR) + own
         else:
             runs.append([item])
+            length = own
     return runs
 
 

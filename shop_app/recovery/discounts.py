@@ -22,15 +22,16 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from shop_app.adapters.shopify_admin import AdminClient
+from shop_app.adapters.shopify_admin_codes import CreatedDiscount
 from shop_app.domain.discounts import DiscountSpec, default_expiry, random_bytes_needed, unguessable_code
 from shop_app.domain.models import UNDER_WAY
 from shop_app.domain.settings import Incentive
-from shop_app.errors import DiscountCodeTaken, DiscountUnavailable
+from shop_app.errors import DiscountCodeTaken, DiscountUnavailable, ReclaimError
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Discount, Message
 
@@ -122,28 +123,43 @@ def code_for(
         return StepCode(code, expires_at)
     if client is None:
         raise DiscountUnavailable("the Admin API is not reachable for this shop")
-    spec = DiscountSpec(
-        kind=incentive.type,
-        value=incentive.value,
-        code=code,
-        title=f"Reclaim {offer.step} offer, checkout {offer.checkout_token[:12]}",
-        starts_at=now,
-        ends_at=expires_at or default_expiry(now, incentive.expiry_hours),  # a shared row turned unique
-        customer_gid=f"gid://shopify/Customer/{offer.customer_id}" if offer.customer_id else None,
-        combines_with_shipping=incentive.combines_with_shipping,
-    )
     shopify_id: str | None
     try:
-        shopify_id = client.create_discount_code(spec).id
+        shopify_id = client.create_discount_code(_spec(offer, reserved, now)).id
     except DiscountCodeTaken:
-        shopify_id = client.find_code(code)  # created by an earlier try of this job whose answer was lost
-        if shopify_id is None:
-            raise DiscountUnavailable(f"Shopify refused the code {code} as taken") from None
+        shopify_id = _ours(client, code)
     if not record:
         return StepCode(code, expires_at, created=shopify_id)
     with transaction(sessions) as session:
         record_created(session, offer, shopify_id)
     return StepCode(code, expires_at)
+
+
+def needs_creating(offer: StepOffer, reserved: Reserved | None) -> bool:
+    """Whether the step's code is a unique one Shopify has not confirmed yet (`codes_for` makes it)."""
+    return reserved is not None and offer.incentive.code_mode == "unique" and not reserved.shopify_id
+
+
+def codes_for(
+    client: AdminClient, wanted: list[tuple[StepOffer, Reserved]], now: datetime
+) -> list[StepCode | ReclaimError]:
+    """The batch send job's codes (issue 13), each `needs_creating`, made in Shopify in one request
+    where they fit: for each, in order, the code with its Shopify id (`created`, for the caller's claim
+    to record), or why Shopify would not make it now. Raises what a single `code_for` raises when the
+    request itself fails (its codes' fate unknown: each is found, or made, on the next try)."""
+    made = client.create_discount_codes([_spec(offer, reserved, now) for offer, reserved in wanted])
+    codes: list[StepCode | ReclaimError] = []
+    for (_offer, reserved), result in zip(wanted, made, strict=True):
+        if isinstance(result, DiscountCodeTaken):
+            try:
+                result = CreatedDiscount(_ours(client, reserved.code), reserved.code)
+            except ReclaimError as error:  # DiscountUnavailable, or the lookup failed
+                result = error
+        if isinstance(result, ReclaimError):
+            codes.append(result)
+        else:
+            codes.append(StepCode(reserved.code, reserved.expires_at, created=result.id))
+    return codes
 
 
 def record_created(session: Session, offer: StepOffer, shopify_id: str | None) -> None:
@@ -152,29 +168,69 @@ def record_created(session: Session, offer: StepOffer, shopify_id: str | None) -
     session.execute(reserved.values(shopify_id=shopify_id).execution_options(synchronize_session=False))
 
 
-def _reserved(offer: StepOffer) -> Select[Discount]:
-    return select(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
+def _spec(offer: StepOffer, reserved: Reserved, now: datetime) -> DiscountSpec:
+    """The unique code `reserved` for `offer`, as Shopify is asked to make it, valid from `now`."""
+    incentive = offer.incentive
+    return DiscountSpec(
+        kind=incentive.type,
+        value=incentive.value,
+        code=reserved.code,
+        title=f"Reclaim {offer.step} offer, checkout {offer.checkout_token[:12]}",
+        starts_at=now,
+        ends_at=reserved.expires_at or default_expiry(now, incentive.expiry_hours),  # a shared row turned unique
+        customer_gid=f"gid://shopify/Customer/{offer.customer_id}" if offer.customer_id else None,
+        combines_with_shipping=incentive.combines_with_shipping,
+    )
 
 
-def _reserve(session: Session, offer: StepOffer, now: datetime) -> tuple[str, datetime | None, str | None]:
-    """The step's code (code, expiry, Shopify's id if known): reserved now by one INSERT … RETURNING,
-    or the one an earlier try of this job (or a racing job) reserved first, whose code then wins."""
+def _ours(client: AdminClient, code: str) -> str:
+    """Shopify's id of `code`, TAKEN in Shopify: an earlier try of this job made it and its answer was
+    lost (the code is unguessable); DiscountUnavailable if Shopify has no such code after all."""
+    shopify_id = client.find_code(code)
+    if shopify_id is None:
+        raise DiscountUnavailable(f"Shopify refused the code {code} as taken")
+    return shopify_id
+
+
+def reserve_many(session: Session, offers: list[StepOffer], now: datetime) -> list[Reserved | None]:
+    """`reserve` for several steps in the caller's transaction (issue 13: a batch's codes in one INSERT):
+    for each offer, in order, its step's code, or None when it offers none now. Offers of one step
+    (its email and its push message) share the step's one code."""
+    keys = {(o.journey_id, o.step): o for o in offers if o.incentive.offered and not o.withheld}
+    found: dict[tuple[int, str], Reserved] = {}
+    if keys:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        inserted = session.execute(
+            dialect.insert(Discount)
+            .values([_new_row(offer, now) for offer in keys.values()])
+            .on_conflict_do_nothing()
+            .returning(Discount.journey_id, Discount.step, Discount.code, Discount.expires_at, Discount.shopify_id)
+        ).all()
+        found = {(row[0], row[1]): Reserved(row[2], row[3], row[4]) for row in inserted}
+    if len(found) < len(keys):  # reserved first by an earlier try of this job (or a racing job): theirs wins
+        journeys = {journey_id for journey_id, _ in keys}
+        for row in session.scalars(select(Discount).where(Discount.journey_id.in_(journeys))):
+            if (row.journey_id, row.step) in keys and (row.journey_id, row.step) not in found:
+                found[(row.journey_id, row.step)] = Reserved(row.code, row.expires_at, row.shopify_id)
+    return [found.get((o.journey_id, o.step)) if (o.journey_id, o.step) in keys else None for o in offers]
+
+
+def _new_row(offer: StepOffer, now: datetime) -> dict:
+    """A reservation's row: the merchant's shared code, or a new unguessable one with its expiry."""
     incentive = offer.incentive
     if incentive.code_mode == "shared":
         code, expires_at = incentive.code, None
     else:
         code = unguessable_code(CODE_PREFIX.get(offer.step, "BACK"), os.urandom(random_bytes_needed()))
         expires_at = default_expiry(now, incentive.expiry_hours)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    inserted = session.execute(
-        dialect.insert(Discount)
-        .values(shop_id=offer.shop_id, journey_id=offer.journey_id, step=offer.step, code=code,
-                mode=incentive.code_mode, kind=incentive.type, value=incentive.value, expires_at=expires_at,
-                created_at=now)
-        .on_conflict_do_nothing()
-        .returning(Discount.code, Discount.expires_at, Discount.shopify_id)
-    ).first()  # fmt: skip
-    if inserted is None:
-        row = session.scalars(_reserved(offer)).one()
-        return row.code, row.expires_at, row.shopify_id
-    return inserted[0], inserted[1], inserted[2]
+    return {"shop_id": offer.shop_id, "journey_id": offer.journey_id, "step": offer.step, "code": code,
+            "mode": incentive.code_mode, "kind": incentive.type, "value": incentive.value, "expires_at": expires_at,
+            "created_at": now}  # fmt: skip
+
+
+def _reserve(session: Session, offer: StepOffer, now: datetime) -> tuple[str, datetime | None, str | None]:
+    """The step's code (code, expiry, Shopify's id if known): reserved now by one INSERT … RETURNING,
+    or the one an earlier try of this job (or a racing job) reserved first, whose code then wins."""
+    reserved = reserve_many(session, [offer], now)[0]
+    assert reserved is not None  # the callers reserve only offers that offer a code
+    return reserved.code, reserved.expires_at, reserved.shopify_id

@@ -27,8 +27,9 @@ from shop_app.adapters.shopify_admin import AdminClient, OrderSummary
 from shop_app.adapters.shopify_admin_operations import PaymentLookup
 from shop_app.domain.models import Channel, Order, Step
 from shop_app.errors import ReclaimError
-from shop_app.recovery.discounts import Reserved, StepCode, code_for
+from shop_app.recovery.discounts import Reserved, StepCode, code_for, codes_for, needs_creating
 from shop_app.recovery.discounts import reserve as reserve_code
+from shop_app.recovery.discounts import reserve_many as reserve_codes
 from shop_app.recovery.gate_facts import Candidate
 from shop_app.referral.codes import advocate_code, step_code_for
 from shop_app.referral.rewards import RewardRefused, RewardTerms, issue_reward
@@ -75,11 +76,20 @@ def reserve(session: Session, candidate: Candidate, now: datetime) -> Reserved |
     return None if candidate.referral is not None else reserve_code(session, candidate.step_offer, now)
 
 
+def reserve_many(session: Session, candidates: Sequence[Candidate], now: datetime) -> list[Reserved | None]:
+    """`reserve` for a batch's messages in one statement (a referral message: None), in order."""
+    recovery = [c for c in candidates if c.referral is None]
+    found = iter(reserve_codes(session, [c.step_offer for c in recovery], now))
+    return [None if c.referral is not None else next(found) for c in candidates]
+
+
 @dataclass(frozen=True)
 class NotPaid:
     """The batch's payment check found no order for this checkout (issue 13)."""
 
 
+#: A code the batch made for a message (`make_codes`), or why Shopify would not make it now.
+Made = StepCode | ReclaimError
 #: What `ask` answers.
 Answer = Cleared | Wait | Skip | PaidElsewhere
 #: What the batch's payment check says of one recovery message, handed to `ask`.
@@ -94,14 +104,20 @@ def ask(
     reserved: Reserved | None = None,
     checked: Checked | None = None,
     client: AdminClient | None = None,
+    made: Made | None = None,
 ) -> Answer:
     """`reserved`: the step's code as `reserve` reserved it, in the transaction that collected the facts.
     `checked`: the batch's payment check for this message (`check_payments`), asked just before; without
-    it Shopify is asked here. `client`: the shop's client the batch opened (closed by the batch)."""
+    it Shopify is asked here. `client`: the shop's client the batch opened (closed by the batch).
+    `made`: the step's code as the batch's request made it (`make_codes`), when it needed making."""
     if candidate.referral is not None:
         return _referral_code(rt, candidate, now)
     if isinstance(checked, Wait | PaidElsewhere):
         return checked
+    if isinstance(made, ReclaimError):
+        return Wait(now + DISCOUNT_RETRY, f"waiting for the discount code: {made}")
+    if made is not None and checked is not None:
+        return Cleared(made)
     try:
         opened = client or _client(rt, candidate, now)
     except ADMIN_FAILURES as exc:
@@ -154,6 +170,31 @@ def check_payments(
             paid = [order for order in found.get(candidate.message_id, ()) if order.cancelled_at is None]
             checked[candidate.message_id] = PaidElsewhere(order_of(paid[0])) if paid else NotPaid()
     return checked
+
+
+def make_codes(
+    candidates: Sequence[tuple[Candidate, Reserved | None]],
+    checked: dict[int, Checked],
+    clients: dict[int, AdminClient],
+    now: datetime,
+) -> dict[int, Made]:
+    """The batch's unique codes (issue 13), after its payment check: one request per shop for the
+    codes of the messages it found unpaid, by message id. A request Shopify could not answer leaves
+    each of its messages waiting, as a single code would; a code Shopify refused, its message alone."""
+    by_shop: dict[int, list[tuple[Candidate, Reserved]]] = {}
+    for candidate, reserved in candidates:
+        unpaid = isinstance(checked.get(candidate.message_id), NotPaid) and candidate.shop.id in clients
+        if unpaid and reserved is not None and needs_creating(candidate.step_offer, reserved):
+            by_shop.setdefault(candidate.shop.id, []).append((candidate, reserved))
+    made: dict[int, Made] = {}
+    for shop_id, group in by_shop.items():
+        try:
+            codes: list[Made] = list(codes_for(clients[shop_id], [(c.step_offer, r) for c, r in group], now))
+        except ADMIN_FAILURES as exc:
+            failure = exc if isinstance(exc, ReclaimError) else ReclaimError(str(exc))
+            codes = [failure] * len(group)
+        made.update((candidate.message_id, code) for (candidate, _), code in zip(group, codes, strict=True))
+    return made
 
 
 def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Skip:

@@ -25,9 +25,11 @@ from graphql.execution.values import get_variable_values
 from graphql.validation import NoDeprecatedCustomRule, specified_rules
 
 from shop_app.adapters import shopify_admin as shopify
+from shop_app.adapters import shopify_admin_operations as operations
 from shop_app.adapters import shopify_webhook_subscriptions as webhook_subscriptions
 from shop_app.adapters.shopify_admin_billing import billing_state_operation
-from shop_app.adapters.shopify_admin_documents import DOCUMENTS
+from shop_app.adapters.shopify_admin_codes import CODES_PER_REQUEST
+from shop_app.adapters.shopify_admin_documents import DISCOUNT_CODES_CREATE, DOCUMENTS
 from shop_app.devtools.admin_schema import load_schema
 from shop_app.domain.discounts import DiscountSpec
 from shop_app.domain.referral_codes import ReferralCodeSpec, reward_spec
@@ -54,10 +56,13 @@ def schema() -> GraphQLSchema:
     return load_schema(shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql"))
 
 
-def operation_of(name: str) -> OperationDefinitionNode:
-    operation = get_operation_ast(parse(DOCUMENTS[name]), name)
+def operation_of(name: str, document: str | None = None) -> OperationDefinitionNode:
+    operation = get_operation_ast(parse(document or DOCUMENTS[name]), name)
     assert operation is not None, f"{name}: no operation of that name"
     return operation
+
+
+KINDS = [("percentage", Decimal("10")), ("fixed_amount", Decimal("5")), ("free_shipping", None)]
 
 
 def spec(kind: str, value: Decimal | None, customer: str | None, shipping: bool = False) -> DiscountSpec:
@@ -77,21 +82,34 @@ def built_operations() -> dict[str, shopify.Operation]:
     """What the client really sends, made by its own builder functions."""
     since = NOW - timedelta(hours=3)
     return {
-        "percentage, anyone": shopify.discount_create_operation(spec("percentage", Decimal("10"), None)),
-        "percentage, one customer": shopify.discount_create_operation(
+        "percentage, anyone": operations.discount_create_operation(spec("percentage", Decimal("10"), None)),
+        "percentage, one customer": operations.discount_create_operation(
             spec("percentage", Decimal("12.5"), CUSTOMER, True)
         ),
-        "fixed amount, anyone": shopify.discount_create_operation(spec("fixed_amount", Decimal("5"), None, True)),
-        "fixed amount, one customer": shopify.discount_create_operation(
+        "fixed amount, anyone": operations.discount_create_operation(spec("fixed_amount", Decimal("5"), None, True)),
+        "fixed amount, one customer": operations.discount_create_operation(
             spec("fixed_amount", Decimal("7.50"), CUSTOMER)
         ),
-        "free shipping, anyone": shopify.discount_create_operation(spec("free_shipping", None, None)),
-        "free shipping, one customer": shopify.discount_create_operation(spec("free_shipping", None, CUSTOMER, True)),
+        "free shipping, anyone": operations.discount_create_operation(spec("free_shipping", None, None)),
+        "free shipping, one customer": operations.discount_create_operation(
+            spec("free_shipping", None, CUSTOMER, True)
+        ),
+        "codes, one": operations.discount_codes_operation([spec("percentage", Decimal("10"), CUSTOMER)]),
+        "codes, every kind": operations.discount_codes_operation(
+            [
+                spec("percentage", Decimal("10"), None),
+                spec("free_shipping", None, CUSTOMER, True),
+                spec("fixed_amount", Decimal("7.50"), CUSTOMER),
+            ]
+        ),
+        "codes, a full request": operations.discount_codes_operation(
+            [spec(kind, value, CUSTOMER) for kind, value in KINDS] * (CODES_PER_REQUEST // len(KINDS) + 1)
+        ),
         "find code": shopify.find_code_operation("BACK-7KQ2M9XWPR"),
         "referral code": shopify.referral_code_operation(
             ReferralCodeSpec("ANA-7KQ2M9", "Reclaim referral code, advocate 1-2", Decimal("10"), NOW)
         ),
-        "referral reward": shopify.discount_create_operation(
+        "referral reward": operations.discount_create_operation(
             reward_spec("THANKS-7KQ2M9XWPRAB", "Reclaim referral reward 1-3", "6214912893", NOW)
         ),
         "find code with its title": shopify.find_code_title_operation("ANA-7KQ2M9"),
@@ -155,13 +173,35 @@ def test_the_checks_can_fail(schema) -> None:
 
 
 def test_every_document_has_built_variables_checked() -> None:
-    assert {op.name for op in built_operations().values()} == set(DOCUMENTS)
+    assert {op.name for op in built_operations().values()} == {*DOCUMENTS, DISCOUNT_CODES_CREATE}
+
+
+@pytest.mark.parametrize("label", sorted(label for label, op in built_operations().items() if op.document))
+def test_built_documents_validate_against_the_schema(schema, label: str) -> None:
+    """DiscountCodesCreate, built per call: valid, without deprecated fields, one aliased create per code."""
+    built = built_operations()[label]
+    assert built.document is not None and built.name not in DOCUMENTS
+    assert validate(schema, parse(built.document), [*specified_rules, NoDeprecatedCustomRule]) == []
+    fields = operation_of(built.name, built.document).selection_set.selections
+    assert [field.alias.value for field in fields] == [f"c{n}" for n in range(len(built.variables))]
+
+
+def test_each_batched_code_keeps_its_own_limits() -> None:
+    """Each code of a batch is the single create's input: single use, once per customer, its own buyer."""
+    built = built_operations()["codes, every kind"]
+    for n, (kind, value) in enumerate(
+        [("percentage", Decimal("10")), ("free_shipping", None), ("fixed_amount", Decimal("7.50"))]
+    ):
+        customer = None if n == 0 else CUSTOMER
+        single = operations.discount_create_operation(spec(kind, value, customer, n == 1))
+        assert built.variables[f"c{n}"] == single.variables["input"]
+        assert built.variables[f"c{n}"]["usageLimit"] == 1
 
 
 @pytest.mark.parametrize("label", sorted(built_operations()))
 def test_built_variables_coerce(schema, label: str) -> None:
     built = built_operations()[label]
-    operation = operation_of(built.name)
+    operation = operation_of(built.name, built.document)
     coerced = get_variable_values(schema, operation.variable_definitions or (), built.variables)
     assert not isinstance(coerced, list), [e.message for e in coerced]
     for definition in operation.variable_definitions or ():
