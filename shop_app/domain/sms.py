@@ -17,6 +17,7 @@ GSM7_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
 
 #: (single message, per part of a concatenated message), in septets or UTF-16 code units.
 LIMITS = {GSM7: (160, 153), UCS2: (70, 67)}
@@ -74,11 +75,11 @@ def _shown(ch: str) -> str:
 
 
 def _in_gsm7(ch: str) -> bool:
-    return ch in GSM7_BASIC or ch in GSM7_EXTENSION
+    return ch in _GSM7
 
 
 def is_gsm7(text: str) -> bool:
-    return all(_in_gsm7(ch) for ch in text)
+    return _GSM7.issuperset(text)
 
 
 def non_gsm_characters(text: str, limit: int = SHOWN_NON_GSM) -> tuple[str, ...]:

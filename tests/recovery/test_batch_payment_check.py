@@ -18,8 +18,10 @@ from shop_app.adapters.shopify_admin_documents import DOCUMENTS
 from shop_app.adapters.shopify_admin_operations import (
     CHECKS_PER_QUERY,
     MAX_QUERY_CHARS,
+    OR,
     PaymentLookup,
     batch_payment_query,
+    chunks,
     customers_by_phones_operation,
     orders_operation,
 )
@@ -111,3 +113,16 @@ def test_the_batched_variables_coerce_against_the_schema() -> None:
         ]
         coerced = get_variable_values(schema, definition.variable_definitions or (), operation.variables)
         assert not isinstance(coerced, list), [error.message for error in coerced]
+
+
+@pytest.mark.parametrize("lengths", [[10] * 50, [900, 1500, 1700, 10, 3999, 4001, 5, 5], [2000, 1996, 1, 1]])
+def test_runs_are_bounded_in_number_and_joined_length(lengths: list[int]):
+    """chunks sums its items' lengths: each run's joined text within MAX_QUERY_CHARS (or one item
+    alone), at most `size` items, in order, none lost; a run ends only when the next item would not fit."""
+    items = ["x" * n for n in lengths]
+    runs = chunks(items, 7, OR.join)
+    assert [item for run in runs for item in run] == items
+    for run, following in zip(runs, [*runs[1:], None], strict=True):
+        assert len(run) <= 7 and (len(OR.join(run)) <= MAX_QUERY_CHARS or len(run) == 1)
+        if following is not None and len(run) < 7:
+            assert len(OR.join([*run, following[0]])) > MAX_QUERY_CHARS
