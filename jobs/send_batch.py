@@ -56,7 +56,7 @@ def send_batch(message_ids: list[int], job_id: str, now_iso: str | None = None) 
         ready = batch.reserve(on_it, ready, now)
         try:
             checked = batch.check(ready, now, clients)
-            made = batch.codes(ready, checked, clients, now)
+            made = batch.record(on_it, ready, batch.codes(ready, checked, clients, now))
             for item in ready:
                 batch.finish(on_it, item, checked, made, clients, clock())
         finally:
@@ -167,6 +167,17 @@ class _Batch:
                 self._failed(item.candidate.message_id, now, error)
             ready.clear()
             return {}
+
+    def record(self, rt: Runtime, ready: list[Ready], made: dict[int, live_check.Made]) -> dict[int, live_check.Made]:
+        """The made codes' Shopify ids, recorded in one transaction (on `rt`'s sessions). If that breaks, each
+        message's claim records its own, as a single send does."""
+        try:
+            with transaction(rt.sessions) as session:
+                return live_check.record_codes(session, [item.candidate for item in ready], made)
+        except Exception as error:  # its class only: a driver's message may quote the statement's values
+            log.warning("batch %s: the codes' Shopify ids were not recorded together (%s); each claim records its own",
+                        self.job_id, type(error).__name__)  # fmt: skip
+            return made
 
     def finish(
         self, rt: Runtime, item: Ready, checked: dict[int, live_check.Checked], made: dict[int, live_check.Made],

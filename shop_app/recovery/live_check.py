@@ -17,7 +17,7 @@ and waits the same way when it cannot be had.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import requests
@@ -27,7 +27,7 @@ from shop_app.adapters.shopify_admin import AdminClient, OrderSummary
 from shop_app.adapters.shopify_admin_operations import PaymentLookup
 from shop_app.domain.models import Channel, Order, Step
 from shop_app.errors import ReclaimError
-from shop_app.recovery.discounts import Reserved, StepCode, code_for, codes_for, needs_creating
+from shop_app.recovery.discounts import Reserved, StepCode, code_for, codes_for, needs_creating, record_many
 from shop_app.recovery.discounts import reserve as reserve_code
 from shop_app.recovery.discounts import reserve_many as reserve_codes
 from shop_app.recovery.gate_facts import Candidate
@@ -195,6 +195,15 @@ def make_codes(
             codes = [failure] * len(group)
         made.update((candidate.message_id, code) for (candidate, _), code in zip(group, codes, strict=True))
     return made
+
+
+def record_codes(session: Session, candidates: Sequence[Candidate], made: dict[int, Made]) -> dict[int, Made]:
+    """The Shopify ids of the codes the batch made, recorded in `session` in one statement; `made` as the
+    claims then see it (nothing left for them to record)."""
+    offers = {c.message_id: c.step_offer for c in candidates}
+    new = {key: code for key, code in made.items() if isinstance(code, StepCode) and code.created}
+    record_many(session, [(offers[key], code.created) for key, code in new.items() if code.created])
+    return {**made, **{key: replace(code, created=None) for key, code in new.items()}}
 
 
 def _referral_code(rt: Runtime, candidate: Candidate, now: datetime) -> Cleared | Wait | Skip:

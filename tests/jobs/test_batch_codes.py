@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 import jobs.send
 from jobs.dispatch import dispatch
 from jobs.send_batch import send_batch
 from shop_app.adapters.queue import SEND
+from shop_app.recovery import live_check
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Discount
 from tests.jobs.test_send_batches import DUE, first_steps, plan, send_jobs
@@ -83,27 +86,36 @@ def test_a_request_shopify_cannot_answer_holds_back_each_message(rt, store, admi
     assert len(admin_api.graphql_requests("DiscountCodesCreate")) == len(waits) + 1  # one request, retried
 
 
-def test_a_batch_that_died_after_shopify_made_its_codes_sends_those_codes(rt, store, admin_api, monkeypatch):
+@pytest.mark.parametrize("ids_recorded", [True, False])
+def test_a_batch_that_died_after_shopify_made_its_codes_sends_those_codes(
+    rt, store, admin_api, monkeypatch, ids_recorded
+):
+    """Died before its claims, with Shopify's ids recorded (the next try asks Shopify for nothing) or
+    not (their recording broke too: the next try finds each code TAKEN in Shopify, and ours)."""
     store.set_settings(SETTINGS)
     plan(store, TOKENS)
 
     def dies(*args, **kwargs):
-        raise ConnectionError("the database went away before the claims")
+        raise ConnectionError("the database went away")
 
     monkeypatch.setattr(jobs.send, "_compose_and_claim", dies)
+    if not ids_recorded:
+        monkeypatch.setattr(live_check, "record_many", dies)
     dispatch(DUE)
     store.drain()
     assert {m["status"] for m in first_steps(store).values()} == {"scheduled"} and store.outbox() == []
     first = {d.code: d.id for d in admin_api.discounts(store.domain)}
-    assert len(first) == 3 and set(recorded(rt).values()) == {None}  # made in Shopify, ids never recorded
+    assert len(first) == 3 and recorded(rt) == (first if ids_recorded else dict.fromkeys(first))
 
     monkeypatch.undo()
+    admin_api.clear_requests()
     store.tick(DUE + timedelta(hours=1))  # the next attempt
     assert {m["status"] for m in first_steps(store).values()} == {"sent"}
     assert set(codes_in(store).values()) == set(first)  # the codes Shopify made the first time
     assert {d.code: d.id for d in admin_api.discounts(store.domain)} == first  # and no others
     assert recorded(rt) == first
-    assert len(admin_api.graphql_requests("CodeDiscountByCode", shop=store.domain)) == 3  # each found TAKEN, ours
+    asked = admin_api.graphql_requests("DiscountCodesCreate"), admin_api.graphql_requests("CodeDiscountByCode")
+    assert [len(requests) for requests in asked] == ([0, 0] if ids_recorded else [1, 3])
 
 
 def test_the_clock_is_the_batchs(rt, store, admin_api):
@@ -117,7 +129,7 @@ def test_the_clock_is_the_batchs(rt, store, admin_api):
     assert datetime.fromisoformat(made.input["endsAt"]) == DUE + timedelta(hours=48)
 
 
-def test_a_batch_reserves_its_codes_in_one_statement_and_records_each_in_its_claim(rt, store):
+def test_a_batch_reserves_its_codes_in_one_statement_and_records_them_in_one(rt, store):
     store.set_settings(SETTINGS)
     plan(store, TOKENS)
     dispatch(DUE)
@@ -128,5 +140,19 @@ def test_a_batch_reserves_its_codes_in_one_statement_and_records_each_in_its_cla
         assert send_batch(message_ids, job_id, DUE.isoformat()) == "sent 3"
     reserved = [s for s in counts.statements if s.startswith("INSERT INTO discounts")]
     assert len(reserved) == 1, counts.listing()
-    assert len([s for s in counts.statements if s.startswith("UPDATE discounts SET shopify_id")]) == 3
+    assert len([s for s in counts.statements if s.startswith("UPDATE discounts SET shopify_id")]) == 1
+    assert set(recorded(rt)) == set(codes_in(store).values()) and None not in recorded(rt).values()
+
+
+def test_when_the_ids_cannot_be_recorded_together_each_claim_records_its_own(rt, store, monkeypatch):
+    store.set_settings(SETTINGS)
+    plan(store, TOKENS)
+
+    def broken(session, created):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(live_check, "record_many", broken)
+    dispatch(DUE)
+    store.drain()
+    assert {m["status"] for m in first_steps(store).values()} == {"sent"}
     assert set(recorded(rt)) == set(codes_in(store).values()) and None not in recorded(rt).values()
