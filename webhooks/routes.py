@@ -2,7 +2,8 @@
 
 Each request: size limit (413) → HMAC over the raw body (401) → headers and shop
 (400, or 200-and-drop for a shop not installed here) → JSON (400, recorded) →
-record the delivery, unique on X-Shopify-Webhook-Id (a repeat is a 200) → 200. The request
+record the delivery, unique on X-Shopify-Webhook-Id (a repeat is a 200) → 200. A checkout body's
+token is recorded with it (its subject): the ingest's first read locks that checkout. The request
 does not touch Redis: the dispatcher's next pass (every second, jobs/pickup.py) gives each new
 delivery its ingest job, so a webhook is ingested within about a second of its 200, and a Redis
 outage costs Shopify's requests nothing.
@@ -31,6 +32,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.domain.models import WebhookStatus
+from shop_app.domain.payloads import checkout_token
 from shop_app.errors import InvalidShopDomain
 from shop_app.request_body import read_body
 from shop_app.runtime import Runtime
@@ -51,6 +53,8 @@ RECOVERY_TOPICS = (
 )
 #: The Referral Generation Flow's (issue 11): capture, fulfilment, cancellation and refunds.
 REFERRAL_TOPICS = ("customers/create", "orders/fulfilled", "orders/cancelled", "refunds/create")
+#: The topics whose delivery keeps its checkout's token (WebhookDelivery.subject).
+CHECKOUT_TOPICS = ("checkouts/create", "checkouts/update")
 LIFECYCLE_TOPICS = ("app/uninstalled",)
 #: Billing (issue 14): the shop's subscription under Shopify App Pricing changed (shop_app/billing).
 BILLING_TOPICS = ("app_subscriptions/update",)
@@ -73,15 +77,17 @@ def _answer(code: int, **body: object) -> tuple[Response, int]:
     return jsonify(body), code
 
 
-def _malformed(body: bytes) -> str | None:
-    """Why the body is not a JSON object (recorded as the delivery's reason), or None."""
+def _parsed(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """The body as a JSON object, or None and why it is not one (recorded as the delivery's reason)."""
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        return f"malformed JSON: {exc}"[:500]
+        return None, f"malformed JSON: {exc}"[:500]
     except RecursionError:
-        return "malformed JSON: nested too deeply"
-    return None if isinstance(payload, dict) else "malformed JSON: the body must be a JSON object"
+        return None, "malformed JSON: nested too deeply"
+    if not isinstance(payload, dict):
+        return None, "malformed JSON: the body must be a JSON object"
+    return payload, None
 
 
 def receive(topic: str) -> tuple[Response, int]:
@@ -107,7 +113,7 @@ def receive(topic: str) -> tuple[Response, int]:
     except InvalidShopDomain as exc:
         return _answer(400, error=str(exc))
 
-    reason = _malformed(body)
+    payload, reason = _parsed(body)
     status = WebhookStatus.REJECTED if reason else WebhookStatus.RECEIVED
 
     delivery = {
@@ -120,6 +126,8 @@ def receive(topic: str) -> tuple[Response, int]:
         # Kept for re-ingest; a rejected body may hold bytes PostgreSQL text cannot.
         "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         "job_id": None,  # given by the dispatcher's pick-up (jobs/pickup.py)
+        # The checkout the ingest's first read locks with the delivery (issue 13).
+        "subject": checkout_token(payload) if topic in CHECKOUT_TOPICS else None,
     }
     cache: ShopCache = current_app.extensions[SHOP_CACHE]
     if topic in ENDING_TOPICS:
@@ -182,7 +190,9 @@ def _installed_shop(conn: Connection, cache: ShopCache, domain: str, topic: str)
 
 
 #: The columns `_insert` writes: the delivery's fields (`receive`), then the shop and the time.
-DELIVERY_COLUMNS = ("webhook_id", "topic", "api_version", "triggered_at", "status", "reason", "body", "job_id")
+DELIVERY_COLUMNS = (
+    "webhook_id", "topic", "api_version", "triggered_at", "status", "reason", "body", "job_id", "subject"
+)  # fmt: skip
 _INSERTS: dict[str, Executable] = {}
 
 

@@ -185,9 +185,15 @@ def checkout_id_of(data: JsonObject) -> str | None:
     return match.group(1) if match else None
 
 
+def checkout_token(data: Any) -> str | None:
+    """A checkout body's token as parse_checkout reads it; None when it has none. The webhook
+    request keeps it with the delivery (WebhookDelivery.subject)."""
+    return _text(data.get("token"), 64) if isinstance(data, dict) else None
+
+
 def parse_checkout(data: Any) -> Checkout:
     data = _require_object(data)
-    token = _text(data.get("token"), 64)
+    token = checkout_token(data)
     if not token:
         raise PayloadProblem("token is missing: not a checkout payload")
     customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}

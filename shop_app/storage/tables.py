@@ -351,8 +351,7 @@ class Discount(Base):
 
 
 class WebhookDelivery(Base):
-    """Every accepted webhook, unique per Shopify delivery id; the raw body is kept so an
-    ingest job lost with Redis can be run again from here."""
+    """Every accepted webhook, unique per Shopify delivery id; its raw body kept till processed, to rerun a lost job."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
@@ -369,6 +368,7 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(String(16), default=WebhookStatus.RECEIVED.value)
     reason: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(String(64))  # a checkout body's token, for the ingest's lock (0030)
     job_id: Mapped[str | None] = mapped_column(String(64))
     #: Ingest runs that broke or were lost; after MAX_ATTEMPTS the delivery is rejected.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

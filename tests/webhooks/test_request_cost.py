@@ -230,3 +230,23 @@ def test_a_connection_the_server_closed_costs_the_webhook_nothing(web):
     answer = store.post("checkouts/update", store.checkout("c2", T0))  # no pre-ping: the INSERT finds it dead
     assert (answer.status_code, answer.get_json()["status"]) == (200, "accepted")
     assert delivery_count(store.rt) == 2
+
+
+def test_a_checkout_delivery_keeps_its_token_for_the_ingests_lock_and_no_other_does(store):
+    """The request parses the body anyway: a checkouts/create or checkouts/update delivery records
+    its token (WebhookDelivery.subject), so the ingest's first read locks that checkout (issue 13)."""
+    for topic, payload in (
+        ("checkouts/create", store.checkout("c1", T0)),
+        ("checkouts/update", store.checkout("c2", T0)),
+        ("checkouts/delete", {"id": 1, "token": "c3"}),
+        ("orders/create", store.order("c1", T0, id=9001, token="c4")),
+    ):
+        assert store.post(topic, payload).get_json()["status"] == "accepted"
+    with transaction(store.rt.sessions) as session:
+        recorded = set(session.execute(select(WebhookDelivery.topic, WebhookDelivery.subject)))
+    assert recorded == {
+        ("checkouts/create", "c1"),
+        ("checkouts/update", "c2"),
+        ("checkouts/delete", None),
+        ("orders/create", None),
+    }
