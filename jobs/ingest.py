@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.orm import Session
 
 from jobs import attempts, order_wait, referral_check, referral_ingest
@@ -24,8 +24,7 @@ from shop_app.domain.payloads import (
 )
 from shop_app.domain.settings import ShopSettings
 from shop_app.errors import describe
-from shop_app.recovery import attribution, outbox
-from shop_app.recovery.checkouts import store_checkout
+from shop_app.recovery import attribution, checkouts, outbox
 from shop_app.recovery.contacts import accepted, accepted_order, phone_region
 from shop_app.recovery.journeys import convert_journey, replan, stop_journey
 from shop_app.recovery.orders import equal_where_given, journeys_paid_by, store_order
@@ -119,19 +118,24 @@ def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> tuple[str, str | No
     """What the delivery's handler said, and the delivery's topic (None: nothing to do)."""
     with transaction(rt.sessions) as session:
         # One read: the delivery (locked), its shop, the shop's settings row (parsed once, kept in
-        # the session for this run: see _settings) and its plan row (now in the session, so the
-        # plan's limit finds it there rather than asking again).
+        # the session for this run: see _settings), its plan row (now in the session, so the
+        # plan's limit finds it there rather than asking again) and the checkout it names, locked
+        # (kept for store_checkout, which then reads what it needs after this lock).
+        named = checkouts.locked_with_delivery(delivery_id)
         found = session.execute(
-            select(WebhookDelivery, Shop, ShopSettingsRow, ShopPlan)
+            select(WebhookDelivery, Shop, ShopSettingsRow, ShopPlan, named)
             .join(Shop, Shop.id == WebhookDelivery.shop_id)
             .outerjoin(ShopSettingsRow, ShopSettingsRow.shop_id == Shop.id)
             .outerjoin(ShopPlan, ShopPlan.shop_id == Shop.id)
+            .outerjoin(named, true())
             .where(WebhookDelivery.id == delivery_id)
             .with_for_update(of=WebhookDelivery)
         ).first()
         if found is None or found[0].status != WebhookStatus.RECEIVED:
             return "nothing to do", None
         delivery, shop, row = found[0], found[1], found[2]
+        if delivery.subject is not None:
+            session.info[checkouts.LOCKED] = (delivery.subject, found[4])
         document, updated_at = (row.document, row.updated_at) if row is not None else (None, None)
         session.info[SETTINGS] = settings_of(shop.id, shop.timezone, document, updated_at)
         domain, topic = shop.domain, delivery.topic  # read before shop/redact deletes both rows
@@ -148,7 +152,7 @@ def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> tuple[str, str | No
             outcome = WebhookStatus.PROCESSED.value
             if topic != "shop/redact":  # else the delivery row went with the rest of the shop
                 # Processed bodies are not kept: the facts now live in their tables.
-                delivery.status, delivery.reason, delivery.body = outcome, reason, None
+                delivery.status, delivery.reason, delivery.body, delivery.subject = outcome, reason, None, None
                 delivery.processed_at = now
     _log(domain, delivery_id, topic, outcome, reason)  # committed
     return reason, topic
@@ -156,10 +160,11 @@ def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> tuple[str, str | No
 
 def on_checkout(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     checkout = accepted(parse_checkout(payload), phone_region(shop.country_code, payload))
-    stored = store_checkout(session, shop, checkout, customer_created_at=customer_created_at(payload))
+    stored = checkouts.store_checkout(session, shop, checkout, customer_created_at=customer_created_at(payload))
     if stored.ignored:
         return stored.ignored
-    return replan(session, shop, stored.row, _settings(session, shop), now, keys_moved=stored.keys_moved)
+    settings = _settings(session, shop)
+    return replan(session, shop, stored.row, settings, now, keys_moved=stored.keys_moved, facts=stored.facts)
 
 
 def _settings(session: Session, shop: Shop) -> ShopSettings:

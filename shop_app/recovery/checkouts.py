@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import literal, select, true
+from sqlalchemy import Select, and_, literal, select, true
 from sqlalchemy.orm import Session, aliased
 
 from shop_app.compliance.consent_records import Statement, record_consents
 from shop_app.domain.models import Checkout, LineItem
+from shop_app.recovery import plan_facts
 from shop_app.referral.profiles import BY_CHECKOUT, known_or_new, profile_lock, profile_query
-from shop_app.storage.tables import CheckoutRow, Profile, Shop
+from shop_app.storage.tables import CheckoutRow, Profile, Shop, WebhookDelivery
 
 
 def checkout_of(row: CheckoutRow) -> Checkout:
@@ -40,10 +41,25 @@ def checkout_of(row: CheckoutRow) -> Checkout:
     )
 
 
+#: session.info's key for the checkout the delivery's first read locked (jobs/ingest.py): the
+#: delivery's subject (a checkout token) and that checkout's row, None when it is not stored yet.
+LOCKED = "ingest.locked_checkout"
+
+
 class Stored(NamedTuple):
     row: CheckoutRow
     ignored: str | None  # why the webhook changed nothing
     keys_moved: bool  # new, or its customer id, email or phone changed: the keys orders are matched on
+    facts: plan_facts.PlanFacts | None = None  # the replan's, when read here (see store_checkout)
+
+
+def locked_with_delivery(delivery_id: int) -> Any:
+    """The checkout the delivery names (WebhookDelivery.subject), locked, as an entity the
+    delivery's read outer-joins on true: in its own subquery (PostgreSQL refuses FOR UPDATE on the
+    nullable side of an outer join). The lock is so taken before anything about it is read."""
+    named = and_(WebhookDelivery.shop_id == CheckoutRow.shop_id, WebhookDelivery.subject == CheckoutRow.token)
+    mine = select(CheckoutRow).join(WebhookDelivery, named).where(WebhookDelivery.id == delivery_id)
+    return aliased(CheckoutRow, mine.with_for_update(of=CheckoutRow).subquery("named"))
 
 
 def store_checkout(
@@ -51,16 +67,22 @@ def store_checkout(
 ) -> Stored:
     """Upsert; returns the row, why it was ignored if it was, and whether its keys moved. A stale
     `updated_at` never overwrites newer state. `customer_created_at`: when Shopify created the
-    checkout's customer (its body's), which decides a new profile's origin."""
-    row, known = _read(session, shop, checkout, customer_created_at)
-    if row is not None and row.deleted_at is not None:
-        return Stored(row, "checkout was deleted; later update ignored", False)
-    if row is not None and checkout.updated_at < row.shopify_updated_at:
-        stale = (
-            f"stale: updated_at {checkout.updated_at:%Y-%m-%d %H:%M:%S} is older than the stored "
-            f"{row.shopify_updated_at:%Y-%m-%d %H:%M:%S}; ignored"
-        )
-        return Stored(row, stale, False)
+    checkout's customer (its body's), which decides a new profile's origin.
+
+    When the delivery's read locked the row (LOCKED, jobs/ingest.py), the replan's facts are read
+    before the write, the profile lookup in the same statement (issue 13), and returned: those of
+    a checkout with this body (recovery/plan_facts.py). Else the row and profile are read here
+    and the replan reads its facts after the write."""
+    delivered, row = _delivered(session, checkout)
+    known, facts = None, None
+    if not delivered:
+        row, known = _read(session, shop, checkout, customer_created_at)
+    if row is not None and (ignored := _ignored(row, checkout)):
+        return Stored(row, ignored, False)
+    if delivered:  # after the delivery's lock, before the write: see recovery/plan_facts.py
+        lookup = _lookup(shop, checkout, customer_created_at) if row is None or row.profile_id is None else None
+        facts = plan_facts.read(session, shop.id, row.id if row is not None else None, checkout, lookup)
+        known = facts.profile
     keys = (checkout.customer_id, checkout.email, checkout.phone)
     keys_moved = row is None or (row.customer_id, row.email, row.phone) != keys
     profile_id = row.profile_id if row is not None else None
@@ -89,7 +111,25 @@ def store_checkout(
     row.shopify_updated_at = checkout.updated_at
     _record_checkout_consent(session, shop, row, checkout)
     session.flush()
-    return Stored(row, None, keys_moved)
+    return Stored(row, None, keys_moved, facts)
+
+
+def _delivered(session: Session, checkout: Checkout) -> tuple[bool, CheckoutRow | None]:
+    """Whether the delivery's read locked this checkout (LOCKED), and its row as that read found it."""
+    subject, row = session.info.get(LOCKED, (None, None))
+    return subject is not None and subject == checkout.token, row
+
+
+def _ignored(row: CheckoutRow, checkout: Checkout) -> str | None:
+    """Why the stored checkout keeps its state: it was deleted, or this body is older."""
+    if row.deleted_at is not None:
+        return "checkout was deleted; later update ignored"
+    if checkout.updated_at < row.shopify_updated_at:
+        return (
+            f"stale: updated_at {checkout.updated_at:%Y-%m-%d %H:%M:%S} is older than the stored "
+            f"{row.shopify_updated_at:%Y-%m-%d %H:%M:%S}; ignored"
+        )
+    return None
 
 
 def _record_checkout_consent(session: Session, shop: Shop, row: CheckoutRow, checkout: Checkout) -> None:
@@ -117,12 +157,7 @@ def _read(
     outer-joined to a one-row table (PostgreSQL refuses FOR UPDATE on the nullable side of an
     outer join)."""
     mine = select(CheckoutRow).where(CheckoutRow.shop_id == shop.id, CheckoutRow.token == checkout.token)
-    lookup = None
-    if checkout.reachable:
-        lock = profile_lock(shop, customer_created_at)
-        lookup = profile_query(
-            shop.id, customer_id=checkout.customer_id, email=checkout.email, phone=checkout.phone, lock=lock
-        )
+    lookup = _lookup(shop, checkout, customer_created_at)
     if lookup is None:
         return session.scalar(mine.with_for_update()), None
     has_one = mine.where(CheckoutRow.profile_id.is_not(None)).with_only_columns(CheckoutRow.id).correlate(None)
@@ -132,6 +167,16 @@ def _read(
     statement = select(row, profile).select_from(one).outerjoin(row, true()).outerjoin(profile, true())
     found = session.execute(statement.execution_options(populate_existing=True)).one()
     return found[0], found[1]
+
+
+def _lookup(shop: Shop, checkout: Checkout, customer_created_at: datetime | None) -> Select[Any] | None:
+    """The customer's known profile, locked as profile_for locks it (None: the checkout reaches nobody)."""
+    if not checkout.reachable:
+        return None
+    lock = profile_lock(shop, customer_created_at)
+    return profile_query(
+        shop.id, customer_id=checkout.customer_id, email=checkout.email, phone=checkout.phone, lock=lock
+    )
 
 
 def _profile_for(

@@ -56,13 +56,21 @@ def convert_journey(session: Session, journey: Journey, order: OrderRow) -> None
 
 
 def replan(
-    session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettings, now: datetime, *, keys_moved: bool = True
+    session: Session,
+    shop: Shop,
+    row: CheckoutRow,
+    settings: ShopSettings,
+    now: datetime,
+    *,
+    keys_moved: bool = True,
+    facts: plan_facts.PlanFacts | None = None,
 ) -> str:
     """Bring the journey of this checkout in line with the planner. Returns what happened, and logs
     it: the plan event (README "Logs"), with no personal data. `keys_moved`: the checkout is new or
     its customer id, email or phone changed (its journey's conversion is then recomputed, as when
-    its anchor moves)."""
-    result = _replan(session, shop, row, settings, now, keys_moved)
+    its anchor moves). `facts`: the checkout's, read under its lock (recovery/checkouts.py); else
+    read here."""
+    result = _replan(session, shop, row, settings, now, keys_moved, facts)
     log.info(
         "%s: %s",
         f"journey {result.journey_id}" if result.journey_id else "no journey",
@@ -92,10 +100,17 @@ class Replanned:
 
 
 def _replan(
-    session: Session, shop: Shop, row: CheckoutRow, settings: ShopSettings, now: datetime, keys_moved: bool
+    session: Session,
+    shop: Shop,
+    row: CheckoutRow,
+    settings: ShopSettings,
+    now: datetime,
+    keys_moved: bool,
+    facts: plan_facts.PlanFacts | None,
 ) -> Replanned:
     checkout = checkout_of(row)
-    facts = plan_facts.read(session, shop.id, row, checkout)  # one SELECT: see plan_facts.py
+    if facts is None:
+        facts = plan_facts.read(session, shop.id, row.id, checkout)  # one SELECT: see plan_facts.py
     journey = facts.journey
     plan = planner.plan(checkout, settings, now, has_push=facts.has_push)
     paid = session.get(OrderRow, facts.paid_id) if facts.paid_id is not None else None

@@ -9,6 +9,12 @@ brings them all: the journey, its messages and the candidate orders outer-joined
 table, the rest as scalar subqueries. The messages are locked inside their own subquery
 (PostgreSQL refuses FOR UPDATE on the nullable side of an outer join); SQLite has no row locks.
 
+The ingest reads them before it writes the checkout (recovery/checkouts.py), its row already
+locked by the delivery's read, so they come after that lock; a new customer's profile lookup
+(locked as profile_for locks it) rides along, its own locked subquery, as the checkout's INSERT
+needs its id. What keys the read (the checkout's token, cart token, customer id, email, phone
+and abandonment time) is the body's, which that write stores.
+
 The candidate orders are those placed since the earlier of the journey's anchor and the
 checkout's abandonment: every due time the planner gives counts from the abandonment, so no
 anchor the replan sets is earlier (journeys.py checks, and reads them again if one is).
@@ -18,8 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, literal, select, true
 from sqlalchemy.orm import Session, aliased
 
 from shop_app.channels.push_subscriptions import InvalidSubscription, clean_cart_token
@@ -27,7 +34,7 @@ from shop_app.domain.models import Checkout
 from shop_app.recovery import conversion
 from shop_app.recovery.orders import payment_query
 from shop_app.storage.measurement_tables import Attribution
-from shop_app.storage.tables import CheckoutRow, Journey, Message, OrderRow, PushSubscription
+from shop_app.storage.tables import Journey, Message, OrderRow, Profile, PushSubscription
 
 FLOW = "recovery"
 
@@ -41,15 +48,21 @@ class PlanFacts:
     credited: bool  # the journey has an attribution row
     since: datetime  # candidate orders placed from then on are in `orders`
     orders: list[conversion.Candidate]
+    profile: Profile | None = None  # what the `profile` lookup found
 
 
-def read(session: Session, shop_id: int, row: CheckoutRow, checkout: Checkout) -> PlanFacts:
-    journey_id = select(Journey.id).where(Journey.checkout_id == row.id, Journey.flow == FLOW).scalar_subquery()
-    mine = select(Message).where(Message.journey_id == journey_id).with_for_update().subquery("mine")
-    message = aliased(Message, mine)
+def read(
+    session: Session, shop_id: int, checkout_id: int | None, checkout: Checkout, profile: Select[Any] | None = None
+) -> PlanFacts:
+    """The facts of the checkout stored as `checkout_id` (None: not stored yet, so no journey),
+    with `profile`'s one row when given (a locked lookup, run inside its own subquery)."""
+    mine = Journey.checkout_id == checkout_id if checkout_id is not None else false()
+    journey_id = select(Journey.id).where(mine, Journey.flow == FLOW).scalar_subquery()
+    locked = select(Message).where(Message.journey_id == journey_id).with_for_update().subquery("mine")
+    message = aliased(Message, locked)
     abandoned = literal(checkout.updated_at, Journey.first_due_at.type)
     since = case((Journey.first_due_at < abandoned, Journey.first_due_at), else_=abandoned)
-    keys = conversion.candidate_keys(row.token, row.customer_id, row.email, row.phone)
+    keys = conversion.candidate_keys(checkout.token, checkout.customer_id, checkout.email, checkout.phone)
     placed = and_(OrderRow.shop_id == shop_id, OrderRow.shopify_created_at >= since, conversion.NOT_REFUNDED, keys)
     one = select(literal(1).label("one")).subquery("one")
     statement = (
@@ -62,23 +75,30 @@ def read(session: Session, shop_id: int, row: CheckoutRow, checkout: Checkout) -
             exists().where(Attribution.journey_id == Journey.id).label("credited"),
         )
         .select_from(one)
-        .outerjoin(Journey, and_(Journey.checkout_id == row.id, Journey.flow == FLOW))
+        .outerjoin(Journey, and_(mine, Journey.flow == FLOW))
         .outerjoin(message, message.journey_id == Journey.id)
         .outerjoin(OrderRow, placed)
     )
+    found = None
+    if profile is not None:
+        found = aliased(Profile, profile.subquery("known"))
+        statement = statement.add_columns(found).outerjoin(found, true())
     rows = session.execute(statement).all()
     journey = rows[0][0]
     messages = {m.id: m for r in rows if (m := r[1]) is not None}
-    orders = {c for r in rows if (c := conversion.Candidate(*r[2:-3])).id is not None}
+    width = 2 + len(conversion.CANDIDATE_COLUMNS)  # then has_push, paid_id, credited (and the profile)
+    orders = {c for r in rows if (c := conversion.Candidate(*r[2:width])).id is not None}
     first_due = journey.first_due_at if journey is not None else None
+    has_push, paid_id, credited = rows[0][width : width + 3]
     return PlanFacts(
         journey=journey,
         messages=list(messages.values()),
-        has_push=bool(rows[0][-3]),
-        paid_id=rows[0][-2],
-        credited=bool(rows[0][-1]),
+        has_push=bool(has_push),
+        paid_id=paid_id,
+        credited=bool(credited),
         since=min(first_due, checkout.updated_at) if first_due is not None else checkout.updated_at,
         orders=sorted(orders),
+        profile=rows[0][width + 3] if found is not None else None,
     )
 
 
