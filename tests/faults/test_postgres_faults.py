@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import Connection, create_engine, func, make_url, select, text
 from sqlalchemy.pool import NullPool
 
 from jobs.dispatch import dispatch
@@ -51,6 +51,13 @@ class Postgres:
         with self._locker.connect() as conn, conn.begin():
             conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
             yield
+
+    @contextmanager
+    def holding(self, statement: str) -> Iterator[Connection]:
+        """A transaction of its own that ran `statement` (a lock), open while inside."""
+        with self._locker.connect() as conn, conn.begin():
+            conn.execute(text(statement))
+            yield conn
 
     def worker_backends(self, *, waiting_for_a_lock: bool = False) -> list[int]:
         query = "SELECT pid FROM pg_stat_activity WHERE application_name = :name"
@@ -120,6 +127,10 @@ def first_step_status(rt) -> str | None:
         return session.scalar(select(Message.status).where(Message.step == "first"))
 
 
+def due_times(store: ShopifyStore, token: str) -> list[tuple[str, str, str]]:
+    return sorted((m["step"], m["channel"], m["due_at"]) for m in store.messages(checkout_token=token))
+
+
 def journeys(rt) -> int:
     with transaction(rt.sessions) as session:
         return session.execute(select(func.count()).select_from(Journey)).scalar_one()
@@ -178,6 +189,33 @@ def test_an_ingest_held_up_mid_transaction_completes_once(rt, store, postgres, m
     assert journeys(rt) == 2 and plan_of(store, "held") == plan_of(store, "calm")
     assert [m["status"] for m in store.messages(checkout_token="held", step="first")] == ["sent"]
     assert duplicates(received) == {} and len(received) == 2  # both first emails, once each
+
+
+def test_a_checkout_webhook_waiting_for_its_checkouts_lock_plans_from_what_the_holder_committed(rt, store, postgres):
+    """Two webhooks of one checkout race (issue 13): the ingest's first read locks the checkout the
+    delivery names, and everything its plan reads comes after that lock. Here the other holder of
+    the lock stops the journey while the ingest waits: the update must see it stopped, not plan
+    on the journey as it was when its first statement began."""
+    _, abandoned = abandoned_an_hour_ago()
+    later = (datetime.fromisoformat(abandoned) + timedelta(minutes=5)).isoformat()
+    store.deliver("checkouts/create", store.checkout("raced", abandoned, email="raced@example.com"))
+    planned = due_times(store, "raced")
+    with named_worker(rt, store) as worker:
+        worker.post("checkouts/update", worker.checkout("raced", later, email="raced@example.com"), webhook_id="raced")
+
+        def hold_the_checkout(in_place: threading.Event) -> None:
+            with postgres.holding("SELECT id FROM checkouts WHERE token = 'raced' FOR UPDATE") as conn:
+                in_place.set()
+                wait_for(lambda: postgres.worker_backends(waiting_for_a_lock=True), 10, "the ingest never waited")
+                conn.execute(
+                    text("UPDATE journeys SET status = 'stopped', stop_reason = 'held' WHERE flow = 'recovery'")
+                )
+
+        drain_during(worker, hold_the_checkout)
+    raced = the_delivery(rt, "raced")
+    assert (raced.status, raced.reason) == ("processed", "journey already stopped; not restarted")
+    assert due_times(store, "raced") == planned  # nothing moved
+    assert journeys(rt) == 1
 
 
 def test_a_send_whose_connection_is_terminated_before_its_claim_is_retried_once(rt, store, postgres):
