@@ -131,15 +131,22 @@ class _Batch:
 
     def reserve(self, rt: Runtime, ready: list[Ready], now: datetime) -> list[Ready]:
         """Phase 1c (on `rt`'s sessions): the step codes of the messages the gates let through, reserved
-        in one transaction, one statement. If it breaks, each of those messages is recorded alone."""
+        in one transaction, one statement. If that breaks, each message reserves in a transaction of its
+        own, and one whose reservation breaks too is recorded alone."""
         try:
             with transaction(rt.sessions) as session:
                 reserved = live_check.reserve_many(session, [item.candidate for item in ready], now)
-        except Exception as error:
-            for item in ready:
+            return [replace(item, reserved=code) for item, code in zip(ready, reserved, strict=True)]
+        except Exception:  # noqa: BLE001 -- each message's own reservation says whose it was
+            pass
+        kept = []
+        for item in ready:
+            try:
+                with transaction(rt.sessions) as session:
+                    kept.append(replace(item, reserved=live_check.reserve(session, item.candidate, now)))
+            except Exception as error:
                 self._failed(item.candidate.message_id, now, error)
-            return []
-        return [replace(item, reserved=code) for item, code in zip(ready, reserved, strict=True)]
+        return kept
 
     def check(
         self, ready: list[Ready], now: datetime, clients: dict[int, AdminClient]

@@ -48,15 +48,23 @@ def create_discount_code(client: AdminClient, spec: DiscountSpec) -> CreatedDisc
 def create_discount_codes(client: AdminClient, specs: Sequence[DiscountSpec]) -> list[CreatedDiscount | ReclaimError]:
     """Create every code, CODES_PER_REQUEST to a request: for each spec, in order, the code created or
     what Shopify said of it (DiscountCodeTaken, AdminUserError, AdminApiError). A request Shopify
-    could not answer raises (AdminApiUnavailable, …): its codes are then unknown, as for one code."""
+    could not answer (AdminApiUnavailable, …) is the answer of its own codes only, whose fate is then
+    unknown, as for one code; the other requests' codes stand."""
     results: list[CreatedDiscount | ReclaimError] = []
     for start in range(0, len(specs), CODES_PER_REQUEST):
         run = list(specs[start : start + CODES_PER_REQUEST])
         operation = discount_codes_operation(run)
-        outcome = client.execute(operation)
+        try:
+            outcome = client.execute(operation)
+        except ReclaimError as error:
+            results += [error] * len(run)
+            continue
         for n, spec in enumerate(run):
             payload = outcome.data.get(f"c{n}")
-            results.append(_created(client, spec, payload, outcome.uncertain, operation.name))
+            try:
+                results.append(_created(client, spec, payload, outcome.uncertain, operation.name))
+            except ReclaimError as error:  # the lookup of a code TAKEN after a lost answer failed
+                results.append(error)
     return results
 
 

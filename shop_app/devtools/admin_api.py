@@ -40,7 +40,8 @@ REFRESH_TOKEN_SECONDS = 90 * 24 * 3600
 AUTH_CODE_SECONDS = 600
 # The leaky bucket of a development store (shopify.dev/docs/api/usage/rate-limits).
 BUCKET_MAXIMUM = 2000.0
-#: The most one request may cost, whatever the bucket holds (shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits).
+#: The most one request may cost, whatever the bucket holds
+#: (shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits).
 MAX_QUERY_COST = 1000
 RESTORE_RATE = 100.0
 MUTATION_COST = 10
@@ -581,15 +582,10 @@ class AdminApiServer(BackgroundServer):
             return self._failure_answer(failure)
         if not isinstance(body, dict):
             return 400, {"errors": [{"message": "Request body must be a JSON object"}]}, {}
-        prepared = admin_schema.prepare(
-            self.schema, body.get("query"), body.get("variables"), body.get("operationName")
-        )
-        if isinstance(prepared, list):
-            return 200, {"errors": prepared}, {}
-        cost = _cost(prepared)
-        if cost > MAX_QUERY_COST:  # Shopify refuses such a request whatever the bucket holds
-            message = f"Query cost is {cost}, which exceeds the single query max cost limit ({MAX_QUERY_COST})."
-            return 200, {"errors": [{"message": message, "extensions": {"code": "MAX_COST_EXCEEDED"}}]}, {}
+        found = self._prepared(body)
+        if isinstance(found, list):
+            return 200, {"errors": found}, {}
+        prepared, cost = found
         if failure is not None and failure.kind == "throttled":
             return self._throttled(cost, failure.currently_available)
         allowed, available = self._take_from_bucket(shop, cost)
@@ -604,6 +600,19 @@ class AdminApiServer(BackgroundServer):
         actual = _actual_cost(prepared, data, cost)
         available = self._refund(shop, cost - actual)
         return 200, {"data": data, "extensions": {"cost": _cost_block(cost, actual, available)}}, {}
+
+    def _prepared(self, body: dict) -> tuple[admin_schema.Prepared, int] | list[dict]:
+        """The request's document checked against the schema, with its requested cost; or its errors."""
+        prepared = admin_schema.prepare(
+            self.schema, body.get("query"), body.get("variables"), body.get("operationName")
+        )
+        if isinstance(prepared, list):
+            return prepared
+        cost = _cost(prepared)
+        if cost > MAX_QUERY_COST:  # Shopify refuses such a request whatever the bucket holds
+            message = f"Query cost is {cost}, which exceeds the single query max cost limit ({MAX_QUERY_COST})."
+            return [{"message": message, "extensions": {"code": "MAX_COST_EXCEEDED"}}]
+        return prepared, cost
 
     def _failure_answer(self, failure: _Failure) -> tuple[int, Any, dict[str, str]]:
         headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}

@@ -175,8 +175,10 @@ def record_many(session: Session, created: list[tuple[StepOffer, str]]) -> None:
     """`record_created` for a batch's codes (issue 13): one executemany UPDATE, keyed like the reservations."""
     if not created:
         return
-    keyed = update(Discount).where(Discount.journey_id == bindparam("j"), Discount.step == bindparam("s"))
-    rows = [{"j": offer.journey_id, "s": offer.step, "made": shopify_id} for offer, shopify_id in created]
+    keyed = update(Discount).where(
+        Discount.shop_id == bindparam("shop"), Discount.journey_id == bindparam("j"), Discount.step == bindparam("s")
+    )
+    rows = [{"shop": o.shop_id, "j": o.journey_id, "s": o.step, "made": shopify_id} for o, shopify_id in created]
     session.connection().execute(keyed.values(shopify_id=bindparam("made")), rows)
 
 
@@ -208,7 +210,9 @@ def reserve_many(session: Session, offers: list[StepOffer], now: datetime) -> li
     """`reserve` for several steps in the caller's transaction (issue 13: a batch's codes in one INSERT):
     for each offer, in order, its step's code, or None when it offers none now. Offers of one step
     (its email and its push message) share the step's one code."""
-    keys = {(o.journey_id, o.step): o for o in offers if o.incentive.offered and not o.withheld}
+    # In key order: two batches reserving the same steps lock their rows in the same order.
+    offered = [((o.journey_id, o.step), o) for o in offers if o.incentive.offered and not o.withheld]
+    keys = dict(sorted(offered, key=lambda pair: pair[0]))
     found: dict[tuple[int, str], Reserved] = {}
     if keys:
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -220,8 +224,10 @@ def reserve_many(session: Session, offers: list[StepOffer], now: datetime) -> li
         ).all()
         found = {(row[0], row[1]): Reserved(row[2], row[3], row[4]) for row in inserted}
     if len(found) < len(keys):  # reserved first by an earlier try of this job (or a racing job): theirs wins
-        journeys = {journey_id for journey_id, _ in keys}
-        for row in session.scalars(select(Discount).where(Discount.journey_id.in_(journeys))):
+        journeys, shops = {journey_id for journey_id, _ in keys}, {offer.shop_id for offer in keys.values()}
+        for row in session.scalars(
+            select(Discount).where(Discount.shop_id.in_(shops), Discount.journey_id.in_(journeys))
+        ):
             if (row.journey_id, row.step) in keys and (row.journey_id, row.step) not in found:
                 found[(row.journey_id, row.step)] = Reserved(row.code, row.expires_at, row.shopify_id)
     return [found.get((o.journey_id, o.step)) if (o.journey_id, o.step) in keys else None for o in offers]

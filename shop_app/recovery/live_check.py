@@ -26,8 +26,16 @@ from sqlalchemy.orm import Session
 from shop_app.adapters.shopify_admin import AdminClient, OrderSummary
 from shop_app.adapters.shopify_admin_operations import PaymentLookup
 from shop_app.domain.models import Channel, Order, Step
-from shop_app.errors import ReclaimError
-from shop_app.recovery.discounts import Reserved, StepCode, code_for, codes_for, needs_creating, record_many
+from shop_app.errors import AdminApiUnavailable, ReclaimError, describe
+from shop_app.recovery.discounts import (
+    Reserved,
+    StepCode,
+    StepOffer,
+    code_for,
+    codes_for,
+    needs_creating,
+    record_many,
+)
 from shop_app.recovery.discounts import reserve as reserve_code
 from shop_app.recovery.discounts import reserve_many as reserve_codes
 from shop_app.recovery.gate_facts import Candidate
@@ -88,8 +96,9 @@ class NotPaid:
     """The batch's payment check found no order for this checkout (issue 13)."""
 
 
-#: A code the batch made for a message (`make_codes`), or why Shopify would not make it now.
-Made = StepCode | ReclaimError
+#: A code the batch made for a message (`make_codes`), or why Shopify would not make it now (a
+#: ReclaimError), or the bug that broke the making.
+Made = StepCode | Exception
 #: What `ask` answers.
 Answer = Cleared | Wait | Skip | PaidElsewhere
 #: What the batch's payment check says of one recovery message, handed to `ask`.
@@ -106,7 +115,7 @@ def ask(
     client: AdminClient | None = None,
     made: Made | None = None,
 ) -> Answer:
-    """`reserved`: the step's code as `reserve` reserved it, in the transaction that collected the facts.
+    """`reserved`: the step's code as reserved (`reserve`, or the batch's `reserve_many`) before Shopify is asked.
     `checked`: the batch's payment check for this message (`check_payments`), asked just before; without
     it Shopify is asked here. `client`: the shop's client the batch opened (closed by the batch).
     `made`: the step's code as the batch's request made it (`make_codes`), when it needed making."""
@@ -116,7 +125,9 @@ def ask(
         return checked
     if isinstance(made, ReclaimError):
         return Wait(now + DISCOUNT_RETRY, f"waiting for the discount code: {made}")
-    if made is not None and checked is not None:
+    if isinstance(made, Exception):  # a bug while the batch made its codes: this message's run breaks
+        raise made
+    if made is not None:  # made by the batch, for a message its payment check found unpaid
         return Cleared(made)
     try:
         opened = client or _client(rt, candidate, now)
@@ -179,30 +190,38 @@ def make_codes(
     now: datetime,
 ) -> dict[int, Made]:
     """The batch's unique codes (issue 13), after its payment check: one request per shop for the
-    codes of the messages it found unpaid, by message id. A request Shopify could not answer leaves
-    each of its messages waiting, as a single code would; a code Shopify refused, its message alone."""
-    by_shop: dict[int, list[tuple[Candidate, Reserved]]] = {}
+    codes of the messages it found unpaid, one code per step (a step's email and push message share
+    it), by message id. A request Shopify could not answer leaves each of its messages waiting, as a
+    single code would, and a code Shopify refused its message alone; a bug breaks that shop's messages
+    that needed a code (their `ask` raises it), not the others."""
+    by_shop: dict[int, dict[tuple[int, str], tuple[StepOffer, Reserved, list[int]]]] = {}
     for candidate, reserved in candidates:
         unpaid = isinstance(checked.get(candidate.message_id), NotPaid) and candidate.shop.id in clients
-        if unpaid and reserved is not None and needs_creating(candidate.step_offer, reserved):
-            by_shop.setdefault(candidate.shop.id, []).append((candidate, reserved))
+        if unpaid and reserved is not None and needs_creating(offer := candidate.step_offer, reserved):
+            steps = by_shop.setdefault(candidate.shop.id, {})
+            steps.setdefault((offer.journey_id, offer.step), (offer, reserved, []))[2].append(candidate.message_id)
     made: dict[int, Made] = {}
-    for shop_id, group in by_shop.items():
+    for shop_id, steps in by_shop.items():
+        wanted = list(steps.values())
+        codes: list[Made]
         try:
-            codes: list[Made] = list(codes_for(clients[shop_id], [(c.step_offer, r) for c, r in group], now))
-        except ADMIN_FAILURES as exc:
-            failure = exc if isinstance(exc, ReclaimError) else ReclaimError(str(exc))
-            codes = [failure] * len(group)
-        made.update((candidate.message_id, code) for (candidate, _), code in zip(group, codes, strict=True))
+            codes = list(codes_for(clients[shop_id], [(offer, reserved) for offer, reserved, _ in wanted], now))
+        except ADMIN_FAILURES as exc:  # (codes_for answers Shopify's failures per code; this is the rest)
+            codes = [exc if isinstance(exc, ReclaimError) else AdminApiUnavailable(describe(exc))] * len(wanted)
+        except Exception as bug:  # noqa: BLE001 -- raised again by `ask`, for each of these messages alone
+            codes = [bug] * len(wanted)
+        for (_, _, message_ids), code in zip(wanted, codes, strict=True):
+            made.update(dict.fromkeys(message_ids, code))
     return made
 
 
 def record_codes(session: Session, candidates: Sequence[Candidate], made: dict[int, Made]) -> dict[int, Made]:
     """The Shopify ids of the codes the batch made, recorded in `session` in one statement; `made` as the
     claims then see it (nothing left for them to record)."""
-    offers = {c.message_id: c.step_offer for c in candidates}
     new = {key: code for key, code in made.items() if isinstance(code, StepCode) and code.created}
-    record_many(session, [(offers[key], code.created) for key, code in new.items() if code.created])
+    offers = {c.message_id: c.step_offer for c in candidates if c.message_id in new}  # recovery messages only
+    steps = {(offers[key].journey_id, offers[key].step): (offers[key], code.created) for key, code in new.items()}
+    record_many(session, [(offer, created) for offer, created in steps.values() if created])
     return {**made, **{key: replace(code, created=None) for key, code in new.items()}}
 
 

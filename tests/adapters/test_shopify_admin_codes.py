@@ -13,7 +13,7 @@ import pytest
 from shop_app.adapters.shopify_admin_codes import CODES_PER_REQUEST, CreatedDiscount
 from shop_app.adapters.shopify_admin_operations import discount_codes_operation
 from shop_app.devtools.admin_api import MAX_QUERY_COST
-from shop_app.errors import AdminApiError, AdminUserError, DiscountCodeTaken
+from shop_app.errors import AdminApiError, AdminApiUnavailable, AdminUserError, DiscountCodeTaken
 from tests.adapters.test_shopify_admin import api, code_spec, server, settings, shop, waits  # noqa: F401
 
 CUSTOMERS = [f"gid://shopify/Customer/{n}" for n in (7, 8, 9)]
@@ -81,3 +81,21 @@ def test_a_lost_answer_does_not_make_second_codes(server, api, shop, waits) -> N
     stored = {d.code: d.id for d in server.discounts(shop)}
     assert len(stored) == 3 and [stored[s.code] for s in specs] == [m.id for m in made]
     assert len(server.graphql_requests("CodeDiscountByCode", shop=shop)) == 3
+
+
+def test_a_request_shopify_cannot_answer_costs_its_own_codes_only(server, api, shop, monkeypatch) -> None:
+    """The second request of a batch fails after its retries: the first request's codes stand."""
+    specs = [code_spec() for _ in range(CODES_PER_REQUEST + 2)]
+    real, calls = api.execute, []
+
+    def second_fails(operation):
+        calls.append(operation.name)
+        if len(calls) == 2:
+            raise AdminApiUnavailable("DiscountCodesCreate: gave up after 4 attempts: HTTP 503")
+        return real(operation)
+
+    monkeypatch.setattr(api, "execute", second_fails)
+    made = api.create_discount_codes(specs)
+    assert all(isinstance(m, CreatedDiscount) for m in made[:CODES_PER_REQUEST])
+    assert all(isinstance(m, AdminApiUnavailable) for m in made[CODES_PER_REQUEST:])
+    assert {d.code for d in server.discounts(shop)} == {s.code for s in specs[:CODES_PER_REQUEST]}

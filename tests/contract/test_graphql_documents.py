@@ -103,7 +103,7 @@ def built_operations() -> dict[str, shopify.Operation]:
             ]
         ),
         "codes, a full request": operations.discount_codes_operation(
-            [spec(kind, value, CUSTOMER) for kind, value in KINDS] * (CODES_PER_REQUEST // len(KINDS) + 1)
+            ([spec(kind, value, CUSTOMER) for kind, value in KINDS] * CODES_PER_REQUEST)[:CODES_PER_REQUEST]
         ),
         "find code": shopify.find_code_operation("BACK-7KQ2M9XWPR"),
         "referral code": shopify.referral_code_operation(

@@ -6,6 +6,7 @@ made its codes sends the same codes on the next try, never a second set."""
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -18,8 +19,10 @@ from shop_app.adapters.queue import SEND
 from shop_app.recovery import live_check
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Discount
+from tests.jobs.test_push_channel import subscribe
 from tests.jobs.test_send_batches import DUE, first_steps, plan, send_jobs
 from tests.jobs.test_send_statements import counting
+from tests.push_peer import Browser, PushService
 
 SETTINGS = {
     "recovery": {
@@ -156,3 +159,39 @@ def test_when_the_ids_cannot_be_recorded_together_each_claim_records_its_own(rt,
     store.drain()
     assert {m["status"] for m in first_steps(store).values()} == {"sent"}
     assert set(recorded(rt)) == set(codes_in(store).values()) and None not in recorded(rt).values()
+
+
+@pytest.fixture
+def push_service():
+    with PushService() as service:
+        yield service
+
+
+def test_a_steps_email_and_push_share_one_code_asked_of_shopify_once(rt, store, admin_api, push_service):
+    settings = copy.deepcopy(SETTINGS)
+    settings["recovery"]["first"]["channels"] = ["email", "push"]
+    store.set_settings(settings)
+    subscribe(store, Browser(push_service.endpoint()), "cart-k1")
+    plan(store, ["k1"])
+    dispatch(DUE)
+    store.drain()
+    assert {m["channel"]: m["status"] for m in store.messages()} == {"email": "sent", "push": "sent"}
+    [request] = admin_api.graphql_requests("DiscountCodesCreate")
+    assert list(request.variables) == ["c0"]  # one code for the step, not one per channel
+    assert admin_api.graphql_requests("CodeDiscountByCode") == []
+    [code] = codes_in(store).values()
+    assert recorded(rt) == {code: admin_api.discounts(store.domain)[0].id}
+
+
+def test_a_reservation_that_breaks_for_the_batch_is_made_for_each_message_alone(rt, store, monkeypatch):
+    store.set_settings(SETTINGS)
+    plan(store, TOKENS)
+
+    def breaks(session, candidates, now):
+        raise ConnectionError("the batch's reservation broke")
+
+    monkeypatch.setattr(live_check, "reserve_many", breaks)
+    dispatch(DUE)
+    store.drain()
+    assert {m["status"] for m in first_steps(store).values()} == {"sent"}
+    assert set(recorded(rt)) == set(codes_in(store).values()) and len(recorded(rt)) == 3

@@ -149,12 +149,14 @@ def test_throttling_and_rate_limits_are_survived(store, waits):
 def test_a_refused_code_postpones_the_message_instead_of_sending_without_it(store, waits):
     store.set_settings(UNIQUE_PRIME)
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
-    store.admin_api.inject_user_error("MAX_APP_DISCOUNTS", "Too many discounts", count=2)
+    # One code for the step, asked once in the batch for both its messages (SMS and WhatsApp): refused.
+    store.admin_api.inject_user_error("MAX_APP_DISCOUNTS", "Too many discounts", count=1)
     store.tick(PRIME_DUE)
     prime = store.messages(step="prime")
     assert {m["status"] for m in prime} == {"scheduled"}
     assert all(m["reason"].startswith("waiting for the discount code") for m in prime)
     assert store.outbox() == []
+    assert len(store.admin_api.graphql_requests("DiscountCodesCreate")) == 1 and len(prime) == 2
     store.tick("2026-03-03T01:30:00+00:00")
     assert {m["status"] for m in store.messages(step="prime")} == {"sent"}
     assert len(store.admin_api.discounts(store.domain)) == 1
