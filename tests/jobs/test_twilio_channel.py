@@ -5,7 +5,7 @@ development Twilio server (which checks every request against Twilio's OpenAPI s
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -442,9 +442,12 @@ def test_a_lifted_stop_sends_nothing_until_the_customer_consents_again(twilio_st
     assert twilio_api.messages == []
 
     # Months later the customer ticks the SMS box again: that statement is newer than the STOP, so
-    # our gates let the message go to Twilio, whose own opt-out list still holds until START.
-    later = "2027-01-04T12:00:00+01:00"
-    store.deliver("checkouts/create", store.checkout("c2", later, phone=PHONE, buyer_accepts_sms_marketing=True))
-    store.tick("2027-01-05T09:00:00+00:00")
+    # our gates let the message go to Twilio, whose own opt-out list still holds until START. The
+    # STOP took the wall-clock time: "later" is counted from it, not a fixed date it could pass.
+    later = (datetime.now(UTC) + timedelta(days=60)).replace(hour=11, minute=0, second=0, microsecond=0)
+    store.deliver(
+        "checkouts/create", store.checkout("c2", later.isoformat(), phone=PHONE, buyer_accepts_sms_marketing=True)
+    )
+    store.tick(later + timedelta(hours=22))  # Prime's SMS fell due at night (+16 h): the next morning, 09:00 UTC
     second = store.messages(channel="sms")[1]
     assert second["status"] == "failed" and "21610" in second["reason"], second
