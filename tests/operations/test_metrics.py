@@ -167,6 +167,7 @@ def test_provider_errors_are_counted_by_channel_and_kind(twilio_store, twilio_ap
     madrid = datetime.now(ZoneInfo("Europe/Madrid"))
     noon = madrid.replace(hour=12, minute=0, second=0, microsecond=0)
     noon -= timedelta(days=1) if noon > madrid else timedelta(0)  # the last noon, within the 24 h window
+    noon = noon.astimezone(UTC)  # 16 h before it in real time: a DST night makes Madrid's wall clock 15 or 17 h
     abandoned = iso(noon - timedelta(hours=16))  # Prime's SMS falls due at noon, inside the window
     twilio_api.fail_for(PHONE, 21614)
     twilio_api.fail_for(OTHER_PHONE, 20503, status=503)
