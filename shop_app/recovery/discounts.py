@@ -24,10 +24,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shop_app.adapters.shopify_admin import AdminClient
 from shop_app.adapters.shopify_admin_codes import CreatedDiscount
@@ -215,13 +218,11 @@ def reserve_many(session: Session, offers: list[StepOffer], now: datetime) -> li
     keys = dict(sorted(offered, key=lambda pair: pair[0]))
     found: dict[tuple[int, str], Reserved] = {}
     if keys:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        inserted = session.execute(
-            dialect.insert(Discount)
-            .values([_new_row(offer, now) for offer in keys.values()])
-            .on_conflict_do_nothing()
-            .returning(Discount.journey_id, Discount.step, Discount.code, Discount.expires_at, Discount.shopify_id)
-        ).all()
+        rows = [_new_row(offer, now) for offer in keys.values()]
+        # One statement built once for any number of rows: SQLAlchemy's "insertmanyvalues" sends the
+        # rows as one INSERT … VALUES (…), (…) … RETURNING (in batches of 1,000).
+        statement = _reserve_statement(session.get_bind().dialect.name)
+        inserted = session.connection().execute(statement, rows).all()
         found = {(row[0], row[1]): Reserved(row[2], row[3], row[4]) for row in inserted}
     if len(found) < len(keys):  # reserved first by an earlier try of this job (or a racing job): theirs wins
         journeys, shops = {journey_id for journey_id, _ in keys}, {offer.shop_id for offer in keys.values()}
@@ -231,6 +232,13 @@ def reserve_many(session: Session, offers: list[StepOffer], now: datetime) -> li
             if (row.journey_id, row.step) in keys and (row.journey_id, row.step) not in found:
                 found[(row.journey_id, row.step)] = Reserved(row.code, row.expires_at, row.shopify_id)
     return [found.get((o.journey_id, o.step)) if (o.journey_id, o.step) in keys else None for o in offers]
+
+
+@cache
+def _reserve_statement(dialect_name: str) -> ReturningInsert[Any]:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    returned = (Discount.journey_id, Discount.step, Discount.code, Discount.expires_at, Discount.shopify_id)
+    return dialect.insert(Discount).on_conflict_do_nothing().returning(*returned)
 
 
 def _new_row(offer: StepOffer, now: datetime) -> dict:
