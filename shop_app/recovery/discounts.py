@@ -82,7 +82,7 @@ def reserve(session: Session, offer: StepOffer, now: datetime) -> Reserved | Non
     """The step's code reserved in the caller's transaction; None when the step offers none now."""
     if not offer.incentive.offered or offer.withheld:
         return None
-    return Reserved(*_reserve(session, offer, now))
+    return _reserve(session, offer, now)
 
 
 def release(session: Session, offer: StepOffer) -> None:
@@ -123,7 +123,7 @@ def code_for(
         return None
     if reserved is None:
         with transaction(sessions) as session:
-            reserved = Reserved(*_reserve(session, offer, now))
+            reserved = _reserve(session, offer, now)
     code, expires_at = reserved.code, reserved.expires_at
     if incentive.code_mode == "shared" or reserved.shopify_id:
         return StepCode(code, expires_at)
@@ -151,8 +151,8 @@ def codes_for(
 ) -> list[StepCode | ReclaimError]:
     """The batch send job's codes (issue 13), each `needs_creating`, made in Shopify in one request
     where they fit: for each, in order, the code with its Shopify id (`created`, for the caller's claim
-    to record), or why Shopify would not make it now. Raises what a single `code_for` raises when the
-    request itself fails (its codes' fate unknown: each is found, or made, on the next try)."""
+    to record), or why Shopify would not make it now (a request it could not answer: each of that
+    request's codes, whose fate is then unknown; each is found, or made, on the next try)."""
     made = client.create_discount_codes([_spec(offer, reserved, now) for offer, reserved in wanted])
     codes: list[StepCode | ReclaimError] = []
     for (_offer, reserved), result in zip(wanted, made, strict=True):
@@ -169,12 +169,11 @@ def codes_for(
 
 
 def record_created(session: Session, offer: StepOffer, shopify_id: str | None) -> None:
-    """Shopify's id of the step's code, created in Shopify: one UPDATE."""
-    reserved = update(Discount).where(Discount.journey_id == offer.journey_id, Discount.step == offer.step)
-    session.execute(reserved.values(shopify_id=shopify_id).execution_options(synchronize_session=False))
+    """Shopify's id of the step's code, created in Shopify: one UPDATE (`record_many`'s, for one)."""
+    record_many(session, [(offer, shopify_id)])
 
 
-def record_many(session: Session, created: list[tuple[StepOffer, str]]) -> None:
+def record_many(session: Session, created: list[tuple[StepOffer, str | None]]) -> None:
     """`record_created` for a batch's codes (issue 13): one executemany UPDATE, keyed like the reservations."""
     if not created:
         return
@@ -254,9 +253,9 @@ def _new_row(offer: StepOffer, now: datetime) -> dict:
             "created_at": now}  # fmt: skip
 
 
-def _reserve(session: Session, offer: StepOffer, now: datetime) -> tuple[str, datetime | None, str | None]:
-    """The step's code (code, expiry, Shopify's id if known): reserved now by one INSERT … RETURNING,
-    or the one an earlier try of this job (or a racing job) reserved first, whose code then wins."""
+def _reserve(session: Session, offer: StepOffer, now: datetime) -> Reserved:
+    """The step's code, reserved now or the one an earlier try of this job (or a racing job) reserved
+    first: `reserve_many` for one offer, which offers a code (its callers checked)."""
     reserved = reserve_many(session, [offer], now)[0]
-    assert reserved is not None  # the callers reserve only offers that offer a code
-    return reserved.code, reserved.expires_at, reserved.shopify_id
+    assert reserved is not None
+    return reserved

@@ -221,7 +221,7 @@ def record_codes(session: Session, candidates: Sequence[Candidate], made: dict[i
     new = {key: code for key, code in made.items() if isinstance(code, StepCode) and code.created}
     offers = {c.message_id: c.step_offer for c in candidates if c.message_id in new}  # recovery messages only
     steps = {(offers[key].journey_id, offers[key].step): (offers[key], code.created) for key, code in new.items()}
-    record_many(session, [(offer, created) for offer, created in steps.values() if created])
+    record_many(session, list(steps.values()))
     return {**made, **{key: replace(code, created=None) for key, code in new.items()}}
 
 
