@@ -18,11 +18,12 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 
 from shop_app import create_app, runtime
 from shop_app.adapters.queue import JobQueue, connect, stop_embedded, url_of
@@ -33,7 +34,7 @@ from shop_app.devtools.twilio_api import TwilioApiServer
 from shop_app.storage.database import make_engine, session_factory, upgrade
 from shop_app.storage.secret_box import SecretBox
 from shop_app.storage.tables import Base
-from tests.support import ShopifyStore
+from tests.support import ShopifyStore, screenshots_folder
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -70,6 +71,22 @@ def pytest_collection_finish(session) -> None:
     _freeze_long_lived_objects()
 
 
+#: When this run started: the screenshots newer than that are this run's (the folder may hold older ones).
+RUN_STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """List the admin screenshots this run took (tests/admin_ui/browser), so CI's log says where they
+    are and what they show. Read from the folder, so the pictures of every xdist worker are listed."""
+    folder = screenshots_folder()
+    shots = folder.glob("*.png") if folder.is_dir() else []
+    taken = sorted(shot for shot in shots if shot.stat().st_mtime >= RUN_STARTED)
+    if taken:
+        terminalreporter.section(f"admin screenshots in {folder}")
+        for shot in taken:
+            terminalreporter.write_line(f"{shot.name:48} {shot.stat().st_size:>9} bytes")
+
+
 def shared_path(*parts: str) -> Path:
     """A file from ../shared; skips outside CI when absent, fails under CI."""
     path = SHARED.joinpath(*parts)
@@ -92,9 +109,10 @@ def admin_api():
 def environment(tmp_path_factory, admin_api):
     """Point the whole process (and any subprocess) at one database, one Redis and the
     development Admin API."""
-    base = tmp_path_factory.mktemp("reclaim")
+    base = tmp_path_factory.mktemp("reclaim")  # each xdist worker has its own temporary folder
     database_url = database_url_for(os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'test.db'}")
     redis_url = os.environ.get("REDIS_URL")
+    database_url, redis_url = _for_this_worker(database_url, redis_url)
     embedded = None
     if not redis_url:
         embedded = connect(None, base / "redis")
@@ -118,6 +136,35 @@ def environment(tmp_path_factory, admin_api):
             os.environ[key] = value
     if embedded is not None:
         _stop_embedded_redis(embedded)
+
+
+def _for_this_worker(database_url: str, redis_url: str | None) -> tuple[str, str | None]:
+    """Under pytest-xdist (`-n`), worker N > 0 gets PostgreSQL database `<name>_gwN` beside the
+    configured one (created when missing) and the Redis database N places after the configured
+    one, so workers never empty or read each other's tables and keys. Worker 0, and a run without
+    xdist, use the configured ones; SQLite and the embedded Redis already live in each worker's
+    own temporary folder."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    number = int(worker.removeprefix("gw"))
+    if number == 0:
+        return database_url, redis_url
+    if database_url.startswith("postgresql"):
+        server = make_url(database_url)
+        name = f"{server.database}_{worker}"
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            if exists is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        database_url = server.set(database=name).render_as_string(hide_password=False)
+    if redis_url:
+        url = make_url(redis_url)  # redis://host:port/db, parsed the same way
+        db = int(url.database or 0) + number
+        if db > 15:
+            pytest.exit(f"xdist worker {worker} would need Redis database {db}: run fewer workers", returncode=4)
+        redis_url = url.set(database=str(db)).render_as_string(hide_password=False)
+    return database_url, redis_url
 
 
 def _reset_schema(url: str) -> None:

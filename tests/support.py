@@ -24,6 +24,12 @@ from shop_app.storage.database import transaction
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def screenshots_folder() -> Path:
+    """Where the admin's browser tests photograph every page: $RECLAIM_SCREENSHOTS, or screenshots/
+    at the repository's root."""
+    return Path(os.environ.get("RECLAIM_SCREENSHOTS") or Path(__file__).resolve().parents[1] / "screenshots")
+
+
 class DrainWorker(DescribedFailures):
     """RQ's SimpleWorker for a burst drain, without the command channel (pubsub).
 

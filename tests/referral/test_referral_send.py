@@ -79,7 +79,9 @@ def test_the_invite_waits_when_shopify_cannot_make_the_code(store, admin_api) ->
     _start(store, fulfilled="2026-03-03T10:00:00Z")
     store.tick("2026-03-08T10:01:00+00:00")
     admin_api.inject_status(500, count=20)
+    store.rt.admin_sleep = (waits := []).append  # the client's backoff, recorded rather than slept
     store.tick("2026-03-10T10:01:00+00:00")
+    assert waits, "the client retried the 500s before the invite gave up waiting"
     invite = _referral(store)["invite"]
     assert invite["status"] == "scheduled" and "waiting for the referral code" in invite["reason"]
 

@@ -16,7 +16,6 @@ Without Chromium or Playwright these tests skip, saying so, except under CI=true
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -28,13 +27,13 @@ from werkzeug.serving import make_server
 
 from shop_app.devtools import polaris_standin
 from tests.storefront.test_in_a_browser import chromium_path
+from tests.support import screenshots_folder
 
 try:  # the test modules take `expect` from here; without Playwright the `chromium` fixture skips (or fails in CI)
     from playwright.sync_api import expect
 except ImportError:  # pragma: no cover - Playwright is a test dependency
     expect = None  # type: ignore[assignment]
 
-ROOT = Path(__file__).resolve().parents[3]
 STAND_INS = polaris_standin.STAND_IN.parent
 CDN = {
     "https://cdn.shopify.com/shopifycloud/app-bridge.js": STAND_INS / "app-bridge.js",
@@ -54,22 +53,6 @@ DEEP_FOCUS = """el => {
   while (active && active.shadowRoot && active.shadowRoot.activeElement) active = active.shadowRoot.activeElement;
   return active === el || (el.shadowRoot !== null && el.shadowRoot.contains(active));
 }"""
-
-
-def screenshots_folder() -> Path:
-    return Path(os.environ.get("RECLAIM_SCREENSHOTS") or ROOT / "screenshots")
-
-
-#: The screenshots this run took (the folder may hold older ones).
-TAKEN: list[Path] = []
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    """List this run's screenshots, so CI's log says where they are and what they show."""
-    if TAKEN:
-        terminalreporter.section(f"admin screenshots in {screenshots_folder()}")
-        for shot in sorted(set(TAKEN)):
-            terminalreporter.write_line(f"{shot.name:48} {shot.stat().st_size:>9} bytes")
 
 
 @pytest.fixture(scope="package")
@@ -186,7 +169,6 @@ class AdminTab:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
-        TAKEN.append(path)
         return path
 
     def unlabelled_controls(self) -> list[str]:
