@@ -60,7 +60,7 @@ class Postgres:
             yield conn
 
     def worker_backends(self, *, waiting_for_a_lock: bool = False) -> list[int]:
-        query = "SELECT pid FROM pg_stat_activity WHERE application_name = :name"
+        query = "SELECT pid FROM pg_stat_activity WHERE application_name = :name AND datname = current_database()"
         if waiting_for_a_lock:
             query += " AND wait_event_type = 'Lock'"
         with self._watcher.connect() as conn:

@@ -208,7 +208,7 @@ def test_a_row_just_queued_is_given_a_grace_period_before_its_job_counts_as_lost
     then hands it to a new job; the jobs' statuses are read in one Redis round trip."""
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     dispatch(datetime(2026, 3, 2, 19, 0, tzinfo=UTC))
-    store.rt.redis.flushall()
+    store.rt.redis.flushdb()
     assert "re-enqueued 0 message(s)" in store.tick("2026-03-02T19:00:20+00:00")
     assert store.outbox() == []
     assert "re-enqueued 1 message(s)" in store.tick("2026-03-02T19:00:31+00:00")
@@ -216,19 +216,23 @@ def test_a_row_just_queued_is_given_a_grace_period_before_its_job_counts_as_lost
 
 
 def test_flushall_mid_journey_loses_nothing_and_duplicates_nothing(store):
+    """Redis loses everything the app keeps there, three times. FLUSHDB, not FLUSHALL: the app has one
+    Redis database, and a FLUSHALL would also empty the other pytest-xdist workers' (it once lost
+    another worker's ingest job mid-test); tests/faults/test_redis_faults.py runs a real FLUSHALL on a
+    redis-server of its own."""
     store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
     store.deliver("checkouts/create", store.checkout("c2", ABANDONED, email="b@example.com", phone="+34600000002"))
     dispatch(datetime(2026, 3, 2, 19, 0, tzinfo=UTC))  # two rows queued, jobs in Redis
-    store.rt.redis.flushall()
+    store.rt.redis.flushdb()
     store.drain()  # nothing left to run
     assert store.outbox() == []
 
     store.tick("2026-03-02T19:00:30+00:00")  # the reconciler re-enqueues the queued rows
     assert sorted(m["to"] for m in store.outbox()) == ["ana@example.com", "b@example.com"]
     store.tick("2026-03-03T08:00:00+00:00")  # WhatsApp, held overnight by the window
-    store.rt.redis.flushall()
+    store.rt.redis.flushdb()
     store.tick("2026-03-03T10:00:00+00:00")  # Prime
-    store.rt.redis.flushall()
+    store.rt.redis.flushdb()
     store.tick("2026-03-03T10:00:30+00:00")
     sent = store.outbox()
     assert len(sent) == len({(m["message_id"]) for m in sent}) == 8
@@ -259,7 +263,7 @@ def test_a_row_left_in_sending_becomes_unknown_and_is_never_resent(store, monkey
             ).one()
         send_message(message_id, job_id, "2026-03-02T19:00:00+00:00")
     monkeypatch.undo()
-    store.rt.redis.flushall()
+    store.rt.redis.flushdb()
     assert store.message(step="first")["status"] == "sending"
 
     store.tick("2026-03-02T19:04:00+00:00")  # inside the lease: left alone
