@@ -151,7 +151,8 @@ def _for_this_worker(database_url: str, redis_url: str | None) -> tuple[str, str
     if database_url.startswith("postgresql"):
         server = make_url(database_url)
         name = f"{server.database}_{worker}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        # From the maintenance database, not worker 0's, where a test may terminate every connection.
+        admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
             if exists is None:
@@ -160,6 +161,8 @@ def _for_this_worker(database_url: str, redis_url: str | None) -> tuple[str, str
         database_url = server.set(database=name).render_as_string(hide_password=False)
     if redis_url:
         url = make_url(redis_url)  # redis://host:port/db, parsed the same way
+        if "db" in url.query or not redis_url.startswith(("redis://", "rediss://")):
+            pytest.exit(f"xdist workers need REDIS_URL as redis://host:port/db (no ?db=) to give {worker} its own")
         db = int(url.database or 0) + number
         if db > 15:
             pytest.exit(f"xdist worker {worker} would need Redis database {db}: run fewer workers", returncode=4)

@@ -70,6 +70,8 @@ def serve(host: str, port: int | None, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
             self.cfg.set("logger_class", AccessLogger)  # this process's log format; secrets masked
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn ≥ 27: its control socket sits at
+                self.cfg.set("control_socket_disable", True)  # one path per user (~/.gunicorn); unused here
 
         def load(self) -> Flask:
             # Built in each web worker: the web tier's short database and Redis timeouts.
