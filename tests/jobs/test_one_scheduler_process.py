@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rq import Worker as RQWorker
 
 from jobs.worker import LEASE_KEY, LEASE_MS
 from shop_app.adapters.queue import DISPATCH
@@ -29,7 +30,10 @@ def test_two_workers_run_one_scheduler_and_the_survivor_takes_the_lease_over(rt,
         wait_for(lambda: rt.redis.get(LEASE_KEY), 30, f"no scheduler took the lease:\n{first.tail()}")
         first_holder = rt.redis.get(LEASE_KEY)
         with Worker({}, tmp_path / "second.log") as second:
-            time.sleep(3)  # the second worker and its scheduler are up
+            # Both registered with RQ (the second's scheduler starts with it): a sleep here left the count
+            # below vacuous whenever the second was still importing, as on a busy machine.
+            wait_for(lambda: len(RQWorker.all(connection=rt.redis)) >= 2, 30, f"no second worker:\n{second.tail()}")
+            time.sleep(1)
             before, started = dispatch_passes(rt), time.monotonic()
             time.sleep(4)
             passes = len(dispatch_passes(rt) - before)
