@@ -29,8 +29,14 @@ from shop_app.devtools import polaris_standin
 from tests.storefront.test_in_a_browser import chromium_path
 from tests.support import screenshots_folder
 
+#: How long an action or an `expect` waits (only a failing test waits that long): room for two Chromiums
+#: at once, one per xdist worker, on a slow two-core machine (Playwright's default is 5 s).
+WAIT_MS = 15_000
+
 try:  # the test modules take `expect` from here; without Playwright the `chromium` fixture skips (or fails in CI)
     from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
 except ImportError:  # pragma: no cover - Playwright is a test dependency
     expect = None  # type: ignore[assignment]
 
@@ -105,7 +111,7 @@ class AdminTab:
         self.context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), self._outside)
         self.cdn_answers = cdn
         self.page = self.context.new_page()
-        self.page.set_default_timeout(5000)
+        self.page.set_default_timeout(WAIT_MS)
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
 
