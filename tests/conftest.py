@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from shop_app import create_app, runtime
 from shop_app.adapters.queue import JobQueue, connect, stop_embedded, url_of
@@ -151,13 +152,7 @@ def _for_this_worker(database_url: str, redis_url: str | None) -> tuple[str, str
     if database_url.startswith("postgresql"):
         server = make_url(database_url)
         name = f"{server.database}_{worker}"
-        # From the maintenance database, not worker 0's, where a test may terminate every connection.
-        admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-            if exists is None:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        _create_database(server, name)
         database_url = server.set(database=name).render_as_string(hide_password=False)
     if redis_url:
         url = make_url(redis_url)  # redis://host:port/db, parsed the same way
@@ -168,6 +163,25 @@ def _for_this_worker(database_url: str, redis_url: str | None) -> tuple[str, str
             pytest.exit(f"xdist worker {worker} would need Redis database {db}: run fewer workers", returncode=4)
         redis_url = url.set(database=str(db)).render_as_string(hide_password=False)
     return database_url, redis_url
+
+
+def _create_database(server: URL, name: str) -> None:
+    """CREATE DATABASE `name` on `server` unless it exists. Asked from the maintenance database
+    `postgres`, not worker 0's, where a test may terminate every connection; from `server`'s own
+    database on a server without one."""
+    for database in ("postgres", server.database):
+        admin = create_engine(server.set(database=database), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                found = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+                if found is None:
+                    connection.execute(text(f'CREATE DATABASE "{name}"'))
+                return
+        except OperationalError:
+            if database != "postgres":
+                raise
+        finally:
+            admin.dispose()
 
 
 def _reset_schema(url: str) -> None:
