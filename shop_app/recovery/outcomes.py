@@ -8,11 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import cache
-from typing import cast
 
-from sqlalchemy import Insert, Table, bindparam
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -31,7 +27,7 @@ from shop_app.recovery.journeys import convert_journey
 from shop_app.recovery.orders import describe_order, store_order
 from shop_app.runtime import Runtime
 from shop_app.storage.database import transaction
-from shop_app.storage.tables import Journey, Message, MessageEvent, Shop
+from shop_app.storage.tables import Journey, Message, Shop
 
 log = logging.getLogger(__name__)
 NOT_HELD = "nothing to do: not queued for this job"
@@ -187,40 +183,26 @@ def first_delivery_status(provider: str, result: SendResult) -> str:
 
 
 def _sent(session: Session, outgoing: OutgoingMessage, provider: str, result: SendResult, now: datetime) -> str:
-    """Sent, with the provider's first word on delivery and its raw answer kept. A status callback
+    """Sent, with the provider's id and its first word on delivery on the row. A status callback
     quicker than this commit keeps what it recorded (delivery statuses only move forward), and a
     row the reconciler already marked `unknown` is settled as sent: now we know. Usually one
-    UPDATE … RETURNING and the event's INSERT; the row is read first only when a callback came first."""
+    UPDATE … RETURNING; the row is read first only when a callback came first.
+
+    No message event is written for the send itself (issue 13, storage): the row holds what it would
+    say (sent_at, provider_id, delivery_status), and the provider's raw answer (Twilio's echoes the
+    number and the text) is not kept. Events are what the provider or the customer did afterwards:
+    callbacks, bounces, clicks."""
     said = first_delivery_status(provider, result)
-    shop_id = outbox.mark_first_sent(
-        session, outgoing.message_id, now, result.provider_id, delivery.advance(None, said)
-    )
-    if shop_id is None:
-        message = session.get(Message, outgoing.message_id, with_for_update=True, populate_existing=True)
-        if message is None:
-            return "nothing to do"
-        moved = delivery.advance(message.delivery_status, said)
-        if not outbox.mark_sent(session, message.id, now, result.provider_id, moved):
-            return "nothing to do"
-        shop_id = message.shop_id
-    if result.provider_id:  # kept once: the provider's callback may have told us the same first
-        event = {"shop_id": shop_id, "message_id": outgoing.message_id, "provider": provider,
-                 "provider_id": result.provider_id, "event": said, "raw": result.raw}  # fmt: skip
-        session.execute(_event_insert(session.get_bind().dialect.name), {f"b_{k}": v for k, v in event.items()})
+    first = delivery.advance(None, said)
+    if outbox.mark_first_sent(session, outgoing.message_id, now, result.provider_id, first) is not None:
+        return Status.SENT.value
+    message = session.get(Message, outgoing.message_id, with_for_update=True, populate_existing=True)
+    if message is None:
+        return "nothing to do"
+    moved = delivery.advance(message.delivery_status, said)
+    if not outbox.mark_sent(session, message.id, now, result.provider_id, moved):
+        return "nothing to do"
     return Status.SENT.value
-
-
-@cache
-def _event_insert(dialect_name: str) -> Insert:
-    """insert_new's INSERT … ON CONFLICT DO NOTHING of a send's first event, built once per process
-    with bound parameters (b_*), not per send."""
-    table = cast(Table, MessageEvent.__table__)
-    values = {name: bindparam(f"b_{name}", type_=table.c[name].type) for name in _EVENT_COLUMNS}
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    return insert(table).values(values).on_conflict_do_nothing()  # Core, on the table: no ORM work per send
-
-
-_EVENT_COLUMNS = ("shop_id", "message_id", "provider", "provider_id", "event", "raw")
 
 
 def _rejected(
