@@ -279,7 +279,6 @@ class Message(Base):
         ),
         CheckConstraint("occurrence = 0 OR step = 'reward'", name="ck_messages_occurrence_reward_only"),
         Index("ix_messages_status_due", "status", "due_at"),
-        Index("ix_messages_provider_id", "provider_id", **only("provider_id IS NOT NULL")),  # partial (0028)
         Index("ix_messages_shop_id_desc", "shop_id", "id"),  # the admin's newest-first pages
         Index("ix_messages_shop_status_id", "shop_id", "status", "id"),  # … of one status (0029)
         # The cycle (0010), the report's sent rows per step and channel (0022, 0023); a journey's rows: the uq (0028).
