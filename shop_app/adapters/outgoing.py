@@ -3,7 +3,8 @@
 Providers fill in `send` (email.py, twilio_messaging.py, webpush.py, and the development
 outbox file here); shop_app/channels/transports.py chooses which one serves a shop's channel.
 The vocabulary is closed: a send is sent, failed for good (with a Rejection the send
-job acts on) or failed for now (retried), and the provider's raw answer is kept.
+job acts on) or failed for now (retried). The provider's raw answer comes with it; the send job
+reads the first word on delivery from it and keeps no more (recovery/outcomes.py).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class SendResult:
     detail: str | None = None
     rejection: Rejection | None = None
     retry_after: float | None = None  # seconds, when the provider said how long to back off
-    raw: dict | None = None  # the provider's answer, kept as it came
+    raw: dict | None = None  # the provider's answer as it came (not stored: recovery/outcomes.py)
 
 
 class Transport(Protocol):

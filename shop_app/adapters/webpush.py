@@ -33,7 +33,7 @@ TOPIC_LENGTH = 32
 CONNECT_TIMEOUT_SECONDS = 10.0
 SEND_TIMEOUT_SECONDS = 30.0
 DETAIL_LIMIT = 500
-#: Message.provider_id is a String(128); a longer Location is kept in `raw` and hashed here.
+#: Message.provider_id is a String(128); a longer Location is kept as its hash (`sha256:`), here.
 PROVIDER_ID_LIMIT = 128
 ELLIPSIS = "…"
 
