@@ -169,19 +169,21 @@ def _create_database(server: URL, name: str) -> None:
     """CREATE DATABASE `name` on `server` unless it exists. Asked from the maintenance database
     `postgres`, not worker 0's, where a test may terminate every connection; from `server`'s own
     database on a server without one."""
-    for database in ("postgres", server.database):
-        admin = create_engine(server.set(database=database), isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as connection:
-                found = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-                if found is None:
-                    connection.execute(text(f'CREATE DATABASE "{name}"'))
-                return
-        except OperationalError:
-            if database != "postgres":
-                raise
-        finally:
-            admin.dispose()
+    try:
+        _create_from(server.set(database="postgres"), name)
+    except OperationalError:  # no maintenance database to connect to
+        _create_from(server, name)
+
+
+def _create_from(url: URL, name: str) -> None:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            if found is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
 
 
 def _reset_schema(url: str) -> None:

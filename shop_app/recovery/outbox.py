@@ -393,9 +393,9 @@ def _claim_statement(with_twilio: bool) -> Update:
 
 def mark_first_sent(
     session: Session, message_id: int, now: datetime, provider_id: str | None, delivery: str | None
-) -> int | None:
+) -> bool:
     """`mark_sent` for the usual case, a row no callback has told anything yet (no delivery status): one UPDATE
-    … RETURNING its shop id (built once, as claim_send's); None for another row (the caller uses `mark_sent`).
+    … RETURNING (built once, as claim_send's); False for another row (the caller uses `mark_sent`).
 
     On PostgreSQL the UPDATE also relaxes its transaction's commit (`synchronous_commit` off for this
     transaction only, set in its RETURNING, so only once the row is marked): COMMIT does not wait for the
@@ -404,7 +404,7 @@ def mark_first_sent(
     synchronous commit before the provider was called, becomes `unknown` (the reconciler), never sent again."""
     params = {"b_message_id": message_id, "b_now": now, "b_delivery": delivery, "b_provider_id": provider_id}
     relaxed = session.get_bind().dialect.name == "postgresql"
-    return session.execute(_first_sent_statement(bool(provider_id), relaxed), params).scalar_one_or_none()
+    return session.execute(_first_sent_statement(bool(provider_id), relaxed), params).first() is not None
 
 
 @cache
@@ -416,7 +416,7 @@ def _first_sent_statement(with_provider_id: bool, relaxed: bool) -> Update:
     where = (m.id == bindparam("b_message_id"), m.status.in_(_checked([Status.SENDING, Status.UNKNOWN], Status.SENT)))
     statement = update(_MESSAGES).where(*where, m.delivery_status.is_(None))
     relax = (func.set_config("synchronous_commit", "off", True),) if relaxed else ()
-    return statement.values(status=Status.SENT.value, **values).returning(m.shop_id, *relax)
+    return statement.values(status=Status.SENT.value, **values).returning(m.id, *relax)
 
 
 def mark_failed(session: Session, message_id: int, reason: str) -> bool:

@@ -194,7 +194,7 @@ def _sent(session: Session, outgoing: OutgoingMessage, provider: str, result: Se
     callbacks, bounces, clicks."""
     said = first_delivery_status(provider, result)
     first = delivery.advance(None, said)
-    if outbox.mark_first_sent(session, outgoing.message_id, now, result.provider_id, first) is not None:
+    if outbox.mark_first_sent(session, outgoing.message_id, now, result.provider_id, first):
         return Status.SENT.value
     message = session.get(Message, outgoing.message_id, with_for_update=True, populate_existing=True)
     if message is None:

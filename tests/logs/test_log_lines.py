@@ -169,7 +169,9 @@ def test_gunicorns_access_log_masks_the_query_the_referrer_and_credentials(capsy
 def test_reclaim_serve_writes_json_access_lines_with_the_tokens_masked(environment, tmp_path):
     """The real `reclaim serve` (gunicorn) process, asked for a page with an id_token."""
     port = free_port()
-    env = {**os.environ, **environment, "RECLAIM_LOG_FORMAT": "json", "PORT": str(port)}
+    home, runtime_dir = tmp_path / "home", tmp_path / "run"  # where gunicorn ≥ 27 would put its control socket
+    env = {**os.environ, **environment, "RECLAIM_LOG_FORMAT": "json", "PORT": str(port), "HOME": str(home),
+           "XDG_RUNTIME_DIR": str(runtime_dir)}  # fmt: skip
     log_file = tmp_path / "serve.log"
     with open(log_file, "wb") as output:
         server = subprocess.Popen(
@@ -196,6 +198,9 @@ def test_reclaim_serve_writes_json_access_lines_with_the_tokens_masked(environme
     assert access and all(f"/healthz?{MASKED}" in line["message"] for line in access)
     assert any(line["logger"] == "gunicorn.error" and line["message"].startswith("Listening at") for line in lines)
     assert ID_TOKEN not in log_file.read_text()
+    # No control socket: one path per user, which every gunicorn on the machine would share.
+    assert not any(folder.exists() for folder in (home / ".gunicorn", runtime_dir / "gunicorn.ctl"))
+    assert not any("Control socket" in line["message"] for line in lines)
 
 
 def test_no_rq_line_per_job_below_debug(rt, json_log):
