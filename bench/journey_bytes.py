@@ -31,7 +31,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _shops import install_shops  # bench/ is the script's folder, first on sys.path
+import _journey_floor  # bench/ is the script's folder, first on sys.path
+from _shops import install_shops
 from send_job import redis_url_for  # bench/ is the script's folder, first on sys.path
 from sqlalchemy import bindparam, create_engine, func, make_url, select, text
 from sqlalchemy.engine import Connection
@@ -327,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rows: {row_counts(rt, shop_ids)}")
         journeys = sum(planned.values())
         if postgres:
-            breakdown(before, postgres_sizes(rt, vacuum=False), journeys)
+            total = breakdown(before, postgres_sizes(rt, vacuum=False), journeys)
+            print_floor(rt, args, domains, total, journeys)
         else:
             assert sqlite_file is not None
             grown = sqlite_size(rt, sqlite_file) - file_before
@@ -336,6 +338,16 @@ def main(argv: list[str] | None = None) -> int:
         print(TARGET)
         print(f"verified: {verified(args.journeys, ingested, planned, final)}")
     return 0
+
+
+def print_floor(rt: runtime.Runtime, args: argparse.Namespace, domains: list[str], total: int, journeys: int) -> None:
+    """The floor (bench/_journey_floor.py) of the same checkouts, per journey, and these tables' ratio to it."""
+    make = lambda n: payload(n, domains[n % args.shops], abandoned_at(0))  # noqa: E731
+    floor = _journey_floor.measure(rt.engine, rounds(args.journeys, args.rounds), args.shops, make)
+    least = sum(floor.values())
+    parts = ", ".join(f"{name} {size / journeys:,.0f}" for name, size in sorted(floor.items(), key=lambda x: -x[1]))
+    print(f"floor: {least / journeys:,.0f} bytes per journey, the same checkouts' rows in a minimal schema "
+          f"(bench/_journey_floor.py; {parts}); these tables take {total / least:.2f}× the floor")  # fmt: skip
 
 
 def verified(webhooks: int, ingested: Counter[str], planned: Counter[int], final: Counter[tuple[str, str, str]]) -> str:
