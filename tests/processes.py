@@ -84,23 +84,38 @@ def redis_server_binary() -> str:
 
 class RedisServer:
     """A redis-server on a free loopback port, without persistence: after a restart it starts
-    empty, as a crashed Redis without a disk does. `kill` + `start` is a restart on the same port."""
+    empty, as a crashed Redis without a disk does. `kill` + `start` is a restart on the same port.
+
+    The port is picked free, then closed for redis-server to bind: another test process may take it
+    meanwhile. So the server that answers must be this process (its pid), and a first start whose
+    port was taken tries another one."""
 
     def __init__(self, directory: Path):
-        self.directory, self.port = directory, free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self._on(free_port())
         self.process: subprocess.Popen[bytes] | None = None
+        self._started = False
+
+    def _on(self, port: int) -> None:
+        self.port, self.url = port, f"redis://127.0.0.1:{port}/0"
 
     def start(self) -> RedisServer:
-        self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        probe = Redis.from_url(self.url, socket_timeout=1)
-        wait_for(self._answers(probe), 10, "redis-server did not start", every=0.05)
-        probe.close()
-        return self
+        for _ in range(1 if self._started else 3):
+            self.process = subprocess.Popen(
+                [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.directory)],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            probe = Redis.from_url(self.url, socket_timeout=1)
+            try:
+                wait_for(self._up(probe, self.process), 10, "redis-server did not start", every=0.05)
+            finally:
+                probe.close()
+            if self.process.poll() is None:
+                self._started = True
+                return self
+            self._on(free_port())  # it exited: its port was taken
+        raise AssertionError(f"redis-server did not start on port {self.port}")
 
     def kill(self) -> None:
         """SIGKILL: every connection drops and everything the server held is gone."""
@@ -109,14 +124,18 @@ class RedisServer:
             self.process.wait()
 
     @staticmethod
-    def _answers(probe: Redis) -> Callable[[], bool]:
-        def answers() -> bool:
+    def _up(probe: Redis, process: subprocess.Popen[bytes]) -> Callable[[], bool]:
+        """True once the server answering on the port is `process`, or once `process` exited."""
+
+        def up() -> bool:
+            if process.poll() is not None:
+                return True
             try:
-                return bool(probe.ping())
+                return int(probe.info("server")["process_id"]) == process.pid
             except RedisError:  # refused while the server starts
                 return False
 
-        return answers
+        return up
 
     def __enter__(self) -> RedisServer:
         return self.start()

@@ -1,7 +1,9 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it receives.
 
 `port=0` does not work with aiosmtpd's Controller (it connects to the port to see
-the server is up), so a free port is picked first. `refuse_rcpt` makes the server
+the server is up), and a port picked free and closed may be taken by another test process
+before the server binds it: so the server listens on a socket already bound to a port of
+its own (`_ListeningController`). `refuse_rcpt` makes the server
 answer RCPT TO with that reply, e.g. "550 5.1.1 No such user". `StallingHandler` holds the
 first message's DATA unanswered: a provider that hangs in the middle of a send.
 """
@@ -62,10 +64,22 @@ class StallingHandler(RecordingHandler):
         return "250 Message accepted for delivery"
 
 
+class _ListeningController(Controller):
+    """aiosmtpd's Controller serving a loopback socket bound (port 0) before it starts: no other
+    process can take its port between picking and binding it."""
+
+    def __init__(self, handler: RecordingHandler):
+        self._listening = socket.create_server(("127.0.0.1", 0))
+        super().__init__(handler, hostname="127.0.0.1", port=self._listening.getsockname()[1])
+
+    def _create_server(self):
+        return self.loop.create_server(self._factory_invoker, sock=self._listening)
+
+
 @contextmanager
 def smtp_server(handler: RecordingHandler | None = None):
     handler = handler or RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = _ListeningController(handler)
     controller.start()
     try:
         yield controller, handler
