@@ -64,6 +64,10 @@ function fill(template) {
 
 let timer = null;
 let asked = 0;
+// The fields whose error the preview put there. A preview's answer replaces only those: a refused
+// save's errors stay (a preview asked before the save may answer after it) until that field is
+// edited again or the next save.
+const previewErrors = new Set();
 
 function schedulePreview() {
   clearTimeout(timer);
@@ -86,14 +90,18 @@ async function refreshPreview() {
   const { ok, status, data } = await api("/api/templates/preview", { method: "POST", body: previewRequest() });
   if (mine !== asked) return; // a newer keystroke already asked again
   const failed = document.querySelector("[data-preview-error]");
-  for (const name of parts) control(name)?.removeAttribute("error");
+  for (const name of previewErrors) control(name)?.removeAttribute("error");
+  previewErrors.clear();
   if (ok) {
     failed.hidden = true;
     showPreview(data.preview, data.problems);
     return;
   }
   const errors = status === 422 && data && Array.isArray(data.errors) ? data.errors : [];
-  for (const { field, message } of errors) control(field)?.setAttribute("error", message);
+  for (const { field, message } of errors) {
+    control(field)?.setAttribute("error", message);
+    previewErrors.add(field);
+  }
   failed.textContent = errors.length
     ? errors.map((e) => `${e.field}: ${e.message}`).join("\n")
     : (data && data.error) || `The preview is not available (HTTP ${status})`;
@@ -148,8 +156,9 @@ function wireEditor() {
       showState(true, data.template.updated_at);
     },
   });
-  form.addEventListener("input", () => {
+  form.addEventListener("input", (event) => {
     state.edited = true;
+    if (event.target !== form) event.target.removeAttribute?.("error"); // the merchant is correcting it
     schedulePreview();
   });
   form.addEventListener("change", schedulePreview);

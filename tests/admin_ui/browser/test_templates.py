@@ -80,6 +80,38 @@ def test_a_text_without_the_recovery_link_is_refused_on_its_field_and_not_stored
     tab.screenshot("template-editor-refused")
 
 
+def test_a_preview_answered_after_a_refused_save_leaves_the_fields_error(store, admin):
+    """The preview asked while the merchant typed may answer after the save was refused (a busy
+    server): its answer must not wipe the error the refusal put on the field. Editing the field
+    again clears it."""
+    tab = admin(store.domain)
+    tab.open(EDITOR)
+    page = tab.page
+    held = []
+    page.route("**/api/templates/preview", lambda route: held.append(route))  # answered once released
+    message = page.get_by_label("Message")
+    tab.tab_to(message)
+    tab.type_over("{{ shop_name }} misses you. Reply STOP to opt out")
+    for _ in range(300):  # the debounced preview is asked 350 ms after the last keystroke
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the editor asked for no preview"
+    toast = tab.save_by_keyboard()
+    assert toast["isError"] and "Nothing was saved" in toast["message"]
+    expect(message).to_have_attribute("aria-invalid", "true")
+
+    for route in held:
+        route.continue_()
+    expect(page.locator('[data-preview="body"]')).to_contain_text("misses you")  # the late answer is shown
+    expect(message).to_have_attribute("aria-invalid", "true")
+
+    message.press("ControlOrMeta+End")  # back in the field (the save bar had the focus)
+    page.keyboard.type(" {{ recovery_link }}")
+    expect(message).not_to_have_attribute("aria-invalid", "true")
+    assert "422 " + API in tab.take_refusals()
+
+
 def test_one_shop_never_sees_or_changes_another_shops_text(shops, admin, client, bearer):
     assert client.put(API, json={"body": SMS}, headers=bearer(SHOP_A)).status_code == 200
 
