@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 SCHEMA = "journey_floor"
 DDL = f"""
@@ -52,12 +52,12 @@ CREATE INDEX ix_messages_due ON {SCHEMA}.messages (due_at) WHERE status = 0;
 #: (step, channel) of the default plan's 4 messages: first email, WhatsApp, Prime SMS and WhatsApp.
 PLAN = ((1, 1), (2, 3), (3, 2), (3, 3))
 SCHEDULED, CLAIMED, SENT = 0, 1, 3
-SIZES = f"""SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c
-JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = '{SCHEMA}' AND c.relkind = 'r'"""
+#: When every checkout is abandoned (the rows' bytes do not depend on it).
+ABANDONED = datetime.fromisoformat("2026-01-05T09:00:00+00:00")
 
 
 def _journey(connection: Connection, shop: int, body: dict, now: datetime) -> None:
-    """One checkout's rows (autocommit: transactions change no byte of them)."""
+    """One checkout's rows."""
     email, phone, first = body.get("email"), body.get("phone"), (body.get("customer") or {}).get("first_name")
     items = [[i["title"], i["quantity"], i["price"], i.get("variant_title")] for i in body["line_items"]]
     row = {"shop": shop, "now": now, "email": email, "phone": phone, "first": first}
@@ -87,23 +87,22 @@ def _journey(connection: Connection, shop: int, body: dict, now: datetime) -> No
     )  # fmt: skip
 
 
-def measure(engine: Engine, rounds: list[tuple[int, int]], shops: int, make: Callable[[int], dict]) -> dict[str, int]:
-    """Each floor table's growth in bytes (table, TOAST and indexes) over the journeys `rounds` cover:
-    checkout n is `make(n)`, of shop n % `shops`. Creates the schema (the bench drops its database
-    at the end)."""
-    with engine.connect() as connection:
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        connection.exec_driver_sql(DDL)
+def create(connection: Connection) -> None:
+    """The floor's schema and its empty tables, vacuumed as the bench's own are before it starts
+    (the bench drops its database at the end)."""
+    connection.exec_driver_sql(DDL)
+    connection.exec_driver_sql("VACUUM")
+
+
+def load(connection: Connection, rounds: list[tuple[int, int]], shops: int, make: Callable[[int], dict]) -> None:
+    """The journeys `rounds` cover, round by round (checkout n is `make(n)`, of shop n % `shops`):
+    their rows, each message claimed then sent, a plain VACUUM after each round. `connection` is in
+    autocommit (VACUUM runs outside a transaction; transactions change no byte of the rows)."""
+    for first, last in rounds:
+        for n in range(first, last):
+            _journey(connection, n % shops, make(n), ABANDONED)
+        claim = f"UPDATE {SCHEMA}.messages SET status = {CLAIMED} WHERE status = {SCHEDULED}"
+        connection.execute(text(claim))
+        sent = f"UPDATE {SCHEMA}.messages SET status = {SENT}, sent_at = due_at WHERE status = {CLAIMED}"
+        connection.execute(text(sent))
         connection.exec_driver_sql("VACUUM")
-        before = dict(connection.execute(text(SIZES)).tuples().all())
-        for first, last in rounds:
-            now = datetime.fromisoformat("2026-01-05T09:00:00+00:00")
-            for n in range(first, last):
-                _journey(connection, n % shops, make(n), now)
-            claim = f"UPDATE {SCHEMA}.messages SET status = {CLAIMED} WHERE status = {SCHEDULED}"
-            connection.execute(text(claim))
-            sent = f"UPDATE {SCHEMA}.messages SET status = {SENT}, sent_at = due_at WHERE status = {CLAIMED}"
-            connection.execute(text(sent))
-            connection.exec_driver_sql("VACUUM")
-        after = dict(connection.execute(text(SIZES)).tuples().all())
-        return {name: size - before[name] for name, size in after.items()}

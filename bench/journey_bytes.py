@@ -213,7 +213,7 @@ TOTALS = """
 SELECT c.relname, pg_total_relation_size(c.oid), pg_relation_size(c.oid),
        coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)
 FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
-WHERE ns.nspname = current_schema() AND c.relkind = 'r'
+WHERE ns.nspname = coalesce(:schema, current_schema()) AND c.relkind = 'r'
 """
 
 
@@ -221,7 +221,7 @@ def sizes(connection: Connection) -> dict[str, tuple[int, ...]]:
     """Every table's (total, heap, TOAST, its live rows' bytes) and every index's (size,), by name
     ('table', 'table.index')."""
     found: dict[str, tuple[int, ...]] = {}
-    for name, total, heap, toast in connection.execute(text(TOTALS)):
+    for name, total, heap, toast in connection.execute(text(TOTALS), {"schema": None}):
         live = connection.scalar(text(f'SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM "{name}" t'))  # noqa: S608
         found[name] = (total, heap, toast, live)
     for name, table, size, kind in connection.execute(text(SIZES)):
@@ -340,10 +340,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def table_totals(connection: Connection, schema: str) -> dict[str, int]:
+    """pg_total_relation_size (heap, TOAST and indexes) of each table of `schema`."""
+    return {name: total for name, total, *_ in connection.execute(text(TOTALS), {"schema": schema})}
+
+
 def print_floor(rt: runtime.Runtime, args: argparse.Namespace, domains: list[str], total: int, journeys: int) -> None:
     """The floor (bench/_journey_floor.py) of the same checkouts, per journey, and these tables' ratio to it."""
     make = lambda n: payload(n, domains[n % args.shops], abandoned_at(0))  # noqa: E731
-    floor = _journey_floor.measure(rt.engine, rounds(args.journeys, args.rounds), args.shops, make)
+    with rt.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        _journey_floor.create(connection)
+        before = table_totals(connection, _journey_floor.SCHEMA)
+        _journey_floor.load(connection, rounds(args.journeys, args.rounds), args.shops, make)
+        floor = {name: size - before[name] for name, size in table_totals(connection, _journey_floor.SCHEMA).items()}
     least = sum(floor.values())
     parts = ", ".join(f"{name} {size / journeys:,.0f}" for name, size in sorted(floor.items(), key=lambda x: -x[1]))
     print(f"floor: {least / journeys:,.0f} bytes per journey, the same checkouts' rows in a minimal schema "

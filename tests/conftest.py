@@ -98,6 +98,11 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def admin_schema_path() -> Path:
+    """Shopify's Admin GraphQL schema (2026-07) in ../shared, as `shared_path` finds it."""
+    return shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql")
+
+
 @pytest.fixture(scope="session")
 def admin_api():
     """The development Shopify Admin API, validating against ../shared's schema when present."""

@@ -94,13 +94,13 @@ class RedisServer:
         self.directory = directory
         self._on(free_port())
         self.process: subprocess.Popen[bytes] | None = None
-        self._started = False
 
     def _on(self, port: int) -> None:
         self.port, self.url = port, f"redis://127.0.0.1:{port}/0"
 
     def start(self) -> RedisServer:
-        for _ in range(1 if self._started else 3):
+        restart = self.process is not None  # on the same port: the server's address is known to its clients
+        for _ in range(1 if restart else 3):
             self.process = subprocess.Popen(
                 [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no", "--dir", str(self.directory)],
@@ -112,7 +112,6 @@ class RedisServer:
             finally:
                 probe.close()
             if self.process.poll() is None:
-                self._started = True
                 return self
             self._on(free_port())  # it exited: its port was taken
         raise AssertionError(f"redis-server did not start on port {self.port}")

@@ -30,7 +30,7 @@ from shop_app.errors import (
     InvalidShopDomain,
     TokenExchangeRejected,
 )
-from tests.conftest import shared_path
+from tests.conftest import admin_schema_path
 
 SHOP = "demo-shop.myshopify.com"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -269,7 +269,7 @@ def test_graphql_errors_raise_admin_api_error(api, waits) -> None:
 
 
 def test_invalid_variables_are_refused_by_the_schema(settings, waits) -> None:
-    schema = shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql")  # skips, or fails under CI
+    schema = admin_schema_path()  # skips, or fails under CI
     with AdminApiServer(schema_path=schema) as strict:
         local = settings.with_overrides(shopify_admin_base_url=strict.admin_base_url)
         with (

@@ -24,7 +24,7 @@ from shop_app.shopify.shops import get_shop
 from shop_app.storage.billing_tables import ShopPlan
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import CheckoutRow, Journey
-from tests.conftest import shared_path
+from tests.conftest import admin_schema_path, shared_path
 from tests.tokens import session_token
 
 SHOP_A = "demo-shop.myshopify.com"  # the `store` fixture's shop
@@ -97,7 +97,7 @@ def journey_of(rt, token: str) -> Journey:
 
 
 def test_the_development_admin_api_answers_the_subscriptions_validated_against_the_schema(rt, store, admin_api):
-    shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql")  # skips in a clone without ../shared
+    admin_schema_path()  # skips in a clone without ../shared
     assert admin_api.validating
     billing = billing_of(admin_api)
     billing.set_development(SHOP_A, False)
@@ -258,7 +258,6 @@ def test_the_admin_shows_the_plan_the_usage_and_links_to_shopifys_plan_selection
 @pytest.mark.contract
 def test_the_plan_page_uses_only_what_polaris_defines(rt, client, store, sign_in):
     from tests.admin_ui.markup_spec import load_spec, markup_problems
-    from tests.conftest import shared_path
 
     spec = load_spec(
         shared_path("fixtures", "polaris", "custom-elements.json"), shared_path("fixtures", "app-bridge", "index.d.ts")

@@ -33,7 +33,7 @@ from shop_app.adapters.shopify_admin_documents import DISCOUNT_CODES_CREATE, DOC
 from shop_app.devtools.admin_schema import load_schema
 from shop_app.domain.discounts import DiscountSpec
 from shop_app.domain.referral_codes import ReferralCodeSpec, reward_spec
-from tests.conftest import shared_path
+from tests.conftest import admin_schema_path
 from webhooks.routes import COMPLIANCE_TOPICS, TOPICS
 
 pytestmark = pytest.mark.contract
@@ -53,7 +53,7 @@ DEPRECATED_ALLOWED = {
 
 @pytest.fixture(scope="module")
 def schema() -> GraphQLSchema:
-    return load_schema(shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql"))
+    return load_schema(admin_schema_path())
 
 
 def operation_of(name: str, document: str | None = None) -> OperationDefinitionNode:

@@ -11,13 +11,13 @@ from shop_app.adapters.shopify_admin import AdminClient
 from shop_app.adapters.shopify_admin_documents import CUSTOMER_ORDER_COUNT
 from shop_app.config import Settings
 from shop_app.devtools.admin_api import AdminApiServer
-from tests.conftest import shared_path
+from tests.conftest import admin_schema_path
 from tests.devtools.test_admin_api_server import SHOP, graphql
 
 
 @pytest.fixture
 def strict():
-    schema = shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql")
+    schema = admin_schema_path()
     with AdminApiServer(schema_path=schema) as running:
         assert running.validating
         running.add_shop(SHOP)

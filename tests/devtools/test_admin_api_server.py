@@ -15,7 +15,7 @@ from shop_app.adapters.shopify_admin_documents import (
 )
 from shop_app.devtools import admin_schema, hs256
 from shop_app.devtools.admin_api import AdminApiServer
-from tests.conftest import shared_path
+from tests.conftest import admin_schema_path
 
 SHOP = "demo-shop.myshopify.com"
 KEY, SECRET = "test-key", "test-secret"
@@ -31,7 +31,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def schema_file():
-    return shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql")
+    return admin_schema_path()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from shop_app.config import Settings
 from shop_app.devtools import search_syntax
 from shop_app.devtools.admin_api import AdminApiServer
 from shop_app.devtools.admin_schema import load_schema
-from tests.conftest import shared_path
+from tests.conftest import admin_schema_path
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SINCE = NOW - timedelta(hours=2)
@@ -103,7 +103,7 @@ def test_a_full_page_is_asked_again_in_halves_so_no_order_is_cut_off(server, api
 
 
 def test_the_batched_variables_coerce_against_the_schema() -> None:
-    schema = load_schema(shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql"))
+    schema = load_schema(admin_schema_path())
     lookups = [lookup(1), lookup(2, phone="+34600111222"), PaymentLookup(3, None, "a@b.com", None, SINCE)]
     query = batch_payment_query(lookups, {"+34600111222": ("gid://shopify/Customer/7",)})
     assert query is not None and search_syntax.parse(query)

@@ -21,7 +21,7 @@ from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.messaging.referral_defaults import LANGUAGES, STEPS, TONES
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import WebhookDelivery
-from tests.conftest import shared_path
+from tests.conftest import admin_schema_path
 from tests.referral.e2e import reclaim, settings_set_refuses
 from tests.tokens import session_token
 from webhooks.routes import REFERRAL_TOPICS, TOPICS
@@ -183,7 +183,7 @@ def _scopes_topics_need(schema: str) -> dict[str, set[str]]:
 
 
 def test_the_scopes_are_those_the_topics_and_documents_need_and_no_more() -> None:
-    schema = shared_path("fixtures", "shopify", "admin-schema", "2026-07.graphql").read_text()
+    schema = admin_schema_path().read_text()
     granted = set(_toml()["access_scopes"]["scopes"].split(","))
     needs = _scopes_topics_need(schema)
     assert {"orders/paid", "customers/create", "refunds/create", "orders/fulfilled"} <= set(needs)
