@@ -113,6 +113,7 @@ def _erase_checkouts_and_orders(held: Held) -> None:
         checkout.profile_id = None
     for order in held.orders:
         order.email = order.phone = order.customer_id = order.shipping_address_key = None
+        order.status_url = None  # its key opens the order's status page: the name and addresses
 
 
 def _drop_push_subscriptions(session: Session, shop: Shop, held: Held) -> None:
