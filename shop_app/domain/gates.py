@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shop_app.domain import holdout, quiet_hours
 from shop_app.domain.models import STEP_ORDER, Step
@@ -73,7 +73,18 @@ def decide(facts: SendFacts, now: datetime) -> Decision:
         key=STEP_ORDER.__getitem__,
         reverse=True,
     )
-    if later:
+    if later and not released_by_window(facts):
         return Decision(Verdict.SKIP, f"superseded: the later '{later[0].value}' step has already started")
     # Sent outside the shop's window because the recipient's hours never meet it: the reason says so.
     return Decision(Verdict.SEND, timing.reason) if timing is not None and timing.reason else SEND
+
+
+def released_by_window(facts: SendFacts) -> bool:
+    """Is this message's due time the moment its delivery window let it go (a minute earlier it
+    would have waited)? A message the window postponed is sent when the window opens, never
+    dropped (product.md §2), so a later step due at the same opening does not supersede it; one
+    that is late for any other reason (a webhook a day late, workers down) still is."""
+    if facts.window is None:
+        return False
+    before = facts.due_at - timedelta(minutes=1)
+    return quiet_hours.release(facts.window, facts.recipient_zone, before).at > before

@@ -103,6 +103,20 @@ def test_later_step_already_started_supersedes() -> None:
     assert decision == Decision(Verdict.SKIP, "superseded: the later 'prime' step has already started")
 
 
+def test_a_message_the_window_postponed_is_not_superseded_at_the_opening() -> None:
+    """WhatsApp due at 22:00 and Prime at 08:00 both wait for 09:00: the WhatsApp message goes
+    when the window opens (never dropped, product.md §2), with Prime."""
+    decision = decide(facts(due_at=NEXT_OPEN, later_steps_started=(Step.PRIME,)), NEXT_OPEN)
+    assert decision == SEND
+
+
+def test_a_message_late_inside_the_window_is_still_superseded() -> None:
+    """Due at 10:00, inside the window, and still waiting at 11:00 with Prime due: superseded."""
+    ten = NEXT_OPEN + timedelta(hours=1)
+    decision = decide(facts(due_at=ten, later_steps_started=(Step.PRIME,)), ten + timedelta(hours=1))
+    assert decision.verdict is Verdict.SKIP
+
+
 @pytest.mark.parametrize(
     "step, started",
     [

@@ -336,6 +336,26 @@ def test_late_delivery_sends_only_the_latest_due_step(store):
     assert sorted(m["channel"] for m in store.outbox()) == ["sms", "whatsapp"]
 
 
+def test_a_whatsapp_message_the_window_postponed_goes_at_the_opening_with_prime(store):
+    """The 6 h WhatsApp step of a checkout abandoned at 16:00 falls due at 22:00 and Prime (16 h)
+    at 08:00: both wait for the 09:00 opening. The WhatsApp message is sent then, not superseded:
+    a postponed message is never dropped (product.md §2)."""
+    store.set_settings({"recovery": {"whatsapp": {"enabled": True, "delay_minutes": 360}}})
+    store.deliver("checkouts/create", store.checkout("c1", "2026-03-02T16:00:00+01:00"))  # Mon 16:00 Madrid
+    store.tick("2026-03-02T15:00:00+00:00")  # the first email
+    store.tick("2026-03-02T21:00:00+00:00")  # 22:00 Madrid: WhatsApp waits for the window
+    assert store.message(step="whatsapp")["reason"].startswith("outside delivery window; postponed to Tue")
+    store.tick("2026-03-03T07:00:00+00:00")  # 08:00 Madrid: Prime waits too
+    store.tick("2026-03-03T08:00:00+00:00")  # 09:00 Madrid: the window opens
+    assert store.message(step="whatsapp")["status"] == "sent"
+    assert sorted((m["step"], m["channel"]) for m in store.messages() if m["status"] == "sent") == [
+        ("first", "email"),
+        ("prime", "sms"),
+        ("prime", "whatsapp"),
+        ("whatsapp", "whatsapp"),
+    ]
+
+
 def test_transient_failures_are_retried_with_backoff_and_permanent_ones_fail(store, monkeypatch):
     from shop_app.adapters.outgoing import OutboxFileTransport, SendResult, SendStatus
 
