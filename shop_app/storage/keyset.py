@@ -108,8 +108,9 @@ def _newer_than(
     """The `limit` rows just newer than `pivot`, newest first; whether more newer and older ones exist."""
     found = list(session.execute(query.where(key_column > pivot).order_by(key_column.asc()).limit(limit + 1)))
     rows = list(reversed(found[:limit]))
-    oldest = key_of(rows[-1]) if rows else pivot + 1
-    return rows, len(found) > limit, _any(session, query.where(key_column < oldest))
+    # Without rows, anything up to the pivot is older: `pivot + 1` overflows a 64-bit id.
+    older = key_column < key_of(rows[-1]) if rows else key_column <= pivot
+    return rows, len(found) > limit, _any(session, query.where(older))
 
 
 def _older_than(

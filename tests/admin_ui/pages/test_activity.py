@@ -297,6 +297,16 @@ def test_api_messages_default_and_capped_page_sizes(client, shops, bearer):
     assert client.get("/api/messages?limit=5000", headers=bearer()).get_json()["page"]["limit"] == 100
 
 
+def test_a_cursor_for_the_biggest_id_is_an_empty_page_not_an_error(client, shops, bearer, sign_in):
+    """The biggest id a cursor may name (2**63 - 1), as `before`: nothing is newer. SQLite's driver
+    refused the `id + 1` the older rows' check used to bind, and each paged route answered 500."""
+    biggest = encode(2**63 - 1)
+    body = client.get(f"/api/messages?before={biggest}", headers=bearer()).get_json()
+    assert body["messages"] == [] and body["page"]["previous"] is None
+    ids, _ = search(client, sign_in, before=biggest)
+    assert ids == []
+
+
 BAD_QUERIES = ["after=nope", "before=%ff", f"after={encode(1)}&before={encode(2)}", "limit=0", "limit=x", "limit=-1"]
 
 
