@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+from urllib.parse import parse_qsl
 
-from flask import Flask, jsonify, request
+from flask import Flask, Request, jsonify, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
+from werkzeug.utils import cached_property
 
 from shop_app import log_format
 from shop_app import runtime as runtime_mod
@@ -24,6 +27,18 @@ log = logging.getLogger(__name__)
 BLUEPRINT_PACKAGES = ("webhooks", "storefront", "admin_ui")
 
 
+class LenientQueryRequest(Request):
+    """Flask's request, except that a query string's raw bytes that are not UTF-8 stay
+    percent-encoded, as Werkzeug already leaves invalid percent-encoded ones, instead of raising in
+    whatever reads `args` first (the CSP hook reads it on every page): a 500. gunicorn refuses such
+    a request line; another WSGI server may pass it on."""
+
+    @cached_property
+    def args(self) -> MultiDict[str, str]:
+        text = self.query_string.decode("utf-8", "werkzeug.url_quote")
+        return self.parameter_storage_class(parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"))
+
+
 def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | None = None) -> Flask:
     from shop_app import health, metrics  # here: they read jobs.worker, which imports this package
 
@@ -32,6 +47,7 @@ def create_app(settings: Settings | None = None, runtime: runtime_mod.Runtime | 
     runtime_mod.install(runtime)
 
     app = Flask(__name__)
+    app.request_class = LenientQueryRequest
     app.config.update(MAX_CONTENT_LENGTH=MAX_WEBHOOK_BYTES, SECRET_KEY=runtime.settings.secret_key)
     app.extensions["reclaim"] = runtime
 

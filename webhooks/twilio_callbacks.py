@@ -48,7 +48,8 @@ MAX_ID = 2**63 - 1
 
 def _public_url() -> str:
     app_url = current_app.extensions["reclaim"].settings.shopify_app_url
-    query = request.query_string.decode()
+    # Twilio percent-encodes its URLs: a byte that is not UTF-8 makes a URL it never signed (403).
+    query = request.query_string.decode("utf-8", "replace")
     return app_url + request.path + (f"?{query}" if query else "")
 
 

@@ -150,6 +150,15 @@ def test_a_document_load_without_a_token_goes_to_the_bounce_page(client, store):
     assert urlsplit(response.headers["Location"]).path == "/auth/session-token"
 
 
+@pytest.mark.parametrize("path", ["/", "/auth/session-token", "/activity", "/api/messages"])
+def test_a_query_string_that_is_not_utf8_is_answered_never_a_500(client, store, path):
+    """A raw byte that is not UTF-8 in the query (gunicorn refuses such a request line, another
+    WSGI server may pass it on) stays percent-encoded: the page answers as to any other bad
+    `shop`. The CSP hook, which reads `shop` from the query on every page, raised on it."""
+    response = client.get(path, environ_overrides={"QUERY_STRING": f"shop={SHOP_A}\xff&x=\xfe"}, headers=BROWSER)
+    assert 300 <= response.status_code < 500
+
+
 # --- the bounce page and CSP -------------------------------------------------------------------
 
 

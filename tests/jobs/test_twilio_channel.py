@@ -141,6 +141,25 @@ def test_status_callbacks_need_a_valid_signature_and_only_move_forward(twilio_st
     assert post_callback(store, wrong_message, other[1], other[2]).status_code == 403
 
 
+def test_callbacks_with_a_byte_that_is_not_utf8_in_the_query_are_refused_not_an_error(twilio_store, twilio_api):
+    """Twilio percent-encodes its URLs; a raw byte that is not UTF-8 in the query string (another
+    WSGI server may pass one on) is a URL Twilio did not sign: 403, as a bad signature. It used to
+    raise while the URL to check was built, before the signature was looked at: a 500."""
+    store = twilio_store
+    store.set_settings(ONLY_SMS)
+    store.deliver("checkouts/create", store.checkout("c1", ABANDONED))
+    store.tick(PRIME_RELEASED)
+    [sent] = twilio_api.messages
+    url, params, signature = twilio_api.status_callback(sent.resource["sid"], "delivered")
+    raw = {"QUERY_STRING": "x=\xff", "HTTP_X_TWILIO_SIGNATURE": signature}
+    status = store.client.post(url.removeprefix(store.rt.settings.shopify_app_url), data=params, environ_overrides=raw)
+    inbound = store.client.post(
+        "/webhooks/twilio/inbound/demo-shop.myshopify.com", data={"From": PHONE, "Body": "STOP"}, environ_overrides=raw
+    )
+    assert (status.status_code, inbound.status_code) == (403, 403)
+    assert store.message(channel="sms")["delivery_status"] == "accepted"
+
+
 def test_an_opted_out_number_fails_with_21610_and_is_suppressed(twilio_store, twilio_api):
     store = twilio_store
     store.set_settings(ONLY_SMS)
