@@ -26,6 +26,7 @@ from shop_app.domain.referral_payloads import (
     parse_fulfilled,
     parse_order_facts,
     parse_refund,
+    refund_in,
 )
 from shop_app.recovery import attribution
 from shop_app.recovery.orders import add_refund
@@ -96,16 +97,25 @@ def on_cancelled(session: Session, shop: Shop, payload: dict, now: datetime) -> 
 
 def on_refund(session: Session, shop: Shop, payload: dict, now: datetime) -> str:
     """Add the refund to the order's refunded total (once per refund: the webhook layer ingests a
-    delivery once); the order stops the flow when the total reaches the order's."""
+    delivery once); the order stops the flow when the total reaches the order's.
+
+    The total is in the shop's currency (orders.total_price, orders.currency); Shopify pays a refund
+    back in the buyer's, so one in another currency is added in its shop-money equivalent
+    (domain/referral_payloads.refund_in), or, when the body does not give it, not at all, with why."""
     event = parse_refund(payload)
     order = _order(session, shop, event.order_id)
     if order is None:
         raise OrderNotKnownYet(event.order_id, "refund")
-    if event.currency is not None and event.currency != order.currency:
-        # Shopify pays a refund back in the buyer's currency; the order's total is the shop's.
-        return f"{_label(order)}: a refund in {event.currency} is not added to a total in {order.currency}"
-    refunded = add_refund(session, order, event.refunded)
-    summary = f"{_label(order)}: {refunded} of {order.total_price} {order.currency} refunded"
+    amount = refund_in(event, order.currency)
+    if isinstance(amount, str):
+        return (
+            f"{_label(order)}: a refund of {event.refunded} {event.currency} is not added to the total "
+            f"in {order.currency}: {amount}"
+        )
+    refunded = add_refund(session, order, amount)
+    converted = event.currency not in (None, order.currency)
+    paid = f" ({event.refunded} {event.currency} paid back)" if converted else ""
+    summary = f"{_label(order)}: {refunded} of {order.total_price} {order.currency} refunded{paid}"
     if not journeys.fully_refunded(order):
         return f"{summary}, partly: the referral flow goes on"
     return f"{summary}; {_stopped(session, shop, order, 'fully refunded')}"

@@ -18,6 +18,7 @@ from shop_app.storage.database import transaction
 from shop_app.storage.measurement_tables import Attribution
 from shop_app.storage.tables import CheckoutRow, Journey, OrderRow, Shop, WebhookDelivery
 from tests.recovery.test_holdout_flow import put_settings
+from tests.reporting.test_kept_facts_e2e import report
 from tests.support import ShopifyStore
 
 PAT = {"email": "pat@example.com", "phone": None, "customer": {"id": 9101, "email": "pat@example.com"}}
@@ -191,6 +192,78 @@ def test_a_fully_refunded_order_is_taken_out_and_a_partial_refund_leaves_it(stor
     assert [c["status"] for c in credits(store)] == ["credited"]
     assert "removed: order fully refunded" in refund(store, 802, 9001, "44.90")
     assert [(c["status"], c["reason"]) for c in credits(store)] == [("removed", "order fully refunded")]
+
+
+def usd_refund(refund_id: int, order_id: int, paid: str, *parts: tuple[str, str]) -> dict:
+    """refunds/create as Shopify sends it for an order paid in USD in a EUR shop: the transaction in
+    the buyer's money, each refunded line item's subtotal in both (`parts`: (EUR, USD))."""
+    items = [
+        {"id": refund_id * 10 + n, "quantity": 1,
+         "subtotal_set": {"shop_money": {"amount": shop, "currency_code": "EUR"},
+                          "presentment_money": {"amount": presented, "currency_code": "USD"}}}
+        for n, (shop, presented) in enumerate(parts)
+    ]  # fmt: skip
+    transaction = {"id": refund_id * 10, "kind": "refund", "status": "success", "amount": paid, "currency": "USD"}
+    return {"id": refund_id, "order_id": order_id, "created_at": "2026-03-05T10:00:00Z",
+            "refund_line_items": items, "transactions": [transaction]}  # fmt: skip
+
+
+def refunded_total(store: ShopifyStore, order_id: str) -> Decimal:
+    with transaction(store.rt.sessions) as session:
+        return session.scalars(select(OrderRow.refunded_total).where(OrderRow.shopify_id == order_id)).one()
+
+
+def test_a_full_refund_in_the_buyers_currency_takes_the_credit_and_the_revenue_out(store):
+    """Found by a review: a refund paid back in USD, the buyer's currency, was not added to the
+    order's total in EUR, so a fully refunded order stayed recovered revenue."""
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    pay(store, 9001, "a-1", "2026-03-02T22:00:00+01:00")  # 84.90 EUR shop money, 92.30 USD presentment
+    with transaction(store.rt.sessions) as session:
+        assert session.scalars(select(Journey.conversion_days).where(Journey.flow == "recovery")).one() == 0
+    before = report(store, "2026-03-02")
+    assert (before["recovered"], before["recovery_rate"]) == ({"orders": 1, "revenue": "84.90"}, 1.0)
+
+    # Two items: 50.00 EUR (54.36 USD) and 34.90 EUR (37.94 USD), refunded in one go.
+    store.deliver("refunds/create", usd_refund(801, 9001, "92.30", ("50.00", "54.36"), ("34.90", "37.94")))
+    reason = last_reason(store)
+    assert "84.90 of 84.90 EUR refunded (92.30 USD paid back)" in reason
+    assert "removed: order fully refunded" in reason
+    assert [(c["status"], c["reason"]) for c in credits(store)] == [("removed", "order fully refunded")]
+    after = report(store, "2026-03-02")
+    assert (after["recovered"], after["recovery_rate"]) == ({"orders": 0, "revenue": "0.00"}, 0.0)
+    with transaction(store.rt.sessions) as session:  # the refunded order converts the journey no longer
+        journey = session.scalars(select(Journey).where(Journey.flow == "recovery")).one()
+        assert journey.conversion_days is None
+
+
+def test_a_partial_refund_in_the_buyers_currency_adds_its_shop_money_and_leaves_the_credit(store):
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    pay(store, 9001, "a-1", "2026-03-02T22:00:00+01:00")
+    store.deliver("refunds/create", usd_refund(801, 9001, "54.36", ("50.00", "54.36")))
+    assert "50.00 of 84.90 EUR refunded (54.36 USD paid back), partly" in last_reason(store)
+    assert refunded_total(store, "9001") == Decimal("50.00")
+    assert [c["status"] for c in credits(store)] == ["credited"]
+    assert report(store, "2026-03-02")["recovered"] == {"orders": 1, "revenue": "84.90"}
+    # The rest, in EUR this time (the shop's currency: added as it is), reaches the total.
+    assert "removed: order fully refunded" in refund(store, 802, 9001, "34.90")
+    assert report(store, "2026-03-02")["recovered"] == {"orders": 0, "revenue": "0.00"}
+
+
+def test_a_refund_in_the_buyers_currency_without_shop_money_is_not_added_and_says_why(store):
+    """The review's body: a USD transaction and no *_set fields to tell its EUR."""
+    abandon(store, "a-1", A_ABANDONED)
+    store.tick(A_SENT)
+    pay(store, 9001, "a-1", "2026-03-02T22:00:00+01:00")
+    paid = {"id": 8010, "kind": "refund", "status": "success", "amount": "92.30", "currency": "USD"}
+    store.deliver("refunds/create", {"id": 801, "order_id": 9001, "transactions": [paid]})
+    assert last_reason(store) == (
+        "order #9001: a refund of 92.30 USD is not added to the total in EUR: "
+        "Shopify's refund gives no amount in the shop's currency (shop_money in its *_set fields)"
+    )
+    assert refunded_total(store, "9001") == 0
+    assert [c["status"] for c in credits(store)] == ["credited"]
 
 
 def test_another_shops_order_is_never_credited(rt, client, admin_api, store):

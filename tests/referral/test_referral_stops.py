@@ -124,10 +124,13 @@ def test_two_partial_refunds_stop_the_journey_at_the_second(store) -> None:
     assert store.outbox() == []
 
 
-def test_a_refund_in_another_currency_is_not_added(store) -> None:
+def test_a_refund_in_another_currency_without_shop_money_is_not_added(store) -> None:
     _ana_fulfilled(store)
-    reason = _refund(store, 801, 9001, "200.00", currency="USD")
-    assert reason == "order #1001: a refund in USD is not added to a total in EUR"
+    reason = _refund(store, 801, 9001, "200.00", currency="USD")  # no *_set fields to tell its EUR
+    assert reason == (
+        "order #1001: a refund of 200.00 USD is not added to the total in EUR: "
+        "Shopify's refund gives no amount in the shop's currency (shop_money in its *_set fields)"
+    )
     assert _refunded(store, "9001") == 0
     assert {m["status"] for m in store.messages(flow="referral")} == {"scheduled"}
 
