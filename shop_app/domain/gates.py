@@ -75,7 +75,7 @@ def decide(facts: SendFacts, now: datetime) -> Decision:
     )
     if later and not released_by_window(facts):
         return Decision(Verdict.SKIP, f"superseded: the later '{later[0].value}' step has already started")
-    # Sent outside the shop's window because the recipient's hours never meet it: the reason says so.
+    # Sent in the shop's window outside the recipient's hours, which no window meets: the reason says so.
     return Decision(Verdict.SEND, timing.reason) if timing is not None and timing.reason else SEND
 
 

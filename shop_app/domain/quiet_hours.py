@@ -5,14 +5,17 @@ time zone is known (their phone number names exactly one: recovery/recipient_zon
 waits for the recipient's local 09:00-21:00: it goes out at the first instant both allow. A shop
 in Madrid writing to New York at 15:00 Madrid reaches the customer at 09:00, not at dawn.
 
-When no instant in the next `OVERLAP_DAYS` days is open in both (a shop window of 09:00-13:00 in
-Madrid never meets a New York morning), the recipient's time wins: the message goes out at the
-recipient's next 09:00 (or now, when it is daytime for them), and the reason says so. The
-merchant's window is about when the shop wants to write; the recipient's hours are about not
-waking anyone.
+The shop's window is the rule (product.md §7, rule 2: nothing on a windowed channel outside it);
+the recipient's hours are a courtesy on top. An instant open in both is looked for as far ahead
+as the window module itself looks (`LOOKAHEAD_DAYS`, windows.py), so a week's only window that a
+DST change moves into the recipient's day is still found. When none is open in both in that
+time (a shop window of 09:00-13:00 in Madrid never meets a Los Angeles day), the message goes
+out at the shop's next opening (now, when the window is open), and the reason says so. Every
+instant `release` answers is inside the shop's window.
 
 `release` answers with the instant the message may go out and the reason to record; the zone's
-name comes in as text and is read with zoneinfo, so every DST rule is the zone's own.
+name comes in as text and is read with zoneinfo, so every DST rule is the zone's own. Neither
+the zone nor anything else about the recipient goes into a reason (recipient_zone.py).
 """
 
 from __future__ import annotations
@@ -22,25 +25,26 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shop_app.domain.validation import ValidationError
-from shop_app.domain.windows import WeeklyWindows, format_minute
+from shop_app.domain.windows import LOOKAHEAD_DAYS, WeeklyWindows, format_minute
 
 #: The recipient's local hours: 09:00-21:00 every day (the shops' default windows, windows.py).
 RECIPIENT_DAYS = WeeklyWindows.default("UTC").days
 RECIPIENT_HOURS = f"{format_minute(RECIPIENT_DAYS[0][0][0])}-{format_minute(RECIPIENT_DAYS[0][0][1])}"
-#: How far ahead an instant open for both is looked for before the recipient's time wins.
-OVERLAP_DAYS = 7
 
-NO_OVERLAP_LATER = "postponed to the recipient's 09:00 local time: no shop window overlaps it"
-NO_OVERLAP_NOW = (
-    f"sent in the recipient's local hours ({RECIPIENT_HOURS}) outside the delivery window: no shop window overlaps them"
+#: Why the recipient's hours are not waited for: within the lookahead no window meets them.
+NO_OVERLAP = (
+    f"none of the shop's delivery windows in the next {LOOKAHEAD_DAYS} days falls within "
+    f"the recipient's local hours ({RECIPIENT_HOURS})"
 )
+#: Recorded on a message sent inside the shop's window while the recipient's hours are closed.
+NO_OVERLAP_NOW = f"sent inside the delivery window, outside the recipient's local hours: {NO_OVERLAP}"
 
 
 @dataclass(frozen=True)
 class Release:
-    """When a windowed message may go out (UTC; `now` itself when it may go now), and the reason
-    to record: why it waits, or why it goes outside the shop's window; None when nothing needs
-    saying (it goes now, inside both)."""
+    """When a windowed message may go out (UTC; `now` itself when it may go now; always inside the
+    shop's window), and the reason to record: why it waits, or why it goes outside the recipient's
+    hours; None when nothing needs saying (it goes now, inside both)."""
 
     at: datetime
     reason: str | None = None
@@ -64,10 +68,12 @@ def release(shop: WeeklyWindows, recipient_zone: str | None, now: datetime) -> R
             return Release(now)
         opens = shop.next_open(now)
         return Release(opens, f"outside delivery window; postponed to {_shop_time(shop, opens)}")
-    both = first_open_in_both(shop, recipient, now, now + timedelta(days=OVERLAP_DAYS))
-    if both is None:  # the recipient's time wins
-        opens = recipient.next_open(now)
-        return Release(opens, NO_OVERLAP_NOW if opens == now else NO_OVERLAP_LATER)
+    both = first_open_in_both(shop, recipient, now, now + timedelta(days=LOOKAHEAD_DAYS))
+    if both is None:  # the shop's window wins: its next opening, which is now when it is open
+        opens = shop.next_open(now)
+        if opens == now:
+            return Release(now, NO_OVERLAP_NOW)
+        return Release(opens, no_overlap_postponed(_shop_time(shop, opens)))
     if both == now:
         return Release(now)
     when = _shop_time(shop, both)
@@ -80,12 +86,18 @@ def release(shop: WeeklyWindows, recipient_zone: str | None, now: datetime) -> R
     )
 
 
+def no_overlap_postponed(when: str) -> str:
+    """The reason for a message held to the shop's next opening (`when`, as _shop_time writes it)
+    because no window meets the recipient's hours."""
+    return f"outside delivery window; postponed to {when}, the window's next opening: {NO_OVERLAP}"
+
+
 def first_open_in_both(a: WeeklyWindows, b: WeeklyWindows, start: datetime, until: datetime) -> datetime | None:
     """The first instant in [start, until] open in both `a` and `b`, or None.
 
     Leapfrog: the first instant open in `a` from t, then the first open in `b` from there; when
     both are the same instant it is open in both. Nothing before t is open in both at each turn,
-    and every turn moves t to a later opening of `b`, so a week takes a handful of turns.
+    and every turn moves t to a later opening of `b`: about one turn a day of `b`'s 09:00-21:00.
     """
     at = start
     while at <= until:

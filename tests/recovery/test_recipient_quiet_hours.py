@@ -1,7 +1,8 @@
 """Recipient quiet hours (issue 12), through the webhook routes, the dispatcher and the send worker:
 a windowed message to a number that names one time zone waits for both the shop's window (Madrid,
 09:00-21:00 unless a test narrows it) and the recipient's local 09:00-21:00; when they never meet,
-the recipient's time wins. A number whose region spans several zones leaves the shop's window alone."""
+the shop's window wins (product.md §7, rule 2) and the reason says so. A number whose region spans
+several zones leaves the shop's window alone."""
 
 from __future__ import annotations
 
@@ -71,22 +72,48 @@ def test_prime_at_night_in_madrid_and_evening_in_new_york_waits_for_both(store):
     assert sorted(sent_channels(store)) == ["email", "sms", "whatsapp", "whatsapp"]
 
 
-def test_when_no_shop_window_meets_the_recipients_hours_the_recipient_wins(store):
-    """09:00-13:00 in Madrid is 03:00-07:00 in New York (04:00-08:00 after 8 March): never both."""
+NO_OVERLAP = (
+    "none of the shop's delivery windows in the next 16 days falls within the recipient's local hours (09:00-21:00)"
+)
+
+
+def test_when_no_shop_window_meets_the_recipients_hours_the_shops_window_wins(store):
+    """09:00-13:00 in Madrid is 03:00-07:00 in New York (04:00-08:00 after 8 March): never both.
+    Due at 12:00 Madrid (06:00 New York), inside the shop's window: it goes, and the reason says why."""
     morning = {day: [["09:00", "13:00"]] for day in DEFAULT_DAYS_DOCUMENT}
     store.set_settings({"delivery_windows": {"days": morning}})
     abandon(store, NEW_YORK)
     store.tick(WHATSAPP_DUE)
     whatsapp = store.message(step="whatsapp")
-    assert whatsapp["status"] == "scheduled" and whatsapp["due_at"] == NINE_IN_NEW_YORK
-    assert whatsapp["reason"] == "postponed to the recipient's 09:00 local time: no shop window overlaps it"
+    assert whatsapp["status"] == "sent" and whatsapp["sent_at"] == WHATSAPP_DUE
+    assert whatsapp["reason"] == f"sent inside the delivery window, outside the recipient's local hours: {NO_OVERLAP}"
 
-    store.tick(NINE_IN_NEW_YORK)  # 15:00 in Madrid, outside the shop's window: the recipient's time wins
+
+def test_a_message_found_after_the_window_closed_waits_for_the_shops_next_opening_not_the_recipient(store):
+    """The worker reaches the reminder at 13:30 Madrid (07:30 New York), after the window closed:
+    it waits for 09:00 Madrid, not for 09:00 New York, which is 15:00 in Madrid."""
+    morning = {day: [["09:00", "13:00"]] for day in DEFAULT_DAYS_DOCUMENT}
+    store.set_settings({"delivery_windows": {"days": morning}})
+    abandon(store, NEW_YORK)
+    store.tick("2026-03-02T12:30:00+00:00")
     whatsapp = store.message(step="whatsapp")
-    assert whatsapp["status"] == "sent" and whatsapp["sent_at"] == NINE_IN_NEW_YORK
+    assert whatsapp["status"] == "scheduled" and whatsapp["due_at"] == "2026-03-03T08:00:00+00:00"
     assert whatsapp["reason"] == (
-        "sent in the recipient's local hours (09:00-21:00) outside the delivery window: no shop window overlaps them"
+        "outside delivery window; postponed to Tue 2026-03-03 09:00 Europe/Madrid, the window's next opening: "
+        + NO_OVERLAP
     )
+    store.tick(NINE_IN_NEW_YORK)  # 15:00 in Madrid: nothing goes outside the shop's window
+    assert store.message(step="whatsapp")["status"] == "scheduled"
+    assert sent_channels(store) == ["email"]
+
+    # At 09:00 Madrid the Prime messages, due overnight, go in the same pass and supersede it.
+    store.tick("2026-03-03T08:00:00+00:00")
+    assert store.message(step="whatsapp")["reason"] == "superseded: the later 'prime' step has already started"
+    prime = store.messages(step="prime")
+    assert {row["channel"] for row in prime} == {"sms", "whatsapp"}
+    for row in prime:
+        assert row["status"] == "sent" and row["sent_at"] == "2026-03-03T08:00:00+00:00"
+        assert row["reason"] == f"sent inside the delivery window, outside the recipient's local hours: {NO_OVERLAP}"
 
 
 def test_the_same_narrow_window_to_a_spanish_number_waits_for_the_shop_only(store):
