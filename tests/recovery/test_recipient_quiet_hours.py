@@ -106,9 +106,12 @@ def test_a_message_found_after_the_window_closed_waits_for_the_shops_next_openin
     assert store.message(step="whatsapp")["status"] == "scheduled"
     assert sent_channels(store) == ["email"]
 
-    # At 09:00 Madrid the Prime messages, due overnight, go in the same pass and supersede it.
+    # At 09:00 Madrid it goes, with the Prime messages due overnight: the window postponed it, so
+    # Prime does not supersede it (gates.released_by_window; product.md §2: never dropped).
     store.tick("2026-03-03T08:00:00+00:00")
-    assert store.message(step="whatsapp")["reason"] == "superseded: the later 'prime' step has already started"
+    whatsapp = store.message(step="whatsapp")
+    assert (whatsapp["status"], whatsapp["sent_at"]) == ("sent", "2026-03-03T08:00:00+00:00")
+    assert whatsapp["reason"] == f"sent inside the delivery window, outside the recipient's local hours: {NO_OVERLAP}"
     prime = store.messages(step="prime")
     assert {row["channel"] for row in prime} == {"sms", "whatsapp"}
     for row in prime:
