@@ -5,24 +5,24 @@
 one batch job per shop per SEND_BATCH messages (jobs/send_batch.py).
 `reconcile` repairs what Redis or a crash lost: deliveries and queued rows whose
 job vanished (their jobs' statuses read in one round trip; a row queued within the grace period is
-left alone, its enqueue may be on its way) are enqueued again, each alone (a lost run counts as an
-attempt: jobs/attempts.py);
-rows stuck in `sending` past the lease become `unknown` and are never resent; old rows are
-purged (jobs/retention.py).
+left alone, its enqueue may be on its way) are enqueued again, each alone, right after the commit
+that hands them over (a lost run counts as an attempt, jobs/attempts.py, once its replacement is in
+Redis); rows stuck in `sending` past the lease become `unknown` and are never resent; old rows are
+purged (jobs/retention.py). A step that fails does not stop the others (`reconcile`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from jobs import attempts, pickup, referral_check, retention
-from shop_app import runtime
+from shop_app import log_format, runtime
 from shop_app.adapters.queue import ALIVE
 from shop_app.billing import refresh as plan_refresh
 from shop_app.config import (
@@ -33,7 +33,7 @@ from shop_app.config import (
     SENDING_LEASE_SECONDS,
 )
 from shop_app.domain.models import WebhookStatus
-from shop_app.errors import describe
+from shop_app.errors import ReclaimError, describe
 from shop_app.recovery import outbox
 from shop_app.runtime import Runtime
 from shop_app.shopify.post_install import enqueue_setup, setup_job_id
@@ -61,8 +61,10 @@ def tick(now_iso: str | None = None) -> str:
     """One reconciler pass, then one dispatcher pass, as of `now` (default: the clock)."""
     now = datetime.fromisoformat(now_iso) if now_iso else None
     report = TickReport()
-    reconcile(now, report)
-    dispatch(now, report)
+    try:
+        reconcile(now, report)
+    finally:  # a reconciler step that failed does not keep due messages from going out
+        dispatch(now, report)
     return str(report)
 
 
@@ -98,36 +100,106 @@ def dispatch(now: datetime | None = None, report: TickReport | None = None) -> T
     return report
 
 
+class PassIncomplete(ReclaimError):
+    """A reconciler pass some of whose steps failed (each named, with `describe`); the others ran."""
+
+
 def reconcile(now: datetime | None = None, report: TickReport | None = None) -> TickReport:
-    """Repair what Redis or a crash lost, as of `now` (default: the clock)."""
+    """Repair what Redis or a crash lost, as of `now` (default: the clock).
+
+    Each step runs even when one before it failed: a failed step is logged with its name, and the
+    pass then raises PassIncomplete naming them all, so RQ keeps it as failed and `reclaim status`
+    sees no finished pass. The jobs of the rows handed over are enqueued right after the hand-over's
+    commit, before the steps unrelated to them (setups, plans, retention) can fail."""
     rt = runtime.current()
     report = report or TickReport()
     at = now or datetime.now(UTC)
+    lost = _Lost()
+    steps: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("hand-over of lost jobs", lambda: _hand_over_lost_jobs(rt, at, report, lost)),
+        ("re-enqueue of lost sends", lambda: _requeue_sends(rt, lost.sends, now, report)),
+        ("re-enqueue of lost deliveries", lambda: _requeue_ingests(rt, lost.ingests, report)),
+        ("restart of unfinished setups", lambda: _restart_unfinished_setups(rt, at)),
+        ("plan refresh", lambda: plan_refresh.refresh_due(rt, at)),  # plans never read or read over a day ago
+        ("retention purge", lambda: retention.purge(rt.sessions, rt.settings.retention_days, at)),  # a few batches
+    )
+    failed = [failure for name, step in steps if (failure := _failure_of(name, step))]
+    if report.marked_unknown or report.requeued_messages or report.requeued_deliveries:
+        log.warning("reconciler: %s", report)
+    if failed:
+        raise PassIncomplete(f"{'; '.join(failed)}; the other steps ran ({report})")
+    return report
+
+
+def _failure_of(name: str, step: Callable[[], object]) -> str | None:
+    """Run one step of the reconciler: None if it ran, else its failure told without personal data."""
+    try:
+        step()
+    except Exception as error:
+        failure = f"{name} failed ({describe(error)})"
+        log.warning("reconciler: %s; the pass goes on", failure, extra={log_format.ERROR: error})
+        return failure
+    return None
+
+
+@dataclass
+class _Lost:
+    """What the hand-over committed and the next steps enqueue: (message id, new job id) of each
+    queued row, (delivery id, new job id, whether its job was lost) of each delivery."""
+
+    sends: list[tuple[int, str]] = field(default_factory=list)
+    ingests: list[tuple[int, str, bool]] = field(default_factory=list)
+
+
+def _hand_over_lost_jobs(rt: Runtime, at: datetime, report: TickReport, lost: _Lost) -> None:
+    """In one transaction: rows left `sending` past the lease become `unknown`, and the rows whose
+    jobs will not run get new job ids (enqueued after the commit)."""
     with transaction(rt.sessions) as session:
         lease_end = at - timedelta(seconds=SENDING_LEASE_SECONDS)
         reason = f"unknown: no provider answer within {SENDING_LEASE_SECONDS} s; not resent"
         report.marked_unknown = outbox.expire_sending(session, lease_end, reason)
-        lost_sends = _hand_over_lost_sends(rt, session, at)
-        lost_ingests = _hand_over_lost_ingests(rt, session, at)
-    _restart_unfinished_setups(rt, at)
-    plan_refresh.refresh_due(rt, at)  # plans never read or read over a day ago, a few a pass
-    retention.purge(rt.sessions, rt.settings.retention_days, at)  # old rows, a few batches a pass
-    for message_id, job_id in lost_sends:
-        rt.queue.enqueue_send(message_id, job_id, now)
-    for delivery_id, job_id in lost_ingests:
-        rt.queue.enqueue_ingest(delivery_id, job_id)
-    report.requeued_messages += len(lost_sends)
-    report.requeued_deliveries += len(lost_ingests)
-    if report.marked_unknown or lost_sends or lost_ingests:
-        log.warning("reconciler: %s", report)
-    return report
+        lost.sends = _hand_over_lost_sends(rt, session, at)
+        lost.ingests = _hand_over_lost_ingests(rt, session, at)
+
+
+def _requeue_sends(rt: Runtime, handed: list[tuple[int, str]], now: datetime | None, report: TickReport) -> None:
+    """Each handed-over row's new job, alone. The lost run is counted only for the rows whose new job
+    reached Redis: an enqueue that fails (Redis down) burns no attempt, the next pass tries again."""
+    enqueued: list[int] = []
+    try:
+        for message_id, job_id in handed:
+            rt.queue.enqueue_send(message_id, job_id, now)
+            enqueued.append(message_id)
+    finally:
+        report.requeued_messages += len(enqueued)
+        if enqueued:
+            with transaction(rt.sessions) as session:
+                outbox.count_lost_runs(session, enqueued)
+
+
+def _requeue_ingests(rt: Runtime, handed: list[tuple[int, str, bool]], report: TickReport) -> None:
+    """Each handed-over delivery's new ingest job; as for sends, a lost job counts as an attempt
+    only once its replacement reached Redis."""
+    enqueued: list[int] = []
+    try:
+        for delivery_id, job_id, lost_job in handed:
+            rt.queue.enqueue_ingest(delivery_id, job_id)
+            report.requeued_deliveries += 1
+            if lost_job:
+                enqueued.append(delivery_id)
+    finally:
+        if enqueued:
+            with transaction(rt.sessions) as session:
+                counted = update(WebhookDelivery).where(WebhookDelivery.id.in_(enqueued))
+                session.execute(counted.values(attempts=WebhookDelivery.attempts + 1))
 
 
 def _hand_over_lost_sends(rt: Runtime, session: Session, now: datetime) -> list[tuple[int, str]]:
     """Queued rows whose job will not run get a new job id each (enqueued after commit, one job
-    per row): a job RQ no longer has, once the row's grace is over (its enqueue may be on its way),
-    and at once a job RQ says will not run again (a batch whose worker stopped beating). A row
-    whose jobs were lost MAX_JOB_ATTEMPTS times fails instead."""
+    per row, the lost run then counted: `_requeue_sends`): a job RQ no longer has, once the row's
+    grace is over (its enqueue may be on its way), and at once a job RQ says will not run again (a
+    batch whose worker stopped beating). A row whose jobs were lost MAX_JOB_ATTEMPTS times fails
+    instead."""
     handed = []
     queued = outbox.queued_jobs(session)
     states = rt.queue.states(job_id for _, job_id, _, _ in queued)  # one round trip for them all
@@ -154,9 +226,10 @@ def _settled_before() -> datetime:
     return datetime.now(UTC) - timedelta(seconds=INGEST_GRACE_SECONDS)
 
 
-def _hand_over_lost_ingests(rt: Runtime, session: Session, now: datetime) -> list[tuple[int, str]]:
+def _hand_over_lost_ingests(rt: Runtime, session: Session, now: datetime) -> list[tuple[int, str, bool]]:
     """Received deliveries with no live ingest job get a new one: at once when the job was lost
-    (which counts as an attempt), after `retry_at` when a failed run released the delivery."""
+    (which counts as an attempt, `_requeue_ingests`), after `retry_at` when a failed run released
+    the delivery. A delivery whose jobs were lost MAX_JOB_ATTEMPTS times is rejected instead."""
     handed = []
     waiting = select(WebhookDelivery).where(
         WebhookDelivery.status == WebhookStatus.RECEIVED.value,
@@ -166,17 +239,17 @@ def _hand_over_lost_ingests(rt: Runtime, session: Session, now: datetime) -> lis
     deliveries = session.scalars(waiting.with_for_update(skip_locked=True)).all()
     alive = rt.queue.alive(delivery.job_id for delivery in deliveries)  # one round trip for them all
     for delivery in deliveries:
-        if delivery.job_id is not None:  # held by a job: lost unless Redis still has it
-            if delivery.job_id in alive:
-                continue
+        lost = delivery.job_id is not None  # held by a job: lost unless Redis still has it
+        if lost and delivery.job_id in alive:
+            continue
+        if lost and attempts.exhausted(delivery.attempts + 1):
             delivery.attempts += 1
-            if attempts.exhausted(delivery.attempts):
-                delivery.status, delivery.processed_at = WebhookStatus.REJECTED.value, now
-                delivery.reason = attempts.failure_reason(delivery.attempts, attempts.LOST, None)
-                delivery.job_id = None
-                continue
+            delivery.status, delivery.processed_at = WebhookStatus.REJECTED.value, now
+            delivery.reason = attempts.failure_reason(delivery.attempts, attempts.LOST, None)
+            delivery.job_id = None
+            continue
         delivery.job_id, delivery.retry_at = rt.queue.new_job_id("ingest"), None
-        handed.append((delivery.id, delivery.job_id))
+        handed.append((delivery.id, delivery.job_id, lost))  # the lost run is counted once its new job is enqueued
     return handed
 
 

@@ -26,7 +26,7 @@ from jobs import pickup
 from jobs.dispatch import dispatch_job, reconcile_job
 from jobs.failures import DescribedFailures
 from shop_app import log_format, runtime
-from shop_app.adapters.queue import DISPATCH, INGEST, SEND, JobQueue, url_of
+from shop_app.adapters.queue import DISPATCH, DISPATCH_PASS, INGEST, RECONCILE_PASS, SEND, JobQueue, url_of
 from shop_app.config import RECONCILE_INTERVAL_SECONDS, TICK_INTERVAL_SECONDS
 from shop_app.errors import describe
 
@@ -166,8 +166,8 @@ return 0
 """
 #: The periodic passes: (name, job, interval in seconds).
 PASSES = (
-    ("dispatch", "jobs.worker.dispatch_pass", TICK_INTERVAL_SECONDS),
-    ("reconcile", "jobs.worker.reconcile_pass", RECONCILE_INTERVAL_SECONDS),
+    ("dispatch", DISPATCH_PASS, TICK_INTERVAL_SECONDS),
+    ("reconcile", RECONCILE_PASS, RECONCILE_INTERVAL_SECONDS),
 )
 #: When each periodic pass last finished (ISO 8601, UTC), written by the pass for `reclaim
 #: status`. Not work in flight: a flushed Redis only makes it say "no pass recorded" until the next.
@@ -185,8 +185,13 @@ def reconcile_pass() -> str:
 
 
 def _recorded(name: str, run_pass: Callable[[], str]) -> str:
-    report = run_pass()  # a failed pass is not recorded: the time stays the last one that finished
-    runtime.current().redis.set(LAST_PASS_KEY + name, datetime.now(UTC).isoformat())
+    """Run a pass, beating while it runs when it is an RQ job (`JobQueue.beating`: a worker killed
+    mid-pass leaves a job RQ says is `started`; without a beat the scheduler soon knows it dead)."""
+    rt = runtime.current()
+    job_id = rt.queue.current_job_id()
+    with rt.queue.beating(job_id) if job_id else contextlib.nullcontext():
+        report = run_pass()  # a failed pass is not recorded: the time stays the last one that finished
+    rt.redis.set(LAST_PASS_KEY + name, datetime.now(UTC).isoformat())
     return report
 
 
@@ -219,7 +224,8 @@ class SchedulerLease:
 class PeriodicPasses:
     """Enqueues each periodic pass on the dispatch queue once per its interval, only while this
     process holds the lease, and never while the pass's previous job is still waiting or running
-    (a slow pass is not stacked up behind itself)."""
+    (a slow pass is not stacked up behind itself). A pass whose worker was killed under it is not
+    running: its beat stops, and the next step enqueues the pass again (`JobQueue.states`)."""
 
     def __init__(self, connection: Redis, lease: SchedulerLease):
         self._lease = lease

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from redis import Redis
@@ -27,15 +27,20 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, *, ever
         time.sleep(every)
 
 
+#: How `Worker` starts `reclaim worker`.
+RECLAIM_WORKER = ("-m", "shop_app.cli.commands", "worker")
+
+
 class Worker:
     """`reclaim worker` in a process group of its own (the worker and its cron scheduler), so one
-    signal reaches both. Its log goes to a file: a pipe nobody reads would stall a busy worker."""
+    signal reaches both. Its log goes to a file: a pipe nobody reads would stall a busy worker.
+    `command` (Python's arguments) starts another worker instead, e.g. one of the tests' own."""
 
-    def __init__(self, environment: dict[str, str], log: Path):
+    def __init__(self, environment: dict[str, str], log: Path, command: Sequence[str] = RECLAIM_WORKER):
         self.log = log
         with open(log, "ab") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "shop_app.cli.commands", "worker"],
+                [sys.executable, *command],
                 env={**os.environ, **environment},
                 stdout=output,
                 stderr=subprocess.STDOUT,

@@ -18,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 from rq import Queue
-from rq.job import Job
+from rq.job import Job, get_current_job
 from rq.utils import utcparse
 
 INGEST, DISPATCH, SEND = "ingest", "dispatch", "send"
@@ -33,8 +33,13 @@ LIVE = frozenset({"queued", "started", "deferred", "scheduled"})
 #: What `JobQueue.states` says of a job.
 ALIVE, DEAD = "alive", "dead"
 BATCH_FUNC = "jobs.send_batch.send_batch"
-#: A running batch send job renews its beat (`JobQueue.beating`) every BEAT_EVERY seconds; one
-#: not renewed for BEAT_TTL seconds belongs to a worker that stopped (killed, cut off).
+#: The scheduler's periodic passes (jobs/worker.py), on the DISPATCH queue.
+DISPATCH_PASS, RECONCILE_PASS = "jobs.worker.dispatch_pass", "jobs.worker.reconcile_pass"
+#: The jobs that renew a beat while they run (`JobQueue.beating`): a batch send job, whose rows the
+#: reconciler hands over, and a periodic pass, which the scheduler does not enqueue again while it runs.
+BEATING_FUNCS = (BATCH_FUNC, DISPATCH_PASS, RECONCILE_PASS)
+#: A running job of BEATING_FUNCS renews its beat every BEAT_EVERY seconds; one not renewed for
+#: BEAT_TTL seconds belongs to a worker that stopped (killed, cut off).
 BEAT_EVERY, BEAT_TTL = 1.0, 5
 
 
@@ -180,8 +185,8 @@ class JobQueue:
 
     def states(self, job_ids: Iterable[str | None]) -> dict[str, str | None]:
         """Each job of `job_ids`: ALIVE (waiting, running or scheduled), DEAD (RQ has it, but it will
-        not run again: finished, failed, or a batch send job whose worker stopped beating, `beating`)
-        or None (Redis has no such job: never enqueued, flushed or expired). One round trip."""
+        not run again: finished, failed, or a job of BEATING_FUNCS whose worker stopped beating,
+        `beating`) or None (Redis has no such job: never enqueued, flushed or expired). One round trip."""
         wanted = [job_id for job_id in dict.fromkeys(job_ids) if job_id]
         if not wanted:
             return {}
@@ -196,7 +201,7 @@ class JobQueue:
                 states[job_id] = None
             elif _text(status) not in LIVE:
                 states[job_id] = DEAD
-            elif _text(status) == "started" and (_text(description) or "").startswith(BATCH_FUNC) and not beat:
+            elif _text(status) == "started" and (_text(description) or "").startswith(BEATING_FUNCS) and not beat:
                 started = utcparse(_text(started_at) or "") if started_at else None
                 recent = started is not None and (datetime.now(UTC) - started).total_seconds() < BEAT_TTL
                 states[job_id] = ALIVE if recent else DEAD  # just started: its first beat may be on its way
@@ -206,9 +211,10 @@ class JobQueue:
 
     @contextlib.contextmanager
     def beating(self, job_id: str) -> Iterator[None]:
-        """While a batch send job runs, a key that lives BEAT_TTL seconds is renewed every BEAT_EVERY
-        by a thread: a worker killed mid-batch stops renewing it, so the reconciler finds the job dead
-        within seconds (RQ itself would say `started` until its timeout) and hands its rows over."""
+        """While a job of BEATING_FUNCS runs, a key that lives BEAT_TTL seconds is renewed every
+        BEAT_EVERY by a thread: a worker killed mid-job stops renewing it, so `states` finds the job
+        dead within seconds (RQ itself would say `started` until its timeout, or until a worker's
+        cleanup): the reconciler hands a batch's rows over, the scheduler enqueues a pass again."""
         key, stop = beat_key(job_id), threading.Event()
 
         def renew() -> None:
@@ -227,6 +233,12 @@ class JobQueue:
             thread.join()
             with contextlib.suppress(RedisError):
                 self.connection.delete(key)
+
+    @staticmethod
+    def current_job_id() -> str | None:
+        """The id of the RQ job this thread runs (None outside a job)."""
+        job = get_current_job()
+        return job.id if job is not None else None
 
     def ping(self) -> bool:
         return bool(self.connection.ping())

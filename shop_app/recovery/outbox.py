@@ -285,14 +285,21 @@ def queued_jobs(session: Session) -> list[tuple[int, str | None, int, datetime |
 
 
 def hand_over(session: Session, message_id: int, lost_job: str | None, new_job: str) -> bool:
-    """A queued row whose job was lost is held by a new job (status unchanged); the lost run
-    counts as a job failure."""
+    """A queued row whose job was lost is held by a new job (status unchanged). The lost run is
+    counted by `count_lost_runs` once the new job is in Redis: a hand-over whose enqueue never
+    happens costs no attempt."""
     statement = (
         update(Message)
         .where(Message.id == message_id, Message.status == Status.QUEUED.value, Message.job_id == lost_job)
-        .values(job_id=new_job, job_failures=Message.job_failures + 1)
+        .values(job_id=new_job)
     )
     return _run(session, statement) == 1
+
+
+def count_lost_runs(session: Session, message_ids: Sequence[int]) -> None:
+    """One job failure on each row whose lost job was replaced by one now enqueued (`hand_over`)."""
+    if message_ids:
+        _run(session, update(Message).where(Message.id.in_(message_ids)).values(job_failures=Message.job_failures + 1))
 
 
 def give_up(session: Session, message_id: int, job_id: str | None, reason: str) -> bool:
