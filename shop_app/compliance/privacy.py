@@ -21,6 +21,7 @@ from shop_app.compliance.customer_data import Customer, Held, gather
 from shop_app.compliance.erasure import REDACTED_REASON, redact_customer
 from shop_app.compliance.row_json import row_json
 from shop_app.domain.addresses import address_hash
+from shop_app.storage.referral_tables import ReferralAdvocate, ReferralReward
 from shop_app.storage.tables import Consent, DataRequest, Journey, Message, Shop, Suppression
 
 __all__ = [
@@ -64,6 +65,8 @@ _ORDER_COLUMNS = {"id": "shopify_id", "created_at": "shopify_created_at"}
 _MESSAGE = ("step", "channel", "status", "to", "subject", "body", "sent_at", "reason")
 _CONSENT = ("channel", "state", "source", "recorded_at")
 _SUPPRESSION = ("channel", "reason", "since")
+_ADVOCATE = ("code", "created_at")
+_REWARD = ("status", "code", "reason", "created_at")
 
 
 def _export(session: Session, shop: Shop, customer: Customer) -> dict[str, object]:
@@ -92,7 +95,30 @@ def _export(session: Session, shop: Shop, customer: Customer) -> dict[str, objec
         "suppressions": [
             row_json(s, _SUPPRESSION, {"since": "created_at"}) for s in _of_addresses(session, shop, Suppression, held)
         ],
+        "referral_codes": _referral_codes(session, shop, held),
     }
+
+
+def _referral_codes(session: Session, shop: Shop, held: Held) -> list[dict[str, object]]:
+    """The customer's own referral code (an advocate's, made from their first name), each with the
+    rewards it earned them: their status, code and reason (the friends' orders stay the friends')."""
+    advocates = session.scalars(
+        select(ReferralAdvocate)
+        .where(ReferralAdvocate.shop_id == shop.id, ReferralAdvocate.profile_id.in_([p.id for p in held.profiles]))
+        .order_by(ReferralAdvocate.id)
+    ).all()
+    rewards = session.scalars(
+        select(ReferralReward)
+        .where(ReferralReward.shop_id == shop.id, ReferralReward.advocate_id.in_([a.id for a in advocates]))
+        .order_by(ReferralReward.id)
+    ).all()
+    return [
+        {
+            **row_json(advocate, _ADVOCATE, {"created_at": "code_created_at"}),
+            "rewards": [row_json(r, _REWARD, {"code": "reward_code"}) for r in rewards if r.advocate_id == advocate.id],
+        }
+        for advocate in advocates
+    ]
 
 
 def _of_addresses(session: Session, shop: Shop, model: type[_Addressed], held: Held) -> Sequence[_Addressed]:

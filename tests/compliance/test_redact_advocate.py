@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from shop_app.storage.database import transaction
 from shop_app.storage.referral_tables import ReferralAdvocate, ReferralReward
-from shop_app.storage.tables import Journey, Message, OrderRow, Profile
+from shop_app.storage.tables import DataRequest, Journey, Message, OrderRow, Profile
 from tests.jobs.test_redact_everywhere import log_texts, redis_texts, table_texts
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -117,6 +117,11 @@ def test_redacting_an_advocate_leaves_no_trace_of_their_referral_journey(store, 
     store.deliver("customers/data_request", {"shop_id": 1, "shop_domain": store.domain,
                                              "customer": {"id": 7077, "email": ZULEIKA["email"]},
                                              "data_request": {"id": 9001}})  # fmt: skip
+    with transaction(store.rt.sessions) as session:
+        [export] = session.scalars(select(DataRequest.export)).all()
+    [her_code] = export["referral_codes"]  # her own code and the reward Carla's order earned her, not Bea's
+    assert her_code["code"] == zuleika_code and [r["status"] for r in her_code["rewards"]] == ["issued"]
+    assert her_code["rewards"][0]["code"] and her_code["rewards"][0]["code"] != zuleika_code
     before = counts(store.rt)
     assert before["referral journeys"] == 3 and before["advocates"] == 2
     assert {(code, status) for code, status, _ in before["rewards"]} == {(bea_code, "issued"), (zuleika_code, "issued")}
