@@ -60,7 +60,7 @@ def lost_delivery(store) -> None:
     response = store.post("checkouts/create", store.checkout("d1", ABANDONED))
     assert response.status_code == 200
     assert pick_up(store.rt) == 1
-    store.rt.redis.flushall()
+    store.rt.redis.flushdb()  # FLUSHDB: FLUSHALL would empty the other xdist workers' databases too
 
 
 def delivery(rt) -> tuple[str, int]:
@@ -74,7 +74,7 @@ def delivery(rt) -> tuple[str, int]:
 def test_a_step_failing_after_the_hand_over_still_enqueues_the_lost_sends(rt, store, monkeypatch, caplog):
     plan(store, ["r1", "r2"])
     assert dispatch(DUE).dispatched == 2
-    rt.redis.flushall()  # the batch job is gone, the rows stay `queued`
+    rt.redis.flushdb()  # the batch job is gone, the rows stay `queued`
 
     with monkeypatch.context() as broken:
         broken.setattr(jobs.dispatch.retention, "purge", statement_timeout)
