@@ -21,7 +21,12 @@ import requests
 from shopify.api_version import ApiVersion, VersionNotFoundError
 
 from shop_app.adapters.http_errors import retry_after_seconds
-from shop_app.adapters.shopify_admin_codes import CreatedDiscount, create_discount_code, create_discount_codes
+from shop_app.adapters.shopify_admin_codes import (
+    CreatedDiscount,
+    create_discount_code,
+    create_discount_codes,
+    delete_discount_code,
+)
 from shop_app.adapters.shopify_admin_documents import DOCUMENTS
 from shop_app.adapters.shopify_admin_operations import (
     BATCH_PAGE,
@@ -222,6 +227,11 @@ class AdminClient:
     def create_discount_codes(self, specs: Sequence[DiscountSpec]) -> list[CreatedDiscount | ReclaimError]:
         """Several single-use codes in as few requests as Shopify allows (shopify_admin_codes.py)."""
         return create_discount_codes(self, specs)
+
+    def delete_discount_code(self, discount_id: str) -> bool:
+        """Delete a code discount by its gid: True if deleted now, False if Shopify has none of
+        that id; AdminUserError on other userErrors (shopify_admin_codes.py)."""
+        return delete_discount_code(self, discount_id)
 
     def create_referral_code(self, spec: ReferralCodeSpec) -> CreatedDiscount:
         """Create an advocate's shared code (issue 11); DiscountCodeTaken whenever Shopify answers

@@ -12,6 +12,8 @@ request at a quarter of that, so it fits a Standard shop's bucket with room for 
 
 If an earlier attempt of the request timed out or met a 5xx and the retry then finds a code TAKEN,
 that earlier attempt created it: the code is unguessable, so the existing discount is ours.
+
+`delete_discount_code` deletes one by its gid (customers/redact: the codes of an erased customer).
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from shop_app.adapters.shopify_admin_operations import discount_codes_operation, discount_create_operation
+from shop_app.adapters.shopify_admin_operations import (
+    discount_codes_operation,
+    discount_create_operation,
+    discount_delete_operation,
+)
 from shop_app.domain.discounts import DiscountSpec
 from shop_app.errors import AdminApiError, AdminUserError, DiscountCodeTaken, ReclaimError
 
@@ -84,3 +90,23 @@ def _created(
     if not node:
         return AdminApiError(f"{name} returned neither a discount nor userErrors")
     return CreatedDiscount(node["id"], spec.code)
+
+
+def delete_discount_code(client: AdminClient, discount_id: str) -> bool:
+    """Delete the code discount `discount_id`: True when Shopify deleted it, False when it has none
+    of that id (deleted already, by the merchant or by an earlier attempt whose answer was lost).
+    Shopify tells an unknown id by a userError on the mutation's one argument, `id`. Any other
+    userError raises AdminUserError, told by its codes and fields only."""
+    operation = discount_delete_operation(discount_id)
+    payload = client.run(operation).get("discountCodeDelete")
+    if not isinstance(payload, dict):
+        raise AdminApiError(f"{operation.name} returned no answer")
+    errors = payload.get("userErrors") or []
+    if errors and all(error.get("field") == ["id"] for error in errors):
+        return False
+    if errors:
+        told = "; ".join(f"{e.get('code') or 'error'} on {'.'.join(e.get('field') or ['input'])}" for e in errors)
+        raise AdminUserError(f"{operation.name}: {told}", errors)
+    if not payload.get("deletedCodeDiscountId"):
+        raise AdminApiError(f"{operation.name} returned neither the deleted id nor userErrors")
+    return True

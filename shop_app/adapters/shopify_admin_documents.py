@@ -90,6 +90,17 @@ query CodeDiscountTitleByCode($code: String!) {
 }
 """
 
+# customers/redact (found by a review): the codes the app made for an erased customer are deleted in
+# Shopify, the advocate's own made from their first name. An unknown id answers a userError on `id`.
+DISCOUNT_CODE_DELETE = """
+mutation DiscountCodeDelete($id: ID!) {
+  discountCodeDelete(id: $id) {
+    deletedCodeDiscountId
+    userErrors { field code message }
+  }
+}
+"""
+
 # Order.checkoutToken exists from 2026-07 on; the `checkout_token:` search filter earlier.
 ORDERS_FOR_PAYMENT_CHECK = """
 query OrdersForPaymentCheck($first: Int!, $query: String!) {
@@ -221,6 +232,7 @@ DOCUMENTS: dict[str, str] = {
     "DiscountCodeFreeShippingCreate": DISCOUNT_CODE_FREE_SHIPPING_CREATE,
     "CodeDiscountByCode": CODE_DISCOUNT_BY_CODE,
     "CodeDiscountTitleByCode": CODE_DISCOUNT_TITLE_BY_CODE,
+    "DiscountCodeDelete": DISCOUNT_CODE_DELETE,
     "OrdersForPaymentCheck": ORDERS_FOR_PAYMENT_CHECK,
     "CustomerIdsByPhone": CUSTOMER_IDS_BY_PHONE,
     "CustomersPage": CUSTOMERS_PAGE,

@@ -103,6 +103,11 @@ def find_code_title_operation(code: str) -> Operation:
     return Operation("CodeDiscountTitleByCode", {"code": code})
 
 
+def discount_delete_operation(discount_id: str) -> Operation:
+    """Delete a code discount by its gid (never by its code: an advocate's holds their name)."""
+    return Operation("DiscountCodeDelete", {"id": discount_id})
+
+
 def shop_operation() -> Operation:
     return Operation("ShopInfo", {})
 

@@ -696,6 +696,7 @@ class _Root:
         mutations: dict[str, Callable[..., Any]] = {
             "discountCodeBasicCreate": self.basic_create,
             "discountCodeFreeShippingCreate": self.free_shipping_create,
+            "discountCodeDelete": self.code_delete,
             "webhookSubscriptionCreate": functools.partial(admin_webhooks.create, self.server, self.shop.domain),
             "webhookSubscriptionUpdate": functools.partial(admin_webhooks.update, self.server, self.shop.domain),
             "webhookSubscriptionDelete": functools.partial(admin_webhooks.delete, self.server, self.shop.domain),
@@ -779,6 +780,17 @@ class _Root:
 
     def free_shipping_create(self, freeShippingCodeDiscount: dict) -> dict:
         return self._create("free_shipping", "freeShippingCodeDiscount", freeShippingCodeDiscount)
+
+    def code_delete(self, id: str) -> dict:  # noqa: A002 (GraphQL's name)
+        """Mutation.discountCodeDelete: the discount leaves the store; an id naming none of its
+        discounts (never made, or deleted already) answers a userError on `id`, as Shopify does."""
+        key = next((key for key, discount in self.shop.discounts.items() if discount.id == id), None)
+        if key is None:
+            error = {"__typename": "DiscountUserError", "field": ["id"], "code": None,
+                     "message": "Discount does not exist", "extraInfo": None}  # fmt: skip
+            return {"__typename": "DiscountCodeDeletePayload", "deletedCodeDiscountId": None, "userErrors": [error]}
+        del self.shop.discounts[key]
+        return {"__typename": "DiscountCodeDeletePayload", "deletedCodeDiscountId": id, "userErrors": []}
 
     def _create(self, kind: str, argument: str, data: dict) -> dict:
         errors = _discount_problems(kind, argument, data, self.shop)

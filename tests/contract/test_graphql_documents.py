@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from graphql import (
+    FieldNode,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLList,
@@ -113,6 +114,7 @@ def built_operations() -> dict[str, shopify.Operation]:
             reward_spec("THANKS-7KQ2M9XWPRAB", "Reclaim referral reward 1-3", "6214912893", NOW)
         ),
         "find code with its title": shopify.find_code_title_operation("ANA-7KQ2M9"),
+        "erased customer's code deleted": operations.discount_delete_operation("gid://shopify/DiscountCodeNode/1057"),
         "shop": shopify.shop_operation(),
         "customers, first page": shopify.customers_page_operation(),
         "customers, next page": shopify.customers_page_operation("eyJsYXN0X2lkIjo2MjE0fQ==", 50),
@@ -226,6 +228,21 @@ def test_referral_codes_are_shared_once_each_and_rewards_single_use_for_the_advo
     reward = built["referral reward"].variables["input"]
     assert reward["usageLimit"] == 1 and reward["context"] == {"customers": {"add": [CUSTOMER]}}
     assert reward["endsAt"] == "2026-05-01T18:00:00Z"  # 60 days
+
+
+def test_an_erased_customers_code_is_deleted_by_its_id(schema) -> None:
+    """customers/redact (found by a review): discountCodeDelete(id:) by the gid, never by the code
+    (an advocate's holds their first name); the answer says what was deleted, or why not."""
+    built = built_operations()["erased customer's code deleted"]
+    assert built.name == "DiscountCodeDelete" and built.variables == {"id": "gid://shopify/DiscountCodeNode/1057"}
+    assert validate(schema, parse(DOCUMENTS[built.name]), [*specified_rules, NoDeprecatedCustomRule]) == []
+    [field] = operation_of(built.name).selection_set.selections
+    assert isinstance(field, FieldNode) and field.name.value == "discountCodeDelete"
+    assert field.selection_set is not None
+    assert [s.name.value for s in field.selection_set.selections if isinstance(s, FieldNode)] == [
+        "deletedCodeDiscountId",
+        "userErrors",
+    ]
 
 
 def test_the_variable_check_can_fail(schema) -> None:
