@@ -8,7 +8,8 @@ job vanished (their jobs' statuses read in one round trip; a row queued within t
 left alone, its enqueue may be on its way) are enqueued again, each alone, right after the commit
 that hands them over (a lost run counts as an attempt, jobs/attempts.py, once its replacement is in
 Redis); rows stuck in `sending` past the lease become `unknown` and are never resent; old rows are
-purged (jobs/retention.py). A step that fails does not stop the others (`reconcile`).
+purged (jobs/retention.py); the Shopify codes of erased customers are deleted there
+(shop_app/referral/removals.py). A step that fails does not stop the others (`reconcile`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from shop_app.config import (
 from shop_app.domain.models import WebhookStatus
 from shop_app.errors import ReclaimError, describe
 from shop_app.recovery import outbox
+from shop_app.referral import removals
 from shop_app.runtime import Runtime
 from shop_app.shopify.post_install import enqueue_setup, setup_job_id
 from shop_app.storage.database import transaction
@@ -122,6 +124,7 @@ def reconcile(now: datetime | None = None, report: TickReport | None = None) -> 
         ("restart of unfinished setups", lambda: _restart_unfinished_setups(rt, at)),
         ("plan refresh", lambda: plan_refresh.refresh_due(rt, at)),  # plans never read or read over a day ago
         ("retention purge", lambda: retention.purge(rt.sessions, rt.settings.retention_days, at)),  # a few batches
+        ("removal of erased customers' codes", lambda: removals.remove_due(rt, at)),  # a few shops' batches
     )
     failed = [failure for name, step in steps if (failure := _failure_of(name, step))]
     if report.marked_unknown or report.requeued_messages or report.requeued_deliveries:

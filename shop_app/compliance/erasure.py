@@ -5,6 +5,8 @@
 2. Erase by meaning: journeys stop, messages forget what they said and to whom, checkouts and
    orders keep only their anonymous facts (the dashboard's counts), profiles, push subscriptions,
    data-request exports and raw provider answers go, and webhook bodies that name the customer.
+   The Shopify discounts made for them (their referral code, made from their first name, and the
+   rewards it earned) are recorded for the reconciler to delete there (referral/removals.py).
 3. Erase every remaining mention (`erase_mentions`): every text and JSON column of every table
    of the shop is searched for each address in any spelling. A suppression survives as a keyed
    hash of its address (a suppressed address stays suppressed), a consent record goes, and any
@@ -42,6 +44,7 @@ from shop_app.compliance.customer_data import Customer, Held, gather, matching
 from shop_app.domain.addresses import MASK, SEPARATORS, Addresses, address_hash
 from shop_app.domain.models import JourneyStatus, WebhookStatus
 from shop_app.recovery import outbox
+from shop_app.referral import removals
 from shop_app.storage.tables import (
     Base,
     Consent,
@@ -74,6 +77,9 @@ def redact_customer(session: Session, shop: Shop, customer: Customer, secret_key
     session.execute(update(MessageEvent).where(MessageEvent.message_id.in_(message_ids)).values(raw=None))
     _erase_checkouts_and_orders(held)
     _drop_push_subscriptions(session, shop, held)
+    # The codes made for them in Shopify (the advocate's holds their name) are deleted there by the
+    # reconciler: recorded before their rows go with the profiles (referral/removals.py).
+    codes = removals.record_for_profiles(session, shop.id, [p.id for p in held.profiles])
     session.execute(delete(Profile).where(Profile.id.in_([p.id for p in held.profiles])))
     exports = matching(customer, held.addresses, DataRequest.customer_id, [DataRequest.email], [DataRequest.phone])
     session.execute(delete(DataRequest).where(DataRequest.shop_id == shop.id, exports))
@@ -83,7 +89,7 @@ def redact_customer(session: Session, shop: Shop, customer: Customer, secret_key
     addresses = len(held.addresses.emails) + len(held.addresses.phones)
     return (
         f"erased: {len(held.checkouts)} checkout(s), {len(journey_ids)} journey(s), {addresses} address(es); "
-        f"{mentions} other mention(s)"
+        f"{mentions} other mention(s); {codes} Shopify discount(s) to delete"
     )
 
 
