@@ -6,12 +6,13 @@ waits for the recipient's local 09:00-21:00: it goes out at the first instant bo
 in Madrid writing to New York at 15:00 Madrid reaches the customer at 09:00, not at dawn.
 
 The shop's window is the rule (product.md §7, rule 2: nothing on a windowed channel outside it);
-the recipient's hours are a courtesy on top. An instant open in both is looked for as far ahead
-as the window module itself looks (`LOOKAHEAD_DAYS`, windows.py), so a week's only window that a
-DST change moves into the recipient's day is still found. When none is open in both in that
-time (a shop window of 09:00-13:00 in Madrid never meets a Los Angeles day), the message goes
-out at the shop's next opening (now, when the window is open), and the reason says so. Every
-instant `release` answers is inside the shop's window.
+the recipient's hours are a courtesy on top, and a bounded one: an instant open in both is
+waited for up to a day after the shop's own next opening (`COURTESY_WAIT`). A reminder held a
+week for a meeting that only a clock change brings (Madrid 09:00-15:00 first meets a New York
+morning when the US moves its clocks) would come too late to help. When none comes in that time
+(a shop window of 09:00-13:00 in Madrid never meets a Los Angeles day), the message goes out at
+the shop's next opening (now, when the window is open), and the reason says so. Every instant
+`release` answers is inside the shop's window.
 
 `release` answers with the instant the message may go out and the reason to record; the zone's
 name comes in as text and is read with zoneinfo, so every DST rule is the zone's own. Neither
@@ -25,16 +26,18 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shop_app.domain.validation import ValidationError
-from shop_app.domain.windows import LOOKAHEAD_DAYS, WeeklyWindows, format_minute
+from shop_app.domain.windows import WeeklyWindows, format_minute
 
 #: The recipient's local hours: 09:00-21:00 every day (the shops' default windows, windows.py).
 RECIPIENT_DAYS = WeeklyWindows.default("UTC").days
 RECIPIENT_HOURS = f"{format_minute(RECIPIENT_DAYS[0][0][0])}-{format_minute(RECIPIENT_DAYS[0][0][1])}"
 
-#: Why the recipient's hours are not waited for: within the lookahead no window meets them.
+#: How much later than the shop's own next opening a message may wait for the recipient's hours.
+COURTESY_WAIT = timedelta(days=1)
+#: Why the recipient's hours are not waited for: no window meets them within the courtesy wait.
 NO_OVERLAP = (
-    f"none of the shop's delivery windows in the next {LOOKAHEAD_DAYS} days falls within "
-    f"the recipient's local hours ({RECIPIENT_HOURS})"
+    f"the shop's delivery window does not meet the recipient's local hours ({RECIPIENT_HOURS}) "
+    "within a day of its next opening"
 )
 #: Recorded on a message sent inside the shop's window while the recipient's hours are closed.
 NO_OVERLAP_NOW = f"sent inside the delivery window, outside the recipient's local hours: {NO_OVERLAP}"
@@ -63,14 +66,15 @@ def recipient_hours(zone: str | None) -> WeeklyWindows | None:
 def release(shop: WeeklyWindows, recipient_zone: str | None, now: datetime) -> Release:
     """When a message on a windowed channel, due at `now`, may go out (see the module docstring)."""
     recipient = recipient_hours(recipient_zone)
+    opens = shop.next_open(now)  # now, when the window is open
     if recipient is None:
-        if shop.is_open(now):
-            return Release(now)
-        opens = shop.next_open(now)
-        return Release(opens, f"outside delivery window; postponed to {_shop_time(shop, opens)}")
-    both = first_open_in_both(shop, recipient, now, now + timedelta(days=LOOKAHEAD_DAYS))
-    if both is None:  # the shop's window wins: its next opening, which is now when it is open
-        opens = shop.next_open(now)
+        return (
+            Release(now)
+            if opens == now
+            else Release(opens, f"outside delivery window; postponed to {_shop_time(shop, opens)}")
+        )
+    both = first_open_in_both(shop, recipient, now, opens + COURTESY_WAIT)
+    if both is None:  # the shop's window wins
         if opens == now:
             return Release(now, NO_OVERLAP_NOW)
         return Release(opens, no_overlap_postponed(_shop_time(shop, opens)))
@@ -79,7 +83,7 @@ def release(shop: WeeklyWindows, recipient_zone: str | None, now: datetime) -> R
     when = _shop_time(shop, both)
     if shop.is_open(now):
         return Release(both, f"outside the recipient's local hours ({RECIPIENT_HOURS}); postponed to {when}")
-    if both == shop.next_open(now):  # the shop's own window is what it waits for
+    if both == opens:  # the shop's own window is what it waits for
         return Release(both, f"outside delivery window; postponed to {when}")
     return Release(
         both, f"outside delivery window and the recipient's local hours ({RECIPIENT_HOURS}); postponed to {when}"

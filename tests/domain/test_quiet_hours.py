@@ -1,7 +1,7 @@
 """Recipient quiet hours (domain/quiet_hours.py): the first instant both the shop's window and the
-recipient's local 09:00-21:00 allow, looked for as far ahead as windows.py looks (LOOKAHEAD_DAYS);
-when they never meet in that time, the shop's window wins (product.md §7, rule 2) and the reason
-says so. Around the US and European DST changes, which move New York against Madrid by an hour
+recipient's local 09:00-21:00 allow, waited for up to a day after the shop's own next opening
+(COURTESY_WAIT); when they do not meet in that time, the shop's window wins (product.md §7, rule 2)
+and the reason says so. Around the US and European DST changes, which move New York against Madrid by an hour
 for three weeks each spring and one week each autumn."""
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def madrid_days(start: str, end: str, days: tuple[str, ...] = WEEKDAYS) -> Weekl
 def postponed_to_madrid(when: str) -> str:
     """The reason for a message held to the shop's next opening because no window meets the recipient's hours."""
     return (
-        f"outside delivery window; postponed to {when} Europe/Madrid, the window's next opening: none of the "
-        "shop's delivery windows in the next 16 days falls within the recipient's local hours (09:00-21:00)"
+        f"outside delivery window; postponed to {when} Europe/Madrid, the window's next opening: the shop's "
+        "delivery window does not meet the recipient's local hours (09:00-21:00) within a day of its next opening"
     )
 
 
@@ -121,8 +121,8 @@ def test_no_overlap_and_the_shop_open_goes_now_saying_why() -> None:
     now = utc(2026, 3, 2, 11, 0)  # 12:00 Madrid, 06:00 New York
     assert release(morning, NEW_YORK, now) == Release(now, NO_OVERLAP_NOW)
     assert NO_OVERLAP_NOW == (
-        "sent inside the delivery window, outside the recipient's local hours: none of the shop's delivery "
-        "windows in the next 16 days falls within the recipient's local hours (09:00-21:00)"
+        "sent inside the delivery window, outside the recipient's local hours: the shop's delivery window does "
+        "not meet the recipient's local hours (09:00-21:00) within a day of its next opening"
     )
 
 
@@ -172,13 +172,24 @@ def test_a_shop_window_that_never_meets_the_recipient_goes_at_its_next_opening()
 
 def test_the_us_spring_change_opens_an_overlap_the_week_before_did_not_have() -> None:
     """Madrid 09:00-15:00. New York's 09:00 is 15:00 Madrid in winter (the window's excluded end);
-    from Sunday 8 March (US summer time, Europe still on winter time) it is 14:00 Madrid."""
+    from Sunday 8 March (US summer time, Europe still on winter time) it is 14:00 Madrid. On the
+    Saturday the first meeting is a day away: waited for."""
     shop = madrid_days("09:00", "15:00")
-    friday = utc(2026, 3, 6, 11, 0)  # 12:00 Madrid, 06:00 New York
-    assert release(shop, NEW_YORK, friday) == Release(
+    saturday = utc(2026, 3, 7, 13, 30)  # 14:30 Madrid, 08:30 New York: 23.5 hours before they meet
+    assert release(shop, NEW_YORK, saturday) == Release(
         utc(2026, 3, 8, 13, 0),
         "outside the recipient's local hours (09:00-21:00); postponed to Sun 2026-03-08 14:00 Europe/Madrid",
     )
+
+
+def test_a_meeting_more_than_a_day_after_the_shops_opening_is_not_waited_for() -> None:
+    """The same shop and recipient on the Friday before, and two weeks before: the first meeting
+    (Sunday 8 March, when the US moves its clocks) is more than a day after the window's next
+    opening, which is now. The reminder goes now, inside the shop's window, saying why; held until
+    the clock change it would come too late to help."""
+    shop = madrid_days("09:00", "15:00")
+    for now in (utc(2026, 3, 6, 11, 0), utc(2026, 2, 23, 11, 0)):  # 12:00 Madrid, 06:00 New York
+        assert release(shop, NEW_YORK, now) == Release(now, NO_OVERLAP_NOW)
 
 
 def test_the_european_spring_change_closes_that_overlap_again() -> None:
@@ -204,19 +215,6 @@ def test_the_autumn_week_between_the_changes_opens_the_overlap_for_a_week() -> N
     after = utc(2026, 11, 1, 14, 0)  # Sunday 15:00 Madrid, 09:00 EST: that week is over
     assert release(shop, NEW_YORK, after) == Release(
         utc(2026, 11, 2, 8, 0), postponed_to_madrid("Mon 2026-11-02 09:00")
-    )
-
-
-def test_the_us_spring_change_two_weeks_ahead_is_waited_for() -> None:
-    """Madrid 09:00-15:00 to New York in February: they first meet on Sunday 8 March (see above),
-    13 days away, inside the lookahead; the week the search used to stop at missed it and sent
-    at New York's 09:00, 15:00 in Madrid, when the window has just closed."""
-    shop = madrid_days("09:00", "15:00")
-    monday = utc(2026, 2, 23, 11, 0)  # 12:00 Madrid, 06:00 New York
-    assert LOOKAHEAD_DAYS == 16
-    assert release(shop, NEW_YORK, monday) == Release(
-        utc(2026, 3, 8, 13, 0),
-        "outside the recipient's local hours (09:00-21:00); postponed to Sun 2026-03-08 14:00 Europe/Madrid",
     )
 
 
@@ -324,7 +322,8 @@ def test_every_release_is_inside_the_shops_window(scenario: tuple[WeeklyWindows,
     if recipient is None:
         assert result.at == shop.next_open(now)
     else:
-        both = first_open_in_both_by_probes(shop, recipient, now, now + timedelta(days=LOOKAHEAD_DAYS))
+        until = shop.next_open(now) + quiet_hours.COURTESY_WAIT
+        both = first_open_in_both_by_probes(shop, recipient, now, until)
         if both is not None:  # the first instant both allow
             assert result.at == both and (result.reason is None) == (both == now)
         else:  # none: the shop's next opening, and the reason says so
