@@ -114,6 +114,33 @@ def _log(
     )
 
 
+#: What is ingested for a shop that is not installed (webhooks/routes.AFTER_UNINSTALL accepts them).
+AFTER_UNINSTALL = ("app/uninstalled", "customers/data_request", "customers/redact", "shop/redact")
+
+
+def not_for_this_install(shop: Shop, topic: str, triggered_at: str | None) -> str | None:
+    """Why a delivery is not ingested for the shop as it is now (None: it is). A shop not installed
+    gets only its lifecycle and privacy topics: a webhook another web process accepted just after
+    the uninstall, or one recorded before it and run after, sends nothing. An app/uninstalled
+    triggered before the current install (Shopify retries late) does not end that install."""
+    if shop.status != "installed" and topic not in AFTER_UNINSTALL:
+        return "shop not installed: ignored"
+    if topic == "app/uninstalled" and shop.status == "installed":
+        triggered = _time_or_none(triggered_at)
+        installed = shop.installed_at.replace(tzinfo=shop.installed_at.tzinfo or UTC)
+        if triggered is not None and triggered < installed:
+            return "an uninstall from before the shop's current install: ignored"
+    return None
+
+
+def _time_or_none(text: str | None) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=parsed.tzinfo or UTC) if parsed else None
+
+
 def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> tuple[str, str | None]:
     """What the delivery's handler said, and the delivery's topic (None: nothing to do)."""
     with transaction(rt.sessions) as session:
@@ -140,7 +167,9 @@ def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> tuple[str, str | No
         session.info[SETTINGS] = settings_of(shop.id, shop.timezone, document, updated_at)
         domain, topic = shop.domain, delivery.topic  # read before shop/redact deletes both rows
         try:
-            reason = HANDLERS[topic](session, shop, load_body(delivery.body), now)
+            reason = not_for_this_install(shop, topic, delivery.triggered_at) or HANDLERS[topic](
+                session, shop, load_body(delivery.body), now
+            )
         except PayloadProblem as exc:
             delivery.status, delivery.reason = WebhookStatus.REJECTED.value, f"unusable payload: {exc}"
             delivery.processed_at = now

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -110,7 +110,7 @@ class ShopifyStore:
             "X-Shopify-Shop-Domain": self.domain,
             "X-Shopify-API-Version": "2026-07",
             "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-            "X-Shopify-Triggered-At": "2026-03-02T19:00:00Z",
+            "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),  # as Shopify sends it: when it happened
         }
         sent.update(headers or {})
         return self.client.post(f"/webhooks/{topic}", data=raw, headers=sent)
