@@ -21,6 +21,7 @@ from shop_app.domain.payloads import (
     parse_checkout_delete,
     parse_order,
     parse_privacy_request,
+    parse_time,
 )
 from shop_app.domain.settings import ShopSettings
 from shop_app.errors import describe
@@ -34,6 +35,7 @@ from shop_app.referral.rewards import RewardTerms, on_friend_order
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import forget_token
 from shop_app.shopify.shops import load_settings, settings_of
+from shop_app.shopify.topics import AFTER_UNINSTALL
 from shop_app.storage.billing_tables import ShopPlan
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import (
@@ -114,31 +116,21 @@ def _log(
     )
 
 
-#: What is ingested for a shop that is not installed (webhooks/routes.AFTER_UNINSTALL accepts them).
-AFTER_UNINSTALL = ("app/uninstalled", "customers/data_request", "customers/redact", "shop/redact")
-
-
 def not_for_this_install(shop: Shop, topic: str, triggered_at: str | None) -> str | None:
     """Why a delivery is not ingested for the shop as it is now (None: it is). A shop not installed
-    gets only its lifecycle and privacy topics: a webhook another web process accepted just after
-    the uninstall, or one recorded before it and run after, sends nothing. An app/uninstalled
-    triggered before the current install (Shopify retries late) does not end that install."""
-    if shop.status != "installed" and topic not in AFTER_UNINSTALL:
-        return "shop not installed: ignored"
-    if topic == "app/uninstalled" and shop.status == "installed":
-        triggered = _time_or_none(triggered_at)
-        installed = shop.installed_at.replace(tzinfo=shop.installed_at.tzinfo or UTC)
-        if triggered is not None and triggered < installed:
+    gets only the topics the routes accept after an uninstall: a webhook another web process
+    accepted just after it, or one recorded before it and run after, sends nothing. An
+    app/uninstalled triggered before the current install (Shopify retries late) does not end it."""
+    if shop.status != "installed":
+        return None if topic in AFTER_UNINSTALL else "shop not installed: ignored"
+    if topic == "app/uninstalled":
+        try:
+            triggered = parse_time(triggered_at, "X-Shopify-Triggered-At", required=False)
+        except PayloadProblem:  # an unreadable time: the uninstall is taken as it comes
+            triggered = None
+        if triggered is not None and triggered < shop.installed_at:
             return "an uninstall from before the shop's current install: ignored"
     return None
-
-
-def _time_or_none(text: str | None) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=parsed.tzinfo or UTC) if parsed else None
 
 
 def _ingest(rt: Runtime, delivery_id: int, now: datetime) -> tuple[str, str | None]:

@@ -39,31 +39,12 @@ from shop_app.runtime import Runtime
 from shop_app.shopify.shop_cache import ShopCache
 from shop_app.shopify.shop_secrets import own_webhook_secret
 from shop_app.shopify.signatures import clean_shop_domain, verify_shop_webhook
+from shop_app.shopify.topics import AFTER_UNINSTALL, CHECKOUT_TOPICS, ENDING_TOPICS, TOPICS
 from shop_app.storage.tables import Shop, WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
-RECOVERY_TOPICS = (
-    "checkouts/create",
-    "checkouts/update",
-    "checkouts/delete",
-    "orders/create",
-    "orders/paid",
-)
-#: The Referral Generation Flow's (issue 11): capture, fulfilment, cancellation and refunds.
-REFERRAL_TOPICS = ("customers/create", "orders/fulfilled", "orders/cancelled", "refunds/create")
-#: The topics whose delivery keeps its checkout's token (WebhookDelivery.subject).
-CHECKOUT_TOPICS = ("checkouts/create", "checkouts/update")
-LIFECYCLE_TOPICS = ("app/uninstalled",)
-#: Billing (issue 14): the shop's subscription under Shopify App Pricing changed (shop_app/billing).
-BILLING_TOPICS = ("app_subscriptions/update",)
-COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
-TOPICS = RECOVERY_TOPICS + REFERRAL_TOPICS + BILLING_TOPICS + LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
-#: Topics still accepted after uninstall (shop/redact arrives 48 h later).
-AFTER_UNINSTALL = LIFECYCLE_TOPICS + COMPLIANCE_TOPICS
-#: Topics that end a shop's install: this process stops caching the shop when one arrives.
-ENDING_TOPICS = ("app/uninstalled", "shop/redact")
 #: app.extensions key of the app's ShopCache (one per app, so one per web process).
 SHOP_CACHE = "reclaim.shop_cache"
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from shop_app.adapters.shopify_admin import AdminClient, RetryPolicy
 from shop_app.adapters.shopify_admin_billing import BillingState, read_billing_state
 from shop_app.billing.subscriptions import store_state
+from shop_app.domain.backoff import backoff_seconds
 from shop_app.errors import AdminApiError, AdminApiUnavailable, describe
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import open_admin_client
@@ -59,9 +60,7 @@ SETTLE = timedelta(minutes=10)
 PER_PASS = 2
 CANDIDATES = 100
 #: A shop being read, or whose last read failed, is not tried again before its next-try time
-#: (a Redis key per shop): 1 minute after the first failure, doubling up to 6 hours.
-FIRST_BACKOFF_SECONDS = 60
-MAX_BACKOFF_SECONDS = 6 * 3600
+#: (a Redis key per shop): domain/backoff.py, 1 minute after the first failure, doubling up to 6 hours.
 CLAIM_SECONDS = 60
 #: The pass holds up the reconciler while it reads: one try, a short timeout, and the pass ends at
 #: its first failure (when Shopify is down, one shop a pass finds out, not every due shop).
@@ -76,11 +75,6 @@ def _wait_key(shop_id: int) -> str:
 
 def _failures_key(shop_id: int) -> str:
     return f"reclaim:plan-read:failures:{shop_id}"
-
-
-def backoff_seconds(failures: int) -> int:
-    """How long a shop waits after its `failures`-th failed read in a row."""
-    return min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(max(failures - 1, 0), 20))
 
 
 def due_shops(session: Session, now: datetime, limit: int = CANDIDATES) -> list[int]:

@@ -43,17 +43,16 @@ class Customer:
 class OrderEvent:
     """An order fulfilled, cancelled or refunded: which order, when, and (refunds) which refund,
     how much it returned and in which currency (None when its transactions do not say), and that
-    money in the shop's currency (`shop_refunded` in `shop_currency`, from its *_set fields:
-    refund_shop_money; when they do not tell, None and `no_shop_money` says why)."""
+    money in the shop's currency (`shop_money`)."""
 
     order_id: str
     at: datetime | None
     refunded: Decimal = Decimal("0")
     refund_id: str | None = None
     currency: str | None = None
-    shop_refunded: Decimal | None = None
-    shop_currency: str | None = None
-    no_shop_money: str | None = None
+    #: That money in the shop's currency, as (amount, currency), or why the body does not tell
+    #: (refund_shop_money); None when the transactions name no currency.
+    shop_money: tuple[Decimal, str] | str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,16 +204,13 @@ def parse_refund(data: Any) -> OrderEvent:
     if len(currencies) > 1:
         raise PayloadProblem("the refund's transactions are in more than one currency")
     currency = currencies.pop() if currencies else None
-    shop = refund_shop_money(data, refunded, currency) if currency else None
     return OrderEvent(
         order_id,
         parse_time(data.get("created_at"), "created_at", required=False),
         refunded,
         refund_id=_id(data.get("id")),
         currency=currency,
-        shop_refunded=shop[0] if isinstance(shop, tuple) else None,
-        shop_currency=shop[1] if isinstance(shop, tuple) else None,
-        no_shop_money=shop if isinstance(shop, str) else None,
+        shop_money=refund_shop_money(data, refunded, currency) if currency else None,
     )
 
 
@@ -224,6 +220,11 @@ def refund_in(event: OrderEvent, currency: str) -> Decimal | str:
     the buyer's currency, their shop-money equivalent (refund_shop_money) when it is in `currency`."""
     if event.currency is None or event.currency == currency:
         return event.refunded
-    if event.shop_refunded is not None and event.shop_currency == currency:
-        return event.shop_refunded
-    return event.no_shop_money or f"Shopify's refund gives its amount in the shop's money in {event.shop_currency}"
+    if not isinstance(event.shop_money, tuple):
+        return event.shop_money or NO_SHOP_MONEY
+    amount, shop_currency = event.shop_money
+    return (
+        amount
+        if shop_currency == currency
+        else f"Shopify's refund gives its amount in the shop's money in {shop_currency}"
+    )

@@ -26,6 +26,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from shop_app.adapters.shopify_admin import RetryPolicy
+from shop_app.domain.backoff import backoff_seconds
 from shop_app.errors import AdminUserError, describe
 from shop_app.runtime import Runtime
 from shop_app.shopify.offline_tokens import open_admin_client
@@ -38,9 +39,6 @@ log = logging.getLogger(__name__)
 #: Shops served per pass, and discounts deleted per shop per pass (10 points each in Shopify).
 SHOPS_PER_PASS = 5
 PER_SHOP = 10
-#: A failed try waits this long before the next, doubling per attempt up to MAX_BACKOFF_SECONDS.
-FIRST_BACKOFF_SECONDS = 60
-MAX_BACKOFF_SECONDS = 6 * 3600
 #: The pass holds up the reconciler while it calls Shopify: one try, a short timeout.
 PASS_POLICY = RetryPolicy(max_attempts=1, base_delay=0.5, max_delay=2.0)
 PASS_TIMEOUT = (3.0, 5.0)
@@ -61,11 +59,6 @@ def record_for_profiles(session: Session, shop_id: int, profile_ids: Iterable[in
         insert_new(session, DiscountRemoval, shop_id=shop_id, discount_id=discount_id)
         for discount_id in sorted(gid for gid in found if gid)
     )
-
-
-def backoff_seconds(attempts: int) -> int:
-    """How long a row waits after its `attempts`-th failed try."""
-    return min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(max(attempts - 1, 0), 20))
 
 
 def remove_due(rt: Runtime, now: datetime) -> int:

@@ -34,6 +34,7 @@ from shop_app.shopify.offline_tokens import forget_token
 from shop_app.shopify.shop_secrets import forget_cached, has_webhook_secret, store_webhook_secret
 from shop_app.shopify.shops import check_install_options, save_settings
 from shop_app.shopify.signatures import clean_shop_domain
+from shop_app.shopify.topics import COMPLIANCE_TOPICS, TOPICS
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, ShopSettingsRow
 
@@ -104,8 +105,6 @@ def install_custom_app(
 
 def webhook_topics() -> tuple[str, ...]:
     """The topics a custom app subscribes to: every route's but the compliance topics."""
-    from webhooks.routes import COMPLIANCE_TOPICS, TOPICS  # noqa: PLC0415 (the routes' module imports Flask)
-
     return tuple(topic for topic in TOPICS if topic not in COMPLIANCE_TOPICS)
 
 

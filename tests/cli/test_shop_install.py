@@ -13,11 +13,11 @@ from shop_app.cli.commands import main
 from shop_app.devtools.admin_webhooks import subscriptions_of
 from shop_app.shopify.custom_app import webhook_topics
 from shop_app.shopify.shop_secrets import PROVIDER, forget_cached
+from shop_app.shopify.topics import COMPLIANCE_TOPICS
 from shop_app.storage.channel_tables import ChannelConnection
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Profile, Shop
 from tests.support import ShopifyStore
-from webhooks.routes import COMPLIANCE_TOPICS
 
 DOMAIN = "casa-lino.myshopify.com"
 SECRET = "shpss_custom_app_secret_0123456789"

@@ -34,8 +34,8 @@ from shop_app.adapters.shopify_admin_documents import DISCOUNT_CODES_CREATE, DOC
 from shop_app.devtools.admin_schema import load_schema
 from shop_app.domain.discounts import DiscountSpec
 from shop_app.domain.referral_codes import ReferralCodeSpec, reward_spec
+from shop_app.shopify.topics import COMPLIANCE_TOPICS, TOPICS
 from tests.conftest import admin_schema_path
-from webhooks.routes import COMPLIANCE_TOPICS, TOPICS
 
 pytestmark = pytest.mark.contract
 

@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 import jobs.dispatch
+from shop_app.shopify.topics import TOPICS
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, WebhookDelivery
 from tests.fuzz.settling import settle
 from tests.fuzz.strategies import bodies, fuzz_settings, mutated
 from tests.support import ShopifyStore
-from webhooks.routes import TOPICS
 
 pytestmark = [
     pytest.mark.slow,  # the fuzz suite: ~20 s under the dev profile, minutes under ci

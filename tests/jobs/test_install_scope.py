@@ -11,13 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from jobs.ingest import AFTER_UNINSTALL as INGESTED_AFTER_UNINSTALL
 from shop_app import create_app
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import Shop, WebhookDelivery
 from tests.referral.e2e import ANA, PAID_AT, PHONE, steps
 from tests.support import ShopifyStore
-from webhooks.routes import AFTER_UNINSTALL as ACCEPTED_AFTER_UNINSTALL
 
 
 def test_a_late_order_of_an_uninstalled_shop_is_ignored_and_sends_nothing(store, rt, admin_api):
@@ -67,7 +65,3 @@ def test_an_uninstall_from_before_the_current_install_does_not_end_it(rt, client
     }
     store.deliver("app/uninstalled", {"id": 1, "myshopify_domain": store.domain})  # a real one, now
     assert shop_row(rt, store.domain) == ("uninstalled", False)
-
-
-def test_the_ingest_takes_for_an_uninstalled_shop_what_the_route_accepts():
-    assert set(INGESTED_AFTER_UNINSTALL) == set(ACCEPTED_AFTER_UNINSTALL)

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from jobs.ingest import HANDLERS
 from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.messaging.referral_defaults import LANGUAGES, STEPS, TONES
+from shop_app.shopify.topics import REFERRAL_TOPICS, TOPICS
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import WebhookDelivery
 from tests.conftest import admin_schema_path
 from tests.referral.e2e import reclaim, settings_set_refuses
 from tests.tokens import session_token
-from webhooks.routes import REFERRAL_TOPICS, TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = {

@@ -12,9 +12,9 @@ from werkzeug.serving import make_server
 
 from shop_app.config import MAX_WEBHOOK_BYTES
 from shop_app.shopify.signatures import webhook_hmac
+from shop_app.shopify.topics import TOPICS
 from shop_app.storage.database import transaction
 from shop_app.storage.tables import CheckoutRow, Journey, Message, WebhookDelivery
-from webhooks.routes import TOPICS
 
 ABANDONED = "2026-03-02T19:00:00+01:00"
 
